@@ -1,0 +1,25 @@
+"""Shared test setup: offline hub, one torch thread, deterministic seeds."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _one_thread_and_seed(request):
+    """Tests that touch torch get one thread (2 threads under load were 5-70x slower) and seed 0."""
+    import sys
+
+    if "torch" in sys.modules:
+        import torch
+
+        torch.set_num_threads(1)
+        torch.manual_seed(0)
+    yield
