@@ -197,6 +197,12 @@ def smollm2_safetensors() -> Path:
 
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    # The GGUF weights are dequantised to fp32 on load; drop the quantizer marker so the plain fp32
+    # model can be saved (transformers refuses to serialise a model still tagged as "gguf").
+    model.hf_quantizer = None
+    model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
     tmp = Path(tempfile.mkdtemp(prefix=".smollm2-", dir=out.parent if out.parent.exists() else None))
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
