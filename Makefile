@@ -1,0 +1,26 @@
+# The two Quickstart commands: `make demo` (the main job) and `make test` (the whole suite).
+# Each creates and fills .venv on first use; afterwards set-up is a no-op until pyproject.toml changes.
+PYTHON ?= python3
+VENV   := .venv
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml setup.py | sha1sum | cut -c1-12)
+export HF_HUB_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: demo test venv
+demo: $(STAMP)
+	$(VENV)/bin/genaisys demo
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest -q
+
+venv: $(STAMP)
+
+# torch goes in first and pinned: the CPU wheel lies on disk, while an unpinned torch pulls a
+# multi-GB CUDA build. torchvision is never installed (it breaks beside this torch).
+$(STAMP): pyproject.toml setup.py
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --upgrade "pip>=24"
+	$(VENV)/bin/python -m pip install -q "torch==2.13.0"
+	$(VENV)/bin/python -m pip install -q -e ".[test]"
+	rm -f $(VENV)/.installed-*
+	touch $@

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import zipfile
+
+import pytest
+
+from genaisys import assets
+from genaisys._optional import require
+from genaisys.errors import AssetError, GenaisysError, MissingDependencyError, UnknownNameError
+
+
+def test_missing_dependency_names_the_pip_install():
+    with pytest.raises(MissingDependencyError, match=r"pip install 'no-such-pkg>=1'") as info:
+        require("no_such_module_xyz", "no-such-pkg>=1", feature="testing")
+    assert isinstance(info.value, ImportError) and isinstance(info.value, GenaisysError)
+
+
+def test_unknown_asset_lists_known_names():
+    with pytest.raises(UnknownNameError) as info:
+        assets.resolve("gpt-5")
+    assert "smollm2" in str(info.value) and "minilm" in str(info.value)
+
+
+def test_corrupt_wheel_is_rejected_and_deleted(tmp_path):
+    wheel = tmp_path / "easy_vqa-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("easy_vqa/data/answers.txt", "circle\n")
+    target = tmp_path / "assets" / "easy-vqa"
+    target.parent.mkdir()
+    with pytest.raises(AssetError, match="SHA-256"):
+        assets._unpack(assets.ASSETS["easy-vqa"], wheel, target)
+    assert not wheel.exists() and not target.exists()
+
+
+def test_status_does_not_fetch(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENAISYS_HOME", str(tmp_path))
+    rows = {r.name: r for r in assets.status()}
+    assert set(rows) == set(assets.ASSETS)
+    assert not rows["smollm2"].present and "doctor --fetch smollm2" in rows["smollm2"].fix
+    assert rows["pydoc-topics"].present
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.packaged
+def test_packaged_assets_resolve_and_match_their_roles():
+    assert assets.resolve("smollm2").suffix == ".gguf"
+    assert assets.resolve("efficientnet-lite0").suffix == ".pth"
+    assert (assets.resolve("minilm") / "modules.json").is_file()
+    assert (assets.resolve("easy-vqa") / "answers.txt").is_file()
+    assert (assets.resolve("whisper-tiny-en") / "model.bin").is_file()
+    assert (assets.resolve("rapidocr") / "ch_PP-OCRv4_det_infer.onnx").is_file()
+    folder = assets.smollm2_safetensors()
+    assert (folder / "model.safetensors").is_file() and (folder / "tokenizer.json").is_file()
