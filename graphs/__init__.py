@@ -1,2 +1,49 @@
 if __name__ != "genaisys.graphs":  # a bare `import graphs` from the repo root would load a second copy
     raise ImportError("import this package as genaisys.graphs, not graphs (DESIGN.md §1)")
+__doc__ = """genaisys.graphs: the programs. LangGraph state, node factories and prebuilt graphs.
+
+Everything is plain LangGraph (``StateGraph``); names load lazily so ``import genaisys.graphs``
+stays light.
+
+Example:
+    >>> from genaisys.graphs import build_assistant_graph, run_turn
+    >>> from langchain_core.language_models import FakeListChatModel
+    >>> graph = build_assistant_graph(FakeListChatModel(responses=["hi"]), checkpointer=False)
+    >>> run_turn(graph, "hello", thread_id="demo")["messages"][-1].content
+    'hi'
+"""
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    # state
+    "AssistantState": "genaisys.graphs.state",
+    "ContextHit": "genaisys.graphs.state",
+    "Artifact": "genaisys.graphs.state",
+    "media_block": "genaisys.graphs.state",
+    # nodes
+    "make_recall_node": "genaisys.graphs.nodes",
+    "make_think_node": "genaisys.graphs.nodes",
+    "make_act_node": "genaisys.graphs.nodes",
+    "make_approval_node": "genaisys.graphs.nodes",
+    "route_after_think": "genaisys.graphs.nodes",
+    "route_after_approve": "genaisys.graphs.nodes",
+    "resolve_tools": "genaisys.graphs.nodes",
+    # prebuilt graphs and helpers
+    "build_assistant_graph": "genaisys.graphs.assistant",
+    "sqlite_checkpointer": "genaisys.graphs.assistant",
+    "run_turn": "genaisys.graphs.assistant",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'genaisys.graphs' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,271 @@
+"""The tool-augmented assistant graph: recall → think → (tool calls?) act → think … → end.
+
+::
+
+    START → recall (only with a memory) → think ─┬─ tool calls ─→ [approve →] act → think
+                                                  └─ no tool calls ─→ END
+
+Also here: :func:`sqlite_checkpointer` (the default durable checkpointer) and :func:`run_turn`,
+which runs one user turn, streams node updates and custom events to a callback, and turns
+LangGraph's ``GraphRecursionError`` into a :class:`~genaisys.errors.GraphError` that says which
+nodes looped and how to raise the limit.
+
+Example:
+    >>> from langchain_core.language_models import FakeListChatModel
+    >>> graph = build_assistant_graph(FakeListChatModel(responses=["Hi!"]), checkpointer=False)
+    >>> run_turn(graph, "hello", thread_id="t1")["messages"][-1].content
+    'Hi!'
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.errors import GraphRecursionError
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
+
+from genaisys.errors import ConfigError, GraphError
+from genaisys.graphs.nodes import (
+    ToolSpec,
+    make_act_node,
+    make_approval_node,
+    make_recall_node,
+    make_think_node,
+    resolve_tools,
+    route_after_approve,
+    route_after_think,
+)
+from genaisys.graphs.state import ACT, APPROVE, RECALL, THINK, AssistantState
+
+__all__ = [
+    "CheckpointerSpec",
+    "build_assistant_graph",
+    "default_checkpoint_path",
+    "make_checkpointer",
+    "run_turn",
+    "sqlite_checkpointer",
+]
+
+CheckpointerSpec = BaseCheckpointSaver | str | os.PathLike | bool | None
+"""``None``: SQLite at :func:`default_checkpoint_path`; a path: SQLite there (``":memory:"`` works);
+a saver: used as is; ``False``: no checkpointer (no resume, no ``get_state``)."""
+
+
+def default_checkpoint_path() -> Path:
+    """Where the default SQLite checkpointer lives: ``$GENAISYS_HOME/graphs/checkpoints.sqlite``."""
+    from genaisys.assets import cache_dir
+
+    return cache_dir() / "graphs" / "checkpoints.sqlite"
+
+
+def sqlite_checkpointer(path: str | os.PathLike = ":memory:") -> BaseCheckpointSaver:
+    """A LangGraph ``SqliteSaver`` on ``path``, usable from LangGraph's worker threads.
+
+    The connection is opened with ``check_same_thread=False`` (LangGraph runs nodes and
+    checkpoint writes on other threads; the saver serialises access with its own lock) and the
+    tables are created. Other processes may open the same file to read or resume threads.
+
+    Args:
+        path: The SQLite file (created with its folder), or ``":memory:"``.
+
+    Example:
+        >>> saver = sqlite_checkpointer(":memory:")
+        >>> type(saver).__name__
+        'SqliteSaver'
+    """
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    target = str(path)
+    if target != ":memory:":
+        Path(target).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        target = str(Path(target).expanduser())
+    conn = sqlite3.connect(target, check_same_thread=False)
+    saver = SqliteSaver(conn)
+    saver.setup()
+    return saver
+
+
+def make_checkpointer(spec: CheckpointerSpec) -> BaseCheckpointSaver | None:
+    """Turn a :data:`CheckpointerSpec` into a saver (or ``None`` for no checkpointing)."""
+    if spec is False:
+        return None
+    if spec is None or spec is True:
+        return sqlite_checkpointer(default_checkpoint_path())
+    if isinstance(spec, BaseCheckpointSaver):
+        return spec
+    if isinstance(spec, (str, os.PathLike)):
+        return sqlite_checkpointer(spec)
+    raise ConfigError(
+        f"checkpointer must be a LangGraph BaseCheckpointSaver, a SQLite path, None or False; got {type(spec).__name__}"
+    )
+
+
+def build_assistant_graph(
+    core: BaseChatModel,
+    *,
+    tools: Sequence[ToolSpec] = (),
+    memory: Any = None,
+    checkpointer: CheckpointerSpec = None,
+    system_prompt: str | None = None,
+    recursion_limit: int = 25,
+    k: int = 4,
+    approve: bool | Sequence[str] = False,
+    tool_safety: dict[str, Any] | None = None,
+    stream_tokens: bool = True,
+) -> CompiledStateGraph:
+    """Build the tool-augmented chat graph around any LangChain chat model.
+
+    Args:
+        core: The CPU: ``genaisys.core.ChatCore``, ``RemoteCore`` or any LangChain chat model.
+        tools: Registry names (``"builtin:calculator"``, ``"builtin:memory_search"``), LangChain
+            tools or plain functions with a docstring; each runs behind the safety wrapper.
+        memory: Optional memory with ``search(query, k=...)``. When given, a ``recall`` node
+            puts its hits (with citations) in the model's system prompt on every turn.
+        checkpointer: See :data:`CheckpointerSpec`; SQLite by default.
+        system_prompt: Instructions prepended to every model call.
+        recursion_limit: Steps (node runs) allowed per turn before the run stops; each tool
+            round costs two steps. Set on the compiled graph.
+        k: Hits to retrieve per turn.
+        approve: ``True`` to ask a human before any tool call, or the tool names that need it
+            (an ``approve`` node that pauses with ``interrupt()``; needs a checkpointer).
+        tool_safety: Settings for ``genaisys.tools.safe_tool`` applied to every tool, e.g.
+            ``{"timeout_s": 5, "idempotent_cache": "calls.sqlite"}``.
+        stream_tokens: Write model tokens to the ``custom`` stream mode.
+
+    Returns:
+        The compiled graph, with ``recursion_limit`` in its config. Run a turn with
+        :func:`run_turn`, or with ``graph.invoke`` / ``graph.stream`` and a ``thread_id``.
+
+    Raises:
+        ConfigError: Bad arguments (unknown tool name, approval without a checkpointer…).
+
+    Example:
+        >>> from langchain_core.language_models import FakeListChatModel
+        >>> graph = build_assistant_graph(FakeListChatModel(responses=["ok"]), checkpointer=":memory:")
+        >>> sorted(graph.get_graph().nodes)
+        ['__end__', '__start__', 'think']
+    """
+    if not isinstance(recursion_limit, int) or isinstance(recursion_limit, bool) or recursion_limit < 1:
+        raise ConfigError(f"recursion_limit must be a positive integer, got {recursion_limit!r}")
+    saver = make_checkpointer(checkpointer)
+    if approve and saver is None:
+        raise ConfigError("approve=... pauses the graph for a human and needs a checkpointer; do not pass False")
+    resolved = resolve_tools(tools, memory=memory, safety=tool_safety)
+
+    graph = StateGraph(AssistantState)
+    graph.add_node(THINK, make_think_node(core, resolved, system_prompt, stream_tokens=stream_tokens))
+    if memory is not None:
+        graph.add_node(RECALL, make_recall_node(memory, k))
+        graph.add_edge(START, RECALL)
+        graph.add_edge(RECALL, THINK)
+    else:
+        graph.add_edge(START, THINK)
+    if resolved:
+        graph.add_node(ACT, make_act_node(resolved))
+        graph.add_edge(ACT, THINK)
+        if approve:
+            gate = True if approve is True else set(approve)
+            graph.add_node(APPROVE, make_approval_node(gate))
+            graph.add_conditional_edges(THINK, route_after_think, {ACT: APPROVE, END: END})
+            graph.add_conditional_edges(APPROVE, route_after_approve, {ACT: ACT, THINK: THINK})
+        else:
+            graph.add_conditional_edges(THINK, route_after_think, {ACT: ACT, END: END})
+    else:
+        graph.add_edge(THINK, END)
+    compiled = graph.compile(checkpointer=saver, name="assistant")
+    return compiled.with_config(recursion_limit=recursion_limit)
+
+
+# ------------------------------------------------------------------------------------ running
+def _looped_message(limit: Any, visits: Counter[str]) -> str:
+    if visits:
+        ran = ", ".join(f"{node} ×{n}" for node, n in visits.most_common())
+        loop = f"Nodes run before it stopped: {ran}."
+    else:
+        loop = "No node finished before it stopped."
+    return (
+        f"The graph hit its recursion limit ({limit} steps) before reaching the end. {loop} "
+        "Usually the model keeps calling tools without converging on an answer: check the tool "
+        "results it receives and its system prompt. If the task really needs more steps, raise "
+        "the limit: build_*_graph(..., recursion_limit=N), graph.with_config(recursion_limit=N), "
+        "or pass config={'recursion_limit': N} to run_turn."
+    )
+
+
+def run_turn(
+    graph: CompiledStateGraph,
+    content: str | list | BaseMessage | Command | None,
+    *,
+    thread_id: str,
+    stream: Callable[[str, Any], None] | None = None,
+    config: RunnableConfig | None = None,
+) -> dict[str, Any]:
+    """Run one turn of a graph and return its final state values.
+
+    Args:
+        graph: A compiled genaisys (or any messages-based) graph.
+        content: The user's message (text, a list of content blocks, or a message), a
+            ``Command(resume=...)`` to answer an interrupt, or ``None`` to continue a thread
+            from its last checkpoint (after a crash, say).
+        thread_id: The conversation; with a checkpointer, turns on one thread share state.
+        stream: Optional callback ``(mode, payload)`` for every ``"updates"`` (node name →
+            update) and ``"custom"`` (tokens, tool events) chunk, in order.
+        config: Extra run config (``recursion_limit``, callbacks, …).
+
+    Returns:
+        The state values after the turn. If the graph paused for a human, the values carry
+        ``"__interrupt__"``: a list of LangGraph ``Interrupt`` objects (answer with
+        ``run_turn(graph, Command(resume=...), thread_id=...)``).
+
+    Raises:
+        GraphError: The recursion limit was hit (the message says which nodes looped).
+
+    Example:
+        >>> from langchain_core.language_models import FakeListChatModel
+        >>> g = build_assistant_graph(FakeListChatModel(responses=["4"]), checkpointer=False)
+        >>> run_turn(g, "2+2?", thread_id="x")["messages"][-1].content
+        '4'
+    """
+    if isinstance(content, (Command, type(None))):
+        graph_input: Any = content
+    elif isinstance(content, BaseMessage):
+        graph_input = {"messages": [content]}
+    elif isinstance(content, (str, list)):
+        graph_input = {"messages": [HumanMessage(content)]}
+    else:
+        raise ConfigError(f"content must be text, content blocks, a message, a Command or None; got {type(content)}")
+    run_config: RunnableConfig = {**(config or {})}
+    run_config["configurable"] = {**run_config.get("configurable", {}), "thread_id": thread_id}
+    visits: Counter[str] = Counter()
+    values: dict[str, Any] = {}
+    interrupts: list[Any] = []
+    try:
+        for mode, payload in graph.stream(graph_input, run_config, stream_mode=["updates", "custom", "values"]):
+            if mode == "values":
+                values = payload
+                continue
+            if mode == "updates":
+                for node, update in payload.items():
+                    if node == "__interrupt__":
+                        interrupts.extend(update)
+                    else:
+                        visits[node] += 1
+            if stream is not None:
+                stream(mode, payload)
+    except GraphRecursionError as exc:
+        limit = run_config.get("recursion_limit", (graph.config or {}).get("recursion_limit", "?"))
+        raise GraphError(_looped_message(limit, visits)) from exc
+    if interrupts:
+        values = {**values, "__interrupt__": interrupts}
+    return values

@@ -1,0 +1,434 @@
+"""Node factories for any LangGraph ``StateGraph`` over :class:`~genaisys.graphs.state.AssistantState`.
+
+Each ``make_*_node`` returns a plain function ``(state, config) -> update`` that you add with
+``StateGraph.add_node``. They work with any LangChain chat model (a ``genaisys`` ``ChatCore``,
+a ``RemoteCore`` or a third-party one), any LangChain tools, and any memory with a
+``search(query, k=..., where=...)`` method.
+
+Stream events (``stream_mode="custom"``) written by these nodes are dicts with a ``"type"``:
+``{"type": "token", "node", "text"}`` from ``think`` for every model chunk,
+``{"type": "tool_start", "name", "args", "id"}`` and
+``{"type": "tool_end", "name", "id", "status", "content"}`` from ``act``.
+
+Example:
+    >>> from langgraph.graph import END, START, StateGraph
+    >>> from genaisys.graphs.nodes import make_act_node, make_think_node, route_after_think
+    >>> from genaisys.graphs.state import ACT, THINK, AssistantState
+    >>> def build(model, tools):
+    ...     g = StateGraph(AssistantState)
+    ...     g.add_node(THINK, make_think_node(model, tools))
+    ...     g.add_node(ACT, make_act_node(tools))
+    ...     g.add_edge(START, THINK)
+    ...     g.add_conditional_edges(THINK, route_after_think, {ACT: ACT, END: END})
+    ...     g.add_edge(ACT, THINK)
+    ...     return g.compile()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Container, Sequence
+from typing import Any, Literal, Optional  # Optional: LangGraph matches the `config` annotation text
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolMessage
+from langchain_core.messages.utils import message_chunk_to_message
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import BaseTool
+from langchain_core.tools import tool as _as_tool
+from langgraph.graph import END
+from langgraph.prebuilt import ToolNode
+from langgraph.types import interrupt
+
+from genaisys.errors import ConfigError, GraphError
+from genaisys.graphs.state import (
+    ACT,
+    APPROVE,
+    CONTEXT,
+    MESSAGES,
+    RECALL,
+    THINK,
+    ContextHit,
+    format_context,
+    hit_to_context,
+    last_user_text,
+    message_text,
+)
+
+__all__ = [
+    "CONTEXT_INSTRUCTION",
+    "REJECTED_TOOL_TEMPLATE",
+    "TOOL_ERROR_TEMPLATE",
+    "ToolSpec",
+    "make_act_node",
+    "make_approval_node",
+    "make_recall_node",
+    "make_think_node",
+    "resolve_tools",
+    "route_after_approve",
+    "route_after_think",
+]
+
+ToolSpec = str | BaseTool | Callable[..., Any]
+"""A tool as the graph builders accept it: a registry name, a LangChain tool, or a function."""
+
+# Text meant for the model (templates, not exceptions; STYLE.md §8).
+CONTEXT_INSTRUCTION = (
+    "Context retrieved from memory is listed below, numbered. Use it when it is relevant and "
+    "cite each source you use as [n]. Do not invent sources."
+)
+TOOL_ERROR_TEMPLATE = "Error: {error}\nFix the arguments and call the tool again, or answer without it."
+REJECTED_TOOL_TEMPLATE = "The user did not approve the call to tool {name!r}{reason}. Do not retry it unasked."
+
+
+def _stream_writer() -> Callable[[Any], None]:
+    """LangGraph's custom-stream writer, or a no-op outside a graph run."""
+    from langgraph.config import get_stream_writer
+
+    try:
+        return get_stream_writer()
+    except (RuntimeError, KeyError):  # called outside a running graph (a unit test calling the node)
+        return lambda _chunk: None
+
+
+# --------------------------------------------------------------------------------------- tools
+def _safe(tool: BaseTool, settings: dict[str, Any]) -> BaseTool:
+    """Wrap a tool in genaisys's safety wrapper (timeout, size cap, validation errors as text…)."""
+    from genaisys.tools import safe_tool  # lazy: layer 2
+
+    if getattr(tool, "_genaisys_safe", False) and not settings:  # already wrapped (get_tool does it)
+        return tool
+    return safe_tool(tool, **settings)
+
+
+def resolve_tools(
+    tools: Sequence[ToolSpec], *, memory: Any = None, safe: bool = True, safety: dict[str, Any] | None = None
+) -> list[BaseTool]:
+    """Turn tool specs into LangChain tools, each wrapped by ``genaisys.tools.safe_tool``.
+
+    Args:
+        tools: Registry names (``"builtin:calculator"``; ``"builtin:memory_search"`` is given
+            ``memory=``), LangChain ``BaseTool`` objects, or plain functions with a docstring.
+        memory: The memory handed to memory tools.
+        safe: Wrap each tool with the safety wrapper (default ``True``).
+        safety: Settings for ``genaisys.tools.safe_tool`` (``timeout_s``, ``max_output_chars``,
+            ``require_approval``, ``idempotent_cache``), applied to every tool.
+
+    Returns:
+        The tools, in order, with unique names.
+
+    Raises:
+        ConfigError: A spec is of the wrong type, or two tools share a name.
+
+    Example:
+        >>> def add(a: int, b: int) -> int:
+        ...     '''Add two integers.'''
+        ...     return a + b
+        >>> [t.name for t in resolve_tools([add], safe=False)]
+        ['add']
+    """
+    resolved: list[BaseTool] = []
+    for spec in tools:
+        if isinstance(spec, str):
+            from genaisys.tools import get_tool  # lazy: layer 2, built in parallel
+
+            kwargs = {"memory": memory} if "memory" in spec.split(":")[-1] else {}
+            if kwargs and memory is None:
+                raise ConfigError(f"tool {spec!r} needs a memory: pass memory=... to the graph builder")
+            # get_tool wraps the tool itself, with the registry's defaults plus `safety`
+            resolved.append(get_tool(spec, safety=safety, **kwargs))
+            continue
+        elif isinstance(spec, BaseTool):
+            tool = spec
+        elif callable(spec):
+            if not (getattr(spec, "__doc__", None) or "").strip():
+                raise ConfigError(
+                    f"function {getattr(spec, '__name__', spec)!r} needs a docstring: the model reads it "
+                    "as the tool's description"
+                )
+            tool = _as_tool(spec)
+        else:
+            raise ConfigError(
+                f"a tool must be a registry name, a LangChain BaseTool or a function, got {type(spec).__name__}"
+            )
+        resolved.append(_safe(tool, dict(safety or {})) if safe else tool)
+    names = [t.name for t in resolved]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"two tools share the name(s) {duplicates}; rename one (tool names must be unique)")
+    return resolved
+
+
+# -------------------------------------------------------------------------------------- recall
+def make_recall_node(memory: Any, k: int = 4, *, where: dict[str, Any] | None = None) -> Callable[..., dict]:
+    """A node that searches ``memory`` with the latest user text and puts the hits in ``context``.
+
+    Args:
+        memory: Anything with ``search(query, k=..., where=...)`` returning hits with
+            ``id/text/score/source/citation/metadata`` (``genaisys.memory.ChromaMemory`` does).
+        k: How many hits to keep.
+        where: Optional metadata filter passed to ``search``.
+
+    Example:
+        >>> class Mem:
+        ...     def search(self, query, k=4, where=None):
+        ...         return [{"id": "1", "text": "Paris is in France.", "score": 0.9, "source": "geo.md"}]
+        >>> from langchain_core.messages import HumanMessage
+        >>> make_recall_node(Mem())({"messages": [HumanMessage("Where is Paris?")]})["context"][0]["citation"]
+        'geo.md'
+    """
+    if not callable(getattr(memory, "search", None)):
+        raise ConfigError(f"memory must have a search(query, k=..., where=...) method; got {type(memory).__name__}")
+    if k < 1:
+        raise ConfigError(f"k must be at least 1, got {k}")
+
+    def recall(state: dict, config: Optional[RunnableConfig] = None) -> dict[str, list[ContextHit]]:
+        query = last_user_text(state.get(MESSAGES, []))
+        if not query.strip():
+            return {CONTEXT: []}
+        hits = memory.search(query, k=k, where=where) if where is not None else memory.search(query, k=k)
+        return {CONTEXT: [hit_to_context(h) for h in hits]}
+
+    recall.__name__ = RECALL
+    return recall
+
+
+# --------------------------------------------------------------------------------------- think
+def _with_system(messages: Sequence[BaseMessage], system_prompt: str | None, context: Sequence[dict]) -> list:
+    parts = [system_prompt] if system_prompt else []
+    if context:
+        parts.append(f"{CONTEXT_INSTRUCTION}\n{format_context(context)}")
+    messages = list(messages)
+    if messages and isinstance(messages[0], SystemMessage):  # one system message: some templates need it
+        parts.insert(0, message_text(messages[0]))
+        messages = messages[1:]
+    return ([SystemMessage("\n\n".join(parts))] if parts else []) + messages
+
+
+def make_think_node(
+    model: BaseChatModel,
+    tools: Sequence[BaseTool] = (),
+    system_prompt: str | None = None,
+    *,
+    stream_tokens: bool = True,
+    name: str = THINK,
+) -> Callable[..., dict]:
+    """A node where the model (the CPU) reads the conversation and answers or calls tools.
+
+    The model is bound to ``tools`` (``bind_tools``); a system message carrying
+    ``system_prompt`` and the retrieved ``context`` with numbered citations is prepended to the
+    conversation for the call only (it is not stored in the state).
+
+    Args:
+        model: Any LangChain chat model.
+        tools: Tools the model may call (already resolved, see :func:`resolve_tools`).
+        system_prompt: Instructions prepended to every call.
+        stream_tokens: Stream the model and write every chunk to the ``custom`` stream mode as
+            ``{"type": "token", "node": name, "text": ...}``.
+        name: The node name written into token events.
+
+    Example:
+        >>> from langchain_core.language_models import FakeListChatModel
+        >>> from langchain_core.messages import HumanMessage
+        >>> think = make_think_node(FakeListChatModel(responses=["hello"]))
+        >>> think({"messages": [HumanMessage("hi")]})["messages"][0].content
+        'hello'
+    """
+    if not isinstance(model, BaseChatModel):
+        raise ConfigError(f"model must be a LangChain BaseChatModel, got {type(model).__name__}")
+    if tools:
+        try:
+            bound = model.bind_tools(list(tools))
+        except NotImplementedError as exc:
+            raise ConfigError(
+                f"{type(model).__name__} does not implement bind_tools; use a chat model with tool calling "
+                "or build the graph without tools"
+            ) from exc
+    else:
+        bound = model
+
+    def think(state: dict, config: Optional[RunnableConfig] = None) -> dict[str, list[BaseMessage]]:
+        prompt = _with_system(state.get(MESSAGES, []), system_prompt, state.get(CONTEXT) or [])
+        if not stream_tokens:
+            response = bound.invoke(prompt, config)
+        else:
+            write = _stream_writer()
+            merged = None
+            for chunk in bound.stream(prompt, config):
+                text = chunk.text if isinstance(chunk.text, str) else message_text(chunk)
+                if text:
+                    write({"type": "token", "node": name, "text": text})
+                merged = chunk if merged is None else merged + chunk
+            if merged is None:
+                raise GraphError(f"model {type(model).__name__} streamed no output in node {name!r}")
+            response = message_chunk_to_message(merged)
+        if not isinstance(response, AIMessage):
+            raise GraphError(f"model returned {type(response).__name__}, expected an AIMessage")
+        return {MESSAGES: [response]}
+
+    think.__name__ = name
+    return think
+
+
+def route_after_think(state: dict) -> Literal["act", "__end__"]:
+    """Go to ``act`` when the model's last message calls tools, otherwise end the turn."""
+    messages = state.get(MESSAGES, [])
+    last = messages[-1] if messages else None
+    if isinstance(last, AIMessage) and last.tool_calls:
+        return ACT
+    return END
+
+
+# ----------------------------------------------------------------------------------------- act
+def _tool_events(request: Any, execute: Callable[[Any], Any]) -> Any:
+    """``ToolNode`` interceptor: write tool start/end events to the ``custom`` stream mode."""
+    write = _stream_writer()
+    call = request.tool_call
+    write({"type": "tool_start", "name": call["name"], "args": call.get("args", {}), "id": call.get("id")})
+    result = execute(request)
+    if isinstance(result, ToolMessage):
+        content = result.content if isinstance(result.content, str) else message_text(result)
+        write(
+            {
+                "type": "tool_end",
+                "name": call["name"],
+                "id": call.get("id"),
+                "status": result.status,
+                "content": content[:2000],
+            }
+        )
+    else:
+        write({"type": "tool_end", "name": call["name"], "id": call.get("id"), "status": "success", "content": ""})
+    return result
+
+
+def _tool_error_text(error: Exception) -> str:
+    """What the model reads when a tool call fails (``handle_tool_errors`` of the ``ToolNode``)."""
+    from langgraph.prebuilt.tool_node import ToolInvocationError
+
+    if isinstance(error, ToolInvocationError):  # bad arguments: name each wrong field
+        details = "\n".join(
+            f"  {'.'.join(str(p) for p in e.get('loc', ())) or '(arguments)'}: {e.get('msg', '')}"
+            for e in (error.filtered_errors or [])
+        ) or f"  {error.source}"
+        text = f"invalid arguments for tool {error.tool_name!r} {error.tool_kwargs!r}:\n{details}"
+    else:
+        text = f"tool raised {type(error).__name__}: {error}"
+    return TOOL_ERROR_TEMPLATE.format(error=text)
+
+
+def make_act_node(tools: Sequence[BaseTool], *, name: str = ACT, events: bool = True) -> ToolNode:
+    """A node that runs the tool calls of the last AI message, in parallel, and returns ToolMessages.
+
+    It is LangGraph's ``ToolNode`` with tool errors handled: a bad argument or a failing
+    tool comes back to the model as an error ``ToolMessage`` instead of ending the run. Give it
+    tools from :func:`resolve_tools` so each goes through the genaisys safety wrapper.
+
+    Args:
+        tools: The tools, resolved.
+        name: The node name.
+        events: Write ``tool_start`` / ``tool_end`` events to the ``custom`` stream mode.
+
+    Example:
+        >>> def add(a: int, b: int) -> int:
+        ...     '''Add two integers.'''
+        ...     return a + b
+        >>> node = make_act_node(resolve_tools([add], safe=False))
+        >>> (node.name, sorted(node.tools_by_name))
+        ('act', ['add'])
+    """
+    if not tools:
+        raise ConfigError("make_act_node needs at least one tool")
+    # handle_tool_errors: every exception becomes an error ToolMessage (text from _tool_error_text).
+    return ToolNode(
+        list(tools), name=name, handle_tool_errors=_tool_error_text, wrap_tool_call=_tool_events if events else None
+    )
+
+
+# ------------------------------------------------------------------------------------ approval
+def make_approval_node(needs_approval: Container[str] | bool = True) -> Callable[..., dict]:
+    """A human-in-the-loop gate before ``act``: pauses the graph with ``interrupt()`` for approval.
+
+    The interrupt payload is ``{"type": "tool_approval", "tool_calls": [{"name", "args", "id"}]}``.
+    Resume with the same answers ``genaisys.tools.safe_tool`` takes: ``Command(resume="approve")``
+    (or ``True``), ``Command(resume={"action": "reject", "reason": "..."})`` (or ``False``), or
+    ``Command(resume={"action": "edit", "args": {...}})`` when one call is pending. A rejection
+    answers every pending call with an error ``ToolMessage`` the model can read, and the graph
+    goes back to ``think``. Needs a checkpointer and a ``thread_id``; the resume may come from
+    another process. The node runs again from its start on resume, so it has no side effects
+    before ``interrupt()``.
+
+    Args:
+        needs_approval: ``True`` for every tool, or the tool names that need approval.
+
+    Example:
+        >>> gate = make_approval_node({"delete_file"})
+        >>> from langchain_core.messages import AIMessage
+        >>> gate({"messages": [AIMessage("", tool_calls=[{"name": "add", "args": {}, "id": "1"}])]})
+        {}
+    """
+
+    def approve(state: dict, config: Optional[RunnableConfig] = None) -> dict:
+        messages = state.get(MESSAGES, [])
+        last = messages[-1] if messages else None
+        if not isinstance(last, AIMessage) or not last.tool_calls:
+            return {}
+        gated = [
+            c for c in last.tool_calls if needs_approval is True or (needs_approval and c["name"] in needs_approval)
+        ]
+        if not gated:
+            return {}
+        decision = interrupt(
+            {
+                "type": "tool_approval",
+                "tool_calls": [{"name": c["name"], "args": c.get("args", {}), "id": c.get("id")} for c in gated],
+            }
+        )
+        choice = _parse_decision(decision)
+        if choice.action == "approve":
+            return {}
+        if choice.action == "edit":
+            if len(gated) != 1:
+                raise GraphError(
+                    f"an 'edit' decision needs exactly one pending call, got {len(gated)}; approve or reject them"
+                )
+            edited = [
+                {**c, "args": dict(choice.args or {})} if c["id"] == gated[0]["id"] else c for c in last.tool_calls
+            ]
+            # same message id: add_messages replaces the AI message, so act runs the edited call
+            return {MESSAGES: [last.model_copy(update={"tool_calls": edited})]}
+        reason = choice.reason or ""
+        why = f" ({reason})" if reason else ""
+        return {
+            MESSAGES: [
+                ToolMessage(
+                    REJECTED_TOOL_TEMPLATE.format(name=c["name"], reason=why),
+                    name=c["name"],
+                    tool_call_id=c["id"],
+                    status="error",
+                )
+                for c in last.tool_calls
+            ]
+        }
+
+    approve.__name__ = APPROVE
+    return approve
+
+
+def _parse_decision(decision: Any) -> Any:
+    from pydantic import ValidationError
+
+    from genaisys.tools.safety import ApprovalDecision  # lazy: layer 2; one answer format for both gates
+
+    try:
+        return ApprovalDecision.model_validate(decision)
+    except ValidationError as exc:
+        raise GraphError(
+            "answer a tool approval with Command(resume='approve'|'reject'|True|False) or "
+            f"Command(resume={{'action': 'approve'|'reject'|'edit', 'reason': ..., 'args': {{...}}}}); got {decision!r}"
+        ) from exc
+
+
+def route_after_approve(state: dict) -> Literal["act", "think"]:
+    """After the approval gate: ``act`` when approved, back to ``think`` when rejected."""
+    messages = state.get(MESSAGES, [])
+    return THINK if messages and isinstance(messages[-1], ToolMessage) else ACT

@@ -1,0 +1,206 @@
+"""The assistant graph end to end with a scripted fake model, tools and a fake memory."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import AIMessage, SystemMessage, ToolMessage
+
+from genaisys.errors import ConfigError, GraphError
+from genaisys.graphs import build_assistant_graph, run_turn, sqlite_checkpointer
+from tests.graphs.fakes import FakeMemory, ScriptedChatModel, call
+
+REPO = Path(__file__).resolve().parents[2]
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    add.calls += 1  # type: ignore[attr-defined]
+    return a + b
+
+
+add.calls = 0  # type: ignore[attr-defined]
+
+
+@pytest.fixture(autouse=True)
+def _reset_add():
+    add.calls = 0  # type: ignore[attr-defined]
+
+
+def test_model_calls_tool_gets_result_and_answers():
+    model = ScriptedChatModel(responses=[AIMessage("", tool_calls=[call("add", {"a": 2, "b": 3}, "c1")]), AIMessage("2 + 3 = 5")])
+    graph = build_assistant_graph(model, tools=[add], checkpointer=False)
+    events = []
+    state = run_turn(graph, "What is 2 + 3?", thread_id="t", stream=lambda mode, chunk: events.append((mode, chunk)))
+
+    assert model.bound_tools == ["add"]
+    assert add.calls == 1
+    tool_msgs = [m for m in state["messages"] if isinstance(m, ToolMessage)]
+    assert [(m.tool_call_id, m.content) for m in tool_msgs] == [("c1", "5")]
+    assert state["messages"][-1].content == "2 + 3 = 5"
+    # the model's second call saw the tool result
+    assert isinstance(model.prompts[1][-1], ToolMessage) and model.prompts[1][-1].content == "5"
+    nodes = [next(iter(chunk)) for mode, chunk in events if mode == "updates"]
+    assert nodes == ["think", "act", "think"]
+    kinds = [chunk["type"] for mode, chunk in events if mode == "custom"]
+    assert "tool_start" in kinds and "tool_end" in kinds
+
+
+def test_memory_context_reaches_prompt_with_citations():
+    memory = FakeMemory(
+        {"geo.md": "Paris is the capital of France.", "cook.md": "Boil pasta in salted water."}
+    )
+    model = ScriptedChatModel(responses=[AIMessage("Paris [1].")])
+    graph = build_assistant_graph(memory=memory, core=model, checkpointer=False, system_prompt="Be brief.", k=2)
+    state = run_turn(graph, "What is the capital of France?", thread_id="t")
+
+    assert memory.queries == ["What is the capital of France?"]
+    assert state["context"][0]["citation"] == "geo.md#chunk0"
+    system = model.prompts[0][0]
+    assert isinstance(system, SystemMessage)
+    assert system.content.startswith("Be brief.")
+    assert "[1] (source: geo.md#chunk0) Paris is the capital of France." in system.content
+    assert "[2] (source: cook.md#chunk0)" in system.content
+    # the system message is for the call only, not stored in the conversation
+    assert not any(isinstance(m, SystemMessage) for m in state["messages"])
+
+
+def test_recursion_limit_ends_with_helpful_graph_error():
+    looping = ScriptedChatModel(responses=[AIMessage("", tool_calls=[call("add", {"a": 1, "b": 1}, "c")])], cycle=True)
+    graph = build_assistant_graph(looping, tools=[add], checkpointer=False, recursion_limit=6)
+    assert graph.config["recursion_limit"] == 6
+    with pytest.raises(GraphError) as info:
+        run_turn(graph, "loop forever", thread_id="t")
+    message = str(info.value)
+    assert "recursion limit (6 steps)" in message
+    assert "think ×3" in message and "act ×3" in message
+    assert "recursion_limit=N" in message
+    assert add.calls == 3
+
+
+def test_malformed_tool_call_becomes_tool_message_and_graph_continues():
+    model = ScriptedChatModel(
+        responses=[
+            AIMessage("", tool_calls=[call("add", {"a": "not a number"}, "bad")]),
+            AIMessage("", tool_calls=[call("add", {"a": 1, "b": 2}, "good")]),
+            AIMessage("3"),
+        ]
+    )
+    graph = build_assistant_graph(model, tools=[add], checkpointer=False)
+    state = run_turn(graph, "1 + 2?", thread_id="t")
+
+    errors = [m for m in state["messages"] if isinstance(m, ToolMessage) and m.tool_call_id == "bad"]
+    assert len(errors) == 1
+    # the model is told which arguments were wrong
+    assert re.search(r"\ba\b", errors[0].content) and re.search(r"\bb\b", errors[0].content)
+    assert errors[0].content != "3"
+    assert add.calls == 1  # only the good call ran the function
+    assert state["messages"][-1].content == "3"
+    assert model.prompts[1][-1].tool_call_id == "bad"
+
+
+def test_unknown_tool_call_is_reported_to_model():
+    model = ScriptedChatModel(responses=[AIMessage("", tool_calls=[call("nope", {}, "x")]), AIMessage("sorry")])
+    state = run_turn(build_assistant_graph(model, tools=[add], checkpointer=False), "hi", thread_id="t")
+    error = next(m for m in state["messages"] if isinstance(m, ToolMessage))
+    assert "nope" in error.content and "add" in error.content  # names the valid tools
+
+
+def test_bad_arguments_raise_config_errors():
+    model = ScriptedChatModel(responses=[AIMessage("x")])
+    with pytest.raises(ConfigError, match="recursion_limit"):
+        build_assistant_graph(model, checkpointer=False, recursion_limit=0)
+    with pytest.raises(ConfigError, match="docstring"):
+        build_assistant_graph(model, tools=[lambda x: x], checkpointer=False)
+    with pytest.raises(ConfigError, match="checkpointer"):
+        build_assistant_graph(model, checkpointer=42)
+    with pytest.raises(ConfigError, match="search"):
+        build_assistant_graph(model, memory=object(), checkpointer=False)
+    with pytest.raises(ConfigError, match="share the name"):
+        build_assistant_graph(model, tools=[add, add], checkpointer=False)
+
+
+def test_conversation_persists_across_turns_on_a_thread(tmp_path):
+    model = ScriptedChatModel(responses=[AIMessage("one"), AIMessage("two")])
+    graph = build_assistant_graph(model, checkpointer=tmp_path / "c.sqlite")
+    run_turn(graph, "first", thread_id="a")
+    state = run_turn(graph, "second", thread_id="a")
+    assert [m.content for m in state["messages"]] == ["first", "one", "second", "two"]
+    assert [m.content for m in model.prompts[1]] == ["first", "one", "second"]
+
+
+def test_finished_thread_is_read_by_a_second_process(tmp_path):
+    db = tmp_path / "checkpoints.sqlite"
+    model = ScriptedChatModel(responses=[AIMessage("", tool_calls=[call("add", {"a": 20, "b": 22}, "c1")]), AIMessage("42")])
+    graph = build_assistant_graph(model, tools=[add], checkpointer=sqlite_checkpointer(db))
+    run_turn(graph, "20 + 22?", thread_id="answer")
+
+    reader = textwrap.dedent(
+        f"""
+        from genaisys.graphs import build_assistant_graph, sqlite_checkpointer
+        from tests.graphs.fakes import ScriptedChatModel
+        graph = build_assistant_graph(ScriptedChatModel(responses=[]), checkpointer=sqlite_checkpointer({str(db)!r}))
+        state = graph.get_state({{"configurable": {{"thread_id": "answer"}}}})
+        print("|".join(f"{{type(m).__name__}}:{{m.content}}" for m in state.values["messages"]))
+        print("next:", state.next)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", reader], cwd=REPO, capture_output=True, text=True, timeout=60, env={**os.environ}
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines[0] == "HumanMessage:20 + 22?|AIMessage:|ToolMessage:42|AIMessage:42"
+    assert lines[1] == "next: ()"
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("assistant_plain", {}),
+        ("assistant_tools_memory", {"tools": [add], "memory": FakeMemory({"a.md": "a"})}),
+        ("assistant_approval", {"tools": [add], "approve": True, "checkpointer": ":memory:"}),
+    ],
+)
+def test_topology_matches_mermaid_snapshot(name, kwargs):
+    kwargs = {"checkpointer": False, **kwargs}
+    graph = build_assistant_graph(ScriptedChatModel(responses=[]), **kwargs)
+    mermaid = graph.get_graph().draw_mermaid()
+    snapshot = SNAPSHOTS / f"{name}.mmd"
+    if os.environ.get("GENAISYS_UPDATE_SNAPSHOTS") == "1":
+        snapshot.parent.mkdir(exist_ok=True)
+        snapshot.write_text(mermaid)
+    assert mermaid == snapshot.read_text(), f"topology changed; if on purpose rerun with GENAISYS_UPDATE_SNAPSHOTS=1 ({snapshot})"
+
+
+def test_registry_tools_by_name_with_memory():
+    memory = FakeMemory({"geo.md": "Paris is the capital of France."})
+    model = ScriptedChatModel(
+        responses=[
+            AIMessage(
+                "",
+                tool_calls=[
+                    call("calculator", {"expression": "6*7"}, "c1"),
+                    call("memory_search", {"query": "capital of France"}, "c2"),
+                ],
+            ),
+            AIMessage("42, and Paris [geo.md#chunk0]"),
+        ]
+    )
+    graph = build_assistant_graph(
+        model, tools=["builtin:calculator", "builtin:memory_search"], memory=memory, checkpointer=False
+    )
+    state = run_turn(graph, "6*7, and the capital of France?", thread_id="t")
+    results = {m.tool_call_id: m.content for m in state["messages"] if isinstance(m, ToolMessage)}
+    assert results["c1"] == "42"
+    assert "geo.md#chunk0" in results["c2"] and "Paris" in results["c2"]
+    assert model.bound_tools == ["calculator", "memory_search"]
+    # recall ran once for the turn, memory_search once more through the tool
+    assert memory.queries == ["6*7, and the capital of France?", "capital of France"]
