@@ -1,2 +1,42 @@
 if __name__ != "genaisys.memory":  # a bare `import memory` from the repo root would load a second copy
     raise ImportError("import this package as genaisys.memory, not memory (DESIGN.md §1)")
+__doc__ = """genaisys's vector memory: ChromaDB + sentence-transformers, ingestion with citations, a blob store.
+
+Everything is exported lazily (PEP 562): ``import genaisys.memory`` loads neither chromadb nor
+sentence-transformers; the first use of a name imports its module.
+
+Example:
+    >>> from genaisys.memory import ChromaMemory  # doctest: +SKIP
+    >>> memory = ChromaMemory("./.genaisys/memory")  # doctest: +SKIP
+"""
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__all__ = ["BlobStore", "ChromaMemory", "HashingEmbedding", "Hit", "IngestReport", "SentenceTransformerEmbedding"]
+
+_EXPORTS = {
+    "BlobStore": "genaisys.memory.blobs",
+    "ChromaMemory": "genaisys.memory.chroma",
+    "Hit": "genaisys.memory.chroma",
+    "IngestReport": "genaisys.memory.chroma",
+    "HashingEmbedding": "genaisys.memory.embeddings",
+    "SentenceTransformerEmbedding": "genaisys.memory.embeddings",
+}
+
+if TYPE_CHECKING:
+    from genaisys.memory.blobs import BlobStore
+    from genaisys.memory.chroma import ChromaMemory, Hit, IngestReport
+    from genaisys.memory.embeddings import HashingEmbedding, SentenceTransformerEmbedding
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'genaisys.memory' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,174 @@
+"""ChromaMemory on a real embedded Chroma in tmp_path, with the model-free HashingEmbedding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from genaisys.errors import ConfigError, MemoryStoreError
+from genaisys.memory import ChromaMemory, Hit
+from genaisys.memory.embeddings import HashingEmbedding
+
+DOCS = {
+    "cats.md": "# Cats\n\nCats purr and sleep most of the day. A cat hunts mice at night.\n\n"
+               "## Food\n\nCats eat fish and chicken. Kittens drink milk.",
+    "python.txt": "The with statement calls __enter__ and __exit__ on a context manager. "
+                  "Files opened in a with block are closed automatically.",
+    "space/rockets.md": "Rockets burn fuel to reach orbit. The rocket engine pushes exhaust backwards.",
+}
+
+
+def write_corpus(root):
+    for name, text in DOCS.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def memory(tmp_path):
+    return ChromaMemory(tmp_path / "store", embedding=HashingEmbedding(64))
+
+
+def test_add_texts_is_idempotent_and_search_scores_cosine(memory):
+    ids = memory.add_texts(["cats purr", "rockets fly"], [{"source": "a"}, {"source": "b", "year": 2024}])
+    assert len(set(ids)) == 2 and memory.count() == 2
+    assert memory.add_texts(["cats purr"], [{"source": "a"}]) == ids[:1]  # same text+source: same id
+    assert memory.count() == 2
+    assert memory.add_texts(["cats purr"], [{"source": "elsewhere"}]) != ids[:1]  # source is part of the id
+    hits = memory.search("purr cats", k=2)
+    assert isinstance(hits[0], Hit) and hits[0].text == "cats purr"
+    assert hits[0].score == pytest.approx(1.0, abs=1e-5)  # same bag of words: cosine 1
+    assert hits[0].score >= hits[1].score
+    assert memory.search("rockets", where={"year": 2024}, k=4)[0].metadata["year"] == 2024
+
+
+def test_ingest_folder_keeps_offsets_and_citations(memory, tmp_path):
+    corpus = write_corpus(tmp_path / "corpus")
+    (corpus / "notes.csv").write_text("a,b")  # unsupported type inside a folder: ignored, counted
+    (corpus / ".hidden.md").write_text("secret")  # hidden: not walked
+    report = memory.ingest(corpus, chunk_size=60, chunk_overlap=10)
+    assert report.ok, str(report)
+    assert report.files_seen == 3 and report.files_ingested == 3 and report.files_ignored == 1
+    assert report.chunks_added == memory.count() > 3
+    hit = memory.search("context manager with statement", k=1)[0]
+    source_text = (corpus / "python.txt").read_text()
+    assert hit.source == str((corpus / "python.txt").resolve())
+    assert source_text[hit.metadata["start"]:hit.metadata["end"]] == hit.text
+    assert hit.citation == f"python.txt#chars={hit.metadata['start']}-{hit.metadata['end']}"
+    assert hit.metadata["mime_type"] == "text/plain" and hit.metadata["kind"] == "text"
+    assert not any("secret" in h.text for h in memory.search("secret", k=10))
+
+    again = memory.ingest(corpus, chunk_size=60, chunk_overlap=10)  # re-ingesting adds nothing
+    assert again.chunks_added == 0 and again.chunks_existing == report.chunks_added
+    assert memory.count() == report.chunks_added
+
+
+def test_bad_files_are_skipped_with_reasons_and_good_ones_kept(memory, tmp_path):
+    corpus = write_corpus(tmp_path / "c")
+    (corpus / "fake.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00binary")
+    (corpus / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    (corpus / "empty.md").write_text("  \n")
+    (corpus / "big.txt").write_text("word " * 5000)
+    (corpus / "odd name ü 'quote' [1].md").write_text("Odd file names are fine. Umlauts too.")
+    (corpus / "photo.png").write_bytes(b"\x89PNG")
+    report = memory.ingest(corpus, max_file_bytes=10_000)
+    reasons = {s.path.rsplit("/", 1)[-1]: s.reason for s in report.skipped}
+    assert "binary" in reasons["fake.txt"]
+    assert "UTF-8" in reasons["latin1.txt"]
+    assert "empty" in reasons["empty.md"]
+    assert "max_file_bytes" in reasons["big.txt"]
+    assert "describe_image" in reasons["photo.png"]
+    assert report.files_ingested == 4  # the three corpus files and the odd name
+    assert memory.search("umlauts odd names", k=1)[0].source.endswith("odd name ü 'quote' [1].md")
+    assert "skipped" in str(report) and not report.ok
+
+
+def test_missing_paths_and_bad_arguments_raise(memory, tmp_path):
+    with pytest.raises(MemoryStoreError, match="no such file"):
+        memory.ingest([tmp_path / "nope", tmp_path])
+    assert memory.count() == 0  # nothing ingested when a given path is missing
+    with pytest.raises(MemoryStoreError, match="unsupported|list"):
+        memory.add_texts("a single string")
+    with pytest.raises(MemoryStoreError, match="metadatas"):
+        memory.add_texts(["a", "b"], [{}])
+    with pytest.raises(MemoryStoreError, match="empty"):
+        memory.add_texts(["  "])
+    with pytest.raises(MemoryStoreError, match="cannot be stored"):
+        memory.add_texts(["x"], [{"nested": {"a": 1}}])
+    with pytest.raises(MemoryStoreError, match="k must be"):
+        memory.search("x", k=0)
+    with pytest.raises(MemoryStoreError, match="filter"):
+        memory.search("x", where={"a": {"$bogus": 1}})
+    with pytest.raises(MemoryStoreError, match="ids and/or where"):
+        memory.delete()
+    with pytest.raises(ConfigError):
+        memory.ingest(tmp_path, chunk_size=10)
+    report = memory.ingest(_write(tmp_path / "data.bin", b"x"))
+    assert "unsupported file type" in report.skipped[0].reason
+
+
+def _write(path, data):
+    path.write_bytes(data)
+    return path
+
+
+def test_get_delete_and_stats(memory, tmp_path):
+    ids = memory.add_texts(["alpha one", "beta two", "gamma three"],
+                           [{"source": "s1"}, {"source": "s1"}, {"source": "s2"}])
+    got = memory.get([ids[2], "unknown", ids[0]])
+    assert [h.text for h in got] == ["gamma three", "alpha one"] and got[0].score is None
+    assert memory.delete(where={"source": "s1"}) == 2
+    assert memory.delete(ids=[ids[0]]) == 0
+    stats = memory.stats()
+    assert stats["chunks"] == 1 and stats["sources"] == 1
+    assert stats["embedding"] == {"name": "genaisys-hashing", "dim": 64}
+
+
+def test_images_go_to_blobs_and_gc_follows_deletes(memory, tmp_path):
+    photo = _write(tmp_path / "cat.png", b"\x89PNG pretend pixels")
+    chunk_id = memory.add_image(photo, "a grey cat sleeping on a sofa", {"photo": "chelsea"})
+    hit = memory.search("sleeping cat", k=1)[0]
+    assert hit.id == chunk_id and hit.metadata["kind"] == "image" and hit.metadata["photo"] == "chelsea"
+    assert memory.blobs.get(hit.metadata["blob_id"]) == photo.read_bytes()
+    assert memory.blobs.mime_type(hit.metadata["blob_id"]) == "image/png"
+    assert memory.gc_blobs() == 0  # still referenced
+    memory.delete(ids=[chunk_id])
+    assert memory.gc_blobs() == 1 and not memory.blobs.has(hit.metadata["blob_id"])
+    with pytest.raises(MemoryStoreError, match="description"):
+        memory.add_image(photo, "")
+    report = memory.ingest(tmp_path / "cat.png", describe_image=lambda p: f"photo file {p.stem}")
+    assert report.images_added == 1 and memory.search("photo file cat", k=1)[0].metadata["kind"] == "image"
+
+
+def test_mmr_diversifies(memory):
+    memory.add_texts(["apple pie recipe", "apple pie recipe easy", "apple pie recipe quick", "apple orchard tour"],
+                     [{"source": str(i)} for i in range(4)])
+    plain = [h.text for h in memory.search("apple pie", k=2)]
+    diverse = [h.text for h in memory.search("apple pie", k=2, mmr=True, lambda_mult=0.3)]
+    assert all("pie" in t for t in plain)
+    assert diverse[0] == plain[0] and "orchard" in diverse[1]
+
+
+def test_reopen_uses_recorded_embedding_and_refuses_another(tmp_path):
+    first = ChromaMemory(tmp_path, embedding=HashingEmbedding(32))
+    first.add_texts(["persistent words"], [{"source": "x"}])
+    reopened = ChromaMemory(tmp_path)  # no embedding given: the recorded one, never Chroma's default
+    assert isinstance(reopened.embedding, HashingEmbedding) and reopened.embedding.dim == 32
+    assert reopened.search("persistent", k=1)[0].text == "persistent words"
+    with pytest.raises(MemoryStoreError, match="different embeddings"):
+        ChromaMemory(tmp_path, embedding=HashingEmbedding(64))
+
+
+def test_injected_client_and_foreign_collection(tmp_path):
+    import chromadb
+
+    client = chromadb.PersistentClient(path=str(tmp_path / "shared"))
+    client.create_collection("foreign", embedding_function=None)
+    with pytest.raises(MemoryStoreError, match="not made by genaisys"):
+        ChromaMemory(client=client, collection="foreign", blobs=tmp_path / "blobs")
+    mem = ChromaMemory(client=client, collection="mine", embedding=HashingEmbedding(), blobs=tmp_path / "blobs")
+    mem.add_texts(["shared client"])
+    assert client.get_collection("mine").count() == 1
+    vec = np.asarray(client.get_collection("mine").get(include=["embeddings"])["embeddings"][0])
+    assert abs(float(np.linalg.norm(vec)) - 1) < 1e-5
