@@ -34,6 +34,8 @@ _LAZY = {
     "build_assistant_graph": "genaisys.graphs.assistant",
     "sqlite_checkpointer": "genaisys.graphs.assistant",
     "run_turn": "genaisys.graphs.assistant",
+    "build_rag_graph": "genaisys.graphs.rag",
+    "cited_hits": "genaisys.graphs.rag",
 }
 
 __all__ = sorted(_LAZY)
