@@ -1,2 +1,44 @@
 if __name__ != "genaisys.tools":  # a bare `import tools` from the repo root would load a second copy
     raise ImportError("import this package as genaisys.tools, not tools (DESIGN.md §1)")
+__doc__ = """genaisys's peripherals: the tool contract and safety wrapper, the registry, hardened builtins, MCP.
+
+Everything is exported lazily (PEP 562): ``import genaisys.tools`` loads neither LangChain nor
+LangGraph; the first use of a name imports its module.
+
+Example:
+    >>> from genaisys.tools import get_tool
+    >>> calc = get_tool("builtin:calculator", safety={"idempotent_cache": None})
+    >>> calc.invoke({"expression": "2 ** 8"})
+    '256'
+"""
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__all__ = ["IdempotencyCache", "SafeTool", "get_tool", "list_tools", "register_tool", "safe_tool", "unregister_tool"]
+
+_EXPORTS = {
+    "get_tool": "genaisys.tools.registry",
+    "list_tools": "genaisys.tools.registry",
+    "register_tool": "genaisys.tools.registry",
+    "unregister_tool": "genaisys.tools.registry",
+    "safe_tool": "genaisys.tools.safety",
+    "SafeTool": "genaisys.tools.safety",
+    "IdempotencyCache": "genaisys.tools.safety",
+}
+
+if TYPE_CHECKING:
+    from genaisys.tools.registry import get_tool, list_tools, register_tool, unregister_tool
+    from genaisys.tools.safety import IdempotencyCache, SafeTool, safe_tool
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'genaisys.tools' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

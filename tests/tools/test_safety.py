@@ -1,0 +1,381 @@
+"""The safety wrapper: time limit, size cap, validation text, tool errors, approval, idempotency."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.tools import BaseTool, tool
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
+from pydantic import ValidationError
+
+from genaisys.errors import ConfigError, ToolError
+from genaisys.tools import IdempotencyCache, SafeTool, safe_tool
+from genaisys.tools.safety import TIMEOUT_TEMPLATE, ApprovalDecision
+from tests.tools.conftest import build_scripted_graph, tool_call
+
+
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+def test_plain_function_becomes_a_structured_langchain_tool():
+    wrapped = safe_tool(add, idempotent_cache=None)
+    assert isinstance(wrapped, BaseTool) and isinstance(wrapped, SafeTool)
+    assert wrapped.name == "add" and wrapped.description == "Add two integers."
+    assert set(wrapped.tool_call_schema.model_json_schema()["properties"]) == {"a", "b"}
+    assert wrapped.invoke({"a": 2, "b": 3}) == "5"
+    message = wrapped.invoke(tool_call("add", {"a": 2, "b": 40}, "c1"))
+    assert isinstance(message, ToolMessage) and message.content == "42" and message.tool_call_id == "c1"
+
+
+def test_langchain_tool_keeps_its_name_schema_and_artifact():
+    @tool(response_format="content_and_artifact")
+    def lookup(key: str) -> tuple[str, dict]:
+        """Look a key up."""
+        return f"value of {key}", {"raw": key}
+
+    wrapped = safe_tool(lookup, idempotent_cache=None)
+    assert wrapped.name == "lookup" and wrapped.args_schema is lookup.args_schema
+    message = wrapped.invoke(tool_call("lookup", {"key": "k"}, "c1"))
+    assert message.content == "value of k" and message.artifact == {"raw": "k"}
+
+
+def test_safe_tool_refuses_bad_settings():
+    with pytest.raises(ConfigError, match="must be > 0"):
+        safe_tool(add, timeout_s=0)
+    with pytest.raises(ConfigError, match="BaseTool or a typed function"):
+        safe_tool(42)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="idempotent_cache"):
+        safe_tool(add, idempotent_cache=3.5)  # type: ignore[arg-type]
+
+
+def test_timeout_returns_text_quickly():
+    release = threading.Event()
+
+    def stuck(x: int) -> str:
+        """Never finishes on its own."""
+        release.wait(30)
+        return "late"
+
+    wrapped = safe_tool(stuck, timeout_s=0.3, idempotent_cache=None)
+    start = time.perf_counter()
+    message = wrapped.invoke(tool_call("stuck", {"x": 1}, "c1"))
+    elapsed = time.perf_counter() - start
+    release.set()
+    assert message.status == "error"
+    assert message.content == TIMEOUT_TEMPLATE.format(tool="stuck", timeout_s=0.3)
+    assert elapsed < 2.0
+
+
+def test_async_timeout_and_async_function():
+    async def slow(x: int) -> str:
+        """Sleeps."""
+        await asyncio.sleep(5)
+        return "late"
+
+    async def fast(x: int) -> int:
+        """Doubles."""
+        return 2 * x
+
+    assert asyncio.run(safe_tool(fast, idempotent_cache=None).ainvoke({"x": 21})) == "42"
+    start = time.perf_counter()
+    out = asyncio.run(safe_tool(slow, timeout_s=0.2, idempotent_cache=None).ainvoke({"x": 1}))
+    assert "did not finish within 0.2 s" in out and time.perf_counter() - start < 2.0
+
+
+def test_output_is_capped_with_a_marker():
+    def big(n: int) -> str:
+        """A long text."""
+        return "x" * n
+
+    wrapped = safe_tool(big, max_output_chars=100, idempotent_cache=None)
+    out = wrapped.invoke({"n": 10_000})
+    assert out.startswith("x" * 100) and "x" * 101 not in out
+    assert "[... output truncated: 100 of 10000 characters shown ...]" in out
+    assert wrapped.invoke({"n": 50}) == "x" * 50
+
+
+def test_content_blocks_are_capped_too():
+    @tool
+    def blocks(n: int) -> list:
+        """Text blocks."""
+        return [{"type": "text", "text": "a" * n}, {"type": "text", "text": "b" * n}]
+
+    out = safe_tool(blocks, max_output_chars=150, idempotent_cache=None).invoke(tool_call("blocks", {"n": 100}, "c"))
+    texts = [b["text"] for b in out.content]
+    assert texts[0] == "a" * 100 and texts[1] == "b" * 50 and "150 of 200" in texts[2]
+
+
+def test_validation_error_is_text_for_the_model_not_an_exception():
+    wrapped = safe_tool(add, idempotent_cache=None)
+    message = wrapped.invoke(tool_call("add", {"a": "two"}, "c1"))
+    assert message.status == "error"
+    assert message.content.startswith("Invalid arguments for tool 'add':")
+    assert "- a: Input should be a valid integer" in message.content
+    assert "- b: Field required" in message.content
+    assert '"b": {"title": "B", "type": "integer"}' in message.content
+    assert message.content.endswith("Fix the arguments and call the tool again.")
+
+
+def test_tool_exception_becomes_text():
+    def broken(x: int) -> str:
+        """Always fails."""
+        raise RuntimeError(f"disk on fire ({x})")
+
+    message = safe_tool(broken, idempotent_cache=None).invoke(tool_call("broken", {"x": 7}, "c1"))
+    assert message.status == "error" and message.content == "Tool 'broken' failed: RuntimeError: disk on fire (7)"
+
+
+def test_bad_arguments_and_failures_do_not_stop_a_real_graph():
+    def broken(x: int) -> str:
+        """Always fails."""
+        raise RuntimeError("boom")
+
+    script = [
+        AIMessage("", tool_calls=[tool_call("add", {"a": [1], "b": {"x": 1}}, "c1"), tool_call("broken", {"x": 1}, "c2")]),
+        AIMessage("", tool_calls=[tool_call("add", {"a": 1, "b": 2}, "c3")]),
+        AIMessage("the answer is 3"),
+    ]
+    graph = build_scripted_graph([safe_tool(add, idempotent_cache=None), safe_tool(broken, idempotent_cache=None)], script)
+    out = graph.invoke({"messages": [HumanMessage("hi")]})
+    tool_messages = [m for m in out["messages"] if isinstance(m, ToolMessage)]
+    assert [m.status for m in tool_messages] == ["error", "error", "success"]
+    assert tool_messages[0].content.startswith("Invalid arguments for tool 'add'")
+    assert tool_messages[1].content == "Tool 'broken' failed: RuntimeError: boom"
+    assert tool_messages[2].content == "3"
+    assert out["messages"][-1].content == "the answer is 3"
+
+
+# ---- approval -------------------------------------------------------------------------------
+
+
+def _approval_graph(calls: list, *, cache=None):
+    def send_email(to: str, body: str) -> str:
+        """Send an e-mail."""
+        calls.append((to, body))
+        return f"sent to {to}"
+
+    wrapped = safe_tool(send_email, require_approval=True, idempotent_cache=cache)
+    script = [AIMessage("", tool_calls=[tool_call("send_email", {"to": "a@example.org", "body": "hi"}, "c1")])]
+    return build_scripted_graph([wrapped], script, checkpointer=InMemorySaver())
+
+
+def test_approval_interrupts_then_approve_runs_the_call():
+    calls: list = []
+    graph = _approval_graph(calls)
+    config = {"configurable": {"thread_id": "approve"}}
+    first = graph.invoke({"messages": [HumanMessage("mail a")]}, config)
+    (pending,) = first["__interrupt__"]
+    assert pending.value["type"] == "tool_approval" and pending.value["tool"] == "send_email"
+    assert pending.value["args"] == {"to": "a@example.org", "body": "hi"} and pending.value["tool_call_id"] == "c1"
+    assert calls == []  # nothing ran before the human said yes
+    out = graph.invoke(Command(resume="approve"), config)
+    assert calls == [("a@example.org", "hi")]
+    assert [m.content for m in out["messages"] if isinstance(m, ToolMessage)] == ["sent to a@example.org"]
+
+
+def test_approval_edit_runs_with_the_edited_arguments():
+    calls: list = []
+    graph = _approval_graph(calls)
+    config = {"configurable": {"thread_id": "edit"}}
+    graph.invoke({"messages": [HumanMessage("mail a")]}, config)
+    out = graph.invoke(Command(resume={"action": "edit", "args": {"to": "b@example.org", "body": "hello"}}), config)
+    assert calls == [("b@example.org", "hello")]
+    assert [m.content for m in out["messages"] if isinstance(m, ToolMessage)] == ["sent to b@example.org"]
+
+
+def test_approval_edit_with_invalid_arguments_is_text():
+    calls: list = []
+    graph = _approval_graph(calls)
+    config = {"configurable": {"thread_id": "edit-bad"}}
+    graph.invoke({"messages": [HumanMessage("mail a")]}, config)
+    out = graph.invoke(Command(resume={"action": "edit", "args": {"to": "b@example.org"}}), config)
+    (message,) = [m for m in out["messages"] if isinstance(m, ToolMessage)]
+    assert calls == [] and message.status == "error" and "- body: Field required" in message.content
+
+
+def test_approval_reject_never_runs_the_call():
+    calls: list = []
+    graph = _approval_graph(calls)
+    config = {"configurable": {"thread_id": "reject"}}
+    graph.invoke({"messages": [HumanMessage("mail a")]}, config)
+    out = graph.invoke(Command(resume={"action": "reject", "reason": "not now"}), config)
+    (message,) = [m for m in out["messages"] if isinstance(m, ToolMessage)]
+    assert calls == []
+    assert message.status == "error" and message.content.endswith("rejected this call to tool 'send_email'. Reason: not now")
+    assert out["messages"][-1].content == "done"  # the graph went on to the model
+
+
+def test_approval_bad_resume_value_can_be_answered_again():
+    calls: list = []
+    graph = _approval_graph(calls)
+    config = {"configurable": {"thread_id": "bad-resume"}}
+    graph.invoke({"messages": [HumanMessage("mail a")]}, config)
+    with pytest.raises(ValidationError, match="action"):
+        graph.invoke(Command(resume={"action": "maybe"}), config)
+    graph.invoke(Command(resume=True), config)
+    assert calls == [("a@example.org", "hi")]
+
+
+def test_approval_outside_a_graph_says_how_to_fix_it():
+    wrapped = safe_tool(add, require_approval=True, idempotent_cache=None)
+    with pytest.raises(ToolError, match="requires human approval"):
+        wrapped.invoke({"a": 1, "b": 2})
+
+
+def test_approval_decision_shorthands():
+    assert ApprovalDecision.model_validate("Reject").action == "reject"
+    assert ApprovalDecision.model_validate(False).action == "reject"
+    with pytest.raises(ValueError, match="needs 'args'"):
+        ApprovalDecision.model_validate({"action": "edit"})
+
+
+# ---- idempotency ----------------------------------------------------------------------------
+
+
+def _two_call_graph(counter: list, cache):
+    """One model turn with two calls: a side effect (runs at once) and one that needs approval.
+
+    LangGraph re-runs the whole tools node on resume, so without the cache the side effect
+    would run a second time.
+    """
+
+    def charge_card(amount: int) -> str:
+        """Charge the card."""
+        counter.append(amount)
+        return f"charged {amount}"
+
+    def send_receipt(to: str) -> str:
+        """Send a receipt."""
+        return f"receipt to {to}"
+
+    tools = [
+        safe_tool(charge_card, idempotent_cache=cache),
+        safe_tool(send_receipt, require_approval=True, idempotent_cache=cache),
+    ]
+    script = [
+        AIMessage("", tool_calls=[tool_call("charge_card", {"amount": 5}, "pay-1"), tool_call("send_receipt", {"to": "me"}, "rcpt-1")])
+    ]
+    return build_scripted_graph(tools, script, checkpointer=InMemorySaver())
+
+
+def test_side_effect_runs_once_across_an_interrupt_resume(cache_path):
+    counter: list = []
+    graph = _two_call_graph(counter, IdempotencyCache(cache_path))
+    config = {"configurable": {"thread_id": "t-idem"}}
+    assert "__interrupt__" in graph.invoke({"messages": [HumanMessage("pay")]}, config)
+    assert counter == [5]
+    out = graph.invoke(Command(resume="approve"), config)
+    assert counter == [5]  # not charged twice
+    contents = sorted(m.content for m in out["messages"] if isinstance(m, ToolMessage))
+    assert contents == ["charged 5", "receipt to me"]
+
+
+def test_without_the_cache_the_side_effect_repeats():
+    """The control: shows the resume really re-runs the node (so the test above can fail)."""
+    counter: list = []
+    graph = _two_call_graph(counter, None)
+    config = {"configurable": {"thread_id": "t-nocache"}}
+    graph.invoke({"messages": [HumanMessage("pay")]}, config)
+    graph.invoke(Command(resume="approve"), config)
+    assert counter == [5, 5]
+
+
+def test_cache_key_needs_thread_and_call_id(cache_path):
+    counter: list = []
+
+    def bump() -> str:
+        """Count."""
+        counter.append(1)
+        return str(len(counter))
+
+    cache = IdempotencyCache(cache_path)
+    wrapped = safe_tool(bump, idempotent_cache=cache)
+    wrapped.invoke({})
+    wrapped.invoke({})  # plain calls (no tool-call id, no thread) are never cached
+    assert counter == [1, 1] and len(cache) == 0
+    config = {"configurable": {"thread_id": "t", "checkpoint_ns": "tools:abc"}}
+    assert wrapped.invoke(tool_call("bump", {}, "c1"), config).content == "3"
+    assert wrapped.invoke(tool_call("bump", {}, "c1"), config).content == "3"  # same call: cached
+    assert wrapped.invoke(tool_call("bump", {}, "c2"), config).content == "4"  # new call id runs
+    other_run = {"configurable": {"thread_id": "t", "checkpoint_ns": "tools:def"}}
+    assert wrapped.invoke(tool_call("bump", {}, "c1"), other_run).content == "5"  # a fresh run reusing ids
+    assert len(cache) == 3
+
+
+def test_cache_persists_in_the_sqlite_file(cache_path):
+    key = ("t", "tools:1", "c1", "add")
+    IdempotencyCache(cache_path).put(key, [{"type": "text", "text": "hi"}])
+    assert IdempotencyCache(cache_path).get(key) == [{"type": "text", "text": "hi"}]
+    assert IdempotencyCache(cache_path, ttl_s=-1).get(key) is None  # expired entries are dropped
+
+
+_CRASH_SCRIPT = textwrap.dedent(
+    """
+    import os, sqlite3, sys, time
+    from pathlib import Path
+    from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+    from langgraph.checkpoint.sqlite import SqliteSaver
+    from genaisys.tools import safe_tool
+    from tests.tools.conftest import build_scripted_graph, tool_call
+
+    work = Path(sys.argv[1]); crash = sys.argv[2] == "crash"; cache = sys.argv[3] == "cache"
+    ledger = work / "ledger.txt"
+
+    def transfer(amount: int) -> str:
+        '''Move money (a side effect).'''
+        with open(ledger, "a") as f:
+            f.write(f"{amount}\\n")
+        return f"moved {amount}"
+
+    def audit(note: str) -> str:
+        '''Write an audit note; in the first process the machine dies here.'''
+        if crash:
+            deadline = time.time() + 20
+            while not (ledger.exists() and ledger.read_text()) and time.time() < deadline:
+                time.sleep(0.01)
+            time.sleep(0.2)  # let the wrapper record transfer's result
+            os._exit(3)  # a hard crash: no exception handling, no cleanup
+        return "audited"
+
+    kw = {"idempotent_cache": str(work / "calls.sqlite") if cache else None}
+    tools = [safe_tool(transfer, **kw), safe_tool(audit, **kw)]
+    script = [AIMessage("", tool_calls=[tool_call("transfer", {"amount": 7}, "tx-1"), tool_call("audit", {"note": "n"}, "au-1")])]
+    saver = SqliteSaver(sqlite3.connect(str(work / "checkpoints.sqlite"), check_same_thread=False))
+    graph = build_scripted_graph(tools, script, checkpointer=saver)
+    config = {"configurable": {"thread_id": "crash-test"}}
+    if crash:
+        graph.invoke({"messages": [HumanMessage("pay")]}, config, durability="sync")
+    else:
+        out = graph.invoke(None, config, durability="sync")  # resume from the last checkpoint
+        print(sorted(m.content for m in out["messages"] if isinstance(m, ToolMessage)))
+    """
+)
+
+
+@pytest.mark.parametrize("cache", ["cache", "nocache"])
+def test_side_effect_runs_once_across_a_process_crash(tmp_path, cache):
+    script = tmp_path / "crash.py"
+    script.write_text(_CRASH_SCRIPT)
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    first = subprocess.run([sys.executable, str(script), str(tmp_path), "crash", cache], env=env, cwd=root,
+                           capture_output=True, text=True, timeout=120)
+    assert first.returncode == 3, first.stderr
+    second = subprocess.run([sys.executable, str(script), str(tmp_path), "resume", cache], env=env, cwd=root,
+                            capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stderr
+    assert "['audited', 'moved 7']" in second.stdout
+    ledger = (tmp_path / "ledger.txt").read_text().split()
+    assert ledger == (["7"] if cache == "cache" else ["7", "7"])
