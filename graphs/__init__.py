@@ -36,6 +36,9 @@ _LAZY = {
     "run_turn": "genaisys.graphs.assistant",
     "build_rag_graph": "genaisys.graphs.rag",
     "cited_hits": "genaisys.graphs.rag",
+    "build_planner_graph": "genaisys.graphs.planner",
+    "validate_plan": "genaisys.graphs.planner",
+    "PlanTask": "genaisys.graphs.planner",
 }
 
 __all__ = sorted(_LAZY)

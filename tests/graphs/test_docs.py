@@ -10,7 +10,8 @@ import pytest
 
 @pytest.mark.parametrize(
     "module",
-    ["genaisys.graphs", "genaisys.graphs.state", "genaisys.graphs.nodes", "genaisys.graphs.assistant", "genaisys.graphs.rag"],
+    ["genaisys.graphs", "genaisys.graphs.state", "genaisys.graphs.nodes", "genaisys.graphs.assistant", "genaisys.graphs.rag",
+     "genaisys.graphs.planner"],
 )
 def test_docstring_examples_run(module):
     mod = importlib.import_module(module)
