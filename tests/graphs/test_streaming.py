@@ -1,0 +1,84 @@
+"""Streaming: model tokens and tool events through the `custom` stream mode, node updates in order."""
+
+from __future__ import annotations
+
+from langchain_core.messages import AIMessage, HumanMessage
+
+from genaisys.graphs import build_assistant_graph, run_turn
+from tests.graphs.fakes import ScriptedChatModel, call
+
+
+def lookup(city: str) -> str:
+    """Look up the weather of a city."""
+    if city == "Atlantis":
+        raise LookupError("no such city")
+    return f"sunny in {city}"
+
+
+def chart(city: str) -> list:
+    """Draw a weather chart (returns an image)."""
+    return [{"type": "text", "text": f"chart for {city}"}, {"type": "image", "base64": "iVBORw0KGgo" * 50, "mime_type": "image/png"}]
+
+
+def test_tokens_and_tool_events_stream_in_order():
+    model = ScriptedChatModel(
+        responses=[
+            AIMessage("Let me check.", tool_calls=[call("lookup", {"city": "Oslo"}, "c1"), call("lookup", {"city": "Atlantis"}, "c2")]),
+            AIMessage("It is sunny in Oslo; Atlantis is unknown."),
+        ],
+        stream_chunks=True,
+    )
+    graph = build_assistant_graph(model, tools=[lookup], checkpointer=False)
+    seen: list[tuple[str, dict]] = []
+    state = run_turn(graph, "Weather in Oslo and Atlantis?", thread_id="s", stream=lambda m, c: seen.append((m, c)))
+
+    tokens = [c for m, c in seen if m == "custom" and c["type"] == "token"]
+    assert len(tokens) > 5  # word by word, not one blob
+    assert "".join(t["text"] for t in tokens) == "Let me check.It is sunny in Oslo; Atlantis is unknown."
+    assert {t["node"] for t in tokens} == {"think"}
+    # the streamed chunks were merged back into a message with parsed tool calls
+    first_ai = state["messages"][1]
+    assert [c["args"] for c in first_ai.tool_calls] == [{"city": "Oslo"}, {"city": "Atlantis"}]
+
+    tool_events = {(c["type"], c["id"]): c for m, c in seen if m == "custom" and c["type"].startswith("tool_")}
+    assert tool_events[("tool_start", "c1")]["args"] == {"city": "Oslo"}
+    assert tool_events[("tool_end", "c1")] == {
+        "type": "tool_end", "name": "lookup", "id": "c1", "status": "success", "content": "sunny in Oslo"
+    }
+    assert tool_events[("tool_end", "c2")]["status"] == "error"
+    assert "no such city" in tool_events[("tool_end", "c2")]["content"]
+
+    # order: tokens of call 1 → tool events → node update for act → tokens of call 2
+    order = [(m, c["type"] if m == "custom" else next(iter(c))) for m, c in seen]
+    first_tool = order.index(("custom", "tool_start"))
+    act_update = order.index(("updates", "act"))
+    last_token_1 = max(i for i, o in enumerate(order[:first_tool]) if o == ("custom", "token"))
+    assert last_token_1 < first_tool < act_update
+    assert ("custom", "token") in order[act_update:]
+    assert [o[1] for o in order if o[0] == "updates"] == ["think", "act", "think"]
+
+
+def test_tool_events_carry_text_not_inline_images():
+    model = ScriptedChatModel(responses=[AIMessage("", tool_calls=[call("chart", {"city": "Oslo"}, "c1")]), AIMessage("done")])
+    graph = build_assistant_graph(model, tools=[chart], checkpointer=False)
+    seen: list = []
+    run_turn(graph, "chart please", thread_id="s", stream=lambda m, c: seen.append((m, c)))
+    end = next(c for m, c in seen if m == "custom" and c["type"] == "tool_end")
+    assert end["content"] == "chart for Oslo"
+    assert all("iVBORw0KGgo" not in t["text"] for m, t in seen if m == "custom" and t["type"] == "token")
+
+
+def test_messages_stream_mode_also_carries_tokens():
+    model = ScriptedChatModel(responses=[AIMessage("one two three")], stream_chunks=True)
+    graph = build_assistant_graph(model, checkpointer=False)
+    chunks = [msg.content for msg, meta in graph.stream({"messages": [HumanMessage("count")]}, stream_mode="messages")]
+    assert "".join(chunks) == "one two three"
+
+
+def test_token_streaming_can_be_switched_off():
+    model = ScriptedChatModel(responses=[AIMessage("quiet answer")], stream_chunks=True)
+    graph = build_assistant_graph(model, checkpointer=False, stream_tokens=False)
+    seen: list = []
+    state = run_turn(graph, "hi", thread_id="s", stream=lambda m, c: seen.append((m, c)))
+    assert [m for m, _ in seen] == ["updates"]
+    assert state["messages"][-1].content == "quiet answer"
