@@ -1,0 +1,46 @@
+"""The CPU of genaisys: the multimodal core and its LangChain chat face (DESIGN.md §2).
+
+Nothing heavy loads at import: each name below imports its submodule on first use (PEP 562).
+
+Example:
+    >>> import genaisys.core
+    >>> sorted(genaisys.core.__all__)[:3]
+    ['ChatCore', 'MultimodalCore', 'MultimodalCoreConfig']
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_LAZY = {
+    "ChatCore": "genaisys.core.chat",
+    "MultimodalCore": "genaisys.core.multimodal",
+    "MultimodalCoreConfig": "genaisys.core.multimodal",
+    "VisionEncoderConfig": "genaisys.core.encoders",
+    "build_connector": "genaisys.core.connectors",
+    "build_vision_encoder": "genaisys.core.encoders",
+    "load_core": "genaisys.core.loading",
+    "parse_tool_calls": "genaisys.core.toolcall",
+    "render_tools_prompt": "genaisys.core.toolcall",
+}
+
+__all__ = sorted(_LAZY)
+
+if TYPE_CHECKING:
+    from genaisys.core.chat import ChatCore
+    from genaisys.core.connectors import build_connector
+    from genaisys.core.encoders import VisionEncoderConfig, build_vision_encoder
+    from genaisys.core.loading import load_core
+    from genaisys.core.multimodal import MultimodalCore, MultimodalCoreConfig
+    from genaisys.core.toolcall import parse_tool_calls, render_tools_prompt
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'genaisys.core' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

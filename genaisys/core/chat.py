@@ -1,0 +1,538 @@
+"""ChatCore: a local core behind LangChain's `BaseChatModel` face (DESIGN.md §2).
+
+`ChatCore` wraps a `MultimodalCore` or a plain causal LM + tokenizer and speaks LangChain
+messages: sync and async, token streaming, ``bind_tools``, tool calls returned as
+``AIMessage.tool_calls`` (unusable ones in ``invalid_tool_calls``), stop sequences and usage
+metadata. Decoding is a KV-cached loop written here (greedy at ``temperature=0``, otherwise
+temperature + top-p sampling), so streaming, stop sequences and tool-call hold-back share
+one path.
+
+Prompts go through the tokenizer's chat template. When that template knows ``tools`` (it
+mentions them), tools and tool turns are passed to it natively; otherwise genaisys's own format
+from `genaisys.core.toolcall` is used: the tool list in the system prompt, calls as
+``<tool_call>{...}</tool_call>``, results as ``<tool_response>`` turns of role ``tool``.
+
+Images come in LangChain standard content blocks inside any message:
+``{"type": "image", "base64": ..., "mime_type": ...}``, ``{"type": "image", "url": "data:…" |
+"file:///…" | "/abs/path.png"}``, OpenAI's ``{"type": "image_url", "image_url": {"url": ...}}``
+and ``{"type": "image", "file_id": <blob id>}`` (resolved through ``blobs``: any object with
+``.path(blob_id) -> Path``, such as genaisys's blob store). Each becomes one ``<image>``
+placeholder at its place in the text.
+
+Example:
+    >>> from genaisys.core.loading import load_core
+    >>> chat = load_core("nano")  # doctest: +SKIP
+    >>> chat.invoke("Name a colour.").content  # doctest: +SKIP
+    'Blue.'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import inspect
+import io
+import json
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import ConfigDict, PrivateAttr
+
+from genaisys.core.toolcall import (
+    TOOL_CALL_OPEN,
+    parse_tool_calls,
+    render_tool_call,
+    render_tool_result,
+    render_tools_prompt,
+)
+from genaisys.errors import ConfigError, CoreError, MediaError
+
+__all__ = ["ChatCore", "load_image_block"]
+
+_DEFAULT_SYSTEM = "You are a helpful assistant."
+_TOOL_CHOICE_REQUIRED = "You must answer with at least one tool call now."
+# Text that may open a tool call: streaming holds back from here so raw call text never leaks.
+_CALL_OPENERS = (TOOL_CALL_OPEN, "```", "{")
+
+
+# ---------------------------------------------------------------------- media
+def _open_image(data: bytes, where: str) -> Any:
+    from PIL import Image, UnidentifiedImageError
+
+    if not data:
+        raise MediaError(f"the image from {where} is empty (0 bytes)")
+    try:
+        img = Image.open(io.BytesIO(data))
+        img.load()  # decode now: truncated files fail here, not later inside the model
+        return img.convert("RGB")
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise MediaError(f"the image from {where} cannot be decoded ({exc}); send a valid PNG, JPEG, GIF or WebP") from exc
+
+
+def _read_path(path: Path, where: str) -> bytes:
+    if not path.is_absolute():
+        raise MediaError(f"image path {str(path)!r} must be absolute (or a file:/// URL)")
+    if not path.is_file():
+        raise MediaError(f"image file {str(path)!r} from {where} does not exist")
+    return path.read_bytes()
+
+
+def _from_url(url: str, blobs: Any) -> Any:
+    if url.startswith("data:"):
+        header, _, payload = url.partition(",")
+        if ";base64" not in header:
+            raise MediaError("a data: image URL must be base64 encoded (data:image/png;base64,...)")
+        return _open_image(_b64(payload, "a data: URL"), "a data: URL")
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        return _open_image(_read_path(Path(unquote(parsed.path)), url), url)
+    if parsed.scheme in ("http", "https"):
+        raise MediaError(f"the core does not fetch remote images ({url[:80]}); fetch it with a tool and pass "
+                         "base64 data, a file path or a blob id")
+    if parsed.scheme == "blob" and blobs is not None:
+        return _from_blob(parsed.netloc or parsed.path, blobs)
+    if url.startswith("/"):
+        return _open_image(_read_path(Path(url), url), url)
+    raise MediaError(f"unsupported image URL {url[:80]!r}; use data:, file:///, an absolute path or a blob id")
+
+
+def _b64(payload: str, where: str) -> bytes:
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise MediaError(f"the base64 image data in {where} is corrupt ({exc})") from exc
+
+
+def _from_blob(blob_id: str, blobs: Any) -> Any:
+    if blobs is None:
+        raise MediaError(f"image block names blob {blob_id!r} but this ChatCore has no blob store; "
+                         "pass blobs=<store with .path(blob_id)> to ChatCore")
+    try:
+        path = Path(blobs.path(blob_id))
+    except (KeyError, FileNotFoundError, LookupError) as exc:
+        raise MediaError(f"blob {blob_id!r} is not in the blob store ({exc})") from exc
+    return _open_image(_read_path(path, f"blob {blob_id}"), f"blob {blob_id}")
+
+
+def load_image_block(block: dict[str, Any], blobs: Any = None) -> Any:
+    """One LangChain / OpenAI image content block → an RGB ``PIL.Image``.
+
+    Raises:
+        MediaError: the data is corrupt, missing, remote, or names an unknown blob.
+
+    Example:
+        >>> import base64, io
+        >>> from PIL import Image
+        >>> buf = io.BytesIO(); Image.new("RGB", (4, 4)).save(buf, "PNG")
+        >>> load_image_block({"type": "image", "base64": base64.b64encode(buf.getvalue()).decode(),
+        ...                   "mime_type": "image/png"}).size
+        (4, 4)
+    """
+    kind = block.get("type")
+    if kind == "image_url":
+        ref = block.get("image_url")
+        url = ref.get("url") if isinstance(ref, dict) else ref
+        if not isinstance(url, str):
+            raise MediaError("an image_url block needs image_url.url (a data:, file:/// or absolute path URL)")
+        return _from_url(url, blobs)
+    if kind != "image":
+        raise MediaError(f"not an image block: type {kind!r}")
+    if isinstance(block.get("base64"), str):
+        return _open_image(_b64(block["base64"], "an image block"), "an image block (base64)")
+    if block.get("source_type") == "base64" and isinstance(block.get("data"), str):  # LangChain v0 blocks
+        return _open_image(_b64(block["data"], "an image block"), "an image block (base64)")
+    if isinstance(block.get("file_id"), str):
+        return _from_blob(block["file_id"], blobs)
+    if block.get("source_type") == "id" and isinstance(block.get("id"), str):
+        return _from_blob(block["id"], blobs)
+    url = block.get("url") or (block.get("data") if block.get("source_type") == "url" else None)
+    if isinstance(url, str):
+        return _from_url(url, blobs)
+    raise MediaError("an image block needs one of: base64 (+mime_type), url, or file_id")
+
+
+# ---------------------------------------------------------------------- decoding
+def _sample(logits: Any, temperature: float, top_p: float, generator: Any) -> int:
+    import torch
+
+    # logits: (V,)
+    if temperature <= 0:
+        return int(torch.argmax(logits))
+    probs = torch.softmax(logits.float() / temperature, dim=-1)
+    if top_p < 1.0:
+        sorted_p, idx = torch.sort(probs, descending=True)
+        keep = torch.cumsum(sorted_p, 0) - sorted_p < top_p  # always keeps the top token
+        probs = torch.zeros_like(probs).scatter(0, idx[keep], sorted_p[keep])
+    return int(torch.multinomial(probs / probs.sum(), 1, generator=generator))
+
+
+class _Stopper:
+    """Incremental detokenisation with stop sequences and tool-call hold-back."""
+
+    def __init__(self, stop: Sequence[str], hold_calls: bool) -> None:
+        self.stop, self.hold_calls = [s for s in stop if s], hold_calls
+        self.text, self.emitted, self.stopped = "", 0, False
+
+    def feed(self, text: str) -> str:
+        """Give the full decoded text so far; return the new text safe to show."""
+        self.text = text
+        for s in self.stop:
+            at = text.find(s)
+            if at >= 0:
+                self.text, self.stopped = text[:at], True
+        return self._release(final=self.stopped)
+
+    def finish(self) -> str:
+        return self._release(final=True)
+
+    def _release(self, final: bool) -> str:
+        limit = len(self.text)
+        if self.hold_calls:
+            starts = [self.text.find(o, self.emitted) for o in _CALL_OPENERS]
+            starts = [s for s in starts if s >= 0]
+            if starts:
+                limit = min(limit, min(starts))
+        if not final:
+            # Keep back a tail that could still become a stop sequence or a call opener, and a
+            # trailing replacement char (a multi-byte character split across tokens).
+            watch = [*self.stop, *(_CALL_OPENERS if self.hold_calls else ())]
+            for w in watch:
+                for k in range(min(len(w) - 1, len(self.text)), 0, -1):
+                    if self.text.endswith(w[:k]):
+                        limit = min(limit, len(self.text) - k)
+                        break
+            if self.text.endswith("\ufffd"):
+                limit = min(limit, len(self.text) - 1)
+        out = self.text[self.emitted:limit] if limit > self.emitted else ""
+        self.emitted = max(self.emitted, limit)
+        return out
+
+
+class ChatCore(BaseChatModel):
+    """A local core (a `MultimodalCore`, or a plain causal LM + tokenizer) as a LangChain chat model.
+
+    Attributes:
+        core: a `MultimodalCore` (images allowed), or ``None`` when ``language_model`` is set.
+        language_model / tokenizer: a plain causal LM and its tokenizer (text only).
+        blobs: optional blob store (``.path(blob_id) -> Path``) for ``file_id`` image blocks.
+        max_new_tokens: cap on generated tokens per call.
+        temperature: 0 = greedy; otherwise sampling with ``top_p``.
+        seed: seed for sampling (``None``: a fresh one per call).
+        system_prompt: used when the conversation has no system message.
+        model_name: reported in ``response_metadata``.
+
+    Example:
+        >>> chat = ChatCore(language_model=lm, tokenizer=tok, max_new_tokens=32)  # doctest: +SKIP
+        >>> chat.bind_tools([get_weather]).invoke("Weather in Paris?").tool_calls  # doctest: +SKIP
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    core: Any = None
+    language_model: Any = None
+    tokenizer: Any = None
+    blobs: Any = None
+    max_new_tokens: int = 256
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int | None = None
+    system_prompt: str | None = None
+    model_name: str = "genaisys-core"
+
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    def model_post_init(self, context: Any) -> None:
+        super().model_post_init(context)
+        if self.core is None and (self.language_model is None or self.tokenizer is None):
+            raise ConfigError("ChatCore needs core=<MultimodalCore> or both language_model= and tokenizer=")
+        if self.core is not None:
+            self.language_model, self.tokenizer = self.core.language_model, self.core.tokenizer
+        if self.tokenizer.pad_token_id is None and self.tokenizer.eos_token is not None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+
+    @property
+    def _llm_type(self) -> str:
+        return "genaisys-chat-core"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_name": self.model_name, "max_new_tokens": self.max_new_tokens,
+                "temperature": self.temperature, "top_p": self.top_p}
+
+    # ------------------------------------------------------------------ tools
+    def bind_tools(self, tools: Sequence[dict[str, Any] | type | Callable[..., Any] | Any], *,
+                   tool_choice: str | None = None, **kwargs: Any) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools (pydantic models, functions, BaseTools or JSON schemas) for the next calls.
+
+        Args:
+            tools: anything `convert_to_openai_tool` accepts.
+            tool_choice: ``None``/``"auto"`` (the model decides), ``"none"`` (tools hidden),
+                ``"any"``/``"required"``/a tool name (the prompt demands a call).
+        """
+        formatted = [convert_to_openai_tool(t) for t in tools]
+        if tool_choice is not None:
+            kwargs["tool_choice"] = tool_choice
+        return self.bind(tools=formatted, **kwargs)
+
+    def _template_supports_tools(self) -> bool:
+        template = getattr(self.tokenizer, "chat_template", None) or ""
+        return isinstance(template, str) and "tools" in template
+
+    # ------------------------------------------------------------------ prompt
+    def _render(self, messages: list[BaseMessage], tools: list[dict[str, Any]] | None,
+                tool_choice: str | None) -> tuple[str, list[Any]]:
+        """Messages → (prompt text with ``<image>`` placeholders, images in order)."""
+        if tool_choice == "none":
+            tools = None
+        native = bool(tools) and self._template_supports_tools()
+        image_token = self.core.config.image_token if self.core is not None else None
+        images: list[Any] = []
+        names_by_id: dict[str, str] = {}
+        turns: list[dict[str, Any]] = []
+        for msg in messages:
+            text = self._content_text(msg, images, image_token)
+            if isinstance(msg, SystemMessage):
+                turns.append({"role": "system", "content": text})
+            elif isinstance(msg, HumanMessage):
+                turns.append({"role": "user", "content": text})
+            elif isinstance(msg, AIMessage):
+                for tc in msg.tool_calls:
+                    if tc.get("id"):
+                        names_by_id[tc["id"]] = tc["name"]
+                if native and msg.tool_calls:
+                    turns.append({"role": "assistant", "content": text, "tool_calls": [
+                        {"type": "function", "id": tc.get("id"),
+                         "function": {"name": tc["name"], "arguments": tc["args"]}} for tc in msg.tool_calls]})
+                else:
+                    calls = "\n".join(render_tool_call(tc["name"], tc["args"]) for tc in msg.tool_calls)
+                    turns.append({"role": "assistant", "content": "\n".join(p for p in (text, calls) if p)})
+            elif isinstance(msg, ToolMessage):
+                name = msg.name or names_by_id.get(msg.tool_call_id)
+                if native:
+                    turns.append({"role": "tool", "content": text, "tool_call_id": msg.tool_call_id, "name": name})
+                else:
+                    turns.append({"role": "tool", "content": render_tool_result(name, text)})
+            else:
+                turns.append({"role": getattr(msg, "role", msg.type), "content": text})
+        if tools and not native:
+            section = render_tools_prompt(tools)
+            if turns and turns[0]["role"] == "system":
+                turns[0] = {**turns[0], "content": f"{turns[0]['content']}\n\n{section}"}
+            else:
+                turns.insert(0, {"role": "system", "content": f"{self.system_prompt or _DEFAULT_SYSTEM}\n\n{section}"})
+        elif self.system_prompt and not (turns and turns[0]["role"] == "system"):
+            turns.insert(0, {"role": "system", "content": self.system_prompt})
+        if tools and tool_choice not in (None, "auto", "none"):
+            demand = _TOOL_CHOICE_REQUIRED
+            if tool_choice not in ("any", "required"):
+                demand = f"You must call the tool {tool_choice!r} now."
+            turns[0] = {**turns[0], "content": f"{turns[0]['content']}\n{demand}"}
+        kwargs: dict[str, Any] = {"tokenize": False, "add_generation_prompt": True}
+        if native:
+            kwargs["tools"] = tools
+        if getattr(self.tokenizer, "chat_template", None):
+            prompt = self.tokenizer.apply_chat_template(turns, **kwargs)
+        else:  # no template at all: a plain transcript
+            prompt = "".join(f"{t['role']}: {t['content']}\n" for t in turns) + "assistant: "
+        return prompt, images
+
+    def _content_text(self, msg: BaseMessage, images: list[Any], image_token: str | None) -> str:
+        content = msg.content
+        if isinstance(content, str):
+            return content
+        parts: list[str] = []
+        for block in content:
+            if isinstance(block, str):
+                parts.append(block)
+            elif isinstance(block, dict) and block.get("type") == "text":
+                parts.append(str(block.get("text", "")))
+            elif isinstance(block, dict) and block.get("type") in ("image", "image_url"):
+                if image_token is None:
+                    raise CoreError("this ChatCore wraps a text-only language model and cannot see images; "
+                                    "use a MultimodalCore (load_core('nano')) or textualize the image first")
+                images.append(load_image_block(block, self.blobs))
+                parts.append(image_token)
+            elif isinstance(block, dict) and block.get("type") in ("tool_call", "tool_call_chunk", "reasoning"):
+                continue  # carried in msg.tool_calls / not shown to the model
+            else:
+                kind = block.get("type") if isinstance(block, dict) else type(block).__name__
+                raise CoreError(f"content block type {kind!r} is not supported by ChatCore; "
+                                "use text or image blocks (textualize audio/video first)")
+        return "".join(parts)
+
+    # ------------------------------------------------------------------ generation
+    def _token_stream(self, prompt: str, images: list[Any], *, max_new_tokens: int, temperature: float,
+                      top_p: float, seed: int | None, usage: dict[str, int]) -> Iterator[int]:
+        import torch
+
+        tok = self.tokenizer
+        ids = tok(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]  # (1, L)
+        lm = self.language_model
+        with torch.no_grad():
+            if self.core is not None:
+                pixel_values = self.core.preprocess_images(images) if images else None
+                prep = self.core.prepare_inputs(ids, pixel_values=pixel_values)
+            else:
+                embed = lm.get_input_embeddings()
+                ids = ids.to(embed.weight.device)
+                prep = {"inputs_embeds": embed(ids), "attention_mask": torch.ones_like(ids),
+                        "position_ids": torch.arange(ids.shape[1], device=ids.device).unsqueeze(0)}
+        mask, pos = prep["attention_mask"], prep["position_ids"]  # (1, L'), (1, L')
+        usage["input_tokens"] = int(mask.sum())
+        eos = set()
+        for src in (getattr(getattr(lm, "generation_config", None), "eos_token_id", None), tok.eos_token_id):
+            eos.update(src if isinstance(src, list) else [src] if src is not None else [])
+        banned = [self.core.image_token_id] if self.core is not None else []
+        generator = torch.Generator().manual_seed(seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,))))
+        # transformers 5.24 renamed `past_key_values` to `cache` (the old name warns until 5.40).
+        base = lm.get_base_model() if hasattr(lm, "get_base_model") else lm  # a peft wrapper hides the signature
+        cache_kw = "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+        with torch.no_grad():
+            out = lm(**prep, use_cache=True)
+            for _ in range(max_new_tokens):
+                logits = out.logits[0, -1].clone()  # (V,)
+                if banned:
+                    logits[banned] = float("-inf")
+                nxt = _sample(logits, temperature, top_p, generator)
+                if nxt in eos:
+                    usage["finish"] = 1
+                    return
+                usage["output_tokens"] = usage.get("output_tokens", 0) + 1
+                yield nxt
+                mask = torch.cat([mask, mask.new_ones(1, 1)], dim=1)
+                pos = pos[:, -1:] + 1
+                out = lm(input_ids=torch.tensor([[nxt]], device=mask.device), attention_mask=mask,
+                         position_ids=pos, use_cache=True, **{cache_kw: _cache_of(out)})
+
+    def _run(self, messages: list[BaseMessage], stop: list[str] | None, **kwargs: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Yield ``(text_delta, {})`` while decoding, then ``("", final_info)`` once."""
+        tools = kwargs.get("tools") or None
+        prompt, images = self._render(messages, tools, kwargs.get("tool_choice"))
+        usage: dict[str, int] = {}
+        stopper = _Stopper(stop or [], hold_calls=bool(tools) and kwargs.get("tool_choice") != "none")
+        generated: list[int] = []
+        with self._lock:
+            for token in self._token_stream(
+                prompt, images, max_new_tokens=int(kwargs.get("max_new_tokens", self.max_new_tokens)),
+                temperature=float(kwargs.get("temperature", self.temperature)),
+                top_p=float(kwargs.get("top_p", self.top_p)), seed=kwargs.get("seed", self.seed), usage=usage,
+            ):
+                generated.append(token)
+                delta = stopper.feed(self.tokenizer.decode(generated, skip_special_tokens=True))
+                if delta:
+                    yield delta, {}
+                if stopper.stopped:
+                    break
+        if not stopper.stopped:
+            tail = stopper.finish() if not tools else ""
+            if tail:
+                yield tail, {}
+        full = stopper.text
+        shown = full[:stopper.emitted]
+        content, calls, invalid = full, [], []
+        if tools:
+            names = [t["function"]["name"] for t in tools]
+            content, calls, invalid = parse_tool_calls(full, known_tools=names)
+            # The held-back part may be ordinary text (a brace in prose): release what is not a call.
+            lead = shown.lstrip()
+            for prefix in (lead, lead.rstrip()):
+                if content.startswith(prefix):
+                    if content[len(prefix):]:
+                        yield content[len(prefix):], {}
+                    break
+        reason = "stop" if stopper.stopped or usage.get("finish") else "length"
+        if calls:
+            reason = "tool_calls"
+        n_in, n_out = usage.get("input_tokens", 0), usage.get("output_tokens", 0)
+        yield "", {"content": content, "tool_calls": calls, "invalid_tool_calls": invalid,
+                   "usage_metadata": {"input_tokens": n_in, "output_tokens": n_out, "total_tokens": n_in + n_out},
+                   "response_metadata": {"finish_reason": reason, "model_name": self.model_name}}
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        final: dict[str, Any] = {}
+        for delta, info in self._run(messages, stop, **kwargs):
+            if delta and run_manager is not None:
+                run_manager.on_llm_new_token(delta)
+            final = info or final
+        message = AIMessage(content=final["content"], tool_calls=final["tool_calls"],
+                            invalid_tool_calls=final["invalid_tool_calls"], usage_metadata=final["usage_metadata"],
+                            response_metadata=final["response_metadata"])
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        for delta, info in self._run(messages, stop, **kwargs):
+            if delta:
+                chunk = ChatGenerationChunk(message=AIMessageChunk(content=delta))
+                if run_manager is not None:
+                    run_manager.on_llm_new_token(delta, chunk=chunk)
+                yield chunk
+            elif info:
+                yield ChatGenerationChunk(message=_last_chunk(info))
+
+    async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                         run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        # Decoding is CPU-bound torch work: run it in a worker thread, keep the event loop free.
+        return await asyncio.to_thread(self._generate, messages, stop, None, **kwargs)
+
+    async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                       run_manager: AsyncCallbackManagerForLLMRun | None = None,
+                       **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        done = object()
+
+        def work() -> None:
+            try:
+                for chunk in self._stream(messages, stop, None, **kwargs):
+                    loop.call_soon_threadsafe(queue.put_nowait, chunk)
+            except Exception as exc:  # noqa: BLE001 - handed to the awaiting side and re-raised there
+                loop.call_soon_threadsafe(queue.put_nowait, exc)
+            finally:
+                loop.call_soon_threadsafe(queue.put_nowait, done)
+
+        worker = threading.Thread(target=work, name="genaisys-chatcore-astream", daemon=True)
+        worker.start()
+        while (item := await queue.get()) is not done:
+            if isinstance(item, Exception):
+                raise item
+            if run_manager is not None and item.message.content:
+                await run_manager.on_llm_new_token(str(item.message.content), chunk=item)
+            yield item
+        await asyncio.to_thread(worker.join)
+
+
+def _cache_of(out: Any) -> Any:
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else getattr(out, "past_key_values", None)
+
+
+def _last_chunk(info: dict[str, Any]) -> AIMessageChunk:
+    """The closing stream chunk: tool calls, usage and finish reason."""
+    chunks = [{"name": c["name"], "args": json.dumps(c["args"]), "id": c["id"], "index": i, "type": "tool_call_chunk"}
+              for i, c in enumerate(info["tool_calls"])]
+    # An invalid call stays invalid once the stream is aggregated only if its args do not parse as
+    # JSON; prefixing the message for the model guarantees that and keeps the reason visible.
+    n = len(chunks)
+    chunks += [{"name": c["name"], "args": f"{c['error']}\n{c['args']}", "id": c["id"], "index": n + i,
+                "type": "tool_call_chunk"} for i, c in enumerate(info["invalid_tool_calls"])]
+    return AIMessageChunk(content="", tool_call_chunks=chunks, usage_metadata=info["usage_metadata"],
+                          response_metadata=info["response_metadata"], chunk_position="last")

@@ -1,0 +1,197 @@
+"""Connectors: map vision features into the language model's embedding space.
+
+One registry, LLaVA-style names (REFERENCES.md, "LLaVA"):
+
+* ``identity`` — pass-through; needs ``in_dim == out_dim``.
+* ``linear`` — one ``nn.Linear`` (LLaVA-1).
+* ``mlp{N}x_gelu`` — ``Linear → (GELU → Linear) × (N-1)``, matched by ``^mlp(\\d+)x_gelu$``
+  (LLaVA-1.5 uses ``mlp2x_gelu``).
+* ``resampler{Q}`` — a perceiver resampler / Q-Former-style block: ``Q`` learned queries
+  cross-attend to the image features and give a fixed ``Q``-token summary whatever the
+  resolution (BLIP-2, Flamingo). ``resampler`` alone means 32 queries. Its cross-attention
+  output is gated by ``tanh(gate)`` with the gate starting at 0 when ``gated_resampler{Q}`` is
+  asked for (Flamingo's gated cross-attention): at init it returns its learned queries only,
+  so the image path starts as a no-op perturbation and opens up during training.
+
+Every connector maps ``(B, n_in, in_dim) → (B, n_out, out_dim)``. An optional ``n_tokens``
+average-pools the token axis to a chosen count first (``adaptive_avg_pool1d``), so a 7×7 grid
+can become, say, 16 image tokens. Unknown names raise `UnknownNameError` listing the known ones.
+
+Example:
+    >>> import torch
+    >>> from genaisys.core.connectors import build_connector
+    >>> conn = build_connector("mlp2x_gelu", 1280, 576, n_tokens=16)
+    >>> conn(torch.zeros(2, 49, 1280)).shape
+    torch.Size([2, 16, 576])
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from genaisys.errors import ConfigError, UnknownNameError
+
+__all__ = [
+    "CONNECTOR_NAMES",
+    "IdentityConnector",
+    "LinearConnector",
+    "MLPConnector",
+    "ResamplerConnector",
+    "build_connector",
+]
+
+# The allow-list (also for names read back from a saved config). Families are regexes.
+CONNECTOR_NAMES = ("identity", "linear", "mlp{N}x_gelu", "resampler{Q}", "gated_resampler{Q}")
+_MLP_RE = re.compile(r"^mlp(\d+)x_gelu$")
+_RESAMPLER_RE = re.compile(r"^(gated_)?resampler(\d*)$")
+
+
+class _Connector(nn.Module):
+    """Shared token pooling for every connector; subclasses implement `project`."""
+
+    def __init__(self, in_dim: int, out_dim: int, n_tokens: int | None) -> None:
+        super().__init__()
+        if n_tokens is not None and n_tokens < 1:
+            raise ConfigError(f"n_tokens must be >= 1 or None (keep the encoder's count), got {n_tokens}")
+        self.in_dim, self.out_dim, self.n_tokens = in_dim, out_dim, n_tokens
+
+    def output_tokens(self, n_in: int) -> int:
+        """How many tokens come out for ``n_in`` tokens in."""
+        return self.n_tokens if self.n_tokens is not None else n_in
+
+    def pool(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (B, n_in, d) → (B, n_tokens, d); average over neighbouring tokens
+        if self.n_tokens is None or self.n_tokens == x.shape[1]:
+            return x
+        return F.adaptive_avg_pool1d(x.transpose(1, 2), self.n_tokens).transpose(1, 2)
+
+    def project(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        if features.dim() != 3 or features.shape[-1] != self.in_dim:
+            raise ConfigError(
+                f"{type(self).__name__} expects features shaped (B, n_tokens, {self.in_dim}), got "
+                f"{tuple(features.shape)}; build the connector with in_dim = the encoder's hidden_size"
+            )
+        return self.project(self.pool(features))  # (B, n_out, out_dim)
+
+
+class IdentityConnector(_Connector):
+    """Pass features through unchanged (``in_dim`` must equal ``out_dim``)."""
+
+    def __init__(self, in_dim: int, out_dim: int, n_tokens: int | None = None) -> None:
+        if in_dim != out_dim:
+            raise ConfigError(
+                f"connector 'identity' needs in_dim == out_dim, got {in_dim} and {out_dim}; "
+                "use 'linear' or 'mlp2x_gelu' to change the width"
+            )
+        super().__init__(in_dim, out_dim, n_tokens)
+
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+class LinearConnector(_Connector):
+    """One linear projection (LLaVA-1)."""
+
+    def __init__(self, in_dim: int, out_dim: int, n_tokens: int | None = None) -> None:
+        super().__init__(in_dim, out_dim, n_tokens)
+        self.proj = nn.Linear(in_dim, out_dim)
+
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x)  # (B, n, out_dim)
+
+
+class MLPConnector(_Connector):
+    """``Linear → (GELU → Linear) × (depth-1)`` (LLaVA-1.5's ``mlp2x_gelu`` for depth 2)."""
+
+    def __init__(self, in_dim: int, out_dim: int, n_tokens: int | None = None, *, depth: int = 2) -> None:
+        super().__init__(in_dim, out_dim, n_tokens)
+        if depth < 1:
+            raise ConfigError(f"mlp{{N}}x_gelu needs N >= 1, got {depth}")
+        layers: list[nn.Module] = [nn.Linear(in_dim, out_dim)]
+        for _ in range(depth - 1):
+            layers += [nn.GELU(), nn.Linear(out_dim, out_dim)]
+        self.mlp = nn.Sequential(*layers)
+
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mlp(x)  # (B, n, out_dim)
+
+
+class ResamplerConnector(_Connector):
+    """Learned queries cross-attend to the image features: a fixed ``n_queries``-token output.
+
+    A perceiver-resampler / Q-Former-style block (BLIP-2, Flamingo): ``n_queries`` learned
+    vectors in the LM width attend (multi-head) to the projected image features, then a
+    feed-forward layer, both residual. With ``gated=True`` the attention output is scaled by
+    ``tanh(gate)`` with ``gate`` initialised to 0 (Flamingo), so at init the output ignores the
+    image and training opens the gate. ``n_tokens`` pooling is not used: the query count fixes
+    the output length.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, n_tokens: int | None = None, *, n_queries: int = 32,
+                 n_heads: int | None = None, gated: bool = False) -> None:
+        super().__init__(in_dim, out_dim, None)
+        if n_queries < 1:
+            raise ConfigError(f"resampler needs at least one query, got {n_queries}")
+        if n_tokens is not None and n_tokens != n_queries:
+            raise ConfigError(f"resampler{n_queries} always gives {n_queries} tokens; got n_tokens={n_tokens} "
+                              f"— name the connector 'resampler{n_tokens}' instead")
+        heads = n_heads or next(h for h in (8, 4, 2, 1) if out_dim % h == 0)
+        self.n_queries, self.gated = n_queries, gated
+        self.queries = nn.Parameter(torch.randn(n_queries, out_dim) * out_dim**-0.5)  # (Q, d)
+        self.kv_proj = nn.Linear(in_dim, out_dim)
+        self.norm_q = nn.LayerNorm(out_dim)
+        self.norm_kv = nn.LayerNorm(out_dim)
+        self.attn = nn.MultiheadAttention(out_dim, heads, batch_first=True)
+        self.norm_ff = nn.LayerNorm(out_dim)
+        self.ff = nn.Sequential(nn.Linear(out_dim, 4 * out_dim), nn.GELU(), nn.Linear(4 * out_dim, out_dim))
+        self.gate = nn.Parameter(torch.zeros(1)) if gated else None
+
+    def output_tokens(self, n_in: int) -> int:
+        return self.n_queries
+
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        kv = self.norm_kv(self.kv_proj(x))  # (B, n_in, d)
+        q = self.queries.unsqueeze(0).expand(x.shape[0], -1, -1)  # (B, Q, d)
+        attended, _ = self.attn(self.norm_q(q), kv, kv, need_weights=False)  # (B, Q, d)
+        if self.gate is not None:
+            attended = torch.tanh(self.gate) * attended
+        h = q + attended
+        ff = self.ff(self.norm_ff(h))
+        if self.gate is not None:
+            ff = torch.tanh(self.gate) * ff
+        return h + ff  # (B, Q, d)
+
+
+def build_connector(name: str, in_dim: int, out_dim: int, *, n_tokens: int | None = None) -> _Connector:
+    """Build a connector by registry name.
+
+    Args:
+        name: ``identity``, ``linear``, ``mlp{N}x_gelu``, ``resampler{Q}`` or ``gated_resampler{Q}``.
+        in_dim: width of the vision features.
+        out_dim: hidden size of the language model.
+        n_tokens: pool the image tokens to this count (``None`` keeps the encoder's count).
+
+    Raises:
+        UnknownNameError: ``name`` is not in the registry (the message lists the known names).
+
+    Example:
+        >>> build_connector("linear", 8, 4)(__import__("torch").zeros(1, 3, 8)).shape
+        torch.Size([1, 3, 4])
+    """
+    if name == "identity":
+        return IdentityConnector(in_dim, out_dim, n_tokens)
+    if name == "linear":
+        return LinearConnector(in_dim, out_dim, n_tokens)
+    if m := _MLP_RE.match(name):
+        return MLPConnector(in_dim, out_dim, n_tokens, depth=int(m.group(1)))
+    if m := _RESAMPLER_RE.match(name):
+        return ResamplerConnector(in_dim, out_dim, n_tokens, n_queries=int(m.group(2) or 32),
+                                  gated=bool(m.group(1)))
+    raise UnknownNameError("connector", name, CONNECTOR_NAMES)

@@ -1,0 +1,86 @@
+"""`load_core`: one call from a name or a folder to a ready `ChatCore`.
+
+Specs:
+
+* ``"nano"`` — the embedded default (DESIGN.md §7): packaged EfficientNet-Lite0 →
+  ``mlp2x_gelu`` → packaged SmolLM2-135M-Instruct. When trained parts ship in the repo folder
+  ``genaisys/core/nano/`` (the `MultimodalCore.save_pretrained` layout) they are loaded; until
+  then the connector is freshly initialised with seed 0 — an *untrained* core that reads text
+  well and images not at all.
+* a folder holding ``genaisys_core.json`` — `MultimodalCore.from_pretrained` on it.
+* ``"asset:smollm2"``, or any folder/id of a plain causal LM — a text-only `ChatCore` over it.
+
+Example:
+    >>> from genaisys.core.loading import load_core
+    >>> chat = load_core("nano", max_new_tokens=32)  # doctest: +SKIP
+    >>> chat.invoke("Say hi.").content  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from genaisys.core.chat import ChatCore
+from genaisys.core.encoders import VisionEncoderConfig
+from genaisys.core.multimodal import CONFIG_NAME, MultimodalCore, MultimodalCoreConfig, resolve_model_ref
+from genaisys.errors import ConfigError
+
+__all__ = ["NANO_DIR", "load_core", "nano_config"]
+
+NANO_DIR = Path(__file__).parent / "nano"
+
+
+def nano_config() -> MultimodalCoreConfig:
+    """The nano core's architecture: EfficientNet-Lite0 (49×1280) → mlp2x_gelu → SmolLM2-135M (576-d)."""
+    return MultimodalCoreConfig(vision=VisionEncoderConfig(name="efficientnet-lite0"), connector="mlp2x_gelu",
+                                language_model="asset:smollm2")
+
+
+def _untrained_nano() -> MultimodalCore:
+    import torch
+
+    from genaisys.core.connectors import build_connector
+
+    core = MultimodalCore(nano_config())
+    # Seed only the connector's init, so it is the same whatever loaded before (and the caller's
+    # RNG stream is left untouched).
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        core.connector = build_connector(core.config.connector, core.vision_tower.hidden_size,
+                                         core.language_model.get_input_embeddings().weight.shape[1],
+                                         n_tokens=core.config.n_image_tokens)
+    return core
+
+
+def load_core(spec: str = "nano", *, blobs: Any = None, **chat_kwargs: Any) -> ChatCore:
+    """Load a core by name or folder and wrap it as a LangChain chat model.
+
+    Args:
+        spec: ``"nano"``, a folder written by `MultimodalCore.save_pretrained`, ``"asset:smollm2"``,
+            or a folder / id of a causal LM (text only).
+        blobs: optional blob store for ``file_id`` image blocks (``.path(blob_id) -> Path``).
+        **chat_kwargs: `ChatCore` fields (``max_new_tokens``, ``temperature``, ``system_prompt`` …).
+
+    Raises:
+        ConfigError: ``spec`` is neither a known name nor a loadable folder/id.
+    """
+    name = chat_kwargs.pop("model_name", None)
+    if spec == "nano":
+        core = MultimodalCore.from_pretrained(NANO_DIR) if (NANO_DIR / CONFIG_NAME).is_file() else _untrained_nano()
+        return ChatCore(core=core, blobs=blobs, model_name=name or "genaisys-nano", **chat_kwargs)
+    path = Path(spec).expanduser()
+    if (path / CONFIG_NAME).is_file():
+        core = MultimodalCore.from_pretrained(path)
+        return ChatCore(core=core, blobs=blobs, model_name=name or path.name, **chat_kwargs)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    ref = resolve_model_ref(spec)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(ref)
+        model = AutoModelForCausalLM.from_pretrained(ref)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot load core {spec!r}: it is not 'nano', not a folder with {CONFIG_NAME}, and "
+                          f"not a loadable causal LM ({exc})") from exc
+    model.eval()
+    return ChatCore(language_model=model, tokenizer=tokenizer, blobs=blobs, model_name=name or spec, **chat_kwargs)

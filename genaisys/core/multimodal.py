@@ -1,0 +1,424 @@
+"""MultimodalCore: vision tower → connector → causal LM, with LLaVA-style splicing.
+
+The core adds one placeholder token (``<image>``) to the tokenizer. A prompt holds one
+placeholder per image, anywhere and as many as wanted (interleaved with text); the core expands
+each to ``n_image_tokens`` positions, fills those positions of ``inputs_embeds`` with the
+projected image features, and sets their labels to -100 so the loss never scores them
+(REFERENCES.md, "LLaVA"). Prompts whose placeholders are already expanded (``n_image_tokens``
+in a row per image) are accepted too. Images are matched to placeholders in reading order,
+row by row through the batch.
+
+``save_pretrained`` writes only what cannot be rebuilt from the base models it names: the
+connector, the embedding rows the core added, and any part that was built from a bare config
+or unfrozen. ``from_pretrained`` rebuilds the base models from their ids/paths and loads those
+parts on top.
+
+Example:
+    >>> import torch
+    >>> from genaisys.core.multimodal import MultimodalCore, MultimodalCoreConfig
+    >>> core = MultimodalCore(MultimodalCoreConfig(language_model="asset:smollm2"))  # doctest: +SKIP
+    >>> ids = core.tokenizer("<image>What is this?", return_tensors="pt")["input_ids"]  # doctest: +SKIP
+    >>> out = core(input_ids=ids, pixel_values=torch.zeros(1, 3, 224, 224))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from genaisys.core.connectors import build_connector
+from genaisys.core.encoders import VisionEncoderConfig, build_vision_encoder
+from genaisys.errors import ConfigError, CoreError, ImageTokenMismatchError
+
+__all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "MultimodalCore", "MultimodalCoreConfig", "resolve_model_ref"]
+
+CONFIG_NAME = "genaisys_core.json"
+WEIGHTS_NAME = "trained.safetensors"
+_FORMAT = "genaisys-multimodal-core"
+IGNORE_INDEX = -100
+
+
+class MultimodalCoreConfig(BaseModel):
+    """What a `MultimodalCore` is made of (mirrors ``LlavaConfig(vision_config, text_config)``).
+
+    Attributes:
+        vision: the vision tower (`VisionEncoderConfig`).
+        connector: connector registry name (``linear``, ``mlp2x_gelu``, ``resampler32`` …).
+        language_model: id or local folder of a causal LM, or ``"asset:smollm2"`` (packaged).
+        language_model_config: a config dict (with ``model_type``) to build a random LM instead.
+        tokenizer: id or folder of the tokenizer (default: ``language_model``).
+        image_token: the placeholder string added to the tokenizer.
+        n_image_tokens: image tokens per image after pooling (``None``: the encoder's own count).
+        freeze_vision: keep the vision tower frozen (and in eval mode).
+        freeze_language_model: keep the language model frozen.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    vision: VisionEncoderConfig = Field(default_factory=VisionEncoderConfig)
+    connector: str = "mlp2x_gelu"
+    language_model: str | None = None
+    language_model_config: dict[str, Any] | None = None
+    tokenizer: str | None = None
+    image_token: str = "<image>"
+    n_image_tokens: int | None = None
+    freeze_vision: bool = True
+    freeze_language_model: bool = True
+
+
+def resolve_model_ref(ref: str) -> str:
+    """``"asset:smollm2"`` → the converted packaged folder; any other id or path unchanged."""
+    if ref.startswith("asset:"):
+        name = ref.split(":", 1)[1]
+        if name != "smollm2":
+            raise ConfigError(f"unknown packaged language model {ref!r}; known: asset:smollm2")
+        from genaisys import assets
+
+        return str(assets.smollm2_safetensors())
+    return ref
+
+
+def _build_language_model(config: MultimodalCoreConfig) -> nn.Module:
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    if config.language_model_config is not None:
+        cfg = dict(config.language_model_config)
+        model_type = cfg.pop("model_type", None)
+        if model_type is None:
+            raise ConfigError("language_model_config needs a 'model_type' (e.g. 'llama')")
+        return AutoModelForCausalLM.from_config(AutoConfig.for_model(model_type, **cfg))
+    if config.language_model is None:
+        raise ConfigError("MultimodalCoreConfig needs `language_model` (id, folder or 'asset:smollm2') "
+                          "or `language_model_config` (a dict with model_type)")
+    return AutoModelForCausalLM.from_pretrained(resolve_model_ref(config.language_model))
+
+
+def _build_tokenizer(config: MultimodalCoreConfig) -> Any:
+    from transformers import AutoTokenizer
+
+    ref = config.tokenizer or config.language_model
+    if ref is None:
+        raise ConfigError("no tokenizer: set `tokenizer` in the config or pass tokenizer=... to MultimodalCore")
+    return AutoTokenizer.from_pretrained(resolve_model_ref(ref))
+
+
+class MultimodalCore(nn.Module):
+    """Vision tower → connector → causal LM (LLaVA-style), trainable end to end.
+
+    Args:
+        config: what to build.
+        vision_tower / language_model / tokenizer: ready-made parts to use instead of building
+            them from ``config`` (tests, or reusing loaded models).
+
+    Attributes:
+        vision_tower, connector, language_model, tokenizer: the parts (transformers' LLaVA names).
+        image_token_id: id of ``config.image_token``.
+        n_image_tokens: positions each image fills in the LM sequence.
+    """
+
+    def __init__(self, config: MultimodalCoreConfig, *, vision_tower: nn.Module | None = None,
+                 language_model: nn.Module | None = None, tokenizer: Any = None) -> None:
+        super().__init__()
+        self.config = config
+        self.vision_tower = vision_tower if vision_tower is not None else build_vision_encoder(config.vision)
+        self.language_model = language_model if language_model is not None else _build_language_model(config)
+        self.tokenizer = tokenizer if tokenizer is not None else _build_tokenizer(config)
+        d_lm = self.language_model.get_input_embeddings().weight.shape[1]
+        self.connector = build_connector(config.connector, self.vision_tower.hidden_size, d_lm,
+                                         n_tokens=config.n_image_tokens)
+        self.n_image_tokens = self.connector.output_tokens(self.vision_tower.n_tokens)
+        self.image_token_id, self.n_base_rows = self._add_image_token()
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.vision_tower.requires_grad_(not config.freeze_vision)
+        self.language_model.requires_grad_(not config.freeze_language_model)
+        self.train(False)
+
+    # ------------------------------------------------------------------ setup
+    def _add_image_token(self) -> tuple[int, int]:
+        """Add the placeholder to the tokenizer and, if needed, a row to the embeddings."""
+        from tokenizers import AddedToken
+
+        tok = self.tokenizer
+        if tok.convert_tokens_to_ids(self.config.image_token) in (None, tok.unk_token_id):
+            tok.add_tokens([AddedToken(self.config.image_token, special=True, normalized=False)])
+        image_id = int(tok.convert_tokens_to_ids(self.config.image_token))
+        emb = self.language_model.get_input_embeddings()
+        n_rows = emb.weight.shape[0]
+        if image_id >= n_rows:
+            self.language_model.resize_token_embeddings(image_id + 1, mean_resizing=False)
+            with torch.no_grad():  # deterministic init: the mean of the existing rows
+                weight = self.language_model.get_input_embeddings().weight
+                weight[n_rows:] = weight[:n_rows].mean(0, keepdim=True)
+                out = self.language_model.get_output_embeddings()
+                if out is not None and out.weight.data_ptr() != weight.data_ptr():
+                    out.weight[n_rows:] = out.weight[:n_rows].mean(0, keepdim=True)
+        return image_id, n_rows
+
+    def train(self, mode: bool = True) -> MultimodalCore:
+        """Like ``nn.Module.train``, but a frozen vision tower stays in eval mode (BatchNorm statistics)."""
+        super().train(mode)
+        if self.config.freeze_vision:
+            self.vision_tower.eval()
+        return self
+
+    @property
+    def device(self) -> torch.device:
+        return self.language_model.get_input_embeddings().weight.device
+
+    # ------------------------------------------------------------------ images
+    def preprocess_images(self, images: list[Any]) -> torch.Tensor:
+        """PIL images → pixel values for `forward` / `generate`: ``(N, 3, H, W)``."""
+        return self.vision_tower.preprocess(images)
+
+    def encode_images(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """Pixel values ``(N, 3, H, W)`` → LM-space image tokens ``(N, n_image_tokens, d_lm)``."""
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.config.freeze_vision):
+            feats = self.vision_tower(pixel_values.to(self.device))  # (N, n_vis, d_vis)
+        emb_dtype = self.language_model.get_input_embeddings().weight.dtype
+        return self.connector(feats.to(next(self.connector.parameters(), feats).dtype)).to(emb_dtype)
+
+    # ------------------------------------------------------------------ splicing
+    def prepare_inputs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                       pixel_values: torch.Tensor | None = None, labels: torch.Tensor | None = None,
+                       *, image_features: torch.Tensor | None = None,
+                       padding_side: str | None = None) -> dict[str, torch.Tensor]:
+        """Splice image features into the text embeddings.
+
+        Args:
+            input_ids: ``(B, L)`` with one ``<image>`` per image (or ``n_image_tokens`` in a row).
+            attention_mask: ``(B, L)``; default all ones.
+            pixel_values: ``(N, 3, H, W)``, N = placeholders in the batch, in reading order.
+            labels: ``(B, L)`` LM labels; image positions become -100.
+            image_features: precomputed ``(N, n_image_tokens, d_lm)`` instead of ``pixel_values``.
+            padding_side: where to pad rows that grew unequally; default: left if the input
+                mask is left-padded, else right.
+
+        Returns:
+            ``inputs_embeds`` ``(B, L', d)``, ``attention_mask`` ``(B, L')``, ``position_ids``
+            ``(B, L')`` and, when given, ``labels`` ``(B, L')``.
+
+        Raises:
+            ImageTokenMismatchError: placeholders and images disagree in number.
+        """
+        device = self.device
+        input_ids = input_ids.to(device)
+        B, L = input_ids.shape
+        mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask.to(device)
+        is_img = input_ids == self.image_token_id  # (B, L)
+        n_ph = int(is_img.sum())
+        if image_features is None and pixel_values is not None:
+            image_features = self.encode_images(pixel_values)  # (N, T, d)
+        n_img = 0 if image_features is None else image_features.shape[0]
+        T = self.n_image_tokens
+        embed = self.language_model.get_input_embeddings()
+        text = embed(input_ids.masked_fill(is_img, 0))  # (B, L, d)
+        if n_ph == 0 and n_img == 0:
+            return self._finish(text, mask, labels)
+        if image_features is not None and image_features.shape[1] != T:
+            raise ImageTokenMismatchError(f"image features have {image_features.shape[1]} tokens per image, "
+                                          f"the core expects {T}; compute them with core.encode_images")
+        if n_img > 0 and n_ph == n_img * T and T > 1:  # already expanded
+            assert image_features is not None
+            embeds = text.masked_scatter(is_img.unsqueeze(-1), image_features.reshape(-1, text.shape[-1]))
+            if labels is not None:
+                labels = labels.to(device).masked_fill(is_img, IGNORE_INDEX)
+            return self._finish(embeds, mask, labels)
+        if n_ph != n_img:
+            raise ImageTokenMismatchError(
+                f"the prompt has {n_ph} {self.config.image_token!r} placeholder(s) but {n_img} image(s) were given; "
+                f"put exactly one {self.config.image_token!r} in the text per image (or {T} in a row per image), "
+                "or pass as many images as there are placeholders")
+        assert image_features is not None
+        if padding_side is None:
+            padding_side = "left" if bool((mask[:, 0] == 0).any()) else "right"
+        rows_e, rows_m, rows_l = [], [], []
+        k = 0
+        for b in range(B):
+            pos = torch.nonzero(is_img[b]).flatten().tolist()
+            seg_e, seg_m, seg_l, start = [], [], [], 0
+            for p in pos:
+                seg_e += [text[b, start:p], image_features[k]]  # (p-start, d), (T, d)
+                seg_m += [mask[b, start:p], mask[b, p].repeat(T)]
+                if labels is not None:
+                    seg_l += [labels[b, start:p].to(device), torch.full((T,), IGNORE_INDEX, device=device,
+                                                                         dtype=labels.dtype)]
+                start, k = p + 1, k + 1
+            seg_e.append(text[b, start:])
+            seg_m.append(mask[b, start:])
+            if labels is not None:
+                seg_l.append(labels[b, start:].to(device))
+            rows_e.append(torch.cat(seg_e))
+            rows_m.append(torch.cat(seg_m))
+            if labels is not None:
+                rows_l.append(torch.cat(seg_l))
+        n_max = max(r.shape[0] for r in rows_e)
+
+        def pad(rows: list[torch.Tensor], value: float) -> torch.Tensor:
+            out = []
+            for r in rows:
+                extra = n_max - r.shape[0]
+                filler = torch.full((extra, *r.shape[1:]), value, dtype=r.dtype, device=r.device)
+                out.append(torch.cat([filler, r] if padding_side == "left" else [r, filler]))
+            return torch.stack(out)
+
+        return self._finish(pad(rows_e, 0.0), pad(rows_m, 0), pad(rows_l, IGNORE_INDEX) if labels is not None else None)
+
+    @staticmethod
+    def _finish(embeds: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        position_ids = (mask.long().cumsum(-1) - 1).clamp(min=0)  # (B, L'); left padding starts at 0
+        out = {"inputs_embeds": embeds, "attention_mask": mask, "position_ids": position_ids}
+        if labels is not None:  # padding is never scored, whatever the caller put there
+            out["labels"] = labels.masked_fill(mask == 0, IGNORE_INDEX)
+        return out
+
+    # ------------------------------------------------------------------ running
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                pixel_values: torch.Tensor | None = None, labels: torch.Tensor | None = None, **kwargs: Any) -> Any:
+        """Run the LM on spliced inputs; returns its output (``.loss`` when ``labels`` are given)."""
+        prep = self.prepare_inputs(input_ids, attention_mask, pixel_values, labels)
+        return self.language_model(**prep, **kwargs)
+
+    @torch.no_grad()
+    def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                 pixel_values: torch.Tensor | None = None, **generate_kwargs: Any) -> torch.Tensor:
+        """Generate with the LM's ``generate`` (KV cache) from spliced embeddings.
+
+        Returns only the new tokens, ``(B, n_new)``. Batched prompts should be left-padded.
+        """
+        generate_kwargs.setdefault("pad_token_id", self.tokenizer.pad_token_id)
+        if pixel_values is None and not bool((input_ids == self.image_token_id).any()):
+            out = self.language_model.generate(input_ids=input_ids.to(self.device), attention_mask=attention_mask,
+                                               **generate_kwargs)
+            return out[:, input_ids.shape[1]:]
+        prep = self.prepare_inputs(input_ids, attention_mask, pixel_values, padding_side="left")
+        return self.language_model.generate(inputs_embeds=prep["inputs_embeds"],
+                                            attention_mask=prep["attention_mask"], **generate_kwargs)
+
+    # ------------------------------------------------------------------ save / load
+    def _vision_rebuildable(self) -> bool:
+        v = self.config.vision
+        if v.name == "efficientnet-lite0":
+            return v.pretrained or v.weights is not None
+        return v.model is not None
+
+    def trained_state_dict(self) -> dict[str, torch.Tensor]:
+        """The tensors `save_pretrained` writes: those a rebuild from the base ids cannot recreate."""
+        state: dict[str, torch.Tensor] = {f"connector.{k}": v for k, v in self.connector.state_dict().items()}
+        if not self._vision_rebuildable() or not self.config.freeze_vision:
+            state.update({f"vision_tower.{k}": v for k, v in self.vision_tower.state_dict().items()})
+        lm_full = self.config.language_model is None or not self.config.freeze_language_model
+        if lm_full:
+            state.update({f"language_model.{k}": v for k, v in self.language_model.state_dict().items()})
+        else:
+            if getattr(self.language_model, "peft_config", None):
+                from peft import get_peft_model_state_dict
+
+                state.update({f"lora.{k}": v for k, v in get_peft_model_state_dict(self.language_model).items()})
+            weight = self.language_model.get_input_embeddings().weight
+            if weight.shape[0] > self.n_base_rows:
+                state["added_rows.input"] = weight[self.n_base_rows:]
+                out = self.language_model.get_output_embeddings()
+                if out is not None and out.weight.data_ptr() != weight.data_ptr():
+                    state["added_rows.output"] = out.weight[self.n_base_rows:]
+        # Clone: safetensors refuses tensors that share memory (tied embeddings).
+        return {k: v.detach().to("cpu").clone().contiguous() for k, v in state.items()}
+
+    def save_pretrained(self, save_directory: str | Path) -> Path:
+        """Write ``genaisys_core.json`` + ``trained.safetensors`` (+ the tokenizer when it has no id).
+
+        Only the parts a rebuild from the named base models cannot recreate are written.
+
+        Example:
+            >>> core.save_pretrained("my-core")  # doctest: +SKIP
+        """
+        from safetensors.torch import save_file
+
+        out = Path(save_directory)
+        out.mkdir(parents=True, exist_ok=True)
+        state = self.trained_state_dict()
+        save_file(state, str(out / WEIGHTS_NAME), metadata={"format": _FORMAT})
+        saved_tokenizer = self.config.tokenizer is None and self.config.language_model is None
+        if saved_tokenizer:
+            self.tokenizer.save_pretrained(str(out / "tokenizer"))
+        meta = {"format": _FORMAT, "version": 1, "config": self.config.model_dump(mode="json"),
+                "n_base_rows": self.n_base_rows, "image_token_id": self.image_token_id,
+                "tokenizer_saved": saved_tokenizer, "peft_config": self._peft_config_json(),
+                "saved_parts": sorted({k.split(".")[0] for k in state})}
+        (out / CONFIG_NAME).write_text(json.dumps(meta, indent=2))
+        return out
+
+    def _peft_config_json(self) -> dict[str, Any] | None:
+        cfgs = getattr(self.language_model, "peft_config", None)
+        if not cfgs:
+            return None
+        return {name: cfg.to_dict() for name, cfg in cfgs.items()}
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, **parts: Any) -> MultimodalCore:
+        """Rebuild a core saved by `save_pretrained` on top of its base weights.
+
+        Args:
+            directory: the folder ``save_pretrained`` wrote.
+            **parts: ``vision_tower=``, ``language_model=``, ``tokenizer=`` to reuse loaded bases.
+
+        Raises:
+            CoreError: the folder is not a genaisys core, or its weights do not fit the config.
+        """
+        from safetensors.torch import load_file
+
+        d = Path(directory)
+        if not (d / CONFIG_NAME).is_file():
+            raise CoreError(f"{d} has no {CONFIG_NAME}: it was not written by MultimodalCore.save_pretrained")
+        meta = json.loads((d / CONFIG_NAME).read_text())
+        if meta.get("format") != _FORMAT:
+            raise CoreError(f"{d / CONFIG_NAME} has format {meta.get('format')!r}, expected {_FORMAT!r}")
+        config = MultimodalCoreConfig(**meta["config"])
+        if meta.get("tokenizer_saved") and "tokenizer" not in parts:
+            from transformers import AutoTokenizer
+
+            parts["tokenizer"] = AutoTokenizer.from_pretrained(str(d / "tokenizer"))
+        core = cls(config, **parts)
+        if core.image_token_id != meta["image_token_id"] or core.n_base_rows != meta["n_base_rows"]:
+            raise CoreError(f"the base tokenizer/LM of {d} changed: image token id {core.image_token_id} "
+                            f"(saved {meta['image_token_id']}), base rows {core.n_base_rows} (saved "
+                            f"{meta['n_base_rows']}); load it with the base it was trained on")
+        state = load_file(str(d / WEIGHTS_NAME))
+        if meta.get("peft_config"):
+            core._attach_lora(meta["peft_config"], {k[5:]: v for k, v in state.items() if k.startswith("lora.")})
+        core._load_trained(state)
+        return core
+
+    def _attach_lora(self, peft_config: dict[str, Any], lora_state: dict[str, torch.Tensor]) -> None:
+        from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
+
+        cfg = dict(next(iter(peft_config.values())))
+        allowed = set(LoraConfig.__dataclass_fields__)
+        lm = get_peft_model(self.language_model, LoraConfig(**{k: v for k, v in cfg.items() if k in allowed}))
+        set_peft_model_state_dict(lm, lora_state)
+        self.language_model = lm
+
+    def _load_trained(self, state: dict[str, torch.Tensor]) -> None:
+        groups: dict[str, dict[str, torch.Tensor]] = {}
+        for k, v in state.items():
+            head, _, rest = k.partition(".")
+            groups.setdefault(head, {})[rest] = v
+        with torch.no_grad():
+            for head, sub in groups.items():
+                if head in ("connector", "vision_tower", "language_model"):
+                    missing, unexpected = getattr(self, head).load_state_dict(sub, strict=False)
+                    if unexpected or (head != "language_model" and missing):
+                        raise CoreError(f"saved {head} weights do not fit the config (missing {missing[:3]}, "
+                                        f"unexpected {unexpected[:3]})")
+                elif head == "added_rows":
+                    weight = self.language_model.get_input_embeddings().weight
+                    weight[self.n_base_rows:] = sub["input"].to(weight)
+                    if "output" in sub:
+                        self.language_model.get_output_embeddings().weight[self.n_base_rows:] = sub["output"].to(weight)
+                elif head != "lora":
+                    raise CoreError(f"unknown saved part {head!r} in {WEIGHTS_NAME}")

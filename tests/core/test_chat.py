@@ -1,0 +1,247 @@
+"""ChatCore: LangChain face over a local core — text, streaming, async, tools, images, stops."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+from pathlib import Path
+
+import pytest
+import torch
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.tools import tool
+from PIL import Image
+from pydantic import BaseModel, Field
+
+from genaisys.core.chat import ChatCore, load_image_block
+from genaisys.errors import CoreError, MediaError
+
+from .conftest import CHATML_TOOLS, make_lm, make_tokenizer
+
+
+def _png(size=(8, 6), color="blue") -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+class GetWeather(BaseModel):
+    """Get the weather for a city."""
+
+    city: str = Field(description="city name")
+
+
+def calc(expression: str) -> str:
+    """Evaluate an arithmetic expression."""
+    return expression
+
+
+@tool
+def get_time(zone: str) -> str:
+    """Current time in a time zone."""
+    return "12:00"
+
+
+SCHEMA = {"title": "lookup", "description": "Look a word up.", "type": "object",
+          "properties": {"word": {"type": "string"}}, "required": ["word"]}
+
+
+def test_invoke_returns_the_text_with_usage_and_uses_the_kv_cache(scripted_chat):
+    chat = scripted_chat("A cat sits on a red mat.")
+    msg = chat.invoke("What is in the picture?")
+    assert msg.content == "A cat sits on a red mat."
+    assert msg.response_metadata["finish_reason"] == "stop"
+    n_prompt = len(chat.tokenizer.apply_chat_template([{"role": "user", "content": "What is in the picture?"}],
+                                                      tokenize=True, add_generation_prompt=True)["input_ids"])
+    assert msg.usage_metadata["input_tokens"] == n_prompt
+    assert msg.usage_metadata["output_tokens"] == len(chat.tokenizer("A cat sits on a red mat.")["input_ids"])
+    calls = chat.language_model.calls
+    assert calls[0] == n_prompt and set(calls[1:]) == {1}  # prompt once, then one token per step
+
+
+def test_stream_yields_token_chunks_that_add_up_to_invoke(scripted_chat):
+    chat = scripted_chat("One two three four five.")
+    chunks = list(chat.stream("Count."))
+    texts = [c.content for c in chunks if c.content]
+    assert len(texts) > 2
+    assert "".join(texts) == "One two three four five."
+    total = sum(chunks[1:], chunks[0])
+    assert total.usage_metadata["output_tokens"] > 2
+
+
+def test_async_invoke_and_stream(scripted_chat):
+    chat = scripted_chat("The weather in Paris is sunny.")
+
+    async def go():
+        msg = await chat.ainvoke("Weather?")
+        parts = [c.content async for c in chat.astream("Weather?")]
+        return msg, parts
+
+    msg, parts = asyncio.run(go())
+    assert msg.content == "The weather in Paris is sunny."
+    assert "".join(parts) == msg.content and len([p for p in parts if p]) > 1
+
+
+def test_stop_sequences_and_max_new_tokens(scripted_chat):
+    chat = scripted_chat("One two three STOP four five.")
+    assert chat.invoke("Count.", stop=["STOP"]).content == "One two three "
+    assert "".join(c.content for c in chat.stream("Count.", stop=["STOP"])) == "One two three "
+    short = chat.invoke("Count.", max_new_tokens=2)
+    assert short.response_metadata["finish_reason"] == "length"
+    assert short.usage_metadata["output_tokens"] == 2
+
+
+@pytest.mark.parametrize("tools", [[GetWeather], [calc], [get_time], [SCHEMA], [GetWeather, calc, get_time, SCHEMA]])
+def test_bind_tools_accepts_every_tool_form_and_lists_them_in_the_prompt(scripted_chat, tools):
+    chat = scripted_chat("ok")
+    bound = chat.bind_tools(tools)
+    prompt, _ = chat._render([HumanMessage("hi")], bound.kwargs["tools"], None)
+    for spec in bound.kwargs["tools"]:
+        assert f'{{"name": "{spec["function"]["name"]}"' in prompt
+    assert "<tool_call>" in prompt and prompt.startswith("<|im_start|>system\nYou are a helpful assistant.")
+
+
+def test_tool_calls_come_back_as_tool_calls_in_invoke_and_stream(scripted_chat):
+    text = 'Let me check.<tool_call>{"name": "GetWeather", "arguments": {"city": "Paris"}}</tool_call>'
+    bound = scripted_chat(text).bind_tools([GetWeather, calc])
+    msg = bound.invoke("Weather in Paris?")
+    assert msg.content == "Let me check."
+    assert [(c["name"], c["args"]) for c in msg.tool_calls] == [("GetWeather", {"city": "Paris"})]
+    assert msg.tool_calls[0]["id"].startswith("call_")
+    assert msg.response_metadata["finish_reason"] == "tool_calls"
+    chunks = list(bound.stream("Weather in Paris?"))
+    assert all("<tool_call>" not in c.content for c in chunks)  # raw call text never leaks
+    total = sum(chunks[1:], chunks[0])
+    assert total.content == "Let me check."
+    assert [(c["name"], c["args"]) for c in total.tool_calls] == [("GetWeather", {"city": "Paris"})]
+
+
+def test_unusable_tool_calls_are_invalid_with_a_message(scripted_chat):
+    bound = scripted_chat('<tool_call>{"name": "rm_rf", "arguments": {}}</tool_call>').bind_tools([calc])
+    msg = bound.invoke("go")
+    assert msg.tool_calls == [] and len(msg.invalid_tool_calls) == 1
+    assert "no tool named 'rm_rf'" in msg.invalid_tool_calls[0]["error"]
+    chunks = list(bound.stream("go"))
+    total = sum(chunks[1:], chunks[0])
+    assert total.tool_calls == [] and "rm_rf" in total.invalid_tool_calls[0]["args"]
+
+
+def test_braces_in_plain_answers_still_stream_out(scripted_chat):
+    bound = scripted_chat("Use {x} here.").bind_tools([calc])
+    assert "".join(c.content for c in bound.stream("?")) == "Use {x} here."
+    assert bound.invoke("?").content == "Use {x} here."
+
+
+def test_tool_turns_are_rendered_back_into_the_prompt(scripted_chat):
+    chat = scripted_chat("ok")
+    history = [SystemMessage("Be brief."), HumanMessage("2+2?"),
+               AIMessage("", tool_calls=[{"name": "calc", "args": {"expression": "2+2"}, "id": "call_1"}]),
+               ToolMessage("4", tool_call_id="call_1")]
+    prompt, _ = chat._render(history, [{"type": "function", "function": {"name": "calc"}}], None)
+    assert prompt.startswith("<|im_start|>system\nBe brief.\n\n# Tools")
+    assert '<|im_start|>assistant\n<tool_call>{"name": "calc", "arguments": {"expression": "2+2"}}</tool_call>' in prompt
+    assert '<|im_start|>tool\n<tool_response>{"name": "calc", "content": "4"}</tool_response>' in prompt
+
+
+def test_tool_choice_and_native_templates(scripted_chat):
+    tools = [{"type": "function", "function": {"name": "calc"}}]
+    chat = scripted_chat("ok")
+    assert "You must answer with at least one tool call" in chat._render([HumanMessage("x")], tools, "any")[0]
+    assert "You must call the tool 'calc'" in chat._render([HumanMessage("x")], tools, "calc")[0]
+    assert "# Tools" not in chat._render([HumanMessage("x")], tools, "none")[0]
+    native = scripted_chat("ok", template=CHATML_TOOLS)
+    prompt = native._render([HumanMessage("x")], tools, None)[0]
+    assert "TOOLS:calc;" in prompt and "# Tools" not in prompt  # the template's own tool rendering
+
+
+def test_greedy_decoding_matches_transformers_generate():
+    tok = make_tokenizer()
+    lm = make_lm(len(tok))
+    chat = ChatCore(language_model=lm, tokenizer=tok, max_new_tokens=6)
+    msg = chat.invoke("One two")
+    ids = tok.apply_chat_template([{"role": "user", "content": "One two"}], tokenize=True,
+                                  add_generation_prompt=True, return_tensors="pt")["input_ids"]
+    ref = lm.generate(ids, max_new_tokens=6, do_sample=False, pad_token_id=tok.pad_token_id)
+    assert msg.content == tok.decode(ref[0, ids.shape[1]:], skip_special_tokens=True)
+
+
+def test_sampling_is_reproducible_with_a_seed():
+    tok = make_tokenizer()
+    chat = ChatCore(language_model=make_lm(len(tok)), tokenizer=tok, max_new_tokens=8, temperature=1.5, seed=7)
+    a, b = chat.invoke("One").content, chat.invoke("One").content
+    assert a == b
+    assert chat.invoke("One", seed=8).content != a or chat.invoke("One", seed=9).content != a
+
+
+class _Blobs:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, blob_id: str) -> Path:
+        p = self.root / blob_id
+        if not p.is_file():
+            raise KeyError(blob_id)
+        return p
+
+
+def test_every_image_block_form_reaches_the_core(tiny_core, tmp_path):
+    png = _png()
+    (tmp_path / "a.png").write_bytes(png)
+    (tmp_path / "blob123").write_bytes(png)
+    b64 = base64.b64encode(png).decode()
+    blocks = [
+        {"type": "image", "base64": b64, "mime_type": "image/png"},
+        {"type": "image", "url": f"data:image/png;base64,{b64}"},
+        {"type": "image", "url": (tmp_path / "a.png").as_uri()},
+        {"type": "image", "url": str(tmp_path / "a.png")},
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{b64}"}},
+        {"type": "image", "file_id": "blob123"},
+        {"type": "image", "source_type": "base64", "data": b64, "mime_type": "image/png"},
+    ]
+    chat = ChatCore(core=tiny_core, blobs=_Blobs(tmp_path), max_new_tokens=3)
+    msg = HumanMessage(content=[{"type": "text", "text": "Compare"}, *blocks, {"type": "text", "text": "please"}])
+    prompt, images = chat._render([msg], None, None)
+    assert len(images) == 7 and all(im.size == (8, 6) for im in images)
+    assert prompt.count("<image>") == 7 and "Compare<image>" in prompt and "<image>please" in prompt
+    out = chat.invoke([msg])
+    assert isinstance(out.content, str)
+    assert out.usage_metadata["input_tokens"] >= 7 * tiny_core.n_image_tokens
+
+
+@pytest.mark.parametrize(("block", "match"), [
+    ({"type": "image", "base64": "!!notbase64!!", "mime_type": "image/png"}, "base64 image data .* corrupt"),
+    ({"type": "image", "base64": base64.b64encode(b"GIF89a garbage").decode()}, "cannot be decoded"),
+    ({"type": "image", "base64": base64.b64encode(_png()[:40]).decode()}, "cannot be decoded"),
+    ({"type": "image", "base64": ""}, "empty"),
+    ({"type": "image", "url": "https://example.com/cat.png"}, "does not fetch remote images"),
+    ({"type": "image", "url": "/nonexistent/cat.png"}, "does not exist"),
+    ({"type": "image", "url": "data:image/png,rawbytes"}, "base64 encoded"),
+    ({"type": "image", "file_id": "nope"}, "not in the blob store"),
+    ({"type": "image"}, "needs one of"),
+])
+def test_bad_images_raise_media_errors(tmp_path, block, match):
+    with pytest.raises(MediaError, match=match):
+        load_image_block(block, _Blobs(tmp_path))
+
+
+def test_blob_ids_without_a_store_and_images_for_text_only_cores(scripted_chat):
+    with pytest.raises(MediaError, match="no blob store"):
+        load_image_block({"type": "image", "file_id": "x"})
+    chat = scripted_chat("ok")
+    with pytest.raises(CoreError, match="cannot see images"):
+        chat.invoke([HumanMessage(content=[{"type": "image", "base64": base64.b64encode(_png()).decode(),
+                                            "mime_type": "image/png"}])])
+    with pytest.raises(CoreError, match="audio"):
+        chat.invoke([HumanMessage(content=[{"type": "audio", "base64": "AAAA"}])])
+    with pytest.raises(ValueError, match="core="):  # pydantic wraps the ConfigError
+        ChatCore()
+
+
+def test_multimodal_chat_streams_with_an_image(tiny_core):
+    chat = ChatCore(core=tiny_core, max_new_tokens=4)
+    msg = HumanMessage(content=[{"type": "image", "base64": base64.b64encode(_png()).decode(), "mime_type": "image/png"},
+                                {"type": "text", "text": "What is it?"}])
+    torch.manual_seed(0)
+    streamed = "".join(c.content for c in chat.stream([msg]))
+    assert streamed == chat.invoke([msg]).content

@@ -1,0 +1,50 @@
+"""The nano core end to end on the packaged models (EfficientNet-Lite0 → mlp2x_gelu → SmolLM2)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import subprocess
+import sys
+
+import pytest
+from langchain_core.messages import HumanMessage
+from pydantic import BaseModel
+
+
+def test_importing_genaisys_core_stays_light():
+    code = ("import sys, genaisys.core; from genaisys.core import __all__; "
+            "print(sorted(m for m in ('torch', 'transformers', 'langchain_core') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+class GetWeather(BaseModel):
+    """Get the weather for a city."""
+
+    city: str
+
+
+@pytest.mark.packaged
+def test_nano_answers_text_sees_an_image_and_binds_tools():
+    import skimage.data
+    from PIL import Image
+
+    from genaisys.core.loading import load_core
+
+    chat = load_core("nano", max_new_tokens=12)
+    answer = chat.invoke("What is the capital of France?")
+    assert isinstance(answer.content, str) and answer.content.strip()
+    assert answer.usage_metadata["output_tokens"] > 0
+
+    buf = io.BytesIO()
+    Image.fromarray(skimage.data.chelsea()).save(buf, "PNG")
+    image = {"type": "image", "base64": base64.b64encode(buf.getvalue()).decode(), "mime_type": "image/png"}
+    seen = chat.invoke([HumanMessage(content=[image, {"type": "text", "text": "What animal is this?"}])])
+    assert isinstance(seen.content, str)
+    assert seen.usage_metadata["input_tokens"] >= chat.core.n_image_tokens == 49
+
+    called = chat.bind_tools([GetWeather]).invoke("What is the weather in Paris? Call the tool.")
+    assert isinstance(called.content, str)
+    for call in called.tool_calls:  # whether it calls is up to training; the structure is not
+        assert call["name"] == "GetWeather" and isinstance(call["args"], dict) and call["id"]
