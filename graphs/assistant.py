@@ -24,7 +24,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage
@@ -210,6 +210,7 @@ def run_turn(
     thread_id: str,
     stream: Callable[[str, Any], None] | None = None,
     config: RunnableConfig | None = None,
+    durability: Literal["sync", "async", "exit"] = "sync",
 ) -> dict[str, Any]:
     """Run one turn of a graph and return its final state values.
 
@@ -222,6 +223,11 @@ def run_turn(
         stream: Optional callback ``(mode, payload)`` for every ``"updates"`` (node name →
             update) and ``"custom"`` (tokens, tool events) chunk, in order.
         config: Extra run config (``recursion_limit``, callbacks, …).
+        durability: When checkpoints are written (with a checkpointer). ``"sync"`` (default)
+            writes each step's checkpoint before the next step starts, so a process killed at
+            any point resumes after the last finished step (a tool that finished is not run
+            again); ``"async"`` overlaps the write with the next step (faster, but a crash may
+            lose the last step); ``"exit"`` writes only at the end.
 
     Returns:
         The state values after the turn. If the graph paused for a human, the values carry
@@ -250,8 +256,11 @@ def run_turn(
     visits: Counter[str] = Counter()
     values: dict[str, Any] = {}
     interrupts: list[Any] = []
+    extra: dict[str, Any] = {"durability": durability} if graph.checkpointer else {}
     try:
-        for mode, payload in graph.stream(graph_input, run_config, stream_mode=["updates", "custom", "values"]):
+        for mode, payload in graph.stream(
+            graph_input, run_config, stream_mode=["updates", "custom", "values"], **extra
+        ):
             if mode == "values":
                 values = payload
                 continue
