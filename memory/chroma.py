@@ -1,7 +1,7 @@
 """`ChromaMemory`: genaisys's vector memory on ChromaDB — ingestion, retrieval with citations, media.
 
-One memory is one Chroma collection of text chunks (``collection``), plus a content-addressed
-`BlobStore` for the raw media that text describes. The client is an embedded
+One memory is two Chroma collections — text chunks (``collection``) and image vectors
+(``collection-images``) — plus a content-addressed `BlobStore` for the raw media. The client is an embedded
 ``chromadb.PersistentClient`` by default; pass any Chroma client (an ``HttpClient`` against a
 ``chroma run`` server) to share one memory between processes and machines.
 
@@ -29,28 +29,30 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from genaisys.errors import ConfigError, MemoryStoreError
-from genaisys.memory.blobs import BlobStore
+from genaisys.errors import ConfigError, MediaError, MemoryStoreError
+from genaisys.memory.blobs import BlobStore, is_blob_id
 from genaisys.memory.chunking import chunk_text
 from genaisys.memory.embeddings import HashingEmbedding, SentenceTransformerEmbedding
+from genaisys.memory.image_embeddings import EfficientNetImageEmbedding, load_image_array
+from genaisys.memory.readers import DOCUMENT_TYPES, mime_for, read_document
 
 __all__ = ["DEFAULT_PATH", "ChromaMemory", "Hit", "IngestReport", "SkippedFile"]
 
 DEFAULT_PATH = Path(".genaisys") / "memory"
 """Where an embedded memory lives when no path is given (relative to the working directory)."""
 
-TEXT_SUFFIXES: dict[str, str] = {".txt": "text/plain", ".text": "text/plain", ".md": "text/markdown",
-                                 ".markdown": "text/markdown", ".rst": "text/x-rst"}
 IMAGE_SUFFIXES: dict[str, str] = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
                                   ".gif": "image/gif", ".bmp": "image/bmp", ".webp": "image/webp"}
-_OUR_EMBEDDINGS = (SentenceTransformerEmbedding, HashingEmbedding)
+_OUR_EMBEDDINGS = (SentenceTransformerEmbedding, HashingEmbedding, EfficientNetImageEmbedding)
+_URL = re.compile(r"https?://", re.IGNORECASE)
 _RUNTIME_KEYS = {"device", "batch_size"}  # embedding settings that do not change the vectors
 
 
@@ -97,11 +99,11 @@ class IngestReport:
     """What `ChromaMemory.ingest` did.
 
     Attributes:
-        files_seen: supported files found.
+        files_seen: supported files and URLs found.
         files_ingested: files whose chunks are all in the memory now (new or already there).
         chunks_added: chunks embedded and stored by this run.
         chunks_existing: chunks that were already stored (re-ingesting adds nothing).
-        images_added: images stored in the blob store and indexed by their description.
+        images_added: images stored in the blob store and indexed (image vector and/or description).
         files_ignored: files in walked folders with a suffix ingestion does not handle.
         skipped: files passed over, with the reason (unreadable, binary, too large…).
         seconds: wall time.
@@ -164,21 +166,28 @@ def _same_embedding(a: Any, b: Any) -> bool:
 
 
 class ChromaMemory:
-    """A Chroma-backed memory of text chunks with citations, and a blob store for raw media.
+    """A Chroma-backed memory: text chunks with citations, image vectors, and a blob store for media.
+
+    Two Chroma collections in one store: ``<collection>`` holds text chunks (documents, and the
+    text descriptions of images), ``<collection>-images`` holds one image-embedding vector per
+    image, for image → image search. Raw media lives in the `BlobStore`.
 
     Args:
-        path: folder of the embedded store; default ``./.genaisys/memory`` (`DEFAULT_PATH`). Ignored
-            for the vectors when ``client`` is given, but still the default home of the blob store.
-        collection: Chroma collection name (3–512 characters of ``[a-zA-Z0-9._-]``).
-        embedding: a registered Chroma embedding function; default `SentenceTransformerEmbedding`
+        path: folder of the embedded store; default ``./.genaisys/memory`` (`DEFAULT_PATH`). With
+            ``client`` given it is only the default home of the blob store.
+        collection: Chroma collection name (3–500 characters of ``[a-zA-Z0-9._-]``).
+        embedding: a registered text embedding function; default `SentenceTransformerEmbedding`
             (packaged MiniLM) for a new collection, or the one recorded in an existing collection.
+        image_embedding: a registered image embedding function; default
+            `EfficientNetImageEmbedding` (packaged EfficientNet-Lite0, loaded on first image) or the
+            recorded one; ``False`` stores images by description only.
         client: any Chroma client (``chromadb.HttpClient(...)`` for a shared server).
         blobs: the `BlobStore` for raw media (or its folder); default ``<path>/blobs``.
         batch_size: chunks embedded and written per Chroma call during ingestion.
 
     Raises:
-        MemoryStoreError: the store cannot be opened, or the collection was built with a different
-            embedding than ``embedding``.
+        MemoryStoreError: the store cannot be opened, or a collection was built with a different
+            embedding than the one given.
 
     Example:
         >>> memory = ChromaMemory("/tmp/my-memory")  # doctest: +SKIP
@@ -192,6 +201,7 @@ class ChromaMemory:
         *,
         collection: str = "genaisys",
         embedding: Any | None = None,
+        image_embedding: Any | None = None,
         client: Any | None = None,
         blobs: BlobStore | str | Path | None = None,
         batch_size: int = 128,
@@ -214,39 +224,59 @@ class ChromaMemory:
             self.location = repr(client)
         self.client = client
         self.collection_name = collection
+        self.image_collection_name = f"{collection}-images"
         self.batch_size = min(batch_size, int(client.get_max_batch_size()))
-        self.embedding = self._resolve_embedding(collection, embedding)
-        try:
-            self.collection = client.get_or_create_collection(
-                collection, embedding_function=self.embedding,
-                configuration={"hnsw": {"space": "cosine"}})
-        except (ChromaError, ValueError) as exc:
-            raise MemoryStoreError(f"cannot open collection {collection!r} in {self.location}: {exc}") from exc
+        self.embedding = self._resolve_embedding(collection, embedding, SentenceTransformerEmbedding)
+        self.collection = self._open(collection, self.embedding)
+        self.image_embedding = (None if image_embedding is False else
+                                self._resolve_embedding(self.image_collection_name, image_embedding,
+                                                        EfficientNetImageEmbedding))
+        self._image_collection: Any = None
         self.blobs = blobs if isinstance(blobs, BlobStore) else BlobStore(blobs if blobs is not None else self.path / "blobs")
 
-    def _resolve_embedding(self, name: str, embedding: Any | None) -> Any:
-        """Use the caller's embedding, else the collection's recorded one, else MiniLM; refuse mismatches."""
+    def _open(self, name: str, embedding: Any) -> Any:
+        from chromadb.errors import ChromaError
+
+        try:
+            return self.client.get_or_create_collection(name, embedding_function=embedding,
+                                                        configuration={"hnsw": {"space": "cosine"}})
+        except (ChromaError, ValueError) as exc:
+            raise MemoryStoreError(f"cannot open collection {name!r} in {self.location}: {exc}") from exc
+
+    def _existing(self, name: str) -> Any | None:
         from chromadb.errors import NotFoundError
 
         try:
-            existing = self.client.get_collection(name)
+            return self.client.get_collection(name)
         except (NotFoundError, ValueError):
-            existing = None
+            return None
+
+    def _resolve_embedding(self, name: str, embedding: Any | None, default: type) -> Any:
+        """Use the caller's embedding, else the collection's recorded one, else ``default()``; refuse mismatches."""
+        existing = self._existing(name)
         recorded = (existing.configuration or {}).get("embedding_function") if existing is not None else None
         if existing is not None and not isinstance(recorded, _OUR_EMBEDDINGS):
             if embedding is None:
                 raise MemoryStoreError(
                     f"collection {name!r} in {self.location} was not made by genaisys (its embedding is "
-                    f"{type(recorded).__name__}); pass embedding= explicitly or use another collection name")
+                    f"{type(recorded).__name__}); pass the embedding explicitly or use another collection name")
             return embedding
         if embedding is None:
-            return recorded if recorded is not None else SentenceTransformerEmbedding()
+            return recorded if recorded is not None else default()
         if recorded is not None and not _same_embedding(recorded, embedding):
             raise MemoryStoreError(
                 f"collection {name!r} in {self.location} was built with {recorded!r} "
                 f"({recorded.get_config()}), not {embedding!r}: vectors from different embeddings do not "
-                "compare. Open it with embedding=None (uses the recorded one) or choose another collection name")
+                "compare. Open it without naming an embedding (the recorded one is used) or choose another "
+                "collection name")
         return embedding
+
+    def _images(self, create: bool = False) -> Any | None:
+        """The image collection: opened on first need; None when absent and not ``create``."""
+        if self._image_collection is None and self.image_embedding is not None:
+            if create or self._existing(self.image_collection_name) is not None:
+                self._image_collection = self._open(self.image_collection_name, self.image_embedding)
+        return self._image_collection
 
     def __repr__(self) -> str:
         return f"ChromaMemory({self.location!r}, collection={self.collection_name!r}, embedding={self.embedding!r})"
@@ -273,11 +303,10 @@ class ChromaMemory:
             if not isinstance(text, str) or not text.strip():
                 raise MemoryStoreError(f"text #{i} is empty or not a string; pass non-empty strings")
             meta = _clean_metadata(metadatas[i] if metadatas is not None else None)
-            meta.setdefault("source", "")
-            rows.append((_content_id(text, str(meta["source"])), text, meta))
-        added = 0
+            meta["source"] = _safe_str(str(meta.get("source", "")))
+            rows.append((_content_id(text, meta["source"]), text, meta))
         for start in range(0, len(rows), self.batch_size):
-            added += self._write(rows[start:start + self.batch_size])
+            self._write(rows[start:start + self.batch_size])
         return [r[0] for r in rows]
 
     def _write(self, rows: Sequence[tuple[str, str, dict[str, Any]]]) -> int:
@@ -299,25 +328,87 @@ class ChromaMemory:
             raise MemoryStoreError(f"writing {len(unique)} chunks to {self.collection_name!r} failed: {exc}") from exc
         return len(new)
 
-    def add_image(self, path: str | Path, description: str, metadata: Mapping[str, Any] | None = None) -> str:
-        """Store an image file in the blob store and index it by a text description; return the chunk id.
+    def update(self, id: str, *, text: str | None = None, metadata: Mapping[str, Any] | None = None) -> str:
+        """Change one chunk's text and/or metadata; return its id (new when the text changed).
 
-        The description is what text search finds (an automatic textualizer comes later); the hit's
-        metadata holds ``blob_id`` and ``mime_type`` so the caller can fetch the pixels.
+        Metadata is merged: given keys replace stored ones, a key given as None is removed. A new
+        text gets a new content-hash id (the old chunk is replaced).
 
         Raises:
-            MemoryStoreError: the file is missing or unreadable, or the description is empty.
+            MemoryStoreError: no chunk with that id, or an empty text.
         """
-        image = Path(path).expanduser()
-        if not image.is_file():
-            raise MemoryStoreError(f"no image file at {image}")
-        if not isinstance(description, str) or not description.strip():
-            raise MemoryStoreError(f"give a non-empty text description for {image}: it is what search matches")
-        mime = IMAGE_SUFFIXES.get(image.suffix.lower())
-        blob_id = self.blobs.put(image, mime_type=mime)
-        meta = {"source": str(image.resolve()), "kind": "image", "blob_id": blob_id, "mime_type": mime,
-                **_clean_metadata(metadata)}
-        return self.add_texts([description], [meta])[0]
+        found = self.collection.get(ids=[id], include=["documents", "metadatas"])
+        if not found["ids"]:
+            raise MemoryStoreError(f"no chunk {id!r} in {self.collection_name!r}; ids come from add_texts/search")
+        old_meta = dict(found["metadatas"][0] or {})
+        removed = {k for k, v in (metadata or {}).items() if v is None}
+        merged = {k: v for k, v in {**old_meta, **_clean_metadata(metadata)}.items() if k not in removed}
+        if text is None or text == found["documents"][0]:
+            if metadata:
+                self.collection.update(ids=[id], metadatas=[{**merged, **{k: None for k in removed}}])
+            return id
+        if not isinstance(text, str) or not text.strip():
+            raise MemoryStoreError("update(text=...) needs a non-empty string")
+        for stale in ("start", "end", "page"):  # the old position no longer describes the new text
+            merged.pop(stale, None)
+        new_id = self.add_texts([text], [merged])[0]
+        if new_id != id:
+            self.collection.delete(ids=[id])
+        return new_id
+
+    def add_image(self, image: str | Path | bytes, description: str | None = None,
+                  metadata: Mapping[str, Any] | None = None) -> str:
+        """Store an image in the blob store, embed it as an image, index its description; return the blob id.
+
+        The description (a caption, a textualization) is what *text* search finds; the image
+        vector is what `search_images` finds. Hits carry ``blob_id`` and ``mime_type``.
+
+        Args:
+            image: a file path, or the encoded bytes (give ``metadata={"source": ...}`` then).
+            description: text for text → image search; optional when image embeddings are on.
+            metadata: extra metadata for both entries.
+
+        Raises:
+            MemoryStoreError: missing file, undecodable image, or neither a description nor image
+                embeddings to index it by.
+        """
+        extra = _clean_metadata(metadata)
+        if isinstance(image, (bytes, bytearray)):
+            data, source = bytes(image), str(extra.pop("source", ""))
+            mime = extra.pop("mime_type", None) or _sniff_image_mime(data)
+        else:
+            file = Path(image).expanduser()
+            if not file.is_file():
+                raise MemoryStoreError(f"no image file at {file}")
+            try:
+                data = file.read_bytes()
+            except OSError as exc:
+                raise MemoryStoreError(f"cannot read the image {file}: {exc}") from exc
+            source = _source_of(file)
+            mime = IMAGE_SUFFIXES.get(file.suffix.lower()) or _sniff_image_mime(data)
+        if description is not None and (not isinstance(description, str) or not description.strip()):
+            raise MemoryStoreError("an image description must be non-empty text (or None)")
+        if description is None and self.image_embedding is None:
+            raise MemoryStoreError(f"give a text description for {source or 'the image'}: image embeddings are "
+                                   "off (image_embedding=False), so the description is all search can match")
+        pixels = None
+        if self.image_embedding is not None:
+            try:
+                pixels = load_image_array(data)  # decode before storing anything: a corrupt file stores nothing
+            except MediaError as exc:
+                raise MemoryStoreError(f"{source or 'the image'} is not a readable image: {exc}") from exc
+        blob_id = self.blobs.put(data, mime_type=mime)
+        meta = {**extra, "source": source, "kind": "image", "blob_id": blob_id, "mime_type": mime}
+        if description is not None:
+            self.add_texts([description], [meta])
+        if pixels is not None:
+            images = self._images(create=True)
+            image_id = _content_id(blob_id, source)
+            if not images.get(ids=[image_id], include=[])["ids"]:
+                vector = self.image_embedding([pixels])[0]  # (d,)
+                images.add(ids=[image_id], embeddings=[vector], documents=[description or ""],
+                           metadatas=[_clean_metadata(meta)])
+        return blob_id
 
     def ingest(
         self,
@@ -326,73 +417,94 @@ class ChromaMemory:
         chunk_size: int = 1000,
         chunk_overlap: int = 150,
         metadata: Mapping[str, Any] | None = None,
-        describe_image: Any | None = None,
+        describe_image: Callable[[Path], str] | None = None,
+        fetch: Callable[[str], Any] | None = None,
         max_file_bytes: int = 20_000_000,
         progress: bool | None = None,
     ) -> IngestReport:
-        """Ingest files and folders (walked recursively, hidden entries skipped) into the memory.
+        """Ingest files, folders (walked recursively, hidden entries skipped) and URLs.
 
-        Text and Markdown are chunked (`genaisys.memory.chunking.chunk_text`); each chunk keeps
-        ``source`` (the absolute file path), ``start``/``end`` character offsets, ``chunk`` (index)
-        and ``mime_type``. Images go into the blob store and are indexed by
-        ``describe_image(path) -> str`` when given, else skipped with a reason. A bad file — missing
-        mid-run, unreadable, binary, not UTF-8, larger than ``max_file_bytes`` — is skipped and
-        listed in the report; everything before and after it is kept.
+        Documents (text, Markdown, HTML, PDF; `genaisys.memory.readers`) are chunked
+        (`genaisys.memory.chunking.chunk_text`); each chunk keeps ``source`` (absolute path or
+        URL), ``start``/``end`` character offsets, ``page`` for PDF, ``chunk`` (index) and
+        ``mime_type``. Images go to `add_image`, described by ``describe_image(path)`` when given.
+        A bad input — unreadable, binary posing as text, not UTF-8, a broken PDF, larger than
+        ``max_file_bytes``, a failed fetch — is skipped and listed in the report; everything
+        before and after it is kept. Chunk ids are content hashes: re-running adds nothing new and
+        finishes an interrupted run.
 
         Args:
-            paths: a file, a folder, or several.
+            paths: a file, a folder, a URL, or several.
             chunk_size: maximum characters per chunk.
             chunk_overlap: maximum characters shared by neighbouring chunks.
             metadata: extra metadata stored on every chunk.
             describe_image: ``Callable[[Path], str]`` giving an image's text description.
+            fetch: ``Callable[[str], response]`` for URLs — the caller's safe fetcher; it returns
+                bytes, str, ``(bytes, content_type)``, or an object with ``.content`` and
+                ``.headers`` (an httpx response). URLs without ``fetch`` raise.
             max_file_bytes: larger files are skipped.
-            progress: show a tqdm bar; default: when there are 20+ files and stderr is a terminal.
+            progress: show a tqdm bar; default: when there are 20+ inputs and stderr is a terminal.
 
         Raises:
-            MemoryStoreError: a given path does not exist (nothing is ingested then).
+            MemoryStoreError: a given path does not exist, or a URL is given without ``fetch``
+                (nothing is ingested then).
         """
         t0 = time.perf_counter()
         chunk_text("x" * 20, size=chunk_size, overlap=chunk_overlap)  # validate the settings up front
         extra = _clean_metadata(metadata)
         roots = [paths] if isinstance(paths, (str, Path)) else list(paths)
         if not roots:
-            raise MemoryStoreError("ingest() needs at least one file or folder")
-        missing = [str(p) for p in roots if not Path(p).expanduser().exists()]
+            raise MemoryStoreError("ingest() needs at least one file, folder or URL")
+        urls = [str(p) for p in roots if isinstance(p, str) and _URL.match(p)]
+        if urls and fetch is None:
+            raise MemoryStoreError(f"{urls[0]} is a URL: pass fetch= (the safe fetch tool, or any callable "
+                                   "url -> response) to ingest URLs; nothing was ingested")
+        files_in = [Path(p).expanduser() for p in roots if not (isinstance(p, str) and _URL.match(p))]
+        missing = [str(p) for p in files_in if not p.exists()]
         if missing:
             raise MemoryStoreError(f"no such file or folder: {', '.join(missing)}; nothing was ingested")
         report = IngestReport()
-        files = list(self._walk([Path(p).expanduser() for p in roots], report))
-        report.files_seen = len(files)
+        inputs: list[Path | str] = [*self._walk(files_in, report), *urls]
+        report.files_seen = len(inputs)
         from tqdm.auto import tqdm
 
-        show = (len(files) >= 20 and None) if progress is None else progress  # None: tqdm decides (TTY)
+        show = (len(inputs) >= 20 and None) if progress is None else progress  # None: tqdm decides (TTY)
         pending: list[tuple[str, str, dict[str, Any]]] = []
-        pending_files: list[int] = []  # chunks still pending per file, to count files as done
+        pending_files = [0]
 
         def flush() -> None:
             before = len(pending)
             added = self._write(pending)
             report.chunks_added += added
             report.chunks_existing += before - added
-            report.files_ingested += len(pending_files)
+            report.files_ingested += pending_files[0]
             pending.clear()
-            pending_files.clear()
+            pending_files[0] = 0
 
-        for file in tqdm(files, desc="ingest", unit="file", disable=show is False, leave=False):
-            suffix = file.suffix.lower()
-            if suffix in IMAGE_SUFFIXES:
-                self._ingest_image(file, describe_image, extra, report)
+        for item in tqdm(inputs, desc="ingest", unit="file", disable=show is False, leave=False):
+            if isinstance(item, Path) and item.suffix.lower() in IMAGE_SUFFIXES:
+                self._ingest_image(item, describe_image, extra, report)
                 continue
-            text, reason = self._read_text(file, max_file_bytes)
-            if text is None:
-                report.skipped.append(SkippedFile(str(file), reason))
+            try:
+                source, data, mime = (self._fetch(item, fetch) if isinstance(item, str)
+                                      else self._read_file(item, max_file_bytes))
+                if len(data) > max_file_bytes:
+                    raise MediaError(f"{len(data):,} bytes, over max_file_bytes={max_file_bytes:,}; raise the limit")
+                sections = read_document(data, mime)
+            except MediaError as exc:
+                report.skipped.append(SkippedFile(str(item), str(exc)))
                 continue
-            source = str(file.resolve())
-            for i, chunk in enumerate(chunk_text(text, size=chunk_size, overlap=chunk_overlap)):
-                meta = {**extra, "source": source, "start": chunk.start, "end": chunk.end, "chunk": i,
-                        "mime_type": TEXT_SUFFIXES.get(suffix, "text/plain"), "kind": "text"}
-                pending.append((_content_id(chunk.text, source), chunk.text, meta))
-            pending_files.append(1)
+            if not sections:
+                report.skipped.append(SkippedFile(str(item), "no text in it (empty file)"))
+                continue
+            index = 0
+            for section in sections:
+                for chunk in chunk_text(section.text, size=chunk_size, overlap=chunk_overlap):
+                    meta = {**extra, **section.metadata, "source": source, "start": chunk.start, "end": chunk.end,
+                            "chunk": index, "mime_type": mime, "kind": "text"}
+                    pending.append((_content_id(chunk.text, source), chunk.text, meta))
+                    index += 1
+            pending_files[0] += 1
             if len(pending) >= self.batch_size:
                 flush()
         flush()
@@ -412,46 +524,74 @@ class ChromaMemory:
                     continue
                 seen.add(p.resolve())
                 suffix = p.suffix.lower()
-                if suffix in TEXT_SUFFIXES or suffix in IMAGE_SUFFIXES:
+                if suffix in DOCUMENT_TYPES or suffix in IMAGE_SUFFIXES:
                     yield p
                 elif p == root:
+                    known = ", ".join(sorted({*DOCUMENT_TYPES, *IMAGE_SUFFIXES}))
                     report.skipped.append(SkippedFile(str(p), f"unsupported file type {suffix or '(none)'!r}; "
-                                                      f"supported: {', '.join(sorted({**TEXT_SUFFIXES, **IMAGE_SUFFIXES}))}"))
+                                                      f"supported: {known}"))
                 else:
                     report.files_ignored += 1
 
     @staticmethod
-    def _read_text(file: Path, max_bytes: int) -> tuple[str | None, str]:
+    def _read_file(file: Path, max_bytes: int) -> tuple[str, bytes, str]:
         try:
             size = file.stat().st_size
             if size > max_bytes:
-                return None, f"file is {size:,} bytes, over max_file_bytes={max_bytes:,}; raise the limit to ingest it"
+                raise MediaError(f"file is {size:,} bytes, over max_file_bytes={max_bytes:,}; raise the limit to ingest it")
             data = file.read_bytes()
         except OSError as exc:
-            return None, f"cannot read the file ({exc.strerror or exc})"
-        if b"\x00" in data[:8192]:
-            return None, "binary content (NUL bytes) in a file named as text"
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            return None, f"not UTF-8 text (bad byte at offset {exc.start}); convert it to UTF-8"
-        if not text.strip():
-            return None, "empty file"
-        return text, ""
+            raise MediaError(f"cannot read the file ({exc.strerror or exc})") from exc
+        return _source_of(file), data, DOCUMENT_TYPES[file.suffix.lower()]
 
-    def _ingest_image(self, file: Path, describe: Any | None, extra: dict[str, Any], report: IngestReport) -> None:
-        if describe is None:
+    @staticmethod
+    def _fetch(url: str, fetch: Callable[[str], Any] | None) -> tuple[str, bytes, str]:
+        assert fetch is not None  # checked in ingest() before anything runs
+        try:
+            result = fetch(url)
+        except Exception as exc:  # the caller's fetcher may raise anything; report it, keep going
+            raise MediaError(f"fetch failed: {type(exc).__name__}: {exc}") from exc
+        content_type = None
+        if isinstance(result, tuple) and len(result) == 2:
+            result, content_type = result
+        elif hasattr(result, "content") and hasattr(result, "headers"):
+            status = getattr(result, "status_code", 200)
+            if isinstance(status, int) and status >= 400:
+                raise MediaError(f"fetch returned HTTP {status}")
+            content_type = result.headers.get("content-type")
+            result = result.content
+        if isinstance(result, str):
+            data = result.encode("utf-8")
+            content_type = content_type or ("text/html" if re.search(r"<(html|body|p|div|h\d)\b", result[:2000], re.I)
+                                            else "text/plain")
+        elif isinstance(result, (bytes, bytearray)):
+            data = bytes(result)
+        else:
+            raise MediaError(f"fetch returned {type(result).__name__}; return bytes, str, (bytes, content_type) "
+                             "or a response with .content and .headers")
+        mime = mime_for(url, content_type)
+        if mime is None:
+            if data.startswith(b"%PDF"):
+                mime = "application/pdf"
+            elif re.search(rb"<(html|body|p|div|h\d)\b", data[:2000], re.I):
+                mime = "text/html"
+            else:
+                raise MediaError(f"unsupported content type {content_type!r}; documents: text, Markdown, HTML, PDF")
+        return url, data, mime
+
+    def _ingest_image(self, file: Path, describe: Callable[[Path], str] | None, extra: dict[str, Any],
+                      report: IngestReport) -> None:
+        if describe is None and self.image_embedding is None:
             report.skipped.append(SkippedFile(str(file), "image without a description: pass describe_image= "
                                               "or call add_image(path, description)"))
             return
         try:
-            description = describe(file)
-            before = self.count()
+            description = describe(file) if describe is not None else None
             self.add_image(file, description, extra)
-        except (MemoryStoreError, OSError, ValueError) as exc:
+        except (MemoryStoreError, MediaError, OSError, ValueError) as exc:
             report.skipped.append(SkippedFile(str(file), f"image not indexed: {exc}"))
             return
-        report.images_added += self.count() - before
+        report.images_added += 1
         report.files_ingested += 1
 
     # ---------------------------------------------------------------- reading
@@ -467,7 +607,9 @@ class ChromaMemory:
         fetch_k: int | None = None,
         lambda_mult: float = 0.5,
     ) -> list[Hit]:
-        """The ``k`` chunks closest to ``query``, best first.
+        """The ``k`` text chunks closest to ``query``, best first.
+
+        Images are found by their descriptions: ``where={"kind": "image"}`` keeps only those.
 
         Args:
             query: the question or text.
@@ -482,10 +624,42 @@ class ChromaMemory:
         Raises:
             MemoryStoreError: bad ``k``, bad filter, or the store cannot be queried.
         """
-        from chromadb.errors import ChromaError
-
         if not isinstance(query, str) or not query.strip():
             raise MemoryStoreError("search() needs a non-empty query string")
+        return self._query(self.collection, {"query_texts": [query]}, k, where, where_document, mmr, fetch_k,
+                           lambda_mult, lambda: np.asarray(self.embedding.embed_query([query])[0], np.float32))
+
+    def search_images(self, image: str | Path | bytes | Any, k: int = 4, where: Mapping[str, Any] | None = None,
+                      *, mmr: bool = False, fetch_k: int | None = None, lambda_mult: float = 0.5) -> list[Hit]:
+        """The ``k`` stored images most like ``image`` (image → image), best first.
+
+        Args:
+            image: a path, encoded bytes, a blob id (``"sha256:…"``), a PIL image or an
+                ``(H, W, 3)`` array.
+            k, where, mmr, fetch_k, lambda_mult: as in `search`.
+
+        Raises:
+            MemoryStoreError: image embeddings are off, or the image cannot be decoded.
+        """
+        if self.image_embedding is None:
+            raise MemoryStoreError("image search needs image embeddings; this memory was opened with image_embedding=False")
+        if is_blob_id(image):
+            image = self.blobs.get(image)
+        try:
+            vector = np.asarray(self.image_embedding([load_image_array(image)])[0], np.float32)  # (d,)
+        except MediaError as exc:
+            raise MemoryStoreError(f"cannot search with that image: {exc}") from exc
+        images = self._images()
+        if images is None:
+            return []
+        return self._query(images, {"query_embeddings": [vector]}, k, where, None, mmr, fetch_k, lambda_mult,
+                           lambda: vector)
+
+    def _query(self, collection: Any, query: dict[str, Any], k: int, where: Mapping[str, Any] | None,
+               where_document: Mapping[str, Any] | None, mmr: bool, fetch_k: int | None, lambda_mult: float,
+               query_vector: Callable[[], np.ndarray]) -> list[Hit]:
+        from chromadb.errors import ChromaError
+
         if k < 1:
             raise MemoryStoreError(f"k must be >= 1, got {k}")
         if not 0.0 <= lambda_mult <= 1.0:
@@ -493,24 +667,23 @@ class ChromaMemory:
         n = max(k, fetch_k or 4 * k) if mmr else k
         include = ["documents", "metadatas", "distances"] + (["embeddings"] if mmr else [])
         try:
-            result = self.collection.query(query_texts=[query], n_results=n, where=dict(where) if where else None,
-                                           where_document=dict(where_document) if where_document else None,
-                                           include=include)
+            result = collection.query(**query, n_results=n, where=dict(where) if where else None,
+                                      where_document=dict(where_document) if where_document else None,
+                                      include=include)
         except (ChromaError, ValueError) as exc:
             raise MemoryStoreError(f"search failed: {exc}. Check the where/where_document filters "
                                    "(Chroma operators: $eq $ne $gt $gte $lt $lte $in $nin $and $or)") from exc
-        ids = result["ids"][0]
         hits = [Hit(id=i, text=d or "", score=1.0 - float(dist), source=str((m or {}).get("source", "")),
                     metadata=dict(m or {}))
-                for i, d, m, dist in zip(ids, result["documents"][0], result["metadatas"][0], result["distances"][0])]
+                for i, d, m, dist in zip(result["ids"][0], result["documents"][0], result["metadatas"][0],
+                                         result["distances"][0])]
         if not mmr or len(hits) <= 1:
             return hits[:k]
         vectors = np.asarray(result["embeddings"][0], dtype=np.float32)  # (n, d)
-        query_vec = np.asarray(self.embedding.embed_query([query])[0], dtype=np.float32)  # (d,)
-        return [hits[i] for i in _mmr(query_vec, vectors, k, lambda_mult)]
+        return [hits[i] for i in _mmr(query_vector(), vectors, k, lambda_mult)]
 
     def get(self, ids: Sequence[str]) -> list[Hit]:
-        """The stored chunks with these ids, in the given order (unknown ids are left out)."""
+        """The stored text chunks with these ids, in the given order (unknown ids are left out)."""
         if isinstance(ids, str):
             ids = [ids]
         result = self.collection.get(ids=list(ids), include=["documents", "metadatas"])
@@ -519,17 +692,22 @@ class ChromaMemory:
         return [by_id[i] for i in ids if i in by_id]
 
     def count(self) -> int:
-        """Number of chunks stored."""
+        """Number of text chunks stored (image descriptions included)."""
         return int(self.collection.count())
 
-    def delete(self, ids: Sequence[str] | None = None, where: Mapping[str, Any] | None = None) -> int:
-        """Delete chunks by id and/or metadata filter; return how many went.
+    def count_images(self) -> int:
+        """Number of image vectors stored."""
+        images = self._images()
+        return int(images.count()) if images is not None else 0
 
-        Blobs they referenced stay until `gc_blobs` runs.
+    def delete(self, ids: Sequence[str] | None = None, where: Mapping[str, Any] | None = None) -> int:
+        """Delete entries by id and/or metadata filter, text and image collections alike; return how many went.
+
+        ``delete(where={"blob_id": b})`` removes an image everywhere. Blobs stay until `gc_blobs`.
 
         Raises:
             MemoryStoreError: neither ``ids`` nor ``where`` given (use a filter that matches all
-                chunks, e.g. ``where={"source": {"$ne": ""}}``, to clear on purpose), or a bad filter.
+                chunks, e.g. ``where={"source": {"$ne": "-"}}``, to clear on purpose), or a bad filter.
         """
         from chromadb.errors import ChromaError
 
@@ -537,50 +715,81 @@ class ChromaMemory:
             raise MemoryStoreError("delete() needs ids and/or where; it never empties the memory by default")
         if isinstance(ids, str):
             ids = [ids]
-        try:
-            doomed = self.collection.get(ids=list(ids) if ids is not None else None,
-                                         where=dict(where) if where else None, include=[])["ids"]
-            if doomed:
-                self.collection.delete(ids=doomed)
-        except (ChromaError, ValueError) as exc:
-            raise MemoryStoreError(f"delete failed: {exc}") from exc
-        return len(doomed)
+        total = 0
+        for collection in (self.collection, self._images()):
+            if collection is None:
+                continue
+            try:
+                doomed = collection.get(ids=list(ids) if ids is not None else None,
+                                        where=dict(where) if where else None, include=[])["ids"]
+                if doomed:
+                    collection.delete(ids=doomed)
+            except (ChromaError, ValueError) as exc:
+                raise MemoryStoreError(f"delete failed: {exc}") from exc
+            total += len(doomed)
+        return total
 
-    def _metadatas(self, page: int = 5000) -> Iterator[dict[str, Any]]:
+    @staticmethod
+    def _metadatas(collection: Any, page: int = 5000) -> Iterator[dict[str, Any]]:
         offset = 0
-        while True:
-            batch = self.collection.get(include=["metadatas"], limit=page, offset=offset)["metadatas"] or []
+        while collection is not None:
+            batch = collection.get(include=["metadatas"], limit=page, offset=offset)["metadatas"] or []
             yield from (m or {} for m in batch)
             if len(batch) < page:
                 return
             offset += page
 
     def gc_blobs(self) -> int:
-        """Delete blobs that no stored chunk references; return how many went."""
-        keep = {m["blob_id"] for m in self._metadatas() if isinstance(m.get("blob_id"), str)}
+        """Delete blobs that no stored entry references; return how many went."""
+        keep = {m["blob_id"] for c in (self.collection, self._images()) for m in self._metadatas(c)
+                if isinstance(m.get("blob_id"), str)}
         return self.blobs.gc(keep)
 
     def stats(self) -> dict[str, Any]:
-        """Counts and settings: chunks, distinct sources, images, blobs, embedding, location.
+        """Counts and settings: chunks, distinct sources, images, blobs, embeddings, location.
 
         Scans every chunk's metadata (a few seconds per 100k chunks).
         """
         sources: set[str] = set()
-        images = 0
-        for m in self._metadatas():
+        described = 0
+        for m in self._metadatas(self.collection):
             sources.add(str(m.get("source", "")))
-            images += m.get("kind") == "image"
+            described += m.get("kind") == "image"
         return {
             "location": self.location,
             "collection": self.collection_name,
             "chunks": self.count(),
             "sources": len(sources),
-            "images": images,
+            "images": self.count_images(),
+            "described_images": described,
             "blobs": sum(1 for _ in self.blobs.ids()),
             "blob_bytes": self.blobs.size_bytes(),
             "embedding": {"name": self.embedding.name(), **self.embedding.get_config()},
+            "image_embedding": ({"name": self.image_embedding.name(), **self.image_embedding.get_config()}
+                                if self.image_embedding is not None else None),
             "space": "cosine",
         }
+
+
+def _safe_str(text: str) -> str:
+    """Text that encodes as UTF-8 (file names may hold undecodable bytes as surrogates)."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _source_of(file: Path) -> str:
+    return _safe_str(str(file.resolve()))
+
+
+def _sniff_image_mime(data: bytes) -> str | None:
+    for magic, mime in ((b"\x89PNG", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"),
+                        (b"BM", "image/bmp")):
+        if data.startswith(magic):
+            return mime
+    return "image/webp" if data[8:12] == b"WEBP" else None
 
 
 def _mmr(query: np.ndarray, vectors: np.ndarray, k: int, lambda_mult: float) -> list[int]:

@@ -27,7 +27,7 @@ def write_corpus(root):
 
 @pytest.fixture
 def memory(tmp_path):
-    return ChromaMemory(tmp_path / "store", embedding=HashingEmbedding(64))
+    return ChromaMemory(tmp_path / "store", embedding=HashingEmbedding(64), image_embedding=False)
 
 
 def test_add_texts_is_idempotent_and_search_scores_cosine(memory):
@@ -127,13 +127,14 @@ def test_get_delete_and_stats(memory, tmp_path):
 
 def test_images_go_to_blobs_and_gc_follows_deletes(memory, tmp_path):
     photo = _write(tmp_path / "cat.png", b"\x89PNG pretend pixels")
-    chunk_id = memory.add_image(photo, "a grey cat sleeping on a sofa", {"photo": "chelsea"})
+    blob_id = memory.add_image(photo, "a grey cat sleeping on a sofa", {"photo": "chelsea"})
     hit = memory.search("sleeping cat", k=1)[0]
-    assert hit.id == chunk_id and hit.metadata["kind"] == "image" and hit.metadata["photo"] == "chelsea"
+    assert hit.metadata["blob_id"] == blob_id
+    assert hit.metadata["kind"] == "image" and hit.metadata["photo"] == "chelsea"
     assert memory.blobs.get(hit.metadata["blob_id"]) == photo.read_bytes()
     assert memory.blobs.mime_type(hit.metadata["blob_id"]) == "image/png"
     assert memory.gc_blobs() == 0  # still referenced
-    memory.delete(ids=[chunk_id])
+    memory.delete(where={"blob_id": blob_id})
     assert memory.gc_blobs() == 1 and not memory.blobs.has(hit.metadata["blob_id"])
     with pytest.raises(MemoryStoreError, match="description"):
         memory.add_image(photo, "")
@@ -151,7 +152,7 @@ def test_mmr_diversifies(memory):
 
 
 def test_reopen_uses_recorded_embedding_and_refuses_another(tmp_path):
-    first = ChromaMemory(tmp_path, embedding=HashingEmbedding(32))
+    first = ChromaMemory(tmp_path, embedding=HashingEmbedding(32), image_embedding=False)
     first.add_texts(["persistent words"], [{"source": "x"}])
     reopened = ChromaMemory(tmp_path)  # no embedding given: the recorded one, never Chroma's default
     assert isinstance(reopened.embedding, HashingEmbedding) and reopened.embedding.dim == 32
@@ -167,8 +168,81 @@ def test_injected_client_and_foreign_collection(tmp_path):
     client.create_collection("foreign", embedding_function=None)
     with pytest.raises(MemoryStoreError, match="not made by genaisys"):
         ChromaMemory(client=client, collection="foreign", blobs=tmp_path / "blobs")
-    mem = ChromaMemory(client=client, collection="mine", embedding=HashingEmbedding(), blobs=tmp_path / "blobs")
+    mem = ChromaMemory(client=client, collection="mine", embedding=HashingEmbedding(), image_embedding=False,
+                       blobs=tmp_path / "blobs")
     mem.add_texts(["shared client"])
     assert client.get_collection("mine").count() == 1
     vec = np.asarray(client.get_collection("mine").get(include=["embeddings"])["embeddings"][0])
     assert abs(float(np.linalg.norm(vec)) - 1) < 1e-5
+
+
+def test_html_and_pdf_files_cite_pages_and_ranges(memory, tmp_path):
+    from ._docs import HTML, make_pdf
+
+    (tmp_path / "guide.html").write_text(HTML)
+    (tmp_path / "paper.pdf").write_bytes(make_pdf(["Rockets burn fuel to reach orbit.", "Cats purr when content."]))
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
+    report = memory.ingest(tmp_path)
+    assert report.files_ingested == 2 and [s.path.endswith("broken.pdf") for s in report.skipped] == [True]
+    hit = memory.search("cats purr content", k=1)[0]
+    assert hit.citation == "paper.pdf#page=2" and hit.metadata["mime_type"] == "application/pdf"
+    html_hit = memory.search("engine exhaust backwards", k=1, where={"mime_type": "text/html"})[0]
+    assert html_hit.metadata["title"] == "Rocket guide" and "## Engines" in html_hit.text
+    assert html_hit.citation.startswith("guide.html#chars=")
+
+
+def test_urls_go_through_the_injected_fetch_only(memory):
+    import httpx
+
+    from ._docs import HTML, make_pdf
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/guide":
+            return httpx.Response(200, text=HTML, headers={"content-type": "text/html; charset=utf-8"})
+        if request.url.path == "/paper.pdf":
+            return httpx.Response(200, content=make_pdf(["Orbital mechanics notes."]))
+        return httpx.Response(404)
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    urls = ["https://docs.example/guide", "https://docs.example/paper.pdf", "https://docs.example/missing"]
+    with pytest.raises(MemoryStoreError, match="fetch="):
+        memory.ingest(urls)
+    assert memory.count() == 0
+    report = memory.ingest(urls, fetch=client.get)
+    assert report.files_ingested == 2 and "HTTP 404" in report.skipped[0].reason
+    assert memory.search("orbital mechanics", k=1)[0].citation == "https://docs.example/paper.pdf#page=1"
+
+    def broken(url):
+        raise ConnectionError("refused")
+
+    again = memory.ingest(["https://docs.example/guide"], fetch=broken)
+    assert "ConnectionError: refused" in again.skipped[0].reason
+    plain = memory.ingest(["https://notes.example/today.txt"], fetch=lambda url: "Plain fetched words.")
+    assert plain.chunks_added == 1
+
+
+def test_update_merges_metadata_and_rekeys_new_text(memory):
+    [chunk] = memory.add_texts(["old words here"], [{"source": "s", "start": 0, "end": 14, "tag": "a"}])
+    assert memory.update(chunk, metadata={"tag": "b", "extra": 1}) == chunk
+    assert memory.get([chunk])[0].metadata == {"source": "s", "start": 0, "end": 14, "tag": "b", "extra": 1}
+    assert memory.update(chunk, metadata={"extra": None}) == chunk
+    assert "extra" not in memory.get([chunk])[0].metadata
+    new = memory.update(chunk, text="brand new words")
+    assert new != chunk and memory.get([chunk]) == [] and memory.count() == 1
+    moved = memory.get([new])[0]
+    assert moved.text == "brand new words" and moved.metadata["tag"] == "b" and "start" not in moved.metadata
+    with pytest.raises(MemoryStoreError, match="no chunk"):
+        memory.update("nope", metadata={"a": 1})
+
+
+def test_undecodable_file_name_is_ingested(memory, tmp_path):
+    import os
+
+    name = os.fsdecode(b"bad-\xff-name.txt")  # not valid UTF-8 on disk
+    try:
+        (tmp_path / name).write_text("Strange bytes in the file name.")
+    except (OSError, UnicodeEncodeError):
+        pytest.skip("this file system refuses undecodable names")
+    report = memory.ingest(tmp_path)
+    assert report.ok and report.chunks_added == 1
+    assert "bad-" in memory.search("strange bytes file name", k=1)[0].source
