@@ -107,7 +107,11 @@ class EfficientNetLite0Encoder(nn.Module):
         super().__init__()
         from efficientnet_lite_pytorch import EfficientNet
 
-        self.model = EfficientNet.from_name("efficientnet-lite0")
+        self.image_size = image_size or 224
+        if self.image_size % 32:
+            raise ConfigError(f"efficientnet-lite0 needs an image_size divisible by 32 (its stride), got {self.image_size}")
+        # Static "same" padding is computed for the input size, so build for the size in use.
+        self.model = EfficientNet.from_name("efficientnet-lite0", image_size=self.image_size)
         if pretrained or weights:
             if weights is None:
                 from genaisys import assets
@@ -121,7 +125,6 @@ class EfficientNetLite0Encoder(nn.Module):
         # The classifier head is never used; drop it so it is not mistaken for trainable state.
         self.model._fc = nn.Identity()
         self.hidden_size = 1280
-        self.image_size = image_size or 224
         self.image_mean = image_mean or (0.5, 0.5, 0.5)
         self.image_std = image_std or (0.5, 0.5, 0.5)
         self.n_tokens = (self.image_size // 32) ** 2

@@ -32,6 +32,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from genaisys.core.connectors import build_connector
+from genaisys.core.cross_attention import (
+    CrossAttentionContext,
+    GatedCrossAttentionBlock,
+    attach_cross_attention,
+    decoder_layers,
+)
 from genaisys.core.encoders import VisionEncoderConfig, build_vision_encoder
 from genaisys.errors import ConfigError, CoreError, ImageTokenMismatchError
 
@@ -56,6 +62,10 @@ class MultimodalCoreConfig(BaseModel):
         n_image_tokens: image tokens per image after pooling (``None``: the encoder's own count).
         freeze_vision: keep the vision tower frozen (and in eval mode).
         freeze_language_model: keep the language model frozen.
+        cross_attention_every: Flamingo mode: instead of splicing image tokens into the sequence,
+            a tanh-gated cross-attention block (gates start at 0) after every k-th decoder layer
+            lets the text attend to the images; each ``<image>`` stays one token. ``None``: splice.
+        cross_attention_heads: attention heads of those blocks.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -69,6 +79,8 @@ class MultimodalCoreConfig(BaseModel):
     n_image_tokens: int | None = None
     freeze_vision: bool = True
     freeze_language_model: bool = True
+    cross_attention_every: int | None = Field(default=None, ge=1)
+    cross_attention_heads: int = 4
 
 
 def resolve_model_ref(ref: str) -> str:
@@ -133,6 +145,17 @@ class MultimodalCore(nn.Module):
                                          n_tokens=config.n_image_tokens)
         self.n_image_tokens = self.connector.output_tokens(self.vision_tower.n_tokens)
         self.image_token_id, self.n_base_rows = self._add_image_token()
+        self.cross_attention: nn.ModuleList | None = None
+        self._xattn = CrossAttentionContext()
+        if config.cross_attention_every is not None:
+            n_blocks = len(decoder_layers(self.language_model)) // config.cross_attention_every
+            if n_blocks == 0:
+                raise ConfigError(f"cross_attention_every={config.cross_attention_every} exceeds the LM's "
+                                  f"{len(decoder_layers(self.language_model))} layers")
+            self.cross_attention = nn.ModuleList(
+                GatedCrossAttentionBlock(d_lm, n_heads=config.cross_attention_heads) for _ in range(n_blocks))
+            self._xattn_hooks = attach_cross_attention(self.language_model, self.cross_attention, self._xattn,
+                                                       config.cross_attention_every)
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.vision_tower.requires_grad_(not config.freeze_vision)
@@ -218,8 +241,12 @@ class MultimodalCore(nn.Module):
         T = self.n_image_tokens
         embed = self.language_model.get_input_embeddings()
         text = embed(input_ids.masked_fill(is_img, 0))  # (B, L, d)
+        self._xattn.set(None, None)
         if n_ph == 0 and n_img == 0:
             return self._finish(text, mask, labels)
+        if self.cross_attention is not None:
+            # The placeholder keeps its own (trainable) embedding row as a marker in the sequence.
+            return self._cross_attention_inputs(embed(input_ids), mask, labels, is_img, image_features)
         if image_features is not None and image_features.shape[1] != T:
             raise ImageTokenMismatchError(f"image features have {image_features.shape[1]} tokens per image, "
                                           f"the core expects {T}; compute them with core.encode_images")
@@ -269,6 +296,30 @@ class MultimodalCore(nn.Module):
 
         return self._finish(pad(rows_e, 0.0), pad(rows_m, 0), pad(rows_l, IGNORE_INDEX) if labels is not None else None)
 
+    def _cross_attention_inputs(self, text: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor | None,
+                                is_img: torch.Tensor, image_features: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """Flamingo mode: placeholders stay single tokens; each row's images become its context."""
+        n_ph, n_img = int(is_img.sum()), 0 if image_features is None else image_features.shape[0]
+        if n_ph != n_img:
+            raise ImageTokenMismatchError(
+                f"the prompt has {n_ph} {self.config.image_token!r} placeholder(s) but {n_img} image(s) were given; "
+                f"put exactly one {self.config.image_token!r} in the text per image")
+        assert image_features is not None
+        B, T, d = text.shape[0], self.n_image_tokens, image_features.shape[-1]
+        counts = is_img.sum(1).tolist()  # images per row, in reading order
+        context = image_features.new_zeros(B, max(counts) * T, d)  # (B, N_max, d)
+        ctx_mask = torch.zeros(B, max(counts) * T, dtype=torch.bool, device=text.device)
+        k = 0
+        for b, n in enumerate(counts):
+            if n:
+                context[b, : n * T] = image_features[k:k + n].reshape(n * T, d)
+                ctx_mask[b, : n * T] = True
+            k += n
+        self._xattn.set(context, ctx_mask)
+        if labels is not None:
+            labels = labels.to(text.device).masked_fill(is_img, IGNORE_INDEX)
+        return self._finish(text, mask, labels)
+
     @staticmethod
     def _finish(embeds: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
         position_ids = (mask.long().cumsum(-1) - 1).clamp(min=0)  # (B, L'); left padding starts at 0
@@ -293,6 +344,7 @@ class MultimodalCore(nn.Module):
         """
         generate_kwargs.setdefault("pad_token_id", self.tokenizer.pad_token_id)
         if pixel_values is None and not bool((input_ids == self.image_token_id).any()):
+            self._xattn.set(None, None)
             out = self.language_model.generate(input_ids=input_ids.to(self.device), attention_mask=attention_mask,
                                                **generate_kwargs)
             return out[:, input_ids.shape[1]:]
@@ -310,6 +362,8 @@ class MultimodalCore(nn.Module):
     def trained_state_dict(self) -> dict[str, torch.Tensor]:
         """The tensors `save_pretrained` writes: those a rebuild from the base ids cannot recreate."""
         state: dict[str, torch.Tensor] = {f"connector.{k}": v for k, v in self.connector.state_dict().items()}
+        if self.cross_attention is not None:
+            state.update({f"cross_attention.{k}": v for k, v in self.cross_attention.state_dict().items()})
         if not self._vision_rebuildable() or not self.config.freeze_vision:
             state.update({f"vision_tower.{k}": v for k, v in self.vision_tower.state_dict().items()})
         lm_full = self.config.language_model is None or not self.config.freeze_language_model
@@ -410,7 +464,7 @@ class MultimodalCore(nn.Module):
             groups.setdefault(head, {})[rest] = v
         with torch.no_grad():
             for head, sub in groups.items():
-                if head in ("connector", "vision_tower", "language_model"):
+                if head in ("connector", "vision_tower", "language_model", "cross_attention"):
                     missing, unexpected = getattr(self, head).load_state_dict(sub, strict=False)
                     if unexpected or (head != "language_model" and missing):
                         raise CoreError(f"saved {head} weights do not fit the config (missing {missing[:3]}, "
