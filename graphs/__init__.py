@@ -32,7 +32,9 @@ _LAZY = {
     "resolve_tools": "genaisys.graphs.nodes",
     # prebuilt graphs and helpers
     "build_assistant_graph": "genaisys.graphs.assistant",
-    "sqlite_checkpointer": "genaisys.graphs.assistant",
+    "sqlite_checkpointer": "genaisys.graphs.checkpoint",
+    "postgres_checkpointer": "genaisys.graphs.checkpoint",
+    "make_checkpointer": "genaisys.graphs.checkpoint",
     "run_turn": "genaisys.graphs.assistant",
     "build_rag_graph": "genaisys.graphs.rag",
     "cited_hits": "genaisys.graphs.rag",

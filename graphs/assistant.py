@@ -5,7 +5,7 @@
     START → recall (only with a memory) → think ─┬─ tool calls ─→ [approve →] act → think
                                                   └─ no tool calls ─→ END
 
-Also here: :func:`sqlite_checkpointer` (the default durable checkpointer) and :func:`run_turn`,
+Also here: :func:`run_turn`,
 which runs one user turn, streams node updates and custom events to a callback, and turns
 LangGraph's ``GraphRecursionError`` into a :class:`~genaisys.errors.GraphError` that says which
 nodes looped and how to raise the limit.
@@ -19,23 +19,20 @@ Example:
 
 from __future__ import annotations
 
-import os
-import sqlite3
 from collections import Counter
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.errors import GraphRecursionError
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from genaisys.errors import ConfigError, GraphError
+from genaisys.graphs.checkpoint import CheckpointerSpec, make_checkpointer
 from genaisys.graphs.nodes import (
     ToolSpec,
     make_act_node,
@@ -48,68 +45,7 @@ from genaisys.graphs.nodes import (
 )
 from genaisys.graphs.state import ACT, APPROVE, RECALL, THINK, AssistantState
 
-__all__ = [
-    "CheckpointerSpec",
-    "build_assistant_graph",
-    "default_checkpoint_path",
-    "make_checkpointer",
-    "run_turn",
-    "sqlite_checkpointer",
-]
-
-CheckpointerSpec = BaseCheckpointSaver | str | os.PathLike | bool | None
-"""``None``: SQLite at :func:`default_checkpoint_path`; a path: SQLite there (``":memory:"`` works);
-a saver: used as is; ``False``: no checkpointer (no resume, no ``get_state``)."""
-
-
-def default_checkpoint_path() -> Path:
-    """Where the default SQLite checkpointer lives: ``$GENAISYS_HOME/graphs/checkpoints.sqlite``."""
-    from genaisys.assets import cache_dir
-
-    return cache_dir() / "graphs" / "checkpoints.sqlite"
-
-
-def sqlite_checkpointer(path: str | os.PathLike = ":memory:") -> BaseCheckpointSaver:
-    """A LangGraph ``SqliteSaver`` on ``path``, usable from LangGraph's worker threads.
-
-    The connection is opened with ``check_same_thread=False`` (LangGraph runs nodes and
-    checkpoint writes on other threads; the saver serialises access with its own lock) and the
-    tables are created. Other processes may open the same file to read or resume threads.
-
-    Args:
-        path: The SQLite file (created with its folder), or ``":memory:"``.
-
-    Example:
-        >>> saver = sqlite_checkpointer(":memory:")
-        >>> type(saver).__name__
-        'SqliteSaver'
-    """
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
-    target = str(path)
-    if target != ":memory:":
-        Path(target).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        target = str(Path(target).expanduser())
-    conn = sqlite3.connect(target, check_same_thread=False)
-    saver = SqliteSaver(conn)
-    saver.setup()
-    return saver
-
-
-def make_checkpointer(spec: CheckpointerSpec) -> BaseCheckpointSaver | None:
-    """Turn a :data:`CheckpointerSpec` into a saver (or ``None`` for no checkpointing)."""
-    if spec is False:
-        return None
-    if spec is None or spec is True:
-        return sqlite_checkpointer(default_checkpoint_path())
-    if isinstance(spec, BaseCheckpointSaver):
-        return spec
-    if isinstance(spec, (str, os.PathLike)):
-        return sqlite_checkpointer(spec)
-    raise ConfigError(
-        f"checkpointer must be a LangGraph BaseCheckpointSaver, a SQLite path, None or False; got {type(spec).__name__}"
-    )
-
+__all__ = ["build_assistant_graph", "run_turn"]
 
 def build_assistant_graph(
     core: BaseChatModel,
@@ -132,7 +68,8 @@ def build_assistant_graph(
             tools or plain functions with a docstring; each runs behind the safety wrapper.
         memory: Optional memory with ``search(query, k=...)``. When given, a ``recall`` node
             puts its hits (with citations) in the model's system prompt on every turn.
-        checkpointer: See :data:`CheckpointerSpec`; SQLite by default.
+        checkpointer: See ``genaisys.graphs.checkpoint.CheckpointerSpec``: SQLite by default, a
+            SQLite path, a ``postgresql://`` DSN, any LangGraph saver, or ``False`` for none.
         system_prompt: Instructions prepended to every model call.
         recursion_limit: Steps (node runs) allowed per turn before the run stops; each tool
             round costs two steps. Set on the compiled graph.

@@ -53,7 +53,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from typing_extensions import TypedDict
 
 from genaisys.errors import ConfigError, GraphError
-from genaisys.graphs.assistant import CheckpointerSpec, make_checkpointer
+from genaisys.graphs.checkpoint import CheckpointerSpec, make_checkpointer
 from genaisys.graphs.nodes import ToolSpec, _stream_writer, resolve_tools
 from genaisys.graphs.state import (
     EXECUTE,
@@ -326,7 +326,7 @@ def build_planner_graph(
             Without one, the input must carry ``plan`` and the answer lists the results.
         tools: The tools a plan may use (names, LangChain tools or functions), safety-wrapped.
         memory: Handed to memory tools.
-        checkpointer: See ``genaisys.graphs.assistant.CheckpointerSpec``; none by default.
+        checkpointer: See ``genaisys.graphs.checkpoint.CheckpointerSpec``; none by default.
         recursion_limit: Steps allowed per run (each wave of parallel tasks costs two).
         tool_safety: Settings for ``genaisys.tools.safe_tool``.
 

@@ -40,7 +40,7 @@ from langgraph.graph.state import CompiledStateGraph
 from typing_extensions import TypedDict
 
 from genaisys.errors import ConfigError
-from genaisys.graphs.assistant import CheckpointerSpec, make_checkpointer
+from genaisys.graphs.checkpoint import CheckpointerSpec, make_checkpointer
 from genaisys.graphs.nodes import make_recall_node, make_think_node
 from genaisys.graphs.state import (
     ABSTAIN,
@@ -134,7 +134,7 @@ def build_rag_graph(
         require_citation: Also abstain when the model's answer cites none of the chunks.
         attach_media: Show retrieved images to the model as blob-referencing image blocks.
         system_prompt: Extra instructions placed before :data:`RAG_INSTRUCTION`.
-        checkpointer: See ``genaisys.graphs.assistant.CheckpointerSpec``; none by default
+        checkpointer: See ``genaisys.graphs.checkpoint.CheckpointerSpec``; none by default
             (single-shot QA); pass a path or ``None`` (default SQLite file) for conversations.
         recursion_limit: Steps allowed per question (set on the compiled graph).
         stream_tokens: Write the answer's tokens to the ``custom`` stream mode.
