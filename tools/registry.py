@@ -35,6 +35,9 @@ _REGISTRY: dict[str, tuple[Callable[..., Any] | str, dict[str, Any]]] = {
     "builtin:memory_search": ("genaisys.tools.memory_tools:build_memory_search_tool", {}),
     "builtin:memory_write": ("genaisys.tools.memory_tools:build_memory_write_tool", {}),
     "builtin:clock": ("genaisys.tools.clock:build_clock_tool", {"timeout_s": 5.0}),
+    "builtin:file_reader": ("genaisys.tools.file_reader:build_file_reader_tool", {"timeout_s": 10.0}),
+    # The fetcher keeps its own total-time limit (15 s); the wrapper's is a backstop above it.
+    "builtin:http_fetch": ("genaisys.tools.http_fetch:build_http_fetch_tool", {"timeout_s": 30.0}),
 }
 _LOCK = threading.Lock()
 
