@@ -2,6 +2,13 @@ if __name__ != "genaisys.memory":  # a bare `import memory` from the repo root w
     raise ImportError("import this package as genaisys.memory, not memory (DESIGN.md §1)")
 __doc__ = """genaisys's vector memory: ChromaDB + sentence-transformers, ingestion with citations, a blob store.
 
+- `ChromaMemory`: text chunks and image vectors in Chroma (embedded or a ``chroma run`` server),
+  ingestion of text/Markdown/HTML/PDF/images/URLs, search with citations, filters, MMR.
+- `ChromaStore`: the same store as a LangGraph ``BaseStore`` (long-term memory for graphs).
+- `BlobStore`: content-addressed raw media, referenced by ``"sha256:…"`` ids.
+- Registered Chroma embedding functions: `SentenceTransformerEmbedding` (packaged MiniLM),
+  `HashingEmbedding` (model-free), `EfficientNetImageEmbedding` (packaged EfficientNet-Lite0).
+
 Everything is exported lazily (PEP 562): ``import genaisys.memory`` loads neither chromadb nor
 sentence-transformers; the first use of a name imports its module.
 
@@ -13,13 +20,24 @@ Example:
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["BlobStore", "ChromaMemory", "HashingEmbedding", "Hit", "IngestReport", "SentenceTransformerEmbedding"]
+__all__ = [
+    "BlobStore",
+    "ChromaMemory",
+    "ChromaStore",
+    "EfficientNetImageEmbedding",
+    "HashingEmbedding",
+    "Hit",
+    "IngestReport",
+    "SentenceTransformerEmbedding",
+]
 
 _EXPORTS = {
     "BlobStore": "genaisys.memory.blobs",
     "ChromaMemory": "genaisys.memory.chroma",
     "Hit": "genaisys.memory.chroma",
     "IngestReport": "genaisys.memory.chroma",
+    "ChromaStore": "genaisys.memory.store",
+    "EfficientNetImageEmbedding": "genaisys.memory.image_embeddings",
     "HashingEmbedding": "genaisys.memory.embeddings",
     "SentenceTransformerEmbedding": "genaisys.memory.embeddings",
 }
@@ -28,6 +46,8 @@ if TYPE_CHECKING:
     from genaisys.memory.blobs import BlobStore
     from genaisys.memory.chroma import ChromaMemory, Hit, IngestReport
     from genaisys.memory.embeddings import HashingEmbedding, SentenceTransformerEmbedding
+    from genaisys.memory.image_embeddings import EfficientNetImageEmbedding
+    from genaisys.memory.store import ChromaStore
 
 
 def __getattr__(name: str) -> Any:

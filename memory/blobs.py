@@ -8,7 +8,6 @@ A blob's MIME type, when known, sits beside it in ``<hex>.mime``.
 
 Example:
     >>> import tempfile
-import time
     >>> from genaisys.memory.blobs import BlobStore
     >>> store = BlobStore(tempfile.mkdtemp())
     >>> blob_id = store.put(b"hello", mime_type="text/plain")

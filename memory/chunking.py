@@ -11,7 +11,7 @@ sentence (or else word) boundary inside the last ``overlap`` characters, so cont
 Example:
     >>> from genaisys.memory.chunking import chunk_text
     >>> text = "# A\\nOne. Two.\\n\\n# B\\nThree."
-    >>> [c.text for c in chunk_text(text, size=16, overlap=0)]
+    >>> [c.text for c in chunk_text(text, size=20, overlap=0)]
     ['# A\\nOne. Two.', '# B\\nThree.']
 """
 

@@ -83,7 +83,7 @@ class SentenceTransformerEmbedding(EmbeddingFunction[Documents]):
         >>> emb = SentenceTransformerEmbedding()  # nothing is loaded yet
         >>> emb.get_config()["model"]
         'minilm'
-        >>> vectors = emb(["hello world"])  # doctest: +SKIP  (loads the model: ~1 s)
+        >>> vectors = emb(["hello world"])  # doctest: +SKIP
     """
 
     def __init__(self, model: str | Path = DEFAULT_TEXT_MODEL, *, device: str = "cpu", batch_size: int = 64) -> None:

@@ -1,0 +1,98 @@
+"""ChromaMemory over HttpClient against a real `chroma run` server on loopback, stopped by its PID."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from genaisys.memory import ChromaMemory
+from genaisys.memory.embeddings import HashingEmbedding
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory):
+    cli = Path(sys.executable).parent / "chroma"
+    assert cli.exists(), f"the chroma CLI should sit beside the interpreter at {cli}"
+    data = tmp_path_factory.mktemp("chroma-server")
+    port = _free_port()
+    log = (data / "server.log").open("wb")
+    proc = subprocess.Popen([str(cli), "run", "--host", "127.0.0.1", "--port", str(port), "--path", str(data / "db")],
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        import httpx
+
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"chroma server did not start: {(data / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield port, data
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)  # stop exactly the server this test started
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        log.close()
+
+
+def _http_memory(port, blobs, **kwargs):
+    import chromadb
+
+    client = chromadb.HttpClient(host="127.0.0.1", port=port, settings=chromadb.Settings(anonymized_telemetry=False))
+    return ChromaMemory(client=client, blobs=blobs, embedding=HashingEmbedding(64), image_embedding=False, **kwargs)
+
+
+def test_two_processes_share_one_memory_through_the_server(chroma_server, tmp_path):
+    port, _ = chroma_server
+    memory = _http_memory(port, tmp_path / "blobs", collection="shared")
+    memory.add_texts(["The server keeps one memory for many processes."], [{"source": "main"}])
+    script = textwrap.dedent(f"""
+        import json, chromadb
+        from genaisys.memory import ChromaMemory
+        client = chromadb.HttpClient(host="127.0.0.1", port={port},
+                                     settings=chromadb.Settings(anonymized_telemetry=False))
+        memory = ChromaMemory(client=client, collection="shared", blobs={str(tmp_path / 'blobs')!r},
+                              image_embedding=False)  # the recorded HashingEmbedding is rebuilt
+        memory.add_texts(["A second process wrote this line."], [{{"source": "child"}}])
+        top = memory.search("one memory for many processes", k=1)[0].source
+        print(json.dumps({{"count": memory.count(), "top": top, "emb": type(memory.embedding).__name__}}))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"count": 2, "top": "main", "emb": "HashingEmbedding"}
+    assert memory.count() == 2
+    assert memory.search("second process wrote", k=1)[0].source == "child"
+    report = memory.ingest(_corpus(tmp_path))
+    assert report.chunks_added == 2 and memory.ingest(tmp_path / "corpus").chunks_added == 0
+    assert memory.delete(where={"source": "child"}) == 1
+    assert memory.stats()["chunks"] == memory.count() == 3
+
+
+def _corpus(tmp_path):
+    root = tmp_path / "corpus"
+    root.mkdir()
+    (root / "a.md").write_text("# Shared\n\nShared memories live on the server.")
+    (root / "b.txt").write_text("Clients only embed and send vectors.")
+    return root
