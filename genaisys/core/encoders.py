@@ -58,6 +58,8 @@ class VisionEncoderConfig(BaseModel):
         drop_cls: ``"hf"`` only: drop the CLS token when the model has one.
         image_size: override the input resolution (default: the model's own).
         image_mean / image_std: override the normalisation (default: the model's own).
+        low / high: ``"dual"`` only: the low-res tower (its tokens reach the LM) and the
+            high-res tower that refines them (`genaisys.core.dual_encoder`, Mini-Gemini).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -72,6 +74,8 @@ class VisionEncoderConfig(BaseModel):
     image_size: int | None = None
     image_mean: tuple[float, float, float] | None = None
     image_std: tuple[float, float, float] | None = None
+    low: VisionEncoderConfig | None = None
+    high: VisionEncoderConfig | None = None
 
 
 def images_to_array(images: list[Image.Image], size: int, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
@@ -219,7 +223,8 @@ def _norm_for(config: VisionEncoderConfig, model_type: str) -> tuple[tuple[float
     return (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
 
 
-VISION_ENCODERS = {"efficientnet-lite0": EfficientNetLite0Encoder, "hf": HFVisionEncoder}
+VISION_ENCODERS = {"efficientnet-lite0": "EfficientNetLite0Encoder", "hf": "HFVisionEncoder",
+                   "dual": "genaisys.core.dual_encoder.DualVisionEncoder"}
 
 
 def build_vision_encoder(config: VisionEncoderConfig | dict[str, Any]) -> nn.Module:
@@ -243,4 +248,10 @@ def build_vision_encoder(config: VisionEncoderConfig | dict[str, Any]) -> nn.Mod
                                         image_std=config.image_std)
     if config.name == "hf":
         return HFVisionEncoder(config)
+    if config.name == "dual":
+        if config.low is None or config.high is None:
+            raise ConfigError("a 'dual' vision encoder needs both `low` and `high` encoder configs")
+        from genaisys.core.dual_encoder import DualVisionEncoder
+
+        return DualVisionEncoder(build_vision_encoder(config.low), build_vision_encoder(config.high))
     raise UnknownNameError("vision encoder", config.name, list(VISION_ENCODERS))

@@ -159,6 +159,8 @@ class MultimodalCore(nn.Module):
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.vision_tower.requires_grad_(not config.freeze_vision)
+        if isinstance(getattr(self.vision_tower, "mining", None), nn.Module):
+            self.vision_tower.mining.requires_grad_(True)  # dual towers: the fusion layers always train
         self.language_model.requires_grad_(not config.freeze_language_model)
         self.train(False)
 
@@ -201,7 +203,10 @@ class MultimodalCore(nn.Module):
 
     def encode_images(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """Pixel values ``(N, 3, H, W)`` → LM-space image tokens ``(N, n_image_tokens, d_lm)``."""
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.config.freeze_vision):
+        # Frozen towers build no graph (their parameters need no grad); trainable parts (dual-tower
+        # fusion, an unfrozen tower) do.
+        vision_trains = any(p.requires_grad for p in self.vision_tower.parameters())
+        with torch.set_grad_enabled(torch.is_grad_enabled() and vision_trains):
             feats = self.vision_tower(pixel_values.to(self.device))  # (N, n_vis, d_vis)
         emb_dtype = self.language_model.get_input_embeddings().weight.dtype
         return self.connector(feats.to(next(self.connector.parameters(), feats).dtype)).to(emb_dtype)
@@ -353,8 +358,11 @@ class MultimodalCore(nn.Module):
                                             attention_mask=prep["attention_mask"], **generate_kwargs)
 
     # ------------------------------------------------------------------ save / load
-    def _vision_rebuildable(self) -> bool:
-        v = self.config.vision
+    def _vision_rebuildable(self, v: VisionEncoderConfig | None = None) -> bool:
+        v = v or self.config.vision
+        if v.name == "dual":
+            return v.low is not None and v.high is not None and self._vision_rebuildable(v.low) and \
+                self._vision_rebuildable(v.high)
         if v.name == "efficientnet-lite0":
             return v.pretrained or v.weights is not None
         return v.model is not None
@@ -366,6 +374,8 @@ class MultimodalCore(nn.Module):
             state.update({f"cross_attention.{k}": v for k, v in self.cross_attention.state_dict().items()})
         if not self._vision_rebuildable() or not self.config.freeze_vision:
             state.update({f"vision_tower.{k}": v for k, v in self.vision_tower.state_dict().items()})
+        elif isinstance(getattr(self.vision_tower, "mining", None), nn.Module):
+            state.update({f"vision_mining.{k}": v for k, v in self.vision_tower.mining.state_dict().items()})
         lm_full = self.config.language_model is None or not self.config.freeze_language_model
         if lm_full:
             state.update({f"language_model.{k}": v for k, v in self.language_model.state_dict().items()})
@@ -469,6 +479,8 @@ class MultimodalCore(nn.Module):
                     if unexpected or (head != "language_model" and missing):
                         raise CoreError(f"saved {head} weights do not fit the config (missing {missing[:3]}, "
                                         f"unexpected {unexpected[:3]})")
+                elif head == "vision_mining":
+                    self.vision_tower.mining.load_state_dict(sub)
                 elif head == "added_rows":
                     weight = self.language_model.get_input_embeddings().weight
                     weight[self.n_base_rows:] = sub["input"].to(weight)
