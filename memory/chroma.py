@@ -524,6 +524,11 @@ class ChromaMemory:
                     continue
                 seen.add(p.resolve())
                 suffix = p.suffix.lower()
+                if not p.is_file():  # a FIFO would block a read forever; a broken link cannot be read
+                    if suffix in DOCUMENT_TYPES or suffix in IMAGE_SUFFIXES or p == root:
+                        report.skipped.append(SkippedFile(str(p), "not a regular file (broken link, FIFO, "
+                                                          "socket or device)"))
+                    continue
                 if suffix in DOCUMENT_TYPES or suffix in IMAGE_SUFFIXES:
                     yield p
                 elif p == root:

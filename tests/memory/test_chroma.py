@@ -246,3 +246,16 @@ def test_undecodable_file_name_is_ingested(memory, tmp_path):
     report = memory.ingest(tmp_path)
     assert report.ok and report.chunks_added == 1
     assert "bad-" in memory.search("strange bytes file name", k=1)[0].source
+
+
+def test_links_fifos_and_broken_links(memory, tmp_path):
+    import os
+
+    corpus = write_corpus(tmp_path / "c")
+    os.symlink(tmp_path / "gone.txt", corpus / "dangling.txt")
+    os.mkfifo(corpus / "pipe.txt")  # reading it would block forever
+    os.symlink(corpus / "python.txt", corpus / "alias.txt")  # the same file twice: read once
+    report = memory.ingest(corpus)
+    reasons = sorted(s.reason for s in report.skipped)
+    assert len(reasons) == 2 and all("not a regular file" in r for r in reasons)
+    assert report.files_ingested == 3
