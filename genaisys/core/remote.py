@@ -1,0 +1,411 @@
+"""RemoteCore: a CPU on another machine, over the OpenAI chat-completions protocol (httpx).
+
+Any server that speaks ``POST {base_url}/chat/completions`` works: vLLM, TGI, SGLang, Ollama,
+llama.cpp's server, or another ``genaisys serve``. `RemoteCore` is a LangChain `BaseChatModel`
+like `ChatCore`: sync and async, SSE token streaming, ``bind_tools`` (tools go to the server as
+OpenAI tools; its ``tool_calls`` come back as ``AIMessage.tool_calls``), images from standard
+content blocks (sent as ``image_url`` data URLs; ``file_id`` blocks are read from ``blobs``).
+
+Failures: 429 and 5xx answers, connection errors and timeouts are retried with exponential
+backoff (``backoff · 2^attempt`` seconds, capped, or the server's ``Retry-After``); other
+answers and exhausted retries raise `CoreError` saying what the server said. A stream that
+stops before its end (no ``[DONE]`` and no ``finish_reason``) raises `CoreError` too — retried
+only if nothing had been streamed yet, because shown tokens cannot be taken back.
+
+Example:
+    >>> from genaisys.core.remote import RemoteCore
+    >>> cpu = RemoteCore(base_url="http://127.0.0.1:8000/v1", model="nano")
+    >>> cpu.invoke("Hello").content  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any
+
+import httpx
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import ConfigDict, Field, SecretStr
+
+from genaisys.core.toolcall import TOOL_CALL_ERROR_TEMPLATE, new_tool_call_id
+from genaisys.errors import CoreError, MediaError
+
+__all__ = ["RemoteCore"]
+
+_RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class _Retryable(Exception):
+    """Internal: this attempt failed in a way worth retrying (the message says how)."""
+
+
+class RemoteCore(BaseChatModel):
+    """An OpenAI-compatible chat-completions server as a LangChain chat model.
+
+    Attributes:
+        base_url: the API root, e.g. ``http://host:8000/v1`` (``/chat/completions`` is appended).
+        model: the model name the server expects.
+        api_key: sent as ``Authorization: Bearer …`` when set.
+        timeout: seconds for connect/read/write of one attempt.
+        max_retries: extra attempts after the first for 429/5xx, connection errors and timeouts.
+        backoff / max_backoff: first retry delay in seconds (doubled each retry) and its cap.
+        max_tokens / temperature / top_p: sampling settings (``None``: the server's default).
+        blobs: optional blob store (``.path(blob_id) -> Path``) for ``file_id`` image blocks.
+        extra_body: extra JSON fields merged into every request.
+        transport: an httpx transport to use instead of the network (tests, proxies).
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    base_url: str
+    model: str = "default"
+    api_key: SecretStr | None = None
+    timeout: float = 60.0
+    max_retries: int = Field(default=2, ge=0)
+    backoff: float = Field(default=0.5, ge=0)
+    max_backoff: float = 8.0
+    max_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    blobs: Any = None
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+    transport: Any = None
+
+    @property
+    def _llm_type(self) -> str:
+        return "genaisys-remote-core"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"base_url": self.base_url, "model": self.model}
+
+    def bind_tools(self, tools: Sequence[dict[str, Any] | type | Callable[..., Any] | Any], *,
+                   tool_choice: str | dict[str, Any] | None = None,
+                   **kwargs: Any) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools (pydantic models, functions, BaseTools, JSON schemas); sent as OpenAI tools."""
+        formatted = [convert_to_openai_tool(t) for t in tools]
+        if tool_choice is not None:
+            if tool_choice == "any":
+                tool_choice = "required"
+            elif isinstance(tool_choice, str) and tool_choice not in ("auto", "none", "required"):
+                tool_choice = {"type": "function", "function": {"name": tool_choice}}
+            kwargs["tool_choice"] = tool_choice
+        return self.bind(tools=formatted, **kwargs)
+
+    # ------------------------------------------------------------------ request
+    def _url(self) -> str:
+        return self.base_url.rstrip("/") + "/chat/completions"
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+        if self.api_key is not None:
+            headers["Authorization"] = f"Bearer {self.api_key.get_secret_value()}"
+        return headers
+
+    def _body(self, messages: list[BaseMessage], stop: list[str] | None, stream: bool, **kwargs: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.model, "messages": [self._message(m) for m in messages], "stream": stream}
+        if stream:
+            body["stream_options"] = {"include_usage": True}
+        for key in ("max_tokens", "temperature", "top_p"):
+            value = kwargs.get(key, getattr(self, key))
+            if value is not None:
+                body[key] = value
+        if "max_new_tokens" in kwargs:  # ChatCore's name for the same thing
+            body["max_tokens"] = kwargs["max_new_tokens"]
+        if stop:
+            body["stop"] = stop
+        if kwargs.get("tools"):
+            body["tools"] = kwargs["tools"]
+            if kwargs.get("tool_choice") is not None:
+                body["tool_choice"] = kwargs["tool_choice"]
+        return {**body, **self.extra_body}
+
+    def _message(self, msg: BaseMessage) -> dict[str, Any]:
+        if isinstance(msg, SystemMessage):
+            return {"role": "system", "content": _text(msg.content)}
+        if isinstance(msg, HumanMessage):
+            return {"role": "user", "content": self._parts(msg.content)}
+        if isinstance(msg, AIMessage):
+            out: dict[str, Any] = {"role": "assistant", "content": _text(msg.content) or None}
+            if msg.tool_calls:
+                out["tool_calls"] = [{"id": tc.get("id") or new_tool_call_id(), "type": "function",
+                                      "function": {"name": tc["name"], "arguments": json.dumps(tc["args"])}}
+                                     for tc in msg.tool_calls]
+            return out
+        if isinstance(msg, ToolMessage):
+            return {"role": "tool", "tool_call_id": msg.tool_call_id, "content": _text(msg.content)}
+        return {"role": getattr(msg, "role", msg.type), "content": _text(msg.content)}
+
+    def _parts(self, content: str | list[Any]) -> str | list[dict[str, Any]]:
+        if isinstance(content, str):
+            return content
+        parts: list[dict[str, Any]] = []
+        for block in content:
+            if isinstance(block, str):
+                parts.append({"type": "text", "text": block})
+            elif block.get("type") == "text":
+                parts.append({"type": "text", "text": str(block.get("text", ""))})
+            elif block.get("type") in ("image", "image_url"):
+                parts.append({"type": "image_url", "image_url": {"url": self._image_url(block)}})
+            else:
+                raise CoreError(f"content block type {block.get('type')!r} cannot be sent to a chat-completions "
+                                "server; use text or image blocks")
+        return parts
+
+    def _image_url(self, block: dict[str, Any]) -> str:
+        if block.get("type") == "image_url":
+            ref = block.get("image_url")
+            url = ref.get("url") if isinstance(ref, dict) else ref
+        elif isinstance(block.get("base64"), str):
+            return f"data:{block.get('mime_type') or 'image/png'};base64,{block['base64']}"
+        elif isinstance(block.get("file_id"), str):
+            if self.blobs is None:
+                raise MediaError(f"image block names blob {block['file_id']!r} but this RemoteCore has no blob "
+                                 "store; pass blobs=<store with .path(blob_id)>")
+            from genaisys.core.chat import load_image_block
+
+            image = load_image_block(block, self.blobs)  # validates the file
+            from io import BytesIO
+
+            buf = BytesIO()
+            image.save(buf, "PNG")
+            return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+        else:
+            url = block.get("url")
+        if not isinstance(url, str) or not url:
+            raise MediaError("an image block needs base64 (+mime_type), url, or file_id")
+        return url  # data: and http(s) URLs go as they are; the server decides what it fetches
+
+    # ------------------------------------------------------------------ parsing
+    def _result(self, data: dict[str, Any]) -> ChatResult:
+        try:
+            choice = data["choices"][0]
+            msg = choice["message"]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise CoreError(f"{self._url()} answered without choices[0].message: {json.dumps(data)[:300]}") from exc
+        calls, invalid = [], []
+        for tc in msg.get("tool_calls") or []:
+            fn = tc.get("function") or {}
+            raw = fn.get("arguments") or "{}"
+            try:
+                args = json.loads(raw) if isinstance(raw, str) else raw
+                if not isinstance(args, dict):
+                    raise ValueError("arguments are not a JSON object")
+                calls.append({"name": fn.get("name", ""), "args": args, "id": tc.get("id") or new_tool_call_id(),
+                              "type": "tool_call"})
+            except ValueError as exc:
+                invalid.append({"name": fn.get("name"), "args": raw if isinstance(raw, str) else json.dumps(raw),
+                                "id": tc.get("id") or new_tool_call_id(), "type": "invalid_tool_call",
+                                "error": TOOL_CALL_ERROR_TEMPLATE.format(error=str(exc))})
+        message = AIMessage(content=msg.get("content") or "", tool_calls=calls, invalid_tool_calls=invalid,
+                            usage_metadata=_usage(data.get("usage")),
+                            response_metadata={"finish_reason": choice.get("finish_reason"),
+                                               "model_name": data.get("model", self.model)})
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _delay(self, attempt: int, response: httpx.Response | None) -> float:
+        if response is not None and (after := response.headers.get("retry-after")):
+            try:
+                return min(float(after), self.max_backoff)
+            except ValueError:
+                pass
+        return min(self.backoff * 2**attempt, self.max_backoff)
+
+    def _check(self, response: httpx.Response) -> None:
+        if response.status_code in _RETRY_STATUS:
+            raise _Retryable(f"{self._url()} answered {response.status_code}: {response.text[:300]}")
+        if response.status_code >= 400:
+            raise CoreError(f"{self._url()} answered {response.status_code}: {response.text[:300]} "
+                            "(a client error: check the model name, the messages and the API key)")
+
+    def _give_up(self, last: str) -> CoreError:
+        return CoreError(f"{self._url()} failed after {self.max_retries + 1} attempt(s): {last}. "
+                         "Check that the server is up, or raise timeout / max_retries")
+
+    # ------------------------------------------------------------------ sync
+    def _client(self) -> httpx.Client:
+        return httpx.Client(timeout=self.timeout, headers=self._headers(), transport=self.transport)
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        body = self._body(messages, stop, False, **kwargs)
+        last = ""
+        with self._client() as client:
+            for attempt in range(self.max_retries + 1):
+                response = None
+                try:
+                    response = client.post(self._url(), json=body)
+                    self._check(response)
+                    return self._result(response.json())
+                except (_Retryable, httpx.TimeoutException, httpx.TransportError) as exc:
+                    last = _describe(exc)
+                except json.JSONDecodeError as exc:
+                    raise CoreError(f"{self._url()} answered non-JSON: {response.text[:200] if response else ''}") from exc
+                if attempt < self.max_retries:
+                    time.sleep(self._delay(attempt, response))
+        raise self._give_up(last)
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        body = self._body(messages, stop, True, **kwargs)
+        last = ""
+        with self._client() as client:
+            for attempt in range(self.max_retries + 1):
+                state = _StreamState()
+                response = None
+                try:
+                    with client.stream("POST", self._url(), json=body) as response:
+                        if response.status_code >= 400:
+                            response.read()  # the error text, for the message
+                        self._check(response)
+                        for line in response.iter_lines():
+                            for chunk in state.feed(line):
+                                if run_manager is not None and chunk.message.content:
+                                    run_manager.on_llm_new_token(str(chunk.message.content), chunk=chunk)
+                                yield chunk
+                    state.finish(self._url())
+                    return
+                except (_Retryable, httpx.TimeoutException, httpx.TransportError) as exc:
+                    if state.yielded:
+                        raise CoreError(f"the stream from {self._url()} was cut after {state.yielded} chunk(s) "
+                                        f"({_describe(exc)}); the answer so far is incomplete") from exc
+                    last = _describe(exc)
+                if attempt < self.max_retries:
+                    time.sleep(self._delay(attempt, response))
+        raise self._give_up(last)
+
+    # ------------------------------------------------------------------ async
+    def _aclient(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=self.timeout, headers=self._headers(), transport=self.transport)
+
+    async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                         run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        body = self._body(messages, stop, False, **kwargs)
+        last = ""
+        async with self._aclient() as client:
+            for attempt in range(self.max_retries + 1):
+                response = None
+                try:
+                    response = await client.post(self._url(), json=body)
+                    self._check(response)
+                    return self._result(response.json())
+                except (_Retryable, httpx.TimeoutException, httpx.TransportError) as exc:
+                    last = _describe(exc)
+                except json.JSONDecodeError as exc:
+                    raise CoreError(f"{self._url()} answered non-JSON: {response.text[:200] if response else ''}") from exc
+                if attempt < self.max_retries:
+                    await asyncio.sleep(self._delay(attempt, response))
+        raise self._give_up(last)
+
+    async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                       run_manager: AsyncCallbackManagerForLLMRun | None = None,
+                       **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+        body = self._body(messages, stop, True, **kwargs)
+        last = ""
+        async with self._aclient() as client:
+            for attempt in range(self.max_retries + 1):
+                state = _StreamState()
+                response = None
+                try:
+                    async with client.stream("POST", self._url(), json=body) as response:
+                        if response.status_code >= 400:
+                            await response.aread()
+                        self._check(response)
+                        async for line in response.aiter_lines():
+                            for chunk in state.feed(line):
+                                if run_manager is not None and chunk.message.content:
+                                    await run_manager.on_llm_new_token(str(chunk.message.content), chunk=chunk)
+                                yield chunk
+                    state.finish(self._url())
+                    return
+                except (_Retryable, httpx.TimeoutException, httpx.TransportError) as exc:
+                    if state.yielded:
+                        raise CoreError(f"the stream from {self._url()} was cut after {state.yielded} chunk(s) "
+                                        f"({_describe(exc)}); the answer so far is incomplete") from exc
+                    last = _describe(exc)
+                if attempt < self.max_retries:
+                    await asyncio.sleep(self._delay(attempt, response))
+        raise self._give_up(last)
+
+
+class _StreamState:
+    """Server-sent events → message chunks; knows whether the stream ended properly."""
+
+    def __init__(self) -> None:
+        self.done = False
+        self.finished = False  # a finish_reason arrived
+        self.yielded = 0
+
+    def feed(self, line: str) -> list[ChatGenerationChunk]:
+        line = line.strip()
+        if not line.startswith("data:"):
+            return []  # blank separators, ": comments", "event:" lines
+        payload = line[5:].strip()
+        if payload == "[DONE]":
+            self.done = True
+            return []
+        try:
+            data = json.loads(payload)
+        except json.JSONDecodeError as exc:
+            raise CoreError(f"the server streamed a data line that is not JSON: {payload[:200]!r}") from exc
+        if isinstance(data, dict) and "error" in data:
+            raise CoreError(f"the server reported an error mid-stream: {json.dumps(data['error'])[:300]}")
+        out = []
+        for choice in data.get("choices") or []:
+            delta = choice.get("delta") or {}
+            tool_chunks = [{"name": (tc.get("function") or {}).get("name"),
+                            "args": (tc.get("function") or {}).get("arguments"),
+                            "id": tc.get("id"), "index": tc.get("index", i), "type": "tool_call_chunk"}
+                           for i, tc in enumerate(delta.get("tool_calls") or [])]
+            meta = {}
+            if choice.get("finish_reason"):
+                self.finished = True
+                meta = {"finish_reason": choice["finish_reason"], "model_name": data.get("model")}
+            if delta.get("content") or tool_chunks or meta:
+                out.append(ChatGenerationChunk(message=AIMessageChunk(
+                    content=delta.get("content") or "", tool_call_chunks=tool_chunks, response_metadata=meta,
+                    chunk_position="last" if meta else None)))
+        if data.get("usage"):
+            out.append(ChatGenerationChunk(message=AIMessageChunk(content="", usage_metadata=_usage(data["usage"]))))
+        self.yielded += len(out)
+        return out
+
+    def finish(self, url: str) -> None:
+        if not (self.done or self.finished):
+            raise httpx.RemoteProtocolError(f"the stream from {url} ended without [DONE] or a finish_reason")
+
+
+def _text(content: str | list[Any]) -> str:
+    if isinstance(content, str):
+        return content
+    return "".join(b if isinstance(b, str) else str(b.get("text", "")) for b in content
+                   if isinstance(b, str) or b.get("type") == "text")
+
+
+def _usage(usage: dict[str, Any] | None) -> Any:
+    if not usage:
+        return None
+    n_in, n_out = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
+    return {"input_tokens": n_in, "output_tokens": n_out, "total_tokens": int(usage.get("total_tokens", n_in + n_out))}
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out ({type(exc).__name__})"
+    return str(exc) or type(exc).__name__
