@@ -1,0 +1,63 @@
+"""The prebuilt graphs with the packaged real models: the nano core and the MiniLM memory."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.messages import HumanMessage
+
+pytestmark = pytest.mark.packaged
+
+TOPICS = ["with", "try", "for", "while", "if", "import", "lambda", "assert"]
+
+
+@pytest.fixture(scope="module")
+def core():
+    from genaisys.core import load_core
+
+    return load_core("nano", max_new_tokens=24)
+
+
+@pytest.fixture(scope="module")
+def memory(tmp_path_factory):
+    import runpy
+
+    from genaisys import assets
+    from genaisys.memory.chroma import ChromaMemory
+
+    topics = runpy.run_path(str(assets.resolve("pydoc-topics")))["topics"]
+    mem = ChromaMemory(tmp_path_factory.mktemp("pydoc-memory"), image_embedding=False)
+    mem.add_texts([topics[t][:600] for t in TOPICS], [{"source": f"pydoc:{t}"} for t in TOPICS])
+    return mem
+
+
+def test_assistant_with_the_nano_core_streams_and_keeps_history(core):
+    from genaisys.graphs import build_assistant_graph, run_turn
+
+    graph = build_assistant_graph(core, tools=["builtin:calculator"], checkpointer=":memory:", recursion_limit=8)
+    tokens: list[str] = []
+    state = run_turn(
+        graph, "Say hello.", thread_id="real",
+        stream=lambda mode, chunk: tokens.append(chunk["text"]) if mode == "custom" and chunk["type"] == "token" else None,
+    )
+    answer = state["messages"][-1]
+    assert answer.type == "ai" and answer.text.strip()
+    if not answer.tool_calls:
+        assert "".join(tokens) == answer.text  # what streamed is what was stored
+    state = run_turn(graph, "Thanks!", thread_id="real")
+    assert [m.content for m in state["messages"] if isinstance(m, HumanMessage)] == ["Say hello.", "Thanks!"]
+
+
+def test_rag_retrieves_real_sources_and_abstains_off_topic(core, memory):
+    from genaisys.graphs import build_rag_graph
+    from genaisys.graphs.rag import ABSTAIN_TEMPLATE, cited_hits
+
+    graph = build_rag_graph(core, memory, k=2, min_score=0.3)
+    state = graph.invoke({"messages": [HumanMessage("What does the with statement do?")]})
+    assert state["context"][0]["source"] == "pydoc:with" and state["context"][0]["score"] >= 0.3
+    answer = state["messages"][-1]
+    assert answer.text.strip() and answer.text != ABSTAIN_TEMPLATE
+    assert state["citations"] == cited_hits(answer.text, state["context"])  # only chunks it really cited
+
+    off_topic = graph.invoke({"messages": [HumanMessage("What is the capital of Mongolia?")]})
+    assert off_topic["messages"][-1].content == ABSTAIN_TEMPLATE
+    assert max(h["score"] for h in off_topic["context"]) < 0.3
