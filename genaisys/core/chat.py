@@ -237,6 +237,8 @@ class ChatCore(BaseChatModel):
         seed: seed for sampling (``None``: a fresh one per call).
         system_prompt: used when the conversation has no system message.
         model_name: reported in ``response_metadata``.
+        vcd: visual contrastive decoding for every call with images (``True``, a dict or a
+            `VCDConfig`); per call: ``invoke(..., vcd=...)``. See `genaisys.core.vcd`.
 
     Example:
         >>> chat = ChatCore(language_model=lm, tokenizer=tok, max_new_tokens=32)  # doctest: +SKIP
@@ -255,6 +257,7 @@ class ChatCore(BaseChatModel):
     seed: int | None = None
     system_prompt: str | None = None
     model_name: str = "genaisys-core"
+    vcd: Any = None
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
@@ -379,28 +382,37 @@ class ChatCore(BaseChatModel):
 
     # ------------------------------------------------------------------ generation
     def _token_stream(self, prompt: str, images: list[Any], *, max_new_tokens: int, temperature: float,
-                      top_p: float, seed: int | None, usage: dict[str, int]) -> Iterator[int]:
+                      top_p: float, seed: int | None, usage: dict[str, int], vcd: Any = None) -> Iterator[int]:
         import torch
 
         tok = self.tokenizer
         ids = tok(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]  # (1, L)
         lm = self.language_model
+        generator = torch.Generator().manual_seed(seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,))))
+        use_vcd = vcd is not None and self.core is not None and bool(images)
+        usage["vcd"] = int(use_vcd)
         with torch.no_grad():
             if self.core is not None:
                 pixel_values = self.core.preprocess_images(images) if images else None
+                if use_vcd:
+                    from genaisys.core.vcd import distort_images
+
+                    # Row 0 sees the real images, row 1 the distorted ones: one batch, one cache.
+                    distorted = distort_images(pixel_values, vcd.noise_step, generator)
+                    ids = ids.repeat(2, 1)  # (2, L)
+                    pixel_values = torch.cat([pixel_values, distorted])
                 prep = self.core.prepare_inputs(ids, pixel_values=pixel_values)
             else:
                 embed = lm.get_input_embeddings()
                 ids = ids.to(embed.weight.device)
                 prep = {"inputs_embeds": embed(ids), "attention_mask": torch.ones_like(ids),
                         "position_ids": torch.arange(ids.shape[1], device=ids.device).unsqueeze(0)}
-        mask, pos = prep["attention_mask"], prep["position_ids"]  # (1, L'), (1, L')
-        usage["input_tokens"] = int(mask.sum())
+        mask, pos = prep["attention_mask"], prep["position_ids"]  # (B, L'), (B, L'); B = 2 with VCD
+        usage["input_tokens"] = int(mask[0].sum())
         eos = set()
         for src in (getattr(getattr(lm, "generation_config", None), "eos_token_id", None), tok.eos_token_id):
             eos.update(src if isinstance(src, list) else [src] if src is not None else [])
         banned = [self.core.image_token_id] if self.core is not None else []
-        generator = torch.Generator().manual_seed(seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,))))
         # transformers 5.24 renamed `past_key_values` to `cache` (the old name warns until 5.40).
         base = lm.get_base_model() if hasattr(lm, "get_base_model") else lm  # a peft wrapper hides the signature
         cache_kw = "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
@@ -408,6 +420,10 @@ class ChatCore(BaseChatModel):
             out = lm(**prep, use_cache=True)
             for _ in range(max_new_tokens):
                 logits = out.logits[0, -1].clone()  # (V,)
+                if use_vcd:
+                    from genaisys.core.vcd import contrast_logits
+
+                    logits = contrast_logits(logits, out.logits[1, -1], alpha=vcd.alpha, beta=vcd.beta)
                 if banned:
                     logits[banned] = float("-inf")
                 nxt = _sample(logits, temperature, top_p, generator)
@@ -416,9 +432,9 @@ class ChatCore(BaseChatModel):
                     return
                 usage["output_tokens"] = usage.get("output_tokens", 0) + 1
                 yield nxt
-                mask = torch.cat([mask, mask.new_ones(1, 1)], dim=1)
+                mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=1)
                 pos = pos[:, -1:] + 1
-                out = lm(input_ids=torch.tensor([[nxt]], device=mask.device), attention_mask=mask,
+                out = lm(input_ids=torch.full((mask.shape[0], 1), nxt, device=mask.device), attention_mask=mask,
                          position_ids=pos, use_cache=True, **{cache_kw: _cache_of(out)})
 
     def _run(self, messages: list[BaseMessage], stop: list[str] | None, **kwargs: Any) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -433,6 +449,7 @@ class ChatCore(BaseChatModel):
                 prompt, images, max_new_tokens=int(kwargs.get("max_new_tokens", self.max_new_tokens)),
                 temperature=float(kwargs.get("temperature", self.temperature)),
                 top_p=float(kwargs.get("top_p", self.top_p)), seed=kwargs.get("seed", self.seed), usage=usage,
+                vcd=_vcd_config(kwargs.get("vcd", self.vcd)),
             ):
                 generated.append(token)
                 delta = stopper.feed(self.tokenizer.decode(generated, skip_special_tokens=True))
@@ -463,7 +480,8 @@ class ChatCore(BaseChatModel):
         n_in, n_out = usage.get("input_tokens", 0), usage.get("output_tokens", 0)
         yield "", {"content": content, "tool_calls": calls, "invalid_tool_calls": invalid,
                    "usage_metadata": {"input_tokens": n_in, "output_tokens": n_out, "total_tokens": n_in + n_out},
-                   "response_metadata": {"finish_reason": reason, "model_name": self.model_name}}
+                   "response_metadata": {"finish_reason": reason, "model_name": self.model_name,
+                                         "vcd": bool(usage.get("vcd"))}}
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
@@ -518,6 +536,21 @@ class ChatCore(BaseChatModel):
                 await run_manager.on_llm_new_token(str(item.message.content), chunk=item)
             yield item
         await asyncio.to_thread(worker.join)
+
+
+def _vcd_config(value: Any) -> Any:
+    """``None``/``False`` → off; ``True`` → defaults; a dict or `VCDConfig` → those settings."""
+    if value is None or value is False:
+        return None
+    from genaisys.core.vcd import VCDConfig
+
+    if value is True:
+        return VCDConfig()
+    if isinstance(value, dict):
+        return VCDConfig(**value)
+    if isinstance(value, VCDConfig):
+        return value
+    raise ConfigError(f"vcd must be True, a dict or a VCDConfig, got {type(value).__name__}")
 
 
 def _cache_of(out: Any) -> Any:
