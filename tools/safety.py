@@ -268,6 +268,19 @@ def _cap(content: Any, limit: int) -> Any:
     return content
 
 
+def _flatten_text_blocks(content: Any) -> Any:
+    """Content made only of text blocks (what MCP tools return) becomes one string.
+
+    Small local models read a plain string best; content with images or other blocks stays a list.
+    """
+    if isinstance(content, list) and content and all(
+        isinstance(b, str) or (isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str))
+        for b in content
+    ):
+        return "\n".join(b if isinstance(b, str) else b["text"] for b in content)
+    return content
+
+
 def _json_safe(content: Any) -> bool:
     try:
         json.dumps(content)
@@ -384,7 +397,7 @@ class SafeTool(BaseTool):
         artifact = None
         if isinstance(result, ToolMessage):
             if result.status == "error":
-                raise ToolException(_cap(result.content, self.max_output_chars))
+                raise ToolException(_cap(_flatten_text_blocks(result.content), self.max_output_chars))
             content, artifact = result.content, result.artifact
         elif isinstance(result, BaseModel) or not isinstance(result, (str, list)):
             if hasattr(result, "graph") and hasattr(result, "goto"):  # a LangGraph Command: pass through
@@ -393,6 +406,7 @@ class SafeTool(BaseTool):
             content = content if isinstance(content, str) else json.dumps(content, default=str)
         else:
             content = result
+        content = _flatten_text_blocks(content)
         content = _cap(content, self.max_output_chars)
         if key is not None and _json_safe(content):
             self.cache.put(key, content)
@@ -404,6 +418,13 @@ class SafeTool(BaseTool):
         else:
             text = TOOL_FAILED_TEMPLATE.format(tool=self.name, error=f"{type(exc).__name__}: {exc}")
         return ToolException(_cap(text, self.max_output_chars))
+
+    def _invoke_inner_sync(self, inner_input: Any, config: RunnableConfig) -> Any:
+        inner = self.inner
+        if isinstance(inner, StructuredTool) and inner.func is None and inner.coroutine is not None:
+            # An async-only tool (MCP tools are): run it on a private event loop in this worker thread.
+            return asyncio.run(inner.ainvoke(inner_input, config))
+        return inner.invoke(inner_input, config)
 
     def _run(self, *args: Any, config: RunnableConfig, run_manager: Any = None, **kwargs: Any) -> Any:
         from langgraph.errors import GraphBubbleUp
@@ -425,7 +446,7 @@ class SafeTool(BaseTool):
 
         def work() -> None:
             try:
-                box["result"] = ctx.run(self.inner.invoke, inner_input, config)
+                box["result"] = ctx.run(self._invoke_inner_sync, inner_input, config)
             except BaseException as exc:  # noqa: BLE001 — carried to the calling thread
                 box["error"] = exc
 

@@ -107,14 +107,26 @@ def test_output_is_capped_with_a_marker():
 
 
 def test_content_blocks_are_capped_too():
+    image = {"type": "image", "url": "https://example.org/cat.png"}
+
     @tool
     def blocks(n: int) -> list:
-        """Text blocks."""
-        return [{"type": "text", "text": "a" * n}, {"type": "text", "text": "b" * n}]
+        """Text blocks and an image."""
+        return [{"type": "text", "text": "a" * n}, image, {"type": "text", "text": "b" * n}]
 
     out = safe_tool(blocks, max_output_chars=150, idempotent_cache=None).invoke(tool_call("blocks", {"n": 100}, "c"))
-    texts = [b["text"] for b in out.content]
+    assert out.content[1] == image
+    texts = [b["text"] for b in out.content if b["type"] == "text"]
     assert texts[0] == "a" * 100 and texts[1] == "b" * 50 and "150 of 200" in texts[2]
+
+
+def test_text_only_blocks_become_one_string():
+    @tool
+    def blocks() -> list:
+        """Two text blocks (what MCP tools return)."""
+        return [{"type": "text", "text": "one", "id": "x"}, {"type": "text", "text": "two"}]
+
+    assert safe_tool(blocks, idempotent_cache=None).invoke(tool_call("blocks", {}, "c")).content == "one\ntwo"
 
 
 def test_validation_error_is_text_for_the_model_not_an_exception():

@@ -1,0 +1,170 @@
+"""Expose genaisys tools as a Model Context Protocol server (stdio or streamable HTTP).
+
+Each tool is taken from the registry (``"builtin:calculator"`` …) or given as a LangChain tool,
+and runs behind the safety wrapper: the MCP client gets the tool's JSON schema, and a call
+that fails validation, times out or raises comes back as an MCP error result (``isError``)
+whose text says what went wrong. Built on the official `mcp` SDK's ``FastMCP``.
+
+Command line (the ``genaisys mcp serve`` CLI calls `serve_mcp`)::
+
+    python -m genaisys.tools.mcp_server builtin:calculator builtin:clock
+    python -m genaisys.tools.mcp_server builtin:calculator --transport streamable-http --port 8765
+
+Example:
+    >>> server = build_mcp_server(["builtin:calculator"])  # doctest: +SKIP
+    >>> server.run("stdio")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import argparse
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from genaisys._optional import require
+from genaisys.errors import ConfigError
+
+__all__ = ["build_mcp_server", "main", "serve_mcp"]
+
+_PIP = "mcp==1.30.0"
+Transport = Literal["stdio", "streamable-http"]
+
+
+def _resolve(tools: Sequence[Any], resources: Mapping[str, Mapping[str, Any]] | None) -> list[Any]:
+    from genaisys.tools.registry import get_tool
+    from genaisys.tools.safety import SafeTool, safe_tool
+
+    out = []
+    for spec in tools:
+        if isinstance(spec, str):
+            out.append(get_tool(spec, **dict((resources or {}).get(spec, {}))))
+        elif isinstance(spec, SafeTool):
+            out.append(spec)
+        else:
+            out.append(safe_tool(spec))
+    names = [t.name for t in out]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"two tools share the name(s) {dupes}; MCP tool names must be unique")
+    if not out:
+        raise ConfigError("an MCP server needs at least one tool, e.g. ['builtin:calculator']")
+    return out
+
+
+def _to_mcp_tool(tool: Any) -> Any:
+    """A FastMCP tool whose arguments go to the safe tool as given (it validates them itself)."""
+    from mcp.server.fastmcp.exceptions import ToolError as MCPToolError
+    from mcp.server.fastmcp.tools import Tool
+    from mcp.server.fastmcp.utilities.func_metadata import ArgModelBase, FuncMetadata
+    from pydantic import ConfigDict
+
+    class _RawArguments(ArgModelBase):
+        # Validation is the safety wrapper's job: pass the client's arguments through untouched,
+        # so a bad call gets genaisys's model-facing validation text.
+        model_config = ConfigDict(extra="allow", arbitrary_types_allowed=True)
+
+        def model_dump_one_level(self) -> dict[str, Any]:
+            return dict(self.model_extra or {})
+
+    async def call(**arguments: Any) -> Any:
+        message = await tool.ainvoke(
+            {"type": "tool_call", "id": f"mcp-{uuid.uuid4().hex}", "name": tool.name, "args": arguments}
+        )
+        if getattr(message, "status", "success") == "error":
+            raise MCPToolError(str(message.content))
+        return message.content
+
+    schema = tool.tool_call_schema_json() or {"type": "object", "properties": {}}
+    schema = {k: v for k, v in schema.items() if k != "title"} | {"type": "object"}
+    return Tool(
+        fn=call,
+        name=tool.name,
+        description=tool.description or tool.name,
+        parameters=schema,
+        fn_metadata=FuncMetadata(arg_model=_RawArguments),
+        is_async=True,
+    )
+
+
+def build_mcp_server(
+    tools: Sequence[Any],
+    *,
+    name: str = "genaisys",
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    resources: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Any:
+    """A FastMCP server offering ``tools``.
+
+    Args:
+        tools: Registry names (``"builtin:calculator"``), LangChain tools or typed functions.
+        name: The server name announced to clients.
+        host: Interface for streamable HTTP (default loopback only).
+        port: Port for streamable HTTP.
+        resources: Per-tool resources for `get_tool`, e.g.
+            ``{"builtin:file_reader": {"roots": ["./docs"]}}``.
+
+    Raises:
+        ConfigError: No tools, duplicate names, or a tool missing its resources.
+        UnknownNameError: A registry name is unknown.
+        MissingDependencyError: ``mcp`` is not installed.
+    """
+    require("mcp", _PIP, feature="the MCP server")
+    from mcp.server.fastmcp import FastMCP
+
+    safe = _resolve(tools, resources)
+    return FastMCP(name, host=host, port=port, tools=[_to_mcp_tool(t) for t in safe], log_level="WARNING")
+
+
+def serve_mcp(
+    tool_names: Sequence[Any],
+    *,
+    transport: Transport = "stdio",
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    name: str = "genaisys",
+    resources: Mapping[str, Mapping[str, Any]] | None = None,
+) -> None:
+    """Run an MCP server for ``tool_names`` until it is stopped (blocks).
+
+    Args:
+        tool_names: Registry names or tools (see `build_mcp_server`).
+        transport: ``"stdio"`` (for a client that starts this process) or ``"streamable-http"``
+            (served at ``http://<host>:<port>/mcp``).
+        host: Interface for streamable HTTP; keep the default loopback unless the tools are meant
+            for other machines.
+        port: Port for streamable HTTP.
+        name: Server name.
+        resources: Per-tool resources (see `build_mcp_server`).
+
+    Raises:
+        ConfigError: An unknown transport (and everything `build_mcp_server` raises).
+    """
+    if transport not in ("stdio", "streamable-http"):
+        raise ConfigError(f"transport must be 'stdio' or 'streamable-http', got {transport!r}")
+    server = build_mcp_server(tool_names, name=name, host=host, port=port, resources=resources)
+    server.run(transport)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m genaisys.tools.mcp_server TOOL... [--transport T] [--host H] [--port P] [--root DIR]``."""
+    parser = argparse.ArgumentParser(prog="genaisys-mcp", description="Serve genaisys tools over MCP.")
+    parser.add_argument("tools", nargs="+", help="registry names, e.g. builtin:calculator builtin:clock")
+    parser.add_argument("--transport", default="stdio", choices=["stdio", "streamable-http"])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--name", default="genaisys")
+    parser.add_argument("--root", action="append", default=[], help="folder builtin:file_reader may read")
+    parser.add_argument("--allow-host", action="append", default=[], help="host builtin:http_fetch may reach")
+    args = parser.parse_args(argv)
+    resources: dict[str, dict[str, Any]] = {}
+    if args.root:
+        resources["builtin:file_reader"] = {"roots": args.root}
+    if args.allow_host:
+        resources["builtin:http_fetch"] = {"allow_hosts": args.allow_host}
+    serve_mcp(args.tools, transport=args.transport, host=args.host, port=args.port, name=args.name, resources=resources)
+
+
+if __name__ == "__main__":
+    main()
