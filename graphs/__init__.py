@@ -41,6 +41,7 @@ _LAZY = {
     "build_planner_graph": "genaisys.graphs.planner",
     "validate_plan": "genaisys.graphs.planner",
     "PlanTask": "genaisys.graphs.planner",
+    "draw_graph": "genaisys.graphs.drawing",
 }
 
 __all__ = sorted(_LAZY)

@@ -11,7 +11,8 @@ import pytest
 @pytest.mark.parametrize(
     "module",
     ["genaisys.graphs", "genaisys.graphs.state", "genaisys.graphs.nodes", "genaisys.graphs.assistant", "genaisys.graphs.rag",
-     "genaisys.graphs.planner", "genaisys.graphs.checkpoint"],
+     "genaisys.graphs.planner", "genaisys.graphs.checkpoint",
+     "genaisys.graphs.drawing"],
 )
 def test_docstring_examples_run(module):
     mod = importlib.import_module(module)
