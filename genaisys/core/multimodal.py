@@ -383,7 +383,9 @@ class MultimodalCore(nn.Module):
             if getattr(self.language_model, "peft_config", None):
                 from peft import get_peft_model_state_dict
 
-                state.update({f"lora.{k}": v for k, v in get_peft_model_state_dict(self.language_model).items()})
+                # The added embedding rows are saved below; never let peft save whole embedding matrices.
+                lora = get_peft_model_state_dict(self.language_model, save_embedding_layers=False)
+                state.update({f"lora.{k}": v for k, v in lora.items()})
             weight = self.language_model.get_input_embeddings().weight
             if weight.shape[0] > self.n_base_rows:
                 state["added_rows.input"] = weight[self.n_base_rows:]
@@ -421,7 +423,33 @@ class MultimodalCore(nn.Module):
         cfgs = getattr(self.language_model, "peft_config", None)
         if not cfgs:
             return None
-        return {name: cfg.to_dict() for name, cfg in cfgs.items()}
+        # to_dict() holds sets and enums; make it plain JSON.
+        return json.loads(json.dumps({name: cfg.to_dict() for name, cfg in cfgs.items()},
+                                     default=lambda o: sorted(o) if isinstance(o, set) else str(o)))
+
+    def add_lora(self, *, r: int = 8, alpha: int = 16, dropout: float = 0.0,
+                 target_modules: list[str] | str | None = None) -> MultimodalCore:
+        """Wrap the language model (only it: not the vision tower) with LoRA adapters (peft).
+
+        The adapters train while the base LM stays frozen; `save_pretrained` writes them beside
+        the connector, and `from_pretrained` re-attaches them.
+
+        Args:
+            r / alpha / dropout: LoRA rank, scaling numerator and dropout.
+            target_modules: module names or a regex; default the attention projections.
+
+        Example:
+            >>> core.add_lora(r=8, alpha=16)  # doctest: +SKIP
+        """
+        from genaisys._optional import require
+
+        peft = require("peft", "peft>=0.21", feature="LoRA adapters")
+        if getattr(self.language_model, "peft_config", None):
+            raise CoreError("the language model already has LoRA adapters")
+        config = peft.LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout,
+                                 target_modules=target_modules or ["q_proj", "k_proj", "v_proj", "o_proj"])
+        self.language_model = _peft_wrap(self.language_model, config)
+        return self
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, **parts: Any) -> MultimodalCore:
@@ -459,11 +487,11 @@ class MultimodalCore(nn.Module):
         return core
 
     def _attach_lora(self, peft_config: dict[str, Any], lora_state: dict[str, torch.Tensor]) -> None:
-        from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
+        from peft import LoraConfig, set_peft_model_state_dict
 
         cfg = dict(next(iter(peft_config.values())))
         allowed = set(LoraConfig.__dataclass_fields__)
-        lm = get_peft_model(self.language_model, LoraConfig(**{k: v for k, v in cfg.items() if k in allowed}))
+        lm = _peft_wrap(self.language_model, LoraConfig(**{k: v for k, v in cfg.items() if k in allowed}))
         set_peft_model_state_dict(lm, lora_state)
         self.language_model = lm
 
@@ -488,3 +516,14 @@ class MultimodalCore(nn.Module):
                         self.language_model.get_output_embeddings().weight[self.n_base_rows:] = sub["output"].to(weight)
                 elif head != "lora":
                     raise CoreError(f"unknown saved part {head!r} in {WEIGHTS_NAME}")
+
+
+def _peft_wrap(language_model: nn.Module, lora_config: Any) -> nn.Module:
+    import warnings
+
+    from peft import get_peft_model
+
+    with warnings.catch_warnings():
+        # peft 0.21 reads transformers' deprecated `is_gradient_checkpointing`; nothing to fix on our side.
+        warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+        return get_peft_model(language_model, lora_config)

@@ -190,3 +190,28 @@ def test_from_pretrained_rejects_a_foreign_folder(tmp_path):
     (tmp_path / CONFIG_NAME).write_text(json.dumps({"format": "something-else"}))
     with pytest.raises(CoreError, match="format"):
         MultimodalCore.from_pretrained(tmp_path)
+
+
+def test_lora_adapters_save_and_reattach_with_identical_logits(tmp_path):
+    tok = make_tokenizer()
+    lm_dir = tmp_path / "lm"
+    make_lm(len(tok)).save_pretrained(lm_dir)
+    tok.save_pretrained(lm_dir)
+    config = MultimodalCoreConfig(vision={"name": "hf", "config": TINY_CLIP}, connector="linear",
+                                  language_model=str(lm_dir))
+    core = MultimodalCore(config).add_lora(r=4, alpha=8)
+    trainable = {n for n, p in core.named_parameters() if p.requires_grad}
+    assert any("lora_A" in n for n in trainable)
+    assert not any("vision_tower" in n for n in trainable)  # LoRA stays inside the LM
+    with torch.no_grad():
+        for name, p in core.language_model.named_parameters():
+            if "lora_B" in name:
+                p.normal_()  # "trained" adapters (lora_B starts at 0)
+    pixels = torch.randn(1, 3, 32, 32)
+    before = _logits(core, pixels)
+    saved = load_file(str(core.save_pretrained(tmp_path / "core") / WEIGHTS_NAME))
+    assert any(k.startswith("lora.") for k in saved) and not any(k.startswith("language_model.") for k in saved)
+    loaded = MultimodalCore.from_pretrained(tmp_path / "core")
+    torch.testing.assert_close(_logits(loaded, pixels), before, rtol=0, atol=0)
+    with pytest.raises(CoreError, match="already"):
+        loaded.add_lora()
