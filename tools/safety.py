@@ -101,7 +101,13 @@ class ApprovalDecision(BaseModel):
         {'x': 1}
     """
 
-    model_config = ConfigDict(extra="forbid")
+    # The interrupt carries this model's JSON schema to the client: keep its description short.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra=lambda schema, _cls: schema.update(
+            description="Approve the tool call, edit its arguments, or reject it."
+        ),
+    )
 
     action: Literal["approve", "edit", "reject"]
     args: dict[str, Any] | None = Field(default=None, description="the edited arguments (action 'edit')")

@@ -10,10 +10,12 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import Annotated
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
-from langchain_core.tools import BaseTool, tool
+from langchain_core.tools import BaseTool, InjectedToolCallId, tool
+from langgraph.prebuilt import ToolRuntime
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 from pydantic import ValidationError
@@ -391,3 +393,49 @@ def test_side_effect_runs_once_across_a_process_crash(tmp_path, cache):
     assert "['audited', 'moved 7']" in second.stdout
     ledger = (tmp_path / "ledger.txt").read_text().split()
     assert ledger == (["7"] if cache == "cache" else ["7", "7"])
+
+
+def test_injected_call_id_and_runtime_reach_the_wrapped_tool():
+    @tool
+    def who(x: int, tool_call_id: Annotated[str, InjectedToolCallId]) -> str:
+        """Report the call id."""
+        return f"{x}:{tool_call_id}"
+
+    @tool
+    def state_size(x: int, runtime: ToolRuntime) -> str:
+        """Report the graph state size."""
+        return f"{x}:{runtime.tool_call_id}:{len(runtime.state['messages'])}"
+
+    wrapped = [safe_tool(who, idempotent_cache=None), safe_tool(state_size, idempotent_cache=None)]
+    assert set(wrapped[1].tool_call_schema.model_json_schema()["properties"]) == {"x"}  # hidden from the model
+    script = [AIMessage("", tool_calls=[tool_call("who", {"x": 1}, "w1"), tool_call("state_size", {"x": 2}, "s1")])]
+    out = build_scripted_graph(wrapped, script).invoke({"messages": [HumanMessage("go")]})
+    assert [m.content for m in out["messages"] if isinstance(m, ToolMessage)] == ["1:w1", "2:s1:2"]
+
+
+def test_async_graph_approval_and_idempotency(cache_path):
+    runs: list = []
+
+    async def book(seat: str) -> str:
+        """Book a seat."""
+        runs.append(seat)
+        return f"booked {seat}"
+
+    async def confirm(seat: str) -> str:
+        """Confirm a booking."""
+        return f"confirmed {seat}"
+
+    cache = IdempotencyCache(cache_path)
+    tools = [safe_tool(book, idempotent_cache=cache), safe_tool(confirm, require_approval=True, idempotent_cache=cache)]
+    script = [AIMessage("", tool_calls=[tool_call("book", {"seat": "4A"}, "b1"), tool_call("confirm", {"seat": "4A"}, "c1")])]
+    graph = build_scripted_graph(tools, script, checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "async"}}
+
+    async def run():
+        first = await graph.ainvoke({"messages": [HumanMessage("book")]}, config)
+        assert first["__interrupt__"][0].value["tool"] == "confirm"
+        return await graph.ainvoke(Command(resume={"action": "approve"}), config)
+
+    out = asyncio.run(run())
+    assert runs == ["4A"]
+    assert sorted(m.content for m in out["messages"] if isinstance(m, ToolMessage)) == ["booked 4A", "confirmed 4A"]
