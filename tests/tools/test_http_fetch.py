@@ -84,3 +84,74 @@ def test_ipv4_literal_forms():
 def test_html_to_text_drops_scripts_and_keeps_structure():
     html = "<body><nav>Menu</nav><noscript>x</noscript><h2>T&iacute;tulo</h2><p>a<br>b</p><table><tr><td>1</td><td>2</td></tr></table></body>"
     assert html_to_text(html) == "Menu\n## Título\na\nb\n1\n2"
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """An HTTPS server on 127.0.0.1 whose self-signed certificate names only ``pinned.example``."""
+    import datetime
+    import http.server
+    import ssl
+    import threading
+
+    x509 = pytest.importorskip("cryptography.x509", reason="cryptography builds the test certificate")
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pinned.example")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("pinned.example")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    seen_sni: list = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):  # noqa: N802
+            body = f"host={self.headers.get('Host')}".encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    context.sni_callback = lambda sock, server_name, ctx: seen_sni.append(server_name)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], str(cert_file), seen_sni
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_https_is_pinned_and_verified_for_the_name(tls_server, only_loopback):
+    port, ca, seen_sni = tls_server
+
+    def resolver(host, p):
+        return ["127.0.0.1"]
+
+    config = HttpFetchConfig(allow_hosts=["pinned.example", "other.example"], ca_bundle=ca)
+    result = HttpFetcher(config, resolver=resolver).fetch(f"https://pinned.example:{port}/")
+    assert result.text == f"host=pinned.example:{port}"
+    assert seen_sni == ["pinned.example"]  # SNI carries the name although we dialled the IP
+    with pytest.raises(ToolError, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+        HttpFetcher(config, resolver=resolver).fetch(f"https://other.example:{port}/")  # cert is not for it
+    assert {a[0] for a in only_loopback} == {"127.0.0.1"}
