@@ -42,6 +42,11 @@ _LAZY = {
     "validate_plan": "genaisys.graphs.planner",
     "PlanTask": "genaisys.graphs.planner",
     "draw_graph": "genaisys.graphs.drawing",
+    "build_any_to_any_graph": "genaisys.graphs.any_to_any",
+    "make_perceive_node": "genaisys.graphs.media",
+    "make_textualize_node": "genaisys.graphs.media",
+    "make_decoder_tools": "genaisys.graphs.media",
+    "make_respond_node": "genaisys.graphs.media",
 }
 
 __all__ = sorted(_LAZY)

@@ -80,11 +80,33 @@ def _planner() -> Any:
     return build_planner_graph(_DrawingOnlyModel(), tools=["builtin:calculator"])
 
 
+class _NoBlobs:
+    def put(self, data: bytes, mime_type: str | None = None) -> str:
+        raise GraphError("this graph was built by draw_graph for drawing only")
+
+    def path(self, blob_id: str) -> Any:
+        raise GraphError("this graph was built by draw_graph for drawing only")
+
+
+def _any_to_any() -> Any:
+    from genaisys.graphs.any_to_any import build_any_to_any_graph
+
+    def textualize(path: Any) -> str:
+        raise GraphError("this graph was built by draw_graph for drawing only")
+
+    return build_any_to_any_graph(
+        _DrawingOnlyModel(), blobs=_NoBlobs(), textualizers={"audio": textualize, "video": textualize},
+        decoders={"image": textualize, "speech": textualize}, tools=["builtin:calculator"], memory=_NoMemory(),
+        checkpointer=False,
+    )
+
+
 PREBUILT_GRAPHS: dict[str, Callable[[], Any]] = {
     "assistant": _assistant_full,
     "assistant-approval": _assistant_approval,
     "rag": _rag,
     "planner": _planner,
+    "any-to-any": _any_to_any,
 }
 """Names ``draw_graph`` knows, each building its graph with stand-in model, memory and tools."""
 

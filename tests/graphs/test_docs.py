@@ -12,7 +12,8 @@ import pytest
     "module",
     ["genaisys.graphs", "genaisys.graphs.state", "genaisys.graphs.nodes", "genaisys.graphs.assistant", "genaisys.graphs.rag",
      "genaisys.graphs.planner", "genaisys.graphs.checkpoint",
-     "genaisys.graphs.drawing"],
+     "genaisys.graphs.drawing",
+     "genaisys.graphs.media", "genaisys.graphs.any_to_any"],
 )
 def test_docstring_examples_run(module):
     mod = importlib.import_module(module)

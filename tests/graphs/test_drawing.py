@@ -39,7 +39,7 @@ def test_prebuilt_graph_renders_png_with_every_node(name):
 
 
 def test_unknown_graph_name_lists_the_known_ones():
-    with pytest.raises(UnknownNameError, match="known: assistant, assistant-approval, planner, rag"):
+    with pytest.raises(UnknownNameError, match="known: any-to-any, assistant, assistant-approval, planner, rag"):
         draw_graph("nope")
 
 

@@ -1,0 +1,328 @@
+"""Media nodes: ``perceive`` and ``textualize`` on the way in, decoders and ``respond`` on the way out.
+
+On the way in, ``perceive`` looks at every medium attached to the latest user message, moves
+inline data (``base64``) into the blob store so the state only holds blob ids, and decides per
+medium — by a policy you can replace — whether the core reads it natively (its own encoder) or
+a *textualizer* turns it into text first, recording each decision and its reason in
+``perception``. ``textualize`` runs the textualizers and swaps those media blocks for their text.
+
+On the way out, decoders are **tools** (DESIGN.md §2: a decoder call is a typed tool call,
+inspectable and gateable like any other): :func:`make_decoder_tools` wraps each decoder as
+``generate_image`` / ``generate_audio`` / ``generate_video`` / ``speak``, storing what it makes
+in the blob store and handing the graph an :class:`~genaisys.graphs.state.Artifact`.
+``respond`` attaches the artifacts made during the turn to the final answer as media blocks that
+reference the blob store, and lists them in ``artifacts``.
+
+Contracts (duck-typed, so genaisys's own textualizers, decoders and ``BlobStore`` fit, and so do
+yours):
+
+- blob store: ``put(data: bytes, mime_type=...) -> blob_id`` and ``path(blob_id) -> Path``;
+- textualizer: a callable ``(path) -> str`` or an object with ``textualize(path)``; the result
+  is text, or has a ``text`` attribute / ``to_text()`` method;
+- decoder: a callable ``(prompt) -> ...`` or an object with ``decode(prompt)``, returning bytes,
+  a ``Path`` to a file, a blob id already stored, or an object with ``blob_id`` (and optionally
+  ``mime_type``).
+
+Example:
+    >>> decide_route({"type": "audio", "file_id": "b1"}, native=frozenset({"image"}), textualizers={"audio": len})
+    ('textualize', "the core has no native audio encoder; the 'audio' textualizer turns it into text")
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal, Optional  # Optional: LangGraph matches the `config` annotation text
+
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import BaseTool, StructuredTool
+
+from genaisys.errors import ConfigError, MediaError
+from genaisys.graphs.state import ARTIFACTS, MESSAGES, Artifact, media_block
+
+__all__ = [
+    "DECODER_TOOL_NAMES",
+    "MEDIA_KINDS",
+    "PERCEPTION",
+    "Policy",
+    "TEXTUALIZED_TEMPLATE",
+    "UNSUPPORTED_TEMPLATE",
+    "decide_route",
+    "make_decoder_tools",
+    "make_perceive_node",
+    "make_respond_node",
+    "make_textualize_node",
+    "route_after_perceive",
+]
+
+PERCEPTION = "perception"
+MEDIA_KINDS = ("image", "audio", "video", "file")
+DECODER_TOOL_NAMES = {"image": "generate_image", "audio": "generate_audio", "video": "generate_video", "speech": "speak"}
+_DECODER_MIME = {"image": "image/png", "audio": "audio/wav", "video": "video/mp4", "speech": "audio/wav"}
+_DECODER_DOC = {
+    "image": "Generate an image from a detailed description of it; the image is attached to your answer.",
+    "audio": "Generate a sound or music clip from a description of it; it is attached to your answer.",
+    "video": "Generate a short video from a description of it; it is attached to your answer.",
+    "speech": "Speak the given text aloud; the audio is attached to your answer.",
+}
+
+# Text meant for the model (templates, not exceptions).
+TEXTUALIZED_TEMPLATE = "[{kind} {blob_id}, turned into text by {name}]\n{text}"
+UNSUPPORTED_TEMPLATE = "[{kind} {blob_id} attached but not readable: {reason}]"
+_DECODED_TEMPLATE = "Generated {kind} (blob {blob_id}) for: {prompt!r}. It will be attached to your answer."
+
+Policy = Callable[..., tuple[str, str]]
+"""``policy(block, *, native, textualizers) -> (route, reason)``; route is ``"native"``,
+``"textualize"`` or ``"unsupported"``."""
+
+
+def _kind(block: Any) -> str | None:
+    if isinstance(block, Mapping) and block.get("type") in MEDIA_KINDS:
+        return str(block["type"])
+    if isinstance(block, Mapping) and block.get("type") == "image_url":
+        return "image"
+    return None
+
+
+def decide_route(
+    block: Mapping[str, Any], *, native: frozenset[str], textualizers: Mapping[str, Any]
+) -> tuple[str, str]:
+    """The default perception policy: native encoder first, then a textualizer, else unsupported."""
+    kind = _kind(block) or "file"
+    if kind in native:
+        return "native", f"the core encodes {kind} natively"
+    if kind in textualizers:
+        return "textualize", f"the core has no native {kind} encoder; the {kind!r} textualizer turns it into text"
+    return "unsupported", (
+        f"the core has no native {kind} encoder and no {kind} textualizer is configured "
+        f"(pass textualizers={{'{kind}': ...}})"
+    )
+
+
+def route_after_perceive(state: dict) -> Literal["textualize", "next"]:
+    """``textualize`` when perception routed any medium there (or found one unsupported), else ``next``."""
+    return "textualize" if any(d["route"] != "native" for d in state.get(PERCEPTION) or []) else "next"
+
+
+def _latest_human(messages: list) -> HumanMessage | None:
+    for message in reversed(messages):
+        if isinstance(message, HumanMessage):
+            return message
+    return None
+
+
+def make_perceive_node(
+    *,
+    blobs: Any = None,
+    native: tuple[str, ...] | frozenset[str] = ("image",),
+    textualizers: Mapping[str, Any] | None = None,
+    policy: Policy = decide_route,
+) -> Callable[..., dict]:
+    """A node that externalises inline media to the blob store and decides how each medium is read.
+
+    Args:
+        blobs: The blob store; needed when a message carries inline ``base64`` media.
+        native: Media kinds the core encodes itself (a vision core: ``("image",)``).
+        textualizers: Kind → textualizer for kinds to turn into text.
+        policy: Decides ``(route, reason)`` per media block (default :func:`decide_route`).
+
+    The decisions land in ``perception``: ``[{"index", "kind", "blob_id", "route", "reason"}]``.
+    """
+    native_set = frozenset(native)
+    texts = dict(textualizers or {})
+
+    def perceive(state: dict) -> dict[str, Any]:
+        message = _latest_human(state.get(MESSAGES, []))
+        if message is None or isinstance(message.content, str):
+            return {PERCEPTION: []}
+        blocks, changed, decisions = [], False, []
+        for index, block in enumerate(message.content):
+            kind = _kind(block)
+            if kind is None:
+                blocks.append(block)
+                continue
+            if isinstance(block, Mapping) and block.get("base64"):
+                block, changed = _externalize(block, kind, blobs), True
+            route, reason = policy(block, native=native_set, textualizers=texts)
+            if route not in ("native", "textualize", "unsupported"):
+                raise ConfigError(f"a perception policy must route to native, textualize or unsupported, got {route!r}")
+            blob_id = block.get("file_id") or block.get("id") or block.get("url", "")
+            decisions.append({"index": index, "kind": kind, "blob_id": str(blob_id), "route": route, "reason": reason})
+            blocks.append(block)
+        update: dict[str, Any] = {PERCEPTION: decisions}
+        if changed:  # same id: add_messages replaces the message, so no base64 reaches a checkpoint
+            update[MESSAGES] = [message.model_copy(update={"content": blocks})]
+        return update
+
+    perceive.__name__ = "perceive"
+    return perceive
+
+
+def _externalize(block: Mapping[str, Any], kind: str, blobs: Any) -> dict[str, Any]:
+    if blobs is None:
+        raise ConfigError(
+            f"a {kind} arrived inline (base64) but the graph has no blob store to keep it; pass blobs=... "
+            "or send the medium as {'type': ..., 'file_id': <blob id>}"
+        )
+    try:
+        data = base64.b64decode(str(block["base64"]), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise MediaError(f"the inline {kind} is not valid base64 ({exc})") from exc
+    if not data:
+        raise MediaError(f"the inline {kind} is empty")
+    mime = block.get("mime_type")
+    blob_id = blobs.put(data, mime_type=mime)
+    return media_block(kind, blob_id, mime_type=mime)
+
+
+def _call_textualizer(textualizer: Any, path: Path) -> str:
+    result = textualizer.textualize(path) if hasattr(textualizer, "textualize") else textualizer(path)
+    if isinstance(result, str):
+        return result
+    if hasattr(result, "to_text"):
+        return str(result.to_text())
+    if hasattr(result, "text"):
+        return str(result.text)
+    return str(result)
+
+
+def make_textualize_node(*, blobs: Any = None, textualizers: Mapping[str, Any]) -> Callable[..., dict]:
+    """A node that replaces each medium routed to ``textualize`` by its text (and unsupported ones
+    by a note saying why), in the latest user message.
+
+    Args:
+        blobs: The blob store (``path(blob_id) -> Path``) holding the media (needed once a
+            medium is routed to a textualizer).
+        textualizers: Kind → textualizer (see the module docstring).
+    """
+    def textualize(state: dict) -> dict[str, Any]:
+        message = _latest_human(state.get(MESSAGES, []))
+        decisions = {d["index"]: d for d in state.get(PERCEPTION) or []}
+        if message is None or isinstance(message.content, str) or not decisions:
+            return {}
+        blocks = list(message.content)
+        for index, decision in decisions.items():
+            kind, blob_id = decision["kind"], decision["blob_id"]
+            if decision["route"] == "textualize":
+                if blobs is None:
+                    raise ConfigError("textualizing media needs the blob store that holds it; pass blobs=...")
+                textualizer = textualizers[kind]
+                name = getattr(textualizer, "name", None) or getattr(textualizer, "__name__", type(textualizer).__name__)
+                text = _call_textualizer(textualizer, Path(blobs.path(blob_id)))
+                blocks[index] = {
+                    "type": "text",
+                    "text": TEXTUALIZED_TEMPLATE.format(kind=kind, blob_id=blob_id, name=name, text=text),
+                }
+            elif decision["route"] == "unsupported":
+                blocks[index] = {
+                    "type": "text",
+                    "text": UNSUPPORTED_TEMPLATE.format(kind=kind, blob_id=blob_id, reason=decision["reason"]),
+                }
+        return {MESSAGES: [message.model_copy(update={"content": blocks})]}
+
+    textualize.__name__ = "textualize"
+    return textualize
+
+
+def _store_decoded(result: Any, kind: str, blobs: Any) -> tuple[str, str]:
+    mime = _DECODER_MIME[kind]
+    if hasattr(result, "blob_id"):
+        return str(result.blob_id), str(getattr(result, "mime_type", None) or mime)
+    if isinstance(result, Mapping) and "blob_id" in result:
+        return str(result["blob_id"]), str(result.get("mime_type") or mime)
+    if isinstance(result, (bytes, bytearray)):
+        if not result:
+            raise MediaError(f"the {kind} decoder returned no data")
+        return blobs.put(bytes(result), mime_type=mime), mime
+    if isinstance(result, Path):
+        return blobs.put(result.read_bytes(), mime_type=mime), mime
+    if isinstance(result, str) and result:
+        Path(blobs.path(result))  # a blob id: it must exist
+        return result, mime
+    raise MediaError(
+        f"the {kind} decoder returned {type(result).__name__}; return bytes, a Path, a blob id or an object with blob_id"
+    )
+
+
+def make_decoder_tools(decoders: Mapping[str, Any], *, blobs: Any) -> list[BaseTool]:
+    """Wrap decoders as tools the core can call: ``generate_image``, ``generate_audio``,
+    ``generate_video``, ``speak`` (for kinds ``image``, ``audio``, ``video``, ``speech``).
+
+    Each tool stores its output in the blob store and returns a short text for the model plus an
+    :class:`~genaisys.graphs.state.Artifact` (the ``ToolMessage.artifact``) that ``respond``
+    attaches to the answer.
+
+    Example:
+        >>> class Blobs:
+        ...     def put(self, data, mime_type=None):
+        ...         return "blob-1"
+        >>> [t.name for t in make_decoder_tools({"image": lambda prompt: b"png"}, blobs=Blobs())]
+        ['generate_image']
+    """
+    unknown = sorted(set(decoders) - set(DECODER_TOOL_NAMES))
+    if unknown:
+        raise ConfigError(f"unknown decoder kind(s) {unknown}; known: {', '.join(DECODER_TOOL_NAMES)}")
+    if decoders and blobs is None:
+        raise ConfigError("decoders store what they make in the blob store; pass blobs=...")
+    return [_decoder_tool(kind, decoder, blobs) for kind, decoder in decoders.items()]
+
+
+def _decoder_tool(kind: str, decoder: Any, blobs: Any) -> BaseTool:
+    def run(prompt: str) -> tuple[str, Artifact]:
+        result = decoder.decode(prompt) if hasattr(decoder, "decode") else decoder(prompt)
+        blob_id, mime = _store_decoded(result, kind, blobs)
+        artifact = Artifact(blob_id=blob_id, kind=kind, mime_type=mime, producer=DECODER_TOOL_NAMES[kind], description=prompt)
+        return _DECODED_TEMPLATE.format(kind=kind, blob_id=blob_id, prompt=prompt), artifact
+
+    return StructuredTool.from_function(
+        func=run,
+        name=DECODER_TOOL_NAMES[kind],
+        description=_DECODER_DOC[kind],
+        args_schema=_prompt_schema(kind),
+        response_format="content_and_artifact",
+    )
+
+
+def _prompt_schema(kind: str) -> type:
+    from pydantic import BaseModel, ConfigDict, Field, create_model
+
+    what = "the text to speak" if kind == "speech" else f"a detailed description of the {kind} to make"
+    model: type[BaseModel] = create_model(  # type: ignore[call-overload]
+        f"{DECODER_TOOL_NAMES[kind].title().replace('_', '')}Args",
+        __config__=ConfigDict(extra="forbid"),
+        prompt=(str, Field(min_length=1, description=what)),
+    )
+    return model
+
+
+def make_respond_node() -> Callable[..., dict]:
+    """A node that attaches the artifacts made during this turn to the final answer.
+
+    It collects ``ToolMessage.artifact`` values with a ``blob_id`` since the latest user
+    message, adds them to ``artifacts``, and rewrites the final AI message as text + media blocks
+    referencing the blob store (``speech`` → an ``audio`` block). Without artifacts it changes
+    nothing.
+    """
+
+    def respond(state: dict, config: Optional[RunnableConfig] = None) -> dict[str, Any]:
+        messages = state.get(MESSAGES, [])
+        made: list[Artifact] = []
+        for message in reversed(messages):
+            if isinstance(message, HumanMessage):
+                break
+            if isinstance(message, ToolMessage) and isinstance(message.artifact, Mapping) and message.artifact.get("blob_id"):
+                made.insert(0, Artifact(**dict(message.artifact)))  # type: ignore[typeddict-item]
+        final = messages[-1] if messages else None
+        if not made or not isinstance(final, AIMessage):
+            return {}
+        content = [{"type": "text", "text": final.content}] if isinstance(final.content, str) else list(final.content)
+        for art in made:
+            block_kind = "audio" if art["kind"] == "speech" else art["kind"]
+            content.append(media_block(block_kind, art["blob_id"], mime_type=art.get("mime_type")))
+        return {MESSAGES: [final.model_copy(update={"content": content})], ARTIFACTS: made}
+
+    respond.__name__ = "respond"
+    return respond
