@@ -517,10 +517,13 @@ class ChatCore(BaseChatModel):
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
         done = object()
+        cancelled = threading.Event()  # set when the consumer stops early: decoding stops too
 
         def work() -> None:
             try:
                 for chunk in self._stream(messages, stop, None, **kwargs):
+                    if cancelled.is_set():
+                        break  # closes the decoding generator, which releases the model lock
                     loop.call_soon_threadsafe(queue.put_nowait, chunk)
             except Exception as exc:  # noqa: BLE001 - handed to the awaiting side and re-raised there
                 loop.call_soon_threadsafe(queue.put_nowait, exc)
@@ -529,13 +532,15 @@ class ChatCore(BaseChatModel):
 
         worker = threading.Thread(target=work, name="genaisys-chatcore-astream", daemon=True)
         worker.start()
-        while (item := await queue.get()) is not done:
-            if isinstance(item, Exception):
-                raise item
-            if run_manager is not None and item.message.content:
-                await run_manager.on_llm_new_token(str(item.message.content), chunk=item)
-            yield item
-        await asyncio.to_thread(worker.join)
+        try:
+            while (item := await queue.get()) is not done:
+                if isinstance(item, Exception):
+                    raise item
+                if run_manager is not None and item.message.content:
+                    await run_manager.on_llm_new_token(str(item.message.content), chunk=item)
+                yield item
+        finally:
+            cancelled.set()
 
 
 def _vcd_config(value: Any) -> Any:

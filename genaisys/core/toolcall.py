@@ -96,7 +96,7 @@ def render_tools_prompt(tools: Sequence[dict[str, Any]]) -> str:
             ``{"name", "description", "parameters"}`` dicts.
 
     Example:
-        >>> print(render_tools_prompt([{"name": "now", "description": "current time"}]).splitlines()[2])
+        >>> print(render_tools_prompt([{"name": "now", "description": "current time"}]).splitlines()[3])
         {"name": "now", "description": "current time", "parameters": {"type": "object", "properties": {}}}
     """
     lines = "\n".join(json.dumps(_tool_spec(t), ensure_ascii=False) for t in tools)

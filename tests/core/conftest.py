@@ -3,6 +3,7 @@ Llama, a tiny CLIP vision tower, and a scripted LM whose output the test dictate
 
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -84,6 +85,7 @@ class ScriptedLM(nn.Module):
         self.embed = nn.Embedding(vocab_size, 8)
         self.vocab_size, self.script = vocab_size, script
         self.calls: list[int] = []  # sequence length seen by each forward call
+        self.delay = 0.0  # seconds per call, to make a slow model
 
     def get_input_embeddings(self) -> nn.Embedding:
         return self.embed
@@ -94,6 +96,8 @@ class ScriptedLM(nn.Module):
     def forward(self, input_ids=None, inputs_embeds=None, attention_mask=None, position_ids=None,
                 use_cache=None, cache=None):
         step = 0 if cache is None else cache
+        if self.delay:
+            time.sleep(self.delay)
         length = (inputs_embeds if inputs_embeds is not None else input_ids).shape[1]
         self.calls.append(length)
         logits = torch.zeros(1, length, self.vocab_size)

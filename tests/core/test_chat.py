@@ -245,3 +245,23 @@ def test_multimodal_chat_streams_with_an_image(tiny_core):
     torch.manual_seed(0)
     streamed = "".join(c.content for c in chat.stream([msg]))
     assert streamed == chat.invoke([msg]).content
+
+
+def test_leaving_an_async_stream_early_stops_decoding(scripted_chat):
+    text = " ".join(["word"] * 40)
+    chat = scripted_chat(text)
+    chat.language_model.delay = 0.01  # 40 tokens would take 0.4 s
+
+    async def go():
+        stream = chat.astream("Talk.")
+        async for chunk in stream:
+            if chunk.content:
+                break
+        await stream.aclose()
+        await asyncio.sleep(0.2)  # let the worker notice
+        return await chat.ainvoke("Talk.", max_new_tokens=3)
+
+    again = asyncio.run(go())
+    assert again.usage_metadata["output_tokens"] == 3  # the model lock was released
+    first_run_steps = chat.language_model.calls.index(chat.language_model.calls[0], 1)
+    assert first_run_steps < 30  # the abandoned stream did not decode all ~40 tokens
