@@ -7,9 +7,16 @@ the call and errors come back to the model as text.
 
 Connections are the adapters' dicts:
 
-- stdio: ``{"transport": "stdio", "command": "python", "args": ["server.py"], "env": {...}}``
-  (the server process is started for each call, so calls do not share server state);
+- stdio: ``{"transport": "stdio", "command": "python", "args": ["server.py"], "env": {...}}``;
 - streamable HTTP: ``{"transport": "streamable_http", "url": "http://127.0.0.1:8000/mcp"}``.
+
+Two ways to connect:
+
+- `load_mcp_tools` opens a new session for every call (for stdio: a new server process each
+  time, ~1-2 s, no state shared between calls) — simple and robust;
+- `MCPConnection` keeps one session open on a background event loop, shared by the server's
+  tools (one server process for stdio; calls take milliseconds and the server keeps its state)
+  until `MCPConnection.close`.
 
 Example:
     >>> import sys
@@ -29,7 +36,7 @@ from typing import Any
 from genaisys._optional import require
 from genaisys.errors import ConfigError, ToolError
 
-__all__ = ["aload_mcp_tools", "load_mcp_tools"]
+__all__ = ["MCPConnection", "aload_mcp_tools", "load_mcp_tools"]
 
 _PIP = "langchain-mcp-adapters==0.3.2"
 _TRANSPORTS = ("stdio", "streamable_http", "http", "sse", "websocket")
@@ -128,3 +135,149 @@ def _run_sync(coro: Coroutine[Any, Any, Any]) -> Any:
     if "error" in box:
         raise box["error"]
     return box["value"]
+
+
+class MCPConnection:
+    """One long-lived session to an MCP server, shared by all of its tools.
+
+    The session lives on a private event loop in a daemon thread, so sync and async callers
+    (and LangGraph's ``ToolNode`` thread pool) can all use the tools.
+
+    Args:
+        server: A short name; tools register as ``"mcp:<server>/<tool>"``.
+        connection: How to reach the server (see the module docstring).
+        connect_timeout_s: How long to wait for the server to start and answer ``initialize``.
+
+    Raises:
+        ConfigError: A malformed server name or connection.
+        ToolError: The server cannot be started or reached in time.
+
+    Example:
+        >>> import sys
+        >>> with MCPConnection("calc", {"transport": "stdio", "command": sys.executable,
+        ...         "args": ["-m", "genaisys.tools.mcp_server", "builtin:calculator"]}) as conn:  # doctest: +SKIP
+        ...     (calc,) = conn.tools()
+        ...     calc.invoke({"expression": "2 + 2"})
+        '4'
+    """
+
+    def __init__(self, server: str, connection: Mapping[str, Any], *, connect_timeout_s: float = 60.0) -> None:
+        self.server = server
+        self._connection = _check(server, connection)
+        require("langchain_mcp_adapters", _PIP, feature="MCP tools")
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name=f"genaisys-mcp-{server}", daemon=True)
+        self._thread.start()
+        self._session: Any = None
+        self._closing: asyncio.Event | None = None
+        self._holder: Any = None
+        self._registered: list[str] = []
+        ready: Any = asyncio.run_coroutine_threadsafe(self._open(), self._loop)
+        try:
+            ready.result(timeout=connect_timeout_s)
+        except Exception as exc:  # noqa: BLE001 — any start-up failure of any transport
+            self._stop_loop()
+            if isinstance(exc, TimeoutError):
+                raise ToolError(f"MCP server {server!r} did not answer within {connect_timeout_s:g} s") from exc
+            raise ToolError(f"cannot connect to MCP server {server!r}: {type(exc).__name__}: {exc}") from exc
+
+    async def _open(self) -> None:
+        started: asyncio.Future[None] = self._loop.create_future()
+        self._closing = asyncio.Event()
+
+        async def hold() -> None:
+            # The session's context manager must be entered and left in one task: this one.
+            from langchain_mcp_adapters.sessions import create_session
+
+            try:
+                async with create_session(self._connection) as session:  # type: ignore[arg-type]
+                    await session.initialize()
+                    self._session = session
+                    started.set_result(None)
+                    assert self._closing is not None
+                    await self._closing.wait()
+            except BaseException as exc:  # noqa: BLE001 — reported to the constructor
+                if not started.done():
+                    started.set_exception(exc if isinstance(exc, Exception) else RuntimeError(repr(exc)))
+                if not isinstance(exc, Exception):
+                    raise
+            finally:
+                self._session = None
+
+        self._holder = self._loop.create_task(hold())
+        await started
+
+    def _submit(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        if self._session is None:
+            coro.close()
+            raise ToolError(f"the connection to MCP server {self.server!r} is closed")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+    def tools(self, *, register: bool = True, safety: dict[str, Any] | None = None) -> list[Any]:
+        """The server's tools as safe genaisys tools (and registered, unless ``register=False``)."""
+        from langchain_core.tools import StructuredTool
+        from langchain_mcp_adapters.tools import load_mcp_tools as _adapter_load
+
+        from genaisys.tools.registry import register_tool
+        from genaisys.tools.safety import safe_tool
+
+        try:
+            raw = self._submit(_adapter_load(self._session, server_name=self.server)).result(timeout=60)
+        except ToolError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise ToolError(f"cannot list the tools of MCP server {self.server!r}: {type(exc).__name__}: {exc}") from exc
+        settings = {"timeout_s": 60.0, **(safety or {})}
+        out = []
+        for tool in raw:
+            remote = tool.coroutine  # runs on our loop, where the session lives
+
+            def call_sync(_remote: Any = remote, **kwargs: Any) -> Any:
+                return self._submit(_remote(**kwargs)).result()
+
+            async def call_async(_remote: Any = remote, **kwargs: Any) -> Any:
+                return await asyncio.wrap_future(self._submit(_remote(**kwargs)))
+
+            bridged = StructuredTool(
+                name=tool.name, description=tool.description, args_schema=tool.args_schema,
+                func=call_sync, coroutine=call_async, response_format=tool.response_format,
+                handle_tool_error=tool.handle_tool_error, metadata=tool.metadata,
+            )
+            safe = safe_tool(bridged, **settings)
+            out.append(safe)
+            if register:
+                name = f"mcp:{self.server}/{safe.name}"
+                register_tool(name, (lambda t=safe: t), replace=True)
+                self._registered.append(name)
+        return out
+
+    def close(self) -> None:
+        """End the session (stops a stdio server process) and unregister the tools."""
+        from genaisys.tools.registry import list_tools, unregister_tool
+
+        if self._closing is not None and self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._closing.set)
+            if self._holder is not None:
+                try:
+                    asyncio.run_coroutine_threadsafe(asyncio.wait([self._holder], timeout=10), self._loop).result(15)
+                except Exception:  # noqa: BLE001 — closing is best effort
+                    pass
+        self._stop_loop()
+        known = set(list_tools("mcp"))
+        for name in self._registered:
+            if name in known:
+                unregister_tool(name)
+        self._registered.clear()
+
+    def _stop_loop(self) -> None:
+        if self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+        if not self._loop.is_running() and not self._loop.is_closed():
+            self._loop.close()
+
+    def __enter__(self) -> MCPConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -16,7 +16,7 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from genaisys.errors import ConfigError, ToolError
 from genaisys.tools import get_tool, list_tools, unregister_tool
-from genaisys.tools.mcp_client import load_mcp_tools
+from genaisys.tools.mcp_client import MCPConnection, load_mcp_tools
 from genaisys.tools.mcp_server import build_mcp_server, main
 from tests.tools.conftest import build_scripted_graph, tool_call
 
@@ -33,6 +33,15 @@ THIRD_PARTY_SERVER = textwrap.dedent(
     def add(a: int, b: int) -> int:
         """Add two integers."""
         return a + b
+
+    calls = []
+
+    @server.tool()
+    def count() -> str:
+        """Count calls in this server process."""
+        import os
+        calls.append(1)
+        return f"{len(calls)}@{os.getpid()}"
 
     @server.tool()
     def explode(reason: str) -> str:
@@ -57,8 +66,8 @@ def third_party_tools(tmp_path):
 
 
 def test_third_party_stdio_server_tools_become_genaisys_tools(third_party_tools):
-    assert sorted(t.name for t in third_party_tools) == ["add", "explode"]
-    assert {"mcp:ext/add", "mcp:ext/explode"} <= set(list_tools("mcp"))
+    assert sorted(t.name for t in third_party_tools) == ["add", "count", "explode"]
+    assert {"mcp:ext/add", "mcp:ext/count", "mcp:ext/explode"} <= set(list_tools("mcp"))
     add = get_tool("mcp:ext/add")
     assert add.args_schema["required"] == ["a", "b"]
     assert add.invoke({"a": 2, "b": 40}) == "42"
@@ -83,19 +92,59 @@ def test_mcp_tools_in_a_real_graph_with_bad_calls(third_party_tools):
     assert out["messages"][-1].content == "finished"
 
 
+def test_per_call_sessions_share_no_state(third_party_tools):
+    count = get_tool("mcp:ext/count")
+    first, second = count.invoke({}), count.invoke({})
+    assert first.startswith("1@") and second.startswith("1@") and first != second  # a new process each call
+
+
+def test_persistent_connection_keeps_one_server_process(tmp_path):
+    import os
+
+    script = tmp_path / "ext_server.py"
+    script.write_text(THIRD_PARTY_SERVER)
+    with MCPConnection("extp", {"transport": "stdio", "command": sys.executable, "args": [str(script)]}) as conn:
+        tools = {t.name: t for t in conn.tools(safety=NO_CACHE)}
+        assert "mcp:extp/count" in list_tools("mcp")
+        start = time.perf_counter()
+        results = [tools["count"].invoke({}) for _ in range(3)]
+        assert time.perf_counter() - start < 2.0  # no process start per call
+        pids = {r.split("@")[1] for r in results}
+        assert [r.split("@")[0] for r in results] == ["1", "2", "3"] and len(pids) == 1
+        assert asyncio.run(tools["add"].ainvoke({"a": 1, "b": 1})) == "2"
+        bad = tools["explode"].invoke(tool_call("explode", {"reason": "r"}, "c1"))
+        assert bad.status == "error" and "exploded: r" in bad.content
+    assert "mcp:extp/count" not in list_tools("mcp")
+    pid = int(pids.pop())
+    deadline = time.time() + 10
+    while time.time() < deadline:  # the stdio server process ends with the session
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"MCP server process {pid} still runs after close()")
+    after = tools["count"].invoke(tool_call("count", {}, "c2"))
+    assert after.status == "error" and "is closed" in after.content
+
+
+def test_persistent_connection_to_a_dead_server_is_a_clear_error():
+    with pytest.raises(ToolError, match="cannot connect to MCP server 'dead'"):
+        MCPConnection("dead", {"transport": "stdio", "command": sys.executable, "args": ["-c", "pass"]})
+
+
 def test_genaisys_tools_served_over_stdio():
-    tools = load_mcp_tools(
-        "self",
-        {"transport": "stdio", "command": sys.executable,
-         "args": ["-m", "genaisys.tools.mcp_server", "builtin:calculator", "builtin:clock"], "cwd": str(ROOT)},
-        register=False, safety=NO_CACHE,
-    )
-    by_name = {t.name: t for t in tools}
-    assert set(by_name) == {"calculator", "current_time"}
-    assert "mcp:self/calculator" not in list_tools()
-    assert by_name["calculator"].invoke({"expression": "6 * 7"}) == "42"
-    refused = by_name["calculator"].invoke(tool_call("calculator", {"expression": "9**9**9"}, "c1"))
-    assert refused.status == "error" and "exponents are limited" in refused.content
+    connection = {"transport": "stdio", "command": sys.executable,
+                  "args": ["-m", "genaisys.tools.mcp_server", "builtin:calculator", "builtin:clock"], "cwd": str(ROOT)}
+    with MCPConnection("self", connection) as conn:
+        by_name = {t.name: t for t in conn.tools(register=False, safety=NO_CACHE)}
+        assert set(by_name) == {"calculator", "current_time"}
+        assert "mcp:self/calculator" not in list_tools()
+        assert by_name["calculator"].invoke({"expression": "6 * 7"}) == "42"
+        refused = by_name["calculator"].invoke(tool_call("calculator", {"expression": "9**9**9"}, "c1"))
+        assert refused.status == "error" and "exponents are limited" in refused.content
+        assert "UTC offset +00:00" in by_name["current_time"].invoke({"timezone": "UTC"})
 
 
 def _free_port() -> int:
@@ -122,12 +171,14 @@ def test_genaisys_tools_served_over_streamable_http(tmp_path):
                 if time.time() > deadline or process.poll() is not None:
                     raise AssertionError(f"MCP server did not start: {(tmp_path / 'server.log').read_text()}") from None
                 time.sleep(0.1)
-        tools = load_mcp_tools("web", {"transport": "streamable_http", "url": f"http://127.0.0.1:{port}/mcp"},
-                               register=False, safety=NO_CACHE)
-        (calc,) = tools
+        connection = {"transport": "streamable_http", "url": f"http://127.0.0.1:{port}/mcp"}
+        (calc,) = load_mcp_tools("web", connection, register=False, safety=NO_CACHE)  # a session per call
         assert calc.invoke({"expression": "2 ** 10"}) == "1024"
         bad = calc.invoke(tool_call("calculator", {"expression": 5}, "c1"))
         assert bad.status == "error" and "Invalid arguments" in bad.content
+        with MCPConnection("web", connection) as conn:  # one session for many calls
+            (calc,) = conn.tools(register=False, safety=NO_CACHE)
+            assert [calc.invoke({"expression": f"{i} * 3"}) for i in range(3)] == ["0", "3", "6"]
     finally:
         process.terminate()
         process.wait(10)
