@@ -455,9 +455,11 @@ class ChromaMemory:
             chunk_overlap: maximum characters shared by neighbouring chunks.
             metadata: extra metadata stored on every chunk.
             describe_image: ``Callable[[Path], str]`` giving an image's text description.
-            fetch: ``Callable[[str], response]`` for URLs — the caller's safe fetcher; it returns
-                bytes, str, ``(bytes, content_type)``, or an object with ``.content`` and
-                ``.headers`` (an httpx response). URLs without ``fetch`` raise.
+            fetch: ``Callable[[str], response]`` for URLs — the caller's safe fetcher (e.g.
+                ``HttpFetcher().fetch`` from the http_fetch tool); it returns bytes, str,
+                ``(bytes, content_type)``, an object with ``.content`` and ``.headers`` (an httpx
+                response), or one with ``.text``, ``.content_type`` and ``.status`` (text already
+                extracted). URLs without ``fetch`` raise.
             max_file_bytes: larger files are skipped.
             progress: show a tqdm bar; default: when there are 20+ inputs and stderr is a terminal.
 
@@ -575,12 +577,19 @@ class ChromaMemory:
         content_type = None
         if isinstance(result, tuple) and len(result) == 2:
             result, content_type = result
-        elif hasattr(result, "content") and hasattr(result, "headers"):
+        elif hasattr(result, "content") and hasattr(result, "headers"):  # an httpx/requests response
             status = getattr(result, "status_code", 200)
             if isinstance(status, int) and status >= 400:
                 raise MediaError(f"fetch returned HTTP {status}")
             content_type = result.headers.get("content-type")
             result = result.content
+        elif isinstance(getattr(result, "text", None), str) and hasattr(result, "content_type"):
+            # a fetch result already turned into text (genaisys's safe http_fetch: HTML arrives as text)
+            status = getattr(result, "status", 200)
+            if isinstance(status, int) and status >= 400:
+                raise MediaError(f"fetch returned HTTP {status}")
+            kind = str(result.content_type).split(";")[0].strip().lower()
+            return url, result.text.encode("utf-8"), "text/markdown" if kind == "text/markdown" else "text/plain"
         if isinstance(result, str):
             data = result.encode("utf-8")
             content_type = content_type or ("text/html" if re.search(r"<(html|body|p|div|h\d)\b", result[:2000], re.I)

@@ -220,6 +220,17 @@ def test_urls_go_through_the_injected_fetch_only(memory):
     plain = memory.ingest(["https://notes.example/today.txt"], fetch=lambda url: "Plain fetched words.")
     assert plain.chunks_added == 1
 
+    class Extracted:  # the shape of the safe http_fetch tool's result: text already extracted
+        def __init__(self, status, text):
+            self.url, self.status, self.content_type, self.text = "u", status, "text/html", text
+
+    pages = {"https://wiki.example/a": Extracted(200, "Extracted paragraph one.\n\nExtracted paragraph two."),
+             "https://wiki.example/b": Extracted(500, "Server error")}
+    report = memory.ingest(list(pages), fetch=pages.__getitem__)
+    assert report.chunks_added == 1 and "HTTP 500" in report.skipped[0].reason
+    hit = memory.search("extracted paragraph", k=1)[0]
+    assert hit.text == "Extracted paragraph one.\n\nExtracted paragraph two." and hit.metadata["mime_type"] == "text/plain"
+
 
 def test_update_merges_metadata_and_rekeys_new_text(memory):
     [chunk] = memory.add_texts(["old words here"], [{"source": "s", "start": 0, "end": 14, "tag": "a"}])

@@ -75,3 +75,16 @@ def test_a_new_process_reopens_and_queries(store, topics):
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result == {"count": len(topics), "top": "pydoc:with", "embedding": "SentenceTransformerEmbedding"}
+
+
+def test_any_model_folder_is_accepted_and_matches_the_default(store):
+    import numpy as np
+
+    from genaisys import assets
+    from genaisys.memory import SentenceTransformerEmbedding
+
+    _, memory = store
+    by_path = SentenceTransformerEmbedding(assets.resolve("minilm"))
+    a, b = by_path(["context managers"])[0], memory.embedding(["context managers"])[0]
+    assert a.dtype == np.float32 and a.shape == (384,) and float(a @ b) == pytest.approx(1.0, abs=1e-5)
+    assert by_path.dimension == 384
