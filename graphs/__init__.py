@@ -25,6 +25,7 @@ _LAZY = {
     # nodes
     "make_recall_node": "genaisys.graphs.nodes",
     "make_think_node": "genaisys.graphs.nodes",
+    "make_remember_node": "genaisys.graphs.nodes",
     "make_act_node": "genaisys.graphs.nodes",
     "make_approval_node": "genaisys.graphs.nodes",
     "route_after_think": "genaisys.graphs.nodes",

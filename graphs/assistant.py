@@ -2,8 +2,11 @@
 
 ::
 
-    START → recall (only with a memory) → think ─┬─ tool calls ─→ [approve →] act → think
-                                                  └─ no tool calls ─→ END
+    START → [recall] → think ─┬─ tool calls ─→ [approve →] act → think
+                              └─ no tool calls ─→ [remember] → END
+
+``recall`` runs when a memory is given, ``approve`` with ``approve=...``, ``remember`` with
+``remember=True``.
 
 Also here: :func:`run_turn`,
 which runs one user turn, streams node updates and custom events to a callback, and turns
@@ -38,12 +41,13 @@ from genaisys.graphs.nodes import (
     make_act_node,
     make_approval_node,
     make_recall_node,
+    make_remember_node,
     make_think_node,
     resolve_tools,
     route_after_approve,
     route_after_think,
 )
-from genaisys.graphs.state import ACT, APPROVE, RECALL, THINK, AssistantState
+from genaisys.graphs.state import ACT, APPROVE, RECALL, REMEMBER, THINK, AssistantState
 
 __all__ = ["build_assistant_graph", "run_turn"]
 
@@ -57,6 +61,7 @@ def build_assistant_graph(
     recursion_limit: int = 25,
     k: int = 4,
     approve: bool | Sequence[str] = False,
+    remember: bool = False,
     tool_safety: dict[str, Any] | None = None,
     stream_tokens: bool = True,
 ) -> CompiledStateGraph:
@@ -76,6 +81,8 @@ def build_assistant_graph(
         k: Hits to retrieve per turn.
         approve: ``True`` to ask a human before any tool call, or the tool names that need it
             (an ``approve`` node that pauses with ``interrupt()``; needs a checkpointer).
+        remember: Write every finished exchange back to ``memory`` (a ``remember`` node before
+            the end), so later turns and threads can recall it.
         tool_safety: Settings for ``genaisys.tools.safe_tool`` applied to every tool, e.g.
             ``{"timeout_s": 5, "idempotent_cache": "calls.sqlite"}``.
         stream_tokens: Write model tokens to the ``custom`` stream mode.
@@ -98,9 +105,16 @@ def build_assistant_graph(
     saver = make_checkpointer(checkpointer)
     if approve and saver is None:
         raise ConfigError("approve=... pauses the graph for a human and needs a checkpointer; do not pass False")
+    if remember and memory is None:
+        raise ConfigError("remember=True writes exchanges to the memory; pass memory=...")
     resolved = resolve_tools(tools, memory=memory, safety=tool_safety)
 
     graph = StateGraph(AssistantState)
+    end = END
+    if remember:
+        graph.add_node(REMEMBER, make_remember_node(memory))
+        graph.add_edge(REMEMBER, END)
+        end = REMEMBER
     graph.add_node(THINK, make_think_node(core, resolved, system_prompt, stream_tokens=stream_tokens))
     if memory is not None:
         graph.add_node(RECALL, make_recall_node(memory, k))
@@ -114,12 +128,12 @@ def build_assistant_graph(
         if approve:
             gate = True if approve is True else set(approve)
             graph.add_node(APPROVE, make_approval_node(gate))
-            graph.add_conditional_edges(THINK, route_after_think, {ACT: APPROVE, END: END})
+            graph.add_conditional_edges(THINK, route_after_think, {ACT: APPROVE, END: end})
             graph.add_conditional_edges(APPROVE, route_after_approve, {ACT: ACT, THINK: THINK})
         else:
-            graph.add_conditional_edges(THINK, route_after_think, {ACT: ACT, END: END})
+            graph.add_conditional_edges(THINK, route_after_think, {ACT: ACT, END: end})
     else:
-        graph.add_edge(THINK, END)
+        graph.add_edge(THINK, end)
     compiled = graph.compile(checkpointer=saver, name="assistant")
     return compiled.with_config(recursion_limit=recursion_limit)
 

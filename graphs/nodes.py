@@ -46,6 +46,7 @@ from genaisys.graphs.state import (
     CONTEXT,
     MESSAGES,
     RECALL,
+    REMEMBER,
     THINK,
     ContextHit,
     format_context,
@@ -62,6 +63,7 @@ __all__ = [
     "make_act_node",
     "make_approval_node",
     "make_recall_node",
+    "make_remember_node",
     "make_think_node",
     "resolve_tools",
     "route_after_approve",
@@ -190,6 +192,49 @@ def make_recall_node(memory: Any, k: int = 4, *, where: dict[str, Any] | None = 
 
     recall.__name__ = RECALL
     return recall
+
+
+def make_remember_node(memory: Any, *, source_prefix: str = "conversation") -> Callable[..., dict]:
+    """A node that writes the turn that just ended (the user's text and the final answer) to memory.
+
+    The text goes in with ``add_texts`` and metadata ``{"source": "<source_prefix>:<thread_id>",
+    "kind": "exchange"}``, so a later ``recall`` (in this thread or another) can find and cite it.
+    Turns without text on either side are skipped. Memory ids are content hashes, so a resumed
+    graph that runs this node again stores nothing twice.
+
+    Args:
+        memory: Anything with ``add_texts(texts, metadatas)`` (``genaisys.memory.ChromaMemory``).
+        source_prefix: The start of the ``source`` recorded with each exchange.
+
+    Example:
+        >>> class Mem:
+        ...     def add_texts(self, texts, metadatas):
+        ...         print(texts[0], metadatas[0]["source"])
+        >>> from langchain_core.messages import AIMessage, HumanMessage
+        >>> node = make_remember_node(Mem())
+        >>> node({"messages": [HumanMessage("I like tea."), AIMessage("Noted.")]}, {"configurable": {"thread_id": "t1"}})
+        User: I like tea.
+        Assistant: Noted. conversation:t1
+        {}
+    """
+    if not callable(getattr(memory, "add_texts", None)):
+        raise ConfigError(f"memory must have an add_texts(texts, metadatas) method; got {type(memory).__name__}")
+
+    def remember(state: dict, config: Optional[RunnableConfig] = None) -> dict:
+        messages = state.get(MESSAGES, [])
+        answer = messages[-1] if messages and isinstance(messages[-1], AIMessage) else None
+        question = last_user_text(messages)
+        if answer is None or not question.strip() or not message_text(answer).strip():
+            return {}
+        thread = ((config or {}).get("configurable") or {}).get("thread_id", "default")
+        memory.add_texts(
+            [f"User: {question}\nAssistant: {message_text(answer)}"],
+            [{"source": f"{source_prefix}:{thread}", "kind": "exchange"}],
+        )
+        return {}
+
+    remember.__name__ = REMEMBER
+    return remember
 
 
 # --------------------------------------------------------------------------------------- think

@@ -50,6 +50,7 @@ __all__ = [
     "PLAN",
     "PLANNER",
     "RECALL",
+    "REMEMBER",
     "RESPOND",
     "RESULTS",
     "RETRIEVE",
@@ -75,6 +76,7 @@ RESULTS = "results"
 
 # Node names shared by the prebuilt graphs (and by users assembling their own).
 RECALL = "recall"
+REMEMBER = "remember"
 THINK = "think"
 ACT = "act"
 APPROVE = "approve"

@@ -103,6 +103,11 @@ class FakeMemory:
         self.docs = docs  # source -> text
         self.queries: list[str] = []
 
+    def add_texts(self, texts: list[str], metadatas: list[dict] | None = None) -> list[str]:
+        for text, meta in zip(texts, metadatas or [{}] * len(texts)):
+            self.docs[meta.get("source", f"doc{len(self.docs)}")] = text
+        return [str(hash(t)) for t in texts]
+
     def search(self, query: str, k: int = 4, where: dict | None = None) -> list[FakeHit]:
         self.queries.append(query)
         words = set(re.findall(r"\w+", query.lower()))

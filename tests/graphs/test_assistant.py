@@ -204,3 +204,43 @@ def test_registry_tools_by_name_with_memory():
     assert model.bound_tools == ["calculator", "memory_search"]
     # recall ran once for the turn, memory_search once more through the tool
     assert memory.queries == ["6*7, and the capital of France?", "capital of France"]
+
+
+def test_remember_writes_the_exchange_and_another_thread_recalls_it():
+    memory = FakeMemory({"cook.md": "Boil pasta in salted water."})
+    model = ScriptedChatModel(responses=[AIMessage("Noted: your cat is called Miso."), AIMessage("Miso [1].")])
+    graph = build_assistant_graph(model, memory=memory, remember=True, checkpointer=False)
+    run_turn(graph, "My cat is called Miso.", thread_id="first")
+    assert memory.docs["conversation:first"] == "User: My cat is called Miso.\nAssistant: Noted: your cat is called Miso."
+
+    state = run_turn(graph, "What is my cat called?", thread_id="second")
+    assert state["context"][0]["source"] == "conversation:first"
+    assert "[1] (source: conversation:first#chunk0) User: My cat is called Miso." in model.prompts[1][0].content
+    with pytest.raises(ConfigError, match="pass memory"):
+        build_assistant_graph(model, remember=True, checkpointer=False)
+
+
+def test_independent_tool_calls_of_one_step_run_in_parallel():
+    import threading
+    import time
+
+    spans = {}
+    lock = threading.Lock()
+
+    def wait(label: str) -> str:
+        """Wait a moment and return the label."""
+        start = time.perf_counter()
+        time.sleep(0.4)
+        with lock:
+            spans[label] = (start, time.perf_counter())
+        return label
+
+    model = ScriptedChatModel(
+        responses=[AIMessage("", tool_calls=[call("wait", {"label": "a"}, "1"), call("wait", {"label": "b"}, "2")]), AIMessage("ok")]
+    )
+    graph = build_assistant_graph(model, tools=[wait], checkpointer=False)
+    started = time.perf_counter()
+    run_turn(graph, "go", thread_id="p")
+    assert time.perf_counter() - started < 0.7
+    (a0, a1), (b0, b1) = spans["a"], spans["b"]
+    assert min(a1, b1) - max(a0, b0) > 0.2  # the two calls overlapped
