@@ -15,7 +15,18 @@ Example:
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["IdempotencyCache", "SafeTool", "get_tool", "list_tools", "register_tool", "safe_tool", "unregister_tool"]
+__all__ = [
+    "IdempotencyCache",
+    "MCPConnection",
+    "SafeTool",
+    "get_tool",
+    "list_tools",
+    "load_mcp_tools",
+    "register_tool",
+    "safe_tool",
+    "serve_mcp",
+    "unregister_tool",
+]
 
 _EXPORTS = {
     "get_tool": "genaisys.tools.registry",
@@ -25,9 +36,14 @@ _EXPORTS = {
     "safe_tool": "genaisys.tools.safety",
     "SafeTool": "genaisys.tools.safety",
     "IdempotencyCache": "genaisys.tools.safety",
+    "load_mcp_tools": "genaisys.tools.mcp_client",
+    "MCPConnection": "genaisys.tools.mcp_client",
+    "serve_mcp": "genaisys.tools.mcp_server",
 }
 
 if TYPE_CHECKING:
+    from genaisys.tools.mcp_client import MCPConnection, load_mcp_tools
+    from genaisys.tools.mcp_server import serve_mcp
     from genaisys.tools.registry import get_tool, list_tools, register_tool, unregister_tool
     from genaisys.tools.safety import IdempotencyCache, SafeTool, safe_tool
 

@@ -52,6 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from genaisys.errors import ConfigError, ToolError
 
 __all__ = [
+    "APPROVAL_MISMATCH_TEMPLATE",
     "APPROVAL_REJECTED_TEMPLATE",
     "TIMEOUT_TEMPLATE",
     "TOOL_FAILED_TEMPLATE",
@@ -78,6 +79,10 @@ TIMEOUT_TEMPLATE = (
 )
 TRUNCATION_MARKER = "\n[... output truncated: {shown} of {total} characters shown ...]"
 APPROVAL_REJECTED_TEMPLATE = "A human reviewer rejected this call to tool '{tool}'. Reason: {reason}"
+APPROVAL_MISMATCH_TEMPLATE = (
+    "Tool '{tool}' was not run: the approval received was for call {got!r}, not {expected!r}. "
+    "Call the tool again to ask for approval."
+)
 
 _DEFAULT_TIMEOUT_S = 30.0
 _DEFAULT_MAX_OUTPUT_CHARS = 20_000
@@ -112,6 +117,9 @@ class ApprovalDecision(BaseModel):
     action: Literal["approve", "edit", "reject"]
     args: dict[str, Any] | None = Field(default=None, description="the edited arguments (action 'edit')")
     reason: str | None = Field(default=None, description="why the call was rejected (action 'reject')")
+    tool_call_id: str | None = Field(
+        default=None, description="the call this decision is for; when given, a decision for another call is refused"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -361,10 +369,10 @@ class SafeTool(BaseTool):
             return None
         return (str(thread_id), str(configurable.get("checkpoint_ns", "")), str(call["id"]), self.name)
 
-    def _before(self, kwargs: dict[str, Any]) -> tuple[dict[str, Any] | None, Any]:
-        """Approval gate. Returns (arguments to run with, None) or (None, content to return)."""
+    def _before(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Approval gate: the arguments to run with; a rejection raises `ToolException` (text)."""
         if not self.require_approval:
-            return kwargs, None
+            return kwargs
         from langgraph.types import interrupt
 
         call = _CURRENT_CALL.get() or {}
@@ -386,12 +394,19 @@ class SafeTool(BaseTool):
                 f"tool {self.name!r} requires human approval, which needs a LangGraph graph with a "
                 "checkpointer and a thread_id (run it through ToolNode), or build it with require_approval=False"
             ) from exc
+        if decision.tool_call_id is not None and decision.tool_call_id != call.get("id"):
+            # LangGraph pairs resume values with interrupts by their order inside the node; with
+            # several gated calls in one parallel ToolNode step that order can change. Never run a
+            # call on a decision meant for another one.
+            raise ToolException(
+                APPROVAL_MISMATCH_TEMPLATE.format(tool=self.name, got=decision.tool_call_id, expected=call.get("id"))
+            )
         if decision.action == "reject":
             raise ToolException(APPROVAL_REJECTED_TEMPLATE.format(tool=self.name, reason=decision.reason or "none given"))
         if decision.action == "edit":
             edited = self._parse_input(dict(decision.args or {}), call.get("id"))
-            return dict(edited) if isinstance(edited, dict) else {"__arg1": edited}, None
-        return kwargs, None
+            return dict(edited) if isinstance(edited, dict) else {"__arg1": edited}
+        return kwargs
 
     def _inner_input(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         call = _CURRENT_CALL.get()
@@ -405,13 +420,16 @@ class SafeTool(BaseTool):
             if result.status == "error":
                 raise ToolException(_cap(_flatten_text_blocks(result.content), self.max_output_chars))
             content, artifact = result.content, result.artifact
-        elif isinstance(result, BaseModel) or not isinstance(result, (str, list)):
-            if hasattr(result, "graph") and hasattr(result, "goto"):  # a LangGraph Command: pass through
-                return result, None
-            content = result if isinstance(result, (int, float, bool, dict)) or result is None else str(result)
-            content = content if isinstance(content, str) else json.dumps(content, default=str)
-        else:
+        elif isinstance(result, (str, list)):
             content = result
+        elif hasattr(result, "graph") and hasattr(result, "goto"):  # a LangGraph Command: pass through
+            return result, None
+        elif isinstance(result, BaseModel):
+            content = result.model_dump_json()
+        elif isinstance(result, (int, float, bool, dict)) or result is None:
+            content = json.dumps(result, default=str)
+        else:
+            content = str(result)
         content = _flatten_text_blocks(content)
         content = _cap(content, self.max_output_chars)
         if key is not None and _json_safe(content):
@@ -440,12 +458,8 @@ class SafeTool(BaseTool):
         key = self._key(config)
         if key is not None and (hit := self.cache.get(key)) is not None:
             return hit, None
-        run_kwargs, early = self._before(kwargs)
-        if run_kwargs is None:
-            return early, None
-        inner_input = self._inner_input(run_kwargs)
-        if "__arg1" in run_kwargs:
-            inner_input = run_kwargs["__arg1"]
+        run_kwargs = self._before(kwargs)
+        inner_input = run_kwargs["__arg1"] if "__arg1" in run_kwargs else self._inner_input(run_kwargs)
 
         box: dict[str, Any] = {}
         ctx = contextvars.copy_context()
@@ -479,9 +493,7 @@ class SafeTool(BaseTool):
         key = self._key(config)
         if key is not None and (hit := self.cache.get(key)) is not None:
             return hit, None
-        run_kwargs, early = self._before(kwargs)
-        if run_kwargs is None:
-            return early, None
+        run_kwargs = self._before(kwargs)
         inner_input = run_kwargs["__arg1"] if "__arg1" in run_kwargs else self._inner_input(run_kwargs)
         try:
             result = await asyncio.wait_for(self.inner.ainvoke(inner_input, config), self.timeout_s)

@@ -18,7 +18,7 @@ from langchain_core.tools import BaseTool, InjectedToolCallId, tool
 from langgraph.prebuilt import ToolRuntime
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from genaisys.errors import ConfigError, ToolError
 from genaisys.tools import IdempotencyCache, SafeTool, safe_tool
@@ -240,6 +240,43 @@ def test_approval_bad_resume_value_can_be_answered_again():
         graph.invoke(Command(resume={"action": "maybe"}), config)
     graph.invoke(Command(resume=True), config)
     assert calls == [("a@example.org", "hi")]
+
+
+def test_approval_for_another_call_is_never_used():
+    calls: list = []
+    graph = _approval_graph(calls)
+    config = {"configurable": {"thread_id": "mismatch"}}
+    graph.invoke({"messages": [HumanMessage("mail a")]}, config)
+    out = graph.invoke(Command(resume={"action": "approve", "tool_call_id": "some-other-call"}), config)
+    (message,) = [m for m in out["messages"] if isinstance(m, ToolMessage)]
+    assert calls == [] and message.status == "error"
+    assert "approval received was for call 'some-other-call', not 'c1'" in message.content
+    calls_ok: list = []
+    graph = _approval_graph(calls_ok)
+    graph.invoke({"messages": [HumanMessage("mail a")]}, config)
+    graph.invoke(Command(resume={"action": "approve", "tool_call_id": "c1"}), config)
+    assert calls_ok == [("a@example.org", "hi")]
+
+
+class Point(BaseModel):
+    x: int
+
+
+def test_results_of_any_type_become_text():
+    def point() -> Point:
+        """A model."""
+        return Point(x=1)
+
+    def nothing() -> None:
+        """Nothing."""
+
+    def mapping() -> dict:
+        """A dict."""
+        return {"a": [1, 2]}
+
+    assert safe_tool(point, idempotent_cache=None).invoke({}) == '{"x":1}'
+    assert safe_tool(nothing, idempotent_cache=None).invoke({}) == "null"
+    assert safe_tool(mapping, idempotent_cache=None).invoke({}) == '{"a": [1, 2]}'
 
 
 def test_approval_outside_a_graph_says_how_to_fix_it():
