@@ -23,17 +23,21 @@ from typing import TYPE_CHECKING, Any
 __all__ = [
     "BlobStore",
     "ChromaMemory",
+    "ChromaMemoryConfig",
     "ChromaStore",
     "EfficientNetImageEmbedding",
     "HashingEmbedding",
     "Hit",
     "IngestReport",
     "SentenceTransformerEmbedding",
+    "build_memory",
 ]
 
 _EXPORTS = {
     "BlobStore": "genaisys.memory.blobs",
     "ChromaMemory": "genaisys.memory.chroma",
+    "ChromaMemoryConfig": "genaisys.memory.chroma",
+    "build_memory": "genaisys.memory.chroma",
     "Hit": "genaisys.memory.chroma",
     "IngestReport": "genaisys.memory.chroma",
     "ChromaStore": "genaisys.memory.store",
@@ -44,7 +48,7 @@ _EXPORTS = {
 
 if TYPE_CHECKING:
     from genaisys.memory.blobs import BlobStore
-    from genaisys.memory.chroma import ChromaMemory, Hit, IngestReport
+    from genaisys.memory.chroma import ChromaMemory, ChromaMemoryConfig, Hit, IngestReport, build_memory
     from genaisys.memory.embeddings import HashingEmbedding, SentenceTransformerEmbedding
     from genaisys.memory.image_embeddings import EfficientNetImageEmbedding
     from genaisys.memory.store import ChromaStore

@@ -28,23 +28,25 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import time
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
-from genaisys.errors import ConfigError, MediaError, MemoryStoreError
+from genaisys.errors import ConfigError, MediaError, MemoryStoreError, UnknownNameError
 from genaisys.memory.blobs import BlobStore, is_blob_id
 from genaisys.memory.chunking import chunk_text
 from genaisys.memory.embeddings import HashingEmbedding, SentenceTransformerEmbedding
 from genaisys.memory.image_embeddings import EfficientNetImageEmbedding, load_image_array
 from genaisys.memory.readers import DOCUMENT_TYPES, mime_for, read_document
 
-__all__ = ["DEFAULT_PATH", "ChromaMemory", "Hit", "IngestReport", "SkippedFile"]
+__all__ = ["DEFAULT_HNSW", "DEFAULT_PATH", "EMBEDDINGS", "ChromaMemory", "ChromaMemoryConfig", "Hit", "IngestReport",
+           "SkippedFile", "build_embedding", "build_memory"]
 
 DEFAULT_PATH = Path(".genaisys") / "memory"
 """Where an embedded memory lives when no path is given (relative to the working directory)."""
@@ -237,7 +239,7 @@ class ChromaMemory:
                 raise MemoryStoreError(f"cannot open the Chroma store at {self.path}: {exc}") from exc
             self.location = str(self.path)
         else:
-            self.location = repr(client)
+            self.location = _describe_client(client)
         self.client = client
         self.collection_name = collection
         self.image_collection_name = f"{collection}-images"
@@ -801,6 +803,17 @@ class ChromaMemory:
         }
 
 
+def _describe_client(client: Any) -> str:
+    """``http://host:port`` for a server client, the folder for an embedded one."""
+    settings = client.get_settings() if hasattr(client, "get_settings") else None
+    if settings is not None and settings.chroma_server_host:
+        scheme = "https" if settings.chroma_server_ssl_enabled else "http"
+        return f"{scheme}://{settings.chroma_server_host}:{settings.chroma_server_http_port}"
+    if settings is not None and settings.persist_directory and settings.is_persistent:
+        return str(settings.persist_directory)
+    return repr(client)
+
+
 def _safe_str(text: str) -> str:
     """Text that encodes as UTF-8 (file names may hold undecodable bytes as surrogates)."""
     try:
@@ -820,6 +833,87 @@ def _sniff_image_mime(data: bytes) -> str | None:
         if data.startswith(magic):
             return mime
     return "image/webp" if data[8:12] == b"WEBP" else None
+
+
+EMBEDDINGS: dict[str, Callable[[str], Any]] = {
+    "sentence-transformer": lambda arg: SentenceTransformerEmbedding(arg or "minilm"),
+    "hashing": lambda arg: HashingEmbedding(int(arg) if arg else 64),
+    "efficientnet-lite0": lambda arg: EfficientNetImageEmbedding(arg or "efficientnet-lite0"),
+}
+"""The embedding registry (and allow-list): ``"kind"`` or ``"kind:argument"`` → a registered Chroma
+embedding function. ``sentence-transformer:<model folder or id>`` (default the packaged MiniLM),
+``hashing:<dim>``, ``efficientnet-lite0[:<weights .pth>]``."""
+
+
+def build_embedding(spec: str) -> Any:
+    """A registered embedding function from a ``"kind:argument"`` string (see `EMBEDDINGS`).
+
+    Example:
+        >>> build_embedding("hashing:32")
+        HashingEmbedding(dim=32)
+
+    Raises:
+        UnknownNameError: the kind is not in `EMBEDDINGS`.
+        ConfigError: the argument is invalid (``hashing:abc``).
+    """
+    kind, _, arg = spec.partition(":")
+    if kind not in EMBEDDINGS:
+        raise UnknownNameError("embedding", kind, list(EMBEDDINGS))
+    try:
+        return EMBEDDINGS[kind](arg)
+    except ValueError as exc:
+        raise ConfigError(f"bad embedding spec {spec!r}: {exc}") from exc
+
+
+class ChromaMemoryConfig(BaseModel):
+    """Settings of a `ChromaMemory`, e.g. from YAML; `build_memory` makes the memory.
+
+    Attributes:
+        path: embedded store folder (default ``./.genaisys/memory``); also the blob store's home.
+        host: a ``chroma run`` server's host; when set, an ``HttpClient`` is used instead of ``path``.
+        port: the server's port.
+        collection: the text collection (images go to ``<collection>-images``).
+        embedding: `EMBEDDINGS` spec; None = the collection's recorded one, else packaged MiniLM.
+        image_embedding: `EMBEDDINGS` spec, ``"none"`` for no image vectors, None = recorded/default.
+        blobs: blob store folder (default ``<path>/blobs``).
+        batch_size: chunks per Chroma write during ingestion.
+        hnsw: HNSW settings for new collections (merged over `DEFAULT_HNSW`).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str | None = None
+    host: str | None = None
+    port: int = Field(8000, ge=1, le=65535)
+    collection: str = "genaisys"
+    embedding: str | None = None
+    image_embedding: str | None = None
+    blobs: str | None = None
+    batch_size: int = Field(128, ge=1)
+    hnsw: dict[str, Any] = Field(default_factory=dict)
+
+
+def build_memory(config: ChromaMemoryConfig | Mapping[str, Any] | None = None) -> ChromaMemory:
+    """A `ChromaMemory` from its config (a `ChromaMemoryConfig` or a plain dict).
+
+    Example:
+        >>> import tempfile
+        >>> memory = build_memory({"path": tempfile.mkdtemp(), "embedding": "hashing:64", "image_embedding": "none"})
+        >>> memory.embedding, memory.image_embedding
+        (HashingEmbedding(dim=64), None)
+    """
+    cfg = config if isinstance(config, ChromaMemoryConfig) else ChromaMemoryConfig.model_validate(dict(config or {}))
+    client = None
+    if cfg.host:
+        import chromadb
+
+        client = chromadb.HttpClient(host=cfg.host, port=cfg.port, settings=chromadb.Settings(anonymized_telemetry=False))
+    image: Any = (False if cfg.image_embedding == "none" else
+                  build_embedding(cfg.image_embedding) if cfg.image_embedding else None)
+    return ChromaMemory(cfg.path, collection=cfg.collection,
+                        embedding=build_embedding(cfg.embedding) if cfg.embedding else None,
+                        image_embedding=image, client=client, blobs=cfg.blobs, batch_size=cfg.batch_size,
+                        hnsw=cfg.hnsw or None)
 
 
 def _mmr(query: np.ndarray, vectors: np.ndarray, k: int, lambda_mult: float) -> list[int]:

@@ -270,3 +270,26 @@ def test_links_fifos_and_broken_links(memory, tmp_path):
     reasons = sorted(s.reason for s in report.skipped)
     assert len(reasons) == 2 and all("not a regular file" in r for r in reasons)
     assert report.files_ingested == 3
+
+
+def test_build_memory_from_config_and_the_embedding_registry(tmp_path):
+    from genaisys.errors import UnknownNameError
+    from genaisys.memory import ChromaMemoryConfig, build_memory
+    from genaisys.memory.chroma import build_embedding
+    from genaisys.memory.image_embeddings import EfficientNetImageEmbedding
+
+    memory = build_memory({"path": str(tmp_path), "embedding": "hashing:16", "image_embedding": "none",
+                           "hnsw": {"ef_search": 64}, "batch_size": 8})
+    assert memory.embedding.dim == 16 and memory.image_embedding is None and memory.batch_size == 8
+    assert memory.collection.configuration["hnsw"]["ef_search"] == 64
+    reopened = build_memory(ChromaMemoryConfig(path=str(tmp_path)))
+    assert reopened.embedding.dim == 16 and isinstance(reopened.image_embedding, EfficientNetImageEmbedding)
+    assert build_embedding("sentence-transformer").get_config()["model"] == "minilm"
+    with pytest.raises(UnknownNameError, match="known: efficientnet-lite0, hashing, sentence-transformer"):
+        build_embedding("openai:text-embedding-3")
+    with pytest.raises(ConfigError, match="bad embedding spec"):
+        build_embedding("hashing:lots")
+    with pytest.raises(ValueError, match="extra"):
+        build_memory({"path": str(tmp_path), "colection": "typo"})
+    with pytest.raises(ConfigError, match="unknown HNSW"):
+        ChromaMemory(tmp_path / "x", embedding=HashingEmbedding(), hnsw={"M": 8})

@@ -88,6 +88,11 @@ def test_two_processes_share_one_memory_through_the_server(chroma_server, tmp_pa
     assert report.chunks_added == 2 and memory.ingest(tmp_path / "corpus").chunks_added == 0
     assert memory.delete(where={"source": "child"}) == 1
     assert memory.stats()["chunks"] == memory.count() == 3
+    from genaisys.memory import build_memory
+
+    by_config = build_memory({"host": "127.0.0.1", "port": port, "collection": "shared", "image_embedding": "none",
+                              "blobs": str(tmp_path / "blobs")})
+    assert by_config.count() == 3 and by_config.location == f"http://127.0.0.1:{port}"
 
 
 def _corpus(tmp_path):
