@@ -32,7 +32,7 @@ from typing import Any, Literal, Optional  # Optional: LangGraph matches the `co
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolMessage
 from langchain_core.messages.utils import message_chunk_to_message
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langchain_core.tools import BaseTool
 from langchain_core.tools import tool as _as_tool
 from langgraph.graph import END
@@ -256,7 +256,7 @@ def make_think_node(
     *,
     stream_tokens: bool = True,
     name: str = THINK,
-) -> Callable[..., dict]:
+) -> RunnableLambda:
     """A node where the model (the CPU) reads the conversation and answers or calls tools.
 
     The model is bound to ``tools`` (``bind_tools``); a system message carrying
@@ -275,7 +275,7 @@ def make_think_node(
         >>> from langchain_core.language_models import FakeListChatModel
         >>> from langchain_core.messages import HumanMessage
         >>> think = make_think_node(FakeListChatModel(responses=["hello"]))
-        >>> think({"messages": [HumanMessage("hi")]})["messages"][0].content
+        >>> think.invoke({"messages": [HumanMessage("hi")]})["messages"][0].content
         'hello'
     """
     if not isinstance(model, BaseChatModel):
@@ -291,27 +291,40 @@ def make_think_node(
     else:
         bound = model
 
-    def think(state: dict, config: Optional[RunnableConfig] = None) -> dict[str, list[BaseMessage]]:
-        prompt = _with_system(state.get(MESSAGES, []), system_prompt, state.get(CONTEXT) or [])
-        if not stream_tokens:
-            response = bound.invoke(prompt, config)
-        else:
-            write = _stream_writer()
-            merged = None
-            for chunk in bound.stream(prompt, config):
-                text = chunk.text if isinstance(chunk.text, str) else message_text(chunk)
-                if text:
-                    write({"type": "token", "node": name, "text": text})
-                merged = chunk if merged is None else merged + chunk
-            if merged is None:
-                raise GraphError(f"model {type(model).__name__} streamed no output in node {name!r}")
-            response = message_chunk_to_message(merged)
+    def finish(merged: Any) -> dict[str, list[BaseMessage]]:
+        if merged is None:
+            raise GraphError(f"model {type(model).__name__} streamed no output in node {name!r}")
+        response = message_chunk_to_message(merged)
         if not isinstance(response, AIMessage):
             raise GraphError(f"model returned {type(response).__name__}, expected an AIMessage")
         return {MESSAGES: [response]}
 
-    think.__name__ = name
-    return think
+    def emit(write: Callable[[Any], None], chunk: Any, merged: Any) -> Any:
+        text = chunk.text if isinstance(chunk.text, str) else message_text(chunk)
+        if text:
+            write({"type": "token", "node": name, "text": text})
+        return chunk if merged is None else merged + chunk
+
+    def think(state: dict, config: Optional[RunnableConfig] = None) -> dict[str, list[BaseMessage]]:
+        prompt = _with_system(state.get(MESSAGES, []), system_prompt, state.get(CONTEXT) or [])
+        if not stream_tokens:
+            return finish(bound.invoke(prompt, config))
+        write, merged = _stream_writer(), None
+        for chunk in bound.stream(prompt, config):
+            merged = emit(write, chunk, merged)
+        return finish(merged)
+
+    async def athink(state: dict, config: Optional[RunnableConfig] = None) -> dict[str, list[BaseMessage]]:
+        prompt = _with_system(state.get(MESSAGES, []), system_prompt, state.get(CONTEXT) or [])
+        if not stream_tokens:
+            return finish(await bound.ainvoke(prompt, config))
+        write, merged = _stream_writer(), None
+        async for chunk in bound.astream(prompt, config):
+            merged = emit(write, chunk, merged)
+        return finish(merged)
+
+    # sync and async: an async graph run (ainvoke/astream, `genaisys serve`) awaits the model
+    return RunnableLambda(think, afunc=athink, name=name)
 
 
 def route_after_think(state: dict) -> Literal["act", "__end__"]:

@@ -178,7 +178,7 @@ def build_rag_graph(
                 media_block("image", str(meta["blob_id"]), mime_type=str(meta["mime_type"])) for _, meta in media
             ]
             prompt_state[MESSAGES] = [*state.get(MESSAGES, []), HumanMessage(blocks)]
-        reply: AIMessage = think(prompt_state, config)[MESSAGES][0]
+        reply: AIMessage = think.invoke(prompt_state, config)[MESSAGES][0]
         used = cited_hits(message_text(reply), context)
         if require_citation and not used:
             return _abstention(reason="the answer cited none of the retrieved chunks")

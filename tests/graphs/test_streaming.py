@@ -82,3 +82,30 @@ def test_token_streaming_can_be_switched_off():
     state = run_turn(graph, "hi", thread_id="s", stream=lambda m, c: seen.append((m, c)))
     assert [m for m, _ in seen] == ["updates"]
     assert state["messages"][-1].content == "quiet answer"
+
+
+def test_async_runs_await_the_model_and_stream_tokens():
+    import asyncio
+
+    from langchain_core.messages import AIMessageChunk
+    from langchain_core.outputs import ChatGenerationChunk
+
+    class AsyncOnly(ScriptedChatModel):
+        def _stream(self, *args, **kwargs):
+            raise AssertionError("the async graph must not call the sync stream")
+
+        async def _astream(self, messages, stop=None, run_manager=None, **kwargs):
+            for word in ("async ", "tokens"):
+                yield ChatGenerationChunk(message=AIMessageChunk(content=word))
+
+    graph = build_assistant_graph(AsyncOnly(responses=[]), checkpointer=False)
+
+    async def run():
+        seen = []
+        async for mode, chunk in graph.astream({"messages": [HumanMessage("hi")]}, stream_mode=["custom", "values"]):
+            seen.append((mode, chunk))
+        return seen
+
+    seen = asyncio.run(run())
+    assert [c["text"] for m, c in seen if m == "custom"] == ["async ", "tokens"]
+    assert seen[-1][1]["messages"][-1].content == "async tokens"
