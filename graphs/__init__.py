@@ -47,6 +47,7 @@ _LAZY = {
     "make_perceive_node": "genaisys.graphs.media",
     "make_textualize_node": "genaisys.graphs.media",
     "make_decoder_tools": "genaisys.graphs.media",
+    "make_decode_node": "genaisys.graphs.media",
     "make_respond_node": "genaisys.graphs.media",
 }
 

@@ -51,6 +51,7 @@ __all__ = [
     "TEXTUALIZED_TEMPLATE",
     "UNSUPPORTED_TEMPLATE",
     "decide_route",
+    "make_decode_node",
     "make_decoder_tools",
     "make_perceive_node",
     "make_respond_node",
@@ -284,6 +285,23 @@ def _decoder_tool(kind: str, decoder: Any, blobs: Any) -> BaseTool:
         args_schema=_prompt_schema(kind),
         response_format="content_and_artifact",
     )
+
+
+def make_decode_node(decoders: Mapping[str, Any], *, blobs: Any, name: str = "decode") -> Any:
+    """A node that runs the model's decoder calls (for custom graphs that route them apart from
+    other tools): the ``act`` node over :func:`make_decoder_tools`, each behind the safety wrapper.
+    Follow it with :func:`make_respond_node` to attach what it made to the answer.
+
+    Example:
+        >>> class Blobs:
+        ...     def put(self, data, mime_type=None):
+        ...         return "blob-1"
+        >>> sorted(make_decode_node({"speech": lambda text: b"wav"}, blobs=Blobs()).tools_by_name)
+        ['speak']
+    """
+    from genaisys.graphs.nodes import make_act_node, resolve_tools
+
+    return make_act_node(resolve_tools(make_decoder_tools(decoders, blobs=blobs)), name=name)
 
 
 def _prompt_schema(kind: str) -> type:

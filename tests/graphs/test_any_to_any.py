@@ -129,3 +129,26 @@ def test_topology_matches_mermaid_snapshot(tmp_path):
     if os.environ.get("GENAISYS_UPDATE_SNAPSHOTS") == "1":
         snapshot.write_text(mermaid)
     assert mermaid == snapshot.read_text()
+
+
+def test_custom_graph_with_decode_and_respond_nodes(tmp_path):
+    from langgraph.graph import END, START, StateGraph
+
+    from genaisys.graphs import AssistantState, make_decode_node, make_respond_node, make_think_node, route_after_think
+    from genaisys.graphs.media import make_decoder_tools
+
+    blobs = BlobStore(tmp_path)
+    voice = lambda text: b"RIFF" + text.encode()  # noqa: E731 - a stand-in text-to-speech decoder
+    model = ScriptedChatModel(responses=[AIMessage("", tool_calls=[call("speak", {"prompt": "hello"}, "s1")]), AIMessage("Said it.")])
+    g = StateGraph(AssistantState)
+    g.add_node("think", make_think_node(model, make_decoder_tools({"speech": voice}, blobs=blobs)))
+    g.add_node("decode", make_decode_node({"speech": voice}, blobs=blobs))
+    g.add_node("respond", make_respond_node())
+    g.add_edge(START, "think")
+    g.add_conditional_edges("think", route_after_think, {"act": "decode", END: "respond"})
+    g.add_edge("decode", "think")
+    g.add_edge("respond", END)
+    state = g.compile().invoke({"messages": [HumanMessage("say hello")]})
+    [artifact] = state["artifacts"]
+    assert artifact["kind"] == "speech" and blobs.get(artifact["blob_id"]) == b"RIFFhello"
+    assert state["messages"][-1].content[1] == {"type": "audio", "file_id": artifact["blob_id"], "mime_type": "audio/wav"}
