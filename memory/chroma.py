@@ -60,6 +60,12 @@ _HNSW_KEYS = {"space", "ef_construction", "max_neighbors", "ef_search", "num_thr
 
 IMAGE_SUFFIXES: dict[str, str] = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
                                   ".gif": "image/gif", ".bmp": "image/bmp", ".webp": "image/webp"}
+AUDIO_SUFFIXES: dict[str, str] = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".flac": "audio/flac",
+                                  ".ogg": "audio/ogg", ".m4a": "audio/mp4"}
+VIDEO_SUFFIXES: dict[str, str] = {".mp4": "video/mp4", ".mkv": "video/x-matroska", ".webm": "video/webm",
+                                  ".mov": "video/quicktime", ".avi": "video/x-msvideo"}
+MEDIA_SUFFIXES: dict[str, str] = {**AUDIO_SUFFIXES, **VIDEO_SUFFIXES}
+_INGESTIBLE = {*DOCUMENT_TYPES, *IMAGE_SUFFIXES, *MEDIA_SUFFIXES}
 _OUR_EMBEDDINGS = (SentenceTransformerEmbedding, HashingEmbedding, EfficientNetImageEmbedding)
 _URL = re.compile(r"https?://", re.IGNORECASE)
 _RUNTIME_KEYS = {"device", "batch_size"}  # embedding settings that do not change the vectors
@@ -90,6 +96,8 @@ class Hit:
         meta = self.metadata
         if "page" in meta:
             return f"{name}#page={meta['page']}"
+        if "t_start" in meta and "t_end" in meta:  # W3C media fragment: seconds
+            return f"{name}#t={meta['t_start']:g},{meta['t_end']:g}"
         if "start" in meta and "end" in meta:
             return f"{name}#chars={meta['start']}-{meta['end']}"
         return name
@@ -436,6 +444,7 @@ class ChromaMemory:
         chunk_overlap: int = 150,
         metadata: Mapping[str, Any] | None = None,
         describe_image: Callable[[Path], str] | None = None,
+        textualize: Callable[[Path], Iterable[Any]] | None = None,
         fetch: Callable[[str], Any] | None = None,
         max_file_bytes: int = 20_000_000,
         progress: bool | None = None,
@@ -446,6 +455,8 @@ class ChromaMemory:
         (`genaisys.memory.chunking.chunk_text`); each chunk keeps ``source`` (absolute path or
         URL), ``start``/``end`` character offsets, ``page`` for PDF, ``chunk`` (index) and
         ``mime_type``. Images go to `add_image`, described by ``describe_image(path)`` when given.
+        Audio and video go to `add_timeline` with the timed text ``textualize(path)`` gives (a
+        textualizer: speech, frame tags, OCR…); without one they are skipped with a reason.
         A bad input — unreadable, binary posing as text, not UTF-8, a broken PDF, larger than
         ``max_file_bytes``, a failed fetch — is skipped and listed in the report; everything
         before and after it is kept. Chunk ids are content hashes: re-running adds nothing new and
@@ -457,6 +468,8 @@ class ChromaMemory:
             chunk_overlap: maximum characters shared by neighbouring chunks.
             metadata: extra metadata stored on every chunk.
             describe_image: ``Callable[[Path], str]`` giving an image's text description.
+            textualize: ``Callable[[Path], Iterable[segment]]`` giving an audio/video file's
+                timeline; see `add_timeline` for the segment shape.
             fetch: ``Callable[[str], response]`` for URLs — the caller's safe fetcher (e.g.
                 ``HttpFetcher().fetch`` from the http_fetch tool); it returns bytes, str,
                 ``(bytes, content_type)``, an object with ``.content`` and ``.headers`` (an httpx
@@ -505,6 +518,9 @@ class ChromaMemory:
             if isinstance(item, Path) and item.suffix.lower() in IMAGE_SUFFIXES:
                 self._ingest_image(item, describe_image, extra, report)
                 continue
+            if isinstance(item, Path) and item.suffix.lower() in MEDIA_SUFFIXES:
+                self._ingest_media(item, textualize, extra, chunk_size, report)
+                continue
             try:
                 source, data, mime = (self._fetch(item, fetch) if isinstance(item, str)
                                       else self._read_file(item, max_file_bytes))
@@ -545,14 +561,14 @@ class ChromaMemory:
                 seen.add(p.resolve())
                 suffix = p.suffix.lower()
                 if not p.is_file():  # a FIFO would block a read forever; a broken link cannot be read
-                    if suffix in DOCUMENT_TYPES or suffix in IMAGE_SUFFIXES or p == root:
+                    if suffix in _INGESTIBLE or p == root:
                         report.skipped.append(SkippedFile(str(p), "not a regular file (broken link, FIFO, "
                                                           "socket or device)"))
                     continue
-                if suffix in DOCUMENT_TYPES or suffix in IMAGE_SUFFIXES:
+                if suffix in _INGESTIBLE:
                     yield p
                 elif p == root:
-                    known = ", ".join(sorted({*DOCUMENT_TYPES, *IMAGE_SUFFIXES}))
+                    known = ", ".join(sorted(_INGESTIBLE))
                     report.skipped.append(SkippedFile(str(p), f"unsupported file type {suffix or '(none)'!r}; "
                                                       f"supported: {known}"))
                 else:
@@ -611,6 +627,75 @@ class ChromaMemory:
                 raise MediaError(f"unsupported content type {content_type!r}; documents: text, Markdown, HTML, PDF")
         return url, data, mime
 
+    def add_timeline(self, media: str | Path, segments: Iterable[Any], metadata: Mapping[str, Any] | None = None,
+                     *, chunk_size: int = 1000) -> list[str]:
+        """Store an audio/video file in the blob store and index its timed text timeline; return chunk ids.
+
+        Consecutive segments are grouped into chunks of at most ``chunk_size`` characters, one
+        line each, ``[12.0s-15.5s] speech: hello there``, so the model sees when things happen
+        (VideoChat-Text). Each chunk keeps ``t_start``/``t_end`` (seconds), ``blob_id`` and
+        ``mime_type``; its citation is ``file.mp4#t=12,15.5``.
+
+        Args:
+            media: the audio or video file.
+            segments: items with ``start`` and ``end`` (seconds), ``text``, and optionally
+                ``kind`` (``"speech"``, ``"frame"``, ``"ocr"``…) — mappings or objects.
+            metadata: extra metadata for every chunk.
+            chunk_size: maximum characters per chunk.
+
+        Raises:
+            MemoryStoreError: the file is missing, or a segment is malformed (what is wrong is named).
+        """
+        file = Path(media).expanduser()
+        if not file.is_file():
+            raise MemoryStoreError(f"no media file at {file}")
+        lines = []
+        for i, segment in enumerate(segments):
+            get = segment.get if isinstance(segment, Mapping) else (lambda k, d=None, s=segment: getattr(s, k, d))
+            start, end, text, kind = get("start"), get("end"), get("text"), get("kind")
+            if not isinstance(start, (int, float)) or not isinstance(end, (int, float)) or not 0 <= start <= end:
+                raise MemoryStoreError(f"timeline segment #{i} of {file.name} needs numeric 0 <= start <= end "
+                                       f"(seconds), got start={start!r}, end={end!r}")
+            if not isinstance(text, str) or not text.strip():
+                raise MemoryStoreError(f"timeline segment #{i} of {file.name} has no text")
+            label = f"{kind}: " if kind else ""
+            lines.append((float(start), float(end), f"[{start:.1f}s-{end:.1f}s] {label}{' '.join(text.split())}"))
+        if not lines:
+            raise MemoryStoreError(f"the timeline of {file.name} is empty: nothing to index")
+        lines.sort(key=lambda line: line[0])
+        mime = MEDIA_SUFFIXES.get(file.suffix.lower())
+        blob_id = self.blobs.put(file, mime_type=mime)
+        kind_of_media = "video" if file.suffix.lower() in VIDEO_SUFFIXES else "audio"
+        groups: list[list[tuple[float, float, str]]] = [[]]
+        for line in lines:
+            if groups[-1] and sum(len(x[2]) + 1 for x in groups[-1]) + len(line[2]) > chunk_size:
+                groups.append([])
+            groups[-1].append(line)
+        texts, metas = [], []
+        for index, group in enumerate(groups):
+            texts.append("\n".join(x[2] for x in group))
+            metas.append({**_clean_metadata(metadata), "source": _source_of(file), "kind": kind_of_media,
+                          "t_start": group[0][0], "t_end": max(x[1] for x in group), "chunk": index,
+                          "blob_id": blob_id, "mime_type": mime})
+        return self.add_texts(texts, metas)
+
+    def _ingest_media(self, file: Path, textualize: Callable[[Path], Iterable[Any]] | None, extra: dict[str, Any],
+                      chunk_size: int, report: IngestReport) -> None:
+        if textualize is None:
+            report.skipped.append(SkippedFile(str(file), "audio/video is indexed by its timeline: pass textualize= "
+                                              "(a textualizer giving timed text segments)"))
+            return
+        try:
+            before = self.count()
+            ids = self.add_timeline(file, list(textualize(file)), extra, chunk_size=chunk_size)
+        except Exception as exc:  # the caller's textualizer may raise anything: skip this file, keep going
+            report.skipped.append(SkippedFile(str(file), f"timeline not indexed: {exc}"))
+            return
+        added = self.count() - before
+        report.chunks_added += added
+        report.chunks_existing += len(ids) - added
+        report.files_ingested += 1
+
     def _ingest_image(self, file: Path, describe: Callable[[Path], str] | None, extra: dict[str, Any],
                       report: IngestReport) -> None:
         if describe is None and self.image_embedding is None:
@@ -620,7 +705,7 @@ class ChromaMemory:
         try:
             description = describe(file) if describe is not None else None
             self.add_image(file, description, extra)
-        except (MemoryStoreError, MediaError, OSError, ValueError) as exc:
+        except Exception as exc:  # the caller's describer may raise anything: skip this image, keep going
             report.skipped.append(SkippedFile(str(file), f"image not indexed: {exc}"))
             return
         report.images_added += 1

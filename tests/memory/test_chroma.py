@@ -293,3 +293,39 @@ def test_build_memory_from_config_and_the_embedding_registry(tmp_path):
         build_memory({"path": str(tmp_path), "colection": "typo"})
     with pytest.raises(ConfigError, match="unknown HNSW"):
         ChromaMemory(tmp_path / "x", embedding=HashingEmbedding(), hnsw={"M": 8})
+
+
+def test_audio_and_video_are_indexed_by_their_timelines(memory, tmp_path):
+    media = tmp_path / "media"
+    media.mkdir()
+    (media / "talk.mp3").write_bytes(b"ID3 pretend audio")
+    (media / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 pretend video")
+    (media / "broken.wav").write_bytes(b"RIFF")
+    timelines = {
+        "talk.mp3": [{"start": 0.0, "end": 4.5, "text": "Welcome to the rocket launch briefing", "kind": "speech"},
+                     {"start": 4.5, "end": 9.0, "text": "Fuel loading starts at noon", "kind": "speech"}],
+        "clip.mp4": [{"start": 2.0, "end": 2.0, "text": "cat, sofa", "kind": "frame"},
+                     {"start": 0.0, "end": 3.0, "text": "a cat yawns on the sofa", "kind": "caption"}],
+    }
+
+    def textualize(path):
+        if path.name == "broken.wav":
+            raise RuntimeError("decoder failed")
+        return timelines[path.name]
+
+    skipped = memory.ingest(media)
+    assert {s.reason.split(":")[0] for s in skipped.skipped} == {"audio/video is indexed by its timeline"}
+    report = memory.ingest(media, textualize=textualize)
+    assert report.files_ingested == 2 and report.chunks_added == 2
+    assert "decoder failed" in report.skipped[0].reason
+    hit = memory.search("fuel loading noon rocket", k=1)[0]
+    assert hit.citation == "talk.mp3#t=0,9" and hit.metadata["kind"] == "audio"
+    assert hit.text.splitlines()[1] == "[4.5s-9.0s] speech: Fuel loading starts at noon"
+    clip = memory.search("cat yawns sofa", k=1, where={"kind": "video"})[0]
+    assert clip.text.splitlines()[0].startswith("[0.0s-3.0s] caption:")  # sorted by time
+    assert memory.blobs.get(clip.metadata["blob_id"]) == (media / "clip.mp4").read_bytes()
+    assert memory.ingest(media, textualize=textualize).chunks_added == 0
+    with pytest.raises(MemoryStoreError, match="start <= end"):
+        memory.add_timeline(media / "talk.mp3", [{"start": 5, "end": 1, "text": "x"}])
+    with pytest.raises(MemoryStoreError, match="empty"):
+        memory.add_timeline(media / "talk.mp3", [])
