@@ -1,16 +1,22 @@
 """`ChromaMemory`: genaisys's vector memory on ChromaDB — ingestion, retrieval with citations, media.
 
 One memory is two Chroma collections — text chunks (``collection``) and image vectors
-(``collection-images``) — plus a content-addressed `BlobStore` for the raw media. The client is an embedded
-``chromadb.PersistentClient`` by default; pass any Chroma client (an ``HttpClient`` against a
-``chroma run`` server) to share one memory between processes and machines.
+(``collection-images``) — plus a content-addressed `BlobStore` for the raw media. The client is
+an embedded ``chromadb.PersistentClient`` by default; pass any Chroma client (an ``HttpClient``
+against a ``chroma run`` server, or `build_memory` with ``host=``) to share one memory between
+processes and machines.
 
-Every chunk id is the SHA-256 of its source and text, so re-ingesting the same files adds nothing,
-and a run interrupted half-way finishes with a plain re-run. Every chunk keeps ``source`` (file
-path or the caller's label) and ``start``/``end`` character offsets, so a `Hit` can cite
-``file.md#chars=120-860``.
+What goes in: text, Markdown, HTML and PDF files, folders and URLs (through a fetch callable the
+caller injects), images (embedded as images, indexed by their description), audio and video
+(indexed by the timed text a textualizer gives). Every chunk id is the SHA-256 of its source and
+text, so re-ingesting adds nothing and an interrupted run finishes with a plain re-run. Every chunk
+keeps its ``source`` and position, so a `Hit` can cite it: ``notes.md#chars=120-860``,
+``paper.pdf#page=3``, ``talk.mp3#t=12,15.5``.
 
-genaisys always passes its own registered embedding function (MiniLM by default) and refuses a
+What comes out: similarity search with metadata/document filters and MMR, image → image search,
+get/update/delete, stats, blob garbage collection.
+
+genaisys always passes its own registered embedding functions (MiniLM by default) and refuses a
 collection whose recorded embedding differs: Chroma's built-in default downloads a model at run
 time and fails offline.
 
@@ -68,6 +74,7 @@ MEDIA_SUFFIXES: dict[str, str] = {**AUDIO_SUFFIXES, **VIDEO_SUFFIXES}
 _INGESTIBLE = {*DOCUMENT_TYPES, *IMAGE_SUFFIXES, *MEDIA_SUFFIXES}
 _OUR_EMBEDDINGS = (SentenceTransformerEmbedding, HashingEmbedding, EfficientNetImageEmbedding)
 _URL = re.compile(r"https?://", re.IGNORECASE)
+_COLLECTION_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._-]{1,498}[a-zA-Z0-9]")  # Chroma's rule, room for "-images"
 _RUNTIME_KEYS = {"device", "batch_size"}  # embedding settings that do not change the vectors
 
 
@@ -228,6 +235,9 @@ class ChromaMemory:
     ) -> None:
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+        if not isinstance(collection, str) or not _COLLECTION_NAME.fullmatch(collection):
+            raise ConfigError(f"collection name {collection!r} is invalid: use 3-500 characters of [a-zA-Z0-9._-], "
+                              "starting and ending with a letter or digit")
         unknown = set(hnsw or {}) - _HNSW_KEYS
         if unknown:
             raise ConfigError(f"unknown HNSW settings {sorted(unknown)}; known: {sorted(_HNSW_KEYS)}")

@@ -291,6 +291,8 @@ def test_build_memory_from_config_and_the_embedding_registry(tmp_path):
         build_embedding("hashing:lots")
     with pytest.raises(ValueError, match="extra"):
         build_memory({"path": str(tmp_path), "colection": "typo"})
+    with pytest.raises(ConfigError, match="collection name"):
+        ChromaMemory(tmp_path / "x", collection="x", embedding=HashingEmbedding())
     with pytest.raises(ConfigError, match="unknown HNSW"):
         ChromaMemory(tmp_path / "x", embedding=HashingEmbedding(), hnsw={"M": 8})
 
