@@ -818,6 +818,25 @@ class ChromaMemory:
                  for i, d, m in zip(result["ids"], result["documents"], result["metadatas"])}
         return [by_id[i] for i in ids if i in by_id]
 
+    async def asearch(self, query: str, k: int = 4, where: Mapping[str, Any] | None = None, **kwargs: Any) -> list[Hit]:
+        """`search` in a worker thread, for async graphs (the Chroma client and the model are synchronous)."""
+        import asyncio
+
+        return await asyncio.to_thread(self.search, query, k, where, **kwargs)
+
+    async def aadd_texts(self, texts: Sequence[str],
+                         metadatas: Sequence[Mapping[str, Any] | None] | None = None) -> list[str]:
+        """`add_texts` in a worker thread."""
+        import asyncio
+
+        return await asyncio.to_thread(self.add_texts, texts, metadatas)
+
+    async def aingest(self, paths: str | Path | Iterable[str | Path], **kwargs: Any) -> IngestReport:
+        """`ingest` in a worker thread."""
+        import asyncio
+
+        return await asyncio.to_thread(self.ingest, paths, **kwargs)
+
     def count(self) -> int:
         """Number of text chunks stored (image descriptions included)."""
         return int(self.collection.count())

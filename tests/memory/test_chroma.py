@@ -331,3 +331,18 @@ def test_audio_and_video_are_indexed_by_their_timelines(memory, tmp_path):
         memory.add_timeline(media / "talk.mp3", [{"start": 5, "end": 1, "text": "x"}])
     with pytest.raises(MemoryStoreError, match="empty"):
         memory.add_timeline(media / "talk.mp3", [])
+
+
+def test_async_wrappers(memory, tmp_path):
+    import asyncio
+
+    corpus = write_corpus(tmp_path / "c")
+
+    async def run():
+        report = await memory.aingest(corpus)
+        ids = await memory.aadd_texts(["async note about cats"], [{"source": "async"}])
+        hits = await memory.asearch("async note cats", k=1, where={"source": "async"})
+        return report, ids, hits
+
+    report, ids, hits = asyncio.run(run())
+    assert report.files_ingested == 3 and hits[0].id == ids[0]
