@@ -50,19 +50,13 @@ from genaisys.graphs.nodes import (
     resolve_tools,
     route_after_approve,
 )
-from genaisys.graphs.state import ACT, APPROVE, MESSAGES, RECALL, RESPOND, THINK, AssistantState
+from genaisys.graphs.state import ACT, APPROVE, MESSAGES, PERCEIVE, RECALL, RESPOND, TEXTUALIZE, THINK, AssistantState
 
 __all__ = ["AnyToAnyState", "build_any_to_any_graph"]
 
-PERCEIVE = "perceive"
-TEXTUALIZE = "textualize"
 
-
-class AnyToAnyState(AssistantState, total=False):
-    """The assistant state plus ``perception``: how each attached medium was read, and why
-    (``[{"index", "kind", "blob_id", "route", "reason"}]`` for the latest user message)."""
-
-    perception: list[dict[str, Any]]
+AnyToAnyState = AssistantState
+"""The any-to-any graph runs on the assistant state; ``perception`` records how each medium was read."""
 
 
 def _route_after_think(state: dict) -> Literal["act", "respond"]:

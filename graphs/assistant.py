@@ -2,10 +2,10 @@
 
 ::
 
-    START → [recall] → think ─┬─ tool calls ─→ [approve →] act → think
-                              └─ no tool calls ─→ [remember] → END
+    START → [perceive] → [recall] → think ─┬─ tool calls ─→ [approve →] act → think
+                                           └─ no tool calls ─→ [remember] → END
 
-``recall`` runs when a memory is given, ``approve`` with ``approve=...``, ``remember`` with
+``perceive`` runs when a blob store is given, ``recall`` when a memory is given, ``approve`` with ``approve=...``, ``remember`` with
 ``remember=True``.
 
 Also here: :func:`run_turn`,
@@ -47,7 +47,7 @@ from genaisys.graphs.nodes import (
     route_after_approve,
     route_after_think,
 )
-from genaisys.graphs.state import ACT, APPROVE, RECALL, REMEMBER, THINK, AssistantState
+from genaisys.graphs.state import ACT, APPROVE, PERCEIVE, RECALL, REMEMBER, THINK, AssistantState
 
 __all__ = ["build_assistant_graph", "run_turn"]
 
@@ -56,6 +56,7 @@ def build_assistant_graph(
     *,
     tools: Sequence[ToolSpec] = (),
     memory: Any = None,
+    blobs: Any = None,
     checkpointer: CheckpointerSpec = None,
     system_prompt: str | None = None,
     recursion_limit: int = 25,
@@ -73,6 +74,10 @@ def build_assistant_graph(
             tools or plain functions with a docstring; each runs behind the safety wrapper.
         memory: Optional memory with ``search(query, k=...)``. When given, a ``recall`` node
             puts its hits (with citations) in the model's system prompt on every turn.
+        blobs: Optional blob store (``put(data, mime_type=...) -> blob_id``). When given, a
+            ``perceive`` node first moves inline (``base64``) media of the user's message into it,
+            so the state and its checkpoints carry blob ids only (give the core the same store,
+            e.g. ``load_core("nano", blobs=blobs)``, to read them).
         checkpointer: See ``genaisys.graphs.checkpoint.CheckpointerSpec``: SQLite by default, a
             SQLite path, a ``postgresql://`` DSN, any LangGraph saver, or ``False`` for none.
         system_prompt: Instructions prepended to every model call.
@@ -116,12 +121,19 @@ def build_assistant_graph(
         graph.add_edge(REMEMBER, END)
         end = REMEMBER
     graph.add_node(THINK, make_think_node(core, resolved, system_prompt, stream_tokens=stream_tokens))
+    first = THINK
     if memory is not None:
         graph.add_node(RECALL, make_recall_node(memory, k))
-        graph.add_edge(START, RECALL)
         graph.add_edge(RECALL, THINK)
-    else:
-        graph.add_edge(START, THINK)
+        first = RECALL
+    if blobs is not None:
+        from genaisys.graphs.media import MEDIA_KINDS, make_perceive_node
+
+        # every kind "native": this graph only externalises media; textualizing is any-to-any's job
+        graph.add_node(PERCEIVE, make_perceive_node(blobs=blobs, native=MEDIA_KINDS))
+        graph.add_edge(PERCEIVE, first)
+        first = PERCEIVE
+    graph.add_edge(START, first)
     if resolved:
         graph.add_node(ACT, make_act_node(resolved))
         graph.add_edge(ACT, THINK)

@@ -15,6 +15,9 @@ A genaisys graph is a plain LangGraph ``StateGraph`` over :class:`AssistantState
 ``artifacts``
     Things the graph produced besides text (decoded images, audio, files), each a
     :class:`Artifact` pointing at a blob id. Appended.
+``perception``
+    How each medium of the latest user message was read (natively, or turned into text by a
+    textualizer) and why: ``[{"index", "kind", "blob_id", "route", "reason"}]``.
 ``plan``
     A HuggingGPT-style task list (used by the planner graph), ``{"task", "id", "dep", "args"}``.
 ``results``
@@ -49,11 +52,13 @@ __all__ = [
     "MESSAGES",
     "PLAN",
     "PLANNER",
+    "PERCEIVE",
     "RECALL",
     "REMEMBER",
     "RESPOND",
     "RESULTS",
     "RETRIEVE",
+    "TEXTUALIZE",
     "THINK",
     "VALIDATE",
     "Artifact",
@@ -75,6 +80,8 @@ PLAN = "plan"
 RESULTS = "results"
 
 # Node names shared by the prebuilt graphs (and by users assembling their own).
+PERCEIVE = "perceive"
+TEXTUALIZE = "textualize"
 RECALL = "recall"
 REMEMBER = "remember"
 THINK = "think"
@@ -123,6 +130,7 @@ class AssistantState(TypedDict, total=False):
     messages: Annotated[list[AnyMessage], add_messages]
     context: list[ContextHit]
     artifacts: Annotated[list[Artifact], operator.add]
+    perception: list[dict[str, Any]]
     plan: list[dict[str, Any]]
     results: Annotated[dict[str, Any], merge_results]
 

@@ -244,3 +244,20 @@ def test_independent_tool_calls_of_one_step_run_in_parallel():
     assert time.perf_counter() - started < 0.7
     (a0, a1), (b0, b1) = spans["a"], spans["b"]
     assert min(a1, b1) - max(a0, b0) > 0.2  # the two calls overlapped
+
+
+def test_inline_media_is_moved_to_the_blob_store_before_the_model_sees_it(tmp_path):
+    import base64
+
+    from genaisys.memory.blobs import BlobStore
+
+    blobs = BlobStore(tmp_path / "blobs")
+    png = b"\x89PNG\r\n\x1a\nfake"
+    model = ScriptedChatModel(responses=[AIMessage("A picture.")])
+    graph = build_assistant_graph(model, blobs=blobs, checkpointer=tmp_path / "c.sqlite")
+    content = [{"type": "text", "text": "What is this?"}, {"type": "image", "base64": base64.b64encode(png).decode(), "mime_type": "image/png"}]
+    state = run_turn(graph, content, thread_id="img")
+    block = model.prompts[0][-1].content[1]
+    assert block["type"] == "image" and blobs.get(block["file_id"]) == png and "base64" not in block
+    assert state["perception"][0]["route"] == "native"
+    assert "base64" not in repr(graph.get_state({"configurable": {"thread_id": "img"}}).values)
