@@ -14,7 +14,7 @@ Example:
 """
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 _LAZY = {
     # state
@@ -52,6 +52,32 @@ _LAZY = {
 }
 
 __all__ = sorted(_LAZY)
+
+if TYPE_CHECKING:
+    from genaisys.graphs.any_to_any import build_any_to_any_graph
+    from genaisys.graphs.assistant import build_assistant_graph, run_turn
+    from genaisys.graphs.checkpoint import make_checkpointer, postgres_checkpointer, sqlite_checkpointer
+    from genaisys.graphs.drawing import draw_graph
+    from genaisys.graphs.media import (
+        make_decode_node,
+        make_decoder_tools,
+        make_perceive_node,
+        make_respond_node,
+        make_textualize_node,
+    )
+    from genaisys.graphs.nodes import (
+        make_act_node,
+        make_approval_node,
+        make_recall_node,
+        make_remember_node,
+        make_think_node,
+        resolve_tools,
+        route_after_approve,
+        route_after_think,
+    )
+    from genaisys.graphs.planner import PlanTask, build_planner_graph, validate_plan
+    from genaisys.graphs.rag import build_rag_graph, cited_hits
+    from genaisys.graphs.state import Artifact, AssistantState, ContextHit, media_block
 
 
 def __getattr__(name: str) -> Any:

@@ -1,7 +1,8 @@
 """Node factories for any LangGraph ``StateGraph`` over :class:`~genaisys.graphs.state.AssistantState`.
 
-Each ``make_*_node`` returns a plain function ``(state, config) -> update`` that you add with
-``StateGraph.add_node``. They work with any LangChain chat model (a ``genaisys`` ``ChatCore``,
+Each ``make_*_node`` returns a node to add with ``StateGraph.add_node``: a plain function
+``(state, config) -> update``, a sync+async runnable (``think``) or LangGraph's ``ToolNode``
+(``act``). They work with any LangChain chat model (a ``genaisys`` ``ChatCore``,
 a ``RemoteCore`` or a third-party one), any LangChain tools, and any memory with a
 ``search(query, k=..., where=...)`` method.
 
