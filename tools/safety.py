@@ -52,7 +52,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from genaisys.errors import ConfigError, ToolError
 
 __all__ = [
-    "APPROVAL_MISMATCH_TEMPLATE",
     "APPROVAL_REJECTED_TEMPLATE",
     "TIMEOUT_TEMPLATE",
     "TOOL_FAILED_TEMPLATE",
@@ -79,10 +78,7 @@ TIMEOUT_TEMPLATE = (
 )
 TRUNCATION_MARKER = "\n[... output truncated: {shown} of {total} characters shown ...]"
 APPROVAL_REJECTED_TEMPLATE = "A human reviewer rejected this call to tool '{tool}'. Reason: {reason}"
-APPROVAL_MISMATCH_TEMPLATE = (
-    "Tool '{tool}' was not run: the approval received was for call {got!r}, not {expected!r}. "
-    "Call the tool again to ask for approval."
-)
+
 
 _DEFAULT_TIMEOUT_S = 30.0
 _DEFAULT_MAX_OUTPUT_CHARS = 20_000
@@ -188,7 +184,12 @@ class IdempotencyCache:
                 "CREATE TABLE IF NOT EXISTS tool_results (thread_id TEXT, task_ns TEXT, call_id TEXT,"
                 " tool TEXT, content TEXT, created REAL, PRIMARY KEY (thread_id, task_ns, call_id, tool))"
             )
-            self._conn.execute("DELETE FROM tool_results WHERE created < ?", (time.time() - ttl_s,))
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS approvals (thread_id TEXT, task_ns TEXT, call_id TEXT,"
+                " decision TEXT, created REAL, PRIMARY KEY (thread_id, task_ns, call_id))"
+            )
+            for table in ("tool_results", "approvals"):
+                self._conn.execute(f"DELETE FROM {table} WHERE created < ?", (time.time() - ttl_s,))
 
     def get(self, key: tuple[str, str, str, str]) -> Any | None:
         """The recorded content for ``key``, or None."""
@@ -204,6 +205,21 @@ class IdempotencyCache:
         with self._lock:
             self._conn.execute("INSERT OR REPLACE INTO tool_results VALUES (?, ?, ?, ?, ?, ?)", (*key, blob, time.time()))
 
+    def get_decision(self, key: tuple[str, str, str]) -> dict[str, Any] | None:
+        """The approval decision recorded for (thread id, task namespace, tool-call id), or None."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT decision FROM approvals WHERE thread_id=? AND task_ns=? AND call_id=?", key
+            ).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def put_decision(self, key: tuple[str, str, str], decision: dict[str, Any]) -> None:
+        """Record an approval decision for a tool call."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO approvals VALUES (?, ?, ?, ?, ?)", (*key, json.dumps(decision), time.time())
+            )
+
     def __len__(self) -> int:
         with self._lock:
             return int(self._conn.execute("SELECT COUNT(*) FROM tool_results").fetchone()[0])
@@ -214,6 +230,26 @@ class IdempotencyCache:
             self._conn.close()
 
 
+class _DecisionMemory:
+    """Approval decisions of tools built without a cache (kept in this process only)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._data: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+    def get_decision(self, key: tuple[str, str, str]) -> dict[str, Any] | None:
+        with self._lock:
+            return self._data.get(key)
+
+    def put_decision(self, key: tuple[str, str, str], decision: dict[str, Any]) -> None:
+        with self._lock:
+            if len(self._data) > 10_000:  # bounded: old entries go first
+                self._data.pop(next(iter(self._data)))
+            self._data[key] = decision
+
+
+_MEMORY_DECISIONS = _DecisionMemory()
+_MAX_APPROVAL_ROUNDS = 16
 _SHARED_CACHES: dict[str, IdempotencyCache] = {}
 _SHARED_LOCK = threading.Lock()
 
@@ -369,44 +405,64 @@ class SafeTool(BaseTool):
             return None
         return (str(thread_id), str(configurable.get("checkpoint_ns", "")), str(call["id"]), self.name)
 
-    def _before(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+    def _before(self, kwargs: dict[str, Any], config: RunnableConfig | None) -> dict[str, Any]:
         """Approval gate: the arguments to run with; a rejection raises `ToolException` (text)."""
         if not self.require_approval:
             return kwargs
-        from langgraph.types import interrupt
-
         call = _CURRENT_CALL.get() or {}
         raw_args = call.get("args", {k: v for k, v in kwargs.items() if _json_safe(v)})
-        try:
-            decision = interrupt(
-                {
-                    "type": "tool_approval",
-                    "tool": self.name,
-                    "args": raw_args,
-                    "tool_call_id": call.get("id"),
-                    "description": self.description,
-                    "options": ["approve", "edit", "reject"],
-                },
-                response_schema=ApprovalDecision,
-            )
-        except (RuntimeError, KeyError) as exc:  # outside a running graph: no config or no scratchpad
-            raise ToolError(
-                f"tool {self.name!r} requires human approval, which needs a LangGraph graph with a "
-                "checkpointer and a thread_id (run it through ToolNode), or build it with require_approval=False"
-            ) from exc
-        if decision.tool_call_id is not None and decision.tool_call_id != call.get("id"):
-            # LangGraph pairs resume values with interrupts by their order inside the node; with
-            # several gated calls in one parallel ToolNode step that order can change. Never run a
-            # call on a decision meant for another one.
-            raise ToolException(
-                APPROVAL_MISMATCH_TEMPLATE.format(tool=self.name, got=decision.tool_call_id, expected=call.get("id"))
-            )
+        payload = {
+            "type": "tool_approval",
+            "tool": self.name,
+            "args": raw_args,
+            "tool_call_id": call.get("id"),
+            "description": self.description,
+            "options": ["approve", "edit", "reject"],
+        }
+        decision = self._ask(payload, call.get("id"), config)
         if decision.action == "reject":
             raise ToolException(APPROVAL_REJECTED_TEMPLATE.format(tool=self.name, reason=decision.reason or "none given"))
         if decision.action == "edit":
             edited = self._parse_input(dict(decision.args or {}), call.get("id"))
             return dict(edited) if isinstance(edited, dict) else {"__arg1": edited}
         return kwargs
+
+    def _ask(self, payload: dict[str, Any], call_id: str | None, config: RunnableConfig | None) -> ApprovalDecision:
+        """Get this call's decision, routing decisions by ``tool_call_id``.
+
+        LangGraph hands resume values to ``interrupt()`` calls by their order inside the node,
+        and ToolNode runs a turn's calls in parallel, so with several gated calls in one turn a
+        call can receive another call's answer. A decision that names another ``tool_call_id``
+        is recorded for that call, and this one asks again; a call first looks for a decision
+        recorded for it. Decisions without ``tool_call_id`` go to whichever call asks first.
+        """
+        from langgraph.errors import GraphInterrupt
+        from langgraph.types import interrupt
+
+        configurable = (config or {}).get("configurable", {})
+        scope = (str(configurable.get("thread_id")), str(configurable.get("checkpoint_ns", "")))
+        store = self.cache if self.cache is not None else _MEMORY_DECISIONS
+        if call_id is not None and (known := store.get_decision((*scope, call_id))) is not None:
+            return ApprovalDecision.model_validate(known)
+        for _ in range(_MAX_APPROVAL_ROUNDS):
+            try:
+                decision = interrupt(payload, response_schema=ApprovalDecision)
+            except GraphInterrupt:
+                # Another call of this turn may have just received (and recorded) our answer.
+                if call_id is not None and (known := store.get_decision((*scope, call_id))) is not None:
+                    return ApprovalDecision.model_validate(known)
+                raise
+            except (RuntimeError, KeyError) as exc:  # outside a running graph: no config or no scratchpad
+                raise ToolError(
+                    f"tool {self.name!r} requires human approval, which needs a LangGraph graph with a "
+                    "checkpointer and a thread_id (run it through ToolNode), or build it with require_approval=False"
+                ) from exc
+            if decision.tool_call_id is None or decision.tool_call_id == call_id:
+                if call_id is not None:
+                    store.put_decision((*scope, call_id), decision.model_dump())
+                return decision
+            store.put_decision((*scope, decision.tool_call_id), decision.model_dump())
+        raise ToolException(f"Tool '{self.name}' got no approval decision for call {call_id!r}; ask again.")
 
     def _inner_input(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         call = _CURRENT_CALL.get()
@@ -458,7 +514,7 @@ class SafeTool(BaseTool):
         key = self._key(config)
         if key is not None and (hit := self.cache.get(key)) is not None:
             return hit, None
-        run_kwargs = self._before(kwargs)
+        run_kwargs = self._before(kwargs, config)
         inner_input = run_kwargs["__arg1"] if "__arg1" in run_kwargs else self._inner_input(run_kwargs)
 
         box: dict[str, Any] = {}
@@ -493,7 +549,7 @@ class SafeTool(BaseTool):
         key = self._key(config)
         if key is not None and (hit := self.cache.get(key)) is not None:
             return hit, None
-        run_kwargs = self._before(kwargs)
+        run_kwargs = self._before(kwargs, config)
         inner_input = run_kwargs["__arg1"] if "__arg1" in run_kwargs else self._inner_input(run_kwargs)
         try:
             result = await asyncio.wait_for(self.inner.ainvoke(inner_input, config), self.timeout_s)
