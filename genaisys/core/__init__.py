@@ -21,6 +21,7 @@ _LAZY = {
     "build_connector": "genaisys.core.connectors",
     "build_vision_encoder": "genaisys.core.encoders",
     "load_core": "genaisys.core.loading",
+    "NativeCore": "genaisys.core.native",
     "RemoteCore": "genaisys.core.remote",
     "VCDConfig": "genaisys.core.vcd",
     "parse_tool_calls": "genaisys.core.toolcall",
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from genaisys.core.encoders import VisionEncoderConfig, build_vision_encoder
     from genaisys.core.loading import load_core
     from genaisys.core.multimodal import MultimodalCore, MultimodalCoreConfig
+    from genaisys.core.native import NativeCore
     from genaisys.core.remote import RemoteCore
     from genaisys.core.toolcall import parse_tool_calls, render_tools_prompt
     from genaisys.core.vcd import VCDConfig

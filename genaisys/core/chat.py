@@ -229,7 +229,8 @@ class ChatCore(BaseChatModel):
     """A local core (a `MultimodalCore`, or a plain causal LM + tokenizer) as a LangChain chat model.
 
     Attributes:
-        core: a `MultimodalCore` (images allowed), or ``None`` when ``language_model`` is set.
+        core: a `MultimodalCore` or a `NativeCore` (images allowed), or ``None`` when
+            ``language_model`` is set.
         language_model / tokenizer: a plain causal LM and its tokenizer (text only).
         blobs: optional blob store (``.path(blob_id) -> Path``) for ``file_id`` image blocks.
         max_new_tokens: cap on generated tokens per call.
@@ -295,7 +296,8 @@ class ChatCore(BaseChatModel):
         return self.bind(tools=formatted, **kwargs)
 
     def _template_supports_tools(self) -> bool:
-        template = getattr(self.tokenizer, "chat_template", None) or ""
+        owner = self.core.processor if getattr(self.core, "is_native", False) else self.tokenizer
+        template = getattr(owner, "chat_template", None) or ""
         return isinstance(template, str) and "tools" in template
 
     # ------------------------------------------------------------------ prompt
@@ -305,7 +307,7 @@ class ChatCore(BaseChatModel):
         if tool_choice == "none":
             tools = None
         native = bool(tools) and self._template_supports_tools()
-        image_token = self.core.config.image_token if self.core is not None else None
+        image_token = self.core.image_token if self.core is not None else None
         images: list[Any] = []
         names_by_id: dict[str, str] = {}
         turns: list[dict[str, Any]] = []
@@ -350,7 +352,9 @@ class ChatCore(BaseChatModel):
         kwargs: dict[str, Any] = {"tokenize": False, "add_generation_prompt": True}
         if native:
             kwargs["tools"] = tools
-        if getattr(self.tokenizer, "chat_template", None):
+        if getattr(self.core, "is_native", False):
+            prompt = self.core.render(turns, **({"tools": tools} if native else {}))
+        elif getattr(self.tokenizer, "chat_template", None):
             prompt = self.tokenizer.apply_chat_template(turns, **kwargs)
         else:  # no template at all: a plain transcript
             prompt = "".join(f"{t['role']}: {t['content']}\n" for t in turns) + "assistant: "
@@ -392,7 +396,9 @@ class ChatCore(BaseChatModel):
         use_vcd = vcd is not None and self.core is not None and bool(images)
         usage["vcd"] = int(use_vcd)
         with torch.no_grad():
-            if self.core is not None:
+            if getattr(self.core, "is_native", False):
+                prep = self._native_inputs(prompt, images, vcd if use_vcd else None, generator)
+            elif self.core is not None:
                 pixel_values = self.core.preprocess_images(images) if images else None
                 if use_vcd:
                     from genaisys.core.vcd import distort_images
@@ -407,7 +413,8 @@ class ChatCore(BaseChatModel):
                 ids = ids.to(embed.weight.device)
                 prep = {"inputs_embeds": embed(ids), "attention_mask": torch.ones_like(ids),
                         "position_ids": torch.arange(ids.shape[1], device=ids.device).unsqueeze(0)}
-        mask, pos = prep["attention_mask"], prep["position_ids"]  # (B, L'), (B, L'); B = 2 with VCD
+        # (B, L'), (B, L'); B = 2 with VCD. Native models place their own positions (pos = None).
+        mask, pos = prep["attention_mask"], prep.get("position_ids")
         usage["input_tokens"] = int(mask[0].sum())
         eos = set()
         for src in (getattr(getattr(lm, "generation_config", None), "eos_token_id", None), tok.eos_token_id):
@@ -433,9 +440,28 @@ class ChatCore(BaseChatModel):
                 usage["output_tokens"] = usage.get("output_tokens", 0) + 1
                 yield nxt
                 mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=1)
-                pos = pos[:, -1:] + 1
+                step: dict[str, Any] = {cache_kw: _cache_of(out)}
+                if pos is not None:
+                    pos = pos[:, -1:] + 1
+                    step["position_ids"] = pos
                 out = lm(input_ids=torch.full((mask.shape[0], 1), nxt, device=mask.device), attention_mask=mask,
-                         position_ids=pos, use_cache=True, **{cache_kw: _cache_of(out)})
+                         use_cache=True, **step)
+
+    def _native_inputs(self, prompt: str, images: list[Any], vcd: Any, generator: Any) -> dict[str, Any]:
+        """A native MLLM's processor inputs; with VCD, a second row whose images are noised."""
+        import torch
+
+        if vcd is None:
+            return self.core.prepare_inputs([prompt], images)
+        from genaisys.core.vcd import distort_images
+
+        prep = self.core.prepare_inputs([prompt, prompt], images + images)
+        pixels, n = prep.get("pixel_values"), len(images)
+        if not isinstance(pixels, torch.Tensor) or pixels.shape[0] != 2 * n:
+            raise CoreError(f"VCD needs one pixel tensor per image, but {type(self.core.model).__name__}'s processor "
+                            "packs images differently; call without vcd for this model")
+        prep["pixel_values"] = torch.cat([pixels[:n], distort_images(pixels[:n], vcd.noise_step, generator)])
+        return prep
 
     def _run(self, messages: list[BaseMessage], stop: list[str] | None, **kwargs: Any) -> Iterator[tuple[str, dict[str, Any]]]:
         """Yield ``(text_delta, {})`` while decoding, then ``("", final_info)`` once."""

@@ -8,6 +8,8 @@ Specs:
   then the connector is freshly initialised with seed 0 — an *untrained* core that reads text
   well and images not at all.
 * a folder holding ``genaisys_core.json`` — `MultimodalCore.from_pretrained` on it.
+* a folder/id of a native Hugging Face MLLM (LLaVA, SmolVLM, Idefics, Qwen-VL …) — a `ChatCore`
+  over a `NativeCore` (``AutoModelForImageTextToText`` + ``AutoProcessor``).
 * ``"asset:smollm2"``, or any folder/id of a plain causal LM — a text-only `ChatCore` over it.
 
 Example:
@@ -75,7 +77,12 @@ def load_core(spec: str = "nano", *, blobs: Any = None, **chat_kwargs: Any) -> C
         return ChatCore(core=core, blobs=blobs, model_name=name or path.name, **chat_kwargs)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from genaisys.core.native import NativeCore, is_native_mllm
+
     ref = resolve_model_ref(spec)
+    if is_native_mllm(ref):
+        return ChatCore(core=NativeCore.from_pretrained(ref), blobs=blobs, model_name=name or Path(ref).name,
+                        **chat_kwargs)
     try:
         tokenizer = AutoTokenizer.from_pretrained(ref)
         model = AutoModelForCausalLM.from_pretrained(ref)

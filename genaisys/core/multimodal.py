@@ -193,6 +193,11 @@ class MultimodalCore(nn.Module):
         return self
 
     @property
+    def image_token(self) -> str:
+        """The image placeholder string (``config.image_token``)."""
+        return self.config.image_token
+
+    @property
     def device(self) -> torch.device:
         return self.language_model.get_input_embeddings().weight.device
 

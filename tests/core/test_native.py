@@ -1,0 +1,100 @@
+"""NativeCore: a Hugging Face MLLM (tiny random LLaVA) behind ChatCore's face."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import pytest
+import torch
+from langchain_core.messages import HumanMessage
+from PIL import Image
+
+from genaisys.core.chat import ChatCore
+from genaisys.core.loading import load_core
+from genaisys.core.native import NativeCore, is_native_mllm
+
+from .conftest import CHATML, make_lm, make_tokenizer
+
+# A LLaVA-style processor template: content arrives as typed parts.
+PARTS_TEMPLATE = (
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' }}"
+    "{% if message['content'] is string %}{{ message['content'] }}{% else %}{% for part in message['content'] %}"
+    "{% if part['type'] == 'image' %}{{ '<image>' }}{% else %}{{ part['text'] }}{% endif %}{% endfor %}{% endif %}"
+    "{{ '<|im_end|>\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+@pytest.fixture(scope="module")
+def llava_dir(tmp_path_factory):
+    from tokenizers import AddedToken
+    from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
+    from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
+
+    tok = make_tokenizer()
+    tok.add_tokens([AddedToken("<image>", special=True, normalized=False)])
+    processor = LlavaProcessor(
+        image_processor=CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}),
+        tokenizer=tok, patch_size=8, vision_feature_select_strategy="default", num_additional_image_tokens=1,
+        chat_template=PARTS_TEMPLATE)
+    config = LlavaConfig(
+        vision_config=CLIPVisionConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                       intermediate_size=37, image_size=32, patch_size=8).to_dict(),
+        text_config=LlamaConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                num_key_value_heads=2, intermediate_size=37).to_dict(),
+        image_token_id=tok.convert_tokens_to_ids("<image>"), vision_feature_select_strategy="default",
+        vision_feature_layer=-2)
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("llava")
+    LlavaForConditionalGeneration(config).save_pretrained(out)
+    processor.save_pretrained(out)
+    return out
+
+
+def _image_msg(text="What is it?", n=1):
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), "purple").save(buf, "PNG")
+    block = {"type": "image", "base64": base64.b64encode(buf.getvalue()).decode(), "mime_type": "image/png"}
+    return HumanMessage(content=[*([block] * n), {"type": "text", "text": text}])
+
+
+def test_load_core_routes_a_native_mllm_folder(llava_dir, tmp_path):
+    assert is_native_mllm(str(llava_dir))
+    tok = make_tokenizer()
+    make_lm(len(tok)).save_pretrained(tmp_path / "lm")
+    assert not is_native_mllm(str(tmp_path / "lm")) and not is_native_mllm(str(tmp_path / "nothing"))
+    chat = load_core(str(llava_dir), max_new_tokens=3)
+    assert isinstance(chat.core, NativeCore) and chat.core.image_token == "<image>"
+
+
+def test_native_chat_matches_the_models_own_greedy_generate(llava_dir):
+    core = NativeCore.from_pretrained(llava_dir)
+    chat = ChatCore(core=core, max_new_tokens=5)
+    msg = _image_msg(n=2)
+    out = chat.invoke([msg])
+    prompt, images = chat._render([msg], None, None)
+    assert prompt.count("<image>") == 2 and prompt.startswith("<|im_start|>user\n<image><image>What is it?")
+    inputs = core.prepare_inputs([prompt], images)
+    assert out.usage_metadata["input_tokens"] == inputs["input_ids"].shape[1]  # 2 × 16 image tokens inside
+    assert int((inputs["input_ids"] == core.image_token_id).sum()) == 32
+    ref = core.generate(**inputs, max_new_tokens=5, do_sample=False, pad_token_id=core.tokenizer.pad_token_id)
+    new = ref[0, inputs["input_ids"].shape[1]:].tolist()
+    eos = core.tokenizer.eos_token_id
+    new = new[: new.index(eos)] if eos in new else new
+    assert out.content == core.tokenizer.decode(new, skip_special_tokens=True)
+    assert "".join(c.content for c in chat.stream([msg])) == out.content
+    assert isinstance(chat.invoke("text only").content, str)
+
+
+def test_native_vcd_runs_both_passes_in_one_batch(llava_dir):
+    chat = ChatCore(core=NativeCore.from_pretrained(llava_dir), max_new_tokens=3, seed=1)
+    out = chat.invoke([_image_msg()], vcd=True)
+    assert out.response_metadata["vcd"] is True and isinstance(out.content, str)
+
+
+def test_native_core_with_a_string_template_tokenizer(llava_dir):
+    core = NativeCore.from_pretrained(llava_dir)
+    core.processor.chat_template = None
+    core.tokenizer.chat_template = CHATML
+    prompt = core.render([{"role": "user", "content": "<image>hi"}])
+    assert prompt == "<|im_start|>user\n<image>hi<|im_end|>\n<|im_start|>assistant\n"
