@@ -11,11 +11,18 @@ that LangGraph's `ToolNode` (and any LangChain agent) runs as usual, and adds:
   LangGraph's own control flow (`interrupt()`, `Command`) passes through untouched;
 - optional **human approval** (`require_approval=True`) through LangGraph `interrupt()`: the
   client resumes with ``Command(resume="approve")``, ``Command(resume={"action": "edit",
-  "args": {...}})`` or ``Command(resume={"action": "reject", "reason": "..."})``;
+  "args": {...}})`` or ``Command(resume={"action": "reject", "reason": "..."})``. When one
+  model turn has several gated calls, add the interrupt's ``tool_call_id`` to each decision
+  (``{"action": "approve", "tool_call_id": ...}``): decisions are then routed to their call
+  even though LangGraph pairs resume values with interrupts by their order in the node;
 - an **idempotency cache** in a small SQLite file keyed by (thread id, task namespace,
   tool-call id, tool name): LangGraph re-runs a whole node when a graph resumes after an
   interrupt or a crash, and the cache hands back the recorded result instead of running the
   side effect again.
+
+Limits, by design: a timed-out tool is abandoned, not killed (Python cannot kill a thread; it
+runs on in a daemon thread and its late result is dropped). Only finished calls are cached: a
+call that crashed the process half-way, raised, or timed out runs again on resume.
 
 Text meant for the model lives in the ``*_TEMPLATE`` constants below, apart from exceptions.
 
