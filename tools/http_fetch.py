@@ -55,6 +55,7 @@ __all__ = [
     "FetchResult",
     "HttpFetchConfig",
     "HttpFetcher",
+    "PinnedTarget",
     "build_http_fetch_tool",
     "html_to_text",
     "parse_ipv4_literal",
@@ -250,7 +251,9 @@ def _resolve_with_deadline(resolver: Resolver, host: str, port: int, timeout_s: 
 
 
 @dataclass(frozen=True)
-class _Target:
+class PinnedTarget:
+    """A checked URL and the address the connection is pinned to."""
+
     url: str  # the URL as checked (for messages and redirects)
     scheme: str
     host: str  # the name as written (lowercase, IDNA), for Host and SNI
@@ -284,7 +287,7 @@ class HttpFetcher:
     def _allow_listed(self, host: str, port: int) -> bool:
         return host in self._allowed or f"{host}:{port}" in self._allowed
 
-    def check_url(self, url: str, *, deadline: float | None = None) -> _Target:
+    def check_url(self, url: str, *, deadline: float | None = None) -> PinnedTarget:
         """Parse, resolve and check ``url``; return the pinned target or raise `ToolError`."""
         deadline = deadline if deadline is not None else time.monotonic() + self.config.timeout_s
         shown = url if len(url) <= 200 else url[:200] + "..."
@@ -366,7 +369,7 @@ class HttpFetcher:
         if parts.query:
             path += "?" + parts.query
         pinned = next((c for c in candidates if c.version == 4), candidates[0])
-        return _Target(url=url, scheme=scheme, host=host, port=port, ip=pinned, path=path)
+        return PinnedTarget(url=url, scheme=scheme, host=host, port=port, ip=pinned, path=path)
 
     # ---- fetching ----------------------------------------------------------------------------
 

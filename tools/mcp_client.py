@@ -39,7 +39,7 @@ from genaisys.errors import ConfigError, ToolError
 __all__ = ["MCPConnection", "aload_mcp_tools", "load_mcp_tools"]
 
 _PIP = "langchain-mcp-adapters==0.3.2"
-_TRANSPORTS = ("stdio", "streamable_http", "http", "sse", "websocket")
+_TRANSPORTS = ("stdio", "streamable_http", "streamable-http", "http", "sse", "websocket")
 _SERVER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 
 
@@ -85,7 +85,7 @@ async def aload_mcp_tools(
     tools = [safe_tool(t, **settings) for t in raw]
     if register:
         for t in tools:
-            register_tool(f"mcp:{server}/{t.name}", (lambda tool=t: tool), safety=None, replace=True)
+            register_tool(f"mcp:{server}/{t.name}", _constant(t), safety=None, replace=True)
     return tools
 
 
@@ -113,6 +113,15 @@ def load_mcp_tools(
         MissingDependencyError: ``langchain-mcp-adapters`` is not installed.
     """
     return _run_sync(aload_mcp_tools(server, connection, register=register, safety=safety))
+
+
+def _constant(tool: Any) -> Any:
+    """A registry factory that takes no resources and returns this already-built tool."""
+
+    def factory() -> Any:
+        return tool
+
+    return factory
 
 
 def _run_sync(coro: Coroutine[Any, Any, Any]) -> Any:
@@ -247,7 +256,7 @@ class MCPConnection:
             out.append(safe)
             if register:
                 name = f"mcp:{self.server}/{safe.name}"
-                register_tool(name, (lambda t=safe: t), replace=True)
+                register_tool(name, _constant(safe), replace=True)
                 self._registered.append(name)
         return out
 
