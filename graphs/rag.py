@@ -6,8 +6,8 @@
                       └─ otherwise ─────────────────→ abstain → END
 
 ``retrieve`` searches the memory with the question and keeps the hits (with citations) in
-``context``. ``answer`` asks the model to answer from those numbered chunks only and to cite
-them as ``[n]``; the chunks it cited land in ``citations`` (and in the answer's
+``context``. ``answer`` asks the model to answer from the chunks that score at least
+``min_score`` (numbered in that order; weaker ones are not shown) and to cite them as ``[n]``; the chunks it cited land in ``citations`` (and in the answer's
 ``response_metadata["citations"]``). Retrieved images (hits whose metadata carries a
 ``blob_id`` and an ``image/*`` ``mime_type``) are shown to the model as image blocks that
 reference the blob store. ``abstain`` answers :data:`ABSTAIN_TEMPLATE` without calling the
@@ -165,8 +165,9 @@ def build_rag_graph(
         return route_after_retrieve(state, min_score=min_score)
 
     def answer(state: dict, config: Optional[RunnableConfig] = None) -> dict[str, Any]:
-        context: list[ContextHit] = state.get(CONTEXT) or []
-        prompt_state = dict(state)
+        # only chunks that clear the threshold support an answer; they are numbered [1..n] for the model
+        context: list[ContextHit] = [h for h in state.get(CONTEXT) or [] if h["score"] >= min_score]
+        prompt_state = {**state, CONTEXT: context}
         media = [
             (n, hit["metadata"])
             for n, hit in enumerate(context, start=1)

@@ -61,3 +61,26 @@ def test_rag_retrieves_real_sources_and_abstains_off_topic(core, memory):
     off_topic = graph.invoke({"messages": [HumanMessage("What is the capital of Mongolia?")]})
     assert off_topic["messages"][-1].content == ABSTAIN_TEMPLATE
     assert max(h["score"] for h in off_topic["context"]) < 0.3
+
+
+def test_rag_over_an_image_hands_the_core_the_image_by_blob_id(core, tmp_path):
+    import skimage
+    from PIL import Image
+
+    from genaisys.graphs import build_rag_graph
+    from genaisys.memory.chroma import ChromaMemory
+
+    photo = tmp_path / "chelsea.png"
+    Image.fromarray(skimage.data.chelsea()).save(photo)
+    mem = ChromaMemory(tmp_path / "memory", image_embedding=False)
+    mem.add_image(photo, description="Photo of Chelsea the cat lying down.", metadata={"source": "photos/chelsea.png"})
+    mem.add_texts(["Python's with statement manages a context."], [{"source": "pydoc:with"}])
+    seeing = core.model_copy(update={"blobs": mem.blobs})  # the core reads file_id blocks from the store
+
+    state = build_rag_graph(seeing, mem, k=2).invoke({"messages": [HumanMessage("What animal is in the photo of Chelsea?")]})
+    top = state["context"][0]
+    assert top["metadata"]["mime_type"] == "image/png" and mem.blobs.get(top["metadata"]["blob_id"])
+    assert top["citation"] == "chelsea.png"
+    answer = state["messages"][-1]
+    assert answer.text.strip() and not answer.response_metadata.get("abstained")
+    assert all(c["score"] >= 0.3 for c in state["citations"])  # the weak text chunk was never citable

@@ -28,7 +28,7 @@ def ask(graph, question: str) -> dict:
 def test_answer_cites_the_chunks_it_used():
     memory = FakeMemory(DOCS)
     model = ScriptedChatModel(responses=[AIMessage("Paris [1]; the Seine flows through it [2].")])
-    state = ask(build_rag_graph(model, memory, k=3, min_score=0.3), "What is the capital of France?")
+    state = ask(build_rag_graph(model, memory, k=3, min_score=0.1), "What is the capital of France?")
 
     system = model.prompts[0][0]
     assert isinstance(system, SystemMessage) and RAG_INSTRUCTION in system.content
@@ -41,6 +41,15 @@ def test_answer_cites_the_chunks_it_used():
     answer = state["messages"][-1]
     assert answer.content.startswith("Paris [1]")
     assert answer.response_metadata["citations"] == [c["citation"] for c in state["citations"]]
+
+
+def test_chunks_below_the_threshold_are_not_shown_or_citable():
+    model = ScriptedChatModel(responses=[AIMessage("Paris [1], and pasta [2].")])
+    state = ask(build_rag_graph(model, FakeMemory(DOCS), k=3, min_score=0.5), "What is the capital of France?")
+    system = model.prompts[0][0].content
+    assert "[1] (source: geo.md#chunk0)" in system and "[2]" not in system
+    assert [c["source"] for c in state["citations"]] == ["geo.md"]  # the invented [2] cites nothing
+    assert len(state["context"]) == 3  # everything retrieved stays inspectable
 
 
 def test_abstains_without_calling_the_model_when_memory_has_nothing_close():
