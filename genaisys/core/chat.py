@@ -62,7 +62,7 @@ from genaisys.core.toolcall import (
     render_tool_result,
     render_tools_prompt,
 )
-from genaisys.errors import ConfigError, CoreError, MediaError
+from genaisys.errors import ConfigError, CoreError, GenaisysError, MediaError
 
 __all__ = ["ChatCore", "load_image_block"]
 
@@ -489,25 +489,153 @@ class ChatCore(BaseChatModel):
                 yield tail, {}
         full = stopper.text
         shown = full[:stopper.emitted]
-        content, calls, invalid = full, [], []
+        info = self._final_info(full, tools, usage.get("input_tokens", 0), usage.get("output_tokens", 0),
+                                ended=bool(stopper.stopped or usage.get("finish")), vcd=bool(usage.get("vcd")))
         if tools:
-            names = [t["function"]["name"] for t in tools]
-            content, calls, invalid = parse_tool_calls(full, known_tools=names)
             # The held-back part may be ordinary text (a brace in prose): release what is not a call.
-            lead = shown.lstrip()
+            content, lead = info["content"], shown.lstrip()
             for prefix in (lead, lead.rstrip()):
                 if content.startswith(prefix):
                     if content[len(prefix):]:
                         yield content[len(prefix):], {}
                     break
-        reason = "stop" if stopper.stopped or usage.get("finish") else "length"
-        if calls:
-            reason = "tool_calls"
-        n_in, n_out = usage.get("input_tokens", 0), usage.get("output_tokens", 0)
-        yield "", {"content": content, "tool_calls": calls, "invalid_tool_calls": invalid,
-                   "usage_metadata": {"input_tokens": n_in, "output_tokens": n_out, "total_tokens": n_in + n_out},
-                   "response_metadata": {"finish_reason": reason, "model_name": self.model_name,
-                                         "vcd": bool(usage.get("vcd"))}}
+        yield "", info
+
+    def _final_info(self, full: str, tools: list[dict[str, Any]] | None, n_in: int, n_out: int, *,
+                    ended: bool, vcd: bool = False) -> dict[str, Any]:
+        """Decoded text → content, tool calls, usage and finish reason."""
+        content, calls, invalid = full, [], []
+        if tools:
+            content, calls, invalid = parse_tool_calls(full, known_tools=[t["function"]["name"] for t in tools])
+        reason = "tool_calls" if calls else "stop" if ended else "length"
+        return {"content": content, "tool_calls": calls, "invalid_tool_calls": invalid,
+                "usage_metadata": {"input_tokens": n_in, "output_tokens": n_out, "total_tokens": n_in + n_out},
+                "response_metadata": {"finish_reason": reason, "model_name": self.model_name, "vcd": vcd}}
+
+    # ------------------------------------------------------------------ batched generation
+    def batch(self, inputs: list[LanguageModelInput], config: Any = None, *, return_exceptions: bool = False,
+              **kwargs: Any) -> list[Any]:
+        """Answer many inputs in one padded batch (one KV-cached loop), not one after another.
+
+        Greedy results equal separate ``invoke`` calls; sampled ones draw from one generator for
+        the batch. Falls back to LangChain's per-input ``batch`` for native MLLMs, VCD, per-input
+        configs or callbacks (those want per-call events).
+        """
+        configs = config if isinstance(config, list) else [config]
+        plain = all(not (c or {}).get("callbacks") for c in configs) and not isinstance(config, list)
+        if (not inputs or not plain or getattr(self.core, "is_native", False)
+                or _vcd_config(kwargs.get("vcd", self.vcd)) is not None):
+            return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)
+        return self.batch_generate([self._convert_input(i).to_messages() for i in inputs],
+                                   return_exceptions=return_exceptions, **kwargs)
+
+    async def abatch(self, inputs: list[LanguageModelInput], config: Any = None, *,
+                     return_exceptions: bool = False, **kwargs: Any) -> list[Any]:
+        """`batch` in a worker thread."""
+        return await asyncio.to_thread(self.batch, inputs, config, return_exceptions=return_exceptions, **kwargs)
+
+    def batch_generate(self, conversations: list[list[BaseMessage]], *, stop: list[str] | None = None,
+                       return_exceptions: bool = False, **kwargs: Any) -> list[Any]:
+        """Generate one `AIMessage` per conversation, all decoded together in one batch.
+
+        Args:
+            conversations: message lists (each like one ``invoke`` input).
+            stop: stop sequences for every row.
+            return_exceptions: put a row's error (bad image …) in its slot instead of raising.
+            **kwargs: ``max_new_tokens``, ``temperature``, ``top_p``, ``seed``, ``tools``, ``tool_choice``.
+
+        Example:
+            >>> chat.batch_generate([[HumanMessage("Hi")], [HumanMessage("Bye")]])  # doctest: +SKIP
+        """
+        import torch
+
+        if getattr(self.core, "is_native", False):
+            raise CoreError("batch_generate does not drive native MLLMs yet; use chat.batch (one call per input)")
+        tools = kwargs.get("tools") or None
+        results: list[Any] = [None] * len(conversations)
+        rows: list[tuple[int, str, list[Any]]] = []
+        for i, messages in enumerate(conversations):
+            try:
+                rows.append((i, *self._render(messages, tools, kwargs.get("tool_choice"))))
+            except (GenaisysError, ValueError) as exc:
+                if not return_exceptions:
+                    raise
+                results[i] = exc
+        if not rows:
+            return results
+        seed = kwargs.get("seed", self.seed)
+        generator = torch.Generator().manual_seed(seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,))))
+        with self._lock, torch.no_grad():
+            decoded = self._decode_batch([r[1] for r in rows], [r[2] for r in rows], stop=stop or [],
+                                         max_new_tokens=int(kwargs.get("max_new_tokens", self.max_new_tokens)),
+                                         temperature=float(kwargs.get("temperature", self.temperature)),
+                                         top_p=float(kwargs.get("top_p", self.top_p)), generator=generator)
+        for (i, _, _), (text, n_in, n_out, ended) in zip(rows, decoded, strict=True):
+            info = self._final_info(text, tools, n_in, n_out, ended=ended)
+            results[i] = AIMessage(content=info["content"], tool_calls=info["tool_calls"],
+                                   invalid_tool_calls=info["invalid_tool_calls"],
+                                   usage_metadata=info["usage_metadata"], response_metadata=info["response_metadata"])
+        return results
+
+    def _decode_batch(self, prompts: list[str], images: list[list[Any]], *, stop: list[str], max_new_tokens: int,
+                      temperature: float, top_p: float, generator: Any) -> list[tuple[str, int, int, bool]]:
+        """Left-pad the prompts into one batch and decode them in lockstep with one KV cache."""
+        import torch
+
+        tok, lm = self.tokenizer, self.language_model
+        encoded = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        B, L = len(encoded), max(len(e) for e in encoded)
+        pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+        ids = torch.full((B, L), pad, dtype=torch.long)
+        mask = torch.zeros((B, L), dtype=torch.long)
+        for b, e in enumerate(encoded):
+            ids[b, L - len(e):] = torch.tensor(e, dtype=torch.long)
+            mask[b, L - len(e):] = 1
+        flat = [im for row in images for im in row]
+        if self.core is not None:
+            pixel_values = self.core.preprocess_images(flat) if flat else None
+            prep = self.core.prepare_inputs(ids, mask, pixel_values, padding_side="left")
+        else:
+            embed = lm.get_input_embeddings()
+            ids, mask = ids.to(embed.weight.device), mask.to(embed.weight.device)
+            prep = {"inputs_embeds": embed(ids), "attention_mask": mask,
+                    "position_ids": (mask.cumsum(-1) - 1).clamp(min=0)}
+        mask, pos = prep["attention_mask"], prep["position_ids"]  # (B, L'), (B, L')
+        n_in = [int(n) for n in mask.sum(1)]
+        eos = set()
+        for src in (getattr(getattr(lm, "generation_config", None), "eos_token_id", None), tok.eos_token_id):
+            eos.update(src if isinstance(src, list) else [src] if src is not None else [])
+        banned = [self.core.image_token_id] if self.core is not None else []
+        base = lm.get_base_model() if hasattr(lm, "get_base_model") else lm
+        cache_kw = "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+        generated: list[list[int]] = [[] for _ in range(B)]
+        stoppers = [_Stopper(stop, hold_calls=False) for _ in range(B)]
+        ended = [False] * B
+        out = lm(**prep, use_cache=True)
+        for _ in range(max_new_tokens):
+            logits = out.logits[:, -1].clone()  # (B, V)
+            if banned:
+                logits[:, banned] = float("-inf")
+            step_tokens = []
+            for b in range(B):
+                nxt = pad if ended[b] else _sample(logits[b], temperature, top_p, generator)
+                if not ended[b] and nxt in eos:
+                    ended[b], nxt = True, pad
+                elif not ended[b]:
+                    generated[b].append(nxt)
+                    stoppers[b].feed(tok.decode(generated[b], skip_special_tokens=True))
+                    ended[b] = stoppers[b].stopped
+                step_tokens.append(nxt)
+            if all(ended):
+                break
+            mask = torch.cat([mask, mask.new_ones(B, 1)], dim=1)
+            pos = pos[:, -1:] + 1
+            out = lm(input_ids=torch.tensor(step_tokens, device=mask.device).view(B, 1), attention_mask=mask,
+                     position_ids=pos, use_cache=True, **{cache_kw: _cache_of(out)})
+        for b in range(B):  # rows that hit max_new_tokens: their full text
+            if not stoppers[b].stopped:
+                stoppers[b].feed(tok.decode(generated[b], skip_special_tokens=True))
+        return [(stoppers[b].text, n_in[b], len(generated[b]), ended[b]) for b in range(B)]
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:

@@ -98,10 +98,10 @@ class ScriptedLM(nn.Module):
         step = 0 if cache is None else cache
         if self.delay:
             time.sleep(self.delay)
-        length = (inputs_embeds if inputs_embeds is not None else input_ids).shape[1]
+        batch, length = (inputs_embeds if inputs_embeds is not None else input_ids).shape[:2]
         self.calls.append(length)
-        logits = torch.zeros(1, length, self.vocab_size)
-        logits[0, -1, self.script[min(step, len(self.script) - 1)]] = 10.0
+        logits = torch.zeros(batch, length, self.vocab_size)
+        logits[:, -1, self.script[min(step, len(self.script) - 1)]] = 10.0
         return SimpleNamespace(logits=logits, cache=step + 1)
 
 

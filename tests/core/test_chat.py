@@ -265,3 +265,33 @@ def test_leaving_an_async_stream_early_stops_decoding(scripted_chat):
     assert again.usage_metadata["output_tokens"] == 3  # the model lock was released
     first_run_steps = chat.language_model.calls.index(chat.language_model.calls[0], 1)
     assert first_run_steps < 30  # the abandoned stream did not decode all ~40 tokens
+
+
+def test_batch_decodes_rows_together_and_equals_separate_invokes():
+    tok = make_tokenizer()
+    chat = ChatCore(language_model=make_lm(len(tok)), tokenizer=tok, max_new_tokens=6)
+    prompts = ["One", "The weather in Paris is sunny today", "What is in the picture? A cat"]
+    batched = chat.batch(prompts)
+    single = [chat.invoke(p) for p in prompts]
+    assert [m.content for m in batched] == [m.content for m in single]
+    assert [m.usage_metadata for m in batched] == [m.usage_metadata for m in single]
+    assert [m.content for m in asyncio.run(chat.abatch(prompts))] == [m.content for m in single]
+
+
+def test_batch_with_images_errors_tools_and_stops(tiny_core, scripted_chat):
+    chat = ChatCore(core=tiny_core, max_new_tokens=4)
+    b64 = base64.b64encode(_png()).decode()
+    img = {"type": "image", "base64": b64, "mime_type": "image/png"}
+    rows = [[HumanMessage("no image")], [HumanMessage(content=[img, {"type": "text", "text": "one"}])],
+            [HumanMessage(content=[img, img, {"type": "text", "text": "two"}])],
+            [HumanMessage(content=[{"type": "image", "base64": "!!", "mime_type": "image/png"}])]]
+    out = chat.batch_generate(rows, return_exceptions=True)
+    assert isinstance(out[3], MediaError)
+    assert [m.content for m in out[:3]] == [chat.invoke(r).content for r in rows[:3]]
+    with pytest.raises(MediaError):
+        chat.batch_generate(rows)
+    text = 'Sure.<tool_call>{"name": "calc", "arguments": {"expression": "1+1"}}</tool_call>'
+    bound = scripted_chat(text).bind_tools([calc])
+    calls = bound.batch(["a", "b, longer prompt"])
+    assert [[(c["name"], c["args"]) for c in m.tool_calls] for m in calls] == [[("calc", {"expression": "1+1"})]] * 2
+    assert [m.content for m in scripted_chat("One two STOP three").batch(["x", "yy"], stop=["STOP"])] == ["One two "] * 2
