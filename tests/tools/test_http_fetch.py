@@ -155,3 +155,20 @@ def test_https_is_pinned_and_verified_for_the_name(tls_server, only_loopback):
     with pytest.raises(ToolError, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
         HttpFetcher(config, resolver=resolver).fetch(f"https://other.example:{port}/")  # cert is not for it
     assert {a[0] for a in only_loopback} == {"127.0.0.1"}
+
+
+def test_the_system_resolver_answer_is_checked(only_loopback):
+    """Real DNS (getaddrinfo): this machine's own name resolves to an internal address."""
+    import ipaddress
+    import socket
+
+    name = socket.gethostname().lower()
+    try:
+        addrs = {info[4][0] for info in socket.getaddrinfo(name, 80)}
+    except OSError:
+        pytest.skip(f"this machine's name {name!r} does not resolve")
+    if any(ipaddress.ip_address(a.split("%")[0]).is_global for a in addrs):
+        pytest.skip(f"{name!r} resolves to a public address here")
+    with pytest.raises(ToolError, match="^refused "):
+        HttpFetcher().fetch(f"http://{name}/")
+    assert only_loopback == []
