@@ -381,3 +381,35 @@ def test_malformed_tool_calls_never_crash_the_graph(jail, only_loopback):
     assert "no_such_tool is not a valid tool" in by_id["m11"].content
     assert out["messages"][-1].content == "done"
     assert only_loopback == []
+
+
+def test_swapping_a_checked_path_for_a_symlink_is_caught(tmp_path, monkeypatch):
+    """Time-of-check/time-of-use: the path is swapped for a symlink after the check."""
+    from genaisys.tools.file_reader import FileReader, FileReaderConfig
+
+    root = tmp_path / "root"
+    (root / "sub").mkdir(parents=True)
+    (root / "sub" / "a.txt").write_text("inside")
+    (root / "b.txt").write_text("inside too")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "a.txt").write_text("TOP SECRET")
+    (outside / "b.txt").write_text("TOP SECRET")
+    reader = FileReader(FileReaderConfig(roots=[root]))
+    checked = FileReader.resolve
+
+    def resolve_then_swap(self, path):
+        real = checked(self, path)
+        if path == "sub/a.txt":  # swap a folder on the path for a symlink out of the root
+            (root / "sub").rename(root / "sub-old")
+            (root / "sub").symlink_to(outside)
+        else:  # swap the file itself for a symlink out of the root
+            (root / "b.txt").unlink()
+            (root / "b.txt").symlink_to(outside / "b.txt")
+        return real
+
+    monkeypatch.setattr(FileReader, "resolve", resolve_then_swap)
+    with pytest.raises(ToolError, match="outside the allowed folders"):
+        reader.read("sub/a.txt")  # caught by the check on the opened descriptor
+    with pytest.raises(ToolError, match="cannot be opened"):
+        reader.read("b.txt")  # O_NOFOLLOW refuses the swapped-in symlink
