@@ -84,3 +84,44 @@ def test_rag_over_an_image_hands_the_core_the_image_by_blob_id(core, tmp_path):
     answer = state["messages"][-1]
     assert answer.text.strip() and not answer.response_metadata.get("abstained")
     assert all(c["score"] >= 0.3 for c in state["citations"])  # the weak text chunk was never citable
+
+
+def test_any_to_any_reads_an_inline_photo_through_the_blob_store(core, tmp_path):
+    import base64
+    import io
+
+    import skimage
+    from PIL import Image
+
+    from genaisys.graphs import build_any_to_any_graph, run_turn
+    from genaisys.memory.blobs import BlobStore
+
+    blobs = BlobStore(tmp_path / "blobs")
+    buf = io.BytesIO()
+    Image.fromarray(skimage.data.chelsea()).resize((112, 75)).save(buf, format="PNG")
+    graph = build_any_to_any_graph(
+        core.model_copy(update={"blobs": blobs}), blobs=blobs, checkpointer=tmp_path / "c.sqlite"
+    )
+    question = [
+        {"type": "text", "text": "What is in this photo?"},
+        {"type": "image", "base64": base64.b64encode(buf.getvalue()).decode(), "mime_type": "image/png"},
+    ]
+    state = run_turn(graph, question, thread_id="photo")
+    [decision] = state["perception"]
+    assert decision["route"] == "native" and blobs.get(decision["blob_id"]) == buf.getvalue()
+    assert state["messages"][-1].text.strip()
+    assert "base64" not in repr(graph.get_state({"configurable": {"thread_id": "photo"}}).values)
+
+
+def test_planner_runs_a_given_plan_and_the_nano_core_writes_the_answer(core):
+    from genaisys.graphs import build_planner_graph
+
+    plan = [
+        {"task": "calculator", "id": 1, "dep": [-1], "args": {"expression": "6 * 7"}},
+        {"task": "calculator", "id": 2, "dep": [-1], "args": {"expression": "2 ** 10"}},
+        {"task": "calculator", "id": 3, "dep": [1, 2], "args": {"expression": "<GENERATED>-1 + <GENERATED>-2"}},
+    ]
+    graph = build_planner_graph(core, tools=["builtin:calculator"])
+    state = graph.invoke({"messages": [HumanMessage("What is 6*7 + 2**10?")], "plan": plan})
+    assert state["results"]["3"] == {"task": "calculator", "status": "success", "output": "1066"}
+    assert state["messages"][-1].type == "ai" and state["messages"][-1].text.strip()
