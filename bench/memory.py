@@ -4,7 +4,7 @@
    as ``.txt`` files. ``ChromaMemory.ingest(folder)`` — reading, chunking, content-hash ids, the
    "already stored?" check, embedding, writing — against the baseline a user would write by hand:
    the *same chunks* encoded with sentence-transformers (same MiniLM instance, same batch size)
-   and added to a fresh Chroma collection directly. Fresh stores each round, the two pipelines
+   and added to a fresh Chroma collection directly (same HNSW settings). Fresh stores each round, the two pipelines
    interleaved, best of ``--repeats`` rounds each; torch on one thread.
 2. **Query latency** at 10k and 100k stored chunks: random unit 384-d vectors added to a
    collection configured exactly as ChromaMemory configures its own (`DEFAULT_HNSW`; at 10k also
@@ -77,8 +77,9 @@ def bench_ingestion(repeats: int, limit: int | None) -> dict[str, float]:
             # -- baseline: sentence-transformers + Chroma by hand, same chunks, same batch sizes
             client = chromadb.PersistentClient(str(work / f"base-{r}"),
                                                settings=chromadb.Settings(anonymized_telemetry=False))
+            # same index settings as ChromaMemory's collection, so the ratio is the wrapper's cost only
             collection = client.create_collection("base", embedding_function=None,
-                                                  configuration={"hnsw": {"space": "cosine"}})
+                                                  configuration={"hnsw": dict(memory.hnsw)})
             t0 = time.perf_counter()
             step = memory.batch_size
             for s in range(0, len(chunks), step):
