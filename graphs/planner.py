@@ -11,7 +11,8 @@ A plan is a JSON list of tasks ``{"task": <tool name>, "id": <id>, "dep": [<ids>
 (HuggingGPT's format; ``dep: [-1]`` means none). An argument may take an earlier task's output
 by naming it ``"<GENERATED>-<id>"``, as the whole value or inside a string; that id must be
 listed in ``dep``. The plan comes from the input state (``{"plan": [...]}``) or, when a model is
-given and the input has none, from the model (``plan`` node, :data:`PLANNER_TEMPLATE`).
+given and the input has none, from the model (``plan`` node, :data:`PLANNER_TEMPLATE`); a plan
+the model gets wrong is sent back to it with the problems, ``max_replans`` times.
 
 ``validate`` rejects, with one :class:`~genaisys.errors.GraphError` listing every problem: a
 task whose tool is unknown, unknown or mistyped literal arguments, a missing required argument,
@@ -72,6 +73,7 @@ from genaisys.graphs.state import (
 __all__ = [
     "GENERATED",
     "PLANNER_TEMPLATE",
+    "REPLAN_TEMPLATE",
     "RESPOND_TEMPLATE",
     "PlanTask",
     "PlannerState",
@@ -97,6 +99,9 @@ RESPOND_TEMPLATE = (
     "The user's request was broken into tasks that ran as tools. Their results follow, one per "
     "line as 'task <id> (<tool>) <status>: <output>'. Answer the user's request from these results; "
     "say which tasks failed, if any.\n{results}"
+)
+REPLAN_TEMPLATE = (
+    "That plan cannot run:\n{problems}\nReply with only the corrected JSON list of tasks."
 )
 _SKIPPED = "skipped: dependency {dep} did not succeed"
 
@@ -318,6 +323,7 @@ def build_planner_graph(
     checkpointer: CheckpointerSpec = False,
     recursion_limit: int = 25,
     tool_safety: dict[str, Any] | None = None,
+    max_replans: int = 1,
 ) -> CompiledStateGraph:
     """Build the planner graph (see the module docstring).
 
@@ -329,6 +335,9 @@ def build_planner_graph(
         checkpointer: See ``genaisys.graphs.checkpoint.CheckpointerSpec``; none by default.
         recursion_limit: Steps allowed per run (each wave of parallel tasks costs two).
         tool_safety: Settings for ``genaisys.tools.safe_tool``.
+        max_replans: When the model's plan does not parse or validate, it is shown the problems
+            (:data:`REPLAN_TEMPLATE`) and asked again, up to this many times; then the run stops
+            with a ``GraphError``. A plan given in the input is never retried.
 
     Returns:
         The compiled graph. Input ``{"messages": [request]}`` and/or ``{"plan": [...]}``.
@@ -340,6 +349,8 @@ def build_planner_graph(
         raise ConfigError(f"core must be a LangChain BaseChatModel or None, got {type(core).__name__}")
     if not tools:
         raise ConfigError("build_planner_graph needs the tools a plan may use")
+    if not isinstance(max_replans, int) or max_replans < 0:
+        raise ConfigError(f"max_replans must be an integer ≥ 0, got {max_replans!r}")
     resolved = {t.name: t for t in resolve_tools(tools, memory=memory, safety=tool_safety)}
 
     def plan(state: dict, config: Optional[RunnableConfig] = None) -> dict[str, Any]:
@@ -350,9 +361,15 @@ def build_planner_graph(
         listing = "\n".join(
             f"- {t.name}: {t.description} {json.dumps(_schema_json(t))}" for t in resolved.values()
         )
-        request = last_user_text(state.get(MESSAGES, []))
-        reply = core.invoke([SystemMessage(PLANNER_TEMPLATE.format(tools=listing)), HumanMessage(request)], config)
-        return {PLAN: parse_plan(message_text(reply))}
+        prompt = [SystemMessage(PLANNER_TEMPLATE.format(tools=listing)), HumanMessage(last_user_text(state.get(MESSAGES, [])))]
+        for attempt in range(max_replans + 1):
+            reply = core.invoke(prompt, config)
+            try:
+                return {PLAN: validate_plan(parse_plan(message_text(reply)), resolved)}
+            except GraphError as exc:
+                problems = str(exc)
+                prompt += [AIMessage(message_text(reply)), HumanMessage(REPLAN_TEMPLATE.format(problems=problems))]
+        raise GraphError(f"the model wrote no valid plan in {max_replans + 1} tries; the last one: {problems}")
 
     def validate(state: dict) -> dict[str, Any]:
         return {PLAN: validate_plan(state.get(PLAN) or [], resolved)}

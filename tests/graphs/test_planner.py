@@ -156,3 +156,22 @@ def test_topology_matches_mermaid_snapshot():
     if os.environ.get("GENAISYS_UPDATE_SNAPSHOTS") == "1":
         snapshot.write_text(mermaid)
     assert mermaid == snapshot.read_text()
+
+
+def test_model_gets_its_invalid_plan_back_with_the_problems_and_fixes_it():
+    cyclic = [
+        {"task": "concat", "id": 1, "dep": [2], "args": {"a": "x", "b": "y"}},
+        {"task": "concat", "id": 2, "dep": [1], "args": {"a": "x", "b": "y"}},
+    ]
+    fixed = [{"task": "concat", "id": 1, "dep": [-1], "args": {"a": "x", "b": "y"}}]
+    model = ScriptedChatModel(responses=[AIMessage(json.dumps(cyclic)), AIMessage(json.dumps(fixed)), AIMessage("x+y")])
+    state = build_planner_graph(model, tools=Recorder().tools()).invoke({"messages": [HumanMessage("join x and y")]})
+    retry_prompt = model.prompts[1][-1].content
+    assert "That plan cannot run" in retry_prompt and "cycle in dep: 1 → 2 → 1" in retry_prompt
+    assert state["results"]["1"]["output"] == "x+y"
+
+
+def test_model_that_never_writes_a_valid_plan_stops_with_a_graph_error():
+    model = ScriptedChatModel(responses=[AIMessage("no idea"), AIMessage('[{"task": "paint", "id": 1}]')])
+    with pytest.raises(GraphError, match=r"no valid plan in 2 tries; the last one: invalid plan: task 1: unknown tool 'paint'"):
+        build_planner_graph(model, tools=Recorder().tools()).invoke({"messages": [HumanMessage("paint")]})
