@@ -104,22 +104,23 @@ def main(argv: list[str] | None = None) -> None:
     model = LoopingFakeModel(rounds=args.rounds)
     tmp = Path(tempfile.mkdtemp(prefix="genaisys-bench-"))
     no_cache = {"idempotent_cache": None}
+    file_cache = {"idempotent_cache": str(tmp / "tool_calls.sqlite")}  # the default kind, in a temp file
 
     def assistant(**kw: Any):
+        kw.setdefault("tool_safety", file_cache)
         return build_assistant_graph(model, tools=[noop], recursion_limit=1000, **kw)
 
+    # every run carries a thread_id, as real turns do (the idempotency cache keys on it)
     overhead = {
-        "bare LangGraph (raw ToolNode)": _timer(bare_graph(model), thread=False),
-        "assistant, raw tools, no token stream": _timer(
-            _assistant_raw(model), thread=False
-        ),
+        "bare LangGraph (raw ToolNode)": _timer(bare_graph(model), thread=True),
+        "assistant, raw tools, no token stream": _timer(_assistant_raw(model), thread=True),
         "assistant, safe tools, no token stream": _timer(
-            assistant(checkpointer=False, stream_tokens=False, tool_safety=no_cache), thread=False
+            assistant(checkpointer=False, stream_tokens=False, tool_safety=no_cache), thread=True
         ),
-        "assistant, safe tools, token stream": _timer(
-            assistant(checkpointer=False, tool_safety=no_cache), thread=False
+        "assistant, safe tools, token stream": _timer(assistant(checkpointer=False, tool_safety=no_cache), thread=True),
+        "assistant default (+idempotency cache)": _timer(
+            assistant(checkpointer=False, tool_safety=file_cache), thread=True
         ),
-        "assistant default (+idempotency cache)": _timer(assistant(checkpointer=False), thread=True),
     }
     medians = measure(overhead, args.repeats)
     base = medians["bare LangGraph (raw ToolNode)"]
