@@ -31,7 +31,7 @@ from collections.abc import Callable, Container, Sequence
 from typing import Any, Literal, Optional  # Optional: LangGraph matches the `config` annotation text
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.messages.utils import message_chunk_to_message
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langchain_core.tools import BaseTool
@@ -58,6 +58,7 @@ from genaisys.graphs.state import (
 
 __all__ = [
     "CONTEXT_INSTRUCTION",
+    "INVALID_CALL_TEMPLATE",
     "REJECTED_TOOL_TEMPLATE",
     "TOOL_ERROR_TEMPLATE",
     "ToolSpec",
@@ -78,6 +79,10 @@ ToolSpec = str | BaseTool | Callable[..., Any]
 CONTEXT_INSTRUCTION = (
     "Context retrieved from memory is listed below, numbered. Use it when it is relevant and "
     "cite each source you use as [n]. Do not invent sources."
+)
+INVALID_CALL_TEMPLATE = (
+    "Your tool call could not be used: {errors}\nCall the tool again with a JSON object of arguments, "
+    "or answer in plain text."
 )
 TOOL_ERROR_TEMPLATE = "Error: {error}\nFix the arguments and call the tool again, or answer without it."
 REJECTED_TOOL_TEMPLATE = "The user did not approve the call to tool {name!r}{reason}. Do not retry it unasked."
@@ -256,6 +261,7 @@ def make_think_node(
     system_prompt: str | None = None,
     *,
     stream_tokens: bool = True,
+    repair_attempts: int = 1,
     name: str = THINK,
 ) -> RunnableLambda:
     """A node where the model (the CPU) reads the conversation and answers or calls tools.
@@ -270,6 +276,11 @@ def make_think_node(
         system_prompt: Instructions prepended to every call.
         stream_tokens: Stream the model and write every chunk to the ``custom`` stream mode as
             ``{"type": "token", "node": name, "text": ...}``.
+        repair_attempts: When the model's reply has only unusable tool calls
+            (``invalid_tool_calls``: bad JSON, say), show it the errors
+            (:data:`INVALID_CALL_TEMPLATE`) and ask again, up to this many times; a
+            ``{"type": "repair", "node", "errors"}`` event is streamed each time. Only the final
+            reply is stored.
         name: The node name written into token events.
 
     Example:
@@ -292,13 +303,13 @@ def make_think_node(
     else:
         bound = model
 
-    def finish(merged: Any) -> dict[str, list[BaseMessage]]:
+    def finish(merged: Any) -> AIMessage:
         if merged is None:
             raise GraphError(f"model {type(model).__name__} streamed no output in node {name!r}")
         response = message_chunk_to_message(merged)
         if not isinstance(response, AIMessage):
             raise GraphError(f"model returned {type(response).__name__}, expected an AIMessage")
-        return {MESSAGES: [response]}
+        return response
 
     def emit(write: Callable[[Any], None], chunk: Any, merged: Any) -> Any:
         text = chunk.text if isinstance(chunk.text, str) else message_text(chunk)
@@ -306,8 +317,7 @@ def make_think_node(
             write({"type": "token", "node": name, "text": text})
         return chunk if merged is None else merged + chunk
 
-    def think(state: dict, config: Optional[RunnableConfig] = None) -> dict[str, list[BaseMessage]]:
-        prompt = _with_system(state.get(MESSAGES, []), system_prompt, state.get(CONTEXT) or [])
+    def once(prompt: list, config: RunnableConfig | None) -> AIMessage:
         if not stream_tokens:
             return finish(bound.invoke(prompt, config))
         write, merged = _stream_writer(), None
@@ -315,8 +325,7 @@ def make_think_node(
             merged = emit(write, chunk, merged)
         return finish(merged)
 
-    async def athink(state: dict, config: Optional[RunnableConfig] = None) -> dict[str, list[BaseMessage]]:
-        prompt = _with_system(state.get(MESSAGES, []), system_prompt, state.get(CONTEXT) or [])
+    async def aonce(prompt: list, config: RunnableConfig | None) -> AIMessage:
         if not stream_tokens:
             return finish(await bound.ainvoke(prompt, config))
         write, merged = _stream_writer(), None
@@ -324,8 +333,42 @@ def make_think_node(
             merged = emit(write, chunk, merged)
         return finish(merged)
 
+    def think(state: dict, config: Optional[RunnableConfig] = None) -> dict[str, list[BaseMessage]]:
+        prompt = _with_system(state.get(MESSAGES, []), system_prompt, state.get(CONTEXT) or [])
+        response = once(prompt, config)
+        for _ in range(repair_attempts):
+            if not _unusable(response):
+                break
+            prompt = _repair_prompt(prompt, response, name)
+            response = once(prompt, config)
+        return {MESSAGES: [response]}
+
+    async def athink(state: dict, config: Optional[RunnableConfig] = None) -> dict[str, list[BaseMessage]]:
+        prompt = _with_system(state.get(MESSAGES, []), system_prompt, state.get(CONTEXT) or [])
+        response = await aonce(prompt, config)
+        for _ in range(repair_attempts):
+            if not _unusable(response):
+                break
+            prompt = _repair_prompt(prompt, response, name)
+            response = await aonce(prompt, config)
+        return {MESSAGES: [response]}
+
     # sync and async: an async graph run (ainvoke/astream, `genaisys serve`) awaits the model
     return RunnableLambda(think, afunc=athink, name=name)
+
+
+def _unusable(response: AIMessage) -> bool:
+    return bool(response.invalid_tool_calls) and not response.tool_calls
+
+
+def _repair_prompt(prompt: list, response: AIMessage, node: str) -> list:
+    errors = "; ".join(
+        c.get("error") or f"the arguments of {c.get('name')!r} are not a JSON object: {str(c.get('args'))[:200]!r}"
+        for c in response.invalid_tool_calls
+    )
+    _stream_writer()({"type": "repair", "node": node, "errors": errors})
+    # the unusable reply goes back as text: an AI turn carrying call ids no tool answers breaks chat APIs
+    return [*prompt, AIMessage(message_text(response)), HumanMessage(INVALID_CALL_TEMPLATE.format(errors=errors))]
 
 
 def route_after_think(state: dict) -> Literal["act", "__end__"]:

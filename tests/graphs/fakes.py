@@ -75,10 +75,18 @@ class ScriptedChatModel(BaseChatModel):
 def _chunks(msg: AIMessage) -> list[dict]:
     import json
 
-    return [
+    valid = [
         {"name": c["name"], "args": json.dumps(c["args"]), "id": c["id"], "index": i, "type": "tool_call_chunk"}
         for i, c in enumerate(msg.tool_calls)
     ]
+    n = len(valid)
+    # an invalid call's args must not parse as JSON once chunks are merged (as genaisys's ChatCore does)
+    invalid = [
+        {"name": c["name"], "args": f"{c.get('error') or ''}\n{c['args']}", "id": c["id"], "index": n + i,
+         "type": "tool_call_chunk"}
+        for i, c in enumerate(msg.invalid_tool_calls)
+    ]
+    return valid + invalid
 
 
 def call(name: str, args: dict[str, Any], call_id: str) -> dict[str, Any]:

@@ -261,3 +261,33 @@ def test_inline_media_is_moved_to_the_blob_store_before_the_model_sees_it(tmp_pa
     assert block["type"] == "image" and blobs.get(block["file_id"]) == png and "base64" not in block
     assert state["perception"][0]["route"] == "native"
     assert "base64" not in repr(graph.get_state({"configurable": {"thread_id": "img"}}).values)
+
+
+def test_unusable_tool_call_is_shown_to_the_model_which_tries_again():
+    broken = AIMessage(
+        "",
+        invalid_tool_calls=[
+            {"name": "add", "args": "{a: 1, b: 2", "id": "x", "error": "unterminated JSON object", "type": "invalid_tool_call"}
+        ],
+    )
+    model = ScriptedChatModel(
+        responses=[broken, AIMessage("", tool_calls=[call("add", {"a": 1, "b": 2}, "ok")]), AIMessage("3")]
+    )
+    graph = build_assistant_graph(model, tools=[add], checkpointer=False)
+    events = []
+    state = run_turn(graph, "1 + 2?", thread_id="r", stream=lambda m, c: events.append(c) if m == "custom" else None)
+
+    feedback = model.prompts[1][-1]
+    assert feedback.type == "human" and "unterminated JSON object" in feedback.content
+    assert [e for e in events if e["type"] == "repair"][0]["node"] == "think"
+    # only the repaired reply is stored; the call ran and the model answered
+    assert [type(m).__name__ for m in state["messages"]] == ["HumanMessage", "AIMessage", "ToolMessage", "AIMessage"]
+    assert state["messages"][1].tool_calls[0]["id"] == "ok" and add.calls == 1
+
+
+def test_repair_gives_up_after_its_attempts_and_keeps_the_last_reply():
+    broken = AIMessage("", invalid_tool_calls=[{"name": "add", "args": "??", "id": "x", "error": "bad", "type": "invalid_tool_call"}])
+    model = ScriptedChatModel(responses=[broken], cycle=True)
+    state = run_turn(build_assistant_graph(model, tools=[add], checkpointer=False), "1 + 2?", thread_id="r")
+    assert len(model.prompts) == 2  # one try plus one repair
+    assert state["messages"][-1].invalid_tool_calls and add.calls == 0
