@@ -240,6 +240,8 @@ class ChatCore(BaseChatModel):
         model_name: reported in ``response_metadata``.
         vcd: visual contrastive decoding for every call with images (``True``, a dict or a
             `VCDConfig`); per call: ``invoke(..., vcd=...)``. See `genaisys.core.vcd`.
+        constrain_tool_calls: grammar-constrained tool calls (needs ``outlines-core``); per call:
+            ``invoke(..., constrain_tool_calls=True)``. See `genaisys.core.constrained`.
 
     Example:
         >>> chat = ChatCore(language_model=lm, tokenizer=tok, max_new_tokens=32)  # doctest: +SKIP
@@ -259,6 +261,7 @@ class ChatCore(BaseChatModel):
     system_prompt: str | None = None
     model_name: str = "genaisys-core"
     vcd: Any = None
+    constrain_tool_calls: bool = False
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
@@ -386,7 +389,8 @@ class ChatCore(BaseChatModel):
 
     # ------------------------------------------------------------------ generation
     def _token_stream(self, prompt: str, images: list[Any], *, max_new_tokens: int, temperature: float,
-                      top_p: float, seed: int | None, usage: dict[str, int], vcd: Any = None) -> Iterator[int]:
+                      top_p: float, seed: int | None, usage: dict[str, int], vcd: Any = None,
+                      grammar: Any = None, force_call: bool = False) -> Iterator[int]:
         import torch
 
         tok = self.tokenizer
@@ -423,6 +427,11 @@ class ChatCore(BaseChatModel):
         # transformers 5.24 renamed `past_key_values` to `cache` (the old name warns until 5.40).
         base = lm.get_base_model() if hasattr(lm, "get_base_model") else lm  # a peft wrapper hides the signature
         cache_kw = "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+        # Grammar-constrained calls: `forced` tokens are emitted as they are (the opener when a call
+        # is demanded); while `guide` is set only tokens continuing a valid call are allowed.
+        forced = list(grammar.opener_ids) if grammar is not None and force_call else []
+        guide = None
+        recent: list[int] = []
         with torch.no_grad():
             out = lm(**prep, use_cache=True)
             for _ in range(max_new_tokens):
@@ -433,7 +442,33 @@ class ChatCore(BaseChatModel):
                     logits = contrast_logits(logits, out.logits[1, -1], alpha=vcd.alpha, beta=vcd.beta)
                 if banned:
                     logits[banned] = float("-inf")
-                nxt = _sample(logits, temperature, top_p, generator)
+                if forced:
+                    nxt = forced.pop(0)
+                    if not forced:
+                        guide = grammar.new_guide()
+                else:
+                    if guide is not None:
+                        allowed = torch.tensor(guide.get_tokens(), dtype=torch.long, device=logits.device)
+                        masked = torch.full_like(logits, float("-inf"))
+                        masked[allowed] = logits[allowed]
+                        logits = masked
+                    nxt = _sample(logits, temperature, top_p, generator)
+                    if guide is not None:
+                        guide.advance(nxt)
+                        if guide.is_finished():
+                            guide = None  # the call is closed: free text again …
+                            if force_call:  # … unless the call was demanded: then it is the answer
+                                usage["output_tokens"] = usage.get("output_tokens", 0) + 1
+                                usage["finish"] = 1
+                                yield nxt
+                                return
+                    elif grammar is not None:
+                        recent = (recent + [nxt])[-16:]
+                        tail = self.tokenizer.decode(recent)
+                        if (at := tail.rfind(TOOL_CALL_OPEN)) >= 0:
+                            # The token that closed the opener may carry the call's first
+                            # characters ('>{"'): start the guide past them.
+                            guide, recent = _guide_after(grammar, self.tokenizer, tail[at + len(TOOL_CALL_OPEN):]), []
                 if nxt in eos:
                     usage["finish"] = 1
                     return
@@ -468,14 +503,22 @@ class ChatCore(BaseChatModel):
         tools = kwargs.get("tools") or None
         prompt, images = self._render(messages, tools, kwargs.get("tool_choice"))
         usage: dict[str, int] = {}
-        stopper = _Stopper(stop or [], hold_calls=bool(tools) and kwargs.get("tool_choice") != "none")
+        tool_choice = kwargs.get("tool_choice")
+        stopper = _Stopper(stop or [], hold_calls=bool(tools) and tool_choice != "none")
         generated: list[int] = []
+        grammar = None
+        if tools and tool_choice != "none" and kwargs.get("constrain_tool_calls", self.constrain_tool_calls):
+            from genaisys.core.constrained import ToolCallGrammar
+
+            named = [t for t in tools if t["function"]["name"] == tool_choice]
+            grammar = ToolCallGrammar(self.tokenizer, named or tools)
         with self._lock:
             for token in self._token_stream(
                 prompt, images, max_new_tokens=int(kwargs.get("max_new_tokens", self.max_new_tokens)),
                 temperature=float(kwargs.get("temperature", self.temperature)),
                 top_p=float(kwargs.get("top_p", self.top_p)), seed=kwargs.get("seed", self.seed), usage=usage,
-                vcd=_vcd_config(kwargs.get("vcd", self.vcd)),
+                vcd=_vcd_config(kwargs.get("vcd", self.vcd)), grammar=grammar,
+                force_call=tool_choice not in (None, "auto", "none"),
             ):
                 generated.append(token)
                 delta = stopper.feed(self.tokenizer.decode(generated, skip_special_tokens=True))
@@ -518,12 +561,13 @@ class ChatCore(BaseChatModel):
         """Answer many inputs in one padded batch (one KV-cached loop), not one after another.
 
         Greedy results equal separate ``invoke`` calls; sampled ones draw from one generator for
-        the batch. Falls back to LangChain's per-input ``batch`` for native MLLMs, VCD, per-input
-        configs or callbacks (those want per-call events).
+        the batch. Falls back to LangChain's per-input ``batch`` for native MLLMs, VCD, constrained
+        tool calls, per-input configs or callbacks (those want per-call events).
         """
         configs = config if isinstance(config, list) else [config]
         plain = all(not (c or {}).get("callbacks") for c in configs) and not isinstance(config, list)
-        if (not inputs or not plain or getattr(self.core, "is_native", False)
+        constrained = bool(kwargs.get("tools")) and kwargs.get("constrain_tool_calls", self.constrain_tool_calls)
+        if (not inputs or not plain or constrained or getattr(self.core, "is_native", False)
                 or _vcd_config(kwargs.get("vcd", self.vcd)) is not None):
             return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)
         return self.batch_generate([self._convert_input(i).to_messages() for i in inputs],
@@ -552,6 +596,8 @@ class ChatCore(BaseChatModel):
         if getattr(self.core, "is_native", False):
             raise CoreError("batch_generate does not drive native MLLMs yet; use chat.batch (one call per input)")
         tools = kwargs.get("tools") or None
+        if tools and kwargs.get("constrain_tool_calls", self.constrain_tool_calls):
+            raise CoreError("batch_generate does not constrain tool calls; use chat.batch (one call per input)")
         results: list[Any] = [None] * len(conversations)
         rows: list[tuple[int, str, list[Any]]] = []
         for i, messages in enumerate(conversations):
@@ -695,6 +741,16 @@ class ChatCore(BaseChatModel):
                 yield item
         finally:
             cancelled.set()
+
+
+def _guide_after(grammar: Any, tokenizer: Any, text: str) -> Any:
+    """A fresh call guide advanced over ``text``; ``None`` if that text already breaks the grammar."""
+    guide = grammar.new_guide()
+    for token in tokenizer(text, add_special_tokens=False)["input_ids"] if text else []:
+        if token not in guide.get_tokens():
+            return None  # left to the tolerant parser
+        guide.advance(token)
+    return guide
 
 
 def _vcd_config(value: Any) -> Any:

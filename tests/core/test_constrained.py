@@ -1,0 +1,65 @@
+"""Grammar-constrained tool calls (outlines-core): once a call opens, it can only be valid."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pytest
+from pydantic import BaseModel
+
+from genaisys.core.chat import ChatCore
+
+from .conftest import make_lm, make_tokenizer
+
+pytest.importorskip("outlines_core", reason="grammar-constrained decoding needs outlines-core==0.2.14")
+
+
+class SetAlarm(BaseModel):
+    """Set an alarm."""
+
+    hour: Literal["six", "seven"]
+    loud: bool
+
+
+class Lights(BaseModel):
+    """Switch the lights."""
+
+    on: bool
+
+
+def test_a_demanded_call_from_a_random_model_is_always_valid():
+    tok = make_tokenizer()
+    chat = ChatCore(language_model=make_lm(len(tok)), tokenizer=tok, max_new_tokens=160, temperature=1.0,
+                    constrain_tool_calls=True)
+    bound = chat.bind_tools([SetAlarm, Lights], tool_choice="any")
+    for seed in range(4):
+        msg = bound.invoke("Wake me up.", seed=seed)
+        assert msg.invalid_tool_calls == []
+        assert len(msg.tool_calls) >= 1, msg
+        call = msg.tool_calls[0]
+        model = {"SetAlarm": SetAlarm, "Lights": Lights}[call["name"]]
+        model(**call["args"])  # validates against the schema
+    named = chat.bind_tools([SetAlarm, Lights], tool_choice="Lights").invoke("Lights!", seed=1)
+    assert [c["name"] for c in named.tool_calls] == ["Lights"]
+    unconstrained = chat.bind_tools([SetAlarm], tool_choice="any").invoke("x", seed=0, constrain_tool_calls=False)
+    assert unconstrained.tool_calls == []  # a random model does not write calls by itself
+
+
+def test_a_call_the_model_opens_is_completed_validly_then_text_resumes(scripted_chat):
+    # The scripted model opens a call and then writes garbage; the grammar overrules the garbage.
+    chat = scripted_chat('Sure. <tool_call>{"nam garbage, more garbage here and there', max_new_tokens=80,
+                         constrain_tool_calls=True)
+    msg = chat.bind_tools([Lights]).invoke("Lights on?")
+    assert msg.content == "Sure."
+    assert [(c["name"], set(c["args"])) for c in msg.tool_calls] == [("Lights", {"on"})]
+    streamed = list(chat.bind_tools([Lights]).stream("Lights on?"))
+    total = sum(streamed[1:], streamed[0])
+    assert [c["name"] for c in total.tool_calls] == ["Lights"]
+    free = scripted_chat('Sure. <tool_call>{"nam garbage', max_new_tokens=30).bind_tools([Lights]).invoke("?")
+    assert free.tool_calls == [] and len(free.invalid_tool_calls) == 1  # the same text without constraints
+
+
+def test_batch_with_constraints_falls_back_to_per_input_calls(scripted_chat):
+    chat = scripted_chat('<tool_call>{"nam garbage', max_new_tokens=80, constrain_tool_calls=True)
+    out = chat.bind_tools([Lights]).batch(["a", "b"])
+    assert [[c["name"] for c in m.tool_calls] for m in out] == [["Lights"], ["Lights"]]
