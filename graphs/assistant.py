@@ -5,12 +5,11 @@
     START → [perceive] → [recall] → think ─┬─ tool calls ─→ [approve →] act → think
                                            └─ no tool calls ─→ [remember] → END
 
-``perceive`` runs when a blob store is given, ``recall`` when a memory is given, ``approve`` with ``approve=...``, ``remember`` with
-``remember=True``.
+``perceive`` runs when a blob store is given, ``recall`` when a memory is given, ``approve``
+with ``approve=...``, ``remember`` with ``remember=True``.
 
-Also here: :func:`run_turn`,
-which runs one user turn, streams node updates and custom events to a callback, and turns
-LangGraph's ``GraphRecursionError`` into a :class:`~genaisys.errors.GraphError` that says which
+Also here: :func:`run_turn`, which runs one user turn of any messages-based graph, streams node
+updates and custom events to a callback, and turns LangGraph's ``GraphRecursionError`` into a :class:`~genaisys.errors.GraphError` that says which
 nodes looped and how to raise the limit.
 
 Example:
@@ -50,6 +49,7 @@ from genaisys.graphs.nodes import (
 from genaisys.graphs.state import ACT, APPROVE, PERCEIVE, RECALL, REMEMBER, THINK, AssistantState
 
 __all__ = ["build_assistant_graph", "run_turn"]
+
 
 def build_assistant_graph(
     core: BaseChatModel,
