@@ -125,7 +125,7 @@ def build_any_to_any_graph(
     graph.add_node(RESPOND, make_respond_node())
     graph.add_edge(RESPOND, END)
     if resolved:
-        graph.add_node(ACT, make_act_node(resolved))
+        graph.add_node(ACT, make_act_node(resolved, blobs=blobs))
         graph.add_edge(ACT, THINK)
         if approve:
             graph.add_node(APPROVE, make_approval_node(True if approve is True else set(approve)))

@@ -76,8 +76,9 @@ def build_assistant_graph(
             puts its hits (with citations) in the model's system prompt on every turn.
         blobs: Optional blob store (``put(data, mime_type=...) -> blob_id``). When given, a
             ``perceive`` node first moves inline (``base64``) media of the user's message into it,
-            so the state and its checkpoints carry blob ids only (give the core the same store,
-            e.g. ``load_core("nano", blobs=blobs)``, to read them).
+            and media that tools return get the same treatment, so the state and its checkpoints
+            carry blob ids only (give the core the same store, e.g.
+            ``load_core("nano", blobs=blobs)``, to read them).
         checkpointer: See ``genaisys.graphs.checkpoint.CheckpointerSpec``: SQLite by default, a
             SQLite path, a ``postgresql://`` DSN, any LangGraph saver, or ``False`` for none.
         system_prompt: Instructions prepended to every model call.
@@ -135,7 +136,7 @@ def build_assistant_graph(
         first = PERCEIVE
     graph.add_edge(START, first)
     if resolved:
-        graph.add_node(ACT, make_act_node(resolved))
+        graph.add_node(ACT, make_act_node(resolved, blobs=blobs))
         graph.add_edge(ACT, THINK)
         if approve:
             gate = True if approve is True else set(approve)

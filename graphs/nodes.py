@@ -381,6 +381,42 @@ def route_after_think(state: dict) -> Literal["act", "__end__"]:
 
 
 # ----------------------------------------------------------------------------------------- act
+def _externalize_tool_media(result: Any, blobs: Any) -> Any:
+    """Move inline (base64) media a tool returned into the blob store; keep a file_id block."""
+    if not isinstance(result, ToolMessage) or isinstance(result.content, str):
+        return result
+    import base64
+    import binascii
+
+    from genaisys.graphs.state import media_block
+
+    blocks, changed = [], False
+    for block in result.content:
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind in ("image", "audio", "video", "file") and block.get("base64"):
+            try:
+                data = base64.b64decode(str(block["base64"]), validate=True)
+            except (binascii.Error, ValueError):
+                blocks.append({"type": "text", "text": f"[the tool returned a {kind} that is not valid base64]"})
+                changed = True
+                continue
+            block = media_block(kind, blobs.put(data, mime_type=block.get("mime_type")), mime_type=block.get("mime_type"))
+            changed = True
+        blocks.append(block)
+    return result.model_copy(update={"content": blocks}) if changed else result
+
+
+def _tool_interceptor(*, events: bool, blobs: Any) -> Callable[[Any, Callable[[Any], Any]], Any]:
+    """``ToolNode`` interceptor: tool start/end events, and media results moved to the blob store."""
+
+    def intercept(request: Any, execute: Callable[[Any], Any]) -> Any:
+        if not events:
+            return _externalize_tool_media(execute(request), blobs)
+        return _tool_events(request, lambda req: _externalize_tool_media(execute(req), blobs) if blobs else execute(req))
+
+    return intercept
+
+
 def _tool_events(request: Any, execute: Callable[[Any], Any]) -> Any:
     """``ToolNode`` interceptor: write tool start/end events to the ``custom`` stream mode."""
     write = _stream_writer()
@@ -418,7 +454,7 @@ def _tool_error_text(error: Exception) -> str:
     return TOOL_ERROR_TEMPLATE.format(error=text)
 
 
-def make_act_node(tools: Sequence[BaseTool], *, name: str = ACT, events: bool = True) -> ToolNode:
+def make_act_node(tools: Sequence[BaseTool], *, name: str = ACT, events: bool = True, blobs: Any = None) -> ToolNode:
     """A node that runs the tool calls of the last AI message, in parallel, and returns ToolMessages.
 
     It is LangGraph's ``ToolNode`` with tool errors handled: a bad argument or a failing
@@ -429,6 +465,8 @@ def make_act_node(tools: Sequence[BaseTool], *, name: str = ACT, events: bool = 
         tools: The tools, resolved.
         name: The node name.
         events: Write ``tool_start`` / ``tool_end`` events to the ``custom`` stream mode.
+        blobs: Optional blob store: inline (``base64``) media a tool returns is moved into it and
+            the tool message keeps a ``file_id`` block, so no media lands in a checkpoint.
 
     Example:
         >>> def add(a: int, b: int) -> int:
@@ -441,9 +479,13 @@ def make_act_node(tools: Sequence[BaseTool], *, name: str = ACT, events: bool = 
     if not tools:
         raise ConfigError("make_act_node needs at least one tool")
     # handle_tool_errors: every exception becomes an error ToolMessage (text from _tool_error_text).
-    return ToolNode(
-        list(tools), name=name, handle_tool_errors=_tool_error_text, wrap_tool_call=_tool_events if events else None
-    )
+    if events and blobs is None:
+        wrapper: Any = _tool_events
+    elif events or blobs is not None:
+        wrapper = _tool_interceptor(events=events, blobs=blobs)
+    else:
+        wrapper = None
+    return ToolNode(list(tools), name=name, handle_tool_errors=_tool_error_text, wrap_tool_call=wrapper)
 
 
 # ------------------------------------------------------------------------------------ approval

@@ -109,3 +109,27 @@ def test_async_runs_await_the_model_and_stream_tokens():
     seen = asyncio.run(run())
     assert [c["text"] for m, c in seen if m == "custom"] == ["async ", "tokens"]
     assert seen[-1][1]["messages"][-1].content == "async tokens"
+
+
+def test_media_returned_by_a_tool_goes_to_the_blob_store_not_the_checkpoint(tmp_path):
+    import base64
+
+    from genaisys.memory.blobs import BlobStore
+
+    blobs = BlobStore(tmp_path / "blobs")
+    png = b"\x89PNG\r\n\x1a\nchart"
+
+    def plot(city: str) -> list:
+        """Draw a weather chart (returns an image)."""
+        return [{"type": "text", "text": f"chart for {city}"},
+                {"type": "image", "base64": base64.b64encode(png).decode(), "mime_type": "image/png"}]
+
+    model = ScriptedChatModel(responses=[AIMessage("", tool_calls=[call("plot", {"city": "Oslo"}, "c1")]), AIMessage("done")])
+    graph = build_assistant_graph(model, tools=[plot], blobs=blobs, checkpointer=tmp_path / "c.sqlite")
+    seen: list = []
+    run_turn(graph, "chart please", thread_id="m", stream=lambda m, c: seen.append((m, c)))
+    stored = graph.get_state({"configurable": {"thread_id": "m"}}).values["messages"][2]
+    assert stored.content[0] == {"type": "text", "text": "chart for Oslo"}
+    assert stored.content[1]["type"] == "image" and blobs.get(stored.content[1]["file_id"]) == png
+    assert "base64" not in repr(stored)
+    assert next(c for m, c in seen if m == "custom" and c["type"] == "tool_end")["content"] == "chart for Oslo"
