@@ -274,6 +274,10 @@ class ChatCore(BaseChatModel):
         if self.tokenizer.pad_token_id is None and self.tokenizer.eos_token is not None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
 
+    def _lm(self) -> Any:
+        # Read through the core each time: training may have wrapped its LM (LoRA) since.
+        return self.core.language_model if self.core is not None else self.language_model
+
     @property
     def _llm_type(self) -> str:
         return "genaisys-chat-core"
@@ -395,7 +399,7 @@ class ChatCore(BaseChatModel):
 
         tok = self.tokenizer
         ids = tok(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]  # (1, L)
-        lm = self.language_model
+        lm = self._lm()
         generator = torch.Generator().manual_seed(seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,))))
         use_vcd = vcd is not None and self.core is not None and bool(images)
         usage["vcd"] = int(use_vcd)
@@ -628,7 +632,7 @@ class ChatCore(BaseChatModel):
         """Left-pad the prompts into one batch and decode them in lockstep with one KV cache."""
         import torch
 
-        tok, lm = self.tokenizer, self.language_model
+        tok, lm = self.tokenizer, self._lm()
         encoded = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
         B, L = len(encoded), max(len(e) for e in encoded)
         pad = tok.pad_token_id if tok.pad_token_id is not None else 0

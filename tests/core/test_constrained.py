@@ -63,3 +63,10 @@ def test_batch_with_constraints_falls_back_to_per_input_calls(scripted_chat):
     chat = scripted_chat('<tool_call>{"nam garbage', max_new_tokens=80, constrain_tool_calls=True)
     out = chat.bind_tools([Lights]).batch(["a", "b"])
     assert [[c["name"] for c in m.tool_calls] for m in out] == [["Lights"], ["Lights"]]
+
+
+def test_structured_output_through_a_forced_constrained_call():
+    tok = make_tokenizer()
+    chat = ChatCore(language_model=make_lm(len(tok)), tokenizer=tok, max_new_tokens=120, constrain_tool_calls=True)
+    result = chat.with_structured_output(Lights).invoke("Turn the lights on.")
+    assert isinstance(result, Lights)

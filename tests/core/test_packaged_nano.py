@@ -48,3 +48,13 @@ def test_nano_answers_text_sees_an_image_and_binds_tools():
     assert isinstance(called.content, str)
     for call in called.tool_calls:  # whether it calls is up to training; the structure is not
         assert call["name"] == "GetWeather" and isinstance(call["args"], dict) and call["id"]
+
+    try:
+        import outlines_core  # noqa: F401
+    except ImportError:
+        return
+    # With a demanded, grammar-constrained call even the untrained nano core answers with a valid call.
+    forced = chat.bind_tools([GetWeather], tool_choice="any").invoke(
+        "What is the weather in Paris?", constrain_tool_calls=True, max_new_tokens=24)
+    assert [c["name"] for c in forced.tool_calls] == ["GetWeather"]
+    assert isinstance(forced.tool_calls[0]["args"]["city"], str)
