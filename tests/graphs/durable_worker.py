@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -38,15 +39,23 @@ def tools(log: Path):
         """Crash the process the first time it runs, after write_note has finished."""
         marker = log.with_suffix(".crashed")
         if not marker.exists():
-            deadline = time.time() + 10
-            while time.time() < deadline and not (log.exists() and log.read_text()):
+            deadline = time.time() + 30
+            while time.time() < deadline and not _cached("write_note"):  # write_note has fully finished
                 time.sleep(0.02)
-            time.sleep(0.5)  # let write_note's result reach the idempotency cache
             marker.write_text("1")
             os.kill(os.getpid(), signal.SIGKILL)
         return "ok"
 
     return [write_note, crash_once]
+
+
+def _cached(tool: str) -> bool:
+    """Whether the tools' idempotency cache (a SQLite file) holds a finished call of ``tool``."""
+    try:
+        with sqlite3.connect(os.environ["GENAISYS_TOOL_CACHE"], timeout=5) as conn:
+            return conn.execute("SELECT COUNT(*) FROM tool_results WHERE tool = ?", (tool,)).fetchone()[0] > 0
+    except sqlite3.OperationalError:  # table not created yet
+        return False
 
 
 def _die_on_call(number: int):
