@@ -1,5 +1,20 @@
 """The CPU of genaisys: the multimodal core and its LangChain chat face (DESIGN.md §2).
 
+One component per file:
+
+* ``encoders.py`` — vision towers (EfficientNet-Lite0, any HF ViT/CLIP/SigLIP) + registry;
+  ``dual_encoder.py`` — Mini-Gemini low-res + high-res fusion.
+* ``connectors.py`` — ``identity``, ``linear``, ``mlp{N}x_gelu``, ``[gated_]resampler{Q}``.
+* ``cross_attention.py`` — Flamingo tanh-gated cross-attention (gates start at 0).
+* ``multimodal.py`` — `MultimodalCore`: splicing, label masking, LoRA, save/load of trained parts.
+* ``native.py`` — `NativeCore`: HF MLLMs (LLaVA, SmolVLM …) behind the same face.
+* ``toolcall.py`` — genaisys's tool-call format and its tolerant parser;
+  ``constrained.py`` — grammar-constrained calls (outlines-core).
+* ``chat.py`` — `ChatCore`: a local core as a LangChain chat model (stream, async, tools,
+  images, batches); ``vcd.py`` — visual contrastive decoding.
+* ``remote.py`` — `RemoteCore`: an OpenAI-compatible server as the CPU.
+* ``loading.py`` — `load_core("nano" | folder | id)`.
+
 Nothing heavy loads at import: each name below imports its submodule on first use (PEP 562).
 
 Example:

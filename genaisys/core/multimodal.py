@@ -492,7 +492,10 @@ class MultimodalCore(nn.Module):
         return core
 
     def _attach_lora(self, peft_config: dict[str, Any], lora_state: dict[str, torch.Tensor]) -> None:
-        from peft import LoraConfig, set_peft_model_state_dict
+        from genaisys._optional import require
+
+        peft = require("peft", "peft>=0.21", feature="the LoRA adapters saved in this core")
+        LoraConfig, set_peft_model_state_dict = peft.LoraConfig, peft.set_peft_model_state_dict
 
         cfg = dict(next(iter(peft_config.values())))
         allowed = set(LoraConfig.__dataclass_fields__)
