@@ -215,3 +215,16 @@ def test_lora_adapters_save_and_reattach_with_identical_logits(tmp_path):
     torch.testing.assert_close(_logits(loaded, pixels), before, rtol=0, atol=0)
     with pytest.raises(CoreError, match="already"):
         loaded.add_lora()
+
+
+def test_batched_generate_with_left_padding_equals_single_rows(tiny_core):
+    tok = tiny_core.tokenizer
+    tok.padding_side = "left"
+    texts = ["Describe<image> now", "What is in<image> the picture? A cat<image>"]
+    pixels = torch.randn(3, 3, 32, 32)
+    batch = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    both = tiny_core.generate(batch["input_ids"], batch["attention_mask"], pixels, max_new_tokens=4, do_sample=False)
+    one = tiny_core.generate(_ids(tiny_core, texts[0]), pixel_values=pixels[:1], max_new_tokens=4, do_sample=False)
+    two = tiny_core.generate(_ids(tiny_core, texts[1]), pixel_values=pixels[1:], max_new_tokens=4, do_sample=False)
+    assert both[0].tolist() == one[0].tolist()
+    assert both[1].tolist() == two[0].tolist()
