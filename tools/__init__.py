@@ -5,6 +5,18 @@ __doc__ = """genaisys's peripherals: the tool contract and safety wrapper, the r
 Everything is exported lazily (PEP 562): ``import genaisys.tools`` loads neither LangChain nor
 LangGraph; the first use of a name imports its module.
 
+One component per file:
+
+- ``registry.py``     ``"kind:name"`` → tool factory; `get_tool`, `list_tools`, `register_tool`
+- ``safety.py``       `safe_tool`: timeout, output cap, validation text, approval, idempotency
+- ``calculator.py``   ``builtin:calculator`` — AST arithmetic, bounded
+- ``http_fetch.py``   ``builtin:http_fetch`` — SSRF-hardened fetch of web pages as text
+- ``file_reader.py``  ``builtin:file_reader`` — text files confined to root folders
+- ``memory_tools.py`` ``builtin:memory_search`` / ``builtin:memory_write`` over any memory
+- ``clock.py``        ``builtin:clock`` — the current date and time in a timezone
+- ``mcp_client.py``   MCP servers' tools as ``"mcp:<server>/<tool>"`` (`load_mcp_tools`, `MCPConnection`)
+- ``mcp_server.py``   genaisys tools served over MCP (`serve_mcp`, ``python -m genaisys.tools.mcp_server``)
+
 Example:
     >>> from genaisys.tools import get_tool
     >>> calc = get_tool("builtin:calculator", safety={"idempotent_cache": None})

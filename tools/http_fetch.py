@@ -53,7 +53,7 @@ from genaisys.errors import ToolError
 
 __all__ = [
     "FetchResult",
-    "HttpFetchConfig",
+    "HttpFetcherConfig",
     "HttpFetcher",
     "PinnedTarget",
     "build_http_fetch_tool",
@@ -96,7 +96,7 @@ _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/xhtm
 _BAD_URL_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
 
 
-class HttpFetchConfig(BaseModel):
+class HttpFetcherConfig(BaseModel):
     """Limits of `HttpFetcher`.
 
     Attributes:
@@ -266,7 +266,7 @@ class HttpFetcher:
     """Fetch http(s) URLs as text, refusing internal addresses (see the module docstring).
 
     Args:
-        config: Limits and the allow-list (`HttpFetchConfig`).
+        config: Limits and the allow-list (`HttpFetcherConfig`).
         resolver: ``(host, port) -> [ip, ...]``; default the system resolver. Tests inject one to
             play DNS rebinding (a name that resolves to a private address).
 
@@ -277,8 +277,8 @@ class HttpFetcher:
         genaisys.errors.ToolError: refused http://[::ffff:169.254.169.254]/latest: ::ffff:a9fe:a9fe embeds 169.254.169.254, ...
     """
 
-    def __init__(self, config: HttpFetchConfig | None = None, *, resolver: Resolver | None = None) -> None:
-        self.config = config or HttpFetchConfig()
+    def __init__(self, config: HttpFetcherConfig | None = None, *, resolver: Resolver | None = None) -> None:
+        self.config = config or HttpFetcherConfig()
         self.resolver = resolver or _system_resolver
         self._allowed = {h.lower().rstrip(".") for h in self.config.allow_hosts}
 
@@ -557,7 +557,7 @@ def html_to_text(html: str) -> str:
 
 
 def build_http_fetch_tool(
-    config: HttpFetchConfig | None = None,
+    config: HttpFetcherConfig | None = None,
     *,
     allow_hosts: Sequence[str] = (),
     resolver: Resolver | None = None,
@@ -565,7 +565,7 @@ def build_http_fetch_tool(
     """The ``http_fetch(url)`` LangChain tool.
 
     Args:
-        config: Limits (`HttpFetchConfig`); ``allow_hosts`` is added to its allow-list.
+        config: Limits (`HttpFetcherConfig`); ``allow_hosts`` is added to its allow-list.
         allow_hosts: Hosts opened despite the private-address check (exact names or ``host:port``).
         resolver: A DNS resolver for tests.
 
@@ -576,7 +576,7 @@ def build_http_fetch_tool(
     """
     from langchain_core.tools import StructuredTool, ToolException
 
-    cfg = (config or HttpFetchConfig()).model_copy()
+    cfg = (config or HttpFetcherConfig()).model_copy()
     cfg.allow_hosts = [*cfg.allow_hosts, *allow_hosts]
     fetcher = HttpFetcher(cfg, resolver=resolver)
 

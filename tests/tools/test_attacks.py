@@ -15,7 +15,7 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from genaisys.errors import ToolError
 from genaisys.tools import get_tool
-from genaisys.tools.http_fetch import HttpFetchConfig, HttpFetcher
+from genaisys.tools.http_fetch import HttpFetcherConfig, HttpFetcher
 from tests.tools.conftest import build_scripted_graph, tool_call
 
 # name -> addresses, the DNS answers an attacker controls (rebinding, internal names).
@@ -143,7 +143,7 @@ def test_hostile_url_through_the_tool_is_error_text(only_loopback):
 
 
 def _fetcher(port: int, **limits) -> HttpFetcher:
-    return HttpFetcher(HttpFetchConfig(allow_hosts=["localhost"], **limits), resolver=fake_resolver)
+    return HttpFetcher(HttpFetcherConfig(allow_hosts=["localhost"], **limits), resolver=fake_resolver)
 
 
 @pytest.mark.parametrize(
@@ -222,8 +222,8 @@ def test_binary_content_is_refused(loopback_server, only_loopback):
 def test_allow_list_is_by_exact_host_and_port(loopback_server, only_loopback):
     base, port = loopback_server
     with pytest.raises(ToolError, match="local/internal name"):
-        HttpFetcher(HttpFetchConfig(allow_hosts=[f"localhost:{port + 1}"])).fetch(f"{base}/page")
-    assert "Hello" in HttpFetcher(HttpFetchConfig(allow_hosts=[f"localhost:{port}"])).fetch(f"{base}/page").text
+        HttpFetcher(HttpFetcherConfig(allow_hosts=[f"localhost:{port + 1}"])).fetch(f"{base}/page")
+    assert "Hello" in HttpFetcher(HttpFetcherConfig(allow_hosts=[f"localhost:{port}"])).fetch(f"{base}/page").text
 
 
 def test_resolved_address_is_pinned(loopback_server, only_loopback):
@@ -239,7 +239,7 @@ def test_resolved_address_is_pinned(loopback_server, only_loopback):
         calls.append(host)
         return ["127.0.0.1"]
 
-    fetcher = HttpFetcher(HttpFetchConfig(allow_hosts=["pinned.example"]), resolver=resolver)
+    fetcher = HttpFetcher(HttpFetcherConfig(allow_hosts=["pinned.example"]), resolver=resolver)
     result = fetcher.fetch(f"http://pinned.example:{port}/echo-host")
     assert result.text == f"host=pinned.example:{port}"
     assert calls == ["pinned.example"] and [a[0] for a in only_loopback] == ["127.0.0.1"]
@@ -247,7 +247,7 @@ def test_resolved_address_is_pinned(loopback_server, only_loopback):
 
 def test_allow_listed_name_does_not_open_its_redirect_targets(loopback_server, only_loopback):
     base, port = loopback_server
-    fetcher = HttpFetcher(HttpFetchConfig(allow_hosts=["localhost"]), resolver=fake_resolver)
+    fetcher = HttpFetcher(HttpFetcherConfig(allow_hosts=["localhost"]), resolver=fake_resolver)
     with pytest.raises(ToolError, match="rebind.example resolves to 10.0.0.7"):
         fetcher.fetch(f"{base}/redirect?to=http://rebind.example/")
 

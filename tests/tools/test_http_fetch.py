@@ -6,7 +6,7 @@ import pytest
 
 from genaisys.errors import ToolError
 from genaisys.tools import get_tool
-from genaisys.tools.http_fetch import HttpFetchConfig, HttpFetcher, html_to_text, parse_ipv4_literal
+from genaisys.tools.http_fetch import HttpFetcherConfig, HttpFetcher, html_to_text, parse_ipv4_literal
 from tests.tools.conftest import tool_call
 
 
@@ -18,7 +18,7 @@ def _resolver(host, port):
 
 @pytest.fixture
 def fetcher():
-    return HttpFetcher(HttpFetchConfig(allow_hosts=["localhost"]), resolver=_resolver)
+    return HttpFetcher(HttpFetcherConfig(allow_hosts=["localhost"]), resolver=_resolver)
 
 
 def test_html_becomes_readable_text(loopback_server, fetcher, only_loopback):
@@ -68,7 +68,7 @@ def test_connection_refused_is_a_clear_error(fetcher, only_loopback):
 
 def test_ports_can_be_restricted():
     with pytest.raises(ToolError, match="port 8080 is not allowed"):
-        HttpFetcher(HttpFetchConfig(allowed_ports=[80, 443])).check_url("http://example.com:8080/")
+        HttpFetcher(HttpFetcherConfig(allowed_ports=[80, 443])).check_url("http://example.com:8080/")
 
 
 def test_ipv4_literal_forms():
@@ -148,7 +148,7 @@ def test_https_is_pinned_and_verified_for_the_name(tls_server, only_loopback):
     def resolver(host, p):
         return ["127.0.0.1"]
 
-    config = HttpFetchConfig(allow_hosts=["pinned.example", "other.example"], ca_bundle=ca)
+    config = HttpFetcherConfig(allow_hosts=["pinned.example", "other.example"], ca_bundle=ca)
     result = HttpFetcher(config, resolver=resolver).fetch(f"https://pinned.example:{port}/")
     assert result.text == f"host=pinned.example:{port}"
     assert seen_sni == ["pinned.example"]  # SNI carries the name although we dialled the IP
