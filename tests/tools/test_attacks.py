@@ -15,7 +15,7 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from genaisys.errors import ToolError
 from genaisys.tools import get_tool
-from genaisys.tools.http_fetch import HttpFetcherConfig, HttpFetcher
+from genaisys.tools.http_fetch import HttpFetcher, HttpFetcherConfig
 from tests.tools.conftest import build_scripted_graph, tool_call
 
 # name -> addresses, the DNS answers an attacker controls (rebinding, internal names).
@@ -27,6 +27,7 @@ FAKE_DNS = {
     "meta.example": ["169.254.169.254"],
     "loop6.example": ["::1"],
     "cgnat.example": ["100.64.1.2"],
+    "127.0.0.1.nip.io": ["127.0.0.1"],  # public wildcard DNS that answers with the IP in the name
 }
 
 
@@ -57,7 +58,13 @@ HOSTILE_URLS = [
     ("http://[::127.0.0.1]/", "embeds 127.0.0.1"),  # IPv4-compatible
     ("http://[64:ff9b::7f00:1]/", "embeds 127.0.0.1"),  # NAT64
     ("http://[2002:7f00:1::]/", "embeds 127.0.0.1"),  # 6to4
+    ("http://0x7f.0x0.0x0.0x1/", "127.0.0.1 is a loopback address"),  # hex in every part
+    ("http://127.000.000.001/", "127.0.0.1 is a loopback address"),  # zero-padded (octal) parts
+    ("http://%31%32%37.0.0.1/", "malformed numeric host"),  # percent-encoded host
+    ("http://127.0.0.1.nip.io/", "127.0.0.1.nip.io resolves to 127.0.0.1"),
     ("http://localhost/", "localhost is a local/internal name"),
+    ("HTTP://LOCALHOST:80/", "localhost is a local/internal name"),
+    ("http://localhost:80\r\nX-Injected: 1/", "spaces, control characters or backslashes"),
     ("http://foo.localhost/", "is a local/internal name"),
     ("http://loop6.example/", "loop6.example resolves to ::1; ::1 is a loopback address"),
     # unspecified

@@ -6,7 +6,13 @@ import pytest
 
 from genaisys.errors import ToolError
 from genaisys.tools import get_tool
-from genaisys.tools.http_fetch import HttpFetcherConfig, HttpFetcher, html_to_text, parse_ipv4_literal
+from genaisys.tools.http_fetch import (
+    UNTRUSTED_NOTE,
+    HttpFetcher,
+    HttpFetcherConfig,
+    html_to_text,
+    parse_ipv4_literal,
+)
 from tests.tools.conftest import tool_call
 
 
@@ -47,7 +53,9 @@ def test_tool_output_for_the_model(loopback_server, only_loopback):
     tool = get_tool("builtin:http_fetch", allow_hosts=["localhost"], resolver=_resolver, safety={"idempotent_cache": None})
     message = tool.invoke(tool_call("http_fetch", {"url": f"{base}/page"}, "c1"))
     assert message.status == "success"
-    assert message.content.startswith(f"URL: {base}/page\nStatus: 200\nContent-Type: text/html\n\nTest page")
+    assert message.content.startswith(
+        f"URL: {base}/page\nStatus: 200\nContent-Type: text/html\n{UNTRUSTED_NOTE}\n\nTest page"
+    )
 
 
 def test_404_is_reported_with_its_status(loopback_server, fetcher, only_loopback):
