@@ -289,5 +289,8 @@ def build_calculator_tool() -> Any:
     import inspect
 
     return StructuredTool.from_function(
-        func=calculator, name="calculator", description=inspect.cleandoc(calculator.__doc__ or ""), handle_tool_error=True
+        func=calculator,
+        name="calculator",
+        description=inspect.cleandoc(calculator.__doc__ or ""),
+        handle_tool_error=True,
     )

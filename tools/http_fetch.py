@@ -89,6 +89,8 @@ _BLOCKED_NETWORKS = tuple(
         "::/128", "::1/128", "100::/64", "2001:db8::/32", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
     )
 )
+_LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain", ".home.arpa")
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 _IPV4_COMPAT = ipaddress.ip_network("::/96")
 
@@ -215,7 +217,7 @@ def _why_blocked(ip: IPAddress) -> str | None:
         ("unspecified", ip.is_unspecified),
         ("link-local", ip.is_link_local),
         ("multicast", ip.is_multicast),
-        ("carrier-grade NAT (shared)", isinstance(ip, ipaddress.IPv4Address) and ip in ipaddress.ip_network("100.64.0.0/10")),
+        ("carrier-grade NAT (shared)", isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT),
         ("private", ip.is_private),
         ("reserved", ip.is_reserved),
         ("site-local", isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local),
@@ -279,7 +281,7 @@ class HttpFetcher:
         >>> HttpFetcher().check_url("http://[::ffff:169.254.169.254]/latest")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        genaisys.errors.ToolError: refused http://[::ffff:169.254.169.254]/latest: ::ffff:a9fe:a9fe embeds 169.254.169.254, ...
+        genaisys.errors.ToolError: refused http://[::ffff:169.254.169.254]/latest: ::ffff:a9fe:a9fe embeds ...
     """
 
     def __init__(self, config: HttpFetcherConfig | None = None, *, resolver: Resolver | None = None) -> None:
@@ -351,7 +353,7 @@ class HttpFetcher:
         if ip is None and not allow:
             if host in _METADATA_HOSTS:
                 raise refuse(f"{host} is a cloud metadata host")
-            if host == "localhost" or host.endswith((".localhost", ".local", ".internal", ".localdomain", ".home.arpa")):
+            if host == "localhost" or host.endswith(_LOCAL_SUFFIXES):
                 raise refuse(f"{host} is a local/internal name")
         if ip is not None:
             candidates: list[IPAddress] = [ip]
@@ -413,8 +415,12 @@ class HttpFetcher:
                 request = client.build_request(
                     "GET",
                     f"{target.scheme}://{host_for_url}:{target.port}{target.path}",
-                    headers={"Host": host_header, "User-Agent": cfg.user_agent, "Accept": "text/html, text/*;q=0.9, application/json;q=0.8",
-                             "Accept-Encoding": "gzip, deflate"},
+                    headers={
+                        "Host": host_header,
+                        "User-Agent": cfg.user_agent,
+                        "Accept": "text/html, text/*;q=0.9, application/json;q=0.8",
+                        "Accept-Encoding": "gzip, deflate",
+                    },
                     extensions={
                         "sni_hostname": target.host,
                         "timeout": {"connect": remaining, "read": remaining, "write": remaining, "pool": remaining},
@@ -471,7 +477,8 @@ class HttpFetcher:
             text = body.decode(encoding, errors="replace")
         except LookupError:
             text = body.decode("utf-8", errors="replace")
-        if content_type in ("text/html", "application/xhtml+xml") or (not content_type and "<html" in text[:500].lower()):
+        looks_html = not content_type and "<html" in text[:500].lower()
+        if content_type in ("text/html", "application/xhtml+xml") or looks_html:
             text = html_to_text(text)
         if len(text) > cfg.max_chars:
             text, truncated = text[: cfg.max_chars], True

@@ -235,7 +235,9 @@ class MCPConnection:
         except ToolError:
             raise
         except Exception as exc:  # noqa: BLE001
-            raise ToolError(f"cannot list the tools of MCP server {self.server!r}: {type(exc).__name__}: {exc}") from exc
+            raise ToolError(
+                f"cannot list the tools of MCP server {self.server!r}: {type(exc).__name__}: {exc}"
+            ) from exc
         settings = {"timeout_s": 60.0, **(safety or {})}
         out = []
         for tool in raw:

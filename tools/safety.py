@@ -213,7 +213,9 @@ class IdempotencyCache:
         """Record the content (JSON-serialisable: a string or content blocks) of a finished call."""
         blob = json.dumps(content)
         with self._lock:
-            self._conn.execute("INSERT OR REPLACE INTO tool_results VALUES (?, ?, ?, ?, ?, ?)", (*key, blob, time.time()))
+            self._conn.execute(
+                "INSERT OR REPLACE INTO tool_results VALUES (?, ?, ?, ?, ?, ?)", (*key, blob, time.time())
+            )
 
     def get_decision(self, key: tuple[str, str, str]) -> dict[str, Any] | None:
         """The approval decision recorded for (thread id, task namespace, tool-call id), or None."""
@@ -368,14 +370,18 @@ class SafeTool(BaseTool):
 
     # ---- entry points: remember the ToolCall so _run knows its id and raw args --------------
 
-    def invoke(self, input: str | dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any) -> Any:  # noqa: A002
+    def invoke(  # noqa: D102
+        self, input: str | dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any  # noqa: A002
+    ) -> Any:
         token = _CURRENT_CALL.set(dict(input) if isinstance(input, dict) and input.get("type") == "tool_call" else None)
         try:
             return super().invoke(input, config, **kwargs)
         finally:
             _CURRENT_CALL.reset(token)
 
-    async def ainvoke(self, input: str | dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any) -> Any:  # noqa: A002
+    async def ainvoke(  # noqa: D102
+        self, input: str | dict[str, Any], config: RunnableConfig | None = None, **kwargs: Any  # noqa: A002
+    ) -> Any:
         token = _CURRENT_CALL.set(dict(input) if isinstance(input, dict) and input.get("type") == "tool_call" else None)
         try:
             return await super().ainvoke(input, config, **kwargs)
@@ -431,7 +437,8 @@ class SafeTool(BaseTool):
         }
         decision = self._ask(payload, call.get("id"), config)
         if decision.action == "reject":
-            raise ToolException(APPROVAL_REJECTED_TEMPLATE.format(tool=self.name, reason=decision.reason or "none given"))
+            reason = decision.reason or "none given"
+            raise ToolException(APPROVAL_REJECTED_TEMPLATE.format(tool=self.name, reason=reason))
         if decision.action == "edit":
             edited = self._parse_input(dict(decision.args or {}), call.get("id"))
             return dict(edited) if isinstance(edited, dict) else {"__arg1": edited}
@@ -639,7 +646,9 @@ def safe_tool(
         else:
             inner = StructuredTool.from_function(func=func, **kw)
     else:
-        raise ConfigError(f"safe_tool needs a LangChain BaseTool or a typed function; got {type(tool_or_function).__name__}")
+        raise ConfigError(
+            f"safe_tool needs a LangChain BaseTool or a typed function; got {type(tool_or_function).__name__}"
+        )
     return SafeTool(
         name=name or inner.name,
         description=description or inner.description,
