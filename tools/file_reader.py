@@ -48,7 +48,9 @@ class FileReaderConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     roots: list[Path] = Field(min_length=1)
-    max_bytes: int = Field(default=200_000, gt=0)
+    # Under the safety wrapper's default output cap (20 000 characters), so the "call again with
+    # offset=..." note at the end of a long file reaches the model.
+    max_bytes: int = Field(default=16_000, gt=0)
     allow_hidden: bool = False
     max_listing: int = Field(default=200, gt=0)
 

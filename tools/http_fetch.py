@@ -123,7 +123,7 @@ class HttpFetcherConfig(BaseModel):
     max_bytes: int = Field(default=2_000_000, gt=0)
     timeout_s: float = Field(default=15.0, gt=0)
     max_redirects: int = Field(default=5, ge=0, le=20)
-    max_chars: int = Field(default=20_000, gt=0)
+    max_chars: int = Field(default=16_000, gt=0)  # + the header: under the wrapper's 20 000 cap
     allowed_ports: list[int] | None = None
     ca_bundle: str | None = None
     user_agent: str = "genaisys-http-fetch/0.1"

@@ -41,3 +41,11 @@ def test_bad_settings_are_config_errors(tmp_path):
         get_tool("builtin:file_reader")
     with pytest.raises(ConfigError, match="is not an existing folder"):
         get_tool("builtin:file_reader", roots=[tmp_path / "missing"])
+
+
+def test_paging_note_survives_the_wrappers_output_cap(tmp_path):
+    (tmp_path / "long.txt").write_text("z" * 100_000)
+    tool = get_tool("builtin:file_reader", roots=[tmp_path], safety=NO_CACHE)
+    out = tool.invoke({"path": "long.txt"})
+    assert out.endswith("call again with offset=16000 ...]") and "output truncated" not in out
+    assert tool.invoke({"path": "long.txt", "offset": 96_000}) == "z" * 4_000
