@@ -35,6 +35,7 @@ import inspect
 import io
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,7 @@ from pydantic import ConfigDict, PrivateAttr
 
 from genaisys.core.toolcall import (
     TOOL_CALL_OPEN,
+    new_tool_call_id,
     parse_tool_calls,
     render_tool_call,
     render_tool_result,
@@ -67,6 +69,7 @@ from genaisys.errors import ConfigError, CoreError, GenaisysError, MediaError
 __all__ = ["ChatCore", "load_image_block"]
 
 _DEFAULT_SYSTEM = "You are a helpful assistant."
+_MAX_SIGNALS = 64
 _TOOL_CHOICE_REQUIRED = "You must answer with at least one tool call now."
 # Text that may open a tool call: streaming holds back from here so raw call text never leaks.
 _CALL_OPENERS = (TOOL_CALL_OPEN, "```", "{")
@@ -264,6 +267,7 @@ class ChatCore(BaseChatModel):
     constrain_tool_calls: bool = False
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _signals: OrderedDict[str, Any] = PrivateAttr(default_factory=OrderedDict)
 
     def model_post_init(self, context: Any) -> None:
         super().model_post_init(context)
@@ -273,6 +277,25 @@ class ChatCore(BaseChatModel):
             self.language_model, self.tokenizer = self.core.language_model, self.core.tokenizer
         if self.tokenizer.pad_token_id is None and self.tokenizer.eos_token is not None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
+
+    def signal_embeddings(self, ref: str) -> Any:
+        """The decoder conditioning a ``generate_<modality>`` call refers to: ``(1, out_tokens, out_dim)``.
+
+        Raises:
+            CoreError: the reference is unknown or has been evicted (the last 64 are kept).
+        """
+        try:
+            return self._signals[ref]
+        except KeyError:
+            raise CoreError(f"no signal embeddings under {ref!r}: unknown, or evicted (the last "
+                            f"{_MAX_SIGNALS} are kept); regenerate the answer") from None
+
+    def _keep_signal(self, embeds: Any) -> str:
+        ref = "sig_" + new_tool_call_id()[5:]
+        self._signals[ref] = embeds.detach()
+        while len(self._signals) > _MAX_SIGNALS:
+            self._signals.popitem(last=False)
+        return ref
 
     def _lm(self) -> Any:
         # Read through the core each time: training may have wrapped its LM (LoRA) since.
@@ -394,7 +417,8 @@ class ChatCore(BaseChatModel):
     # ------------------------------------------------------------------ generation
     def _token_stream(self, prompt: str, images: list[Any], *, max_new_tokens: int, temperature: float,
                       top_p: float, seed: int | None, usage: dict[str, int], vcd: Any = None,
-                      grammar: Any = None, force_call: bool = False) -> Iterator[int]:
+                      grammar: Any = None, force_call: bool = False,
+                      signals: list[dict[str, Any]] | None = None) -> Iterator[int]:
         import torch
 
         tok = self.tokenizer
@@ -434,10 +458,18 @@ class ChatCore(BaseChatModel):
         # Grammar-constrained calls: `forced` tokens are emitted as they are (the opener when a call
         # is demanded); while `guide` is set only tokens continuing a valid call are allowed.
         forced = list(grammar.opener_ids) if grammar is not None and force_call else []
+        guide_after_forced = bool(forced)
         guide = None
         recent: list[int] = []
+        # Signal tokens (NExT-GPT): the first one of a modality forces the rest (as GILL does);
+        # each one's last hidden state is captured when it is fed back, then projected.
+        signal_ids = {} if self.core is None or getattr(self.core, "is_native", False) else \
+            getattr(self.core, "signal_token_ids", {})
+        signal_of = {t: m for m, ids in signal_ids.items() for t in ids}
+        captured: dict[str, list[Any]] = {}
+        extra = {"output_hidden_states": True} if signal_of else {}
         with torch.no_grad():
-            out = lm(**prep, use_cache=True)
+            out = lm(**prep, use_cache=True, **extra)
             for _ in range(max_new_tokens):
                 logits = out.logits[0, -1].clone()  # (V,)
                 if use_vcd:
@@ -448,8 +480,8 @@ class ChatCore(BaseChatModel):
                     logits[banned] = float("-inf")
                 if forced:
                     nxt = forced.pop(0)
-                    if not forced:
-                        guide = grammar.new_guide()
+                    if not forced and guide_after_forced:
+                        guide, guide_after_forced = grammar.new_guide(), False
                 else:
                     if guide is not None:
                         allowed = torch.tensor(guide.get_tokens(), dtype=torch.long, device=logits.device)
@@ -476,15 +508,25 @@ class ChatCore(BaseChatModel):
                 if nxt in eos:
                     usage["finish"] = 1
                     return
+                if nxt in signal_of and signal_ids[signal_of[nxt]][0] == nxt and not forced:
+                    forced = list(signal_ids[signal_of[nxt]][1:])
                 usage["output_tokens"] = usage.get("output_tokens", 0) + 1
                 yield nxt
                 mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=1)
-                step: dict[str, Any] = {cache_kw: _cache_of(out)}
+                step: dict[str, Any] = {cache_kw: _cache_of(out), **extra}
                 if pos is not None:
                     pos = pos[:, -1:] + 1
                     step["position_ids"] = pos
                 out = lm(input_ids=torch.full((mask.shape[0], 1), nxt, device=mask.device), attention_mask=mask,
                          use_cache=True, **step)
+                if nxt in signal_of:
+                    modality = signal_of[nxt]
+                    got = captured.setdefault(modality, [])
+                    got.append(out.hidden_states[-1][0, -1])  # (d,)
+                    if len(got) == len(signal_ids[modality]) and signals is not None:
+                        hidden = torch.stack(got).unsqueeze(0)  # (1, k, d)
+                        signals.append({"modality": modality, "embeds": self.core.project_signals(hidden, modality)})
+                        captured[modality] = []
 
     def _native_inputs(self, prompt: str, images: list[Any], vcd: Any, generator: Any) -> dict[str, Any]:
         """A native MLLM's processor inputs; with VCD, a second row whose images are noised."""
@@ -516,13 +558,14 @@ class ChatCore(BaseChatModel):
 
             named = [t for t in tools if t["function"]["name"] == tool_choice]
             grammar = ToolCallGrammar(self.tokenizer, named or tools)
+        signals: list[dict[str, Any]] = []
         with self._lock:
             for token in self._token_stream(
                 prompt, images, max_new_tokens=int(kwargs.get("max_new_tokens", self.max_new_tokens)),
                 temperature=float(kwargs.get("temperature", self.temperature)),
                 top_p=float(kwargs.get("top_p", self.top_p)), seed=kwargs.get("seed", self.seed), usage=usage,
                 vcd=_vcd_config(kwargs.get("vcd", self.vcd)), grammar=grammar,
-                force_call=tool_choice not in (None, "auto", "none"),
+                force_call=tool_choice not in (None, "auto", "none"), signals=signals,
             ):
                 generated.append(token)
                 delta = stopper.feed(self.tokenizer.decode(generated, skip_special_tokens=True))
@@ -538,6 +581,14 @@ class ChatCore(BaseChatModel):
         shown = full[:stopper.emitted]
         info = self._final_info(full, tools, usage.get("input_tokens", 0), usage.get("output_tokens", 0),
                                 ended=bool(stopper.stopped or usage.get("finish")), vcd=bool(usage.get("vcd")))
+        for sig in signals:  # each produced signal becomes a typed call to a decoder, by reference
+            ref = self._keep_signal(sig["embeds"])
+            info["tool_calls"].append({
+                "name": f"generate_{sig['modality']}", "id": new_tool_call_id(), "type": "tool_call",
+                "args": {"prompt": info["content"], "signal": {"kind": "signal_embeddings", "ref": ref,
+                                                               "modality": sig["modality"],
+                                                               "shape": list(sig["embeds"].shape[1:])}}})
+            info["response_metadata"]["finish_reason"] = "tool_calls"
         if tools:
             # The held-back part may be ordinary text (a brace in prose): release what is not a call.
             content, lead = info["content"], shown.lstrip()

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
 from genaisys.core.connectors import build_connector
@@ -39,9 +39,11 @@ from genaisys.core.cross_attention import (
     decoder_layers,
 )
 from genaisys.core.encoders import VisionEncoderConfig, build_vision_encoder
+from genaisys.core.output_projector import OutputProjector, OutputProjectorConfig
 from genaisys.errors import ConfigError, CoreError, ImageTokenMismatchError
 
-__all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "MultimodalCore", "MultimodalCoreConfig", "resolve_model_ref"]
+__all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "MultimodalCore", "MultimodalCoreConfig", "resolve_model_ref",
+           "signal_token_names"]
 
 CONFIG_NAME = "genaisys_core.json"
 WEIGHTS_NAME = "trained.safetensors"
@@ -66,6 +68,9 @@ class MultimodalCoreConfig(BaseModel):
             a tanh-gated cross-attention block (gates start at 0) after every k-th decoder layer
             lets the text attend to the images; each ``<image>`` stays one token. ``None``: splice.
         cross_attention_heads: attention heads of those blocks.
+        signal_tokens: NExT-GPT signal tokens per output modality, e.g. ``{"image": 4}`` adds
+            ``[IMG0]…[IMG3]``; their hidden states feed ``output_projectors[modality]``.
+        output_projectors: per modality, the projector into a decoder's conditioning space.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -81,6 +86,23 @@ class MultimodalCoreConfig(BaseModel):
     freeze_language_model: bool = True
     cross_attention_every: int | None = Field(default=None, ge=1)
     cross_attention_heads: int = 4
+    signal_tokens: dict[str, int] = Field(default_factory=dict)
+    output_projectors: dict[str, OutputProjectorConfig] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _signals_have_projectors(self) -> MultimodalCoreConfig:
+        if set(self.signal_tokens) != set(self.output_projectors):
+            raise ValueError(f"signal_tokens {sorted(self.signal_tokens)} and output_projectors "
+                             f"{sorted(self.output_projectors)} must name the same modalities")
+        if any(k < 1 for k in self.signal_tokens.values()):
+            raise ValueError("each modality needs at least one signal token")
+        return self
+
+
+def signal_token_names(modality: str, count: int) -> list[str]:
+    """``("image", 2)`` → ``["[IMG0]", "[IMG1]"]`` (NExT-GPT naming: IMG, VID, AUD, else the first letters)."""
+    tag = {"image": "IMG", "video": "VID", "audio": "AUD"}.get(modality, modality[:3].upper())
+    return [f"[{tag}{i}]" for i in range(count)]
 
 
 def resolve_model_ref(ref: str) -> str:
@@ -145,6 +167,11 @@ class MultimodalCore(nn.Module):
                                          n_tokens=config.n_image_tokens)
         self.n_image_tokens = self.connector.output_tokens(self.vision_tower.n_tokens)
         self.image_token_id, self.n_base_rows = self._add_image_token()
+        self.signal_token_ids: dict[str, list[int]] = {
+            m: [int(self.tokenizer.convert_tokens_to_ids(t)) for t in signal_token_names(m, k)]
+            for m, k in config.signal_tokens.items()}
+        self.output_projectors = nn.ModuleDict(
+            {m: OutputProjector(d_lm, cfg) for m, cfg in config.output_projectors.items()})
         self.cross_attention: nn.ModuleList | None = None
         self._xattn = CrossAttentionContext()
         if config.cross_attention_every is not None:
@@ -170,13 +197,17 @@ class MultimodalCore(nn.Module):
         from tokenizers import AddedToken
 
         tok = self.tokenizer
-        if tok.convert_tokens_to_ids(self.config.image_token) in (None, tok.unk_token_id):
-            tok.add_tokens([AddedToken(self.config.image_token, special=True, normalized=False)])
+        names = [self.config.image_token] + [t for m, k in self.config.signal_tokens.items()
+                                             for t in signal_token_names(m, k)]
+        for name in names:
+            if tok.convert_tokens_to_ids(name) in (None, tok.unk_token_id):
+                tok.add_tokens([AddedToken(name, special=True, normalized=False)])
         image_id = int(tok.convert_tokens_to_ids(self.config.image_token))
+        top = max(int(tok.convert_tokens_to_ids(n)) for n in names)
         emb = self.language_model.get_input_embeddings()
         n_rows = emb.weight.shape[0]
-        if image_id >= n_rows:
-            self.language_model.resize_token_embeddings(image_id + 1, mean_resizing=False)
+        if top >= n_rows:
+            self.language_model.resize_token_embeddings(top + 1, mean_resizing=False)
             with torch.no_grad():  # deterministic init: the mean of the existing rows
                 weight = self.language_model.get_input_embeddings().weight
                 weight[n_rows:] = weight[:n_rows].mean(0, keepdim=True)
@@ -362,6 +393,70 @@ class MultimodalCore(nn.Module):
         return self.language_model.generate(inputs_embeds=prep["inputs_embeds"],
                                             attention_mask=prep["attention_mask"], **generate_kwargs)
 
+    # ------------------------------------------------------------------ signal tokens (NExT-GPT)
+    def signal_hidden_states(self, hidden: torch.Tensor, input_ids: torch.Tensor, modality: str) -> torch.Tensor:
+        """Gather the hidden states at a modality's signal tokens: ``(B, k, d)`` from ``(B, L', d)``.
+
+        Args:
+            hidden: last-layer hidden states of the *spliced* sequence (``prepare_inputs`` output).
+            input_ids: the un-spliced ids; each row must hold the k signal tokens once, in order.
+        """
+        ids = self.signal_token_ids.get(modality)
+        if ids is None:
+            raise ConfigError(f"this core has no signal tokens for {modality!r}; known: {sorted(self.signal_token_ids)}")
+        # Splicing shifts positions by (n_image_tokens - 1) per earlier image; spliced ids track that.
+        spliced = self._spliced_ids(input_ids.to(hidden.device), hidden.shape[1])
+        rows = []
+        for b in range(hidden.shape[0]):
+            pos = [int((spliced[b] == t).nonzero()[0]) if bool((spliced[b] == t).any()) else -1 for t in ids]
+            if -1 in pos or pos != sorted(pos):
+                raise CoreError(f"row {b} does not hold the {modality} signal tokens {signal_token_names(modality, len(ids))} "
+                                "once each, in order")
+            rows.append(hidden[b, pos])
+        return torch.stack(rows)  # (B, k, d)
+
+    def _spliced_ids(self, input_ids: torch.Tensor, length: int) -> torch.Tensor:
+        """input ids laid out as `prepare_inputs` lays out embeddings (image runs as -1), right-aligned
+        like the padding it chose; only used to find token positions."""
+        T = 1 if self.cross_attention is not None else self.n_image_tokens
+        out = torch.full((input_ids.shape[0], length), -1, dtype=torch.long, device=input_ids.device)
+        for b, row in enumerate(input_ids):
+            expanded = []
+            for t in row.tolist():
+                expanded += [-1] * T if t == self.image_token_id else [t]
+            expanded = expanded[:length]
+            out[b, :len(expanded)] = torch.tensor(expanded, dtype=torch.long)
+        return out
+
+    def project_signals(self, signal_hidden: torch.Tensor, modality: str) -> torch.Tensor:
+        """Signal hidden states ``(B, k, d_lm)`` → the decoder's conditioning ``(B, out_tokens, out_dim)``."""
+        if modality not in self.output_projectors:
+            raise ConfigError(f"this core has no output projector for {modality!r}; known: {sorted(self.output_projectors)}")
+        proj = self.output_projectors[modality]
+        return proj(signal_hidden.to(next(proj.parameters()).dtype))
+
+    def decoder_alignment_loss(self, input_ids: torch.Tensor, target: torch.Tensor, modality: str, *,
+                               attention_mask: torch.Tensor | None = None, pixel_values: torch.Tensor | None = None,
+                               labels: torch.Tensor | None = None, scale: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
+        """NExT-GPT decoder-side alignment: LM loss + ``scale`` × L2 to the target conditioning.
+
+        Args:
+            input_ids: right-padded rows, each ending its answer with the signal tokens.
+            target: ``(B, out_tokens, out_dim)``, e.g. the caption's embedding from the decoder's
+                own text encoder (precomputed).
+            labels: LM labels (default: none, the L2 term only).
+
+        Returns:
+            ``(loss, {"lm": ..., "l2": ...})``.
+        """
+        prep = self.prepare_inputs(input_ids, attention_mask, pixel_values, labels, padding_side="right")
+        out = self.language_model(**prep, output_hidden_states=True)
+        hidden = self.signal_hidden_states(out.hidden_states[-1], input_ids, modality)  # (B, k, d)
+        pred = self.project_signals(hidden, modality)  # (B, out_tokens, out_dim)
+        l2 = torch.nn.functional.mse_loss(pred.float(), target.to(pred.device).float())
+        lm = out.loss if labels is not None and out.loss is not None else torch.zeros((), device=pred.device)
+        return lm + scale * l2, {"lm": float(lm.detach()), "l2": float(l2.detach())}
+
     # ------------------------------------------------------------------ save / load
     def _vision_rebuildable(self, v: VisionEncoderConfig | None = None) -> bool:
         v = v or self.config.vision
@@ -377,6 +472,7 @@ class MultimodalCore(nn.Module):
         state: dict[str, torch.Tensor] = {f"connector.{k}": v for k, v in self.connector.state_dict().items()}
         if self.cross_attention is not None:
             state.update({f"cross_attention.{k}": v for k, v in self.cross_attention.state_dict().items()})
+        state.update({f"output_projectors.{k}": v for k, v in self.output_projectors.state_dict().items()})
         if not self._vision_rebuildable() or not self.config.freeze_vision:
             state.update({f"vision_tower.{k}": v for k, v in self.vision_tower.state_dict().items()})
         elif isinstance(getattr(self.vision_tower, "mining", None), nn.Module):
@@ -510,7 +606,7 @@ class MultimodalCore(nn.Module):
             groups.setdefault(head, {})[rest] = v
         with torch.no_grad():
             for head, sub in groups.items():
-                if head in ("connector", "vision_tower", "language_model", "cross_attention"):
+                if head in ("connector", "vision_tower", "language_model", "cross_attention", "output_projectors"):
                     missing, unexpected = getattr(self, head).load_state_dict(sub, strict=False)
                     if unexpected or (head != "language_model" and missing):
                         raise CoreError(f"saved {head} weights do not fit the config (missing {missing[:3]}, "
