@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import re
 import threading
 from collections.abc import Coroutine, Mapping
@@ -186,7 +187,7 @@ class MCPConnection:
             ready.result(timeout=connect_timeout_s)
         except Exception as exc:  # noqa: BLE001 — any start-up failure of any transport
             self._stop_loop()
-            if isinstance(exc, TimeoutError):
+            if isinstance(exc, (TimeoutError, concurrent.futures.TimeoutError)):  # distinct classes on 3.10
                 raise ToolError(f"MCP server {server!r} did not answer within {connect_timeout_s:g} s") from exc
             raise ToolError(f"cannot connect to MCP server {server!r}: {type(exc).__name__}: {exc}") from exc
 
