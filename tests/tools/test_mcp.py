@@ -226,3 +226,20 @@ def test_client_config_errors_and_unreachable_server():
         load_mcp_tools("a/b", {"transport": "stdio", "command": "python"})
     with pytest.raises(ToolError, match="cannot list the tools of MCP server 'dead'"):
         load_mcp_tools("dead", {"transport": "stdio", "command": sys.executable, "args": ["-c", "pass"]})
+
+
+def test_server_passes_resources_to_tools_that_need_them(tmp_path):
+    (tmp_path / "hello.txt").write_text("hello from a root")
+    server = build_mcp_server(["builtin:file_reader"], resources={"builtin:file_reader": {"roots": [str(tmp_path)]}})
+
+    async def run():
+        ok = await server.call_tool("read_file", {"path": "hello.txt"})
+        from mcp.server.fastmcp.exceptions import ToolError as MCPToolError
+
+        with pytest.raises(MCPToolError, match="outside the allowed folders"):
+            await server.call_tool("read_file", {"path": "../../etc/passwd"})
+        return ok
+
+    ok = asyncio.run(run())
+    blocks = ok[0] if isinstance(ok, tuple) else ok
+    assert blocks[0].text == "hello from a root"
