@@ -615,7 +615,8 @@ def safe_tool(
         idempotent_cache: Where finished results are recorded so a resumed graph does not run
             a call twice: an `IdempotencyCache`, a SQLite file path, True for the shared default
             file (`default_cache_path`), or None to turn it off.
-        name: Override the tool name. description: Override the description.
+        name: Override the tool name.
+        description: Override the tool description.
 
     Returns:
         A `SafeTool` (a LangChain `BaseTool`). Wrapping a `SafeTool` again re-wraps its inner tool.
