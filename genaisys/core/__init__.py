@@ -10,8 +10,9 @@ One component per file:
 * ``native.py`` — `NativeCore`: HF MLLMs (LLaVA, SmolVLM …) behind the same face.
 * ``toolcall.py`` — genaisys's tool-call format and its tolerant parser;
   ``constrained.py`` — grammar-constrained calls (outlines-core).
+* ``output_projector.py`` — NExT-GPT signal tokens → a decoder's conditioning.
 * ``chat.py`` — `ChatCore`: a local core as a LangChain chat model (stream, async, tools,
-  images, batches); ``vcd.py`` — visual contrastive decoding.
+  images, batches, concurrent sessions); ``vcd.py`` — visual contrastive decoding.
 * ``remote.py`` — `RemoteCore`: an OpenAI-compatible server as the CPU.
 * ``loading.py`` — `load_core("nano" | folder | id)`.
 

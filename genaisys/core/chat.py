@@ -34,9 +34,12 @@ import binascii
 import inspect
 import io
 import json
+import queue
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -245,6 +248,8 @@ class ChatCore(BaseChatModel):
             `VCDConfig`); per call: ``invoke(..., vcd=...)``. See `genaisys.core.vcd`.
         constrain_tool_calls: grammar-constrained tool calls (needs ``outlines-core``); per call:
             ``invoke(..., constrain_tool_calls=True)``. See `genaisys.core.constrained`.
+        batch_window_ms / max_batch_size: with a window > 0, concurrent non-streaming calls
+            (several graph sessions) that arrive within it are decoded together as one batch.
 
     Example:
         >>> chat = ChatCore(language_model=lm, tokenizer=tok, max_new_tokens=32)  # doctest: +SKIP
@@ -265,9 +270,13 @@ class ChatCore(BaseChatModel):
     model_name: str = "genaisys-core"
     vcd: Any = None
     constrain_tool_calls: bool = False
+    batch_window_ms: float = 0.0
+    max_batch_size: int = 8
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _signals: OrderedDict[str, Any] = PrivateAttr(default_factory=OrderedDict)
+    _batcher: Any = PrivateAttr(default=None)
+    _batcher_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def model_post_init(self, context: Any) -> None:
         super().model_post_init(context)
@@ -296,6 +305,18 @@ class ChatCore(BaseChatModel):
         while len(self._signals) > _MAX_SIGNALS:
             self._signals.popitem(last=False)
         return ref
+
+    def _batchable(self, kwargs: dict[str, Any]) -> bool:
+        constrained = bool(kwargs.get("tools")) and kwargs.get("constrain_tool_calls", self.constrain_tool_calls)
+        return not (constrained or getattr(self.core, "is_native", False)
+                    or _vcd_config(kwargs.get("vcd", self.vcd)) is not None
+                    or (self.core is not None and getattr(self.core, "signal_token_ids", None)))
+
+    def _micro_batcher(self) -> _MicroBatcher:
+        with self._batcher_lock:
+            if self._batcher is None:
+                self._batcher = _MicroBatcher(self, self.batch_window_ms / 1000, self.max_batch_size)
+            return self._batcher
 
     def _lm(self) -> Any:
         # Read through the core each time: training may have wrapped its LM (LoRA) since.
@@ -740,6 +761,10 @@ class ChatCore(BaseChatModel):
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        if self.batch_window_ms > 0 and self._batchable(kwargs):
+            # Concurrent sessions: wait a moment for other calls and decode them as one batch.
+            message = self._micro_batcher().submit(messages, stop, kwargs)
+            return ChatResult(generations=[ChatGeneration(message=message)])
         final: dict[str, Any] = {}
         for delta, info in self._run(messages, stop, **kwargs):
             if delta and run_manager is not None:
@@ -796,6 +821,50 @@ class ChatCore(BaseChatModel):
                 yield item
         finally:
             cancelled.set()
+
+
+class _MicroBatcher:
+    """Collects concurrent `ChatCore` calls for a short window and decodes them as one batch."""
+
+    def __init__(self, chat: ChatCore, window_s: float, max_batch: int) -> None:
+        self.chat, self.window_s, self.max_batch = chat, window_s, max(1, max_batch)
+        self.requests: queue.Queue[tuple[str, list[BaseMessage], list[str] | None, dict[str, Any], Future[Any]]] = \
+            queue.Queue()
+        self.thread = threading.Thread(target=self._loop, name="genaisys-chatcore-batcher", daemon=True)
+        self.thread.start()
+
+    def submit(self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]) -> AIMessage:
+        # Only calls with the same settings share a batch.
+        key = json.dumps([stop, kwargs], sort_keys=True, default=str)
+        future: Future[Any] = Future()
+        self.requests.put((key, messages, stop, kwargs, future))
+        return future.result()
+
+    def _loop(self) -> None:
+        while True:
+            first = self.requests.get()
+            group, others = [first], []
+            deadline = time.monotonic() + self.window_s
+            while len(group) < self.max_batch and (left := deadline - time.monotonic()) > 0:
+                try:
+                    item = self.requests.get(timeout=left)
+                except queue.Empty:
+                    break
+                (group if item[0] == first[0] else others).append(item)
+            for item in others:
+                self.requests.put(item)
+            try:
+                results = self.chat.batch_generate([g[1] for g in group], stop=first[2], return_exceptions=True,
+                                                   **first[3])
+            except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
+                for g in group:
+                    g[4].set_exception(exc)
+                continue
+            for g, result in zip(group, results, strict=True):
+                if isinstance(result, BaseException):
+                    g[4].set_exception(result)
+                else:
+                    g[4].set_result(result)
 
 
 def _guide_after(grammar: Any, tokenizer: Any, text: str) -> Any:

@@ -86,6 +86,7 @@ class ScriptedLM(nn.Module):
         self.vocab_size, self.script = vocab_size, script
         self.calls: list[int] = []  # sequence length seen by each forward call
         self.delay = 0.0  # seconds per call, to make a slow model
+        self.batch_sizes: list[int] = []
 
     def get_input_embeddings(self) -> nn.Embedding:
         return self.embed
@@ -100,6 +101,7 @@ class ScriptedLM(nn.Module):
             time.sleep(self.delay)
         batch, length = (inputs_embeds if inputs_embeds is not None else input_ids).shape[:2]
         self.calls.append(length)
+        self.batch_sizes.append(batch)
         logits = torch.zeros(batch, length, self.vocab_size)
         logits[:, -1, self.script[min(step, len(self.script) - 1)]] = 10.0
         return SimpleNamespace(logits=logits, cache=step + 1)
