@@ -422,6 +422,9 @@ class ChatCore(BaseChatModel):
             elif isinstance(block, dict) and block.get("type") == "text":
                 parts.append(str(block.get("text", "")))
             elif isinstance(block, dict) and block.get("type") in ("image", "image_url"):
+                if image_token is None and isinstance(msg, ToolMessage):
+                    parts.append("[the tool returned an image, which this text-only model cannot see]")
+                    continue
                 if image_token is None:
                     raise CoreError("this ChatCore wraps a text-only language model and cannot see images; "
                                     "use a MultimodalCore (load_core('nano')) or textualize the image first")

@@ -317,3 +317,14 @@ def test_concurrent_greedy_answers_equal_sequential_ones():
     chat = ChatCore(language_model=lm, tokenizer=tok, max_new_tokens=5, batch_window_ms=100)
     with ThreadPoolExecutor(3) as pool:
         assert list(pool.map(lambda p: chat.invoke(p).content, prompts)) == sequential
+
+
+def test_images_returned_by_tools_are_seen_or_named(tiny_core, scripted_chat):
+    img = {"type": "image", "base64": base64.b64encode(_png()).decode(), "mime_type": "image/png"}
+    history = [HumanMessage("Show me."),
+               AIMessage("", tool_calls=[{"name": "camera", "args": {}, "id": "call_9"}]),
+               ToolMessage(content=[{"type": "text", "text": "snapshot:"}, img], tool_call_id="call_9")]
+    prompt, images = ChatCore(core=tiny_core)._render(history, None, None)
+    assert len(images) == 1 and '"content": "snapshot:<image>"' in prompt
+    prompt, images = scripted_chat("ok")._render(history, None, None)
+    assert images == [] and "text-only model cannot see" in prompt
