@@ -83,6 +83,24 @@ def doctor(fetch: list[str] = typer.Option([], "--fetch", help="Fetch these asse
         raise typer.Exit(1)
 
 
+graph_app = typer.Typer(help="Inspect the prebuilt graphs.", no_args_is_help=True)
+app.add_typer(graph_app, name="graph")
+
+
+@graph_app.command("draw")
+def graph_draw(name: str = typer.Argument(..., help="assistant, assistant-approval, rag, planner or any-to-any"),
+               out: Path | None = typer.Option(None, help="Write a PNG here (Mermaid text goes to stdout)."),
+               ) -> None:
+    """Draw a prebuilt graph as Mermaid text, or as a PNG with --out."""
+    from genaisys.graphs import draw_graph
+
+    if out is None:
+        print(draw_graph(name, fmt="mermaid"))
+        return
+    out.write_bytes(draw_graph(name, fmt="png"))
+    console.print(f"wrote {out}")
+
+
 def main() -> None:
     """Entry point: run the app, turning genaisys errors into one readable line."""
     try:

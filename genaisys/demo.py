@@ -195,10 +195,11 @@ def run_demo(out_dir: str | Path = "genaisys-demo", *, core: str = "nano", conso
     console.print(f"[bold]memory[/]: {stats}")
 
     with console.status(f"loading core {core!r}…"):
-        chat = load_core(core, max_new_tokens=max_new_tokens)
+        chat = load_core(core, blobs=blobs, max_new_tokens=max_new_tokens)
     tools = [get_tool("builtin:calculator"), get_tool("builtin:memory_search", memory=memory)]
     checkpointer = sqlite_checkpointer(out / "checkpoints.sqlite")
-    graph = build_assistant_graph(chat, tools=tools, memory=memory, checkpointer=checkpointer)
+    # blobs=: inline images move to the blob store, so checkpoints hold ids, not base64.
+    graph = build_assistant_graph(chat, tools=tools, memory=memory, blobs=blobs, checkpointer=checkpointer)
     thread_id = "demo"
     config = {"configurable": {"thread_id": thread_id}}
 
@@ -231,7 +232,7 @@ def run_demo(out_dir: str | Path = "genaisys-demo", *, core: str = "nano", conso
         console.print(f"[dim]{verdict} ({record.seconds:.1f} s)[/]")
         records.append(record)
 
-    meta = {"core": core, "store": str(out / "memory"), "chunks": stats.get("text_chunks", stats.get("count")),
+    meta = {"core": core, "store": str(out / "memory"), "chunks": stats.get("chunks"),
             "photos": len(photos), "thread_id": thread_id}
     (out / "transcript.json").write_text(json.dumps({"meta": meta, "turns": [asdict(r) for r in records]},
                                                     indent=2, default=str))

@@ -40,3 +40,13 @@ def test_doctor_times_the_packaged_models():
     rows = {r["name"]: r for r in json.loads(out.stdout)}
     assert rows["smollm2"]["present"] and rows["smollm2"]["load_seconds"] < 30
     assert rows["minilm"]["load_seconds"] is not None
+
+
+def test_graph_draw_prints_mermaid_and_writes_png(tmp_path):
+    out = run("graph", "draw", "assistant")
+    assert out.returncode == 0 and "recall" in out.stdout and "think" in out.stdout
+    png = tmp_path / "g.png"
+    out = run("graph", "draw", "rag", "--out", str(png))
+    assert out.returncode == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    out = run("graph", "draw", "nope")
+    assert out.returncode == 1 and "known: any-to-any, assistant" in out.stdout
