@@ -10,9 +10,10 @@
    collection configured exactly as ChromaMemory configures its own (`DEFAULT_HNSW`; at 10k also
    Chroma's own defaults, for comparison), queried by vector; p50/p95 over ``--queries`` queries,
    against exact brute-force search (one numpy matmul + top-k) on the same vectors.
-3. **Recall@10** of Chroma's HNSW index against that exact search (goal ≥ 0.95), for two query
-   kinds: near-duplicates of stored vectors (what real queries look like: close to some chunks)
-   and uniform random vectors (the worst case: in 384-d all points are almost equidistant).
+3. **Recall@10** of Chroma's HNSW index against that exact search (goal ≥ 0.95), for uniform
+   random query vectors (the worst case: in 384-d all points are almost equidistant) and for
+   near-duplicates of stored vectors (noise of norm 0.3), where ``source@1`` also says how often
+   the vector the query was made from ranks first (finding *the* right chunk).
 
 Run: ``.venv/bin/python bench/memory.py [--quick] [--sizes 10000 100000] [--queries 200]``.
 """
@@ -103,7 +104,8 @@ def bench_queries(size: int, n_queries: int, hnsw: dict, k: int = 10, seed: int 
     data /= np.linalg.norm(data, axis=1, keepdims=True)
     # near-duplicates: a stored vector plus noise of norm ~0.3 (cosine ~0.96 to it)
     noise = (0.3 / np.sqrt(384)) * rng.standard_normal((n_queries, 384)).astype(np.float32)
-    near = data[rng.choice(size, n_queries, replace=False)] + noise
+    sources = rng.choice(size, n_queries, replace=False)
+    near = data[sources] + noise
     far = rng.standard_normal((n_queries, 384)).astype(np.float32)
     queries = {"near": near / np.linalg.norm(near, axis=1, keepdims=True),
                "random": far / np.linalg.norm(far, axis=1, keepdims=True)}
@@ -119,9 +121,9 @@ def bench_queries(size: int, n_queries: int, hnsw: dict, k: int = 10, seed: int 
         add_s = time.perf_counter() - t0
         out: dict[str, float] = {"size": size, "add_per_s": size / add_s}
         for kind, qs in queries.items():
-            chroma_ms, exact_ms, recalls = [], [], []
+            chroma_ms, exact_ms, recalls, source_first = [], [], [], []
             collection.query(query_embeddings=qs[:1], n_results=k, include=[])  # warm
-            for q in qs:
+            for qi, q in enumerate(qs):
                 t0 = time.perf_counter()
                 got = collection.query(query_embeddings=q[None], n_results=k, include=[])["ids"][0]
                 chroma_ms.append((time.perf_counter() - t0) * 1000)
@@ -131,7 +133,11 @@ def bench_queries(size: int, n_queries: int, hnsw: dict, k: int = 10, seed: int 
                 exact = top[np.argsort(-scores[top])]
                 exact_ms.append((time.perf_counter() - t0) * 1000)
                 recalls.append(len({int(i) for i in got} & {int(i) for i in exact}) / k)
+                if kind == "near":
+                    source_first.append(bool(got) and int(got[0]) == int(sources[qi]))
             out[f"{kind}_recall"] = float(np.mean(recalls))
+            if kind == "near":
+                out["near_source_at_1"] = float(np.mean(source_first))
             if kind == "near":
                 out["p50_ms"] = float(np.percentile(chroma_ms, 50))
                 out["p95_ms"] = float(np.percentile(chroma_ms, 95))
@@ -172,7 +178,8 @@ def main() -> None:
     print(f"\nQueries: random unit 384-d vectors, k=10, {args.queries} queries; genaisys = ChromaMemory's "
           f"DEFAULT_HNSW {DEFAULT_HNSW}, chroma-default = Chroma's own HNSW defaults")
     print("| chunks | index | add/s | p50 ms | p95 ms | exact p50 ms | exact p95 ms | p50 ratio | "
-          "recall@10 near-dup | recall@10 random |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "recall@10 random | recall@10 near-dup | source@1 near-dup |\n"
+          "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     runs = [(size, "genaisys", DEFAULT_HNSW) for size in sizes]
     if 10_000 in sizes and not args.quick:
         runs.insert(1, (10_000, "chroma-default", {"space": "cosine"}))
@@ -180,8 +187,10 @@ def main() -> None:
         q = bench_queries(size, args.queries, hnsw)
         print(f"| {size:,} | {label} | {q['add_per_s']:,.0f} | {q['p50_ms']:.2f} | {q['p95_ms']:.2f} | "
               f"{q['exact_p50_ms']:.2f} | {q['exact_p95_ms']:.2f} | {q['p50_ms'] / q['exact_p50_ms']:.2f} | "
-              f"{q['near_recall']:.3f} | {q['random_recall']:.3f} |", flush=True)
-    print("recall goal ≥ 0.95 (near-duplicate queries are the realistic case; uniform random is the worst case)")
+              f"{q['random_recall']:.3f} | {q['near_recall']:.3f} | {q['near_source_at_1']:.3f} |", flush=True)
+    print("recall goal ≥ 0.95. recall@10 = overlap with the exact top 10. Uniform random 384-d vectors are the "
+          "worst case (all points almost equidistant); a near-duplicate query's other 9 neighbours are just as "
+          "random, so its recall@10 tracks that; source@1 = the stored vector it was made from ranks first.")
     print(f"machine: {os.cpu_count()} CPUs (shared with other work while measured)")
 
 

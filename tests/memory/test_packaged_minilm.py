@@ -12,6 +12,15 @@ import pytest
 
 pytestmark = pytest.mark.packaged
 
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """Before the module-scoped model fixtures run: with other work on the machine, 2 threads crawl."""
+    import torch
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+
 QUERY = "how does the with statement work"
 
 
