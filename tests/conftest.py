@@ -9,7 +9,12 @@ os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
+import tempfile
+
 import pytest
+
+# The tools' idempotency cache defaults to ~/.cache/genaisys; tests get a throwaway one.
+os.environ.setdefault("GENAISYS_TOOL_CACHE", os.path.join(tempfile.mkdtemp(prefix="genaisys-test-"), "tool_calls.sqlite"))
 
 
 @pytest.fixture(autouse=True)

@@ -50,3 +50,13 @@ def test_graph_draw_prints_mermaid_and_writes_png(tmp_path):
     assert out.returncode == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     out = run("graph", "draw", "nope")
     assert out.returncode == 1 and "known: any-to-any, assistant" in out.stdout
+
+
+def test_mcp_serve_speaks_mcp_over_stdio():
+    from genaisys.tools.mcp_client import MCPConnection
+
+    connection = {"transport": "stdio", "command": sys.executable,
+                  "args": ["-m", "genaisys.cli", "mcp", "serve", "builtin:calculator"]}
+    with MCPConnection("cli", connection) as conn:
+        (calc,) = [t for t in conn.tools() if t.name.endswith("calculator")]
+        assert "42" in str(calc.invoke({"expression": "6 * 7"}))
