@@ -13,6 +13,7 @@ One component per file:
 * ``output_projector.py`` — NExT-GPT signal tokens → a decoder's conditioning.
 * ``chat.py`` — `ChatCore`: a local core as a LangChain chat model (stream, async, tools,
   images, batches, concurrent sessions); ``vcd.py`` — visual contrastive decoding.
+* ``media.py`` — image content blocks (base64, data/file URLs, paths, blob ids) → PIL.
 * ``remote.py`` — `RemoteCore`: an OpenAI-compatible server as the CPU.
 * ``loading.py`` — `load_core("nano" | folder | id)`.
 

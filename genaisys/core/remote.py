@@ -178,7 +178,7 @@ class RemoteCore(BaseChatModel):
             if self.blobs is None:
                 raise MediaError(f"image block names blob {block['file_id']!r} but this RemoteCore has no blob "
                                  "store; pass blobs=<store with .path(blob_id)>")
-            from genaisys.core.chat import load_image_block
+            from genaisys.core.media import load_image_block
 
             image = load_image_block(block, self.blobs)  # validates the file
             from io import BytesIO

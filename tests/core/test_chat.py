@@ -14,7 +14,8 @@ from langchain_core.tools import tool
 from PIL import Image
 from pydantic import BaseModel, Field
 
-from genaisys.core.chat import ChatCore, load_image_block
+from genaisys.core.chat import ChatCore
+from genaisys.core.media import load_image_block
 from genaisys.errors import CoreError, MediaError
 
 from .conftest import CHATML_TOOLS, make_lm, make_tokenizer
