@@ -237,20 +237,32 @@ class MultimodalCore(nn.Module):
         """PIL images → pixel values for `forward` / `generate`: ``(N, 3, H, W)``."""
         return self.vision_tower.preprocess(images)
 
-    def encode_images(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """Pixel values ``(N, 3, H, W)`` → LM-space image tokens ``(N, n_image_tokens, d_lm)``."""
+    def encode_vision(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """Pixel values ``(N, 3, H, W)`` → vision-tower features ``(N, n_vis, d_vis)``.
+
+        With a frozen tower these can be computed once and cached (pre-alignment, DESIGN.md §6),
+        then passed as ``vision_features=`` to `forward` / `prepare_inputs`.
+        """
         # Frozen towers build no graph (their parameters need no grad); trainable parts (dual-tower
         # fusion, an unfrozen tower) do.
         vision_trains = any(p.requires_grad for p in self.vision_tower.parameters())
         with torch.set_grad_enabled(torch.is_grad_enabled() and vision_trains):
-            feats = self.vision_tower(pixel_values.to(self.device))  # (N, n_vis, d_vis)
+            return self.vision_tower(pixel_values.to(self.device))  # (N, n_vis, d_vis)
+
+    def project_vision(self, vision_features: torch.Tensor) -> torch.Tensor:
+        """Vision features ``(N, n_vis, d_vis)`` → LM-space image tokens ``(N, n_image_tokens, d_lm)``."""
+        feats = vision_features.to(self.device)
         emb_dtype = self.language_model.get_input_embeddings().weight.dtype
         return self.connector(feats.to(next(self.connector.parameters(), feats).dtype)).to(emb_dtype)
+
+    def encode_images(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """Pixel values ``(N, 3, H, W)`` → LM-space image tokens ``(N, n_image_tokens, d_lm)``."""
+        return self.project_vision(self.encode_vision(pixel_values))
 
     # ------------------------------------------------------------------ splicing
     def prepare_inputs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                        pixel_values: torch.Tensor | None = None, labels: torch.Tensor | None = None,
-                       *, image_features: torch.Tensor | None = None,
+                       *, image_features: torch.Tensor | None = None, vision_features: torch.Tensor | None = None,
                        padding_side: str | None = None) -> dict[str, torch.Tensor]:
         """Splice image features into the text embeddings.
 
@@ -260,6 +272,8 @@ class MultimodalCore(nn.Module):
             pixel_values: ``(N, 3, H, W)``, N = placeholders in the batch, in reading order.
             labels: ``(B, L)`` LM labels; image positions become -100.
             image_features: precomputed ``(N, n_image_tokens, d_lm)`` instead of ``pixel_values``.
+            vision_features: cached vision-tower output ``(N, n_vis, d_vis)`` (see `encode_vision`);
+                the connector runs on it, so it trains.
             padding_side: where to pad rows that grew unequally; default: left if the input
                 mask is left-padded, else right.
 
@@ -276,6 +290,8 @@ class MultimodalCore(nn.Module):
         mask = torch.ones_like(input_ids) if attention_mask is None else attention_mask.to(device)
         is_img = input_ids == self.image_token_id  # (B, L)
         n_ph = int(is_img.sum())
+        if image_features is None and vision_features is not None:
+            image_features = self.project_vision(vision_features)  # (N, T, d)
         if image_features is None and pixel_values is not None:
             image_features = self.encode_images(pixel_values)  # (N, T, d)
         n_img = 0 if image_features is None else image_features.shape[0]
@@ -371,9 +387,13 @@ class MultimodalCore(nn.Module):
 
     # ------------------------------------------------------------------ running
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                pixel_values: torch.Tensor | None = None, labels: torch.Tensor | None = None, **kwargs: Any) -> Any:
-        """Run the LM on spliced inputs; returns its output (``.loss`` when ``labels`` are given)."""
-        prep = self.prepare_inputs(input_ids, attention_mask, pixel_values, labels)
+                pixel_values: torch.Tensor | None = None, labels: torch.Tensor | None = None, *,
+                vision_features: torch.Tensor | None = None, **kwargs: Any) -> Any:
+        """Run the LM on spliced inputs; returns its output (``.loss`` when ``labels`` are given).
+
+        ``vision_features`` (cached `encode_vision` output) can stand in for ``pixel_values``.
+        """
+        prep = self.prepare_inputs(input_ids, attention_mask, pixel_values, labels, vision_features=vision_features)
         return self.language_model(**prep, **kwargs)
 
     @torch.no_grad()

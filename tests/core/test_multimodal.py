@@ -228,3 +228,16 @@ def test_batched_generate_with_left_padding_equals_single_rows(tiny_core):
     two = tiny_core.generate(_ids(tiny_core, texts[1]), pixel_values=pixels[1:], max_new_tokens=4, do_sample=False)
     assert both[0].tolist() == one[0].tolist()
     assert both[1].tolist() == two[0].tolist()
+
+
+def test_cached_vision_features_train_the_connector_like_pixels(tiny_core):
+    ids = _ids(tiny_core, "<image> A cat sits on a red mat.")
+    pixels = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        cached = tiny_core.encode_vision(pixels)  # once, e.g. on disk, for pre-alignment
+    assert cached.shape == (1, 16, 32)
+    a = tiny_core(input_ids=ids, pixel_values=pixels, labels=ids.clone())
+    b = tiny_core(input_ids=ids, vision_features=cached, labels=ids.clone())
+    torch.testing.assert_close(a.loss, b.loss)
+    b.loss.backward()
+    assert all(p.grad is not None for p in tiny_core.connector.parameters())
