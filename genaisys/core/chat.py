@@ -246,6 +246,24 @@ class ChatCore(BaseChatModel):
             kwargs["tool_choice"] = tool_choice
         return self.bind(tools=formatted, **kwargs)
 
+    def render_prompt(self, messages: list[BaseMessage], *, tools: Sequence[Any] | None = None,
+                      tool_choice: str | None = None) -> tuple[str, list[Any]]:
+        """The exact prompt text (with ``<image>`` placeholders) and images a call would decode from.
+
+        Training code should render conversations with this, so that what the core learns is
+        what it sees at inference (chat template, tool section, tool-call and tool-result format).
+
+        Args:
+            messages: the conversation (an answer to learn can be the last `AIMessage`).
+            tools: tools as `bind_tools` takes them (converted with `convert_to_openai_tool`).
+            tool_choice: as in `bind_tools`.
+
+        Example:
+            >>> prompt, images = chat.render_prompt([HumanMessage("Hi")])  # doctest: +SKIP
+        """
+        formatted = [convert_to_openai_tool(t) for t in tools] if tools else None
+        return self._render(list(messages), formatted, tool_choice)
+
     def _template_supports_tools(self) -> bool:
         owner = self.core.processor if getattr(self.core, "is_native", False) else self.tokenizer
         template = getattr(owner, "chat_template", None) or ""

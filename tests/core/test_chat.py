@@ -11,6 +11,7 @@ import pytest
 import torch
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.tools import tool
+from langchain_core.utils.function_calling import convert_to_openai_tool
 from PIL import Image
 from pydantic import BaseModel, Field
 
@@ -329,3 +330,11 @@ def test_images_returned_by_tools_are_seen_or_named(tiny_core, scripted_chat):
     assert len(images) == 1 and '"content": "snapshot:<image>"' in prompt
     prompt, images = scripted_chat("ok")._render(history, None, None)
     assert images == [] and "text-only model cannot see" in prompt
+
+
+def test_render_prompt_is_what_invoke_decodes_from(scripted_chat):
+    chat = scripted_chat("ok")
+    prompt, images = chat.render_prompt([HumanMessage("2+2?")], tools=[calc])
+    assert images == [] and '{"name": "calc"' in prompt and prompt.endswith("<|im_start|>assistant\n")
+    chat.invoke("2+2?", tools=[convert_to_openai_tool(calc)])
+    assert chat.language_model.calls[0] == len(chat.tokenizer(prompt, add_special_tokens=False)["input_ids"])
