@@ -297,13 +297,13 @@ class MultimodalCore(nn.Module):
         n_img = 0 if image_features is None else image_features.shape[0]
         T = self.n_image_tokens
         embed = self.language_model.get_input_embeddings()
-        text = embed(input_ids.masked_fill(is_img, 0))  # (B, L, d)
         self._xattn.set(None, None)
-        if n_ph == 0 and n_img == 0:
-            return self._finish(text, mask, labels)
-        if self.cross_attention is not None:
+        if self.cross_attention is not None and (n_ph or n_img):
             # The placeholder keeps its own (trainable) embedding row as a marker in the sequence.
             return self._cross_attention_inputs(embed(input_ids), mask, labels, is_img, image_features)
+        text = embed(input_ids.masked_fill(is_img, 0))  # (B, L, d)
+        if n_ph == 0 and n_img == 0:
+            return self._finish(text, mask, labels)
         if image_features is not None and image_features.shape[1] != T:
             raise ImageTokenMismatchError(f"image features have {image_features.shape[1]} tokens per image, "
                                           f"the core expects {T}; compute them with core.encode_images")
@@ -382,7 +382,7 @@ class MultimodalCore(nn.Module):
         position_ids = (mask.long().cumsum(-1) - 1).clamp(min=0)  # (B, L'); left padding starts at 0
         out = {"inputs_embeds": embeds, "attention_mask": mask, "position_ids": position_ids}
         if labels is not None:  # padding is never scored, whatever the caller put there
-            out["labels"] = labels.masked_fill(mask == 0, IGNORE_INDEX)
+            out["labels"] = labels.to(mask.device).masked_fill(mask == 0, IGNORE_INDEX)
         return out
 
     # ------------------------------------------------------------------ running
