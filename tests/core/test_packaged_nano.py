@@ -26,10 +26,12 @@ class GetWeather(BaseModel):
 
 
 @pytest.mark.packaged
-def test_nano_answers_text_sees_an_image_and_binds_tools():
+def test_nano_answers_text_sees_an_image_and_binds_tools(tmp_path, monkeypatch):
     import skimage.data
+    import torch
     from PIL import Image
 
+    from genaisys.core import loading
     from genaisys.core.loading import load_core
 
     chat = load_core("nano", max_new_tokens=12)
@@ -43,6 +45,17 @@ def test_nano_answers_text_sees_an_image_and_binds_tools():
     seen = chat.invoke([HumanMessage(content=[image, {"type": "text", "text": "What animal is this?"}])])
     assert isinstance(seen.content, str)
     assert seen.usage_metadata["input_tokens"] >= chat.core.n_image_tokens == 49
+
+    # Trained parts in the repo folder are picked up by load_core("nano"): a few MB, same logits.
+    saved = chat.core.save_pretrained(tmp_path / "nano")
+    assert sum(p.stat().st_size for p in saved.iterdir()) < 8_000_000
+    monkeypatch.setattr(loading, "NANO_DIR", saved)
+    reloaded = load_core("nano")
+    ids = chat.tokenizer("<image>Hi", return_tensors="pt", add_special_tokens=False)["input_ids"]
+    pixels = chat.core.preprocess_images([Image.fromarray(skimage.data.chelsea())])
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded.core(input_ids=ids, pixel_values=pixels).logits,
+                                   chat.core(input_ids=ids, pixel_values=pixels).logits, rtol=0, atol=0)
 
     called = chat.bind_tools([GetWeather]).invoke("What is the weather in Paris? Call the tool.")
     assert isinstance(called.content, str)
