@@ -6,12 +6,13 @@ One registry, LLaVA-style names (REFERENCES.md, "LLaVA"):
 * ``linear`` — one ``nn.Linear`` (LLaVA-1).
 * ``mlp{N}x_gelu`` — ``Linear → (GELU → Linear) × (N-1)``, matched by ``^mlp(\\d+)x_gelu$``
   (LLaVA-1.5 uses ``mlp2x_gelu``).
-* ``resampler{Q}`` — a perceiver resampler / Q-Former-style block: ``Q`` learned queries
-  cross-attend to the image features and give a fixed ``Q``-token summary whatever the
-  resolution (BLIP-2, Flamingo). ``resampler`` alone means 32 queries. Its cross-attention
-  output is gated by ``tanh(gate)`` with the gate starting at 0 when ``gated_resampler{Q}`` is
-  asked for (Flamingo's gated cross-attention): at init it returns its learned queries only,
-  so the image path starts as a no-op perturbation and opens up during training.
+* ``resampler{Q}[x{depth}]`` — a perceiver resampler / Q-Former-style stack: ``Q`` learned
+  queries cross-attend to the image features and give a fixed ``Q``-token summary whatever
+  the resolution (BLIP-2, Flamingo). ``resampler`` alone means 32 queries, one layer;
+  ``resampler64x3`` means 64 queries, three layers. ``gated_resampler…`` scales every
+  attention and feed-forward output by ``tanh(gate)``, the gate starting at 0 (Flamingo's
+  gating): at init it returns its learned queries only, and the image path opens in training.
+  (The gated cross-attention *into the LM* is `genaisys.core.cross_attention`.)
 
 Every connector maps ``(B, n_in, in_dim) → (B, n_out, out_dim)``. An optional ``n_tokens``
 average-pools the token axis to a chosen count first (``adaptive_avg_pool1d``), so a 7×7 grid
@@ -45,9 +46,10 @@ __all__ = [
 ]
 
 # The allow-list (also for names read back from a saved config). Families are regexes.
-CONNECTOR_NAMES = ("identity", "linear", "mlp{N}x_gelu", "resampler{Q}", "gated_resampler{Q}")
+CONNECTOR_NAMES = ("identity", "linear", "mlp{N}x_gelu", "resampler{Q}[x{depth}]",
+                   "gated_resampler{Q}[x{depth}]")
 _MLP_RE = re.compile(r"^mlp(\d+)x_gelu$")
-_RESAMPLER_RE = re.compile(r"^(gated_)?resampler(\d*)$")
+_RESAMPLER_RE = re.compile(r"^(gated_)?resampler(\d*)(?:x(\d+))?$")
 
 
 class _Connector(nn.Module):
@@ -123,50 +125,67 @@ class MLPConnector(_Connector):
         return self.mlp(x)  # (B, n, out_dim)
 
 
+class _ResamplerLayer(nn.Module):
+    """One perceiver layer: latents attend to [features; latents], then a feed-forward, both residual."""
+
+    def __init__(self, d: int, heads: int) -> None:
+        super().__init__()
+        self.norm_q = nn.LayerNorm(d)
+        self.norm_kv = nn.LayerNorm(d)
+        self.attn = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.norm_ff = nn.LayerNorm(d)
+        self.ff = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
+
+    def forward(self, latents: torch.Tensor, feats: torch.Tensor, gate: torch.Tensor | None) -> torch.Tensor:
+        # latents: (B, Q, d), feats: (B, n_in, d)
+        q = self.norm_q(latents)
+        kv = torch.cat([self.norm_kv(feats), q], dim=1)  # Flamingo: keys/values = features + latents
+        attended, _ = self.attn(q, kv, kv, need_weights=False)  # (B, Q, d)
+        if gate is not None:
+            attended = torch.tanh(gate) * attended
+        latents = latents + attended
+        ff = self.ff(self.norm_ff(latents))
+        if gate is not None:
+            ff = torch.tanh(gate) * ff
+        return latents + ff  # (B, Q, d)
+
+
 class ResamplerConnector(_Connector):
     """Learned queries cross-attend to the image features: a fixed ``n_queries``-token output.
 
-    A perceiver-resampler / Q-Former-style block (BLIP-2, Flamingo): ``n_queries`` learned
-    vectors in the LM width attend (multi-head) to the projected image features, then a
-    feed-forward layer, both residual. With ``gated=True`` the attention output is scaled by
-    ``tanh(gate)`` with ``gate`` initialised to 0 (Flamingo), so at init the output ignores the
-    image and training opens the gate. ``n_tokens`` pooling is not used: the query count fixes
-    the output length.
+    A perceiver resampler (Flamingo) / Q-Former-style stack (BLIP-2): ``n_queries`` learned
+    latents in the LM width attend (multi-head) to the projected image features together with
+    themselves, then a feed-forward layer, both residual, ``depth`` times. With ``gated=True``
+    every attention and feed-forward output is scaled by ``tanh(gate)`` with ``gate`` starting
+    at 0 (Flamingo's gating), so at init the output is the learned queries alone — the image
+    reaches the LM only as training opens the gate. ``n_tokens`` pooling is not used: the query
+    count fixes the output length. Names: ``resampler{Q}`` or ``resampler{Q}x{depth}``.
     """
 
     def __init__(self, in_dim: int, out_dim: int, n_tokens: int | None = None, *, n_queries: int = 32,
-                 n_heads: int | None = None, gated: bool = False) -> None:
+                 depth: int = 1, n_heads: int | None = None, gated: bool = False) -> None:
         super().__init__(in_dim, out_dim, None)
-        if n_queries < 1:
-            raise ConfigError(f"resampler needs at least one query, got {n_queries}")
+        if n_queries < 1 or depth < 1:
+            raise ConfigError(f"resampler needs at least one query and one layer, got {n_queries} and {depth}")
         if n_tokens is not None and n_tokens != n_queries:
             raise ConfigError(f"resampler{n_queries} always gives {n_queries} tokens; got n_tokens={n_tokens} "
                               f"— name the connector 'resampler{n_tokens}' instead")
         heads = n_heads or next(h for h in (8, 4, 2, 1) if out_dim % h == 0)
-        self.n_queries, self.gated = n_queries, gated
+        self.n_queries, self.depth, self.gated = n_queries, depth, gated
         self.queries = nn.Parameter(torch.randn(n_queries, out_dim) * out_dim**-0.5)  # (Q, d)
         self.kv_proj = nn.Linear(in_dim, out_dim)
-        self.norm_q = nn.LayerNorm(out_dim)
-        self.norm_kv = nn.LayerNorm(out_dim)
-        self.attn = nn.MultiheadAttention(out_dim, heads, batch_first=True)
-        self.norm_ff = nn.LayerNorm(out_dim)
-        self.ff = nn.Sequential(nn.Linear(out_dim, 4 * out_dim), nn.GELU(), nn.Linear(4 * out_dim, out_dim))
+        self.layers = nn.ModuleList(_ResamplerLayer(out_dim, heads) for _ in range(depth))
         self.gate = nn.Parameter(torch.zeros(1)) if gated else None
 
     def output_tokens(self, n_in: int) -> int:
         return self.n_queries
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
-        kv = self.norm_kv(self.kv_proj(x))  # (B, n_in, d)
-        q = self.queries.unsqueeze(0).expand(x.shape[0], -1, -1)  # (B, Q, d)
-        attended, _ = self.attn(self.norm_q(q), kv, kv, need_weights=False)  # (B, Q, d)
-        if self.gate is not None:
-            attended = torch.tanh(self.gate) * attended
-        h = q + attended
-        ff = self.ff(self.norm_ff(h))
-        if self.gate is not None:
-            ff = torch.tanh(self.gate) * ff
-        return h + ff  # (B, Q, d)
+        feats = self.kv_proj(x)  # (B, n_in, d)
+        latents = self.queries.unsqueeze(0).expand(x.shape[0], -1, -1)  # (B, Q, d)
+        for layer in self.layers:
+            latents = layer(latents, feats, self.gate)
+        return latents  # (B, Q, d)
 
 
 def build_connector(name: str, in_dim: int, out_dim: int, *, n_tokens: int | None = None) -> _Connector:
@@ -193,5 +212,5 @@ def build_connector(name: str, in_dim: int, out_dim: int, *, n_tokens: int | Non
         return MLPConnector(in_dim, out_dim, n_tokens, depth=int(m.group(1)))
     if m := _RESAMPLER_RE.match(name):
         return ResamplerConnector(in_dim, out_dim, n_tokens, n_queries=int(m.group(2) or 32),
-                                  gated=bool(m.group(1)))
+                                  depth=int(m.group(3) or 1), gated=bool(m.group(1)))
     raise UnknownNameError("connector", name, CONNECTOR_NAMES)

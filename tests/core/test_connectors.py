@@ -11,7 +11,7 @@ from genaisys.errors import ConfigError, UnknownNameError
 
 @pytest.mark.parametrize(("name", "n_out"), [("identity", 49), ("linear", 49), ("mlp1x_gelu", 49),
                                              ("mlp2x_gelu", 49), ("mlp3x_gelu", 49), ("resampler", 32),
-                                             ("resampler8", 8), ("gated_resampler4", 4)])
+                                             ("resampler8", 8), ("gated_resampler4", 4), ("resampler6x3", 6)])
 def test_every_connector_maps_features_into_the_lm_width(name, n_out):
     d_out = 16 if name != "identity" else 24
     conn = build_connector(name, 24, d_out)
@@ -68,5 +68,6 @@ def test_gated_resampler_starts_closed_then_trains_open():
 
 
 def test_resampler_output_length_is_independent_of_input_length():
+    assert len(build_connector("gated_resampler6x3", 8, 16).layers) == 3
     conn = build_connector("resampler6", 8, 16)
     assert conn(torch.randn(1, 4, 8)).shape == conn(torch.randn(1, 100, 8)).shape == (1, 6, 16)
