@@ -486,7 +486,8 @@ class ChatCore(BaseChatModel):
         prep["pixel_values"] = torch.cat([pixels[:n], distort_images(pixels[:n], vcd.noise_step, generator)])
         return prep
 
-    def _run(self, messages: list[BaseMessage], stop: list[str] | None, **kwargs: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    def _run(self, messages: list[BaseMessage], stop: list[str] | None,
+             **kwargs: Any) -> Iterator[tuple[str, dict[str, Any]]]:
         """Yield ``(text_delta, {})`` while decoding, then ``("", final_info)`` once."""
         tools = kwargs.get("tools") or None
         prompt, images = self._render(messages, tools, kwargs.get("tool_choice"))

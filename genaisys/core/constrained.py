@@ -42,7 +42,7 @@ _lock = threading.Lock()
 
 def _byte_decoder() -> dict[str, int]:
     # GPT-2 byte-level BPE writes every byte as a printable character; this is the inverse map.
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    bs = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
     cs = bs[:]
     n = 0
     for b in range(256):

@@ -78,7 +78,8 @@ class VisionEncoderConfig(BaseModel):
     high: VisionEncoderConfig | None = None
 
 
-def images_to_array(images: list[Image.Image], size: int, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+def images_to_array(images: list[Image.Image], size: int, mean: tuple[float, ...],
+                    std: tuple[float, ...]) -> torch.Tensor:
     """Resize (bicubic, to ``size``×``size``), scale to [0, 1], normalise: ``(N, 3, size, size)`` float32."""
     if not images:
         raise MediaError("no images to preprocess; pass a non-empty list of PIL images")
@@ -113,7 +114,8 @@ class EfficientNetLite0Encoder(nn.Module):
 
         self.image_size = image_size or 224
         if self.image_size % 32:
-            raise ConfigError(f"efficientnet-lite0 needs an image_size divisible by 32 (its stride), got {self.image_size}")
+            raise ConfigError(f"efficientnet-lite0 needs an image_size divisible by 32 (its stride), "
+                              f"got {self.image_size}")
         # Static "same" padding is computed for the input size, so build for the size in use.
         self.model = EfficientNet.from_name("efficientnet-lite0", image_size=self.image_size)
         if pretrained or weights:

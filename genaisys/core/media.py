@@ -39,7 +39,8 @@ def _open_image(data: bytes, where: str) -> Any:
         img.load()  # decode now: truncated files fail here, not later inside the model
         return img.convert("RGB")
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise MediaError(f"the image from {where} cannot be decoded ({exc}); send a valid PNG, JPEG, GIF or WebP") from exc
+        raise MediaError(f"the image from {where} cannot be decoded ({exc}); "
+                         "send a valid PNG, JPEG, GIF or WebP") from exc
 
 
 def _read_path(path: Path, where: str) -> bytes:

@@ -423,14 +423,16 @@ class MultimodalCore(nn.Module):
         """
         ids = self.signal_token_ids.get(modality)
         if ids is None:
-            raise ConfigError(f"this core has no signal tokens for {modality!r}; known: {sorted(self.signal_token_ids)}")
+            raise ConfigError(f"this core has no signal tokens for {modality!r}; "
+                              f"known: {sorted(self.signal_token_ids)}")
         # Splicing shifts positions by (n_image_tokens - 1) per earlier image; spliced ids track that.
         spliced = self._spliced_ids(input_ids.to(hidden.device), hidden.shape[1])
         rows = []
         for b in range(hidden.shape[0]):
             pos = [int((spliced[b] == t).nonzero()[0]) if bool((spliced[b] == t).any()) else -1 for t in ids]
             if -1 in pos or pos != sorted(pos):
-                raise CoreError(f"row {b} does not hold the {modality} signal tokens {signal_token_names(modality, len(ids))} "
+                names = signal_token_names(modality, len(ids))
+                raise CoreError(f"row {b} does not hold the {modality} signal tokens {names} "
                                 "once each, in order")
             rows.append(hidden[b, pos])
         return torch.stack(rows)  # (B, k, d)
@@ -451,13 +453,15 @@ class MultimodalCore(nn.Module):
     def project_signals(self, signal_hidden: torch.Tensor, modality: str) -> torch.Tensor:
         """Signal hidden states ``(B, k, d_lm)`` → the decoder's conditioning ``(B, out_tokens, out_dim)``."""
         if modality not in self.output_projectors:
-            raise ConfigError(f"this core has no output projector for {modality!r}; known: {sorted(self.output_projectors)}")
+            raise ConfigError(f"this core has no output projector for {modality!r}; "
+                              f"known: {sorted(self.output_projectors)}")
         proj = self.output_projectors[modality]
         return proj(signal_hidden.to(next(proj.parameters()).dtype))
 
     def decoder_alignment_loss(self, input_ids: torch.Tensor, target: torch.Tensor, modality: str, *,
                                attention_mask: torch.Tensor | None = None, pixel_values: torch.Tensor | None = None,
-                               labels: torch.Tensor | None = None, scale: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
+                               labels: torch.Tensor | None = None,
+                               scale: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
         """NExT-GPT decoder-side alignment: LM loss + ``scale`` × L2 to the target conditioning.
 
         Args:

@@ -256,7 +256,8 @@ class RemoteCore(BaseChatModel):
                 except (_Retryable, httpx.TimeoutException, httpx.TransportError) as exc:
                     last = _describe(exc)
                 except json.JSONDecodeError as exc:
-                    raise CoreError(f"{self._url()} answered non-JSON: {response.text[:200] if response else ''}") from exc
+                    text = response.text[:200] if response else ""
+                    raise CoreError(f"{self._url()} answered non-JSON: {text}") from exc
                 if attempt < self.max_retries:
                     time.sleep(self._delay(attempt, response))
         raise self._give_up(last)
@@ -308,7 +309,8 @@ class RemoteCore(BaseChatModel):
                 except (_Retryable, httpx.TimeoutException, httpx.TransportError) as exc:
                     last = _describe(exc)
                 except json.JSONDecodeError as exc:
-                    raise CoreError(f"{self._url()} answered non-JSON: {response.text[:200] if response else ''}") from exc
+                    text = response.text[:200] if response else ""
+                    raise CoreError(f"{self._url()} answered non-JSON: {text}") from exc
                 if attempt < self.max_retries:
                     await asyncio.sleep(self._delay(attempt, response))
         raise self._give_up(last)
