@@ -105,3 +105,32 @@ def test_cross_attention_errors():
         _core(every=3)
     with pytest.raises(ConfigError, match="divisible"):
         GatedCrossAttentionBlock(10, n_heads=4)
+
+
+def test_chatcore_over_a_cross_attention_core_matches_its_generate():
+    import base64
+    import io
+
+    from langchain_core.messages import HumanMessage
+    from PIL import Image
+
+    from genaisys.core.chat import ChatCore
+
+    core = _core()
+    with torch.no_grad():
+        for block in core.cross_attention:
+            block.gate_attn.fill_(0.8)
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 32), "teal").save(buf, "PNG")
+    msg = HumanMessage(content=[{"type": "image", "base64": base64.b64encode(buf.getvalue()).decode(),
+                                 "mime_type": "image/png"}, {"type": "text", "text": "What?"}])
+    chat = ChatCore(core=core, max_new_tokens=4)
+    out = chat.invoke([msg])
+    prompt, images = chat.render_prompt([msg])
+    ids = core.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
+    ref = core.generate(ids, pixel_values=core.preprocess_images(images), max_new_tokens=4, do_sample=False)
+    tokens = ref[0].tolist()
+    eos = core.tokenizer.eos_token_id
+    tokens = tokens[: tokens.index(eos)] if eos in tokens else tokens
+    assert out.content == core.tokenizer.decode(tokens, skip_special_tokens=True)
+    assert chat.batch([[msg], [msg]])[1].content == out.content
