@@ -96,9 +96,8 @@ def bench_ingestion(repeats: int, limit: int | None) -> dict[str, float]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def bench_queries(size: int, n_queries: int, hnsw: dict, k: int = 10, seed: int = 0) -> dict[str, float]:
-    import chromadb
-
+def _vectors(size: int, n_queries: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Stored vectors ``(size, 384)``, the source row of each near-duplicate query, and the queries."""
     rng = np.random.default_rng(seed)
     data = rng.standard_normal((size, 384)).astype(np.float32)  # (N, 384)
     data /= np.linalg.norm(data, axis=1, keepdims=True)
@@ -109,43 +108,68 @@ def bench_queries(size: int, n_queries: int, hnsw: dict, k: int = 10, seed: int 
     far = rng.standard_normal((n_queries, 384)).astype(np.float32)
     queries = {"near": near / np.linalg.norm(near, axis=1, keepdims=True),
                "random": far / np.linalg.norm(far, axis=1, keepdims=True)}
-    work = Path(tempfile.mkdtemp(prefix="genaisys-bench-q-"))
-    try:
-        client = chromadb.PersistentClient(str(work), settings=chromadb.Settings(anonymized_telemetry=False))
-        collection = client.create_collection("bench-queries", embedding_function=None, configuration={"hnsw": hnsw})
-        ids = [str(i) for i in range(size)]
-        step = client.get_max_batch_size()
-        t0 = time.perf_counter()
-        for s in range(0, size, step):
-            collection.add(ids=ids[s:s + step], embeddings=data[s:s + step])
-        add_s = time.perf_counter() - t0
-        out: dict[str, float] = {"size": size, "add_per_s": size / add_s}
-        for kind, qs in queries.items():
-            chroma_ms, exact_ms, recalls, source_first = [], [], [], []
-            collection.query(query_embeddings=qs[:1], n_results=k, include=[])  # warm
-            for qi, q in enumerate(qs):
-                t0 = time.perf_counter()
-                got = collection.query(query_embeddings=q[None], n_results=k, include=[])["ids"][0]
-                chroma_ms.append((time.perf_counter() - t0) * 1000)
-                t0 = time.perf_counter()
-                scores = data @ q  # (N,)
-                top = np.argpartition(-scores, k)[:k]
-                exact = top[np.argsort(-scores[top])]
-                exact_ms.append((time.perf_counter() - t0) * 1000)
-                recalls.append(len({int(i) for i in got} & {int(i) for i in exact}) / k)
-                if kind == "near":
-                    source_first.append(bool(got) and int(got[0]) == int(sources[qi]))
-            out[f"{kind}_recall"] = float(np.mean(recalls))
+    return data, sources, queries
+
+
+def build_index(work: Path, size: int, hnsw: dict) -> float:
+    """Add ``size`` vectors to a fresh persistent collection; return vectors added per second."""
+    import chromadb
+
+    data, _, _ = _vectors(size, 1)
+    client = chromadb.PersistentClient(str(work), settings=chromadb.Settings(anonymized_telemetry=False))
+    collection = client.create_collection("bench-queries", embedding_function=None, configuration={"hnsw": hnsw})
+    ids = [str(i) for i in range(size)]
+    step = client.get_max_batch_size()
+    t0 = time.perf_counter()
+    for s in range(0, size, step):
+        collection.add(ids=ids[s:s + step], embeddings=data[s:s + step])
+    return size / (time.perf_counter() - t0)
+
+
+def measure_queries(work: Path, size: int, n_queries: int, ef_search: int | None, k: int = 10) -> dict[str, float]:
+    """Latency and recall of the index in ``work``. Run in a fresh process: Chroma reads ``ef_search``
+    when it loads an index, so a changed value only applies to a process that has not queried yet."""
+    import chromadb
+
+    data, sources, queries = _vectors(size, n_queries)
+    client = chromadb.PersistentClient(str(work), settings=chromadb.Settings(anonymized_telemetry=False))
+    collection = client.get_collection("bench-queries")
+    if ef_search is not None:
+        collection.modify(configuration={"hnsw": {"ef_search": ef_search}})
+    out: dict[str, float] = {}
+    for kind, qs in queries.items():
+        chroma_ms, exact_ms, recalls, source_first = [], [], [], []
+        collection.query(query_embeddings=qs[:1], n_results=k, include=[])  # warm
+        for qi, q in enumerate(qs):
+            t0 = time.perf_counter()
+            got = collection.query(query_embeddings=q[None], n_results=k, include=[])["ids"][0]
+            chroma_ms.append((time.perf_counter() - t0) * 1000)
+            t0 = time.perf_counter()
+            scores = data @ q  # (N,)
+            top = np.argpartition(-scores, k)[:k]
+            exact = top[np.argsort(-scores[top])]
+            exact_ms.append((time.perf_counter() - t0) * 1000)
+            recalls.append(len({int(i) for i in got} & {int(i) for i in exact}) / k)
             if kind == "near":
-                out["near_source_at_1"] = float(np.mean(source_first))
-            if kind == "near":
-                out["p50_ms"] = float(np.percentile(chroma_ms, 50))
-                out["p95_ms"] = float(np.percentile(chroma_ms, 95))
-                out["exact_p50_ms"] = float(np.percentile(exact_ms, 50))
-                out["exact_p95_ms"] = float(np.percentile(exact_ms, 95))
-        return out
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+                source_first.append(bool(got) and int(got[0]) == int(sources[qi]))
+        out[f"{kind}_recall"] = float(np.mean(recalls))
+        if kind == "near":
+            out["near_source_at_1"] = float(np.mean(source_first))
+            out["p50_ms"] = float(np.percentile(chroma_ms, 50))
+            out["p95_ms"] = float(np.percentile(chroma_ms, 95))
+            out["exact_p50_ms"] = float(np.percentile(exact_ms, 50))
+            out["exact_p95_ms"] = float(np.percentile(exact_ms, 95))
+    return out
+
+
+def _measure_in_subprocess(work: Path, size: int, n_queries: int, ef_search: int | None) -> dict[str, float]:
+    import json
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, __file__, "--measure", str(work), str(size), str(n_queries), str(ef_search or 0)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -156,11 +180,22 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--skip-ingest", action="store_true")
+    parser.add_argument("--ef-search", type=int, nargs="*", default=[400],
+                        help="also measure these ef_search values on the same index (besides the default)")
+    parser.add_argument("--measure", nargs=4, help=argparse.SUPPRESS)  # internal: one measurement, JSON out
     args = parser.parse_args()
+    if args.measure:
+        import json
+
+        work, size, n_queries, ef = args.measure
+        print(json.dumps(measure_queries(Path(work), int(size), int(n_queries), int(ef) or None)))
+        return
     import torch
 
     torch.set_num_threads(1)
     sizes = [10_000] if args.quick else args.sizes
+    if args.quick:
+        args.ef_search = []
 
     if not args.skip_ingest:
         ing = bench_ingestion(1 if args.quick else args.repeats, 20 if args.quick else args.topics)
@@ -180,14 +215,23 @@ def main() -> None:
     print("| chunks | index | add/s | p50 ms | p95 ms | exact p50 ms | exact p95 ms | p50 ratio | "
           "recall@10 random | recall@10 near-dup | source@1 near-dup |\n"
           "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    runs = [(size, "genaisys", DEFAULT_HNSW) for size in sizes]
-    if 10_000 in sizes and not args.quick:
-        runs.insert(1, (10_000, "chroma-default", {"space": "cosine"}))
-    for size, label, hnsw in runs:
-        q = bench_queries(size, args.queries, hnsw)
-        print(f"| {size:,} | {label} | {q['add_per_s']:,.0f} | {q['p50_ms']:.2f} | {q['p95_ms']:.2f} | "
-              f"{q['exact_p50_ms']:.2f} | {q['exact_p95_ms']:.2f} | {q['p50_ms'] / q['exact_p50_ms']:.2f} | "
-              f"{q['random_recall']:.3f} | {q['near_recall']:.3f} | {q['near_source_at_1']:.3f} |", flush=True)
+    for size in sizes:
+        configs = [("genaisys", DEFAULT_HNSW, [None, *args.ef_search])]
+        if size == 10_000 and not args.quick:
+            configs.append(("chroma-default", {"space": "cosine"}, [None]))
+        for label, hnsw, efs in configs:
+            work = Path(tempfile.mkdtemp(prefix="genaisys-bench-q-"))
+            try:
+                add_per_s = build_index(work, size, hnsw)
+                for ef in efs:
+                    q = _measure_in_subprocess(work, size, args.queries, ef)
+                    ef_shown = ef or hnsw.get("ef_search", 100)
+                    print(f"| {size:,} | {label}, ef_search={ef_shown} | {add_per_s:,.0f} | {q['p50_ms']:.2f} | "
+                          f"{q['p95_ms']:.2f} | {q['exact_p50_ms']:.2f} | {q['exact_p95_ms']:.2f} | "
+                          f"{q['p50_ms'] / q['exact_p50_ms']:.2f} | {q['random_recall']:.3f} | "
+                          f"{q['near_recall']:.3f} | {q['near_source_at_1']:.3f} |", flush=True)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
     print("recall goal ≥ 0.95. recall@10 = overlap with the exact top 10. Uniform random 384-d vectors are the "
           "worst case (all points almost equidistant); a near-duplicate query's other 9 neighbours are just as "
           "random, so its recall@10 tracks that; source@1 = the stored vector it was made from ranks first.")
