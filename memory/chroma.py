@@ -199,6 +199,9 @@ class ChromaMemory:
     text descriptions of images), ``<collection>-images`` holds one image-embedding vector per
     image, for image → image search. Raw media lives in the `BlobStore`.
 
+    An embedded store belongs to one process at a time (Chroma's rule); to share a memory
+    between processes or machines, run ``chroma run --path <folder>`` and pass an ``HttpClient``.
+
     Args:
         path: folder of the embedded store; default ``./.genaisys/memory`` (`DEFAULT_PATH`). With
             ``client`` given it is only the default home of the blob store.

@@ -346,3 +346,12 @@ def test_async_wrappers(memory, tmp_path):
 
     report, ids, hits = asyncio.run(run())
     assert report.files_ingested == 3 and hits[0].id == ids[0]
+
+
+def test_empty_store_and_progress_bar(memory, tmp_path, capsys):
+    assert memory.search("anything at all", k=3) == [] and memory.stats()["chunks"] == 0
+    corpus = write_corpus(tmp_path / "c")
+    memory.ingest(corpus, progress=True)
+    assert "ingest" in capsys.readouterr().err  # tqdm wrote its bar to stderr
+    memory.ingest(corpus, progress=False)
+    assert "ingest" not in capsys.readouterr().err
