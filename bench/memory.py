@@ -203,7 +203,8 @@ def main() -> None:
         print(f"\nIngestion: {ing['files']} pydoc topic files → {ing['chunks']} chunks, MiniLM on 1 thread, "
               f"best of {1 if args.quick else args.repeats}")
         print(f"| pipeline | seconds | chunks/s | ratio |\n|---|---:|---:|---:|")
-        print(f"| sentence-transformers + Chroma directly (baseline) | {ing['base_s']:.2f} | {ing['base_cps']:.1f} | 1.00 |")
+        print(f"| sentence-transformers + Chroma directly (baseline) | {ing['base_s']:.2f} | "
+              f"{ing['base_cps']:.1f} | 1.00 |")
         print(f"| ChromaMemory.ingest | {ing['ours_s']:.2f} | {ing['ours_cps']:.1f} | "
               f"{ing['ours_s'] / ing['base_s']:.2f} |")
         print(f"overhead: {overhead * 100:+.1f} % (goal ≤ +10 %) → {'MET' if overhead <= 0.10 else 'NOT MET'}")

@@ -274,7 +274,9 @@ class ChromaMemory:
                                 self._resolve_embedding(self.image_collection_name, image_embedding,
                                                         EfficientNetImageEmbedding))
         self._image_collection: Any = None
-        self.blobs = blobs if isinstance(blobs, BlobStore) else BlobStore(blobs if blobs is not None else self.path / "blobs")
+        if not isinstance(blobs, BlobStore):
+            blobs = BlobStore(blobs if blobs is not None else self.path / "blobs")
+        self.blobs = blobs
 
     def _open(self, name: str, embedding: Any) -> Any:
         from chromadb.errors import ChromaError
@@ -595,7 +597,8 @@ class ChromaMemory:
         try:
             size = file.stat().st_size
             if size > max_bytes:
-                raise MediaError(f"file is {size:,} bytes, over max_file_bytes={max_bytes:,}; raise the limit to ingest it")
+                raise MediaError(f"file is {size:,} bytes, over max_file_bytes={max_bytes:,}; "
+                                 "raise the limit to ingest it")
             data = file.read_bytes()
         except OSError as exc:
             raise MediaError(f"cannot read the file ({exc.strerror or exc})") from exc
@@ -775,7 +778,8 @@ class ChromaMemory:
             MemoryStoreError: image embeddings are off, or the image cannot be decoded.
         """
         if self.image_embedding is None:
-            raise MemoryStoreError("image search needs image embeddings; this memory was opened with image_embedding=False")
+            raise MemoryStoreError("image search needs image embeddings; this memory was opened with "
+                                   "image_embedding=False")
         if is_blob_id(image):
             image = self.blobs.get(image)
         try:
@@ -1027,7 +1031,8 @@ def build_memory(config: ChromaMemoryConfig | Mapping[str, Any] | None = None) -
     if cfg.host:
         import chromadb
 
-        client = chromadb.HttpClient(host=cfg.host, port=cfg.port, settings=chromadb.Settings(anonymized_telemetry=False))
+        client = chromadb.HttpClient(host=cfg.host, port=cfg.port,
+                                     settings=chromadb.Settings(anonymized_telemetry=False))
     image: Any = (False if cfg.image_embedding == "none" else
                   build_embedding(cfg.image_embedding) if cfg.image_embedding else None)
     return ChromaMemory(cfg.path, collection=cfg.collection,

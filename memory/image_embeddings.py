@@ -68,7 +68,8 @@ def load_image_array(image: Any) -> np.ndarray:
         elif isinstance(image, Image.Image):
             pil = image
         else:
-            raise MediaError(f"cannot read an image from {type(image).__name__}; pass a path, bytes, PIL image or array")
+            raise MediaError(f"cannot read an image from {type(image).__name__}; "
+                             "pass a path, bytes, PIL image or array")
         pil.load()
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise MediaError(f"not a readable image ({exc})") from exc

@@ -170,4 +170,5 @@ def read_document(data: bytes, mime_type: str) -> list[Section]:
     if mime_type in ("text/plain", "text/markdown", "text/x-rst"):
         text = _decode_text(data)
         return [Section(text)] if text.strip() else []
-    raise MediaError(f"unsupported document type {mime_type!r}; supported: {', '.join(sorted(set(DOCUMENT_TYPES.values())))}")
+    known = ", ".join(sorted(set(DOCUMENT_TYPES.values())))
+    raise MediaError(f"unsupported document type {mime_type!r}; supported: {known}")

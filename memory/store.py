@@ -73,7 +73,8 @@ def _matches(value: Any, condition: Any) -> bool:
             try:
                 return all(_OPERATORS[op](value, operand) for op, operand in condition.items())
             except KeyError as exc:
-                raise MemoryStoreError(f"unknown filter operator {exc.args[0]!r}; use {', '.join(_OPERATORS)}") from None
+                known = ", ".join(_OPERATORS)
+                raise MemoryStoreError(f"unknown filter operator {exc.args[0]!r}; use {known}") from None
             except TypeError:
                 return False  # comparing, say, a string with a number: no match
         return isinstance(value, Mapping) and all(_matches(value.get(k), v) for k, v in condition.items())
@@ -126,7 +127,8 @@ class ChromaStore(BaseStore):
         self.memory = memory if memory is not None else ChromaMemory(image_embedding=False)
         self.collection_name = collection or f"{self.memory.collection_name}-store"
         self.fields = list(fields)
-        embedding = self.memory._resolve_embedding(self.collection_name, self.memory.embedding, type(self.memory.embedding))
+        embedding = self.memory._resolve_embedding(self.collection_name, self.memory.embedding,
+                                                   type(self.memory.embedding))
         self.collection = self.memory._open(self.collection_name, embedding)
 
     def __repr__(self) -> str:
@@ -187,7 +189,8 @@ class ChromaStore(BaseStore):
                 try:
                     value_json = json.dumps(op.value, ensure_ascii=False, sort_keys=True)
                 except (TypeError, ValueError) as exc:
-                    raise MemoryStoreError(f"item {namespace}/{op.key}: the value must be JSON-serialisable ({exc})") from exc
+                    raise MemoryStoreError(f"item {namespace}/{op.key}: the value must be JSON-serialisable "
+                                           f"({exc})") from exc
                 fields = self.fields if op.index is None else (op.index or [])
                 texts = [t for path in fields for t in get_text_at_path(op.value, path)]
                 indexed = bool(texts) and op.index is not False

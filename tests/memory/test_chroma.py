@@ -229,7 +229,8 @@ def test_urls_go_through_the_injected_fetch_only(memory):
     report = memory.ingest(list(pages), fetch=pages.__getitem__)
     assert report.chunks_added == 1 and "HTTP 500" in report.skipped[0].reason
     hit = memory.search("extracted paragraph", k=1)[0]
-    assert hit.text == "Extracted paragraph one.\n\nExtracted paragraph two." and hit.metadata["mime_type"] == "text/plain"
+    assert hit.text == "Extracted paragraph one.\n\nExtracted paragraph two."
+    assert hit.metadata["mime_type"] == "text/plain"
 
 
 def test_update_merges_metadata_and_rekeys_new_text(memory):
