@@ -410,7 +410,8 @@ class ChromaMemory:
         Args:
             image: a file path, or the encoded bytes (give ``metadata={"source": ...}`` then).
             description: text for text → image search; optional when image embeddings are on.
-            metadata: extra metadata for both entries.
+            metadata: extra metadata for both entries; a ``source`` key replaces the file path
+                as the source shown in citations.
 
         Raises:
             MemoryStoreError: missing file, undecodable image, or neither a description nor image
@@ -428,7 +429,7 @@ class ChromaMemory:
                 data = file.read_bytes()
             except OSError as exc:
                 raise MemoryStoreError(f"cannot read the image {file}: {exc}") from exc
-            source = _source_of(file)
+            source = _safe_str(str(extra.pop("source"))) if "source" in extra else _source_of(file)
             mime = IMAGE_SUFFIXES.get(file.suffix.lower()) or _sniff_image_mime(data)
         if description is not None and (not isinstance(description, str) or not description.strip()):
             raise MemoryStoreError("an image description must be non-empty text (or None)")

@@ -138,6 +138,8 @@ def test_images_go_to_blobs_and_gc_follows_deletes(memory, tmp_path):
     assert memory.gc_blobs() == 1 and not memory.blobs.has(hit.metadata["blob_id"])
     with pytest.raises(MemoryStoreError, match="description"):
         memory.add_image(photo, "")
+    memory.add_image(photo, "labelled by the caller", {"source": "photos/chelsea.png"})
+    assert memory.search("labelled by the caller", k=1)[0].citation == "chelsea.png"
     report = memory.ingest(tmp_path / "cat.png", describe_image=lambda p: f"photo file {p.stem}")
     assert report.images_added == 1 and memory.search("photo file cat", k=1)[0].metadata["kind"] == "image"
 
