@@ -394,9 +394,8 @@ class ChatCore(BaseChatModel):
         for src in (getattr(getattr(lm, "generation_config", None), "eos_token_id", None), tok.eos_token_id):
             eos.update(src if isinstance(src, list) else [src] if src is not None else [])
         banned = [self.core.image_token_id] if self.core is not None else []
-        # transformers 5.24 renamed `past_key_values` to `cache` (the old name warns until 5.40).
         base = lm.get_base_model() if hasattr(lm, "get_base_model") else lm  # a peft wrapper hides the signature
-        cache_kw = "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+        cache_kw, prefill_kw = _forward_kwargs(base)
         # Grammar-constrained calls: `forced` tokens are emitted as they are (the opener when a call
         # is demanded); while `guide` is set only tokens continuing a valid call are allowed.
         forced = list(grammar.opener_ids) if grammar is not None and force_call else []
@@ -411,7 +410,7 @@ class ChatCore(BaseChatModel):
         captured: dict[str, list[Any]] = {}
         extra = {"output_hidden_states": True} if signal_of else {}
         with torch.no_grad():
-            out = lm(**prep, use_cache=True, **extra)
+            out = lm(**prep, use_cache=True, **prefill_kw, **extra)
             for _ in range(max_new_tokens):
                 logits = out.logits[0, -1].clone()  # (V,)
                 if use_vcd:
@@ -651,11 +650,11 @@ class ChatCore(BaseChatModel):
             eos.update(src if isinstance(src, list) else [src] if src is not None else [])
         banned = [self.core.image_token_id] if self.core is not None else []
         base = lm.get_base_model() if hasattr(lm, "get_base_model") else lm
-        cache_kw = "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+        cache_kw, prefill_kw = _forward_kwargs(base)
         generated: list[list[int]] = [[] for _ in range(B)]
         stoppers = [_Stopper(stop, hold_calls=False) for _ in range(B)]
         ended = [False] * B
-        out = lm(**prep, use_cache=True)
+        out = lm(**prep, use_cache=True, **prefill_kw)
         for _ in range(max_new_tokens):
             logits = out.logits[:, -1].clone()  # (B, V)
             if banned:
@@ -812,6 +811,19 @@ def _vcd_config(value: Any) -> Any:
     if isinstance(value, VCDConfig):
         return value
     raise ConfigError(f"vcd must be True, a dict or a VCDConfig, got {type(value).__name__}")
+
+
+def _forward_kwargs(model: Any) -> tuple[str, dict[str, Any]]:
+    """The cache keyword of ``model.forward`` and extra prefill arguments it understands.
+
+    transformers 5.24 renamed ``past_key_values`` to ``cache`` (the old name warns until 5.40).
+    ``logits_to_keep=1`` makes the prefill project only the last position onto the vocabulary,
+    as ``generate`` does: the full ``(L, V)`` logits of a long prompt cost as much as several
+    decode steps and only the last row is read.
+    """
+    params = inspect.signature(model.forward).parameters
+    cache_kw = "cache" if "cache" in params else "past_key_values"
+    return cache_kw, ({"logits_to_keep": 1} if "logits_to_keep" in params else {})
 
 
 def _cache_of(out: Any) -> Any:
