@@ -20,6 +20,8 @@ Example:
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,15 +30,27 @@ from genaisys.core.encoders import VisionEncoderConfig
 from genaisys.core.multimodal import CONFIG_NAME, MultimodalCore, MultimodalCoreConfig, resolve_model_ref
 from genaisys.errors import ConfigError
 
-__all__ = ["NANO_DIR", "load_core", "nano_config"]
+__all__ = ["NANO_DIR", "hub_offline", "load_core", "nano_config"]
 
 NANO_DIR = Path(__file__).parent / "nano"
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")  # 'name' or 'org/name'
 
 
 def nano_config() -> MultimodalCoreConfig:
     """The nano core's architecture: EfficientNet-Lite0 (49×1280) → mlp2x_gelu → SmolLM2-135M (576-d)."""
     return MultimodalCoreConfig(vision=VisionEncoderConfig(name="efficientnet-lite0"), connector="mlp2x_gelu",
                                 language_model="asset:smollm2")
+
+
+def hub_offline() -> bool:
+    """True when the Hugging Face hub is switched off (``HF_HUB_OFFLINE`` set now or at import)."""
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}:
+        return True
+    try:
+        from huggingface_hub import constants
+    except ImportError:
+        return False
+    return bool(constants.HF_HUB_OFFLINE)
 
 
 def _untrained_nano() -> MultimodalCore:
@@ -65,7 +79,9 @@ def load_core(spec: str = "nano", *, blobs: Any = None, **chat_kwargs: Any) -> C
         **chat_kwargs: `ChatCore` fields (``max_new_tokens``, ``temperature``, ``system_prompt`` …).
 
     Raises:
-        ConfigError: ``spec`` is neither a known name nor a loadable folder/id.
+        ConfigError: ``spec`` is neither a known name nor a loadable folder/id; with the hub offline
+            (``HF_HUB_OFFLINE=1``), a hub id that is not in the local cache says so (the loader's
+            own error is kept as ``__cause__``).
     """
     name = chat_kwargs.pop("model_name", None)
     if spec == "nano":
@@ -80,6 +96,20 @@ def load_core(spec: str = "nano", *, blobs: Any = None, **chat_kwargs: Any) -> C
     from genaisys.core.native import NativeCore, is_native_mllm
 
     ref = resolve_model_ref(spec)
+    if not Path(ref).expanduser().exists() and not _HUB_ID.fullmatch(ref):
+        raise ConfigError(f"cannot load core {spec!r}: it is not 'nano', and no folder exists at "
+                          f"{Path(ref).expanduser()} (nor is it a hub id like 'org/name')")
+    if not Path(ref).expanduser().exists() and hub_offline():
+        from transformers import AutoConfig
+
+        try:  # a hub model already in the local Hugging Face cache still loads offline
+            AutoConfig.from_pretrained(ref)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(
+                f"cannot load core {spec!r}: the model hub is offline here (HF_HUB_OFFLINE=1), and {spec!r} is "
+                "neither a local folder nor in the local Hugging Face cache. Hub ids work only where a hub is "
+                "reachable; use load_core('nano') (the packaged default) or a local folder (a saved core, a "
+                "native MLLM or a causal LM) instead") from exc
     if is_native_mllm(ref):
         return ChatCore(core=NativeCore.from_pretrained(ref), blobs=blobs, model_name=name or Path(ref).name,
                         **chat_kwargs)

@@ -41,3 +41,25 @@ def test_unknown_specs_are_config_errors(tmp_path):
 def test_nano_architecture():
     cfg = nano_config()
     assert (cfg.vision.name, cfg.connector, cfg.language_model) == ("efficientnet-lite0", "mlp2x_gelu", "asset:smollm2")
+
+
+def test_a_hub_id_while_the_hub_is_offline_says_so_without_touching_the_network(monkeypatch):
+    import socket
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    attempts = []
+
+    def no_network(self, address):
+        attempts.append(address)
+        raise OSError("network disabled in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    with pytest.raises(ConfigError) as info:
+        load_core("genaisys-tests/no-such-model-anywhere")
+    message = str(info.value)
+    assert "offline here (HF_HUB_OFFLINE=1)" in message
+    assert "Hub ids work only where a hub is reachable" in message
+    assert "load_core('nano')" in message and "local folder" in message
+    assert "huggingface.co" not in message  # the loader's own text is the cause, not the message
+    assert isinstance(info.value.__cause__, OSError)  # transformers' own error, kept as the cause
+    assert attempts == []
