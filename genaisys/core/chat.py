@@ -488,7 +488,8 @@ class ChatCore(BaseChatModel):
     def _run(self, messages: list[BaseMessage], stop: list[str] | None,
              **kwargs: Any) -> Iterator[tuple[str, dict[str, Any]]]:
         """Yield ``(text_delta, {})`` while decoding, then ``("", final_info)`` once."""
-        tools = kwargs.get("tools") or None
+        # tool_choice="none": the tools are hidden and the answer is text, even if it looks like a call.
+        tools = None if kwargs.get("tool_choice") == "none" else kwargs.get("tools") or None
         prompt, images = self._render(messages, tools, kwargs.get("tool_choice"))
         usage: dict[str, int] = {}
         tool_choice = kwargs.get("tool_choice")
@@ -592,7 +593,7 @@ class ChatCore(BaseChatModel):
 
         if getattr(self.core, "is_native", False):
             raise CoreError("batch_generate does not drive native MLLMs yet; use chat.batch (one call per input)")
-        tools = kwargs.get("tools") or None
+        tools = None if kwargs.get("tool_choice") == "none" else kwargs.get("tools") or None
         if tools and kwargs.get("constrain_tool_calls", self.constrain_tool_calls):
             raise CoreError("batch_generate does not constrain tool calls; use chat.batch (one call per input)")
         results: list[Any] = [None] * len(conversations)

@@ -338,3 +338,17 @@ def test_render_prompt_is_what_invoke_decodes_from(scripted_chat):
     assert images == [] and '{"name": "calc"' in prompt and prompt.endswith("<|im_start|>assistant\n")
     chat.invoke("2+2?", tools=[convert_to_openai_tool(calc)])
     assert chat.language_model.calls[0] == len(chat.tokenizer(prompt, add_special_tokens=False)["input_ids"])
+
+
+def test_the_prefill_projects_only_the_last_position_like_generate():
+    tok = make_tokenizer()
+    lm = make_lm(len(tok))
+    seen = []
+    lm.register_forward_hook(lambda m, args, kwargs, out: seen.append((kwargs.get("logits_to_keep"),
+                                                                      out.logits.shape[1])), with_kwargs=True)
+    chat = ChatCore(language_model=lm, tokenizer=tok, max_new_tokens=3)
+    chat.invoke("One two three four")
+    assert seen[0] == (1, 1)  # not (L, V) logits for the whole prompt
+    seen.clear()
+    chat.batch(["One", "One two three four"])
+    assert seen[0] == (1, 1)

@@ -1,0 +1,143 @@
+"""ChatCore's LangChain face end to end (issue 3 item 3): every tool form through a real call,
+every ``tool_choice``, ``with_structured_output``, usage metadata and stop sequences in every path."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+import torch
+from langchain_core.messages import HumanMessage
+from langchain_core.tools import tool
+from pydantic import BaseModel, Field
+
+from genaisys.core.chat import ChatCore
+
+from .conftest import make_lm, make_tokenizer
+
+
+class GetWeather(BaseModel):
+    """Get the weather for a city."""
+
+    city: str = Field(description="city name")
+
+
+def calc(expression: str) -> str:
+    """Evaluate an arithmetic expression."""
+    return expression
+
+
+@tool
+def get_time(zone: str) -> str:
+    """Current time in a time zone."""
+    return "12:00"
+
+
+SCHEMA = {"title": "lookup", "description": "Look a word up.", "type": "object",
+          "properties": {"word": {"type": "string"}}, "required": ["word"]}
+OPENAI_TOOL = {"type": "function", "function": {"name": "search", "description": "Search the web.",
+                                                "parameters": {"type": "object",
+                                                               "properties": {"query": {"type": "string"}}}}}
+
+
+def _call(name: str, args: dict) -> str:
+    return "<tool_call>" + json.dumps({"name": name, "arguments": args}) + "</tool_call>"
+
+
+@pytest.mark.parametrize(("form", "name", "args"), [
+    (GetWeather, "GetWeather", {"city": "Paris"}),  # a pydantic model
+    (calc, "calc", {"expression": "2+2"}),  # a plain function
+    (get_time, "get_time", {"zone": "UTC"}),  # a LangChain tool
+    (SCHEMA, "lookup", {"word": "cat"}),  # a bare JSON schema
+    (OPENAI_TOOL, "search", {"query": "cats"}),  # an OpenAI tool dict
+])
+def test_every_tool_form_gets_its_call_back(scripted_chat, form, name, args):
+    chat = scripted_chat(_call(name, args))
+    bound = chat.bind_tools([form])
+    msg = bound.invoke("go")
+    assert [(c["name"], c["args"]) for c in msg.tool_calls] == [(name, args)]
+    total = None
+    for chunk in bound.stream("go"):
+        total = chunk if total is None else total + chunk
+    assert [(c["name"], c["args"]) for c in total.tool_calls] == [(name, args)]
+    assert [(c["name"], c["args"]) for c in bound.batch(["go"])[0].tool_calls] == [(name, args)]
+
+
+def _prompt_tokens(chat: ChatCore) -> int:
+    return chat.language_model.calls[0]
+
+
+def test_tool_choice_none_hides_the_tools_and_returns_no_calls(scripted_chat):
+    chat = scripted_chat(_call("calc", {"expression": "1+1"}))
+    msg = chat.bind_tools([calc], tool_choice="none").invoke("go")
+    assert msg.tool_calls == [] and msg.invalid_tool_calls == []
+    assert '"calc"' in msg.content  # the text stays text
+    assert chat.bind_tools([calc], tool_choice="none").batch(["go"])[0].tool_calls == []
+    assert "".join(c.content for c in chat.bind_tools([calc], tool_choice="none").stream("go")) == msg.content
+    plain = scripted_chat("x")
+    plain.invoke("go")
+    assert _prompt_tokens(chat) == _prompt_tokens(plain)  # the prompt has no tool section
+
+
+@pytest.mark.parametrize("choice", [None, "auto", "any", "required", "calc"])
+def test_tool_choice_auto_any_required_and_named(scripted_chat, choice):
+    chat = scripted_chat(_call("calc", {"expression": "1+1"}))
+    msg = chat.bind_tools([calc, GetWeather], tool_choice=choice).invoke("go")
+    assert [c["name"] for c in msg.tool_calls] == ["calc"]
+    prompt = chat.render_prompt([HumanMessage("go")], tools=[calc, GetWeather], tool_choice=choice)[0]
+    if choice in ("any", "required"):
+        assert "You must answer with at least one tool call now." in prompt
+    elif choice == "calc":
+        assert "You must call the tool 'calc' now." in prompt
+    else:
+        assert "You must" not in prompt
+
+
+def test_a_named_tool_choice_with_constraints_calls_that_tool_from_a_random_model():
+    pytest.importorskip("outlines_core")
+    tok = make_tokenizer()
+    torch.manual_seed(0)
+    chat = ChatCore(language_model=make_lm(len(tok)), tokenizer=tok, max_new_tokens=120, constrain_tool_calls=True)
+    for choice in ("GetWeather", "calc"):
+        msg = chat.bind_tools([calc, GetWeather], tool_choice=choice).invoke("go", seed=3)
+        assert [c["name"] for c in msg.tool_calls] == [choice]
+
+
+def test_structured_output_with_a_pydantic_model_a_json_schema_and_include_raw(scripted_chat):
+    chat = scripted_chat("Sure. " + _call("GetWeather", {"city": "Oslo"}))
+    assert chat.with_structured_output(GetWeather).invoke("Oslo?") == GetWeather(city="Oslo")
+    as_dict = scripted_chat(_call("lookup", {"word": "owl"})).with_structured_output(SCHEMA).invoke("owl?")
+    assert as_dict == {"word": "owl"}
+    raw = chat.with_structured_output(GetWeather, include_raw=True).invoke("Oslo?")
+    assert raw["parsed"] == GetWeather(city="Oslo") and raw["parsing_error"] is None
+    assert raw["raw"].usage_metadata["output_tokens"] > 0
+    # A model that answers without a call: the error is reported, not raised, with include_raw.
+    missing = scripted_chat("No idea.").with_structured_output(GetWeather, include_raw=True).invoke("Oslo?")
+    assert missing["parsed"] is None and missing["raw"].content == "No idea."
+    assert asyncio.run(chat.with_structured_output(GetWeather).ainvoke("Oslo?")) == GetWeather(city="Oslo")
+
+
+def test_usage_metadata_and_stops_agree_across_invoke_stream_async_and_batch(scripted_chat):
+    chat = scripted_chat("One two three STOP four five.")
+    ref = chat.invoke("Count.", stop=["STOP"])
+    assert ref.content == "One two three "
+    usage = ref.usage_metadata
+    assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"] > 0
+    streamed = None
+    for chunk in chat.stream("Count.", stop=["STOP"]):
+        streamed = chunk if streamed is None else streamed + chunk
+    assert streamed.content == ref.content and streamed.usage_metadata == usage
+
+    async def go():
+        msg = await chat.ainvoke("Count.", stop=["STOP"])
+        parts = [c.content async for c in chat.astream("Count.", stop=["STOP"])]
+        return msg, "".join(parts)
+
+    amsg, atext = asyncio.run(go())
+    assert amsg.content == atext == ref.content and amsg.usage_metadata == usage
+    batched = chat.batch(["Count.", "Count."], stop=["STOP"])
+    assert [m.content for m in batched] == [ref.content] * 2
+    assert batched[0].usage_metadata == usage
+    bound = chat.bind(stop=["three"])  # stops bound like any other kwarg
+    assert bound.invoke("Count.").content == "One two "
