@@ -83,6 +83,175 @@ def doctor(fetch: list[str] = typer.Option([], "--fetch", help="Fetch these asse
         raise typer.Exit(1)
 
 
+def _assistant(core: str, store: Path, max_new_tokens: int):
+    """The assistant graph on a persistent store, blobs and SQLite checkpoints under ``store``."""
+    from genaisys.core import load_core
+    from genaisys.graphs import build_assistant_graph
+    from genaisys.memory import ChromaMemory
+
+    store = store.expanduser().resolve()
+    memory = ChromaMemory(path=store / "memory")
+    chat_model = load_core(core, blobs=memory.blobs, max_new_tokens=max_new_tokens)
+    return build_assistant_graph(chat_model, tools=["builtin:calculator", "builtin:memory_search", "builtin:clock"],
+                                 memory=memory, blobs=memory.blobs, checkpointer=store / "checkpoints.sqlite")
+
+
+def _user_content(text: str, attachments: list[Path]) -> str | list[dict]:
+    """Text plus attached media as standard content blocks (the graph moves them to the blob store)."""
+    if not attachments:
+        return text
+    import base64
+    import mimetypes
+
+    blocks: list[dict] = [{"type": "text", "text": text}]
+    for path in attachments:
+        if not path.is_file():
+            raise typer.BadParameter(f"no such file: {path}")
+        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        kind = mime.split("/")[0] if mime.split("/")[0] in ("image", "audio", "video") else "file"
+        blocks.append({"type": kind, "base64": base64.b64encode(path.read_bytes()).decode(), "mime_type": mime})
+    return blocks
+
+
+def _show_event(mode: str, payload: object) -> None:
+    """Print tool calls, tool results and retrieved sources as they happen."""
+    if mode != "updates" or not isinstance(payload, dict):
+        return
+    for node, update in payload.items():
+        if not isinstance(update, dict):
+            continue
+        for hit in update.get("context", []) or []:
+            console.print(f"[dim]{node}: source {hit.get('citation') or hit.get('source')}[/]")
+        for msg in update.get("messages", []) or []:
+            for call in getattr(msg, "tool_calls", []) or []:
+                console.print(f"[magenta]{node}: tool call {call['name']}({call['args']})[/]")
+            if getattr(msg, "type", "") == "tool":
+                console.print(f"[magenta]{node}: tool result {str(msg.content)[:200]}[/]")
+
+
+@app.command()
+def ask(question: str = typer.Argument(..., help="The question."),
+        attach: list[Path] = typer.Option([], "--attach", "-a", help="An image, audio or video file (repeatable)."),
+        thread: str = typer.Option("cli", help="Thread id; the same id continues a conversation."),
+        store: Path = typer.Option(Path(".genaisys"), help="Folder of the memory and checkpoints."),
+        core: str = typer.Option("nano", help="Core spec for genaisys.load_core."),
+        max_new_tokens: int = typer.Option(128),
+        json_out: bool = typer.Option(False, "--json", help="Print the answer and tool calls as JSON.")) -> None:
+    """Ask the assistant one question (with optional attachments) and print the answer."""
+    from genaisys.graphs import run_turn
+
+    graph = _assistant(core, store, max_new_tokens)
+    state = run_turn(graph, _user_content(question, attach), thread_id=thread,
+                     stream=None if json_out else _show_event)
+    answer = state["messages"][-1]
+    if json_out:
+        import json
+
+        calls = [{"name": c["name"], "args": c["args"]} for m in state["messages"] for c in getattr(m, "tool_calls", []) or []]
+        print(json.dumps({"thread": thread, "answer": answer.text, "tool_calls": calls,
+                          "sources": [h.get("citation") for h in state.get("context", []) or []]}))
+    else:
+        console.print(answer.text)
+
+
+@app.command()
+def chat(thread: str = typer.Option("chat", help="Thread id; give an earlier one to resume it."),
+         store: Path = typer.Option(Path(".genaisys"), help="Folder of the memory and checkpoints."),
+         core: str = typer.Option("nano", help="Core spec for genaisys.load_core."),
+         max_new_tokens: int = typer.Option(128)) -> None:
+    """Interactive multimodal chat. `/attach PATH` adds a file to the next message; `/quit` ends."""
+    from genaisys.graphs import run_turn
+
+    graph = _assistant(core, store, max_new_tokens)
+    console.print(f"thread [bold]{thread}[/] — /attach PATH, /quit")
+    pending: list[Path] = []
+    while True:
+        try:
+            line = console.input("[bold green]you>[/] ").strip()
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not line:
+            continue
+        if line in ("/quit", "/exit"):
+            break
+        if line.startswith("/attach "):
+            path = Path(line.split(" ", 1)[1].strip()).expanduser()
+            if path.is_file():
+                pending.append(path)
+                console.print(f"[dim]attached {path}[/]")
+            else:
+                console.print(f"[red]no such file: {path}[/]")
+            continue
+        state = run_turn(graph, _user_content(line, pending), thread_id=thread, stream=_show_event)
+        pending = []
+        console.print(f"[bold]assistant>[/] {state['messages'][-1].text}")
+
+
+memory_app = typer.Typer(help="The assistant's vector memory.", no_args_is_help=True)
+app.add_typer(memory_app, name="memory")
+_STORE = typer.Option(Path(".genaisys") / "memory", "--path", help="Folder of the Chroma store.")
+
+
+@memory_app.command("ingest")
+def memory_ingest(paths: list[str] = typer.Argument(..., help="Files, folders or URLs."), path: Path = _STORE,
+                  json_out: bool = typer.Option(False, "--json")) -> None:
+    """Ingest files, folders and URLs (URLs through the hardened fetcher)."""
+    from genaisys.memory import ChromaMemory
+    from genaisys.tools.http_fetch import HttpFetcher
+
+    memory = ChromaMemory(path=path)
+    fetcher = HttpFetcher()
+    report = memory.ingest([p for p in paths], fetch=fetcher.fetch)
+    if json_out:
+        import json
+
+        print(json.dumps({"files_ingested": report.files_ingested, "chunks_added": report.chunks_added,
+                          "chunks_existing": report.chunks_existing, "images_added": report.images_added,
+                          "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped]}))
+    else:
+        console.print(str(report))
+    if report.skipped:
+        raise typer.Exit(3)  # partial success: some inputs were skipped (listed above)
+
+
+@memory_app.command("search")
+def memory_search(query: str, k: int = typer.Option(4, "-k"), path: Path = _STORE,
+                  json_out: bool = typer.Option(False, "--json")) -> None:
+    """Search the memory; print hits with their citations."""
+    from genaisys.memory import ChromaMemory
+
+    hits = ChromaMemory(path=path).search(query, k=k)
+    if json_out:
+        import json
+
+        print(json.dumps([{"citation": h.citation, "score": h.score, "text": h.text} for h in hits]))
+        return
+    for h in hits:
+        console.print(f"[bold]{h.citation}[/] ({h.score:.3f})\n  {h.text[:300]}")
+
+
+@memory_app.command("stats")
+def memory_stats(path: Path = _STORE) -> None:
+    """Counts, embedding models and sizes of the store."""
+    import json
+
+    from genaisys.memory import ChromaMemory
+
+    print(json.dumps(ChromaMemory(path=path).stats(), indent=2, default=str))
+
+
+@memory_app.command("rm")
+def memory_rm(source: str = typer.Argument(..., help="Remove every chunk ingested from this source."),
+              path: Path = _STORE) -> None:
+    """Remove everything ingested from one source (file path or URL)."""
+    from genaisys.memory import ChromaMemory
+
+    memory = ChromaMemory(path=path)
+    source = str(Path(source).resolve()) if Path(source).exists() else source
+    n = memory.delete(where={"source": source})
+    console.print(f"removed {n} entries from {source}")
+
+
 graph_app = typer.Typer(help="Inspect the prebuilt graphs.", no_args_is_help=True)
 app.add_typer(graph_app, name="graph")
 

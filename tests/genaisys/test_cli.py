@@ -60,3 +60,38 @@ def test_mcp_serve_speaks_mcp_over_stdio():
     with MCPConnection("cli", connection) as conn:
         (calc,) = [t for t in conn.tools() if t.name.endswith("calculator")]
         assert "42" in str(calc.invoke({"expression": "6 * 7"}))
+
+
+@pytest.mark.packaged
+def test_memory_commands_ingest_search_remove(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# Notes\n\nThe flux capacitor needs 1.21 gigawatts.\n")
+    (docs / "b.txt").write_bytes(b"\x00\x01binary posing as text")
+    store = str(tmp_path / "store")
+    out = run("memory", "ingest", str(docs), "--path", store, "--json")
+    report = json.loads(out.stdout)
+    assert out.returncode == 3 and report["chunks_added"] == 1  # partial success: b.txt skipped, a.md kept
+    assert report["skipped"][0]["path"].endswith("b.txt") and "binary" in report["skipped"][0]["reason"]
+    hits = json.loads(run("memory", "search", "how much power does it need", "--path", store, "--json").stdout)
+    assert hits[0]["citation"] == "a.md#chars=0-49"
+    assert run("memory", "rm", str(docs / "a.md"), "--path", store).returncode == 0
+    assert json.loads(run("memory", "stats", "--path", store).stdout)["chunks"] == 0
+
+
+@pytest.mark.packaged
+def test_ask_and_chat_on_the_nano_core(tmp_path):
+    import skimage.data
+    from PIL import Image
+
+    Image.fromarray(skimage.data.chelsea()).save(tmp_path / "cat.png")
+    store = str(tmp_path / "s")
+    out = run("ask", "What is in this photo?", "-a", str(tmp_path / "cat.png"), "--store", store,
+              "--max-new-tokens", "8", "--json")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout)["answer"].strip()
+    chat = subprocess.run([*CLI, "chat", "--store", store, "--thread", "t", "--max-new-tokens", "8"],
+                          input=f"/attach {tmp_path / 'cat.png'}\nWhat is this?\nAnd now?\n/quit\n",
+                          capture_output=True, text=True)
+    assert chat.returncode == 0, chat.stderr[-2000:]
+    assert chat.stdout.count("assistant>") == 2 and "attached" in chat.stdout
