@@ -1,0 +1,47 @@
+"""genaisys.serve: the OpenAI-compatible HTTP server and its web chat page (DESIGN.md §1, layer 4).
+
+* ``app.py`` — `create_app(core, ...)`: FastAPI app with ``/v1/chat/completions`` (text,
+  images, tools, SSE streaming), ``/v1/models``, ``/v1/embeddings``, ``/v1/graphs/{name}/runs``
+  and the chat page at ``/``.
+* ``server.py`` — `serve(...)`: load a core and run the app under uvicorn; `serve_main` is the
+  same as a typer command (``genaisys serve``).
+* ``chat.html`` — the web chat page (one file, no build step, no CDN).
+
+Nothing heavy loads at import: FastAPI, uvicorn and the core load on first use (PEP 562).
+
+Example:
+    >>> import genaisys.serve
+    >>> "create_app" in genaisys.serve.__all__
+    True
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_LAZY = {
+    "ApiError": "genaisys.serve.app",
+    "create_app": "genaisys.serve.app",
+    "serve": "genaisys.serve.server",
+    "serve_main": "genaisys.serve.server",
+    "serve_app": "genaisys.serve.server",
+}
+
+__all__ = sorted(_LAZY)
+
+if TYPE_CHECKING:
+    from genaisys.serve.app import ApiError, create_app
+    from genaisys.serve.server import serve, serve_app, serve_main
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'genaisys.serve' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,787 @@
+"""The OpenAI-compatible HTTP server: any OpenAI client talks to a genaisys core unchanged.
+
+`create_app` builds a FastAPI app around any LangChain chat model (a `ChatCore`, a
+`RemoteCore`, a third-party model) and serves:
+
+* ``POST /v1/chat/completions`` — OpenAI request/response shapes: text and ``image_url`` parts
+  (``data:`` URLs decoded here; ``http(s)`` URLs fetched only through the hardened
+  `genaisys.tools.http_fetch.HttpFetcher`, which refuses private addresses; ``file:`` URLs and
+  paths are refused so a client cannot read the server's disk), ``tools`` / ``tool_choice`` and
+  ``tool_calls`` in the answer, ``stream: true`` as server-sent events (``data: {chunk}`` lines,
+  then ``data: [DONE]``), ``usage``. Concurrent callers reach the core at once, so a `ChatCore`
+  with ``batch_window_ms > 0`` decodes them as one batch.
+* ``GET /v1/models`` (and ``/v1/models/{id}``) — the chat model and the embedding model.
+* ``POST /v1/embeddings`` — from the memory's embedder (or the packaged MiniLM), ``float`` or
+  ``base64`` encoding (the openai SDK asks for base64 by default).
+* ``GET /v1/graphs`` and ``POST /v1/graphs/{name}/runs`` — run a named LangGraph graph for one
+  turn on a thread id (``{"input": ..., "thread_id": ...}``, or ``{"resume": ...}`` to answer
+  an interrupt).
+* ``GET /`` — a small web chat page (one HTML file, no build step, no CDN).
+
+Security: a Bearer API key is required on every ``/v1`` route unless the app is created with
+``allow_no_auth_on_loopback=True`` *and* the caller connects from a loopback address. Bodies
+over ``max_body_bytes`` get 413 before they are read in full. Every error has OpenAI's shape
+``{"error": {"message", "type", "param", "code"}}``; an unexpected failure is logged with its
+traceback and answered 500 with a request id, never the traceback itself. A streaming client
+that disconnects stops the generation (the model's stream is closed).
+
+Example:
+    >>> from langchain_core.language_models import FakeListChatModel
+    >>> from fastapi.testclient import TestClient  # doctest: +SKIP
+    >>> app = create_app(FakeListChatModel(responses=["hi"]), api_key="sk-test")
+    >>> sorted(r.path for r in app.routes if r.path.startswith("/v1"))[:2]
+    ['/v1/chat/completions', '/v1/embeddings']
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import io
+import ipaddress
+import json
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from genaisys.errors import ConfigError, GenaisysError, MediaError, ToolError
+
+__all__ = [
+    "ApiError",
+    "ChatCompletionRequest",
+    "DEFAULT_MAX_BODY_BYTES",
+    "EMBEDDING_MODEL_ID",
+    "create_app",
+]
+
+logger = logging.getLogger("genaisys.serve")
+
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024  # a few photos as data URLs fit; a runaway upload does not
+EMBEDDING_MODEL_ID = "genaisys-embed"
+_MAX_IMAGE_BYTES = 10 * 1024 * 1024
+_PAGE = Path(__file__).with_name("chat.html")
+
+
+# ---------------------------------------------------------------------------------------- errors
+
+class ApiError(Exception):
+    """An error answered in OpenAI's JSON shape.
+
+    Args:
+        status: the HTTP status code.
+        message: what was wrong and how to fix it.
+        type: OpenAI's error type (``invalid_request_error``, ``authentication_error``, ``server_error``).
+        param: the offending request field, if any.
+        code: a machine-readable code (``invalid_api_key``, ``model_not_found`` …).
+    """
+
+    def __init__(self, status: int, message: str, *, type: str = "invalid_request_error",
+                 param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.type, self.param, self.code = status, message, type, param, code
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+    def response(self) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if self.status == 401 else None
+        return JSONResponse(self.body(), status_code=self.status, headers=headers)
+
+
+def _internal_error(where: str) -> ApiError:
+    request_id = uuid.uuid4().hex[:12]
+    logger.exception("internal error in %s (request %s)", where, request_id)
+    return ApiError(500, f"internal server error while {where} (request id {request_id}; details are in the "
+                         "server log)", type="server_error", code="internal_error")
+
+
+def _client_error(exc: GenaisysError | NotImplementedError) -> ApiError:
+    """Errors caused by the request's content (a bad image, a refused URL) → 400."""
+    return ApiError(400, str(exc), code=type(exc).__name__)
+
+
+# ---------------------------------------------------------------------------------- request models
+
+class _Body(BaseModel):
+    # OpenAI clients send fields genaisys does not use (user, logprobs=False, ...): accepted and
+    # ignored, like OpenAI-compatible servers do, rather than failing every client upgrade.
+    model_config = ConfigDict(extra="allow")
+
+
+class ImageURL(_Body):
+    url: str
+    detail: str | None = None
+
+
+class TextPart(_Body):
+    type: Literal["text"]
+    text: str
+
+
+class ImagePart(_Body):
+    type: Literal["image_url"]
+    image_url: ImageURL
+
+
+ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
+
+
+class FunctionCall(_Body):
+    name: str
+    arguments: str
+
+
+class ToolCallIn(_Body):
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
+class ChatMessageIn(_Body):
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[ContentPart] | None = None
+    name: str | None = None
+    tool_calls: list[ToolCallIn] | None = None
+    tool_call_id: str | None = None
+
+
+class FunctionDef(_Body):
+    name: str = Field(min_length=1, max_length=64)
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class ToolDef(_Body):
+    type: Literal["function"]
+    function: FunctionDef
+
+
+class StreamOptions(_Body):
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(_Body):
+    """The body of ``POST /v1/chat/completions`` (OpenAI's fields that genaisys honours)."""
+
+    model: str
+    messages: list[ChatMessageIn] = Field(min_length=1)
+    tools: list[ToolDef] | None = None
+    tool_choice: Literal["auto", "none", "required"] | dict[str, Any] | None = None
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    seed: int | None = None
+    stop: str | list[str] | None = None
+    n: int = Field(default=1, ge=1, le=1)  # one choice per request: run n requests for n answers
+
+
+class EmbeddingRequest(_Body):
+    model: str
+    input: str | list[str] = Field(min_length=1)
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = None
+
+
+class GraphRunRequest(_Body):
+    thread_id: str | None = Field(default=None, min_length=1, max_length=200)
+    input: str | list[ContentPart] | None = None
+    resume: Any = None
+    config: dict[str, Any] | None = None
+
+
+# ---------------------------------------------------------------------------------------- images
+
+def _data_url_block(url: str) -> dict[str, Any]:
+    header, sep, payload = url.partition(",")
+    if not sep or not header.startswith("data:image/") or not header.endswith(";base64"):
+        raise ApiError(400, "an image data URL must look like data:image/png;base64,<data>",
+                       param="messages.content.image_url.url", code="invalid_image_url")
+    try:
+        raw = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, "the base64 data of an image data URL is corrupt", param="messages.content.image_url.url",
+                       code="invalid_image") from None
+    return _image_block(raw, header[5:].split(";")[0], "a data: URL")
+
+
+def _image_block(raw: bytes, mime: str, where: str) -> dict[str, Any]:
+    from PIL import Image, UnidentifiedImageError
+
+    if len(raw) > _MAX_IMAGE_BYTES:
+        raise ApiError(400, f"the image from {where} is larger than {_MAX_IMAGE_BYTES // 2**20} MiB",
+                       code="invalid_image")
+    try:
+        with Image.open(io.BytesIO(raw)) as img:
+            img.verify()  # refuse what the core could not decode, here, with a 400
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise ApiError(400, f"the image from {where} cannot be decoded ({exc}); send PNG, JPEG, GIF or WebP",
+                       code="invalid_image") from None
+    return {"type": "image", "base64": base64.b64encode(raw).decode("ascii"), "mime_type": mime}
+
+
+def _fetch_image(fetcher: Any, url: str) -> tuple[bytes, str]:
+    """Fetch an image over http(s) through `HttpFetcher`'s checks; every hop is checked and pinned.
+
+    `HttpFetcher.fetch` reads text only, so the byte download is done here, the same way
+    (adapted from ``genaisys.tools.http_fetch.HttpFetcher.fetch``): ``check_url`` refuses
+    private/loopback/metadata addresses and pins the resolved IP; redirects are re-checked.
+    """
+    import ssl
+
+    import httpx
+
+    cfg = fetcher.config
+    deadline = time.monotonic() + cfg.timeout_s
+    current, hops = url, 0
+    tls = ssl.create_default_context(cafile=cfg.ca_bundle)
+    with httpx.Client(trust_env=False, follow_redirects=False, verify=tls) as client:
+        while True:
+            target = fetcher.check_url(current, deadline=deadline)  # ToolError: refused
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ToolError(f"fetching {url} took longer than {cfg.timeout_s:g} s")
+            host_for_url = f"[{target.ip}]" if target.ip.version == 6 else str(target.ip)
+            default_port = 443 if target.scheme == "https" else 80
+            host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
+            request = client.build_request(
+                "GET", f"{target.scheme}://{host_for_url}:{target.port}{target.path}",
+                headers={"Host": host_header, "User-Agent": cfg.user_agent, "Accept": "image/*"},
+                extensions={"sni_hostname": target.host,
+                            "timeout": {"connect": remaining, "read": remaining, "write": remaining,
+                                        "pool": remaining}})
+            try:
+                response = client.send(request, stream=True)
+            except httpx.HTTPError as exc:
+                raise ToolError(f"cannot fetch {current}: {type(exc).__name__}") from exc
+            try:
+                if response.is_redirect:
+                    hops += 1
+                    if hops > cfg.max_redirects:
+                        raise ToolError(f"too many redirects (more than {cfg.max_redirects}) from {url}")
+                    current = str(httpx.URL(current).join(response.headers.get("location", "")))
+                    continue
+                if response.status_code >= 400:
+                    raise ToolError(f"fetching {current} answered HTTP {response.status_code}")
+                mime = response.headers.get("content-type", "").split(";")[0].strip().lower()
+                if not mime.startswith("image/"):
+                    raise ToolError(f"{current} is {mime or 'of no content type'}, not an image")
+                chunks, size = [], 0
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > _MAX_IMAGE_BYTES or time.monotonic() > deadline:
+                        raise ToolError(f"the image at {current} is over {_MAX_IMAGE_BYTES // 2**20} MiB "
+                                        "or too slow to download")
+                    chunks.append(chunk)
+                return b"".join(chunks), mime
+            finally:
+                response.close()
+
+
+# ------------------------------------------------------------------------- OpenAI ↔ LangChain
+
+async def _content_blocks(content: str | list[TextPart | ImagePart] | None,
+                          fetch: Callable[[str], Any]) -> str | list[dict[str, Any]]:
+    if content is None or isinstance(content, str):
+        return content or ""
+    blocks: list[dict[str, Any]] = []
+    for part in content:
+        if isinstance(part, TextPart):
+            blocks.append({"type": "text", "text": part.text})
+            continue
+        url = part.image_url.url
+        if url.startswith("data:"):
+            blocks.append(_data_url_block(url))
+        elif url.lower().startswith(("http://", "https://")):
+            try:
+                raw, mime = await asyncio.to_thread(fetch, url)
+            except ToolError as exc:
+                raise ApiError(400, f"image URL not fetched: {exc}", param="messages.content.image_url.url",
+                               code="image_url_refused") from None
+            blocks.append(_image_block(raw, mime, url[:80]))
+        else:
+            raise ApiError(400, "image_url must be a data: URL or an http(s) URL (file paths are not served)",
+                           param="messages.content.image_url.url", code="invalid_image_url")
+    if all(b["type"] == "text" for b in blocks):
+        return "".join(b["text"] for b in blocks)
+    return blocks
+
+
+def _text_only(content: str | list[dict[str, Any]], role: str) -> str:
+    if isinstance(content, str):
+        return content
+    if any(b["type"] != "text" for b in content):
+        raise ApiError(400, f"{role} messages take text only; put images in user messages", param="messages")
+    return "".join(b["text"] for b in content)
+
+
+async def to_langchain_messages(messages: list[ChatMessageIn],
+                                fetch: Callable[[str], Any]) -> list[BaseMessage]:
+    """Convert OpenAI chat messages to LangChain messages (images become standard image blocks)."""
+    out: list[BaseMessage] = []
+    for i, m in enumerate(messages):
+        content = await _content_blocks(m.content, fetch)
+        if m.role in ("system", "developer"):
+            out.append(SystemMessage(content=_text_only(content, m.role)))
+        elif m.role == "user":
+            out.append(HumanMessage(content=content))
+        elif m.role == "assistant":
+            calls = []
+            for tc in m.tool_calls or []:
+                try:
+                    args = json.loads(tc.function.arguments or "{}")
+                except json.JSONDecodeError:
+                    raise ApiError(400, f"messages[{i}].tool_calls: arguments of {tc.function.name!r} are not "
+                                        "valid JSON", param=f"messages[{i}].tool_calls") from None
+                if not isinstance(args, dict):
+                    raise ApiError(400, f"messages[{i}].tool_calls: arguments must be a JSON object",
+                                   param=f"messages[{i}].tool_calls")
+                calls.append({"name": tc.function.name, "args": args, "id": tc.id, "type": "tool_call"})
+            out.append(AIMessage(content=_text_only(content, m.role), tool_calls=calls))
+        else:  # tool
+            if not m.tool_call_id:
+                raise ApiError(400, f"messages[{i}] has role 'tool' but no tool_call_id",
+                               param=f"messages[{i}].tool_call_id")
+            out.append(ToolMessage(content=_text_only(content, m.role), tool_call_id=m.tool_call_id))
+    return out
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    parts = []
+    for block in content or []:
+        if isinstance(block, str):
+            parts.append(block)
+        elif isinstance(block, dict) and block.get("type") == "text":
+            parts.append(str(block.get("text", "")))
+    return "".join(parts)
+
+
+def _openai_tool_calls(message: AIMessage) -> list[dict[str, Any]]:
+    return [{"id": tc.get("id") or f"call_{uuid.uuid4().hex[:24]}", "type": "function",
+             "function": {"name": tc["name"], "arguments": json.dumps(tc["args"], ensure_ascii=False)}}
+            for tc in message.tool_calls]
+
+
+def _usage(message: AIMessage) -> dict[str, int]:
+    meta = message.usage_metadata or {}
+    prompt, completion = int(meta.get("input_tokens", 0)), int(meta.get("output_tokens", 0))
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def _finish_reason(message: AIMessage) -> str:
+    if message.tool_calls:
+        return "tool_calls"
+    reason = (message.response_metadata or {}).get("finish_reason")
+    return reason if reason in ("stop", "length", "tool_calls", "content_filter") else "stop"
+
+
+def from_langchain_message(message: BaseMessage) -> dict[str, Any]:
+    """One LangChain message as an OpenAI chat message (for graph run results)."""
+    if isinstance(message, AIMessage):
+        out: dict[str, Any] = {"role": "assistant", "content": _text_of(message.content)}
+        if message.tool_calls:
+            out["tool_calls"] = _openai_tool_calls(message)
+        return out
+    if isinstance(message, ToolMessage):
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": _text_of(message.content)}
+    role = "system" if isinstance(message, SystemMessage) else "user"
+    return {"role": role, "content": _text_of(message.content)}
+
+
+# --------------------------------------------------------------------------------- ASGI guard
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Guard:
+    """Auth and body-size limit in front of the app, before any body byte is parsed."""
+
+    def __init__(self, app: Any, *, api_key: str | None, allow_no_auth_on_loopback: bool, max_body_bytes: int):
+        self.app, self.api_key, self.no_auth, self.max = app, api_key, allow_no_auth_on_loopback, max_body_bytes
+
+    def _authorised(self, scope: dict[str, Any]) -> ApiError | None:
+        if self.api_key is None:
+            client = (scope.get("client") or ("", 0))[0]
+            try:
+                if self.no_auth and ipaddress.ip_address(client).is_loopback:
+                    return None
+            except ValueError:
+                pass
+            return ApiError(401, "this server accepts unauthenticated requests from loopback addresses only",
+                            type="authentication_error", code="invalid_api_key")
+        headers = dict(scope.get("headers") or [])
+        auth = headers.get(b"authorization", b"").decode("latin-1")
+        scheme, _, token = auth.partition(" ")
+        if not auth:
+            return ApiError(401, "missing API key: send the header 'Authorization: Bearer <key>'",
+                            type="authentication_error", code="missing_api_key")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(token.strip().encode(), self.api_key.encode()):
+            return ApiError(401, "incorrect API key", type="authentication_error", code="invalid_api_key")
+        return None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["path"].startswith("/v1") and scope["method"] != "OPTIONS":
+            refusal = self._authorised(scope)
+            if refusal is not None:
+                await refusal.response()(scope, receive, send)
+                return
+        too_large = ApiError(413, f"request body over {self.max} bytes; send smaller images or fewer messages",
+                             code="request_too_large")
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max:
+            await too_large.response()(scope, receive, send)
+            return
+        seen, started = 0, False
+
+        async def limited_receive() -> dict[str, Any]:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max:
+                    raise _TooLarge
+            return message
+
+        async def tracked_send(message: dict[str, Any]) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracked_send)
+        except _TooLarge:
+            if not started:
+                await too_large.response()(scope, receive, send)
+
+
+# ------------------------------------------------------------------------------------- the app
+
+def _generation_kwargs(core: Any, req: ChatCompletionRequest) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    if req.stop is not None:
+        kwargs["stop"] = [req.stop] if isinstance(req.stop, str) else req.stop
+    # ChatCore-style local cores take these per call; other LangChain models keep their own settings
+    # (an unknown keyword would be forwarded to their provider and fail there).
+    if hasattr(core, "max_new_tokens"):
+        limit = req.max_completion_tokens or req.max_tokens
+        if limit is not None:
+            kwargs["max_new_tokens"] = min(limit, int(core.max_new_tokens))
+        for name in ("temperature", "top_p", "seed"):
+            if getattr(req, name) is not None and hasattr(core, name):
+                kwargs[name] = getattr(req, name)
+    return kwargs
+
+
+def _bound_model(core: Any, req: ChatCompletionRequest) -> Any:
+    if not req.tools:
+        return core
+    choice = req.tool_choice
+    if isinstance(choice, dict):
+        name = (choice.get("function") or {}).get("name")
+        if not isinstance(name, str) or name not in {t.function.name for t in req.tools}:
+            raise ApiError(400, "tool_choice names no tool given in 'tools'", param="tool_choice")
+        choice = name
+    tools = [t.model_dump(exclude_none=True) for t in req.tools]
+    try:
+        return core.bind_tools(tools, tool_choice=choice) if choice is not None else core.bind_tools(tools)
+    except NotImplementedError:
+        raise ApiError(400, f"the model behind this server ({type(core).__name__}) does not support tools",
+                       param="tools") from None
+
+
+def create_app(core: Any, *, api_key: str | None = None, allow_no_auth_on_loopback: bool = False,
+               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, model_id: str = "genaisys-nano",
+               memory: Any = None, graphs: dict[str, Any] | None = None, embedder: Any = None,
+               fetcher: Any = None) -> FastAPI:
+    """Build the OpenAI-compatible app around a LangChain chat model.
+
+    Args:
+        core: any LangChain ``BaseChatModel`` (`ChatCore`, `RemoteCore`, a third-party model).
+        api_key: the Bearer key every ``/v1`` request must send.
+        allow_no_auth_on_loopback: with no ``api_key``, accept requests from loopback clients
+            only. Without a key and without this, `create_app` refuses to build.
+        max_body_bytes: larger request bodies are answered 413.
+        model_id: the chat model's id in ``/v1/models``; requests naming another model get 404.
+        memory: a `ChromaMemory`; its ``embedding`` serves ``/v1/embeddings``.
+        graphs: compiled graphs by name for ``/v1/graphs/{name}/runs`` (give them a
+            checkpointer so turns on one thread share state).
+        embedder: a text embedding function (``list[str] -> vectors``) used before ``memory``;
+            default the packaged MiniLM (`SentenceTransformerEmbedding`), loaded on first use.
+        fetcher: the `HttpFetcher` for ``http(s)`` image URLs (default: one with default limits).
+
+    Raises:
+        ConfigError: no ``api_key`` and loopback-only no-auth not asked for; a bad limit.
+
+    Example:
+        >>> from langchain_core.language_models import FakeListChatModel
+        >>> app = create_app(FakeListChatModel(responses=["hi"]), api_key="sk-test", model_id="fake")
+        >>> app.title
+        'genaisys'
+    """
+    if api_key is None and not allow_no_auth_on_loopback:
+        raise ConfigError("create_app needs api_key=<secret> (clients send 'Authorization: Bearer <secret>'); "
+                          "to run without a key on this machine only, pass allow_no_auth_on_loopback=True")
+    if api_key is not None and not api_key.strip():
+        raise ConfigError("api_key is empty; pass a real secret or None with allow_no_auth_on_loopback=True")
+    if max_body_bytes < 1024:
+        raise ConfigError(f"max_body_bytes={max_body_bytes} is too small for any chat request; use >= 1024")
+    graphs = dict(graphs or {})
+    created = int(time.time())
+    state: dict[str, Any] = {"embedder": embedder, "fetcher": fetcher}
+
+    def fetch(url: str) -> tuple[bytes, str]:
+        if state["fetcher"] is None:
+            from genaisys.tools.http_fetch import HttpFetcher
+
+            state["fetcher"] = HttpFetcher()
+        return _fetch_image(state["fetcher"], url)
+
+    def get_embedder() -> Any:
+        if state["embedder"] is None:
+            if memory is not None:
+                state["embedder"] = memory.embedding
+            else:
+                from genaisys.memory import SentenceTransformerEmbedding
+
+                state["embedder"] = SentenceTransformerEmbedding()
+        return state["embedder"]
+
+    app = FastAPI(title="genaisys", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {}
+        if first.get("type") == "json_invalid":
+            return ApiError(400, "the request body is not valid JSON", code="invalid_json").response()
+        loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+        shown = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: {e.get('msg')}"
+                          for e in errors[:5])
+        return ApiError(400, f"invalid request: {shown}", param=".".join(loc) or None,
+                        code="invalid_request").response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = "unknown route: " + request.url.path if exc.status_code == 404 else str(exc.detail)
+        return ApiError(exc.status_code, message, code="not_found" if exc.status_code == 404 else None).response()
+
+    def check_model(name: str) -> None:
+        if name != model_id:
+            raise ApiError(404, f"the model {name!r} does not exist here; use {model_id!r} (see GET /v1/models)",
+                           param="model", code="model_not_found")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def page() -> HTMLResponse:
+        return HTMLResponse(_PAGE.read_text(encoding="utf-8").replace("{{MODEL_ID}}", model_id))
+
+    @app.get("/v1/models")
+    async def list_models() -> dict[str, Any]:
+        return {"object": "list", "data": [
+            {"id": model_id, "object": "model", "created": created, "owned_by": "genaisys"},
+            {"id": EMBEDDING_MODEL_ID, "object": "model", "created": created, "owned_by": "genaisys"}]}
+
+    @app.get("/v1/models/{name}")
+    async def get_model(name: str) -> dict[str, Any]:
+        if name not in (model_id, EMBEDDING_MODEL_ID):
+            check_model(name)
+        return {"id": name, "object": "model", "created": created, "owned_by": "genaisys"}
+
+    @app.post("/v1/chat/completions", response_model=None)
+    async def chat_completions(req: ChatCompletionRequest) -> JSONResponse | StreamingResponse:
+        check_model(req.model)
+        messages = await to_langchain_messages(req.messages, fetch)
+        model = _bound_model(core, req)
+        kwargs = _generation_kwargs(core, req)
+        completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+        if req.stream:
+            return await _stream_response(model, messages, kwargs, completion_id, req, model_id)
+        try:
+            answer = await model.ainvoke(messages, **kwargs)
+        except (GenaisysError, NotImplementedError) as exc:
+            raise _client_error(exc) from None
+        except Exception:  # noqa: BLE001 - logged with its traceback, answered without it
+            raise _internal_error("generating a chat completion") from None
+        message: dict[str, Any] = {"role": "assistant", "content": _text_of(answer.content)}
+        if answer.tool_calls:
+            message["tool_calls"] = _openai_tool_calls(answer)
+            message["content"] = message["content"] or None
+        return JSONResponse({
+            "id": completion_id, "object": "chat.completion", "created": int(time.time()), "model": model_id,
+            "choices": [{"index": 0, "message": message, "finish_reason": _finish_reason(answer),
+                         "logprobs": None}],
+            "usage": _usage(answer)})
+
+    @app.post("/v1/embeddings")
+    async def embeddings(req: EmbeddingRequest) -> dict[str, Any]:
+        if req.model != EMBEDDING_MODEL_ID:
+            raise ApiError(404, f"the embedding model {req.model!r} does not exist here; use "
+                                f"{EMBEDDING_MODEL_ID!r}", param="model", code="model_not_found")
+        texts = [req.input] if isinstance(req.input, str) else req.input
+        if any(not t for t in texts):
+            raise ApiError(400, "input must not contain empty strings", param="input")
+        try:
+            vectors = await asyncio.to_thread(lambda: get_embedder()(list(texts)))
+        except GenaisysError as exc:
+            raise _client_error(exc) from None
+        except Exception:  # noqa: BLE001
+            raise _internal_error("embedding the input") from None
+        import numpy as np
+
+        data = []
+        for i, vec in enumerate(vectors):
+            arr = np.asarray(vec, dtype=np.float32)  # (dim,)
+            value: Any = (base64.b64encode(arr.tobytes()).decode("ascii") if req.encoding_format == "base64"
+                          else arr.tolist())
+            data.append({"object": "embedding", "index": i, "embedding": value})
+        n_tokens = sum(len(t.split()) for t in texts)  # a word count: the embedder's tokenizer is not exposed
+        return {"object": "list", "data": data, "model": EMBEDDING_MODEL_ID,
+                "usage": {"prompt_tokens": n_tokens, "total_tokens": n_tokens}}
+
+    @app.get("/v1/graphs")
+    async def list_graphs() -> dict[str, Any]:
+        return {"object": "list", "data": [{"id": name, "object": "graph"} for name in sorted(graphs)]}
+
+    @app.post("/v1/graphs/{name}/runs")
+    async def run_graph(name: str, req: GraphRunRequest) -> dict[str, Any]:
+        if name not in graphs:
+            raise ApiError(404, f"no graph named {name!r}; known: {sorted(graphs) or 'none'}", param="name",
+                           code="graph_not_found")
+        from langgraph.types import Command
+
+        from genaisys.graphs import run_turn
+
+        if req.resume is not None:
+            content: Any = Command(resume=req.resume)
+        elif req.input is not None:
+            content = await _content_blocks(req.input, fetch)
+        else:
+            raise ApiError(400, "send 'input' (text or content parts) or 'resume' (an interrupt's answer)",
+                           param="input")
+        thread_id = req.thread_id or uuid.uuid4().hex
+        try:
+            values = await asyncio.to_thread(run_turn, graphs[name], content, thread_id=thread_id,
+                                             config=req.config)
+        except (GenaisysError, NotImplementedError) as exc:
+            raise _client_error(exc) from None
+        except Exception:  # noqa: BLE001
+            raise _internal_error(f"running graph {name!r}") from None
+        msgs = [m for m in values.get("messages", []) if isinstance(m, BaseMessage)]
+        last_ai = next((m for m in reversed(msgs) if isinstance(m, AIMessage)), None)
+        interrupts = [{"id": getattr(i, "id", None), "value": _jsonable(getattr(i, "value", i))}
+                      for i in values.get("__interrupt__", [])]
+        return {"object": "graph.run", "graph": name, "thread_id": thread_id,
+                "output": _text_of(last_ai.content) if last_ai is not None else "",
+                "messages": [from_langchain_message(m) for m in msgs], "interrupts": interrupts}
+
+    app.add_middleware(_Guard, api_key=api_key, allow_no_auth_on_loopback=allow_no_auth_on_loopback,
+                       max_body_bytes=max_body_bytes)
+    return app
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+# ---------------------------------------------------------------------------------- streaming
+
+def _sse(payload: dict[str, Any] | str) -> bytes:
+    data = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
+    return f"data: {data}\n\n".encode()
+
+
+async def _stream_response(model: Any, messages: list[BaseMessage], kwargs: dict[str, Any], completion_id: str,
+                           req: ChatCompletionRequest, model_id: str) -> StreamingResponse:
+    created = int(time.time())
+    stream = model.astream(messages, **kwargs)
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
+        return _sse({"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model_id,
+                     "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}], **extra})
+
+    # Pull the first chunk before answering 200, so an early failure (a bad image in the core,
+    # a refused tool schema) still gets its proper status code.
+    try:
+        first: AIMessageChunk | None = await anext(stream)
+    except StopAsyncIteration:
+        first = None
+    except (GenaisysError, NotImplementedError) as exc:
+        await stream.aclose()
+        raise _client_error(exc) from None
+    except Exception:  # noqa: BLE001
+        await stream.aclose()
+        raise _internal_error("starting a streamed chat completion") from None
+
+    async def events() -> AsyncIterator[bytes]:
+        total: AIMessageChunk | None = None
+        # aclosing: when the client disconnects, Starlette cancels this generator and the model's
+        # stream is closed at once, which stops its decoding (ChatCore's worker checks a flag).
+        async with contextlib.aclosing(stream):
+            try:
+                yield chunk({"role": "assistant", "content": ""})
+                piece = first
+                while piece is not None:
+                    total = piece if total is None else total + piece
+                    text = _text_of(piece.content)
+                    if text:
+                        yield chunk({"content": text})
+                    try:
+                        piece = await anext(stream)
+                    except StopAsyncIteration:
+                        piece = None
+            except (asyncio.CancelledError, GeneratorExit):
+                raise
+            except Exception as exc:  # noqa: BLE001 - the status line is sent; report in-band, log it
+                error = _client_error(exc) if isinstance(exc, GenaisysError) else _internal_error("streaming")
+                yield _sse(error.body())
+                yield _sse("[DONE]")
+                return
+        final = AIMessage(content="", tool_calls=total.tool_calls if total is not None else [],
+                          usage_metadata=total.usage_metadata if total is not None else None,
+                          response_metadata=total.response_metadata if total is not None else {})
+        if final.tool_calls:
+            yield chunk({"tool_calls": [dict(c, index=i) for i, c in enumerate(_openai_tool_calls(final))]})
+        yield chunk({}, _finish_reason(final))
+        if req.stream_options is not None and req.stream_options.include_usage:
+            yield _sse({"id": completion_id, "object": "chat.completion.chunk", "created": created,
+                        "model": model_id, "choices": [], "usage": _usage(final)})
+        yield _sse("[DONE]")
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

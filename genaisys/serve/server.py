@@ -1,0 +1,106 @@
+"""Run the OpenAI-compatible server: `serve` (Python) and `serve_main` / `serve_app` (typer).
+
+Auth is on by default. The key comes from ``api_key=``, else the ``GENAISYS_API_KEY``
+environment variable, else a random one is made and printed once at start-up. ``no_auth=True``
+is accepted only for a loopback host (127.0.0.1, ::1, localhost), and the app then still refuses
+non-loopback clients.
+
+Example:
+    >>> serve("nano", host="0.0.0.0", no_auth=True)
+    Traceback (most recent call last):
+    ...
+    genaisys.errors.ConfigError: no_auth=True is allowed only on a loopback host (127.0.0.1, ::1 or localhost), not '0.0.0.0'; set an API key to serve on other interfaces
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+import sys
+from typing import Any
+
+import typer
+
+from genaisys.errors import ConfigError
+
+__all__ = ["serve", "serve_app", "serve_main"]
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(core_spec: str = "nano", host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None,
+          no_auth: bool = False, *, max_new_tokens: int = 256, batch_window_ms: float = 20.0,
+          max_body_bytes: int | None = None, log_level: str = "info") -> None:
+    """Load a core and serve it over HTTP with uvicorn until interrupted.
+
+    Args:
+        core_spec: what `genaisys.core.load_core` loads (``"nano"``, a folder, ``"asset:smollm2"``).
+        host / port: where to listen (default loopback only).
+        api_key: the Bearer key clients must send (default: ``$GENAISYS_API_KEY`` or a random one,
+            printed at start-up).
+        no_auth: serve without a key; allowed on a loopback host only.
+        max_new_tokens: the core's cap on generated tokens (requests may ask for fewer).
+        batch_window_ms: concurrent requests arriving within this window decode as one batch.
+        max_body_bytes: request size limit (default `genaisys.serve.app.DEFAULT_MAX_BODY_BYTES`).
+        log_level: uvicorn's log level.
+
+    Raises:
+        ConfigError: ``no_auth`` on a non-loopback host; an unknown core.
+
+    Example:
+        >>> serve("nano", port=8000)  # doctest: +SKIP
+    """
+    if no_auth and not _is_loopback(host):
+        raise ConfigError(f"no_auth=True is allowed only on a loopback host (127.0.0.1, ::1 or localhost), not "
+                          f"{host!r}; set an API key to serve on other interfaces")
+    import uvicorn
+
+    from genaisys.core import load_core
+    from genaisys.serve.app import DEFAULT_MAX_BODY_BYTES, create_app
+
+    key = None if no_auth else (api_key or os.environ.get("GENAISYS_API_KEY"))
+    if key is None and not no_auth:
+        key = "sk-genaisys-" + secrets.token_urlsafe(24)
+        print(f"genaisys serve: API key for this run (send 'Authorization: Bearer <key>'): {key}", file=sys.stderr)
+    core = load_core(core_spec, max_new_tokens=max_new_tokens, batch_window_ms=batch_window_ms)
+    app = create_app(core, api_key=key, allow_no_auth_on_loopback=no_auth, model_id=core.model_name,
+                     max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY_BYTES)
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+serve_app = typer.Typer(help="Serve a core over an OpenAI-compatible HTTP API, with a web chat page at /.")
+
+
+@serve_app.command("serve")
+def serve_main(core: str = typer.Option("nano", help="core to load: nano, a folder, asset:smollm2"),
+               host: str = typer.Option("127.0.0.1", help="interface to bind (loopback by default)"),
+               port: int = typer.Option(8000, help="TCP port"),
+               api_key: str | None = typer.Option(None, envvar="GENAISYS_API_KEY",
+                                                  help="Bearer key clients must send (default: a random one)"),
+               no_auth: bool = typer.Option(False, "--no-auth", help="no key; only with a loopback --host"),
+               max_new_tokens: int = typer.Option(256, help="cap on generated tokens per request"),
+               batch_window_ms: float = typer.Option(20.0, help="micro-batching window for concurrent requests"),
+               ) -> None:
+    """Serve a core (``genaisys serve``): /v1/chat/completions, /v1/models, /v1/embeddings, graphs, /."""
+    try:
+        serve(core, host=host, port=port, api_key=api_key, no_auth=no_auth, max_new_tokens=max_new_tokens,
+              batch_window_ms=batch_window_ms)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _main(argv: Any = None) -> None:  # pragma: no cover - python -m genaisys.serve.server
+    serve_app(argv)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _main()

@@ -1,0 +1,187 @@
+"""A scripted chat model and a real uvicorn server on 127.0.0.1 for the serve tests."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import PrivateAttr
+
+API_KEY = "sk-test-genaisys"
+MODEL_ID = "scripted"
+
+
+class ScriptedChat(BaseChatModel):
+    """Answers by rule, word by word; counts every token it generates (to prove streams stop).
+
+    * a tool result last → ``The tool said: <result>``
+    * tools bound and "weather" asked → a ``get_weather(city="Paris")`` call
+    * images → ``I see a WxH image.`` (decoded from the base64 block)
+    * "long story" → ``long_tokens`` tokens, ``delay_s`` apart
+    * "explode" → RuntimeError with a secret in its message (the server must not leak it)
+    * otherwise → ``You said: <text>``
+    """
+
+    delay_s: float = 0.0
+    long_tokens: int = 400
+    max_new_tokens: int = 1000
+
+    _generated: list[int] = PrivateAttr(default_factory=lambda: [0])
+    _closed: list[bool] = PrivateAttr(default_factory=lambda: [False])
+
+    @property
+    def generated(self) -> int:
+        return self._generated[0]
+
+    @property
+    def stream_closed(self) -> bool:
+        return self._closed[0]
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    def bind_tools(self, tools: Any, *, tool_choice: Any = None, **kwargs: Any) -> Any:
+        return self.bind(tools=[convert_to_openai_tool(t) for t in tools], tool_choice=tool_choice, **kwargs)
+
+    def _plan(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
+        last = messages[-1]
+        if isinstance(last, ToolMessage):
+            return _words(f"The tool said: {last.content}"), []
+        text, sizes = "", []
+        if isinstance(last, HumanMessage):
+            blocks = last.content if isinstance(last.content, list) else [{"type": "text", "text": last.content}]
+            for b in blocks:
+                if b.get("type") == "text":
+                    text += b["text"]
+                elif b.get("type") == "image":
+                    from PIL import Image
+
+                    img = Image.open(io.BytesIO(base64.b64decode(b["base64"])))
+                    sizes.append(f"I see a {img.width}x{img.height} image.")
+        if "explode" in text:
+            raise RuntimeError("secret-internal-detail: the scripted model exploded")
+        tools = kwargs.get("tools") or []
+        if tools and kwargs.get("tool_choice") != "none" and "weather" in text.lower():
+            return [], [{"name": tools[0]["function"]["name"], "args": {"city": "Paris"}, "id": "call_1",
+                         "type": "tool_call"}]
+        if "long story" in text:
+            return ["tok "] * self.long_tokens, []
+        return _words(" ".join(sizes + [f"You said: {text}"])), []
+
+    def _limit(self, words: list[str], kwargs: dict[str, Any]) -> list[str]:
+        return words[: int(kwargs.get("max_new_tokens", self.max_new_tokens))]
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
+                  **kwargs: Any) -> ChatResult:
+        words, calls = self._plan(messages, kwargs)
+        words = self._limit(words, kwargs)
+        self._generated[0] += len(words)
+        message = AIMessage(content="".join(words), tool_calls=calls,
+                            usage_metadata={"input_tokens": len(messages), "output_tokens": len(words),
+                                            "total_tokens": len(messages) + len(words)})
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
+                **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        words, calls = self._plan(messages, kwargs)
+        for w in self._limit(words, kwargs):
+            self._generated[0] += 1
+            if self.delay_s:
+                time.sleep(self.delay_s)
+            yield ChatGenerationChunk(message=AIMessageChunk(content=w))
+        yield ChatGenerationChunk(message=_final_chunk(messages, words, calls))
+
+    async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
+                       **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+        words, calls = self._plan(messages, kwargs)
+        self._closed[0] = False
+        try:
+            for w in self._limit(words, kwargs):
+                self._generated[0] += 1
+                if self.delay_s:
+                    await asyncio.sleep(self.delay_s)
+                yield ChatGenerationChunk(message=AIMessageChunk(content=w))
+            yield ChatGenerationChunk(message=_final_chunk(messages, words, calls))
+        finally:
+            self._closed[0] = True
+
+
+def _words(text: str) -> list[str]:
+    parts = text.split(" ")
+    return [p + " " for p in parts[:-1]] + [parts[-1]]
+
+
+def _final_chunk(messages: list[BaseMessage], words: list[str], calls: list[dict[str, Any]]) -> AIMessageChunk:
+    return AIMessageChunk(
+        content="", tool_call_chunks=[{"name": c["name"], "args": json.dumps(c["args"]), "id": c["id"], "index": i}
+                                      for i, c in enumerate(calls)],
+        usage_metadata={"input_tokens": len(messages), "output_tokens": len(words),
+                        "total_tokens": len(messages) + len(words)})
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """uvicorn serving an app on 127.0.0.1 in a background thread; started and stopped by the test."""
+
+    def __init__(self, app: Any) -> None:
+        import uvicorn
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off",
+                                limit_concurrency=None, timeout_graceful_shutdown=1)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="test-uvicorn", daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def scripted() -> ScriptedChat:
+    return ScriptedChat()
+
+
+@pytest.fixture(scope="module")
+def live(scripted: ScriptedChat) -> Iterator[LiveServer]:
+    from langchain_core.language_models import FakeListChatModel
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from genaisys.graphs import build_assistant_graph
+    from genaisys.memory import HashingEmbedding
+    from genaisys.serve import create_app
+
+    graph = build_assistant_graph(ScriptedChat(), checkpointer=InMemorySaver())
+    echo = build_assistant_graph(FakeListChatModel(responses=["graph says hi"]), checkpointer=False)
+    app = create_app(scripted, api_key=API_KEY, model_id=MODEL_ID, max_body_bytes=200_000,
+                     embedder=HashingEmbedding(dim=16), graphs={"assistant": graph, "echo": echo})
+    with LiveServer(app) as server:
+        yield server
