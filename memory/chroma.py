@@ -130,6 +130,7 @@ class IngestReport:
         files_ingested: files whose chunks are all in the memory now (new or already there).
         chunks_added: chunks embedded and stored by this run.
         chunks_existing: chunks that were already stored (re-ingesting adds nothing).
+        chunks_removed: outdated chunks of changed documents that were deleted.
         images_added: images stored in the blob store and indexed (image vector and/or description).
         files_ignored: files in walked folders with a suffix ingestion does not handle.
         skipped: files passed over, with the reason (unreadable, binary, too large…).
@@ -140,6 +141,7 @@ class IngestReport:
     files_ingested: int = 0
     chunks_added: int = 0
     chunks_existing: int = 0
+    chunks_removed: int = 0
     images_added: int = 0
     files_ignored: int = 0
     skipped: list[SkippedFile] = field(default_factory=list)
@@ -152,7 +154,8 @@ class IngestReport:
 
     def __str__(self) -> str:
         lines = [f"ingested {self.files_ingested}/{self.files_seen} files: {self.chunks_added} chunks added, "
-                 f"{self.chunks_existing} already stored, {self.images_added} images, "
+                 f"{self.chunks_existing} already stored, {self.chunks_removed} outdated removed, "
+                 f"{self.images_added} images, "
                  f"{len(self.skipped)} skipped, {self.seconds:.1f} s"]
         lines += [f"  skipped {s.path}: {s.reason}" for s in self.skipped]
         return "\n".join(lines)
@@ -466,6 +469,7 @@ class ChromaMemory:
         textualize: Callable[[Path], Iterable[Any]] | None = None,
         fetch: Callable[[str], Any] | None = None,
         max_file_bytes: int = 20_000_000,
+        replace_changed: bool = True,
         progress: bool | None = None,
     ) -> IngestReport:
         """Ingest files, folders (walked recursively, hidden entries skipped) and URLs.
@@ -495,6 +499,8 @@ class ChromaMemory:
                 response), or one with ``.text``, ``.content_type`` and ``.status`` (text already
                 extracted). URLs without ``fetch`` raise.
             max_file_bytes: larger files are skipped.
+            replace_changed: when a document's text changed since it was last ingested, delete its
+                chunks that are no longer in it (after the new ones are stored).
             progress: show a tqdm bar; default: when there are 20+ inputs and stderr is a terminal.
 
         Raises:
@@ -522,16 +528,20 @@ class ChromaMemory:
 
         show = (len(inputs) >= 20 and None) if progress is None else progress  # None: tqdm decides (TTY)
         pending: list[tuple[str, str, dict[str, Any]]] = []
-        pending_files = [0]
+        pending_sources: dict[str, set[str]] = {}  # source → ids of its chunks now, to drop stale ones
 
         def flush() -> None:
-            before = len(pending)
-            added = self._write(pending)
-            report.chunks_added += added
-            report.chunks_existing += before - added
-            report.files_ingested += pending_files[0]
+            for start in range(0, len(pending), self.batch_size):
+                rows = pending[start:start + self.batch_size]
+                added = self._write(rows)
+                report.chunks_added += added
+                report.chunks_existing += len(rows) - added
+            if replace_changed:  # after the new chunks are in: a crash in between loses nothing
+                for source, ids in pending_sources.items():
+                    report.chunks_removed += self._drop_stale(source, ids)
+            report.files_ingested += len(pending_sources)
             pending.clear()
-            pending_files[0] = 0
+            pending_sources.clear()
 
         for item in tqdm(inputs, desc="ingest", unit="file", disable=show is False, leave=False):
             if isinstance(item, Path) and item.suffix.lower() in IMAGE_SUFFIXES:
@@ -558,13 +568,26 @@ class ChromaMemory:
                     meta = {**extra, **section.metadata, "source": source, "start": chunk.start, "end": chunk.end,
                             "chunk": index, "mime_type": mime, "kind": "text"}
                     pending.append((_content_id(chunk.text, source), chunk.text, meta))
+                    pending_sources.setdefault(source, set()).add(pending[-1][0])
                     index += 1
-            pending_files[0] += 1
             if len(pending) >= self.batch_size:
                 flush()
         flush()
         report.seconds = time.perf_counter() - t0
         return report
+
+    def _drop_stale(self, source: str, current: set[str]) -> int:
+        """Delete the text chunks of ``source`` that its current content no longer has; return how many."""
+        from chromadb.errors import ChromaError
+
+        try:
+            stored = self.collection.get(where={"$and": [{"source": source}, {"kind": "text"}]}, include=[])["ids"]
+            stale = [i for i in stored if i not in current]
+            if stale:
+                self.collection.delete(ids=stale)
+        except (ChromaError, ValueError) as exc:
+            raise MemoryStoreError(f"removing outdated chunks of {source} failed: {exc}") from exc
+        return len(stale)
 
     def _walk(self, roots: list[Path], report: IngestReport) -> Iterator[Path]:
         seen: set[Path] = set()

@@ -358,3 +358,18 @@ def test_empty_store_and_progress_bar(memory, tmp_path, capsys):
     assert "ingest" in capsys.readouterr().err  # tqdm wrote its bar to stderr
     memory.ingest(corpus, progress=False)
     assert "ingest" not in capsys.readouterr().err
+
+
+def test_changed_documents_replace_their_outdated_chunks(memory, tmp_path):
+    doc = tmp_path / "notes.md"
+    doc.write_text("# Plan\n\nWe launch on Monday.\n\n# Crew\n\nAda and Bob fly.")
+    first = memory.ingest(doc, chunk_size=30, chunk_overlap=0)
+    assert first.chunks_added == 2
+    doc.write_text("# Plan\n\nWe launch on Friday.\n\n# Crew\n\nAda and Bob fly.")
+    second = memory.ingest(doc, chunk_size=30, chunk_overlap=0)
+    assert (second.chunks_added, second.chunks_existing, second.chunks_removed) == (1, 1, 1)
+    texts = sorted(h.text for h in memory.get(memory.collection.get(include=[])["ids"]))
+    assert texts == ["# Crew\n\nAda and Bob fly.", "# Plan\n\nWe launch on Friday."]
+    doc.write_text("# Plan\n\nWe launch on Sunday.\n\n# Crew\n\nAda and Bob fly.")
+    kept = memory.ingest(doc, chunk_size=30, chunk_overlap=0, replace_changed=False)
+    assert kept.chunks_removed == 0 and memory.count() == 3  # both versions kept on request
