@@ -180,6 +180,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--skip-ingest", action="store_true")
+    parser.add_argument("--skip-queries", action="store_true")
     parser.add_argument("--ef-search", type=int, nargs="*", default=[400],
                         help="also measure these ef_search values on the same index (besides the default)")
     parser.add_argument("--measure", nargs=4, help=argparse.SUPPRESS)  # internal: one measurement, JSON out
@@ -209,6 +210,8 @@ def main() -> None:
               f"{ing['ours_s'] / ing['base_s']:.2f} |")
         print(f"overhead: {overhead * 100:+.1f} % (goal ≤ +10 %) → {'MET' if overhead <= 0.10 else 'NOT MET'}")
 
+    if args.skip_queries:
+        return
     from genaisys.memory.chroma import DEFAULT_HNSW
 
     print(f"\nQueries: random unit 384-d vectors, k=10, {args.queries} queries; genaisys = ChromaMemory's "
