@@ -415,10 +415,6 @@ def from_langchain_message(message: BaseMessage) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------------- ASGI guard
 
-class _TooLarge(Exception):
-    pass
-
-
 class _Guard:
     """Auth and body-size limit in front of the app, before any body byte is parsed."""
 
@@ -460,27 +456,30 @@ class _Guard:
         if length is not None and length.isdigit() and int(length) > self.max:
             await too_large.response()(scope, receive, send)
             return
-        seen, started = 0, False
-
-        async def limited_receive() -> dict[str, Any]:
-            nonlocal seen
+        # Read the body here, up to the limit, then replay it: a chunked upload without a
+        # Content-Length is cut off at max_body_bytes and never reaches the JSON parser.
+        body, more = [], True
+        size = 0
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max:
-                    raise _TooLarge
-            return message
-
-        async def tracked_send(message: dict[str, Any]) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracked_send)
-        except _TooLarge:
-            if not started:
+            if message["type"] != "http.request":
+                return  # the client left before sending its body
+            body.append(message.get("body", b""))
+            size += len(body[-1])
+            more = message.get("more_body", False)
+            if size > self.max:
                 await too_large.response()(scope, receive, send)
+                return
+        replayed = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(body), "more_body": False}
+            return await receive()  # later calls wait for http.disconnect, as the server's would
+
+        await self.app(scope, replay, send)
 
 
 # ------------------------------------------------------------------------------------- the app

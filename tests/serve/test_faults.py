@@ -1,0 +1,161 @@
+"""Failure modes on purpose: bad JSON, wrong types, keys, sizes, crashes, and a client that hangs up."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import httpx
+import pytest
+
+from genaisys.errors import ConfigError
+from tests.serve.conftest import API_KEY, MODEL_ID, LiveServer, ScriptedChat
+
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+CHAT = "/v1/chat/completions"
+
+
+def error_of(resp: httpx.Response, status: int) -> dict:
+    assert resp.status_code == status, resp.text
+    body = resp.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"message", "type", "param", "code"}
+    return body["error"]
+
+
+def test_malformed_json(live: LiveServer) -> None:
+    resp = httpx.post(live.url + CHAT, headers={**AUTH, "Content-Type": "application/json"},
+                      content=b'{"model": "scripted", "messages": [')
+    err = error_of(resp, 400)
+    assert err["code"] == "invalid_json" and err["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize(("body", "param"), [
+    ({"model": MODEL_ID, "messages": "hello"}, "messages"),
+    ({"model": MODEL_ID, "messages": []}, "messages"),
+    ({"model": MODEL_ID, "messages": [{"role": "wizard", "content": "hi"}]}, "messages.0.role"),
+    ({"model": MODEL_ID, "messages": [{"role": "user", "content": "hi"}], "temperature": "hot"}, "temperature"),
+    ({"model": MODEL_ID, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 0}, "max_tokens"),
+    ({"model": MODEL_ID, "messages": [{"role": "user", "content": "hi"}], "stream": {"yes": 1}}, "stream"),
+    ({"model": MODEL_ID, "messages": [{"role": "user", "content": [{"type": "audio", "x": 1}]}]},
+     "messages.0.content"),
+    ({"messages": [{"role": "user", "content": "hi"}]}, "model"),
+    ([1, 2, 3], None),
+])
+def test_wrong_types_are_400(live: LiveServer, body: object, param: str | None) -> None:
+    err = error_of(httpx.post(live.url + CHAT, headers=AUTH, json=body), 400)
+    assert err["code"] == "invalid_request"
+    if param is not None:
+        assert err["param"].startswith(param)
+
+
+def test_bad_tool_message_and_arguments(live: LiveServer) -> None:
+    no_id = {"model": MODEL_ID, "messages": [{"role": "tool", "content": "x"}]}
+    assert error_of(httpx.post(live.url + CHAT, headers=AUTH, json=no_id), 400)["param"] == "messages[0].tool_call_id"
+    bad_args = {"model": MODEL_ID, "messages": [{"role": "assistant", "content": None, "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{not json"}}]}]}
+    assert "not valid JSON" in error_of(httpx.post(live.url + CHAT, headers=AUTH, json=bad_args), 400)["message"]
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer sk-wrong"}, {"Authorization": API_KEY},
+                                     {"Authorization": f"Basic {API_KEY}"}])
+def test_missing_or_wrong_key_is_401(live: LiveServer, headers: dict[str, str]) -> None:
+    for method, path in (("POST", CHAT), ("GET", "/v1/models"), ("POST", "/v1/embeddings"),
+                         ("POST", "/v1/graphs/echo/runs")):
+        resp = httpx.request(method, live.url + path, headers=headers, json={"model": MODEL_ID, "messages": []})
+        err = error_of(resp, 401)
+        assert err["type"] == "authentication_error" and resp.headers["www-authenticate"] == "Bearer"
+    assert httpx.get(live.url + "/").status_code == 200  # the page itself holds no secret
+
+
+def test_oversized_body_is_413(live: LiveServer) -> None:
+    big = {"model": MODEL_ID, "messages": [{"role": "user", "content": "x" * 300_000}]}
+    err = error_of(httpx.post(live.url + CHAT, headers=AUTH, json=big), 413)
+    assert err["code"] == "request_too_large"
+
+    def chunked():  # no Content-Length: the limit is enforced while reading
+        yield b'{"model": "scripted", "messages": [{"role": "user", "content": "'
+        for _ in range(40):
+            yield b"y" * 10_000
+        yield b'"}]}'
+
+    err = error_of(httpx.post(live.url + CHAT, headers={**AUTH, "Content-Type": "application/json"},
+                              content=chunked()), 413)
+    assert err["code"] == "request_too_large"
+
+
+def test_unknown_route_is_404_in_openai_shape(live: LiveServer) -> None:
+    assert error_of(httpx.get(live.url + "/v1/nothing", headers=AUTH), 404)["code"] == "not_found"
+
+
+def test_model_crash_is_500_without_leaking(live: LiveServer) -> None:
+    for stream in (False, True):
+        resp = httpx.post(live.url + CHAT, headers=AUTH, json={
+            "model": MODEL_ID, "stream": stream, "messages": [{"role": "user", "content": "please explode"}]})
+        err = error_of(resp, 500)
+        assert err["type"] == "server_error" and "request id" in err["message"]
+        assert "secret" not in resp.text and "Traceback" not in resp.text and "RuntimeError" not in resp.text
+
+
+def test_client_disconnect_mid_stream_stops_generation() -> None:
+    model = ScriptedChat(delay_s=0.01, long_tokens=2000)  # 20 s if nobody stopped it
+    from genaisys.serve import create_app
+
+    app = create_app(model, api_key=API_KEY, model_id=MODEL_ID)
+    with LiveServer(app) as live:
+        async def read_a_little() -> int:
+            async with httpx.AsyncClient(timeout=10) as client, client.stream(
+                    "POST", live.url + CHAT, headers=AUTH,
+                    json={"model": MODEL_ID, "stream": True, "messages": [{"role": "user", "content": "long story"}]}
+            ) as resp:
+                assert resp.status_code == 200
+                seen = 0
+                async for line in resp.aiter_lines():
+                    if line.startswith("data: {") and '"content": "tok' in line:
+                        seen += 1
+                        if seen == 5:
+                            return seen  # leaving the block closes the connection mid-stream
+            return seen
+
+        assert asyncio.run(read_a_little()) == 5
+        deadline = time.monotonic() + 5
+        while not model.stream_closed and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert model.stream_closed, "the model's stream was not closed after the client left"
+        stopped_at = model.generated
+        time.sleep(0.3)  # ~30 more tokens would appear if decoding had leaked on
+        assert model.generated == stopped_at
+        assert stopped_at < 100
+
+
+def test_no_auth_only_for_loopback_clients() -> None:
+    from genaisys.serve import create_app, serve
+
+    with pytest.raises(ConfigError, match="api_key"):
+        create_app(ScriptedChat(), model_id=MODEL_ID)
+    with pytest.raises(ConfigError, match="loopback"):
+        serve("nano", host="0.0.0.0", no_auth=True)
+    with pytest.raises(ConfigError, match="max_body_bytes"):
+        create_app(ScriptedChat(), api_key="k", max_body_bytes=10)
+    app = create_app(ScriptedChat(), allow_no_auth_on_loopback=True, model_id=MODEL_ID)
+    body = {"model": MODEL_ID, "messages": [{"role": "user", "content": "hi"}]}
+    with LiveServer(app) as live:  # a real loopback client, no key
+        assert httpx.post(live.url + CHAT, json=body).json()["choices"][0]["message"]["content"] == "You said: hi"
+
+    async def from_elsewhere() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, client=("192.0.2.7", 5555))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.post(CHAT, json=body)
+
+    err = error_of(asyncio.run(from_elsewhere()), 401)
+    assert "loopback" in err["message"]
+
+
+def test_sse_wire_format(live: LiveServer) -> None:
+    with httpx.stream("POST", live.url + CHAT, headers=AUTH, json={
+            "model": MODEL_ID, "stream": True, "messages": [{"role": "user", "content": "a b"}]}) as resp:
+        assert resp.headers["content-type"].startswith("text/event-stream")
+        lines = [line for line in resp.iter_lines() if line]
+    assert all(line.startswith("data: ") for line in lines) and lines[-1] == "data: [DONE]"
+    chunks = [json.loads(line[6:]) for line in lines[:-1]]
+    assert {c["object"] for c in chunks} == {"chat.completion.chunk"} and len({c["id"] for c in chunks}) == 1
