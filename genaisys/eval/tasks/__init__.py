@@ -1,0 +1,88 @@
+"""The task registry: ``name`` → lazy import path of a task class (the allow-list for `get_task`).
+
+Built-in tasks, one file each:
+
+- ``easy-vqa``            closed-ended VQA on easy-VQA shapes, normalised exact match
+- ``pope`` (+ ``pope-random`` / ``pope-popular`` / ``pope-adversarial``)  POPE hallucination probes
+- ``mc-circular``         multiple choice scored with MMBench's CircularEval
+- ``tool-routing``        right tool, valid arguments, no tool when none is needed
+- ``rag-qa``              retrieval-grounded QA over pydoc topics: answer accuracy + citation precision
+- ``judge``               open-ended answers scored by any chat model as judge
+
+Add your own with `register_task` (a class, a factory, or a ``"module:attr"`` string); see
+`genaisys.eval.task` for the one-file recipe.
+
+Example:
+    >>> from genaisys.eval.tasks import get_task, list_tasks
+    >>> "easy-vqa" in list_tasks()
+    True
+    >>> get_task("pope", setting="adversarial").setting
+    'adversarial'
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from genaisys.errors import ConfigError, UnknownNameError
+
+__all__ = ["get_task", "list_tasks", "register_task", "unregister_task"]
+
+_BUILTIN: dict[str, tuple[str, dict[str, Any]]] = {
+    "easy-vqa": ("genaisys.eval.tasks.easy_vqa:EasyVQATask", {}),
+    "pope": ("genaisys.eval.tasks.pope:PopeTask", {}),
+    "pope-random": ("genaisys.eval.tasks.pope:PopeTask", {"setting": "random"}),
+    "pope-popular": ("genaisys.eval.tasks.pope:PopeTask", {"setting": "popular"}),
+    "pope-adversarial": ("genaisys.eval.tasks.pope:PopeTask", {"setting": "adversarial"}),
+    "mc-circular": ("genaisys.eval.tasks.mc_circular:CircularMCTask", {}),
+    "tool-routing": ("genaisys.eval.tasks.tool_routing:ToolRoutingTask", {}),
+    "rag-qa": ("genaisys.eval.tasks.rag_qa:RagQATask", {}),
+    "judge": ("genaisys.eval.tasks.judge:JudgeTask", {}),
+}
+_REGISTRY: dict[str, tuple[str | Callable[..., Any], dict[str, Any]]] = dict(_BUILTIN)
+
+
+def register_task(name: str, factory: str | Callable[..., Any], **defaults: Any) -> None:
+    """Register a task class/factory (or ``"module:attr"``) under ``name``; ``defaults`` preset options.
+
+    Raises:
+        ConfigError: the name is taken (unregister it first) or empty.
+    """
+    if not name or not isinstance(name, str):
+        raise ConfigError("a task name must be a non-empty string")
+    if name in _REGISTRY:
+        raise ConfigError(f"task {name!r} is already registered; call unregister_task({name!r}) first")
+    _REGISTRY[name] = (factory, dict(defaults))
+
+
+def unregister_task(name: str) -> None:
+    """Remove a registered task (built-ins included)."""
+    if name not in _REGISTRY:
+        raise UnknownNameError("task", name, list(_REGISTRY))
+    del _REGISTRY[name]
+
+
+def list_tasks() -> list[str]:
+    """Names `get_task` accepts, sorted."""
+    return sorted(_REGISTRY)
+
+
+def get_task(name: str, **options: Any) -> Any:
+    """A task instance by name; ``options`` go to its constructor (over the registered defaults).
+
+    Raises:
+        UnknownNameError: the name is not registered (the message lists the known ones).
+        ConfigError: an option the task does not take.
+    """
+    if name not in _REGISTRY:
+        raise UnknownNameError("task", name, list(_REGISTRY))
+    factory, defaults = _REGISTRY[name]
+    if isinstance(factory, str):
+        module, _, attr = factory.partition(":")
+        factory = getattr(importlib.import_module(module), attr)
+    try:
+        return factory(**{**defaults, **options})
+    except TypeError as exc:
+        raise ConfigError(f"task {name!r} cannot take options {sorted(options)}: {exc}") from exc
