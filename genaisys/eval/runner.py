@@ -140,8 +140,10 @@ def _input_sha(item: EvalItem) -> str:
 
 
 def _unwrap(model: Any) -> Any:
-    while hasattr(model, "bound") and not hasattr(model, "_llm_type"):
-        model = model.bound  # RunnableBinding from bind_tools
+    from langchain_core.runnables import RunnableBinding
+
+    while isinstance(model, RunnableBinding):  # bind_tools wraps the model; it forwards attributes too
+        model = model.bound
     return model
 
 

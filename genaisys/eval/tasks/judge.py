@@ -54,18 +54,12 @@ def parse_score(text: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def _model_id(model: Any) -> str:
-    name = getattr(model, "model_name", None) or getattr(model, "model", None)
-    llm_type = getattr(model, "_llm_type", type(model).__name__)
-    return f"{llm_type}:{name}" if name else str(llm_type)
-
-
 class JudgeTask(BaseTask):
     """Open-ended answers judged by a chat model.
 
     Args:
         judge: the judging chat model (required to score; loading items works without it).
-        judge_id: how the judge is named in records (default: its ``_llm_type`` and model name).
+        judge_id: how the judge is named in records (default: `model_identity` — type, name, settings hash).
         prompt: the judge prompt template with ``{question}``, ``{reference}``, ``{answer}``.
         pass_score: the score from which an answer passes.
         data: optional JSONL of items (see the module doc).
@@ -81,7 +75,11 @@ class JudgeTask(BaseTask):
             if field not in prompt:
                 raise ConfigError(f"the judge prompt must contain {field}")
         self.judge, self.prompt, self.pass_score = judge, prompt, pass_score
-        self.judge_id = judge_id or (_model_id(judge) if judge is not None else None)
+        if judge_id is None and judge is not None:
+            from genaisys.eval.runner import model_identity
+
+            judge_id = model_identity(judge)[0]  # "<llm type>:<model name>:<settings hash>"
+        self.judge_id = judge_id
         self.prompt_sha256 = hashlib.sha256(prompt.encode()).hexdigest()
         self.data, self.split, self.root = data, split, root
 
