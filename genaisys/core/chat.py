@@ -560,10 +560,12 @@ class ChatCore(BaseChatModel):
 
         Greedy results equal separate ``invoke`` calls; sampled ones draw from one generator for
         the batch. Falls back to LangChain's per-input ``batch`` for native MLLMs, VCD, constrained
-        tool calls, per-input configs or callbacks (those want per-call events).
+        tool calls or callbacks (those want per-call events).
         """
         configs = config if isinstance(config, list) else [config]
-        plain = all(not (c or {}).get("callbacks") for c in configs) and not isinstance(config, list)
+        # A bound model (``bind_tools(...).batch``) always passes one config per input; those
+        # without callbacks batch too (tags, names and metadata only matter to callbacks).
+        plain = all(not (c or {}).get("callbacks") for c in configs)
         constrained = bool(kwargs.get("tools")) and kwargs.get("constrain_tool_calls", self.constrain_tool_calls)
         if (not inputs or not plain or constrained or getattr(self.core, "is_native", False)
                 or _vcd_config(kwargs.get("vcd", self.vcd)) is not None):

@@ -141,3 +141,10 @@ def test_usage_metadata_and_stops_agree_across_invoke_stream_async_and_batch(scr
     assert batched[0].usage_metadata == usage
     bound = chat.bind(stop=["three"])  # stops bound like any other kwarg
     assert bound.invoke("Count.").content == "One two "
+
+
+def test_a_bound_model_batches_in_one_padded_decode(scripted_chat):
+    chat = scripted_chat(_call("calc", {"expression": "1+1"}))
+    out = chat.bind_tools([calc]).batch(["a", "bb", "ccc"])
+    assert [[c["name"] for c in m.tool_calls] for m in out] == [["calc"]] * 3
+    assert max(chat.language_model.batch_sizes) == 3  # one batch, not three threads of one row
