@@ -33,9 +33,10 @@ def model_fingerprint(spec: str) -> str:
 
     The cache keys on it, so new weights under the same name never reuse old answers.
     """
-    from genaisys.core.loading import NANO_DIR
+    import genaisys
 
-    folder = NANO_DIR if spec == "nano" else Path(spec)
+    nano_dir = Path(genaisys.__file__).parent / "core" / "nano"  # Copied from genaisys.core.loading.NANO_DIR
+    folder = nano_dir if spec == "nano" else Path(spec)
     if not folder.is_dir():
         return "untrained-seed0" if spec == "nano" else hashlib.sha256(spec.encode()).hexdigest()[:10]
     h = hashlib.sha256()
@@ -79,17 +80,17 @@ def run(task: str = typer.Argument(..., help="Task name (see `genaisys eval task
         ) -> None:
     """Evaluate a model on one task; writes OUT/TASK/result.json, report.md and plots."""
     try:
-        from genaisys.core.loading import load_core
+        import genaisys
         from genaisys.eval.report import markdown_table, write_report
         from genaisys.eval.runner import run_eval
         from genaisys.eval.tasks import get_task
 
         opts = _options(option)
         if judge is not None:
-            opts["judge"] = load_core(judge, max_new_tokens=64, temperature=0.0)
+            opts["judge"] = genaisys.load_core(judge, max_new_tokens=64, temperature=0.0)
             opts.setdefault("judge_id", f"{judge}@{model_fingerprint(judge)}")
         the_task = get_task(task, **opts)
-        chat = load_core(model, max_new_tokens=max_new_tokens, temperature=0.0)
+        chat = genaisys.load_core(model, max_new_tokens=max_new_tokens, temperature=0.0)
         model_id = f"{model}@{model_fingerprint(model)}:max_new_tokens={max_new_tokens}"
         result = run_eval(the_task, chat, limit=limit, seed=seed, batch_size=batch_size,
                           cache=out / "predictions.jsonl", model_id=model_id,
