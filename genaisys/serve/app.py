@@ -517,10 +517,25 @@ def _bound_model(core: Any, req: ChatCompletionRequest) -> Any:
                        param="tools") from None
 
 
+def _ensure_worker_threads(count: int) -> None:
+    """Give the running loop a default executor with ``count`` threads (once per loop).
+
+    Local cores decode in worker threads (``asyncio.to_thread``); the default pool has only
+    ``cpu_count + 4`` threads, which would cap how many concurrent requests can reach the
+    core's micro-batcher at once.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    loop = asyncio.get_running_loop()
+    if getattr(loop, "_genaisys_workers", None) is None:
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=count, thread_name_prefix="genaisys-serve"))
+        loop._genaisys_workers = count  # type: ignore[attr-defined]
+
+
 def create_app(core: Any, *, api_key: str | None = None, allow_no_auth_on_loopback: bool = False,
                max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, model_id: str = "genaisys-nano",
                memory: Any = None, graphs: dict[str, Any] | None = None, embedder: Any = None,
-               fetcher: Any = None) -> FastAPI:
+               fetcher: Any = None, worker_threads: int = 64) -> FastAPI:
     """Build the OpenAI-compatible app around a LangChain chat model.
 
     Args:
@@ -536,6 +551,8 @@ def create_app(core: Any, *, api_key: str | None = None, allow_no_auth_on_loopba
         embedder: a text embedding function (``list[str] -> vectors``) used before ``memory``;
             default the packaged MiniLM (`SentenceTransformerEmbedding`), loaded on first use.
         fetcher: the `HttpFetcher` for ``http(s)`` image URLs (default: one with default limits).
+        worker_threads: threads for blocking work (local decoding, graph runs), so that many
+            concurrent requests can wait in the core's batching window together.
 
     Raises:
         ConfigError: no ``api_key`` and loopback-only no-auth not asked for; a bad limit.
@@ -551,6 +568,8 @@ def create_app(core: Any, *, api_key: str | None = None, allow_no_auth_on_loopba
                           "to run without a key on this machine only, pass allow_no_auth_on_loopback=True")
     if api_key is not None and not api_key.strip():
         raise ConfigError("api_key is empty; pass a real secret or None with allow_no_auth_on_loopback=True")
+    if worker_threads < 1:
+        raise ConfigError(f"worker_threads={worker_threads}; use at least 1")
     if max_body_bytes < 1024:
         raise ConfigError(f"max_body_bytes={max_body_bytes} is too small for any chat request; use >= 1024")
     graphs = dict(graphs or {})
@@ -621,6 +640,7 @@ def create_app(core: Any, *, api_key: str | None = None, allow_no_auth_on_loopba
     @app.post("/v1/chat/completions", response_model=None)
     async def chat_completions(req: ChatCompletionRequest) -> JSONResponse | StreamingResponse:
         check_model(req.model)
+        _ensure_worker_threads(worker_threads)
         messages = await to_langchain_messages(req.messages, fetch)
         model = _bound_model(core, req)
         kwargs = _generation_kwargs(core, req)
@@ -690,6 +710,7 @@ def create_app(core: Any, *, api_key: str | None = None, allow_no_auth_on_loopba
             raise ApiError(400, "send 'input' (text or content parts) or 'resume' (an interrupt's answer)",
                            param="input")
         thread_id = req.thread_id or uuid.uuid4().hex
+        _ensure_worker_threads(worker_threads)
         try:
             values = await asyncio.to_thread(run_turn, graphs[name], content, thread_id=thread_id,
                                              config=req.config)
