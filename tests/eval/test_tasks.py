@@ -120,6 +120,7 @@ def test_tool_routing_scoring() -> None:
     task = get_task("tool-routing")
     items = {i.id: i for i in task.load()}
     assert len(items) == 16
+    assert task.labels == ("calculator", "current_time", "http_fetch", "read_file", "(none)")
     r = task.score(items["calc-1"], _call("calculator", expression="37 * 49"))
     assert r["right_tool"] and r["args_valid"] and r["args_match"] and r["correct"]
     r = task.score(items["calc-1"], _call("calculator", expr="37*49"))  # missing required argument

@@ -78,6 +78,11 @@ class ToolRoutingTask(BaseTask):
         return {"data": str(self.data) if self.data else None, "tools": sorted(t.name for t in self.tools)}
 
     @property
+    def labels(self) -> tuple[str, ...]:  # type: ignore[override]
+        """Tool names + ``"(none)"``: the classes of the routing confusion matrix."""
+        return (*sorted(t.name for t in self.tools), "(none)")
+
+    @property
     def tools(self) -> list[Any]:
         if self._tools is None:
             from genaisys.tools import get_tool
