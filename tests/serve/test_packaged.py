@@ -1,9 +1,11 @@
-"""The packaged nano core served for real and answered through the openai SDK (plain, streamed, image)."""
+"""The packaged nano core served for real and answered through the openai SDK (plain, streamed, image,
+concurrent requests batched), plus embeddings from the packaged MiniLM."""
 
 from __future__ import annotations
 
 import base64
 import io
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -11,13 +13,23 @@ from tests.serve.conftest import API_KEY, LiveServer
 
 
 @pytest.mark.packaged
-def test_nano_core_through_openai_sdk() -> None:
+def test_nano_core_through_openai_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
     import openai
     import torch
     from PIL import Image
 
     from genaisys.core import load_core
+    from genaisys.core.chat import ChatCore
     from genaisys.serve import create_app
+
+    batches: list[int] = []
+    original = ChatCore.batch_generate
+
+    def spy(self: ChatCore, conversations: list, **kwargs: object) -> object:
+        batches.append(len(conversations))
+        return original(self, conversations, **kwargs)
+
+    monkeypatch.setattr(ChatCore, "batch_generate", spy)
 
     torch.set_num_threads(1)
     core = load_core("nano", max_new_tokens=6, batch_window_ms=10)
@@ -40,3 +52,18 @@ def test_nano_core_through_openai_sdk() -> None:
             {"type": "text", "text": "What color is the shape?"}, {"type": "image_url", "image_url": {"url": url}}]}])
         assert seen.choices[0].message.content.strip()
         assert seen.usage.prompt_tokens > out.usage.prompt_tokens  # the image tokens were spliced in
+
+        # Concurrent clients go through the core's micro-batcher: one padded batch, not 4 decodes.
+        batches.clear()
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda _: client.chat.completions.create(
+                model="genaisys-nano", max_tokens=3, messages=[{"role": "user", "content": "Name a colour."}]
+            ).choices[0].message.content, range(4)))
+        assert sum(batches) == 4 and max(batches) >= 2, batches
+        assert len(set(answers)) == 1 and answers[0].strip()  # greedy: the same prompt, the same answer
+
+        # /v1/embeddings with no memory and no embedder: the packaged MiniLM (384-d, unit length).
+        vectors = client.embeddings.create(model="genaisys-embed", input=["a red square", "a red box"]).data
+        assert [len(v.embedding) for v in vectors] == [384, 384]
+        assert sum(x * x for x in vectors[0].embedding) == pytest.approx(1.0, abs=1e-3)
+        assert sum(a * b for a, b in zip(vectors[0].embedding, vectors[1].embedding, strict=True)) > 0.5
