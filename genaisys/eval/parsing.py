@@ -107,7 +107,8 @@ def parse_choice(text: str, n_options: int, options: Sequence[str] | None = None
         exact = [i for i, o in enumerate(options) if normalize(o) == norm]
         if len(exact) == 1:
             return letters[exact[0]]
-        found = [i for i, o in enumerate(options) if normalize(o) and re.search(rf"\b{re.escape(normalize(o))}\b", norm)]
+        found = [i for i, o in enumerate(options)
+                 if normalize(o) and re.search(rf"\b{re.escape(normalize(o))}\b", norm)]
         if len(found) == 1:
             return letters[found[0]]
     return None

@@ -182,7 +182,8 @@ def _text(message: Any) -> str:
 
 
 def _calls(messages: Sequence[Any]) -> list[dict[str, Any]]:
-    return [{"name": c["name"], "args": c.get("args") or {}} for m in messages for c in getattr(m, "tool_calls", None) or []]
+    return [{"name": c["name"], "args": c.get("args") or {}}
+            for m in messages for c in getattr(m, "tool_calls", None) or []]
 
 
 def _ask(sut: Any, chat: bool, task: str, batch: Sequence[EvalItem], conversations: list[list[Any]],

@@ -10,7 +10,8 @@ from genaisys.eval.parsing import extract_answer, normalize, parse_choice, parse
     ("No.", "no"), ("no", "no"), ("Nope, nothing like that.", "no"), ("  no, it's a square", "no"),
     ("There is no triangle in the image.", "no"), ("I don't see a circle.", "no"), ("There isn't one.", "no"),
     ("There is a red circle.", "yes"), ("The image contains a triangle.", "yes"), ("I think yes", "yes"),
-    ("", None), ("maybe", None), ("A circle.", None), ("Yes, a circle and no square.", "yes"), ("The shape is blue.", None),
+    ("", None), ("maybe", None), ("A circle.", None), ("Yes, a circle and no square.", "yes"),
+    ("The shape is blue.", None),
 ])
 def test_yes_no(text: str, want: str | None) -> None:
     assert parse_yes_no(text) == want
