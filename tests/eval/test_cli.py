@@ -17,7 +17,8 @@ def fake_cores(monkeypatch, scripted):
         loaded.append((spec, kwargs))
         return scripted(answer=lambda t, i: "Score: 3" if "grading" in t else "yes", name_=spec)
 
-    monkeypatch.setattr(genaisys, "load_core", load_core, raising=False)
+    # setitem, not setattr: setattr would read the lazy attribute first and import torch for nothing
+    monkeypatch.setitem(vars(genaisys), "load_core", load_core)
     return loaded
 
 
