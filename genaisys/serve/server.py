@@ -71,7 +71,7 @@ def serve(core_spec: str = "nano", host: str = "127.0.0.1", port: int = 8000, ap
         key = "sk-genaisys-" + secrets.token_urlsafe(24)
         print(f"genaisys serve: API key for this run (send 'Authorization: Bearer <key>'): {key}", file=sys.stderr)
     core = load_core(core_spec, max_new_tokens=max_new_tokens, batch_window_ms=batch_window_ms)
-    app = create_app(core, api_key=key, allow_no_auth_on_loopback=no_auth, model_id=core.model_name,
+    app = create_app(core, api_key=key, allow_no_auth_on_loopback=no_auth, model_id=getattr(core, "model_name", None) or core_spec,
                      max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY_BYTES)
     uvicorn.run(app, host=host, port=port, log_level=log_level)
 
