@@ -15,7 +15,8 @@
   ``base64`` encoding (the openai SDK asks for base64 by default).
 * ``GET /v1/graphs`` and ``POST /v1/graphs/{name}/runs`` — run a named LangGraph graph for one
   turn on a thread id (``{"input": ..., "thread_id": ...}``, or ``{"resume": ...}`` to answer
-  an interrupt).
+  an interrupt); the answer carries the output, the messages (OpenAI shape), retrieved
+  ``context`` (citations) and ``artifacts`` (generated media, served by ``GET /v1/blobs/{id}``).
 * ``GET /`` — a small web chat page (one HTML file, no build step, no CDN).
 
 Security: a Bearer API key is required on every ``/v1`` route unless the app is created with
@@ -52,7 +53,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from langchain_core.messages import (
     AIMessage,
     AIMessageChunk,
@@ -535,7 +536,7 @@ def _ensure_worker_threads(count: int) -> None:
 def create_app(core: Any, *, api_key: str | None = None, allow_no_auth_on_loopback: bool = False,
                max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, model_id: str = "genaisys-nano",
                memory: Any = None, graphs: dict[str, Any] | None = None, embedder: Any = None,
-               fetcher: Any = None, worker_threads: int = 64) -> FastAPI:
+               fetcher: Any = None, worker_threads: int = 64, blobs: Any = None) -> FastAPI:
     """Build the OpenAI-compatible app around a LangChain chat model.
 
     Args:
@@ -551,6 +552,8 @@ def create_app(core: Any, *, api_key: str | None = None, allow_no_auth_on_loopba
         embedder: a text embedding function (``list[str] -> vectors``) used before ``memory``;
             default the packaged MiniLM (`SentenceTransformerEmbedding`), loaded on first use.
         fetcher: the `HttpFetcher` for ``http(s)`` image URLs (default: one with default limits).
+        blobs: a `BlobStore`; ``GET /v1/blobs/{id}`` serves its media (generated images,
+            audio) so graph-run artifacts can be shown.
         worker_threads: threads for blocking work (local decoding, graph runs), so that many
             concurrent requests can wait in the core's batching window together.
 
@@ -722,9 +725,25 @@ def create_app(core: Any, *, api_key: str | None = None, allow_no_auth_on_loopba
         last_ai = next((m for m in reversed(msgs) if isinstance(m, AIMessage)), None)
         interrupts = [{"id": getattr(i, "id", None), "value": _jsonable(getattr(i, "value", i))}
                       for i in values.get("__interrupt__", [])]
+        artifacts = [dict(_jsonable(dict(a)), url=f"/v1/blobs/{a['blob_id']}" if blobs is not None else None)
+                     for a in values.get("artifacts", []) if isinstance(a, dict) and a.get("blob_id")]
         return {"object": "graph.run", "graph": name, "thread_id": thread_id,
                 "output": _text_of(last_ai.content) if last_ai is not None else "",
-                "messages": [from_langchain_message(m) for m in msgs], "interrupts": interrupts}
+                "messages": [from_langchain_message(m) for m in msgs], "interrupts": interrupts,
+                "context": [_jsonable(dict(h)) for h in values.get("context", []) if isinstance(h, dict)],
+                "artifacts": artifacts}
+
+    @app.get("/v1/blobs/{blob_id}")
+    async def get_blob(blob_id: str) -> Response:
+        if blobs is None or not blobs.has(blob_id):
+            raise ApiError(404, f"no blob {blob_id!r} on this server", param="blob_id", code="blob_not_found")
+        try:
+            data = await asyncio.to_thread(blobs.get, blob_id)  # hash-checked
+        except GenaisysError as exc:
+            raise _client_error(exc) from None
+        return Response(data, media_type=blobs.mime_type(blob_id) or "application/octet-stream",
+                        headers={"X-Content-Type-Options": "nosniff",
+                                 "Content-Security-Policy": "default-src 'none'; sandbox"})
 
     app.add_middleware(_Guard, api_key=api_key, allow_no_auth_on_loopback=allow_no_auth_on_loopback,
                        max_body_bytes=max_body_bytes)
@@ -732,11 +751,7 @@ def create_app(core: Any, *, api_key: str | None = None, allow_no_auth_on_loopba
 
 
 def _jsonable(value: Any) -> Any:
-    try:
-        json.dumps(value)
-        return value
-    except (TypeError, ValueError):
-        return repr(value)
+    return json.loads(json.dumps(value, default=repr))  # what JSON cannot hold is shown by its repr
 
 
 # ---------------------------------------------------------------------------------- streaming

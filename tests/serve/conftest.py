@@ -170,8 +170,38 @@ def scripted() -> ScriptedChat:
     return ScriptedChat()
 
 
+def build_studio_graph(blobs: Any) -> Any:
+    """A one-node graph that answers with a citation and a generated image (stored as a blob)."""
+    from langgraph.graph import END, START, StateGraph
+    from PIL import Image
+
+    from genaisys.graphs import AssistantState
+
+    def draw(state: dict[str, Any]) -> dict[str, Any]:
+        buf = io.BytesIO()
+        Image.new("RGB", (16, 16), (230, 0, 0)).save(buf, "PNG")
+        blob_id = blobs.put(buf.getvalue(), "image/png")
+        return {"messages": [AIMessage("Here is a red square [1].")],
+                "context": [{"id": "d1", "text": "Red is a colour.", "score": 0.9, "source": "colours.md",
+                             "citation": "[1] colours.md", "metadata": {}}],
+                "artifacts": [{"blob_id": blob_id, "kind": "image", "mime_type": "image/png", "producer": "draw"}]}
+
+    graph = StateGraph(AssistantState)
+    graph.add_node("draw", draw)
+    graph.add_edge(START, "draw")
+    graph.add_edge("draw", END)
+    return graph.compile()
+
+
 @pytest.fixture(scope="module")
-def live(scripted: ScriptedChat) -> Iterator[LiveServer]:
+def blobs(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    from genaisys.memory.blobs import BlobStore
+
+    return BlobStore(tmp_path_factory.mktemp("blobs"))
+
+
+@pytest.fixture(scope="module")
+def live(scripted: ScriptedChat, blobs: Any) -> Iterator[LiveServer]:
     from langchain_core.language_models import FakeListChatModel
     from langgraph.checkpoint.memory import InMemorySaver
 
@@ -182,6 +212,7 @@ def live(scripted: ScriptedChat) -> Iterator[LiveServer]:
     graph = build_assistant_graph(ScriptedChat(), checkpointer=InMemorySaver())
     echo = build_assistant_graph(FakeListChatModel(responses=["graph says hi"]), checkpointer=False)
     app = create_app(scripted, api_key=API_KEY, model_id=MODEL_ID, max_body_bytes=200_000,
-                     embedder=HashingEmbedding(dim=16), graphs={"assistant": graph, "echo": echo})
+                     embedder=HashingEmbedding(dim=16), blobs=blobs,
+                     graphs={"assistant": graph, "echo": echo, "studio": build_studio_graph(blobs)})
     with LiveServer(app) as server:
         yield server

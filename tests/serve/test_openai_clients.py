@@ -191,7 +191,7 @@ def test_graph_runs_share_a_thread(live: LiveServer) -> None:
     other = httpx.post(live.url + "/v1/graphs/echo/runs", headers=headers, json={"input": "x"}).json()
     assert other["output"] == "graph says hi" and len(other["thread_id"]) == 32
     assert httpx.get(live.url + "/v1/graphs", headers=headers).json()["data"] == [
-        {"id": "assistant", "object": "graph"}, {"id": "echo", "object": "graph"}]
+        {"id": "assistant", "object": "graph"}, {"id": "echo", "object": "graph"}, {"id": "studio", "object": "graph"}]
     missing = httpx.post(live.url + "/v1/graphs/nope/runs", headers=headers, json={"input": "x"})
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "graph_not_found"
     empty = httpx.post(live.url + "/v1/graphs/echo/runs", headers=headers, json={})
@@ -212,3 +212,19 @@ def test_langchain_chat_openai(live: LiveServer) -> None:
     seen = llm.invoke([HumanMessage(content=[{"type": "text", "text": "see"},
                                              {"type": "image_url", "image_url": {"url": url}}])])
     assert seen.content == "I see a 2x9 image. You said: see"
+
+
+def test_graph_run_carries_citations_and_artifacts(live: LiveServer) -> None:
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    run = httpx.post(live.url + "/v1/graphs/studio/runs", headers=headers, json={"input": "draw red"}).json()
+    assert run["output"] == "Here is a red square [1]."
+    assert run["context"][0]["citation"] == "[1] colours.md"
+    art = run["artifacts"][0]
+    assert art["kind"] == "image" and art["url"] == f"/v1/blobs/{art['blob_id']}"
+    blob = httpx.get(live.url + art["url"], headers=headers)
+    assert blob.status_code == 200 and blob.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(blob.content)).size == (16, 16)
+    assert httpx.get(live.url + art["url"]).status_code == 401
+    missing = httpx.get(live.url + "/v1/blobs/sha256:" + "0" * 64, headers=headers)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "blob_not_found"
+    assert httpx.get(live.url + "/v1/blobs/..%2F..%2Fetc%2Fpasswd", headers=headers).status_code == 404

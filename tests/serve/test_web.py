@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.serve.conftest import API_KEY, MODEL_ID, LiveServer, ScriptedChat
+from tests.serve.conftest import API_KEY, MODEL_ID, LiveServer, ScriptedChat, build_studio_graph
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -24,6 +24,8 @@ WEATHER = {"type": "function", "function": {"name": "get_weather", "description"
 
 
 def test_chat_page_streams_images_and_tool_calls(tmp_path: Path) -> None:
+    from genaisys.memory.blobs import BlobStore
+
     sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
     if not Path(CHROMIUM).is_file():
         pytest.skip(f"no system Chromium at {CHROMIUM} (apt-get install chromium)")
@@ -31,7 +33,9 @@ def test_chat_page_streams_images_and_tool_calls(tmp_path: Path) -> None:
 
     image = tmp_path / "red.png"
     Image.new("RGB", (7, 5), (220, 20, 20)).save(image)
-    app = create_app(ScriptedChat(delay_s=0.02), api_key=API_KEY, model_id=MODEL_ID)
+    blobs = BlobStore(tmp_path / "blobs")
+    app = create_app(ScriptedChat(delay_s=0.02), api_key=API_KEY, model_id=MODEL_ID, blobs=blobs,
+                     graphs={"studio": build_studio_graph(blobs)})
     with LiveServer(app) as live, sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
@@ -65,6 +69,14 @@ def test_chat_page_streams_images_and_tool_calls(tmp_path: Path) -> None:
             page.click("#send")
             page.wait_for_selector(".tool", timeout=15_000)
             assert page.text_content(".tool") == 'tool call: get_weather({"city": "Paris"})'
+
+            page.fill("#graph", "studio")  # a graph run: citations and a generated image inline
+            page.fill("#text", "draw something red")
+            page.click("#send")
+            page.wait_for_selector("img.artifact", timeout=15_000)
+            page.wait_for_function("document.querySelector('img.artifact').naturalWidth === 16")
+            assert page.text_content(".sources li") == "[1] colours.md"
+            page.fill("#graph", "")
 
             page.fill("#key", "sk-wrong")
             page.dispatch_event("#key", "change")
