@@ -18,6 +18,7 @@ import ipaddress
 import os
 import secrets
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import typer
@@ -38,7 +39,9 @@ def _is_loopback(host: str) -> bool:
 
 def serve(core_spec: str = "nano", host: str = "127.0.0.1", port: int = 8000, api_key: str | None = None,
           no_auth: bool = False, *, max_new_tokens: int = 256, batch_window_ms: float = 20.0,
-          max_body_bytes: int | None = None, log_level: str = "info") -> None:
+          max_body_bytes: int | None = None, log_level: str = "info",
+          tools: Sequence[str] = ("builtin:calculator", "builtin:clock"),
+          checkpointer: str | None = None) -> None:
     """Load a core and serve it over HTTP with uvicorn until interrupted.
 
     Args:
@@ -51,6 +54,9 @@ def serve(core_spec: str = "nano", host: str = "127.0.0.1", port: int = 8000, ap
         batch_window_ms: concurrent requests arriving within this window decode as one batch.
         max_body_bytes: request size limit (default `genaisys.serve.app.DEFAULT_MAX_BODY_BYTES`).
         log_level: uvicorn's log level.
+        tools: registry names of the tools the served ``assistant`` graph may call.
+        checkpointer: where the ``assistant`` graph keeps its threads (a SQLite path,
+            ``":memory:"``, a ``postgresql://`` DSN; default SQLite under ``$GENAISYS_HOME``).
 
     Raises:
         ConfigError: ``no_auth`` on a non-loopback host; an unknown core.
@@ -64,6 +70,7 @@ def serve(core_spec: str = "nano", host: str = "127.0.0.1", port: int = 8000, ap
     import uvicorn
 
     from genaisys.core import load_core
+    from genaisys.graphs import build_assistant_graph
     from genaisys.serve.app import DEFAULT_MAX_BODY_BYTES, create_app
 
     key = None if no_auth else (api_key or os.environ.get("GENAISYS_API_KEY"))
@@ -71,8 +78,11 @@ def serve(core_spec: str = "nano", host: str = "127.0.0.1", port: int = 8000, ap
         key = "sk-genaisys-" + secrets.token_urlsafe(24)
         print(f"genaisys serve: API key for this run (send 'Authorization: Bearer <key>'): {key}", file=sys.stderr)
     core = load_core(core_spec, max_new_tokens=max_new_tokens, batch_window_ms=batch_window_ms)
-    app = create_app(core, api_key=key, allow_no_auth_on_loopback=no_auth, model_id=getattr(core, "model_name", None) or core_spec,
-                     max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY_BYTES)
+    # The tool-augmented assistant, served at /v1/graphs/assistant/runs (threads persist).
+    assistant = build_assistant_graph(core, tools=list(tools), checkpointer=checkpointer)
+    app = create_app(core, api_key=key, allow_no_auth_on_loopback=no_auth,
+                     model_id=getattr(core, "model_name", None) or core_spec,
+                     max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY_BYTES, graphs={"assistant": assistant})
     uvicorn.run(app, host=host, port=port, log_level=log_level)
 
 
@@ -88,11 +98,14 @@ def serve_main(core: str = typer.Option("nano", help="core to load: nano, a fold
                no_auth: bool = typer.Option(False, "--no-auth", help="no key; only with a loopback --host"),
                max_new_tokens: int = typer.Option(256, help="cap on generated tokens per request"),
                batch_window_ms: float = typer.Option(20.0, help="micro-batching window for concurrent requests"),
+               tool: list[str] = typer.Option(["builtin:calculator", "builtin:clock"], "--tool",
+                                              help="a tool the assistant graph may call (repeat the option)"),
+               checkpointer: str | None = typer.Option(None, help="SQLite path or postgresql:// DSN for threads"),
                ) -> None:
     """Serve a core (``genaisys serve``): /v1/chat/completions, /v1/models, /v1/embeddings, graphs, /."""
     try:
         serve(core, host=host, port=port, api_key=api_key, no_auth=no_auth, max_new_tokens=max_new_tokens,
-              batch_window_ms=batch_window_ms)
+              batch_window_ms=batch_window_ms, tools=tool, checkpointer=checkpointer)
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

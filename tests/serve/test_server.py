@@ -43,13 +43,25 @@ def test_serve_makes_a_key_when_none_is_given(captured: dict[str, Any], capsys: 
 
     from genaisys.serve import serve
 
-    serve("nano", port=8123, max_new_tokens=7)
+    serve("nano", port=8123, max_new_tokens=7, checkpointer=":memory:")
     key = capsys.readouterr().err.split("): ")[-1].strip()
     assert key.startswith("sk-genaisys-") and len(key) > 30
     assert captured["spec"] == "nano" and captured["core_kwargs"]["max_new_tokens"] == 7
     assert captured["run_kwargs"]["host"] == "127.0.0.1" and captured["run_kwargs"]["port"] == 8123
     assert asyncio.run(_models(captured["app"])) == 401
     assert asyncio.run(_models(captured["app"], {"Authorization": f"Bearer {key}"})) == 200
+
+    async def assistant_turns() -> list[str]:
+        transport = httpx.ASGITransport(app=captured["app"], client=("127.0.0.1", 4000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test",
+                                     headers={"Authorization": f"Bearer {key}"}) as client:
+            outs = []
+            for text in ("first", "second"):
+                run = (await client.post("/v1/graphs/assistant/runs", json={"input": text, "thread_id": "s"})).json()
+                outs.append(f"{run['output']}|{len(run['messages'])}")
+            return outs
+
+    assert asyncio.run(assistant_turns()) == ["You said: first|2", "You said: second|4"]  # the thread persists
 
 
 def test_serve_key_from_environment_and_no_auth(captured: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -58,9 +70,9 @@ def test_serve_key_from_environment_and_no_auth(captured: dict[str, Any], monkey
     from genaisys.serve import serve
 
     monkeypatch.setenv("GENAISYS_API_KEY", "sk-from-env")
-    serve("nano")
+    serve("nano", checkpointer=":memory:")
     assert asyncio.run(_models(captured["app"], {"Authorization": "Bearer sk-from-env"})) == 200
-    serve("nano", host="::1", no_auth=True)
+    serve("nano", host="::1", no_auth=True, checkpointer=":memory:")
     assert asyncio.run(_models(captured["app"])) == 200
 
 
@@ -70,6 +82,7 @@ def test_typer_command(captured: dict[str, Any]) -> None:
     runner = CliRunner()
     refused = runner.invoke(serve_app, ["--host", "0.0.0.0", "--no-auth"])
     assert refused.exit_code == 2 and "loopback" in refused.output and "app" not in captured
-    ok = runner.invoke(serve_app, ["--port", "9001", "--api-key", "sk-x", "--core", "asset:smollm2"])
+    ok = runner.invoke(serve_app, ["--port", "9001", "--api-key", "sk-x", "--core", "asset:smollm2",
+                                      "--checkpointer", ":memory:", "--tool", "builtin:calculator"])
     assert ok.exit_code == 0, ok.output
     assert captured["spec"] == "asset:smollm2" and captured["run_kwargs"]["port"] == 9001
