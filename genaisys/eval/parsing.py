@@ -29,7 +29,8 @@ _NO = {"no", "nope", "false", "incorrect", "negative", "none"}
 # Negations that make a sentence a "no" when it starts with neither word: "There is no circle."
 _NEGATION = re.compile(r"\b(no|not|none|nothing|isn't|isnt|aren't|arent|doesn't|doesnt|don't|dont|cannot|can't|"
                        r"without|absent)\b")
-_AFFIRM = re.compile(r"^(there (is|are)|it (is|has|does|contains)|the image (shows|contains|has)|i see|i can see)\b")
+_AFFIRM = re.compile(r"^(there (is|are)|it (is|has|does|contains)|it's|this is|the image (is|shows|contains|has)|"
+                     r"i see|i can see)\b")
 
 
 def normalize(text: str) -> str:
@@ -43,16 +44,22 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
-def parse_yes_no(text: str) -> str | None:
+def parse_yes_no(text: str, subject: str | None = None, *, strict: bool = False) -> str | None:
     """``"yes"``, ``"no"`` or ``None`` for a free-text answer to a yes/no question.
 
-    The first word decides when it is a yes/no word ("Yes, there is…", "No.", "Nope"); otherwise
-    a negation anywhere ("There is no circle", "I don't see one") means no, and an affirmative
-    opening ("There is a circle", "It contains…") means yes. Anything else is ``None``.
+    The first word decides when it is a yes/no word ("Yes, there is…", "No.", "Nope"). Otherwise
+    the reply is a statement: a negation ("There is no circle", "I don't see one") means no; an
+    affirmative statement ("There is a circle", "The image contains…") means yes — but when the
+    question's ``subject`` is given, only if the statement names it ("The image contains a
+    triangle." does not answer "Is there a circle?": ``None``). ``strict=True`` reads only a
+    leading yes/no word: use it for negated questions ("Is there *not* a circle?"), where "There is
+    no circle" would mean yes.
 
     Example:
         >>> [parse_yes_no(t) for t in ["No.", "yes", "There is no triangle.", "maybe"]]
         ['no', 'yes', 'no', None]
+        >>> parse_yes_no("The image shows a red circle.", "red circle"), parse_yes_no("It is a square.", "circle")
+        ('yes', None)
     """
     # Keep apostrophes so "isn't" stays one word.
     words = re.sub(r"[^\w\s']", " ", str(text).lower()).split()
@@ -62,11 +69,15 @@ def parse_yes_no(text: str) -> str | None:
         return "yes"
     if words[0] in _NO:
         return "no"
+    if strict:
+        return None
     joined = " ".join(words)
     if _NEGATION.search(joined):
         return "no"
     if _AFFIRM.search(joined):
-        return "yes"
+        if subject is None:
+            return "yes"
+        return "yes" if all(w in words for w in normalize(subject).split()) else None
     # A lone yes/no later on ("I think yes") — only when exactly one of the two appears.
     has_yes, has_no = bool(_YES & set(words)), bool(_NO & set(words))
     if has_yes != has_no:
@@ -114,17 +125,22 @@ def parse_choice(text: str, n_options: int, options: Sequence[str] | None = None
     return None
 
 
-def extract_answer(text: str, vocabulary: Sequence[str]) -> str | None:
+def extract_answer(text: str, vocabulary: Sequence[str], question: str | None = None) -> str | None:
     """The one vocabulary answer a free-text reply gives, or ``None`` (none, or several).
 
     Exact match after `normalize` wins; then yes/no via `parse_yes_no` when both are in the
     vocabulary and the reply reads as one; then the single vocabulary word found in the reply.
+    With ``question`` given, vocabulary words the reply merely echoes from the question are
+    ignored ("What is the colour of the circle?" → "The circle is blue." → "blue").
 
     Example:
         >>> extract_answer("The shape is a circle.", ["circle", "triangle", "yes", "no"])
         'circle'
         >>> extract_answer("circle or triangle", ["circle", "triangle"]) is None
         True
+        >>> extract_answer("The circle is blue.", ["circle", "blue"], question="What colour is the circle?")
+        'blue'
+
     """
     vocab = {normalize(v): v for v in vocabulary}
     norm = normalize(text)
@@ -135,6 +151,10 @@ def extract_answer(text: str, vocabulary: Sequence[str]) -> str | None:
         if yn is not None and not any(re.search(rf"\b{re.escape(v)}\b", norm) for v in vocab if v not in {"yes", "no"}):
             return vocab[yn]
     found = [v for v in vocab if v not in {"yes", "no"} and re.search(rf"\b{re.escape(v)}\b", norm)]
+    if question is not None and len(found) > 1:
+        asked = normalize(question)
+        fresh = [v for v in found if not re.search(rf"\b{re.escape(v)}\b", asked)]
+        found = fresh or found
     if len(found) == 1:
         return vocab[found[0]]
     if not found and "yes" in vocab and "no" in vocab:

@@ -26,6 +26,16 @@ def test_choice_letters(text: str, want: str | None) -> None:
     assert parse_choice(text, 4) == want
 
 
+def test_yes_no_with_subject_and_strict() -> None:
+    assert parse_yes_no("The image contains a triangle.", "circle") is None  # affirms another object
+    assert parse_yes_no("The image is a red circle.", "red circle") == "yes"
+    assert parse_yes_no("The image is a blue circle.", "red circle") is None
+    assert parse_yes_no("There is no circle.", "circle") == "no"
+    assert parse_yes_no("There is no circle.", strict=True) is None  # for "Is there NOT a circle?"
+    assert parse_yes_no("No, there is.", strict=True) == "no"
+    assert parse_yes_no("The answer is no.") == "no"
+
+
 def test_choice_by_option_text() -> None:
     opts = ["circle", "triangle", "rectangle"]
     assert parse_choice("triangle", 3, opts) == "B"
@@ -43,3 +53,6 @@ def test_extract_answer() -> None:
     assert extract_answer("Yes, there is.", vocab) == "yes"
     assert extract_answer("purple, maybe", vocab) is None
     assert normalize("The  Answer: (A)!") == "answer"
+    q = "What is the color of the circle?"
+    assert extract_answer("The color of the circle is black.", vocab + ["black"], question=q) == "black"
+    assert extract_answer("The circle is a circle.", vocab, question=q) == "circle"  # only echo: keep it

@@ -48,6 +48,11 @@ def test_easy_vqa_items_and_scoring(tiny_vqa) -> None:
     assert not task.score(yn, Prediction("No."))["correct"]
     assert task.score(op, Prediction("It is a circle."))["pred"] == "circle"
     assert task.score(op, Prediction("circle or triangle"))["pred"] is None
+    neg = EvalItem(id="n", prompt="x", reference="yes", meta={"kind": "yes/no", "question": "is there not a circle?"})
+    assert task.score(neg, Prediction("There is no circle."))["pred"] is None  # ambiguous: not read
+    assert task.score(neg, Prediction("Yes."))["correct"]
+    col = EvalItem(id="c", prompt="x", reference="red", meta={"kind": "open", "question": "what color is the circle?"})
+    assert task.score(col, Prediction("The circle is red."))["correct"]
     msgs = task.build_messages(op)
     assert msgs[0].content[0]["type"] == "image" and msgs[0].content[-1]["text"] == op.prompt
     recs = [{"correct": True, "pred": "yes", "kind": "yes/no"}, {"correct": False, "pred": None, "kind": "open"},

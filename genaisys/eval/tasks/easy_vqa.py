@@ -2,8 +2,10 @@
 
 The data is the packaged easy-VQA set (`genaisys.assets.resolve("easy-vqa")`): ``<split>/
 questions.json`` (``[question, answer, image_id]`` rows) and ``<split>/images/<id>.png``; 13
-answers (3 shapes, 8 colours, yes, no). Yes/no questions are read with `parse_yes_no`, the others
-with `extract_answer` over the non-yes/no answers, so "It is a circle." counts as "circle".
+answers (3 shapes, 8 colours, yes, no). Yes/no questions are read with `parse_yes_no` (a statement
+must name the asked colour/shape; for negated questions only a leading yes/no counts), the others
+with `extract_answer` over the non-yes/no answers, ignoring words echoed from the question, so
+"The circle is blue." answers "What color is the circle?" with "blue".
 
 This file also reads each image's shape and colour from the questions (`image_attributes`),
 which the POPE, multiple-choice and judge tasks build on.
@@ -119,14 +121,19 @@ class EasyVQATask(BaseTask):
         rows = rows[:limit] if limit is not None else rows
         return [EvalItem(id=f"{self.split}-{i}", prompt=q[0].upper() + q[1:] + _SUFFIX,
                          images=(str(image_path(img, self.split, self.root)),), reference=a,
-                         meta={"kind": "yes/no" if a in {"yes", "no"} else "open"})
+                         meta={"kind": "yes/no" if a in {"yes", "no"} else "open", "question": q})
                 for i, (q, a, img) in rows]
 
     def score(self, item: EvalItem, prediction: Prediction) -> dict[str, Any]:
+        question = str(item.meta.get("question", item.prompt))
+        words = question.replace("?", "").split()
         if item.reference in {"yes", "no"}:
-            parsed = parse_yes_no(prediction.text)
+            # "Is there not a circle?": only a leading yes/no is safe to read; a statement is ambiguous.
+            negated = "not" in words or "no" in words
+            subject = " ".join(w for w in words if w in _ANSWERS[:-2]) or None
+            parsed = parse_yes_no(prediction.text, subject, strict=negated)
         else:
-            parsed = extract_answer(prediction.text, _ANSWERS[:-2])
+            parsed = extract_answer(prediction.text, _ANSWERS[:-2], question=question)
         return {"id": item.id, "pred": parsed, "ref": item.reference, "correct": parsed == item.reference,
                 "kind": item.meta.get("kind")}
 

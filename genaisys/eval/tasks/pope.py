@@ -106,7 +106,7 @@ class PopeTask(BaseTask):
         return items[:limit] if limit is not None else items
 
     def score(self, item: EvalItem, prediction: Prediction) -> dict[str, Any]:
-        parsed = parse_yes_no(prediction.text)
+        parsed = parse_yes_no(prediction.text, item.meta["object"])  # a statement must name the object
         return {"id": item.id, "pred": parsed, "ref": item.reference, "correct": parsed == item.reference}
 
     def metrics(self, records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
