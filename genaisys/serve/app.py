@@ -28,10 +28,9 @@ that disconnects stops the generation (the model's stream is closed).
 
 Example:
     >>> from langchain_core.language_models import FakeListChatModel
-    >>> from fastapi.testclient import TestClient  # doctest: +SKIP
     >>> app = create_app(FakeListChatModel(responses=["hi"]), api_key="sk-test")
-    >>> sorted(r.path for r in app.routes if r.path.startswith("/v1"))[:2]
-    ['/v1/chat/completions', '/v1/embeddings']
+    >>> sorted(r.path for r in app.routes if r.path.startswith("/v1"))[:3]
+    ['/v1/blobs/{blob_id}', '/v1/chat/completions', '/v1/embeddings']
 """
 
 from __future__ import annotations
@@ -65,7 +64,7 @@ from langchain_core.messages import (
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from genaisys.errors import ConfigError, GenaisysError, MediaError, ToolError
+from genaisys.errors import ConfigError, GenaisysError, ToolError
 
 __all__ = [
     "ApiError",
@@ -618,6 +617,11 @@ def create_app(core: Any, *, api_key: str | None = None, allow_no_auth_on_loopba
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = "unknown route: " + request.url.path if exc.status_code == 404 else str(exc.detail)
         return ApiError(exc.status_code, message, code="not_found" if exc.status_code == 404 else None).response()
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Anything not caught on purpose: logged with its traceback, answered in OpenAI's shape.
+        return _internal_error(f"handling {request.method} {request.url.path}").response()
 
     def check_model(name: str) -> None:
         if name != model_id:

@@ -6,10 +6,10 @@ is accepted only for a loopback host (127.0.0.1, ::1, localhost), and the app th
 non-loopback clients.
 
 Example:
-    >>> serve("nano", host="0.0.0.0", no_auth=True)
+    >>> serve("nano", host="0.0.0.0", no_auth=True)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    genaisys.errors.ConfigError: no_auth=True is allowed only on a loopback host (127.0.0.1, ::1 or localhost), not '0.0.0.0'; set an API key to serve on other interfaces
+    genaisys.errors.ConfigError: no_auth=True is allowed only on a loopback host ..., not '0.0.0.0'; ...
 """
 
 from __future__ import annotations

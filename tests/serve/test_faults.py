@@ -159,3 +159,19 @@ def test_sse_wire_format(live: LiveServer) -> None:
     assert all(line.startswith("data: ") for line in lines) and lines[-1] == "data: [DONE]"
     chunks = [json.loads(line[6:]) for line in lines[:-1]]
     assert {c["object"] for c in chunks} == {"chat.completion.chunk"} and len({c["id"] for c in chunks}) == 1
+
+
+def test_unexpected_error_outside_the_model_call_is_500_in_openai_shape() -> None:
+    from genaisys.serve import create_app
+
+    class BrokenTools(ScriptedChat):
+        def bind_tools(self, tools: object, **kwargs: object) -> object:
+            raise RuntimeError("secret-bind-detail")
+
+    app = create_app(BrokenTools(), api_key=API_KEY, model_id=MODEL_ID)
+    with LiveServer(app) as live:
+        resp = httpx.post(live.url + CHAT, headers=AUTH, json={
+            "model": MODEL_ID, "messages": [{"role": "user", "content": "hi"}],
+            "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]})
+    err = error_of(resp, 500)
+    assert err["type"] == "server_error" and "secret" not in resp.text

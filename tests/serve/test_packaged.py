@@ -48,8 +48,9 @@ def test_nano_core_through_openai_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
         streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
         # greedy decoding: the streamed answer is the plain one, continued to the core's 6-token cap
         assert streamed.startswith(out.choices[0].message.content.strip()[:3])
-        seen = client.chat.completions.create(model="genaisys-nano", max_tokens=4, messages=[{"role": "user", "content": [
-            {"type": "text", "text": "What color is the shape?"}, {"type": "image_url", "image_url": {"url": url}}]}])
+        seen = client.chat.completions.create(model="genaisys-nano", max_tokens=4, messages=[{
+            "role": "user", "content": [{"type": "text", "text": "What color is the shape?"},
+                                        {"type": "image_url", "image_url": {"url": url}}]}])
         assert seen.choices[0].message.content.strip()
         assert seen.usage.prompt_tokens > out.usage.prompt_tokens  # the image tokens were spliced in
 
