@@ -72,6 +72,8 @@ __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "EMBEDDING_MODEL_ID",
     "create_app",
+    "from_langchain_message",
+    "to_langchain_messages",
 ]
 
 logger = logging.getLogger("genaisys.serve")
@@ -630,6 +632,9 @@ def create_app(core: Any, *, api_key: str | None = None, allow_no_auth_on_loopba
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page() -> HTMLResponse:
+        if not _PAGE.is_file():
+            raise ApiError(500, f"the chat page {_PAGE.name} is missing from this installation of genaisys "
+                                "(package data not installed); reinstall genaisys", type="server_error")
         return HTMLResponse(_PAGE.read_text(encoding="utf-8").replace("{{MODEL_ID}}", model_id))
 
     @app.get("/v1/models")
