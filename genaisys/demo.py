@@ -176,7 +176,8 @@ def run_demo(out_dir: str | Path = "genaisys-demo", *, core: str = "nano", conso
 
     from genaisys.core import load_core
     from genaisys.graphs import build_assistant_graph, sqlite_checkpointer
-    from genaisys.memory import BlobStore, ChromaMemory
+    from genaisys.assets import cache_dir
+    from genaisys.memory import BlobStore, ChromaMemory, SentenceTransformerEmbedding
     from genaisys.tools import get_tool
 
     console = console or Console(quiet=True)
@@ -187,7 +188,9 @@ def run_demo(out_dir: str | Path = "genaisys-demo", *, core: str = "nano", conso
     with console.status("ingesting the bundled corpus (pydoc topics, scikit-image photos)…"):
         text_dir, photos = _write_corpus(out / "corpus")
         blobs = BlobStore(out / "blobs")
-        memory = ChromaMemory(path=out / "memory", blobs=blobs)
+        # A fresh store every run; the embedding cache makes runs after the first skip MiniLM work.
+        embedding = SentenceTransformerEmbedding(cache=cache_dir() / "embeddings.sqlite")
+        memory = ChromaMemory(path=out / "memory", blobs=blobs, embedding=embedding)
         memory.ingest(text_dir)
         for path, name, description in photos:
             memory.add_image(path, description=f"Photo '{name}': {description}", metadata={"photo": name})

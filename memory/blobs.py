@@ -47,7 +47,7 @@ class BlobStore:
     """
 
     def __init__(self, root: str | Path) -> None:
-        self.root = Path(root).expanduser()
+        self.root = Path(root).expanduser().resolve()  # absolute: blob paths are handed to other components
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

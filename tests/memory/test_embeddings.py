@@ -41,3 +41,22 @@ def test_sentence_transformer_is_lazy_and_round_trips_config():
         SentenceTransformerEmbedding(" ")
     with pytest.raises(ConfigError):
         SentenceTransformerEmbedding(batch_size=0)
+
+
+@pytest.mark.packaged
+def test_embedding_cache_returns_the_same_vectors_without_encoding(tmp_path, monkeypatch):
+    import numpy as np
+
+    from genaisys.memory.embeddings import SentenceTransformerEmbedding
+
+    emb = SentenceTransformerEmbedding(cache=tmp_path / "emb.sqlite")
+    texts = ["the with statement", "a context manager", "the with statement"]
+    first = emb(texts)
+    assert np.allclose(first[0], first[2])
+    calls = []
+    monkeypatch.setattr(emb, "_encode", lambda batch: calls.append(batch) or SentenceTransformerEmbedding._encode(emb, batch))
+    again = emb(["a context manager", "something new"])
+    assert calls == [["something new"]]  # only the unseen text is encoded
+    assert np.array_equal(again[0], first[1])
+    rebuilt = SentenceTransformerEmbedding.build_from_config(emb.get_config())
+    assert rebuilt.cache == emb.cache
