@@ -270,6 +270,13 @@ def graph_draw(name: str = typer.Argument(..., help="assistant, assistant-approv
     console.print(f"wrote {out}")
 
 
+def _serve_command() -> None:
+    from genaisys.serve.server import serve_main
+
+    app.command("serve", help="Serve a core over an OpenAI-compatible API, with a web chat page at /.")(serve_main)
+
+
+_serve_command()
 mcp_app = typer.Typer(help="Model Context Protocol: serve genaisys tools to any MCP client.", no_args_is_help=True)
 app.add_typer(mcp_app, name="mcp")
 

@@ -22,6 +22,7 @@ def test_wheel_installs_every_subpackage(tmp_path):
     packages = sorted({n.rsplit("/", 1)[0].replace("/", ".") for n in names if n.endswith("/__init__.py")})
     assert {"genaisys", "genaisys.core", "genaisys.tools", "genaisys.graphs", "genaisys.memory"} <= set(packages)
     assert not any(n.startswith(("tools/", "graphs/", "memory/", "tests/")) for n in names)
+    assert "genaisys/serve/chat.html" in names and "genaisys/py.typed" in names  # package data ships
 
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=False)
