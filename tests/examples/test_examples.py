@@ -1,0 +1,21 @@
+"""Every example runs offline (in a reduced mode where it is long)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+REDUCED = {name: ["--max-new-tokens", "12"] for name in ("quickstart.py", "custom_graph.py", "rag_folder.py", "mcp_tools.py")}
+
+
+@pytest.mark.packaged
+@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.py")))
+def test_example_runs(name, tmp_path):
+    out = subprocess.run([sys.executable, str(EXAMPLES / name), *REDUCED.get(name, [])],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip()
