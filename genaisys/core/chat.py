@@ -68,6 +68,8 @@ from genaisys.errors import ConfigError, CoreError, GenaisysError
 __all__ = ["ChatCore", "load_image_block"]  # load_image_block: re-exported from genaisys.core.media
 
 _DEFAULT_SYSTEM = "You are a helpful assistant."
+_PLAIN_PREP = {"inputs_embeds", "attention_mask", "position_ids"}
+_MIN_PREFIX = 16  # shorter shared prefixes are cheaper to prefill again than to copy
 _MAX_SIGNALS = 64
 _TOOL_CHOICE_REQUIRED = "You must answer with at least one tool call now."
 # Text that may open a tool call: streaming holds back from here so raw call text never leaks.
@@ -150,6 +152,8 @@ class ChatCore(BaseChatModel):
             ``invoke(..., constrain_tool_calls=True)``. See `genaisys.core.constrained`.
         batch_window_ms / max_batch_size: with a window > 0, concurrent non-streaming calls
             (several graph sessions) that arrive within it are decoded together as one batch.
+        prefix_cache: a text-only call starts from the KV cache of the prefix it shares with the
+            previous one (system prompt, tool list, earlier turns) instead of prefilling it again.
 
     Example:
         >>> chat = ChatCore(language_model=lm, tokenizer=tok, max_new_tokens=32)  # doctest: +SKIP
@@ -172,11 +176,14 @@ class ChatCore(BaseChatModel):
     constrain_tool_calls: bool = False
     batch_window_ms: float = 0.0
     max_batch_size: int = 8
+    prefix_cache: bool = True
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _signals: OrderedDict[str, Any] = PrivateAttr(default_factory=OrderedDict)
     _batcher: Any = PrivateAttr(default=None)
     _batcher_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _prefix: Any = PrivateAttr(default=None)  # (model, weight version, prompt ids, KV cache after prefill)
+    _prefix_hits: list[int] = PrivateAttr(default_factory=list)  # reused prefix length per call (0: none)
 
     def model_post_init(self, context: Any) -> None:
         super().model_post_init(context)
@@ -365,6 +372,7 @@ class ChatCore(BaseChatModel):
 
         tok = self.tokenizer
         ids = tok(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]  # (1, L)
+        prompt_ids = ids[0].tolist()
         lm = self._lm()
         generator = torch.Generator().manual_seed(seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,))))
         use_vcd = vcd is not None and self.core is not None and bool(images)
@@ -410,7 +418,11 @@ class ChatCore(BaseChatModel):
         captured: dict[str, list[Any]] = {}
         extra = {"output_hidden_states": True} if signal_of else {}
         with torch.no_grad():
-            out = lm(**prep, use_cache=True, **prefill_kw, **extra)
+            if self.prefix_cache and not images and not use_vcd and set(prep) == _PLAIN_PREP \
+                    and prep["inputs_embeds"].shape[0] == 1:
+                out = self._prefill_reusing_prefix(lm, prompt_ids, prep, cache_kw, {**prefill_kw, **extra})
+            else:
+                out = lm(**prep, use_cache=True, **prefill_kw, **extra)
             for _ in range(max_new_tokens):
                 logits = out.logits[0, -1].clone()  # (V,)
                 if use_vcd:
@@ -468,6 +480,36 @@ class ChatCore(BaseChatModel):
                         hidden = torch.stack(got).unsqueeze(0)  # (1, k, d)
                         signals.append({"modality": modality, "embeds": self.core.project_signals(hidden, modality)})
                         captured[modality] = []
+
+    def _prefill_reusing_prefix(self, lm: Any, prompt_ids: list[int], prep: dict[str, Any], cache_kw: str,
+                                kw: dict[str, Any]) -> Any:
+        """Prefill a text-only prompt, starting from the KV cache of the longest prefix it shares
+        with the previous such prompt (the system prompt and tool list of a session, earlier turns).
+
+        The cache is keyed by the model object and its parameters' version counters, so weights
+        changed in place (a training step) are never served stale keys and values.
+        """
+        import copy
+
+        version = sum(p._version for p in lm.parameters())
+        n, stored = 0, self._prefix
+        if stored is not None and stored[0] is lm and stored[1] == version:
+            old, limit = stored[2], min(len(stored[2]), len(prompt_ids) - 1)  # feed at least one token
+            while n < limit and old[n] == prompt_ids[n]:
+                n += 1
+        if n >= _MIN_PREFIX:
+            cache = copy.deepcopy(stored[3])
+            if n < len(stored[2]):
+                cache.crop(n - len(stored[2]))  # transformers 5 crops by a negative count of tokens to drop
+            out = lm(inputs_embeds=prep["inputs_embeds"][:, n:], attention_mask=prep["attention_mask"],
+                     position_ids=prep["position_ids"][:, n:], use_cache=True, **{cache_kw: cache}, **kw)
+        else:
+            out = lm(**prep, use_cache=True, **kw)
+        cache = _cache_of(out)
+        self._prefix = (lm, version, prompt_ids, copy.deepcopy(cache)) if hasattr(cache, "crop") else None
+        self._prefix_hits.append(n if n >= _MIN_PREFIX else 0)
+        del self._prefix_hits[:-64]
+        return out
 
     def _native_inputs(self, prompt: str, images: list[Any], vcd: Any, generator: Any) -> dict[str, Any]:
         """A native MLLM's processor inputs; with VCD, a second row whose images are noised."""

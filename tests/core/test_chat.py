@@ -352,3 +352,22 @@ def test_the_prefill_projects_only_the_last_position_like_generate():
     seen.clear()
     chat.batch(["One", "One two three four"])
     assert seen[0] == (1, 1)
+
+
+def test_a_shared_prompt_prefix_is_prefilled_once_and_answers_stay_the_same():
+    tok = make_tokenizer()
+    lm = make_lm(len(tok))
+    system = SystemMessage("You are a helpful assistant. Answer the question about the image. " * 2)
+    turns = [[system, HumanMessage("One two")], [system, HumanMessage("The weather in Paris")],
+             [system, HumanMessage("One two")]]
+    cached = ChatCore(language_model=lm, tokenizer=tok, max_new_tokens=6)
+    fresh = ChatCore(language_model=lm, tokenizer=tok, max_new_tokens=6, prefix_cache=False)
+    for msgs in turns:
+        assert cached.invoke(msgs).content == fresh.invoke(msgs).content
+        assert "".join(c.content for c in cached.stream(msgs)) == fresh.invoke(msgs).content
+    assert cached._prefix_hits[0] == 0 and min(cached._prefix_hits[1:]) >= 16
+    assert fresh._prefix_hits == []
+    with torch.no_grad():  # an in-place weight update (a training step) invalidates the cache
+        lm.model.layers[0].mlp.up_proj.weight.mul_(1.5)
+    assert cached.invoke(turns[0]).content == fresh.invoke(turns[0]).content
+    assert cached._prefix_hits[-1] == 0
