@@ -11,9 +11,8 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 import os as _os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 # In a source checkout, `tools/`, `graphs/` and `memory/` live beside this folder but belong to
 # this package (DESIGN.md §1). When run from the repo root with a non-editable install, this
@@ -26,6 +25,8 @@ if _os.path.isfile(_os.path.join(_root, "pyproject.toml")):
             break
 
 __version__ = "0.1.0"
+
+from genaisys._lazy import lazy_exports
 
 _LAZY = {
     "load_core": "genaisys.core.loading",
@@ -43,11 +44,4 @@ if TYPE_CHECKING:
     from genaisys.errors import GenaisysError
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'genaisys' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

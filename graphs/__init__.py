@@ -13,8 +13,9 @@ Example:
     'hi'
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from genaisys._lazy import lazy_exports
 
 _LAZY = {
     # state
@@ -80,11 +81,4 @@ if TYPE_CHECKING:
     from genaisys.graphs.state import Artifact, AssistantState, ContextHit, media_block
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'genaisys.graphs' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

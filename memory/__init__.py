@@ -17,8 +17,7 @@ Example:
     >>> memory = ChromaMemory("./.genaisys/memory")  # doctest: +SKIP
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 __all__ = [
     "BlobStore",
@@ -32,6 +31,8 @@ __all__ = [
     "SentenceTransformerEmbedding",
     "build_memory",
 ]
+
+from genaisys._lazy import lazy_exports
 
 _EXPORTS = {
     "BlobStore": "genaisys.memory.blobs",
@@ -54,13 +55,4 @@ if TYPE_CHECKING:
     from genaisys.memory.store import ChromaStore
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'genaisys.memory' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -24,8 +24,7 @@ Example:
     '256'
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 __all__ = [
     "IdempotencyCache",
@@ -39,6 +38,8 @@ __all__ = [
     "serve_mcp",
     "unregister_tool",
 ]
+
+from genaisys._lazy import lazy_exports
 
 _EXPORTS = {
     "get_tool": "genaisys.tools.registry",
@@ -60,13 +61,4 @@ if TYPE_CHECKING:
     from genaisys.tools.safety import IdempotencyCache, SafeTool, safe_tool
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'genaisys.tools' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

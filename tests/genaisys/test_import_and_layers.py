@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FOLDERS = {"genaisys": ROOT / "genaisys", "genaisys.tools": ROOT / "tools",
            "genaisys.graphs": ROOT / "graphs", "genaisys.memory": ROOT / "memory"}
 HEAVY = ["torch", "transformers", "diffusers", "chromadb", "sentence_transformers"]
-LAYER_1 = {"genaisys", "genaisys.errors", "genaisys._optional", "genaisys.assets", "genaisys.types"}
+LAYER_1 = {"genaisys", "genaisys.errors", "genaisys._optional", "genaisys._lazy", "genaisys.assets", "genaisys.types"}
 LAYER_2 = ("genaisys.core", "genaisys.tools", "genaisys.memory")
 LAYER_3 = ("genaisys.graphs",)
 
