@@ -9,7 +9,8 @@ Data: easy-VQA images with "Describe the image in one short sentence." (referenc
 <shape>.") or your own JSONL ``{"id", "prompt", "reference", "images": [...]}``. The judge is any
 LangChain chat model (a `ChatCore` too); its verdicts are cached beside the predictions.
 
-Metrics: ``mean_score`` (1–5), ``pass_rate`` (score ≥ ``pass_score``), ``unparsed`` (judge replies
+Metrics: ``mean_score`` (1–5, over readable verdicts; 0.0 when the judge gave none — read it with
+``unparsed``), ``pass_rate`` (score ≥ ``pass_score``), ``unparsed`` (judge replies
 with no readable score; they count as failing).
 
 Example:
