@@ -277,6 +277,15 @@ def _serve_command() -> None:
 
 
 _serve_command()
+
+
+def _eval_commands() -> None:
+    from genaisys.eval.cli import eval_app
+
+    app.add_typer(eval_app, name="eval", help="Evaluate a core: run tasks, compare runs, gather failures.")
+
+
+_eval_commands()
 mcp_app = typer.Typer(help="Model Context Protocol: serve genaisys tools to any MCP client.", no_args_is_help=True)
 app.add_typer(mcp_app, name="mcp")
 
