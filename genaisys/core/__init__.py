@@ -27,8 +27,9 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from genaisys._lazy import lazy_exports
 
 _LAZY = {
     "ChatCore": "genaisys.core.chat",
@@ -59,11 +60,4 @@ if TYPE_CHECKING:
     from genaisys.core.vcd import VCDConfig
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'genaisys.core' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
