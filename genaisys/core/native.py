@@ -60,9 +60,25 @@ class NativeCore(nn.Module):
         if self.tokenizer is None:
             raise ConfigError(f"{type(processor).__name__} has no tokenizer; a native MLLM needs a text processor")
         self.image_token = getattr(processor, "image_token", None) or "<image>"
-        self.image_token_id = int(self.tokenizer.convert_tokens_to_ids(self.image_token))
+        self.image_token_id = self._image_token_id(model, self.tokenizer, self.image_token)
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
+
+    @staticmethod
+    def _image_token_id(model: nn.Module, tokenizer: Any, image_token: str) -> int:
+        """The tokenizer's single id for ``image_token``, checked against the id the model splices
+        image features at (``config.image_token_id``: LLaVA, LLaVA-NeXT, Qwen2-VL, Idefics3 …)."""
+        found = tokenizer.convert_tokens_to_ids(image_token)
+        unk = getattr(tokenizer, "unk_token_id", None)
+        if found is None or (unk is not None and found == unk and image_token != tokenizer.unk_token):
+            raise ConfigError(f"the tokenizer has no {image_token!r} token, which the processor writes for "
+                              "images; add it as a special token (tokenizer.add_tokens) and size the model's "
+                              "embeddings to the tokenizer")
+        expected = getattr(getattr(model, "config", None), "image_token_id", None)
+        if isinstance(expected, int) and expected != found:
+            raise ConfigError(f"the processor's image token {image_token!r} is id {found} but the model splices "
+                              f"images at id {expected}; save the model and processor from the same checkpoint")
+        return int(found)
 
     @property
     def language_model(self) -> nn.Module:
