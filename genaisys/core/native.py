@@ -6,7 +6,10 @@ processor expands its image placeholder. `ChatCore` drives a `NativeCore` with t
 KV-cached loop, streaming, tools and stop sequences as a composed core.
 
 Preprocessing stays torchvision-free: without torchvision installed, ``AutoProcessor`` picks
-the ``*ImageProcessorPil`` classes.
+the ``*ImageProcessorPil`` classes. Whatever extra inputs a processor returns (LLaVA-NeXT's
+``image_sizes``, Idefics3's ``pixel_attention_mask``) go to the model's prefill as they are.
+Tested with tiny random LLaVA, LLaVA-NeXT and Idefics3 (SmolVLM) folders; Qwen2-VL's processor
+also wants a video processor, which needs torchvision.
 
 Example:
     >>> from genaisys.core.native import NativeCore

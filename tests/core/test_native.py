@@ -1,4 +1,4 @@
-"""NativeCore: Hugging Face MLLMs (tiny random LLaVA and LLaVA-NeXT) behind ChatCore's face."""
+"""NativeCore: Hugging Face MLLMs (tiny random LLaVA, LLaVA-NeXT, Idefics3) behind ChatCore's face."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from PIL import Image
 from genaisys.core.chat import ChatCore
 from genaisys.core.loading import load_core
 from genaisys.core.native import NativeCore, is_native_mllm
-from genaisys.errors import ConfigError
+from genaisys.errors import ConfigError, CoreError
 
 from .conftest import CHATML, make_lm, make_tokenizer
 
@@ -56,6 +56,19 @@ def _image_block(size=(40, 30), color="purple"):
     buf = io.BytesIO()
     Image.new("RGB", size, color).save(buf, "PNG")
     return {"type": "image", "base64": base64.b64encode(buf.getvalue()).decode(), "mime_type": "image/png"}
+
+
+def _assert_greedy_parity(chat, msg, out, inputs):
+    """``out`` (ChatCore's 5-token greedy answer) is the model's own greedy ``generate`` on the same
+    processed inputs; streaming gives the same text; a text-only turn works too."""
+    core = chat.core
+    ref = core.generate(**inputs, max_new_tokens=5, do_sample=False, pad_token_id=core.tokenizer.pad_token_id)
+    new = ref[0, inputs["input_ids"].shape[1]:].tolist()
+    eos = core.tokenizer.eos_token_id
+    new = new[: new.index(eos)] if eos in new else new
+    assert out.content == core.tokenizer.decode(new, skip_special_tokens=True)
+    assert "".join(c.content for c in chat.stream([msg])) == out.content
+    assert isinstance(chat.invoke("text only").content, str)
 
 
 def _image_msg(text="What is it?", n=1):
@@ -121,7 +134,7 @@ def test_an_image_token_the_tokenizer_or_model_does_not_know_is_refused_clearly(
 # ---------------------------------------------------------------- a second family: LLaVA-NeXT (anyres tiling)
 # Its processor expands each image by its own size (a base view + grid tiles) and hands the model
 # 5-D pixel values plus ``image_sizes``; the native path must carry both through unchanged.
-# (Qwen2-VL and Idefics3 processors want a video processor, which needs torchvision: not here.)
+# (Qwen2-VL's processor wants a video processor, which needs torchvision: not installed here.)
 TOOLS_TEMPLATE = PARTS_TEMPLATE.replace(
     "{% for message in messages %}",
     "{% if tools %}{{ '<|im_start|>system\\nTools: ' + (tools | tojson) + '<|im_end|>\\n' }}{% endif %}"
@@ -175,13 +188,7 @@ def test_llava_next_folder_loads_natively_and_matches_its_own_greedy_generate(ll
     n_image = int((inputs["input_ids"] == core.image_token_id).sum())
     assert n_image > 2 * 16  # anyres: more than one 16-token view per image
     assert out.usage_metadata["input_tokens"] == inputs["input_ids"].shape[1]
-    ref = core.generate(**inputs, max_new_tokens=5, do_sample=False, pad_token_id=core.tokenizer.pad_token_id)
-    new = ref[0, inputs["input_ids"].shape[1]:].tolist()
-    eos = core.tokenizer.eos_token_id
-    new = new[: new.index(eos)] if eos in new else new
-    assert out.content == core.tokenizer.decode(new, skip_special_tokens=True)
-    assert "".join(c.content for c in chat.stream([msg])) == out.content
-    assert isinstance(chat.invoke("text only").content, str)
+    _assert_greedy_parity(chat, msg, out, inputs)
     vcd = chat.invoke([msg], vcd=True, max_new_tokens=2)  # 5-D pixel values noised as a second row
     assert vcd.response_metadata["vcd"] is True
 
@@ -204,3 +211,69 @@ def test_llava_next_bind_tools_renders_tools_natively_and_forces_a_call(llava_ne
     forced = chat.bind_tools([lookup], tool_choice="lookup").invoke([_image_msg()], constrain_tool_calls=True,
                                                                     max_new_tokens=48)
     assert [c["name"] for c in forced.tool_calls] == ["lookup"] and isinstance(forced.tool_calls[0]["args"]["q"], str)
+
+
+# ---------------------------------------------------------------- a third family: Idefics3 (SmolVLM's architecture)
+# Its processor splits each image into row/column tiles plus a global view, wraps each in
+# <fake_token_around_image> and tags, and packs all of a prompt's tiles into one 5-D row with a
+# pixel_attention_mask.
+
+
+@pytest.fixture(scope="module")
+def idefics3_dir(tmp_path_factory):
+    from tokenizers import AddedToken
+    from transformers import Idefics3Config, Idefics3ForConditionalGeneration, Idefics3Processor, LlamaConfig
+    from transformers.models.idefics3.image_processing_pil_idefics3 import Idefics3ImageProcessorPil
+
+    tok = make_tokenizer()
+    tags = ["<fake_token_around_image>", "<image>", "<end_of_utterance>", "<global-img>",
+            *(f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7))]
+    tok.add_tokens([AddedToken(t, special=True, normalized=False) for t in tags])
+    # Tiles of 32 px; a 32-px view is (32/8)^2 = 16 patches, pixel-shuffled by 2 → 4 image tokens.
+    processor = Idefics3Processor(
+        image_processor=Idefics3ImageProcessorPil(size={"longest_edge": 64}, max_image_size={"longest_edge": 32}),
+        tokenizer=tok, image_seq_len=4, chat_template=PARTS_TEMPLATE)
+    config = Idefics3Config(
+        vision_config={"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 37,
+                       "image_size": 32, "patch_size": 8},
+        text_config=LlamaConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                num_key_value_heads=2, intermediate_size=37, pad_token_id=tok.pad_token_id).to_dict(),
+        image_token_id=tok.convert_tokens_to_ids("<image>"), scale_factor=2, pad_token_id=tok.pad_token_id)
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("idefics3")
+    Idefics3ForConditionalGeneration(config).save_pretrained(out)
+    processor.save_pretrained(out)
+    return out
+
+
+def test_idefics3_folder_loads_natively_and_matches_its_own_greedy_generate(idefics3_dir):
+    from langchain_core.tools import tool
+
+    chat = load_core(str(idefics3_dir), max_new_tokens=5)
+    core = chat.core
+    assert isinstance(core, NativeCore) and type(core.model).__name__ == "Idefics3ForConditionalGeneration"
+    assert type(core.processor.image_processor).__name__ == "Idefics3ImageProcessorPil"
+    msg = HumanMessage(content=[_image_block((40, 30)), _image_block((30, 70), "teal"),
+                                {"type": "text", "text": "What is it?"}])
+    out = chat.invoke([msg])
+    prompt, images = chat._render([msg], None, None)
+    inputs = core.prepare_inputs([prompt], images)
+    assert inputs["pixel_values"].shape[0] == 1 and inputs["pixel_values"].shape[2:] == (3, 32, 32)
+    assert inputs["pixel_attention_mask"].shape[:2] == inputs["pixel_values"].shape[:2]
+    tiles = inputs["pixel_values"].shape[1]  # grid tiles + one global view per image
+    assert int((inputs["input_ids"] == core.image_token_id).sum()) == 4 * tiles
+    assert "<global-img>" in core.tokenizer.decode(inputs["input_ids"][0])
+    assert out.usage_metadata["input_tokens"] == inputs["input_ids"].shape[1]
+    _assert_greedy_parity(chat, msg, out, inputs)
+
+    @tool
+    def lookup(q: str) -> str:
+        """Look q up."""
+        return q
+
+    # This template knows no tools: genaisys writes its own tool section into the prompt.
+    prompt, _ = chat.render_prompt([msg], tools=[lookup])
+    assert '"name": "lookup"' in prompt
+    assert isinstance(chat.bind_tools([lookup]).invoke([msg], max_new_tokens=3).content, str)
+    with pytest.raises(CoreError, match="VCD needs one pixel tensor per image"):
+        chat.invoke([msg], vcd=True)  # all tiles of a prompt share one row: VCD cannot noise per image
