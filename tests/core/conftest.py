@@ -8,6 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from langchain_core.tools import tool
+from pydantic import BaseModel, Field
 from torch import nn
 
 CHATML = (
@@ -119,3 +121,25 @@ def scripted_chat():
         return ChatCore(language_model=lm, tokenizer=tok, **kwargs)
 
     return make
+
+
+# Tools in every form bind_tools accepts, shared by the ChatCore tests.
+class GetWeather(BaseModel):
+    """Get the weather for a city."""
+
+    city: str = Field(description="city name")
+
+
+def calc(expression: str) -> str:
+    """Evaluate an arithmetic expression."""
+    return expression
+
+
+@tool
+def get_time(zone: str) -> str:
+    """Current time in a time zone."""
+    return "12:00"
+
+
+SCHEMA = {"title": "lookup", "description": "Look a word up.", "type": "object",
+          "properties": {"word": {"type": "string"}}, "required": ["word"]}

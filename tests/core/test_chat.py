@@ -10,16 +10,14 @@ from pathlib import Path
 import pytest
 import torch
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
-from langchain_core.tools import tool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from PIL import Image
-from pydantic import BaseModel, Field
 
 from genaisys.core.chat import ChatCore
 from genaisys.core.media import load_image_block
 from genaisys.errors import CoreError, MediaError
 
-from .conftest import CHATML_TOOLS, make_lm, make_tokenizer
+from .conftest import CHATML_TOOLS, SCHEMA, GetWeather, calc, get_time, make_lm, make_tokenizer
 
 
 def _png(size=(8, 6), color="blue") -> bytes:
@@ -28,25 +26,6 @@ def _png(size=(8, 6), color="blue") -> bytes:
     return buf.getvalue()
 
 
-class GetWeather(BaseModel):
-    """Get the weather for a city."""
-
-    city: str = Field(description="city name")
-
-
-def calc(expression: str) -> str:
-    """Evaluate an arithmetic expression."""
-    return expression
-
-
-@tool
-def get_time(zone: str) -> str:
-    """Current time in a time zone."""
-    return "12:00"
-
-
-SCHEMA = {"title": "lookup", "description": "Look a word up.", "type": "object",
-          "properties": {"word": {"type": "string"}}, "required": ["word"]}
 
 
 def test_invoke_returns_the_text_with_usage_and_uses_the_kv_cache(scripted_chat):

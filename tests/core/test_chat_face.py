@@ -9,33 +9,12 @@ import json
 import pytest
 import torch
 from langchain_core.messages import HumanMessage
-from langchain_core.tools import tool
-from pydantic import BaseModel, Field
 
 from genaisys.core.chat import ChatCore
 
-from .conftest import make_lm, make_tokenizer
+from .conftest import SCHEMA, GetWeather, calc, get_time, make_lm, make_tokenizer
 
 
-class GetWeather(BaseModel):
-    """Get the weather for a city."""
-
-    city: str = Field(description="city name")
-
-
-def calc(expression: str) -> str:
-    """Evaluate an arithmetic expression."""
-    return expression
-
-
-@tool
-def get_time(zone: str) -> str:
-    """Current time in a time zone."""
-    return "12:00"
-
-
-SCHEMA = {"title": "lookup", "description": "Look a word up.", "type": "object",
-          "properties": {"word": {"type": "string"}}, "required": ["word"]}
 OPENAI_TOOL = {"type": "function", "function": {"name": "search", "description": "Search the web.",
                                                 "parameters": {"type": "object",
                                                                "properties": {"query": {"type": "string"}}}}}
