@@ -164,11 +164,11 @@ def _hf_vision_model(config: VisionEncoderConfig) -> nn.Module:
 
 
 class HFVisionEncoder(nn.Module):
-    """Any Hugging Face vision transformer as a vision tower.
+    """Any Hugging Face vision model as a vision tower: a ViT family or a CNN (ConvNeXt, ResNet).
 
     Features are ``hidden_states[feature_layer]`` (default -2, the penultimate layer, as LLaVA
     does); the CLS token is dropped when ``drop_cls`` and the model has one (CLIP, ViT; SigLIP
-    has none).
+    has none). For a CNN the layer is a stage, and its feature map becomes one token per cell.
 
     Example:
         >>> cfg = VisionEncoderConfig(name="hf", config={"model_type": "vit", "hidden_size": 32,
@@ -184,20 +184,34 @@ class HFVisionEncoder(nn.Module):
         self.model = _hf_vision_model(config)
         cfg = getattr(self.model, "config", None)
         self.model_type = getattr(cfg, "model_type", "")
-        self.hidden_size = int(cfg.hidden_size)
-        self.image_size = int(config.image_size or cfg.image_size)
         self.feature_layer = config.feature_layer
-        n_layers = int(cfg.num_hidden_layers)
-        if not -(n_layers + 1) <= self.feature_layer <= n_layers:
-            raise ConfigError(f"feature_layer {self.feature_layer} is out of range for a {n_layers}-layer "
-                              f"encoder (hidden states run from {-(n_layers + 1)} to {n_layers})")
         self.drop_cls = config.drop_cls
         mean, std = _norm_for(config, self.model_type)
         self.image_mean, self.image_std = config.image_mean or mean, config.image_std or std
+        # Convolutional towers (ConvNeXt, ResNet…) have stages with `hidden_sizes`, not patches:
+        # their feature maps (B, C, H, W) become H·W tokens of C features.
+        self.is_cnn = hasattr(cfg, "hidden_sizes") and not hasattr(cfg, "hidden_size")
+        self.image_size = int(config.image_size or getattr(cfg, "image_size", 224))
+        if self.is_cnn:
+            with torch.no_grad():  # one probe pass gives each stage's (C, H, W) for this image size
+                states = self.model(pixel_values=torch.zeros(1, 3, self.image_size, self.image_size),
+                                    output_hidden_states=True).hidden_states
+            self._check_layer(len(states) - 1)
+            _, channels, height, width = states[self.feature_layer].shape
+            self.hidden_size, self.n_patches = int(channels), int(height * width)
+            self.n_tokens = self.n_patches
+            return
+        self.hidden_size = int(cfg.hidden_size)
+        self._check_layer(int(cfg.num_hidden_layers))
         self.n_patches = (self.image_size // int(cfg.patch_size)) ** 2
         self.n_tokens = self.n_patches  # the CLS token is dropped or absent
         if not self.drop_cls and self._has_cls():
             self.n_tokens += 1
+
+    def _check_layer(self, n_layers: int) -> None:
+        if not -(n_layers + 1) <= self.feature_layer <= n_layers:
+            raise ConfigError(f"feature_layer {self.feature_layer} is out of range for a {n_layers}-layer "
+                              f"encoder (hidden states run from {-(n_layers + 1)} to {n_layers})")
 
     def _has_cls(self) -> bool:
         return "siglip" not in self.model_type
@@ -208,7 +222,9 @@ class HFVisionEncoder(nn.Module):
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         out = self.model(pixel_values=pixel_values, output_hidden_states=True)
-        h = out.hidden_states[self.feature_layer]  # (B, n_patches [+1], d)
+        h = out.hidden_states[self.feature_layer]  # (B, n_patches [+1], d), or (B, C, H, W) for a CNN
+        if self.is_cnn:
+            return h.flatten(2).transpose(1, 2)  # (B, H·W, C)
         if self.drop_cls and h.shape[1] == self.n_patches + 1:
             h = h[:, 1:]
         return h  # (B, n_tokens, d)

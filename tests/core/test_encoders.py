@@ -61,3 +61,26 @@ def test_clear_errors_for_bad_configs_and_images():
         enc.preprocess([b"not an image"])
     with pytest.raises(MediaError, match="non-empty"):
         enc.preprocess([])
+
+
+def test_convnext_stages_become_tokens():
+    config = {"model_type": "convnext", "num_channels": 3, "hidden_sizes": [8, 16, 24, 32],
+              "depths": [1, 1, 1, 1], "image_size": 64}
+    enc = build_vision_encoder({"name": "hf", "config": config, "feature_layer": -1})
+    out = enc(enc.preprocess([Image.new("RGB", (50, 40)), Image.new("RGB", (10, 90))]))
+    assert out.shape == (2, 4, 32) == (2, enc.n_tokens, enc.hidden_size)  # 64/32 = 2x2 cells of the last stage
+    penultimate = build_vision_encoder({"name": "hf", "config": config})
+    assert (penultimate.n_tokens, penultimate.hidden_size) == (16, 24)  # stride 16 → 4x4 cells, 24 channels
+    with pytest.raises(ConfigError, match="out of range"):
+        build_vision_encoder({"name": "hf", "config": config, "feature_layer": 9})
+
+
+def test_a_core_composes_a_convnext_tower():
+    from genaisys.core.connectors import build_connector
+
+    config = {"model_type": "convnext", "num_channels": 3, "hidden_sizes": [8, 16, 24, 32],
+              "depths": [1, 1, 1, 1], "image_size": 64}
+    enc = build_vision_encoder({"name": "hf", "config": config})
+    feats = enc(enc.preprocess([Image.new("RGB", (64, 64), "blue")]))  # (1, 16, 24)
+    projected = build_connector("mlp2x_gelu", enc.hidden_size, 48)(feats)
+    assert projected.shape == (1, 16, 48)
