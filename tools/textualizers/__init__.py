@@ -1,0 +1,47 @@
+if __name__ != "genaisys.tools.textualizers":  # a bare `import tools...` from the repo root would load a second copy
+    raise ImportError("import this package as genaisys.tools.textualizers, not tools.textualizers (DESIGN.md §1)")
+__doc__ = """Textualizers: audio and video → timed text segments for `ChromaMemory.ingest(textualize=...)`.
+
+Exported lazily (PEP 562): importing the package loads neither faster-whisper nor PyAV.
+
+- ``audio.py``  `WhisperAudioTextualizer` — speech → ``kind="speech"`` segments (faster-whisper)
+- ``video.py``  `VideoTextualizer` — scene-change keyframes → ``kind="scene"`` segments + speech;
+  `timeline_text` renders a VideoChat-Text style timeline
+- ``media.py``  `media_textualizer` — one callable dispatching audio vs video by suffix/MIME
+
+Example:
+    >>> from genaisys.tools.textualizers import media_textualizer
+    >>> textualize = media_textualizer()
+    >>> callable(textualize)
+    True
+"""
+
+from typing import TYPE_CHECKING
+
+__all__ = [
+    "VideoTextualizer",
+    "VideoTextualizerConfig",
+    "WhisperAudioTextualizer",
+    "WhisperAudioTextualizerConfig",
+    "media_textualizer",
+    "timeline_text",
+]
+
+from genaisys._lazy import lazy_exports
+
+_EXPORTS = {
+    "WhisperAudioTextualizer": "genaisys.tools.textualizers.audio",
+    "WhisperAudioTextualizerConfig": "genaisys.tools.textualizers.audio",
+    "VideoTextualizer": "genaisys.tools.textualizers.video",
+    "VideoTextualizerConfig": "genaisys.tools.textualizers.video",
+    "timeline_text": "genaisys.tools.textualizers.video",
+    "media_textualizer": "genaisys.tools.textualizers.media",
+}
+
+if TYPE_CHECKING:
+    from genaisys.tools.textualizers.audio import WhisperAudioTextualizer, WhisperAudioTextualizerConfig
+    from genaisys.tools.textualizers.media import media_textualizer
+    from genaisys.tools.textualizers.video import VideoTextualizer, VideoTextualizerConfig, timeline_text
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
