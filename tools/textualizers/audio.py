@@ -69,11 +69,34 @@ def _check_file(file: Path, max_bytes: int) -> None:
         raise MediaError(f"{file.name} is {size} bytes, over max_bytes={max_bytes}; raise the cap or split the file")
 
 
+def _check_wav_complete(file: Path) -> None:
+    """A RIFF WAV whose data chunk is shorter than its header declares was cut off: `MediaError`."""
+    import struct
+
+    with file.open("rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return
+        while True:
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return
+            cid, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if cid == b"data":
+                have = file.stat().st_size - f.tell()
+                if size not in (0, 0xFFFFFFFF) and have < 0.99 * size:  # 0 / 0xFFFFFFFF: streamed, size unknown
+                    raise MediaError(f"{file.name} is truncated: its header declares {size} bytes of audio, "
+                                     f"the file holds {have}; re-export or re-download it")
+                return
+            f.seek(size + (size & 1), 1)
+
+
 def decode_audio(path: str | Path, max_duration_s: float, max_bytes: int) -> Any:
     """Decode any audio (or a video's audio track) to 16 kHz mono float32; `MediaError` if bad or too long."""
     av = require("av", "av")
     file = Path(path).expanduser()
     _check_file(file, max_bytes)
+    _check_wav_complete(file)
     try:
         with av.open(str(file), metadata_errors="ignore") as container:
             if not container.streams.audio:
@@ -136,13 +159,13 @@ class WhisperAudioTextualizer:
         cfg = self.config
         model = _load_model(str(self.model_path), cfg.compute_type, cfg.cpu_threads)
         t0 = time.perf_counter()
-        language = cfg.language if model.model.is_multilingual or cfg.language in (None, "en") else None
+        language = cfg.language if model.model.is_multilingual else "en"  # English-only models take only "en"
         segments, _info = model.transcribe(samples, beam_size=cfg.beam_size, language=language,
                                            vad_filter=cfg.vad_filter, condition_on_previous_text=False)
         out = []
         for seg in segments:
             text = " ".join(seg.text.split())
-            if text:
+            if any(ch.isalnum() for ch in text):  # drop punctuation-only output (noise, silence)
                 out.append({"start": round(max(0.0, float(seg.start)), 3),
                             "end": round(max(float(seg.start), float(seg.end)), 3), "text": text, "kind": "speech"})
         audio_s = samples.size / _SAMPLE_RATE

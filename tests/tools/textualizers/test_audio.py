@@ -55,6 +55,28 @@ def test_truncated_wav_is_a_media_error(tmp_path: Path, speech_wav: Path) -> Non
         WhisperAudioTextualizer()(cut)
 
 
+def test_wav_cut_mid_data_is_a_media_error(tmp_path: Path, speech_wav: Path) -> None:
+    data = speech_wav.read_bytes()
+    cut = tmp_path / "half.wav"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(MediaError, match="half.wav is truncated"):
+        WhisperAudioTextualizer()(cut)
+
+
+@pytest.mark.packaged
+def test_noise_gives_no_punctuation_only_segments(tmp_path: Path, speech_wav: Path) -> None:
+    data = speech_wav.read_bytes()
+    noise = tmp_path / "noise.wav"
+    noise.write_bytes(data[:44] + bytes(range(256)) * ((len(data) - 44) // 256))
+    with wave.open(str(noise)) as w:  # keep the header consistent with the body
+        params, frames = w.getparams(), w.readframes(w.getnframes())
+    with wave.open(str(noise), "wb") as w:
+        w.setparams(params)
+        w.writeframes(frames)
+    for s in WhisperAudioTextualizer()(noise):
+        assert any(ch.isalnum() for ch in s["text"])
+
+
 def test_missing_file_is_a_media_error(tmp_path: Path) -> None:
     with pytest.raises(MediaError, match="no media file"):
         WhisperAudioTextualizer()(tmp_path / "nope.wav")

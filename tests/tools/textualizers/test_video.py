@@ -60,6 +60,14 @@ def test_bad_video_is_a_media_error(tmp_path: Path, content: bytes) -> None:
         VideoTextualizer(speech=False)(bad)
 
 
+def test_truncated_mp4_is_a_media_error(tmp_path: Path, shots_mp4: Path) -> None:
+    data = shots_mp4.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    with pytest.raises(MediaError, match="cut.mp4"):
+        VideoTextualizer(speech=False)(cut)
+
+
 def test_audio_only_file_has_no_video_stream(speech_wav: Path) -> None:
     with pytest.raises(MediaError, match="no video stream"):
         VideoTextualizer(speech=False)(speech_wav)
