@@ -42,6 +42,9 @@ class VideoTextualizerConfig(BaseModel):
         sample_fps: frames per second looked at (the rest are decoded but not compared).
         scene_threshold: mean absolute grayscale difference (0–255) against the last keyframe
             that starts a new shot.
+        hist_threshold: the 16-bin grayscale histogram distance (half L1, 0–1) against the last
+            keyframe must also reach this, so a camera pan or moving object inside one shot
+            (pixels shift, the histogram barely moves) does not start a new shot; 0: pixel difference only.
         thumb_width: width in pixels of the thumbnail compared (height keeps the aspect ratio).
         min_shot_s: a change sooner than this after the last keyframe does not start a shot.
         colours: name each shot's dominant colours.
@@ -55,6 +58,7 @@ class VideoTextualizerConfig(BaseModel):
 
     sample_fps: float = Field(default=2.0, gt=0)
     scene_threshold: float = Field(default=30.0, gt=0, le=255)
+    hist_threshold: float = Field(default=0.15, ge=0, le=1)
     thumb_width: int = Field(default=64, ge=8, le=512)
     min_shot_s: float = Field(default=0.5, ge=0)
     colours: bool = True
@@ -113,7 +117,7 @@ class VideoTextualizer:
             raise MediaError(f"{file.name} is {size} bytes, over max_bytes={cfg.max_bytes}; raise the cap or split it")
         t0 = time.perf_counter()
         keyframes: list[tuple[float, Any]] = []  # (time s, rgb thumbnail (h, w, 3))
-        last_gray = None
+        last_gray = last_hist = None
         decoded = sampled = 0
         next_sample = 0.0
         end_time = 0.0
@@ -138,14 +142,17 @@ class VideoTextualizer:
                                          "raise the cap or split the file")
                     if t + 1e-6 < next_sample:
                         continue
-                    next_sample = t + 1.0 / cfg.sample_fps
+                    while next_sample <= t + 1e-6:  # a fixed grid: the first frame at or after each k / sample_fps
+                        next_sample += 1.0 / cfg.sample_fps
                     sampled += 1
                     rgb = frame.reformat(width=cfg.thumb_width, height=height, format="rgb24").to_ndarray()
                     gray = rgb.astype(np.float32).mean(-1)  # (h, w)
+                    hist = np.histogram(gray, bins=16, range=(0, 256))[0] / gray.size  # (16,)
                     if last_gray is None or (float(np.abs(gray - last_gray).mean()) >= cfg.scene_threshold
+                                             and 0.5 * float(np.abs(hist - last_hist).sum()) >= cfg.hist_threshold
                                              and t - keyframes[-1][0] >= cfg.min_shot_s):
                         keyframes.append((t, rgb))
-                        last_gray = gray
+                        last_gray, last_hist = gray, hist
                 end_time = max(end_time, declared)
         except av.FFmpegError as exc:
             raise MediaError(f"{file.name} is not a readable video (corrupt or unsupported): {exc}") from exc

@@ -33,6 +33,27 @@ def test_threshold_is_configurable(shots_mp4: Path) -> None:
     assert len(segments) == 1 and segments[0]["start"] == 0 and segments[0]["end"] == pytest.approx(6.0, abs=0.5)
 
 
+def test_a_pan_inside_one_shot_is_not_a_new_scene(tmp_path: Path) -> None:
+    import av
+    import numpy as np
+
+    from .conftest import _photo
+
+    out = tmp_path / "pan.mp4"
+    photos = [_photo("chelsea"), _photo("rocket")]
+    with av.open(str(out), "w") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        for photo in photos:
+            for k in range(30):  # 3 s per shot, panning 4 px a frame: 120 px (over a third of the width)
+                frame = av.VideoFrame.from_ndarray(np.roll(photo, 4 * k, axis=1), format="rgb24")
+                container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    starts = [s["start"] for s in VideoTextualizer(speech=False)(out)]
+    assert starts == [0.0, pytest.approx(3.0, abs=0.5)]
+    assert len(VideoTextualizer(speech=False, hist_threshold=0)(out)) > 2  # pixel difference alone over-cuts
+
+
 @pytest.mark.packaged
 def test_scenes_and_speech(shots_mp4: Path) -> None:
     segments = VideoTextualizer()(shots_mp4)
