@@ -30,11 +30,17 @@ def test_ingest_audio_and_video_into_chroma_memory(tmp_path: Path, speech_wav: P
 
     bad = tmp_path / "broken.mp4"
     bad.write_text("a text file renamed .mp4\n")
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    noise = tmp_path / "noise.mp3"
+    noise.write_bytes(bytes(range(256)) * 16)
     memory = ChromaMemory(tmp_path / "kb", embedding=HashingEmbedding(dim=64))
-    report = memory.ingest([speech_wav, shots_mp4, bad], textualize=media_textualizer())
+    report = memory.ingest([speech_wav, shots_mp4, bad, empty, noise], textualize=media_textualizer())
     assert report.files_ingested == 2
-    assert [Path(s.path).name for s in report.skipped] == ["broken.mp4"]
-    assert "broken.mp4" in report.skipped[0].reason
+    reasons = {Path(s.path).name: s.reason for s in report.skipped}
+    assert set(reasons) == {"broken.mp4", "empty.wav", "noise.mp3"}
+    assert "not a readable video" in reasons["broken.mp4"] and "empty" in reasons["empty.wav"]
+    assert "noise.mp3" in reasons["noise.mp3"]
     hits = memory.search("lazy dog", k=4)
     assert hits and all("#t=" in h.citation for h in hits)
     sources = {Path(h.source).name for h in hits}

@@ -61,6 +61,8 @@ def test_scenes_and_speech(shots_mp4: Path) -> None:
     speech = " ".join(s["text"] for s in segments if s["kind"] == "speech").lower()
     assert "lazy" in speech and "dog" in speech
     assert [s["start"] for s in segments] == sorted(s["start"] for s in segments)
+    text = timeline_text(segments, title="shots.mp4")
+    assert "scene 3 (4.0–6.0 s)" in text and "] speech: " in text
 
 
 def test_timeline_text_has_header_and_sorted_lines() -> None:
