@@ -72,7 +72,10 @@ def media_textualizer(audio: WhisperAudioTextualizerConfig | dict[str, Any] | No
         >>> from genaisys.memory import ChromaMemory                           # doctest: +SKIP
         >>> ChromaMemory("kb").ingest(["talk.wav", "clip.mp4"], textualize=media_textualizer())  # doctest: +SKIP
     """
-    audio_cfg = audio if isinstance(audio, WhisperAudioTextualizerConfig) else WhisperAudioTextualizerConfig(**(audio or {}))
+    if isinstance(audio, WhisperAudioTextualizerConfig):
+        audio_cfg = audio
+    else:
+        audio_cfg = WhisperAudioTextualizerConfig(**(audio or {}))
     if isinstance(video, VideoTextualizerConfig):
         video_cfg = video
     else:

@@ -47,3 +47,13 @@ def test_ingest_audio_and_video_into_chroma_memory(tmp_path: Path, speech_wav: P
     assert {"sentence.wav", "shots.mp4"} <= sources
     scene_hits = memory.search("scene new shot colours", k=4, where={"kind": "video"})
     assert scene_hits and scene_hits[0].citation.startswith("shots.mp4#t=")
+
+
+def test_settings_flow_to_both_textualizers() -> None:
+    from pydantic import ValidationError
+
+    t = media_textualizer(audio={"beam_size": 2}, video={"scene_threshold": 20})
+    assert t.audio_config.beam_size == 2 and t.video_config.audio.beam_size == 2
+    assert t.video_config.scene_threshold == 20 and t.video_config.speech
+    with pytest.raises(ValidationError):
+        media_textualizer(audio={"beam": 2})
