@@ -38,21 +38,21 @@ def _photo(name: str, size: tuple[int, int] = (320, 240)) -> np.ndarray:
     return np.asarray(Image.fromarray(pixels).convert("RGB").resize(size))  # (240, 320, 3)
 
 
-@pytest.fixture(scope="session")
-def shots_mp4(tmp_path_factory: pytest.TempPathFactory, speech_wav: Path) -> Path:
-    """An MP4: three photos as still shots of SHOT_S seconds at FPS, with the espeak speech as audio."""
+def _write_shots(out: Path, speech_wav: Path | None) -> Path:
+    """An MP4: the PHOTOS as still shots of SHOT_S seconds at FPS, with ``speech_wav`` as audio if given."""
     import av
 
-    out = tmp_path_factory.mktemp("video") / "shots.mp4"
     with av.open(str(out), "w") as container:
         video = container.add_stream("mpeg4", rate=FPS)
         video.width, video.height, video.pix_fmt = 320, 240, "yuv420p"
-        audio = container.add_stream("aac", rate=16000)
+        audio = container.add_stream("aac", rate=16000) if speech_wav is not None else None
         for name in PHOTOS:
             frame = av.VideoFrame.from_ndarray(_photo(name), format="rgb24")
             for _ in range(int(SHOT_S * FPS)):
                 container.mux(video.encode(frame))
         container.mux(video.encode())
+        if audio is None:
+            return out
         with av.open(str(speech_wav)) as wav:
             resampler = av.AudioResampler(format="fltp", layout="mono", rate=16000)
             for frame in wav.decode(audio=0):
@@ -62,3 +62,15 @@ def shots_mp4(tmp_path_factory: pytest.TempPathFactory, speech_wav: Path) -> Pat
                 container.mux(audio.encode(chunk))
         container.mux(audio.encode())
     return out
+
+
+@pytest.fixture(scope="session")
+def still_mp4(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three photos as still shots, no audio track (needs no espeak-ng)."""
+    return _write_shots(tmp_path_factory.mktemp("video") / "still.mp4", None)
+
+
+@pytest.fixture(scope="session")
+def shots_mp4(tmp_path_factory: pytest.TempPathFactory, speech_wav: Path) -> Path:
+    """Three photos as still shots with the espeak speech as the audio track."""
+    return _write_shots(tmp_path_factory.mktemp("video") / "shots.mp4", speech_wav)

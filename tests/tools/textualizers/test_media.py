@@ -18,8 +18,8 @@ def test_dispatch_by_suffix_and_mime() -> None:
         t.kind_of("notes.txt")
 
 
-def test_video_without_speech_dispatches_to_scenes(shots_mp4: Path) -> None:
-    segments = media_textualizer(speech=False)(shots_mp4)
+def test_video_without_speech_dispatches_to_scenes(still_mp4: Path) -> None:
+    segments = media_textualizer(speech=False)(still_mp4)
     assert {s["kind"] for s in segments} == {"scene"} and len(segments) == 3
 
 

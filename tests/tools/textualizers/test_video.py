@@ -15,9 +15,9 @@ from genaisys.tools.textualizers import VideoTextualizer, VideoTextualizerConfig
 from .conftest import PHOTOS, SHOT_S
 
 
-def test_one_scene_per_shot_at_the_right_times(shots_mp4: Path) -> None:
+def test_one_scene_per_shot_at_the_right_times(still_mp4: Path) -> None:
     t = VideoTextualizer(speech=False)
-    segments = t(shots_mp4)
+    segments = t(still_mp4)
     assert [s["kind"] for s in segments] == ["scene"] * len(PHOTOS)
     for i, s in enumerate(segments):
         assert s["start"] == pytest.approx(i * SHOT_S, abs=0.5)
@@ -28,8 +28,13 @@ def test_one_scene_per_shot_at_the_right_times(shots_mp4: Path) -> None:
     assert stats["frames_compared"] < stats["frames_decoded"]  # not every frame is looked at
 
 
-def test_threshold_is_configurable(shots_mp4: Path) -> None:
-    segments = VideoTextualizer(speech=False, scene_threshold=250)(shots_mp4)
+def test_silent_video_gives_scenes_only(still_mp4: Path) -> None:
+    segments = VideoTextualizer()(still_mp4)  # speech on, but there is no audio track: no Whisper run
+    assert [s["kind"] for s in segments] == ["scene"] * len(PHOTOS)
+
+
+def test_threshold_is_configurable(still_mp4: Path) -> None:
+    segments = VideoTextualizer(speech=False, scene_threshold=250)(still_mp4)
     assert len(segments) == 1 and segments[0]["start"] == 0 and segments[0]["end"] == pytest.approx(6.0, abs=0.5)
 
 
@@ -83,8 +88,8 @@ def test_bad_video_is_a_media_error(tmp_path: Path, content: bytes) -> None:
         VideoTextualizer(speech=False)(bad)
 
 
-def test_truncated_mp4_is_a_media_error(tmp_path: Path, shots_mp4: Path) -> None:
-    data = shots_mp4.read_bytes()
+def test_truncated_mp4_is_a_media_error(tmp_path: Path, still_mp4: Path) -> None:
+    data = still_mp4.read_bytes()
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: int(len(data) * 0.6)])
     with pytest.raises(MediaError, match="cut.mp4"):
@@ -96,11 +101,11 @@ def test_audio_only_file_has_no_video_stream(speech_wav: Path) -> None:
         VideoTextualizer(speech=False)(speech_wav)
 
 
-def test_caps(shots_mp4: Path) -> None:
+def test_caps(still_mp4: Path) -> None:
     with pytest.raises(MediaError, match="max_duration_s=2"):
-        VideoTextualizer(speech=False, max_duration_s=2)(shots_mp4)
+        VideoTextualizer(speech=False, max_duration_s=2)(still_mp4)
     with pytest.raises(MediaError, match="max_bytes=1000"):
-        VideoTextualizer(speech=False, max_bytes=1000)(shots_mp4)
+        VideoTextualizer(speech=False, max_bytes=1000)(still_mp4)
     with pytest.raises(ValidationError):
         VideoTextualizerConfig(threshold=3)
 
