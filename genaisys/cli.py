@@ -195,13 +195,14 @@ _STORE = typer.Option(Path(".genaisys") / "memory", "--path", help="Folder of th
 @memory_app.command("ingest")
 def memory_ingest(paths: list[str] = typer.Argument(..., help="Files, folders or URLs."), path: Path = _STORE,
                   json_out: bool = typer.Option(False, "--json")) -> None:
-    """Ingest files, folders and URLs (URLs through the hardened fetcher)."""
+    """Ingest files, folders and URLs: text, Markdown, HTML, PDF, images, audio and video."""
     from genaisys.memory import ChromaMemory
     from genaisys.tools.http_fetch import HttpFetcher
+    from genaisys.tools.textualizers import media_textualizer
 
     memory = ChromaMemory(path=path)
-    fetcher = HttpFetcher()
-    report = memory.ingest([p for p in paths], fetch=fetcher.fetch)
+    # URLs only through the SSRF-hardened fetcher; audio and video indexed by their timelines.
+    report = memory.ingest(list(paths), fetch=HttpFetcher().fetch, textualize=media_textualizer())
     if json_out:
         import json
 

@@ -95,3 +95,18 @@ def test_ask_and_chat_on_the_nano_core(tmp_path):
                           capture_output=True, text=True)
     assert chat.returncode == 0, chat.stderr[-2000:]
     assert chat.stdout.count("assistant>") == 2 and "attached" in chat.stdout
+
+
+@pytest.mark.packaged
+def test_memory_ingest_indexes_audio_by_its_timeline(tmp_path):
+    import shutil
+
+    if not shutil.which("espeak-ng"):
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng): no speech to ingest")
+    wav = tmp_path / "talk.wav"
+    subprocess.run(["espeak-ng", "-w", str(wav), "The meeting moves to Thursday at noon."], check=True)
+    store = str(tmp_path / "store")
+    out = run("memory", "ingest", str(wav), "--path", store, "--json")
+    assert out.returncode == 0, out.stdout + out.stderr[-2000:]
+    hits = json.loads(run("memory", "search", "when is the meeting", "--path", store, "--json").stdout)
+    assert hits[0]["citation"].startswith("talk.wav#t=") and "thursday" in hits[0]["text"].lower()
