@@ -1,13 +1,16 @@
 if __name__ != "genaisys.tools.textualizers":  # a bare `import tools...` from the repo root would load a second copy
     raise ImportError("import this package as genaisys.tools.textualizers, not tools.textualizers (DESIGN.md §1)")
-__doc__ = """Textualizers: audio and video → timed text segments for `ChromaMemory.ingest(textualize=...)`.
+__doc__ = """Textualizers: audio and video → timed text segments for `ChromaMemory.ingest(textualize=...)`;
+images → a description for `ChromaMemory.ingest(describe_image=...)`.
 
-Exported lazily (PEP 562): importing the package loads neither faster-whisper nor PyAV.
+Exported lazily (PEP 562): importing the package loads neither faster-whisper, PyAV, torch nor RapidOCR.
 
 - ``audio.py``  `WhisperAudioTextualizer` — speech → ``kind="speech"`` segments (faster-whisper)
 - ``video.py``  `VideoTextualizer` — scene-change keyframes → ``kind="scene"`` segments + speech;
   `timeline_text` renders a VideoChat-Text style timeline
 - ``media.py``  `media_textualizer` — one callable dispatching audio vs video by suffix/MIME
+- ``image.py``  `ImageTextualizer` — image → one paragraph (ImageNet labels + OCR text) for
+  `ChromaMemory.ingest(describe_image=...)`
 
 Example:
     >>> from genaisys.tools.textualizers import media_textualizer
@@ -19,6 +22,8 @@ Example:
 from typing import TYPE_CHECKING
 
 __all__ = [
+    "ImageTextualizer",
+    "ImageTextualizerConfig",
     "VideoTextualizer",
     "VideoTextualizerConfig",
     "WhisperAudioTextualizer",
@@ -30,6 +35,8 @@ __all__ = [
 from genaisys._lazy import lazy_exports
 
 _EXPORTS = {
+    "ImageTextualizer": "genaisys.tools.textualizers.image",
+    "ImageTextualizerConfig": "genaisys.tools.textualizers.image",
     "WhisperAudioTextualizer": "genaisys.tools.textualizers.audio",
     "WhisperAudioTextualizerConfig": "genaisys.tools.textualizers.audio",
     "VideoTextualizer": "genaisys.tools.textualizers.video",
@@ -40,6 +47,7 @@ _EXPORTS = {
 
 if TYPE_CHECKING:
     from genaisys.tools.textualizers.audio import WhisperAudioTextualizer, WhisperAudioTextualizerConfig
+    from genaisys.tools.textualizers.image import ImageTextualizer, ImageTextualizerConfig
     from genaisys.tools.textualizers.media import media_textualizer
     from genaisys.tools.textualizers.video import VideoTextualizer, VideoTextualizerConfig, timeline_text
 
