@@ -123,8 +123,11 @@ def test_ingest_indexes_images_by_their_description(tmp_path: Path, chelsea_png:
     (folder / "notes.txt").write_text("Quarterly budget figures for the garden committee.\n")
     arr = np.full((64, 64, 3), 200, dtype=np.uint8)
     Image.fromarray(arr).save(folder / "blank.png")
+    (folder / "fake.png").write_text("not an image")
     memory = ChromaMemory(tmp_path / "db", embedding=HashingEmbedding(dim=64), image_embedding=False)
     report = memory.ingest(folder, describe_image=textualizer)  # as `memory ingest` wires it
     assert report.images_added == 2, report
+    assert [Path(s.path).name for s in report.skipped] == ["fake.png"], report.skipped
+    assert "not a readable image" in report.skipped[0].reason
     hits = memory.search("cat", k=1)
     assert hits and Path(hits[0].source).name == "chelsea.png", hits
