@@ -198,11 +198,13 @@ def memory_ingest(paths: list[str] = typer.Argument(..., help="Files, folders or
     """Ingest files, folders and URLs: text, Markdown, HTML, PDF, images, audio and video."""
     from genaisys.memory import ChromaMemory
     from genaisys.tools.http_fetch import HttpFetcher
-    from genaisys.tools.textualizers import media_textualizer
+    from genaisys.tools.textualizers import ImageTextualizer, media_textualizer
 
     memory = ChromaMemory(path=path)
-    # URLs only through the SSRF-hardened fetcher; audio and video indexed by their timelines.
-    report = memory.ingest(list(paths), fetch=HttpFetcher().fetch, textualize=media_textualizer())
+    # URLs only through the SSRF-hardened fetcher; images indexed by their labels + OCR text, audio
+    # and video by their timelines.
+    report = memory.ingest(list(paths), fetch=HttpFetcher().fetch, textualize=media_textualizer(),
+                           describe_image=ImageTextualizer())
     if json_out:
         import json
 

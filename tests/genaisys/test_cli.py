@@ -68,6 +68,10 @@ def test_memory_commands_ingest_search_remove(tmp_path):
     docs.mkdir()
     (docs / "a.md").write_text("# Notes\n\nThe flux capacitor needs 1.21 gigawatts.\n")
     (docs / "b.txt").write_bytes(b"\x00\x01binary posing as text")
+    import skimage.data
+    from PIL import Image
+
+    Image.fromarray(skimage.data.chelsea()).save(docs / "photo.png")
     store = str(tmp_path / "store")
     out = run("memory", "ingest", str(docs), "--path", store, "--json")
     report = json.loads(out.stdout)
@@ -75,8 +79,10 @@ def test_memory_commands_ingest_search_remove(tmp_path):
     assert report["skipped"][0]["path"].endswith("b.txt") and "binary" in report["skipped"][0]["reason"]
     hits = json.loads(run("memory", "search", "how much power does it need", "--path", store, "--json").stdout)
     assert hits[0]["citation"] == "a.md#chars=0-49"
+    hits = json.loads(run("memory", "search", "a photo of a cat", "--path", store, "--json").stdout)
+    assert hits[0]["citation"] == "photo.png" and "cat" in hits[0]["text"].lower()  # its textualization
     assert run("memory", "rm", str(docs / "a.md"), "--path", store).returncode == 0
-    assert json.loads(run("memory", "stats", "--path", store).stdout)["chunks"] == 0
+    assert json.loads(run("memory", "stats", "--path", store).stdout)["chunks"] == 1  # the photo's description
 
 
 @pytest.mark.packaged
