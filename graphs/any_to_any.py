@@ -43,14 +43,12 @@ from genaisys.graphs.media import (
 )
 from genaisys.graphs.nodes import (
     ToolSpec,
-    make_act_node,
-    make_approval_node,
+    add_tool_loop,
     make_recall_node,
     make_think_node,
     resolve_tools,
-    route_after_approve,
 )
-from genaisys.graphs.state import ACT, APPROVE, MESSAGES, PERCEIVE, RECALL, RESPOND, TEXTUALIZE, THINK, AssistantState
+from genaisys.graphs.state import ACT, MESSAGES, PERCEIVE, RECALL, RESPOND, TEXTUALIZE, THINK, AssistantState
 
 __all__ = ["AnyToAnyState", "build_any_to_any_graph"]
 
@@ -124,17 +122,8 @@ def build_any_to_any_graph(
     graph.add_node(THINK, make_think_node(core, resolved, system_prompt, stream_tokens=stream_tokens))
     graph.add_node(RESPOND, make_respond_node())
     graph.add_edge(RESPOND, END)
-    if resolved:
-        graph.add_node(ACT, make_act_node(resolved, blobs=blobs))
-        graph.add_edge(ACT, THINK)
-        if approve:
-            graph.add_node(APPROVE, make_approval_node(True if approve is True else set(approve)))
-            graph.add_conditional_edges(THINK, _route_after_think, {ACT: APPROVE, RESPOND: RESPOND})
-            graph.add_conditional_edges(APPROVE, route_after_approve, {ACT: ACT, THINK: THINK})
-        else:
-            graph.add_conditional_edges(THINK, _route_after_think, {ACT: ACT, RESPOND: RESPOND})
-    else:
-        graph.add_edge(THINK, RESPOND)
+    add_tool_loop(graph, resolved, router=_route_after_think, done_key=RESPOND, done=RESPOND, approve=approve,
+                  blobs=blobs)
     compiled = graph.compile(checkpointer=saver, name="any_to_any")
     return compiled.with_config(recursion_limit=recursion_limit)
 

@@ -37,16 +37,14 @@ from genaisys.errors import ConfigError, GraphError
 from genaisys.graphs.checkpoint import CheckpointerSpec, make_checkpointer
 from genaisys.graphs.nodes import (
     ToolSpec,
-    make_act_node,
-    make_approval_node,
+    add_tool_loop,
     make_recall_node,
     make_remember_node,
     make_think_node,
     resolve_tools,
-    route_after_approve,
     route_after_think,
 )
-from genaisys.graphs.state import ACT, APPROVE, PERCEIVE, RECALL, REMEMBER, THINK, AssistantState
+from genaisys.graphs.state import PERCEIVE, RECALL, REMEMBER, THINK, AssistantState
 
 __all__ = ["build_assistant_graph", "run_turn"]
 
@@ -135,18 +133,7 @@ def build_assistant_graph(
         graph.add_edge(PERCEIVE, first)
         first = PERCEIVE
     graph.add_edge(START, first)
-    if resolved:
-        graph.add_node(ACT, make_act_node(resolved, blobs=blobs))
-        graph.add_edge(ACT, THINK)
-        if approve:
-            gate = True if approve is True else set(approve)
-            graph.add_node(APPROVE, make_approval_node(gate))
-            graph.add_conditional_edges(THINK, route_after_think, {ACT: APPROVE, END: end})
-            graph.add_conditional_edges(APPROVE, route_after_approve, {ACT: ACT, THINK: THINK})
-        else:
-            graph.add_conditional_edges(THINK, route_after_think, {ACT: ACT, END: end})
-    else:
-        graph.add_edge(THINK, end)
+    add_tool_loop(graph, resolved, router=route_after_think, done_key=END, done=end, approve=approve, blobs=blobs)
     compiled = graph.compile(checkpointer=saver, name="assistant")
     return compiled.with_config(recursion_limit=recursion_limit)
 

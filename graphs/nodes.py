@@ -62,6 +62,7 @@ __all__ = [
     "REJECTED_TOOL_TEMPLATE",
     "TOOL_ERROR_TEMPLATE",
     "ToolSpec",
+    "add_tool_loop",
     "make_act_node",
     "make_approval_node",
     "make_recall_node",
@@ -587,3 +588,32 @@ def route_after_approve(state: dict) -> Literal["act", "think"]:
     """After the approval gate: ``act`` when approved, back to ``think`` when rejected."""
     messages = state.get(MESSAGES, [])
     return THINK if messages and isinstance(messages[-1], ToolMessage) else ACT
+
+
+def add_tool_loop(
+    graph: Any,
+    tools: Sequence[BaseTool],
+    *,
+    router: Callable[[dict], str],
+    done_key: str,
+    done: str,
+    approve: bool | Sequence[str] = False,
+    blobs: Any = None,
+) -> None:
+    """Wire ``think ⇄ act`` (through an approval gate when ``approve``) into ``graph``.
+
+    ``router`` runs after ``think``: it returns ``ACT`` when the model called tools and ``done_key``
+    otherwise, which leads to the node ``done``. Without tools, ``think`` goes straight to ``done``.
+    The prebuilt assistant and any-to-any graphs share this wiring.
+    """
+    if not tools:
+        graph.add_edge(THINK, done)
+        return
+    graph.add_node(ACT, make_act_node(tools, blobs=blobs))
+    graph.add_edge(ACT, THINK)
+    if approve:
+        graph.add_node(APPROVE, make_approval_node(True if approve is True else set(approve)))
+        graph.add_conditional_edges(THINK, router, {ACT: APPROVE, done_key: done})
+        graph.add_conditional_edges(APPROVE, route_after_approve, {ACT: ACT, THINK: THINK})
+    else:
+        graph.add_conditional_edges(THINK, router, {ACT: ACT, done_key: done})

@@ -80,26 +80,12 @@ def _load_model(weights: str) -> Any:
     with _LOCK:
         if weights in _MODELS:
             return _MODELS[weights]
-        from genaisys._optional import require
+        from genaisys.core.encoders import load_efficientnet_lite0
 
-        torch = require("torch", "torch==2.13.0", feature="image embeddings")
-        enet = require("efficientnet_lite_pytorch", "efficientnet-lite-pytorch==0.1.0", feature="image embeddings")
-        if weights == DEFAULT_IMAGE_WEIGHTS:
-            from genaisys import assets
-
-            path = str(assets.resolve(DEFAULT_IMAGE_WEIGHTS))
-        else:
-            path = str(Path(weights).expanduser())
-        model = enet.EfficientNet.from_name("efficientnet-lite0")
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError) as exc:
-            raise MemoryStoreError(f"cannot load image-embedding weights {weights!r}: {exc}") from exc
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        if missing or unexpected:
-            raise MemoryStoreError(f"{weights!r} is not an EfficientNet-Lite0 state dict "
-                                   f"(missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]})")
-        model.eval()
+            model = load_efficientnet_lite0(None if weights == DEFAULT_IMAGE_WEIGHTS else weights)
+        except ConfigError as exc:
+            raise MemoryStoreError(f"cannot use image-embedding weights {weights!r}: {exc}") from exc
         _MODELS[weights] = model
         return model
 

@@ -95,6 +95,47 @@ def images_to_array(images: list[Image.Image], size: int, mean: tuple[float, ...
     return torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()  # (N, 3, H, W)
 
 
+def load_efficientnet_lite0(weights: str | Path | None = None, *, image_size: int = 224,
+                            pretrained: bool = True) -> nn.Module:
+    """The packaged EfficientNet-Lite0 (ImageNet, with its classifier head), in eval mode.
+
+    The one place that builds and loads it: the vision tower, the image embedding of the memory
+    and the image textualizer all call this.
+
+    Args:
+        weights: a ``.pth`` state dict; default the packaged one (`genaisys.assets`).
+        image_size: input size (a multiple of 32); "same" padding is computed for it.
+        pretrained: load weights; ``False`` keeps the random init (tests).
+
+    Raises:
+        ConfigError: a bad image size, or weights that are not an EfficientNet-Lite0 state dict.
+
+    Example:
+        >>> load_efficientnet_lite0(pretrained=False)._fc.out_features
+        1000
+    """
+    from genaisys._optional import require
+
+    enet = require("efficientnet_lite_pytorch", "efficientnet-lite-pytorch==0.1.0", feature="EfficientNet-Lite0")
+    if image_size % 32:
+        raise ConfigError(f"efficientnet-lite0 needs an image_size divisible by 32 (its stride), got {image_size}")
+    model = enet.EfficientNet.from_name("efficientnet-lite0", image_size=image_size)
+    if pretrained or weights:
+        if weights is None:
+            from genaisys import assets
+
+            weights = assets.resolve("efficientnet-lite0")
+        try:
+            state = torch.load(Path(weights).expanduser(), map_location="cpu", weights_only=True)
+        except (OSError, RuntimeError) as exc:
+            raise ConfigError(f"cannot load EfficientNet-Lite0 weights {str(weights)!r}: {exc}") from exc
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if missing or unexpected:
+            raise ConfigError(f"{weights} is not an EfficientNet-Lite0 state dict "
+                              f"(missing {list(missing)[:3]}, unexpected {list(unexpected)[:3]})")
+    return model.eval()
+
+
 class EfficientNetLite0Encoder(nn.Module):
     """The packaged EfficientNet-Lite0 as a vision tower: ``(B, 3, 224, 224) → (B, 49, 1280)``.
 
@@ -110,24 +151,8 @@ class EfficientNetLite0Encoder(nn.Module):
                  image_mean: tuple[float, float, float] | None = None,
                  image_std: tuple[float, float, float] | None = None) -> None:
         super().__init__()
-        from efficientnet_lite_pytorch import EfficientNet
-
         self.image_size = image_size or 224
-        if self.image_size % 32:
-            raise ConfigError(f"efficientnet-lite0 needs an image_size divisible by 32 (its stride), "
-                              f"got {self.image_size}")
-        # Static "same" padding is computed for the input size, so build for the size in use.
-        self.model = EfficientNet.from_name("efficientnet-lite0", image_size=self.image_size)
-        if pretrained or weights:
-            if weights is None:
-                from genaisys import assets
-
-                weights = str(assets.resolve("efficientnet-lite0"))
-            state = torch.load(weights, map_location="cpu", weights_only=True)
-            missing, unexpected = self.model.load_state_dict(state, strict=False)
-            if missing or unexpected:
-                raise ConfigError(f"{weights} is not an EfficientNet-Lite0 state dict "
-                                  f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+        self.model = load_efficientnet_lite0(weights, image_size=self.image_size, pretrained=pretrained)
         # The classifier head is never used; drop it so it is not mistaken for trainable state.
         self.model._fc = nn.Identity()
         self.hidden_size = 1280

@@ -5,14 +5,7 @@ Accepted forms (DESIGN.md §2): ``{"type": "image", "base64": ..., "mime_type": 
 ``{"type": "image_url", "image_url": {"url": ...}}``, ``{"type": "image", "file_id": <blob id>}``
 resolved through a duck-typed blob store (anything with ``.path(blob_id) -> Path``), and the
 LangChain v0 ``source_type`` forms. Remote ``http(s)`` URLs are refused: fetching is a tool's job.
-
-Example:
-    >>> import base64, io
-    >>> from PIL import Image
-    >>> buf = io.BytesIO(); Image.new("RGB", (4, 4)).save(buf, "PNG")
-    >>> load_image_block({"type": "image", "base64": base64.b64encode(buf.getvalue()).decode(),
-    ...                   "mime_type": "image/png"}).size
-    (4, 4)
+See `load_image_block` for an example.
 """
 
 from __future__ import annotations

@@ -71,12 +71,16 @@ def plot_metrics(results: Sequence[EvalResult], path: str | Path) -> Path:
         ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
         ax.set_title(f"{results[0].task} (95% bootstrap CI)")
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        out = Path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out, format="png", dpi=100)
+        return _save(fig, path)
     finally:
         plt.close(fig)
+
+
+def _save(fig: Any, path: str | Path) -> Path:
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, format="png", dpi=100)
     return out
 
 
@@ -102,13 +106,9 @@ def plot_confusion(result: EvalResult, path: str | Path, labels: Sequence[str] |
         ax.set_ylabel("reference")
         ax.set_title(f"{result.task} — {result.model_id}", fontsize=8)
         fig.colorbar(im, ax=ax, fraction=0.046)
-        fig.tight_layout()
-        out = Path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out, format="png", dpi=100)
+        return _save(fig, path)
     finally:
         plt.close(fig)
-    return out
 
 
 def _safe(name: str) -> str:

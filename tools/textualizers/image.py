@@ -77,19 +77,9 @@ def _class_names() -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=2)
 def _load_classifier(weights: str, image_size: int) -> Any:
-    import torch
-    from efficientnet_lite_pytorch import EfficientNet
+    from genaisys.core.encoders import load_efficientnet_lite0
 
-    # Copied from genaisys.core.encoders.EfficientNetLite0Encoder, keeping the `_fc` ImageNet head it drops.
-    if image_size % 32:
-        raise ConfigError(f"efficientnet-lite0 needs an image_size divisible by 32 (its stride), got {image_size}")
-    model = EfficientNet.from_name("efficientnet-lite0", image_size=image_size)
-    state = torch.load(weights, map_location="cpu", weights_only=True)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise ConfigError(f"{weights} is not an EfficientNet-Lite0 state dict with its classifier head "
-                          f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
-    return model.eval()
+    return load_efficientnet_lite0(weights, image_size=image_size)  # with its ImageNet `_fc` head
 
 
 @functools.lru_cache(maxsize=2)
