@@ -12,6 +12,7 @@
     ├── ToolError                a tool failed in a way the caller must see (not the model-facing text)
     │   └── ToolCallParseError   model text that should be a tool call cannot be repaired
     ├── MemoryStoreError         the vector memory or blob store cannot do what was asked
+    ├── TrainingError            training cannot run or continue (preflight failed, bad checkpoint)
     ├── GraphError               a graph cannot be built or run (recursion limit, bad state)
     └── MediaError               corrupt, empty or oversized media
 
@@ -33,6 +34,7 @@ __all__ = [
     "MissingDependencyError",
     "ToolCallParseError",
     "ToolError",
+    "TrainingError",
     "UnknownNameError",
 ]
 
@@ -87,6 +89,10 @@ class ToolCallParseError(ToolError, ValueError):
 
 class MemoryStoreError(GenaisysError):
     """The vector memory or the blob store cannot do what was asked."""
+
+
+class TrainingError(GenaisysError):
+    """Training cannot run or continue: a preflight check failed, a checkpoint is corrupt or mismatched."""
 
 
 class GraphError(GenaisysError):
