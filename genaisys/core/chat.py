@@ -254,7 +254,7 @@ class ChatCore(BaseChatModel):
         return self.bind(tools=formatted, **kwargs)
 
     def render_prompt(self, messages: list[BaseMessage], *, tools: Sequence[Any] | None = None,
-                      tool_choice: str | None = None) -> tuple[str, list[Any]]:
+                      tool_choice: str | None = None, add_generation_prompt: bool = True) -> tuple[str, list[Any]]:
         """The exact prompt text (with ``<image>`` placeholders) and images a call would decode from.
 
         Training code should render conversations with this, so that what the core learns is
@@ -264,12 +264,14 @@ class ChatCore(BaseChatModel):
             messages: the conversation (an answer to learn can be the last `AIMessage`).
             tools: tools as `bind_tools` takes them (converted with `convert_to_openai_tool`).
             tool_choice: as in `bind_tools`.
+            add_generation_prompt: end with the opening of an assistant turn (what inference
+                decodes from); ``False`` renders a finished conversation (training targets).
 
         Example:
             >>> prompt, images = chat.render_prompt([HumanMessage("Hi")])  # doctest: +SKIP
         """
         formatted = [convert_to_openai_tool(t) for t in tools] if tools else None
-        return self._render(list(messages), formatted, tool_choice)
+        return self._render(list(messages), formatted, tool_choice, add_generation_prompt=add_generation_prompt)
 
     def _template_supports_tools(self) -> bool:
         owner = self.core.processor if getattr(self.core, "is_native", False) else self.tokenizer
@@ -278,7 +280,7 @@ class ChatCore(BaseChatModel):
 
     # ------------------------------------------------------------------ prompt
     def _render(self, messages: list[BaseMessage], tools: list[dict[str, Any]] | None,
-                tool_choice: str | None) -> tuple[str, list[Any]]:
+                tool_choice: str | None, *, add_generation_prompt: bool = True) -> tuple[str, list[Any]]:
         """Messages → (prompt text with ``<image>`` placeholders, images in order)."""
         if tool_choice == "none":
             tools = None
@@ -325,15 +327,16 @@ class ChatCore(BaseChatModel):
             if tool_choice not in ("any", "required"):
                 demand = f"You must call the tool {tool_choice!r} now."
             turns[0] = {**turns[0], "content": f"{turns[0]['content']}\n{demand}"}
-        kwargs: dict[str, Any] = {"tokenize": False, "add_generation_prompt": True}
+        kwargs: dict[str, Any] = {"tokenize": False, "add_generation_prompt": add_generation_prompt}
         if native:
             kwargs["tools"] = tools
         if getattr(self.core, "is_native", False):
-            prompt = self.core.render(turns, **({"tools": tools} if native else {}))
+            prompt = self.core.render(turns, add_generation_prompt=add_generation_prompt,
+                                      **({"tools": tools} if native else {}))
         elif getattr(self.tokenizer, "chat_template", None):
             prompt = self.tokenizer.apply_chat_template(turns, **kwargs)
         else:  # no template at all: a plain transcript
-            prompt = "".join(f"{t['role']}: {t['content']}\n" for t in turns) + "assistant: "
+            prompt = "".join(f"{t['role']}: {t['content']}\n" for t in turns) + ("assistant: " if add_generation_prompt else "")
         return prompt, images
 
     def _content_text(self, msg: BaseMessage, images: list[Any], image_token: str | None) -> str:

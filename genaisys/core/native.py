@@ -99,7 +99,7 @@ class NativeCore(nn.Module):
             raise ConfigError(f"cannot load a native MLLM from {str(ref)!r}: {exc}") from exc
         return cls(model, processor)
 
-    def render(self, turns: list[dict[str, Any]], **template_kwargs: Any) -> str:
+    def render(self, turns: list[dict[str, Any]], *, add_generation_prompt: bool = True, **template_kwargs: Any) -> str:
         """Chat turns (text with ``image_token`` where images go) → the prompt, via the
         processor's chat template (content as typed parts) or else the tokenizer's."""
         template = getattr(self.processor, "chat_template", None)
@@ -114,9 +114,10 @@ class NativeCore(nn.Module):
                     if piece:
                         parts.append({"type": "text", "text": piece})
                 parts_turns.append({**turn, "content": parts})
-            return self.processor.apply_chat_template(parts_turns, add_generation_prompt=True, tokenize=False,
-                                                      **template_kwargs)
-        return self.tokenizer.apply_chat_template(turns, add_generation_prompt=True, tokenize=False, **template_kwargs)
+            return self.processor.apply_chat_template(parts_turns, add_generation_prompt=add_generation_prompt,
+                                                      tokenize=False, **template_kwargs)
+        return self.tokenizer.apply_chat_template(turns, add_generation_prompt=add_generation_prompt, tokenize=False,
+                                                  **template_kwargs)
 
     def prepare_inputs(self, prompts: list[str], images: list[Any]) -> dict[str, torch.Tensor]:
         """Prompts and their images (in order) → the model's inputs, via the processor."""
