@@ -1,0 +1,34 @@
+"""The data engine: training records made offline, by a teacher, and from recorded use (DESIGN.md §6).
+
+One generator per file, each returning records in the `genaisys.train.data` format:
+
+- ``easy_vqa.py``      easy-VQA captions, QA, POPE probes and POPE preference pairs (train split)
+- ``tool_use.py``      tool-call conversations for the builtin tools, with no-tool distractors;
+                       held-out routing items for the evaluation
+- ``self_instruct.py`` Self-Instruct from any LangChain chat model as teacher
+- ``sessions.py``      recorded LangGraph threads + user feedback → SFT records and DPO pairs
+- ``feedback.py``      the SQLite feedback store (accept / reject / edit per message)
+- ``failures.py``      evaluation failures / the adversarial set → SFT records
+
+Nothing heavy loads at import; names import on first use.
+
+Example:
+    >>> from genaisys.train.engine import qa
+    >>> records = qa("train", n=2, seed=0)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from genaisys._lazy import lazy_exports
+
+_LAZY: dict[str, str] = {
+    "captions": "genaisys.train.engine.easy_vqa",
+    "qa": "genaisys.train.engine.easy_vqa",
+    "pope_probes": "genaisys.train.engine.easy_vqa",
+    "pope_pairs": "genaisys.train.engine.easy_vqa",
+    "tool_conversations": "genaisys.train.engine.tool_use",
+    "tool_routing_items": "genaisys.train.engine.tool_use",
+}
+
+__all__ = list(_LAZY)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
