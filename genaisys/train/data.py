@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from genaisys.errors import ConfigError
 
@@ -216,8 +216,10 @@ class Record(BaseModel):
         return tools
 
     @model_validator(mode="after")
-    def _structure(self) -> Record:
-        _check_structure(self.conversations, self.images, preference=isinstance(self, PreferenceRecord))
+    def _structure(self, info: ValidationInfo) -> Record:
+        need = bool((info.context or {}).get("require_answer", True))
+        _check_structure(self.conversations, self.images, preference=isinstance(self, PreferenceRecord),
+                         require_answer=need)
         if self.target_caption is not None and not any(t.role == "gpt" for t in self.conversations):
             raise ValueError("a decoder record (target_caption) needs a gpt turn holding the signal tokens")
         return self
@@ -236,7 +238,8 @@ class PreferenceRecord(Record):
         return self
 
 
-def _check_structure(turns: Sequence[Turn], images: Sequence[str], *, preference: bool) -> None:
+def _check_structure(turns: Sequence[Turn], images: Sequence[str], *, preference: bool,
+                     require_answer: bool = True) -> None:
     marks = sum(t.value.count(IMAGE_MARK) for t in turns if t.role == "human")
     stray = [t.role for t in turns if t.role != "human" and IMAGE_MARK in t.value]
     if stray:
@@ -272,7 +275,7 @@ def _check_structure(turns: Sequence[Turn], images: Sequence[str], *, preference
         if turns[-1].role not in ("human", "tool"):
             raise ValueError("a preference record's conversations must end on a human or tool turn "
                              "(chosen and rejected are the next gpt turn)")
-    elif not any(t.role == "gpt" for t in turns):
+    elif require_answer and not any(t.role == "gpt" for t in turns):
         raise ValueError("the conversations have no gpt turn to learn from (a preference record needs "
                          "'chosen' and 'rejected')")
 
@@ -287,8 +290,14 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def validate_record(data: Mapping[str, Any], *, where: str = "") -> Record:
+def validate_record(data: Mapping[str, Any], *, where: str = "", require_answer: bool = True) -> Record:
     """Validate one record (a `PreferenceRecord` when it has ``chosen``/``rejected``).
+
+    Args:
+        data: the record.
+        where: where it came from (``file:line``), for the error message.
+        require_answer: a plain record must hold a gpt turn (something to learn); ``False``
+            accepts a bare prompt, such as a preference record's conversations alone.
 
     Raises:
         ConfigError: the record is malformed; the message names its id and ``where`` (file:line).
@@ -303,7 +312,7 @@ def validate_record(data: Mapping[str, Any], *, where: str = "") -> Record:
         raise ConfigError(f"{where or 'record'}: a record must be a JSON object, got {type(data).__name__}")
     model = PreferenceRecord if ("chosen" in data or "rejected" in data) else Record
     try:
-        return model.model_validate(dict(data))
+        return model.model_validate(dict(data), context={"require_answer": require_answer})
     except ValidationError as exc:
         rid = data.get("id", "?")
         at = f"{where}: " if where else ""
@@ -637,6 +646,7 @@ def to_messages(record: Mapping[str, Any] | Record, base_dir: str | Path | None 
     """One record → ``(messages, tools)`` for `ChatCore.render_prompt(messages, tools=tools)`.
 
     For a preference record the messages are the shared prompt; `to_preference` adds both answers.
+    A record without a gpt turn (a bare prompt) is accepted here.
 
     Args:
         record: a record dict (validated here) or a `Record`.
@@ -659,7 +669,7 @@ def to_messages(record: Mapping[str, Any] | Record, base_dir: str | Path | None 
         >>> msgs[1].tool_calls[0]["args"], msgs[2].tool_call_id, msgs[2].name, tools[0].name
         ({'expression': '2+2'}, 'call_1_0', 'calculator', 'calculator')
     """
-    rec = validate_record(record)
+    rec = validate_record(record, require_answer=False)
     base = Path(base_dir) if base_dir is not None else None
     return _to_messages(rec, base, inline_images), _resolve_tools(rec.tools, base, tool_resources)
 

@@ -241,3 +241,11 @@ def test_records_render_with_a_tiny_core(chat, png):
     prompt, images = chat.render_prompt(msgs, tools=tools)
     assert len(images) == 1 and prompt.count(chat.core.image_token) == 1
     assert "calculator" in prompt and "2 + 2 = 4." in prompt
+
+
+def test_a_bare_prompt_converts_but_is_not_a_training_record():
+    prompt = {"id": "p", "conversations": [{"from": "human", "value": "Is it red?"}]}
+    msgs, _ = to_messages(prompt)  # what a DPO stage does with a preference record's prompt
+    assert [type(m) for m in msgs] == [HumanMessage]
+    with pytest.raises(ConfigError, match="no gpt turn"):
+        validate_record(prompt)
