@@ -12,7 +12,8 @@
     ├── ToolError                a tool failed in a way the caller must see (not the model-facing text)
     │   └── ToolCallParseError   model text that should be a tool call cannot be repaired
     ├── MemoryStoreError         the vector memory or blob store cannot do what was asked
-    ├── TrainingError            training cannot run or continue (preflight failed, bad checkpoint)
+    ├── TrainingError            training cannot run or continue (bad checkpoint, diverged)
+    │   └── PreflightError       the first batch proves the data or template wrong (all labels masked…)
     ├── GraphError               a graph cannot be built or run (recursion limit, bad state)
     └── MediaError               corrupt, empty or oversized media
 
@@ -32,6 +33,7 @@ __all__ = [
     "MediaError",
     "MemoryStoreError",
     "MissingDependencyError",
+    "PreflightError",
     "ToolCallParseError",
     "ToolError",
     "TrainingError",
@@ -93,6 +95,11 @@ class MemoryStoreError(GenaisysError):
 
 class TrainingError(GenaisysError):
     """Training cannot run or continue: a preflight check failed, a checkpoint is corrupt or mismatched."""
+
+
+class PreflightError(TrainingError, ValueError):
+    """The preflight check on one batch failed: labels all masked, placeholders and features
+    disagree, or the chat template does not match the tokenizer. Nothing was trained."""
 
 
 class GraphError(GenaisysError):

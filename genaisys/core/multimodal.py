@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ from genaisys.core.encoders import VisionEncoderConfig, build_vision_encoder
 from genaisys.core.output_projector import OutputProjector, OutputProjectorConfig
 from genaisys.errors import ConfigError, CoreError, ImageTokenMismatchError
 
-__all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "MultimodalCore", "MultimodalCoreConfig", "resolve_model_ref",
+__all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "LabelScores", "MultimodalCore", "MultimodalCoreConfig", "resolve_model_ref",
            "signal_token_names"]
 
 CONFIG_NAME = "genaisys_core.json"
@@ -139,6 +140,25 @@ def _build_tokenizer(config: MultimodalCoreConfig) -> Any:
     if ref is None:
         raise ConfigError("no tokenizer: set `tokenizer` in the config or pass tokenizer=... to MultimodalCore")
     return AutoTokenizer.from_pretrained(resolve_model_ref(ref))
+
+
+@dataclass
+class LabelScores:
+    """What `MultimodalCore.forward(..., score_labels=True)` returns.
+
+    Attributes:
+        loss: mean negative log-likelihood over all labelled tokens of the batch (scalar).
+        logps: ``(B,)`` summed log-probability of each row's labelled tokens.
+        n_tokens: ``(B,)`` labelled tokens per row.
+        hidden: ``(B, L', d)`` last-layer hidden states of the spliced sequence.
+        signals: with ``signal_modality``, the projected signal tokens ``(B, out_tokens, out_dim)``.
+    """
+
+    loss: torch.Tensor
+    logps: torch.Tensor
+    n_tokens: torch.Tensor
+    hidden: torch.Tensor | None = None
+    signals: torch.Tensor | None = None
 
 
 class MultimodalCore(nn.Module):
@@ -388,13 +408,42 @@ class MultimodalCore(nn.Module):
     # ------------------------------------------------------------------ running
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 pixel_values: torch.Tensor | None = None, labels: torch.Tensor | None = None, *,
-                vision_features: torch.Tensor | None = None, **kwargs: Any) -> Any:
+                vision_features: torch.Tensor | None = None, score_labels: bool = False,
+                signal_modality: str | None = None, **kwargs: Any) -> Any:
         """Run the LM on spliced inputs; returns its output (``.loss`` when ``labels`` are given).
 
         ``vision_features`` (cached `encode_vision` output) can stand in for ``pixel_values``.
+        With ``score_labels=True`` (training) the vocabulary projection runs only at labelled
+        positions and a `LabelScores` comes back: the mean token loss, and per row the summed
+        log-probability of its labels (what DPO compares). Adding ``signal_modality`` also
+        projects that modality's signal tokens into the decoder's conditioning
+        (`LabelScores.signals`, decoder-side alignment) — inside ``forward``, so that wrappers
+        such as DDP see every trained part run.
         """
-        prep = self.prepare_inputs(input_ids, attention_mask, pixel_values, labels, vision_features=vision_features)
+        padding = "right" if signal_modality is not None else None
+        prep = self.prepare_inputs(input_ids, attention_mask, pixel_values, labels, vision_features=vision_features,
+                                   padding_side=padding)
+        if score_labels:
+            if labels is None:
+                raise ConfigError("score_labels=True needs labels")
+            scores = self._score_labels(prep)
+            if signal_modality is not None:
+                hidden = self.signal_hidden_states(scores.hidden, input_ids, signal_modality)  # (B, k, d)
+                scores.signals = self.project_signals(hidden, signal_modality)  # (B, out_tokens, out_dim)
+            return scores
         return self.language_model(**prep, **kwargs)
+
+    def _score_labels(self, prep: dict[str, torch.Tensor]) -> LabelScores:
+        lm = self.language_model
+        labels = prep.pop("labels")  # (B, L)
+        hidden = lm.get_decoder()(**prep).last_hidden_state  # (B, L, d)
+        target, sel = labels[:, 1:], labels[:, 1:] != IGNORE_INDEX  # next-token targets, (B, L-1)
+        logits = lm.get_output_embeddings()(hidden[:, :-1][sel]).float()  # (n, V): labelled positions only
+        token_logp = -nn.functional.cross_entropy(logits, target[sel], reduction="none")  # (n,)
+        rows = sel.nonzero()[:, 0]
+        logps = torch.zeros(labels.shape[0], device=hidden.device).index_add(0, rows, token_logp)  # (B,)
+        loss = -token_logp.mean() if token_logp.numel() else hidden.sum() * 0.0
+        return LabelScores(loss=loss, logps=logps, n_tokens=sel.sum(1), hidden=hidden)
 
     @torch.no_grad()
     def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
