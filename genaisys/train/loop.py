@@ -69,7 +69,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from genaisys.errors import ConfigError, TrainingError
 
@@ -120,6 +120,11 @@ class LoopConfig(BaseModel):
     num_workers: int = Field(0, ge=0)
     progress: bool = Field(True, description="Show a progress bar with loss and samples/s.")
     tensorboard: bool = False
+
+    @field_validator("mixed_precision", mode="before")
+    @classmethod
+    def _yaml_no(cls, value: Any) -> Any:
+        return "no" if value is False else value  # YAML 1.1 reads a bare `no` as false
 
     @model_validator(mode="after")
     def _check(self) -> LoopConfig:
