@@ -11,6 +11,7 @@ Exported lazily (PEP 562): importing the package loads neither faster-whisper, P
 - ``media.py``  `media_textualizer` — one callable dispatching audio vs video by suffix/MIME
 - ``image.py``  `ImageTextualizer` — image → one paragraph (ImageNet labels + OCR text) for
   `ChromaMemory.ingest(describe_image=...)`
+- ``registry.py`` ``"image" | "audio" | "video" | "media"`` → textualizer (`get_textualizer`)
 
 Example:
     >>> from genaisys.tools.textualizers import media_textualizer
@@ -28,6 +29,8 @@ __all__ = [
     "VideoTextualizerConfig",
     "WhisperAudioTextualizer",
     "WhisperAudioTextualizerConfig",
+    "get_textualizer",
+    "list_textualizers",
     "media_textualizer",
     "timeline_text",
 ]
@@ -43,12 +46,15 @@ _EXPORTS = {
     "VideoTextualizerConfig": "genaisys.tools.textualizers.video",
     "timeline_text": "genaisys.tools.textualizers.video",
     "media_textualizer": "genaisys.tools.textualizers.media",
+    "get_textualizer": "genaisys.tools.textualizers.registry",
+    "list_textualizers": "genaisys.tools.textualizers.registry",
 }
 
 if TYPE_CHECKING:
     from genaisys.tools.textualizers.audio import WhisperAudioTextualizer, WhisperAudioTextualizerConfig
     from genaisys.tools.textualizers.image import ImageTextualizer, ImageTextualizerConfig
     from genaisys.tools.textualizers.media import media_textualizer
+    from genaisys.tools.textualizers.registry import get_textualizer, list_textualizers
     from genaisys.tools.textualizers.video import VideoTextualizer, VideoTextualizerConfig, timeline_text
 
 

@@ -52,6 +52,8 @@ class VideoTextualizerConfig(BaseModel):
         audio: settings of the speech textualizer.
         max_duration_s: longer videos are refused with `MediaError`.
         max_bytes: larger files are refused with `MediaError`.
+        max_frame_pixels: a video whose frames are larger (width × height) is refused before any
+            frame is decoded (a tiny file can declare huge frames: a decompression bomb).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -66,6 +68,7 @@ class VideoTextualizerConfig(BaseModel):
     audio: WhisperAudioTextualizerConfig = Field(default_factory=WhisperAudioTextualizerConfig)
     max_duration_s: float = Field(default=3 * 3600.0, gt=0)
     max_bytes: int = Field(default=4_000_000_000, gt=0)
+    max_frame_pixels: int = Field(default=40_000_000, gt=0)  # 8K UHD is 33.2 M
 
 
 def _dominant_colours(rgb: Any, top: int = 2, min_share: float = 0.15) -> list[str]:
@@ -127,6 +130,9 @@ class VideoTextualizer:
                     raise MediaError(f"{file.name} has no video stream")
                 stream = container.streams.video[0]
                 stream.thread_type = "AUTO"
+                if stream.width * stream.height > cfg.max_frame_pixels:
+                    raise MediaError(f"{file.name} has {stream.width}×{stream.height} frames, over max_frame_pixels="
+                                     f"{cfg.max_frame_pixels} (a decompression bomb?); raise the cap if it is genuine")
                 declared = (container.duration or 0) / 1e6
                 if declared > cfg.max_duration_s:
                     raise MediaError(f"{file.name} lasts {declared:.0f} s, over max_duration_s="
