@@ -22,7 +22,9 @@ mark belongs to the mark. Image paths are resolved relative to the data file.
 *Preference* records (DPO) add ``"chosen"`` and ``"rejected"`` — each a gpt turn, a string or
 ``{"value", "tool_calls"}`` — after conversations that end on a human or tool turn. *Decoder*
 records add ``"target_caption"``: the text the decoder's own text encoder embeds for the signal
-tokens in the gpt turn. ``docs/data-format.md`` has the full reference.
+tokens in the gpt turn. ``"train_on": "last"`` says only the last gpt turn is a target (earlier
+ones are context that was never approved, as in records made from sessions); the default is every
+gpt turn. ``docs/data-format.md`` has the full reference.
 
 `to_messages` gives exactly what `genaisys.core.ChatCore.render_prompt` takes: images become
 ``{"type": "image", "url": "/abs/path.png"}`` blocks (or, with ``inline_images=True``, the
@@ -185,6 +187,7 @@ class Record(BaseModel):
     tools: list[str | dict[str, Any]] | None = None
     conversations: list[Turn] = Field(min_length=1)
     target_caption: str | None = None
+    train_on: Literal["all", "last"] | None = None
     meta: dict[str, Any] | None = None
 
     @model_validator(mode="before")
@@ -749,7 +752,7 @@ def _text_of(msg: Any) -> str:
 
 
 def from_messages(messages: Sequence[Any], tools: Sequence[Any] | None = None, *, id: str,
-                  image_dir: str | Path | None = None, blobs: Any = None,
+                  image_dir: str | Path | None = None, blobs: Any = None, require_answer: bool = True,
                   **extra: Any) -> dict[str, Any]:
     """LangChain messages → one record (the inverse of `to_messages`), validated.
 
@@ -759,6 +762,7 @@ def from_messages(messages: Sequence[Any], tools: Sequence[Any] | None = None, *
         id: the record id.
         image_dir: where inline (base64) images are written (by content hash).
         blobs: a blob store (``.path(id)``) for ``file_id`` image blocks.
+        require_answer: ``False`` accepts messages without an AI turn (a bare prompt).
         **extra: further record fields (``chosen``, ``rejected``, ``target_caption``, ``meta``).
 
     Raises:
@@ -821,7 +825,7 @@ def from_messages(messages: Sequence[Any], tools: Sequence[Any] | None = None, *
         rec["tools"] = [_tool_entry(t) for t in tools]
     rec["conversations"] = turns
     rec.update(extra)
-    return _dump(validate_record(rec, where="from_messages"))
+    return _dump(validate_record(rec, where="from_messages", require_answer=require_answer))
 
 
 def _tool_entry(tool: Any) -> str | dict[str, Any]:

@@ -28,6 +28,8 @@ _LAZY: dict[str, str] = {
     "pope_pairs": "genaisys.train.engine.easy_vqa",
     "tool_conversations": "genaisys.train.engine.tool_use",
     "tool_routing_items": "genaisys.train.engine.tool_use",
+    "FeedbackStore": "genaisys.train.engine.feedback",
+    "sessions_to_records": "genaisys.train.engine.sessions",
 }
 
 __all__ = list(_LAZY)
