@@ -1,0 +1,133 @@
+"""`run_stage`: one `TrainConfig` → a trained core (what ``genaisys train <stage>`` runs).
+
+It loads the core named by ``config.core`` (``"nano"``, a saved core's folder …), adds LoRA
+adapters when the config asks and the core has none, reads the records, builds the stage,
+caches frozen vision features when the tower is frozen, checks one batch (`preflight`) and runs
+the loop (`genaisys.train.loop.train`). The trained parts land in ``loop.output_dir/final`` as a
+`MultimodalCore.save_pretrained` folder — loadable with ``load_core(path)`` and usable as the
+``core`` of the next stage.
+
+``stage_options`` by stage:
+
+* all: ``train`` (parts; defaults below), ``features`` (cache vision features: default true when
+  the tower is frozen), ``feature_dir`` (default ``<genaisys cache>/features``), ``max_length``.
+* ``align``: trains ``[connector]``; ``sft``: ``[connector, lora]`` and ``train_on`` (``all``/``last``).
+* ``dpo``: ``beta`` (0.1), ``sft_weight`` (0), trains ``[connector, lora]``.
+* ``decoder``: ``decoder`` (``"shapes"`` — the shipped shape decoder — or a folder of one; its
+  ``encode_prompt`` gives the conditioning), ``modality`` (``image``), ``scale`` (1.0); trains
+  ``[output_projectors]``.
+
+Example:
+    >>> from genaisys.train.config import load_config
+    >>> result = run_stage(load_config("genaisys/train/configs/sft.yaml"))  # doctest: +SKIP
+    >>> result.output_dir / "final"  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from genaisys.errors import ConfigError
+
+__all__ = ["build_stage", "run_stage"]
+
+_DEFAULT_TRAIN = {"align": ("connector",), "sft": ("connector", "lora"), "dpo": ("connector", "lora"),
+                  "decoder": ("output_projectors",)}
+_COMMON = {"train", "features", "feature_dir", "max_length"}
+_ALLOWED = {"align": _COMMON | {"train_on"}, "sft": _COMMON | {"train_on"}, "dpo": _COMMON | {"beta", "sft_weight"},
+            "decoder": _COMMON | {"decoder", "modality", "scale"}}
+
+
+def _conditioner(name: str) -> Callable[[list[str]], Any]:
+    """The text encoder of the decoder to align with: ``"shapes"`` (genaisys's own shape decoder,
+    shipped) or a folder holding a trained shape decoder."""
+    from genaisys.tools.decoders.shapes import ShapeImageDecoder
+
+    decoder = ShapeImageDecoder() if name == "shapes" else ShapeImageDecoder(name)
+    return decoder.encode_prompt
+
+
+def build_stage(stage: str, chat: Any, records: list[Any], options: Mapping[str, Any], *,
+                features: Any = None) -> Any:
+    """The `Stage` object for ``stage`` with ``options`` (see the module doc)."""
+    from genaisys.train.stages import ConversationStage, DecoderAlignmentStage, DPOStage
+
+    unknown = sorted(set(options) - _ALLOWED[stage])
+    if unknown:
+        raise ConfigError(f"unknown stage_options for {stage!r}: {unknown}; allowed: {sorted(_ALLOWED[stage])}")
+    train = tuple(options.get("train") or _DEFAULT_TRAIN[stage])
+    if stage in ("align", "sft"):
+        return ConversationStage(chat, name=stage, train=train, features=features,
+                                 train_on=options.get("train_on", "all"), max_length=options.get("max_length"))
+    if stage == "dpo":
+        return DPOStage(chat, records, beta=float(options.get("beta", 0.1)), train=train, features=features,
+                        sft_weight=float(options.get("sft_weight", 0.0)))
+    if "decoder" not in options:
+        raise ConfigError("the decoder stage needs stage_options.decoder: the decoder whose conditioning to learn")
+    return DecoderAlignmentStage(chat, _conditioner(str(options["decoder"])), modality=options.get("modality", "image"),
+                                 scale=float(options.get("scale", 1.0)), train=train, features=features)
+
+
+def _image_blocks(stage: Any, records: list[Any]) -> list[dict[str, Any]]:
+    from genaisys.train.stages import DPOStage
+
+    if isinstance(stage, DPOStage):
+        return [b for r in records for enc in stage.pair(r) for b in enc.images]
+    encode = stage.encode if hasattr(stage, "encode") else stage._conversations.encode
+    return [b for r in records for b in encode(r).images]
+
+
+def run_stage(config: Any, *, chat: Any = None, records: list[Any] | None = None) -> Any:
+    """Run one training stage end to end; returns the loop's `TrainResult`.
+
+    Args:
+        config: a `genaisys.train.config.TrainConfig`.
+        chat: an already loaded `ChatCore` to train instead of loading ``config.core``.
+        records: rows to train on instead of reading ``config.data``.
+
+    Raises:
+        ConfigError: a core that is not a trainable `MultimodalCore`, bad stage options.
+        PreflightError: the first batch is broken (see `genaisys.train.preflight`).
+    """
+    from genaisys.assets import cache_dir
+    from genaisys.core.multimodal import MultimodalCore
+    from genaisys.train.data import load_records
+    from genaisys.train.features import VisionFeatureCache
+    from genaisys.train.loop import train
+    from genaisys.train.preflight import make_preflight
+
+    if chat is None:
+        from genaisys.core.loading import load_core
+
+        chat = load_core(config.core)
+    core = chat.core
+    if not isinstance(core, MultimodalCore):
+        raise ConfigError(f"core {config.core!r} is not a genaisys MultimodalCore; training supports the "
+                          "encoder → connector → LM cores (load_core('nano') or a saved core folder)")
+    if config.lora is not None and not getattr(core.language_model, "peft_config", None):
+        core.add_lora(r=config.lora.r, alpha=config.lora.alpha, dropout=config.lora.dropout,
+                      target_modules=config.lora.target_modules)
+    rows = list(records) if records is not None else load_records(config.data)
+    options = dict(config.stage_options)
+    want_features = options.pop("features", core.config.freeze_vision)
+    feature_dir = options.pop("feature_dir", None)
+    features = None
+    if want_features:
+        features = VisionFeatureCache(core, Path(feature_dir) if feature_dir else cache_dir() / "features",
+                                      blobs=chat.blobs)
+    stage = build_stage(config.stage, chat, rows, options, features=features)
+    if features is not None:
+        features.build(_image_blocks(stage, rows), progress=config.loop.progress)
+    output = Path(config.loop.output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "train_config.yaml").write_text(config.to_yaml())
+
+    def save(model: Any, path: Path) -> None:
+        from genaisys.train.stages._common import core_of
+
+        core_of(model).save_pretrained(path)
+
+    return train(core, rows, stage, config.loop, save_fn=save, preflight=make_preflight(stage, chat),
+                 resume=config.resume)
