@@ -14,6 +14,7 @@ optional LoRA adapters and stage-specific options::
       lr: 2.0e-4
     lora: {r: 8, alpha: 16, dropout: 0.05, target_modules: [q_proj, v_proj]}
     stage_options: {train: [connector, lora]}
+    resume: true                    # or false, or a checkpoint folder
 
 `load_config` reads the file, applies dotted overrides (``{"loop.lr": 1e-4}``) and validates.
 Errors are `ConfigError` naming the key, its line in the file, or the override it came from.
@@ -84,6 +85,8 @@ class TrainConfig(BaseModel):
     loop: LoopConfig
     lora: LoraSettings | None = None
     stage_options: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments for the stage.")
+    resume: bool | Path = Field(True, description="True: continue from the newest checkpoint in loop.output_dir "
+                                "(if any); a path: from that checkpoint; False: start fresh.")
 
     @model_validator(mode="before")
     @classmethod

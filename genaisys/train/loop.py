@@ -128,8 +128,6 @@ class LoopConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> LoopConfig:
-        if self.max_steps is not None and self.warmup_steps > self.max_steps:
-            raise ValueError(f"warmup_steps={self.warmup_steps} exceeds max_steps={self.max_steps}; lower warmup_steps")
         if not all(0.0 <= b < 1.0 for b in self.betas):
             raise ValueError(f"betas must each be in [0, 1), got {self.betas}")
         return self
@@ -596,6 +594,9 @@ def train(model: Any, dataset: Any, stage: Any, config: LoopConfig, *,
     steps_per_epoch = math.ceil(batches_per_epoch / config.grad_accum)  # a partial accumulation ends each epoch
     tail = batches_per_epoch % config.grad_accum
     total_steps = config.max_steps if config.max_steps is not None else config.epochs * steps_per_epoch
+    if config.warmup_steps >= total_steps:
+        logger.warning("warmup_steps=%d >= the run's %d steps: the lr never reaches its peak %g",
+                       config.warmup_steps, total_steps, config.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer.optimizer if hasattr(optimizer, "optimizer") else optimizer,
         _lr_lambda(config.scheduler, config.warmup_steps, total_steps))

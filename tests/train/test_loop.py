@@ -503,8 +503,8 @@ def test_tensorboard_writer_gets_every_scalar(tmp_path, monkeypatch):
 def test_loop_config_validation(tmp_path):
     with pytest.raises(ValidationError, match="extra"):
         LoopConfig(output_dir=tmp_path, learning_rate=1e-3)
-    with pytest.raises(ValidationError, match="warmup_steps=10 exceeds max_steps=5"):
-        LoopConfig(output_dir=tmp_path, max_steps=5, warmup_steps=10)
+    with pytest.raises(ValidationError, match=r"betas must each be in \[0, 1\)"):
+        LoopConfig(output_dir=tmp_path, betas=(0.9, 1.0))
     with pytest.raises(ValidationError, match="scheduler"):
         LoopConfig(output_dir=tmp_path, scheduler="exponential")
     with pytest.raises(ValidationError, match="mixed_precision"):

@@ -1,0 +1,135 @@
+"""``genaisys train align|sft|dpo|decoder``: the training commands, as a typer sub-app the main CLI mounts.
+
+Each command reads a YAML `TrainConfig` (``--config``; default: the shipped example for the
+stage, `genaisys.train.config.example_config`), applies ``--set key=value`` overrides, then the
+flags (flags win), and hands the config to `genaisys.train.run.run_stage`.
+
+Example:
+    $ genaisys train align --config genaisys/train/configs/align.yaml --data runs/data/captions.jsonl
+    $ genaisys train sft --config my.yaml --set loop.grad_accum=4 --set lora.r=16 --max-steps 300
+    $ genaisys train sft --config my.yaml --no-resume --output runs/sft-2
+    $ genaisys train dpo --config my.yaml --dry-run      # print the resolved config, train nothing
+
+Config errors print one line and exit with code 2; errors while training (a failed preflight, a
+corrupt checkpoint) reach the main CLI, which prints them as one line (exit 1; ``--debug`` shows
+the traceback).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from genaisys.errors import ConfigError
+from genaisys.train.config import STAGES, TrainConfig, example_config, load_config, parse_overrides
+
+__all__ = ["build_config", "train_app"]
+
+train_app = typer.Typer(help="Train the core: align (connector), sft (connector + LoRA), dpo, decoder.",
+                        no_args_is_help=True, pretty_exceptions_enable=False)
+
+_HELP = {
+    "align": "Stage 1, pre-alignment: train the connector on image-caption data (encoder and LM frozen).",
+    "sft": "Stage 2, instruction tuning: connector + LoRA on multimodal and tool-use conversations.",
+    "dpo": "Stage 3, preference alignment: DPO against a frozen reference on chosen/rejected pairs.",
+    "decoder": "Stage 4, decoder-side alignment: train the signal-token output projector (NExT-GPT).",
+}
+
+
+def build_config(stage: str, *, config: Path | None = None, data: list[Path] | None = None,
+                 output: Path | None = None, max_steps: int | None = None, lr: float | None = None,
+                 batch_size: int | None = None, core: str | None = None, resume: bool | None = None,
+                 resume_from: Path | None = None, sets: list[str] | None = None) -> TrainConfig:
+    """The `TrainConfig` a ``genaisys train <stage>`` command line stands for.
+
+    Order: the YAML file, then ``sets`` (``key=value``), then the explicit flags.
+
+    Example:
+        >>> cfg = build_config("sft", data=[Path("d.jsonl")], max_steps=5, sets=["loop.grad_accum=2"])
+        >>> cfg.stage, cfg.loop.max_steps, cfg.loop.grad_accum, cfg.data
+        ('sft', 5, 2, [PosixPath('d.jsonl')])
+    """
+    path = config if config is not None else example_config(stage)
+    overrides: dict[str, Any] = parse_overrides(sets or [])
+    flags = {"data": [str(p) for p in data] if data else None,
+             "loop.output_dir": str(output) if output is not None else None,
+             "loop.max_steps": max_steps, "loop.lr": lr, "loop.batch_size": batch_size, "core": core,
+             "resume": str(resume_from) if resume_from is not None else resume}
+    overrides.update({k: v for k, v in flags.items() if v is not None})
+    if "stage" in overrides and overrides["stage"] != stage:
+        raise ConfigError(f"--set stage={overrides['stage']} contradicts the command `genaisys train {stage}`")
+    cfg = load_config(path, overrides)
+    if cfg.stage != stage:
+        raise ConfigError(f"{path} is a {cfg.stage!r} config but the command is `genaisys train {stage}`; "
+                          f"run `genaisys train {cfg.stage}` or pass a {stage} config")
+    return cfg
+
+
+def _jsonable(result: Any) -> Any:
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+        return dataclasses.asdict(result)
+    if hasattr(result, "model_dump"):
+        return result.model_dump(mode="json")
+    return result
+
+
+def _summary(result: Any) -> str:
+    data = _jsonable(result)
+    if not isinstance(data, dict):
+        return str(result)
+    keys = ("steps", "final_loss", "wall_s", "samples_per_s", "peak_rss_mb", "output_dir", "metrics_path")
+    parts = []
+    for key in keys:
+        if key in data and data[key] is not None:
+            value = data[key]
+            parts.append(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}")
+    return "trained: " + (", ".join(parts) if parts else json.dumps(data, default=str))
+
+
+def _command(stage: str):
+    def command(
+        config: Path | None = typer.Option(None, "--config", "-c", help="YAML TrainConfig (default: the shipped example)."),
+        data: list[Path] | None = typer.Option(None, "--data", help="Training data file (repeatable; replaces the config's)."),
+        output: Path | None = typer.Option(None, "--output", "-o", help="loop.output_dir: checkpoints, metrics, final/."),
+        max_steps: int | None = typer.Option(None, "--max-steps", help="loop.max_steps (optimiser steps)."),
+        lr: float | None = typer.Option(None, "--lr", help="loop.lr."),
+        batch_size: int | None = typer.Option(None, "--batch-size", help="loop.batch_size (rows per device)."),
+        core: str | None = typer.Option(None, "--core", help="Core to start from: a load_core spec or a folder."),
+        resume: bool | None = typer.Option(None, "--resume/--no-resume",
+                                           help="Continue from the newest checkpoint (default) or start fresh."),
+        resume_from: Path | None = typer.Option(None, "--resume-from", help="Continue from this checkpoint folder."),
+        sets: list[str] | None = typer.Option(None, "--set", help="Override any key: loop.grad_accum=4 (repeatable)."),
+        json_out: bool = typer.Option(False, "--json", help="Print the result (or, with --dry-run, the config) as JSON."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Print the resolved config and stop."),
+    ) -> None:
+        if resume is not None and resume_from is not None:
+            typer.echo("error: give --resume/--no-resume or --resume-from, not both", err=True)
+            raise typer.Exit(2)
+        try:
+            cfg = build_config(stage, config=config, data=data, output=output, max_steps=max_steps, lr=lr,
+                               batch_size=batch_size, core=core, resume=resume, resume_from=resume_from, sets=sets)
+        except ConfigError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        if dry_run:
+            typer.echo(json.dumps(cfg.model_dump(mode="json"), indent=2) if json_out else cfg.to_yaml())
+            return
+        from genaisys.train.run import run_stage
+
+        result = run_stage(cfg)
+        if json_out:
+            typer.echo(json.dumps(_jsonable(result), default=str))
+        else:
+            typer.echo(_summary(result))
+
+    command.__name__ = f"train_{stage}"
+    command.__doc__ = _HELP[stage]
+    return command
+
+
+for _stage in STAGES:
+    train_app.command(_stage, help=_HELP[_stage])(_command(_stage))
