@@ -30,6 +30,8 @@ _LAZY: dict[str, str] = {
     "tool_routing_items": "genaisys.train.engine.tool_use",
     "FeedbackStore": "genaisys.train.engine.feedback",
     "sessions_to_records": "genaisys.train.engine.sessions",
+    "self_instruct": "genaisys.train.engine.self_instruct",
+    "InstructionFilters": "genaisys.train.engine.self_instruct",
 }
 
 __all__ = list(_LAZY)
