@@ -32,6 +32,8 @@ _LAZY: dict[str, str] = {
     "sessions_to_records": "genaisys.train.engine.sessions",
     "self_instruct": "genaisys.train.engine.self_instruct",
     "InstructionFilters": "genaisys.train.engine.self_instruct",
+    "failures_to_records": "genaisys.train.engine.failures",
+    "failures_to_pairs": "genaisys.train.engine.failures",
 }
 
 __all__ = list(_LAZY)
