@@ -10,7 +10,7 @@ uninterrupted run had at that step.
 What a checkpoint holds (``output_dir/checkpoints/step-00000012/``):
 
 - ``trainable.safetensors`` — only the parameters the stage trains, by name (never the frozen LM);
-- ``optimizer.pt``, ``scheduler.pt`` — optimiser and schedule state;
+- ``optimizer.pt``, ``scheduler.pt`` — optimiser and schedule state (and ``scaler.pt``, fp16's loss scale);
 - ``rng.pt`` — python, numpy and torch (CPU and CUDA) random states;
 - ``state.json`` — step, epoch, micro-batches consumed in the epoch, the loss history, the
   `LoopConfig`, the stage name, the trainable names and shapes and a SHA-256 per file.
@@ -277,7 +277,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _save_checkpoint(output_dir: Path, step: int, tensors: dict[str, Any], optimizer: Any, scheduler: Any,
-                     state: dict[str, Any], keep: int | None) -> Path:
+                     state: dict[str, Any], keep: int | None, scaler: Any = None) -> Path:
     """Write a checkpoint atomically: everything into ``.tmp-…``, fsync, then one rename."""
     import torch
     from safetensors.torch import save_file
@@ -293,9 +293,13 @@ def _save_checkpoint(output_dir: Path, step: int, tensors: dict[str, Any], optim
     torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
     torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
     torch.save(_rng_state(), tmp / "rng.pt")
-    state = dict(state, files={name: _sha256(tmp / name) for name in _FILES})
+    names = list(_FILES)
+    if scaler is not None:  # fp16's loss scale and growth tracker: part of an exact resume
+        torch.save(scaler.state_dict(), tmp / "scaler.pt")
+        names.append("scaler.pt")
+    state = dict(state, files={name: _sha256(tmp / name) for name in names})
     (tmp / "state.json").write_text(json.dumps(state, indent=1))
-    for name in (*_FILES, "state.json"):
+    for name in (*names, "state.json"):
         with open(tmp / name, "rb") as f:
             os.fsync(f.fileno())
     if final.exists():  # same step saved again (a resumed run that re-saves): replace it
@@ -328,7 +332,7 @@ def _read_checkpoint(path: Path) -> dict[str, Any]:
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise TrainingError(f"checkpoint {path} has format {state.get('format') if isinstance(state, dict) else '?'}; "
                             f"this genaisys reads format {CHECKPOINT_FORMAT}")
-    for name in _FILES:
+    for name in dict.fromkeys([*_FILES, *state.get("files", {})]):
         f = path / name
         if not f.is_file():
             raise TrainingError(f"checkpoint {path} lacks {name}; resume from an earlier checkpoint or start fresh")
@@ -343,6 +347,8 @@ def _read_checkpoint(path: Path) -> dict[str, Any]:
             "optimizer": torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True),
             "scheduler": torch.load(path / "scheduler.pt", map_location="cpu", weights_only=True),
             "rng": torch.load(path / "rng.pt", map_location="cpu", weights_only=True),
+            "scaler": (torch.load(path / "scaler.pt", map_location="cpu", weights_only=True)
+                       if (path / "scaler.pt").is_file() else None),
         }
     except Exception as exc:  # safetensors/pickle raise many types for damaged files
         raise TrainingError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc}); "
@@ -611,6 +617,11 @@ def train(model: Any, dataset: Any, stage: Any, config: LoopConfig, *,
                 p.copy_(ckpt["tensors"][n].to(p.device, p.dtype))
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
+        if accelerator.scaler is not None:
+            if ckpt["scaler"] is not None:
+                accelerator.scaler.load_state_dict(ckpt["scaler"])
+            else:
+                logger.warning("checkpoint %s was not written under fp16: the loss scale starts afresh", ckpt_path)
         st = ckpt["state"]
         step, epoch, batch_in_epoch, losses = st["step"], st["epoch"], st["batch_in_epoch"], list(st["losses"])
         _set_rng_state(ckpt["rng"])
@@ -633,7 +644,7 @@ def train(model: Any, dataset: Any, stage: Any, config: LoopConfig, *,
         accelerator.wait_for_everyone()
         if main:
             last_ckpt = _save_checkpoint(output_dir, step, dict(named), optimizer, scheduler, state_dict(),
-                                         config.keep_checkpoints)
+                                         config.keep_checkpoints, scaler=accelerator.scaler)
 
     progress = None
     if config.progress and main:

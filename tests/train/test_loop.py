@@ -349,6 +349,99 @@ def test_resume_options(tmp_path):
     assert again.steps == 3 and again.losses == r.losses
 
 
+# ----------------------------------------------------------------------------- a tiny random HF causal LM
+
+
+def _tiny_llama():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(7)  # the frozen base is identical in every new object, as a reloaded checkpoint's would be
+    cfg = LlamaConfig(vocab_size=48, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                      intermediate_size=37, max_position_embeddings=64, tie_word_embeddings=False,
+                      attention_dropout=0.2)
+    return LlamaForCausalLM(cfg)
+
+
+class LastLayerLM:
+    """Causal LM loss; trains the last decoder layer's MLP and the LM head, the rest stays frozen."""
+
+    name = "lm"
+
+    def setup(self, model):
+        model.requires_grad_(False)
+        trainable = list(model.model.layers[-1].mlp.parameters()) + list(model.lm_head.parameters())
+        for p in trainable:
+            p.requires_grad_(True)
+        return trainable
+
+    def collate(self, rows):
+        ids = torch.tensor(rows)  # (B, T)
+        return {"input_ids": ids, "labels": ids}
+
+    def loss(self, model, batch):
+        out = model(input_ids=batch["input_ids"], labels=batch["labels"])
+        return out.loss, {}
+
+
+def _token_rows(n: int = 24, length: int = 12) -> list[list[int]]:
+    g = torch.Generator().manual_seed(3)
+    starts = torch.randint(0, 40, (n,), generator=g)
+    return [[int(s) + (i % 4) for i in range(length)] for s in starts]  # a learnable repeating pattern
+
+
+def test_tiny_hf_causal_lm_trains_only_its_trainable_part_and_resumes(tmp_path):
+    from safetensors.torch import load_file
+
+    rows = _token_rows()
+    model = _tiny_llama()
+    frozen_before = model.model.layers[0].self_attn.q_proj.weight.detach().clone()
+    straight = train(model, rows, LastLayerLM(), _cfg(tmp_path / "s", max_steps=8, lr=0.01, grad_accum=2))
+    assert straight.final_loss < straight.losses[0]
+    assert torch.equal(frozen_before, model.model.layers[0].self_attn.q_proj.weight)
+    saved = load_file(str(straight.last_checkpoint / "trainable.safetensors"))
+    assert sorted(saved) == sorted(["lm_head.weight", "model.layers.1.mlp.down_proj.weight",
+                                    "model.layers.1.mlp.gate_proj.weight", "model.layers.1.mlp.up_proj.weight"])
+
+    with pytest.raises(_Crash):
+        train(_tiny_llama(), rows, _CrashWrap(LastLayerLM(), at=11),
+              _cfg(tmp_path / "c", max_steps=8, lr=0.01, grad_accum=2, save_every=4))
+    resumed_model = _tiny_llama()
+    resumed = train(resumed_model, rows, LastLayerLM(), _cfg(tmp_path / "c", max_steps=8, lr=0.01, grad_accum=2,
+                                                            save_every=4))
+    assert resumed.losses == pytest.approx(straight.losses, abs=1e-6)
+    for (n, pa), (_, pb) in zip(model.named_parameters(), resumed_model.named_parameters()):
+        torch.testing.assert_close(pa, pb, atol=1e-6, rtol=0, msg=n)
+
+
+class _CrashWrap:
+    def __init__(self, stage, at: int) -> None:
+        self.stage, self.at, self.calls, self.name = stage, at, 0, stage.name
+
+    def setup(self, model):
+        return self.stage.setup(model)
+
+    def collate(self, rows):
+        return self.stage.collate(rows)
+
+    def loss(self, model, batch):
+        self.calls += 1
+        if self.calls == self.at:
+            raise _Crash("killed")
+        return self.stage.loss(model, batch)
+
+
+def test_hf_datasets_rows(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    ds = datasets.Dataset.from_dict({"x": [i / 16 for i in range(16)]})
+
+    class FromDicts(Regress):
+        def collate(self, rows):
+            return super().collate([r["x"] for r in rows])
+
+    r = train(nn.Linear(1, 1), ds, FromDicts(), _cfg(tmp_path, max_steps=3))
+    assert r.steps == 3
+
+
 # ----------------------------------------------------------------------------- metrics, preflight, failure modes
 
 
@@ -449,13 +542,14 @@ def test_fp16_on_cpu_is_refused(tmp_path):
         train(nn.Linear(1, 1), [0.0] * 4, Regress(), _cfg(tmp_path, max_steps=1, mixed_precision="fp16", cpu=True))
 
 
-def test_bf16_autocast_on_cpu_trains(tmp_path):
+def test_bf16_autocast_trains(tmp_path):
     seen = []
 
     class Watch(Regress):
         def loss(self, model, batch):
             # Accelerate casts the prepared model's *outputs* back to float32; the matmuls inside run in bf16
-            seen.append(torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else torch.float32)
+            kind = batch["x"].device.type
+            seen.append(torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else torch.float32)
             return ((model(batch["x"]) - batch["y"]) ** 2).mean(), {}
 
     xs = [i / 16 for i in range(32)]
@@ -478,6 +572,24 @@ def test_tensorboard_without_the_package_fails_before_training(tmp_path, monkeyp
     with pytest.raises(MissingDependencyError, match="pip install 'tensorboard'"):
         train(model, [0.0] * 4, Regress(), _cfg(tmp_path, max_steps=1, tensorboard=True))
     assert torch.equal(before, model.weight)
+
+
+def test_tensorboard_writes_events_when_installed(tmp_path):
+    pytest.importorskip("tensorboard")
+    train(nn.Linear(1, 1), [0.0] * 8, Regress(), _cfg(tmp_path, max_steps=2, tensorboard=True))
+    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="fp16 needs a GPU; runs where one is present")
+def test_fp16_on_gpu_trains_and_resumes_exactly(tmp_path):
+    rows = _rows()
+    straight = train(_partly(), rows, HeadOnly(), _cfg(tmp_path / "s", max_steps=6, mixed_precision="fp16"))
+    assert straight.final_loss < straight.losses[0]
+    with pytest.raises(_Crash):
+        train(_partly(), rows, CrashAt(5), _cfg(tmp_path / "c", max_steps=6, mixed_precision="fp16", save_every=3))
+    assert (find_latest_checkpoint(tmp_path / "c") / "scaler.pt").is_file()
+    resumed = train(_partly(), rows, HeadOnly(), _cfg(tmp_path / "c", max_steps=6, mixed_precision="fp16", save_every=3))
+    assert resumed.losses == pytest.approx(straight.losses, abs=1e-6)
 
 
 def test_tensorboard_writer_gets_every_scalar(tmp_path, monkeypatch):
