@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
@@ -68,7 +69,7 @@ def test_round_trip_record_messages_record(tmp_path, png):
     f = tmp_path / "d.json"
     f.write_text(json.dumps([_full()], indent=1))
     rec = load_records(f)[0]
-    msgs, tools = to_messages(rec)
+    msgs, _ = to_messages(rec)
     back = from_messages(msgs, rec["tools"], id=rec["id"])
     assert back == rec
     msgs2, _ = to_messages(back)
@@ -83,7 +84,7 @@ def test_round_trip_messages_record_messages_with_mid_text_image_and_base64(tmp_
     rec = from_messages(msgs, id="x", image_dir=tmp_path / "store")
     assert rec["conversations"][0]["value"] == "Compare <image>\nwith <image>\n"
     assert len(rec["images"]) == 2 and rec["images"][1] == str(png)
-    assert open(rec["images"][0], "rb").read() == png.read_bytes()  # base64 written once, by content hash
+    assert Path(rec["images"][0]).read_bytes() == png.read_bytes()  # base64 written once, by content hash
     again, _ = to_messages(rec)
     assert again[0].content[0] == {"type": "text", "text": "Compare "}
     assert [b["type"] for b in again[0].content] == ["text", "image", "text", "image"]

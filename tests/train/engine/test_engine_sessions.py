@@ -84,7 +84,7 @@ def test_sessions_become_sft_dpo_and_failures(recorded, tmp_path):
     pair = next(d for d in dpo if d["meta"]["message_id"] == a[2].id)
     assert pair["chosen"] == {"value": "6 × 7 = 42."} and pair["rejected"] == {"value": "It is 41."}
     assert pair["conversations"][-1]["from"] == "tool"
-    prompt, chosen, rejected, tools = to_preference(pair)
+    _, chosen, rejected, tools = to_preference(pair)
     assert chosen.content == "6 × 7 = 42." and rejected.content == "It is 41." and tools[0].name == "calculator"
 
     assert len(failures) == 1

@@ -67,7 +67,7 @@ def test_tool_results_are_real_and_answers_use_them(train):
     from genaisys.tools.calculator import evaluate
 
     for rec in with_result:
-        human, call, result, answer = rec["conversations"]
+        _, call, result, answer = rec["conversations"]
         assert result["tool_call_id"] == call["tool_calls"][0]["id"] and result["name"] == call["tool_calls"][0]["name"]
         if result["name"] == "calculator":
             expr = call["tool_calls"][0]["arguments"]["expression"]
