@@ -8,8 +8,10 @@ Exported lazily (PEP 562): importing the package loads neither torch nor diffuse
 - ``audio.py``    `DiffusersAudioDecoder` — AudioLDM-family text-to-audio → WAV
 - ``video.py``    `DiffusersVideoDecoder` — diffusers text-to-video → MP4 (H.264)
 - ``speech.py``   `SpeechDecoder` — espeak-ng text-to-speech → WAV
+- ``shapes.py``   `ShapeImageDecoder` — genaisys's own small text-to-shape diffusion model (shipped weights)
 - ``base.py``     output writing (blob store + file + JSON sidecar of the generation
-  parameters), pipeline loading with a task check
+  parameters; `RecordedDecoder` gives any bytes-returning decoder the same), pipeline loading
+  with a task check
 - ``registry.py`` ``"image" | "audio" | "video" | "speech"`` → decoder class (`build_decoder`)
 
 Each decoder's ``decode(prompt, ...)`` returns a `DecodedArtifact` (``blob_id``, ``mime_type``,
@@ -32,6 +34,8 @@ __all__ = [
     "DiffusersImageDecoderConfig",
     "DiffusersVideoDecoder",
     "DiffusersVideoDecoderConfig",
+    "RecordedDecoder",
+    "ShapeImageDecoder",
     "SpeechDecoder",
     "SpeechDecoderConfig",
     "build_decoder",
@@ -45,6 +49,8 @@ from genaisys._lazy import lazy_exports
 _EXPORTS = {
     "DecodedArtifact": "genaisys.tools.decoders.base",
     "read_params": "genaisys.tools.decoders.base",
+    "RecordedDecoder": "genaisys.tools.decoders.base",
+    "ShapeImageDecoder": "genaisys.tools.decoders.shapes",
     "DiffusersImageDecoder": "genaisys.tools.decoders.image",
     "DiffusersImageDecoderConfig": "genaisys.tools.decoders.image",
     "DiffusersAudioDecoder": "genaisys.tools.decoders.audio",
@@ -60,9 +66,10 @@ _EXPORTS = {
 
 if TYPE_CHECKING:
     from genaisys.tools.decoders.audio import DiffusersAudioDecoder, DiffusersAudioDecoderConfig
-    from genaisys.tools.decoders.base import DecodedArtifact, read_params
+    from genaisys.tools.decoders.base import DecodedArtifact, RecordedDecoder, read_params
     from genaisys.tools.decoders.image import DiffusersImageDecoder, DiffusersImageDecoderConfig
     from genaisys.tools.decoders.registry import build_decoder, list_decoders, register_decoder
+    from genaisys.tools.decoders.shapes import ShapeImageDecoder
     from genaisys.tools.decoders.speech import SpeechDecoder, SpeechDecoderConfig
     from genaisys.tools.decoders.video import DiffusersVideoDecoder, DiffusersVideoDecoderConfig
 

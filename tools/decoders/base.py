@@ -43,6 +43,7 @@ from genaisys.errors import ConfigError
 
 __all__ = [
     "DecodedArtifact",
+    "RecordedDecoder",
     "build_config",
     "check_task",
     "default_output_dir",
@@ -80,6 +81,61 @@ class DecodedArtifact:
     def sidecar(self) -> Path:
         """The JSON file with the generation parameters."""
         return self.path.with_name(self.path.name + ".json")
+
+
+_SUFFIX = {"image": (".png", "image/png"), "audio": (".wav", "audio/wav"), "video": (".mp4", "video/mp4"),
+           "speech": (".wav", "audio/wav")}
+
+
+class RecordedDecoder:
+    """Give any decoder whose ``decode(prompt, **settings)`` returns bytes (or a file ``Path``)
+    the same outputs as genaisys's own: blob store + file + JSON sidecar of the settings.
+
+    Args:
+        decoder: the decoder (an object with ``decode``, or a callable).
+        kind: ``"image"``, ``"audio"``, ``"video"`` or ``"speech"`` (sets the suffix and MIME type).
+        output_dir: where files go (default `default_output_dir`).
+        blobs: the blob store (pass the graph's); default ``output_dir/blobs``.
+
+    Example:
+        >>> import tempfile
+        >>> rec = RecordedDecoder(lambda prompt, **kw: b"RIFF" + prompt.encode(), kind="speech",
+        ...                       output_dir=tempfile.mkdtemp())
+        >>> art = rec.decode("hi", speed=120)
+        >>> art.mime_type, read_params(art.path)["params"]
+        ('audio/wav', {'prompt': 'hi', 'speed': 120})
+    """
+
+    def __init__(self, decoder: Any, *, kind: str, output_dir: str | Path | None = None, blobs: Any = None) -> None:
+        if kind not in _SUFFIX:
+            raise ConfigError(f"kind must be one of {', '.join(_SUFFIX)}; got {kind!r}")
+        if not (hasattr(decoder, "decode") or callable(decoder)):
+            raise ConfigError(f"a decoder has decode(prompt) or is callable; got {type(decoder).__name__}")
+        self.decoder, self.kind = decoder, kind
+        self.output_dir = Path(output_dir).expanduser() if output_dir is not None else default_output_dir()
+        self._blobs = blobs
+        self.name = getattr(decoder, "name", None) or type(decoder).__name__
+
+    def decode(self, prompt: str, **settings: Any) -> DecodedArtifact:
+        """Run the wrapped decoder and store + write what it made.
+
+        Raises:
+            ConfigError: it returned neither bytes nor a file path.
+        """
+        run = self.decoder.decode if hasattr(self.decoder, "decode") else self.decoder
+        result = run(prompt, **settings)
+        if isinstance(result, Path) and result.is_file():
+            result = result.read_bytes()
+        if not isinstance(result, (bytes, bytearray)) or not result:
+            raise ConfigError(f"{self.name} returned {type(result).__name__}; RecordedDecoder needs bytes or a file path")
+        if self._blobs is None:
+            self._blobs = make_blob_store(None, self.output_dir)
+        suffix, mime = _SUFFIX[self.kind]
+        return write_artifact(bytes(result), kind=self.kind, suffix=suffix, mime_type=mime,
+                              params={"prompt": prompt, **settings}, output_dir=self.output_dir, blobs=self._blobs,
+                              decoder=self.name)
+
+    __call__ = decode
 
 
 def default_output_dir() -> Path:

@@ -1,13 +1,15 @@
 """Decoder names → decoder classes, imported lazily (STYLE.md §5).
 
 The names are the kinds the any-to-any graph takes (``decoders={"image": ...}``): ``"image"``,
-``"audio"``, ``"video"``, ``"speech"``. A user may register more (``"image:my_gan"`` …);
+``"audio"``, ``"video"``, ``"speech"``, plus ``"image:shapes"`` — genaisys's own shape decoder
+(`genaisys.tools.decoders.shapes.ShapeImageDecoder`, trained here) with its outputs recorded like
+the others'. A user may register more (``"image:my_gan"`` …);
 the registry is also the allow-list for decoder names read back from configs.
 
 Example:
     >>> from genaisys.tools.decoders import build_decoder, list_decoders
     >>> list_decoders()
-    ['audio', 'image', 'speech', 'video']
+    ['audio', 'image', 'image:shapes', 'speech', 'video']
     >>> build_decoder("speech", voice="en-gb").config.voice
     'en-gb'
 """
@@ -21,7 +23,7 @@ from typing import Any
 
 from genaisys.errors import ConfigError, UnknownNameError
 
-__all__ = ["build_decoder", "list_decoders", "register_decoder"]
+__all__ = ["build_decoder", "build_shapes_decoder", "list_decoders", "register_decoder"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*(:[A-Za-z0-9_.\-]+)?$")
 _REGISTRY: dict[str, Any] = {
@@ -29,6 +31,7 @@ _REGISTRY: dict[str, Any] = {
     "audio": "genaisys.tools.decoders.audio:DiffusersAudioDecoder",
     "video": "genaisys.tools.decoders.video:DiffusersVideoDecoder",
     "speech": "genaisys.tools.decoders.speech:SpeechDecoder",
+    "image:shapes": "genaisys.tools.decoders.registry:build_shapes_decoder",
 }
 _LOCK = threading.Lock()
 
@@ -70,3 +73,17 @@ def build_decoder(name: str, config: Any = None, **kwargs: Any) -> Any:
         module, _, attr = factory.partition(":")
         factory = getattr(importlib.import_module(module), attr)
     return factory(config, **kwargs) if config is not None else factory(**kwargs)
+
+
+def build_shapes_decoder(*, folder: str | None = None, device: str = "cpu", output_dir: str | None = None,
+                         blobs: Any = None, text_encoder: Any = None) -> Any:
+    """genaisys's own shape decoder (default: the shipped weights), writing PNG + sidecar like the others.
+
+    Returns:
+        A `genaisys.tools.decoders.base.RecordedDecoder` around a ``ShapeImageDecoder``.
+    """
+    from genaisys.tools.decoders.base import RecordedDecoder
+    from genaisys.tools.decoders.shapes import ShapeImageDecoder
+
+    inner = ShapeImageDecoder(folder, device=device, text_encoder=text_encoder)
+    return RecordedDecoder(inner, kind="image", output_dir=output_dir, blobs=blobs)

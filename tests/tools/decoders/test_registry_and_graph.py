@@ -25,9 +25,9 @@ from tests.tools.decoders.conftest import espeak_or_skip
 
 
 def test_registry_names_build_and_unknown_lists_known(tmp_path):
-    assert list_decoders() == ["audio", "image", "speech", "video"]
+    assert list_decoders() == ["audio", "image", "image:shapes", "speech", "video"]
     assert isinstance(build_decoder("image", model="m", output_dir=tmp_path), DiffusersImageDecoder)
-    with pytest.raises(UnknownNameError, match="unknown decoder 'smell'; known: audio, image, speech, video"):
+    with pytest.raises(UnknownNameError, match="unknown decoder 'smell'; known: audio, image, image:shapes, speech, video"):
         build_decoder("smell")
     with pytest.raises(ConfigError, match="speed"):
         build_decoder("speech", speed=1)
@@ -88,3 +88,22 @@ def test_decode_node_speaks(tmp_path, blobs):
     out = graph.compile().invoke({"messages": [AIMessage("", tool_calls=[call("speak", {"prompt": "good morning"}, "s1")])]})
     msg = out["messages"][-1]
     assert msg.artifact["kind"] == "speech" and blobs.get(msg.artifact["blob_id"])[:4] == b"RIFF"
+
+
+def test_recorded_decoder_gives_any_bytes_decoder_blob_file_and_sidecar(tmp_path, blobs):
+    from genaisys.errors import AssetError
+    from genaisys.tools.decoders import RecordedDecoder
+
+    def fake_png(prompt: str, *, seed: int = 0) -> bytes:
+        return b"\x89PNG" + f"{prompt}/{seed}".encode()
+
+    rec = RecordedDecoder(fake_png, kind="image", output_dir=tmp_path / "out", blobs=blobs)
+    art = rec.decode("a red circle", seed=3)
+    assert blobs.get(art.blob_id) == art.path.read_bytes() == b"\x89PNGa red circle/3"
+    assert read_params(art.path)["params"] == {"prompt": "a red circle", "seed": 3}
+    with pytest.raises(ConfigError, match="needs bytes or a file path"):
+        RecordedDecoder(lambda p: None, kind="image", output_dir=tmp_path).decode("x")
+    with pytest.raises(ConfigError, match="kind must be one of"):
+        RecordedDecoder(fake_png, kind="smell")
+    with pytest.raises(AssetError, match="not a shape decoder folder"):
+        build_decoder("image:shapes", folder=str(tmp_path / "nope"))
