@@ -64,6 +64,7 @@ import resource
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -695,7 +696,11 @@ def train(model: Any, dataset: Any, stage: Any, config: LoopConfig, *,
                     continue
                 # ---- one optimiser step done
                 if not accelerator.optimizer_step_was_skipped:  # fp16 overflow skips the step, not the schedule
-                    scheduler.step()
+                    with warnings.catch_warnings():
+                        # under fp16 Accelerate re-wraps optimizer.step to see skipped steps; torch takes
+                        # that for a scheduler stepped before its optimizer, which it is not
+                        warnings.filterwarnings("ignore", message="Seems like `optimizer.step\\(\\)` has been overridden")
+                        scheduler.step()
                 step += 1
                 loss_value = step_loss / micro
                 losses.append(loss_value)

@@ -244,7 +244,7 @@ def test_checkpoint_holds_only_trainable_parameters(tmp_path):
     assert set(state["files"]) == {"trainable.safetensors", "optimizer.pt", "scheduler.pt", "rng.pt"}
     # the default final save: the trainable parameters
     final = load_file(str(tmp_path / "final" / "trainable.safetensors"))
-    torch.testing.assert_close(final["head.0.weight"], model.head[0].weight.detach())
+    torch.testing.assert_close(final["head.0.weight"], model.head[0].weight.detach().cpu())
 
 
 def test_keep_checkpoints_and_save_every(tmp_path):
@@ -397,7 +397,7 @@ def test_tiny_hf_causal_lm_trains_only_its_trainable_part_and_resumes(tmp_path):
     frozen_before = model.model.layers[0].self_attn.q_proj.weight.detach().clone()
     straight = train(model, rows, LastLayerLM(), _cfg(tmp_path / "s", max_steps=8, lr=0.01, grad_accum=2))
     assert straight.final_loss < straight.losses[0]
-    assert torch.equal(frozen_before, model.model.layers[0].self_attn.q_proj.weight)
+    assert torch.equal(frozen_before, model.model.layers[0].self_attn.q_proj.weight.detach().cpu())
     saved = load_file(str(straight.last_checkpoint / "trainable.safetensors"))
     assert sorted(saved) == sorted(["lm_head.weight", "model.layers.1.mlp.down_proj.weight",
                                     "model.layers.1.mlp.gate_proj.weight", "model.layers.1.mlp.up_proj.weight"])
@@ -476,7 +476,7 @@ def test_preflight_sees_the_first_batch_before_any_step(tmp_path):
 
     def preflight(batch):
         seen.append(batch)
-        assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+        assert all(torch.equal(a, b.detach().cpu()) for a, b in zip(before, model.parameters()))
 
     train(model, [i / 8 for i in range(8)], Regress(), _cfg(tmp_path / "ok", max_steps=2), preflight=preflight)
     assert len(seen) == 1 and seen[0]["x"].shape == (4, 1)
@@ -571,7 +571,7 @@ def test_tensorboard_without_the_package_fails_before_training(tmp_path, monkeyp
     before = model.weight.detach().clone()
     with pytest.raises(MissingDependencyError, match="pip install 'tensorboard'"):
         train(model, [0.0] * 4, Regress(), _cfg(tmp_path, max_steps=1, tensorboard=True))
-    assert torch.equal(before, model.weight)
+    assert torch.equal(before, model.weight.detach().cpu())
 
 
 def test_tensorboard_writes_events_when_installed(tmp_path):
