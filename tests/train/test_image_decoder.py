@@ -94,3 +94,19 @@ def test_bad_configs_are_refused():
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="CUDA"):
             train_shape_decoder(_config(steps=1, device="cuda"), text_encoder=BagOfWordsEncoder())
+
+
+def test_precomputed_embeddings_stand_in_for_the_text_encoder(tmp_path):
+    from genaisys.train.image_decoder import PrecomputedTextEncoder, export_prompt_embeddings
+
+    path = tmp_path / "prompts.safetensors"
+    assert export_prompt_embeddings(path, text_encoder=BagOfWordsEncoder()) == 24 * (10 + 6)
+    table = PrecomputedTextEncoder.from_file(path)
+    live = BagOfWordsEncoder().encode(["draw a red circle", "red circle"])
+    assert torch.allclose(table.encode(["draw a red circle", "red circle"]), live)
+    a = train_shape_decoder(_config(steps=2), text_encoder=table).losses
+    assert a == train_shape_decoder(_config(steps=2), text_encoder=BagOfWordsEncoder()).losses
+    with pytest.raises(ConfigError, match="not in the precomputed table"):
+        table.encode(["a purple hexagon"])
+    with pytest.raises(ConfigError, match="export-embeddings"):
+        PrecomputedTextEncoder.from_file(tmp_path / "missing.safetensors")
