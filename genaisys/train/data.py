@@ -486,7 +486,7 @@ def load_hf_dataset(name_or_path: str | Path, split: str | None = "train", *,
     """
     from genaisys._optional import require
 
-    datasets = require("datasets", "datasets>=3")
+    datasets = require("datasets", "datasets>=5.2")
     local = Path(name_or_path)
     if local.is_dir() and ((local / "dataset_info.json").is_file() or (local / "dataset_dict.json").is_file()):
         ds = datasets.load_from_disk(str(local))

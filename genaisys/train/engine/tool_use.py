@@ -63,6 +63,10 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
             "My homework asks for {x}. What is the answer?",
             "Find {x}.",
             "Do the arithmetic: {x}",
+            "I'm splitting a bill and need {x} worked out.",
+            "Run {x} through the calculator.",
+            "Precisely, what is the value of {x}?",
+            "{x} - how much is that exactly?",
         ),
         "current_time": (
             "What's the time in {x} right now?",
@@ -75,6 +79,9 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
             "What's the date right now in {x}?",
             "Current time in {x}?",
             "Could you tell me what time it is over in {x}?",
+            "Is it still daytime in {x}? Check the current time.",
+            "My friend lives in {x}. Is it too late to call them now?",
+            "Get the current date and weekday for {x}.",
         ),
         "http_fetch": (
             "Grab the contents of {x} for me.",
@@ -86,6 +93,9 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
             "Look up {x} and report back.",
             "Open the web page {x}.",
             "What is written on {x}?",
+            "Read this link for me: {x}",
+            "Fetch {x} and tell me the main points.",
+            "I can't open {x} right now; what's on that page?",
         ),
         "read_file": (
             "Open {x} and tell me what it says.",
@@ -96,6 +106,9 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
             "Load {x} and summarize it.",
             "I need to see what {x} contains.",
             "Look in my file {x} and tell me what's written there.",
+            "Go through {x} and give me the highlights.",
+            "Read out the file called {x}.",
+            "Pull the text from {x}, please.",
         ),
     },
     "heldout": {
@@ -252,6 +265,19 @@ DISTRACTORS: dict[str, tuple[tuple[str, str], ...]] = {
         ("Give me a motivational quote.", "\"The secret of getting ahead is getting started.\" - Mark Twain"),
         ("What's a good way to learn Python?", "Start with the official tutorial, then write small "
          "programs every day and read other people's code."),
+        ("How many legs does a spider have?", "Eight."),
+        ("In which year did the Second World War end?", "1945."),
+        ("How many minutes are in an hour?", "Sixty."),
+        ("Which time zone does London use in winter?", "Greenwich Mean Time (GMT), which is UTC+0."),
+        ("What is the square of a number?", "The number multiplied by itself; for example, the square of 3 is 9."),
+        ("What is a website?", "A collection of related web pages under one domain name, viewed in a browser."),
+        ("Can you help me write an email to my boss asking for Friday off?", "Subject: Day off on Friday\n\n"
+         "Hi, could I take this Friday off? My work is up to date and I will make sure nothing is left open. "
+         "Thank you!"),
+        ("Give me two ideas for a rainy weekend.", "Bake bread at home, or visit a museum you have never been to."),
+        ("What's the difference between weather and climate?", "Weather is the short-term state of the "
+         "atmosphere; climate is its average over many years."),
+        ("Finish this sentence: The early bird...", "...catches the worm."),
     ),
     "heldout": (
         ("Hey, nice to meet you!", "Nice to meet you too! What can I do for you?"),
@@ -310,7 +336,10 @@ def _expression(rng: random.Random) -> tuple[str, str]:
     if kind == 6:
         return rng.choice([f"{b} squared", f"the square of {b}"]), f"{b}**2"
     if kind == 7:
-        return f"({a} + {b}) * {c}", f"({a}+{b})*{c}"
+        op, word = rng.choice([("*", "times"), ("/", "divided by")])
+        x, y = rng.choice([(a, b), (round(rng.uniform(1, 50), 1), round(rng.uniform(1, 50), 1))])
+        asked = rng.choice([f"({x} + {y}) {op} {c}", f"({x} - {y}) {op} {c}", f"the sum of {x} and {y}, {word} {c}"])
+        return asked, (f"({x}-{y}){op}{c}" if " - " in asked else f"({x}+{y}){op}{c}")
     if kind == 8:
         p = rng.choice([5, 10, 12, 15, 18, 20, 25, 30, 40, 75])
         return rng.choice([f"{p}% of {a}", f"{p} percent of {a}"]), f"{p}/100*{a}"
@@ -391,6 +420,11 @@ def _pretty_number(text: str) -> str:
     return f"{value:.10g}" if abs(value) < 1e15 else text
 
 
+def _sentence(text: str) -> str:
+    """Start with a capital, as a person writes ("the sum of ..." → "The sum of ..."; not "sqrt(...)")."""
+    return text[0].upper() + text[1:] if text[:1].islower() and not text.startswith("sqrt") else text
+
+
 def _check_tools(tools: Sequence[str]) -> list[str]:
     unknown = [t for t in tools if t not in TOOL_NAMES]
     if unknown or not tools:
@@ -446,6 +480,7 @@ def tool_conversations(n: int = 1000, seed: int = 0, *, tools: Sequence[str] = _
             continue
         tool = names[k % len(names)] if rng.random() < 0.5 else rng.choice(names)
         prompt, args, slots = _request(tool, rng.choice(templates[tool]), rng)
+        prompt = _sentence(prompt)
         _validate_args(tool, args)
         call_id = f"call_{k}"
         turns: list[dict[str, Any]] = [
@@ -454,7 +489,7 @@ def tool_conversations(n: int = 1000, seed: int = 0, *, tools: Sequence[str] = _
         if rng.random() < with_result:
             text, answer_slots = _result(tool, args, slots, rng)
             turns.append({"from": "tool", "name": tool, "tool_call_id": call_id, "value": text})
-            turns.append({"from": "gpt", "value": rng.choice(_FINAL[tool]).format(**answer_slots)})
+            turns.append({"from": "gpt", "value": _sentence(rng.choice(_FINAL[tool]).format(**answer_slots))})
         out.append({"id": rid, "tools": list(tools), "conversations": turns,
                     "meta": {"source": "tool-use", "split": split, "tool": tool}})
     return out
