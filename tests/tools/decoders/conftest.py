@@ -87,8 +87,8 @@ def build_tiny_audio_pipeline():
         cross_attention_dim=(8, 16), class_embed_type="simple_projection", projection_class_embeddings_input_dim=16,
         class_embeddings_concat=True, norm_num_groups=4, attention_head_dim=4)
     vocoder = SpeechT5HifiGan(SpeechT5HifiGanConfig(
-        model_in_dim=8, sampling_rate=16000, upsample_initial_channel=16, upsample_rates=[2, 2],
-        upsample_kernel_sizes=[4, 4], resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1, 3, 5]],
+        model_in_dim=8, sampling_rate=16000, upsample_initial_channel=16, upsample_rates=[8, 8],
+        upsample_kernel_sizes=[16, 16], resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1, 3, 5]],
         normalize_before=False))
     return AudioLDMPipeline(vae=_vae(1), text_encoder=encoder, tokenizer=tokenizer, unet=unet,
                             scheduler=_scheduler(), vocoder=vocoder)
