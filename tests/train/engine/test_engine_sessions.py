@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from pathlib import Path
 
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
@@ -138,3 +139,40 @@ def test_feedback_store_rules(tmp_path):
     store.close()
     with FeedbackStore(tmp_path / "x" / "fb.sqlite") as again:  # persisted
         assert again.threads() == ["t"] and again.get("t", "nope") is None
+
+
+class _ScriptedCore(FakeMessagesListChatModel):
+    """A scripted CPU for the assistant graph (tools are bound but the script decides)."""
+
+    def bind_tools(self, tools, **kwargs):
+        return self
+
+
+def test_the_assistant_graph_with_images_in_the_blob_store(tmp_path):
+    """genaisys's own assistant graph: an image moves to the blob store, the record gets its file."""
+    import base64
+
+    from PIL import Image
+
+    from genaisys.graphs.assistant import build_assistant_graph
+    from genaisys.graphs.checkpoint import sqlite_checkpointer
+    from genaisys.memory.blobs import BlobStore
+
+    png = tmp_path / "red.png"
+    Image.new("RGB", (8, 8), "red").save(png)
+    blobs = BlobStore(tmp_path / "blobs")
+    saver = sqlite_checkpointer(tmp_path / "cp.sqlite")
+    core = _ScriptedCore(responses=[AIMessage("A red square.")])
+    graph = build_assistant_graph(core, tools=["builtin:calculator"], blobs=blobs, checkpointer=saver)
+    image = {"type": "image", "base64": base64.b64encode(png.read_bytes()).decode(), "mime_type": "image/png"}
+    graph.invoke({"messages": [HumanMessage([image, {"type": "text", "text": "What is this?"}])]},
+                 {"configurable": {"thread_id": "img"}})
+    answer = _ai(saver, "img")[-1]
+    store = FeedbackStore()
+    store.record("img", answer.id, "accept")
+    (rec,), dpo, failures = sessions_to_records(saver, store, tools=["builtin:calculator"], blobs=blobs)
+    assert not dpo and not failures
+    assert rec["conversations"][0]["value"] == "<image>\nWhat is this?"
+    assert Path(rec["images"][0]).read_bytes() == png.read_bytes()  # the blob's file
+    msgs, tools = to_messages(rec)
+    assert msgs[0].content[0]["url"] == rec["images"][0] and tools[0].name == "calculator"
