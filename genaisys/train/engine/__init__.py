@@ -8,7 +8,8 @@ One generator per file, each returning records in the `genaisys.train.data` form
 - ``self_instruct.py`` Self-Instruct from any LangChain chat model as teacher
 - ``sessions.py``      recorded LangGraph threads + user feedback → SFT records and DPO pairs
 - ``feedback.py``      the SQLite feedback store (accept / reject / edit per message)
-- ``failures.py``      evaluation failures / the adversarial set → SFT records
+- ``failures.py``      evaluation failures / the adversarial set → SFT records and DPO pairs
+- ``mix.py``           the nano core's data in one call (``python -m genaisys.train.engine --out DIR``)
 
 Nothing heavy loads at import; names import on first use.
 
@@ -34,6 +35,8 @@ _LAZY: dict[str, str] = {
     "InstructionFilters": "genaisys.train.engine.self_instruct",
     "failures_to_records": "genaisys.train.engine.failures",
     "failures_to_pairs": "genaisys.train.engine.failures",
+    "MixSizes": "genaisys.train.engine.mix",
+    "write_nano_data": "genaisys.train.engine.mix",
 }
 
 __all__ = list(_LAZY)
