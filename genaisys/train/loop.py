@@ -11,9 +11,14 @@ What a checkpoint holds (``output_dir/checkpoints/step-00000012/``):
 
 - ``trainable.safetensors`` — only the parameters the stage trains, by name (never the frozen LM);
 - ``optimizer.pt``, ``scheduler.pt`` — optimiser and schedule state (and ``scaler.pt``, fp16's loss scale);
-- ``rng.pt`` — python, numpy and torch (CPU and CUDA) random states;
+- ``rng.pt`` — python, numpy and torch (CPU and CUDA) random states (``rng-<rank>.pt`` for each
+  further process);
 - ``state.json`` — step, epoch, micro-batches consumed in the epoch, the loss history, the
-  `LoopConfig`, the stage name, the trainable names and shapes and a SHA-256 per file.
+  `LoopConfig`, the stage name, the number of processes, the trainable names and shapes and a
+  SHA-256 per file.
+
+On several devices (``accelerate launch``, DDP) every process writes its RNG state and process 0
+the rest, into an ``output_dir`` the processes share; a resume needs the same number of processes.
 
 A checkpoint is written into a temporary folder and renamed into place, so a kill mid-save never
 leaves a broken checkpoint behind (the half-written folder is ignored and removed by the next save).
@@ -277,43 +282,53 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _save_checkpoint(output_dir: Path, step: int, tensors: dict[str, Any], optimizer: Any, scheduler: Any,
-                     state: dict[str, Any], keep: int | None, scaler: Any = None) -> Path:
-    """Write a checkpoint atomically: everything into ``.tmp-…``, fsync, then one rename."""
+def _save_checkpoint(accelerator: Any, output_dir: Path, step: int, tensors: dict[str, Any], optimizer: Any,
+                     scheduler: Any, state: dict[str, Any], keep: int | None) -> Path:
+    """Write a checkpoint atomically: everything into ``.tmp-…``, fsync, then one rename.
+
+    Every process takes part (each writes its own RNG state; process 0 the rest), so on several
+    devices ``output_dir`` must be on a file system they share.
+    """
     import torch
     from safetensors.torch import save_file
 
+    rank, main = accelerator.process_index, accelerator.is_main_process
     root = output_dir / _CKPT_DIR
-    root.mkdir(parents=True, exist_ok=True)
-    for stale in root.glob(".tmp-*"):  # left by a run killed mid-save
-        shutil.rmtree(stale, ignore_errors=True)
     final = root / f"{_CKPT_PREFIX}{step:08d}"
-    tmp = root / f".tmp-{final.name}-{os.getpid()}"
-    tmp.mkdir()
-    save_file({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, str(tmp / "trainable.safetensors"))
-    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-    torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
-    torch.save(_rng_state(), tmp / "rng.pt")
-    names = list(_FILES)
-    if scaler is not None:  # fp16's loss scale and growth tracker: part of an exact resume
-        torch.save(scaler.state_dict(), tmp / "scaler.pt")
-        names.append("scaler.pt")
-    state = dict(state, files={name: _sha256(tmp / name) for name in names})
-    (tmp / "state.json").write_text(json.dumps(state, indent=1))
-    for name in (*names, "state.json"):
-        with open(tmp / name, "rb") as f:
-            os.fsync(f.fileno())
-    if final.exists():  # same step saved again (a resumed run that re-saves): replace it
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    _fsync_dir(root)
-    if keep is not None:
-        for old in _checkpoints(output_dir)[:-keep]:
-            shutil.rmtree(old, ignore_errors=True)
+    tmp = root / f".tmp-{final.name}"
+    accelerator.wait_for_everyone()
+    if main:
+        root.mkdir(parents=True, exist_ok=True)
+        for stale in root.glob(".tmp-*"):  # left by a run killed mid-save
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp.mkdir()
+        save_file({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, str(tmp / "trainable.safetensors"))
+        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")  # DDP: the same on every process
+        torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
+    accelerator.wait_for_everyone()
+    torch.save(_rng_state(), tmp / ("rng.pt" if rank == 0 else f"rng-{rank}.pt"))
+    accelerator.wait_for_everyone()
+    if main:
+        if accelerator.scaler is not None:  # fp16's loss scale and growth tracker: part of an exact resume
+            torch.save(accelerator.scaler.state_dict(), tmp / "scaler.pt")
+        names = sorted(p.name for p in tmp.iterdir())
+        state = dict(state, files={name: _sha256(tmp / name) for name in names})
+        (tmp / "state.json").write_text(json.dumps(state, indent=1))
+        for name in (*names, "state.json"):
+            with open(tmp / name, "rb") as f:
+                os.fsync(f.fileno())
+        if final.exists():  # the same step saved again (a resumed run that re-saves): replace it
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        _fsync_dir(root)
+        if keep is not None:
+            for old in _checkpoints(output_dir)[:-keep]:
+                shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
     return final
 
 
-def _read_checkpoint(path: Path) -> dict[str, Any]:
+def _read_checkpoint(path: Path, rank: int = 0) -> dict[str, Any]:
     """Load and verify a checkpoint folder; every failure is a `TrainingError` naming the fix."""
     import torch
     from safetensors.torch import load_file
@@ -347,7 +362,8 @@ def _read_checkpoint(path: Path) -> dict[str, Any]:
             "tensors": load_file(str(path / "trainable.safetensors")),
             "optimizer": torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True),
             "scheduler": torch.load(path / "scheduler.pt", map_location="cpu", weights_only=True),
-            "rng": torch.load(path / "rng.pt", map_location="cpu", weights_only=True),
+            "rng": torch.load(path / (f"rng-{rank}.pt" if rank and (path / f"rng-{rank}.pt").is_file() else "rng.pt"),
+                              map_location="cpu", weights_only=True),
             "scaler": (torch.load(path / "scaler.pt", map_location="cpu", weights_only=True)
                        if (path / "scaler.pt").is_file() else None),
         }
@@ -357,9 +373,12 @@ def _read_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def _check_compatible(ckpt: Mapping[str, Any], path: Path, *, stage_name: str, config: LoopConfig, n_rows: int,
-                      shapes: dict[str, list[int]], groups: list[list[str]]) -> None:
+                      shapes: dict[str, list[int]], groups: list[list[str]], num_processes: int) -> None:
     state = ckpt["state"]
     problems = []
+    if state.get("num_processes", 1) != num_processes:  # batches are dealt out per process
+        problems.append(f"processes {state.get('num_processes', 1)} vs {num_processes} "
+                        f"(accelerate launch --num_processes {state.get('num_processes', 1)})")
     if state.get("stage") != stage_name:
         problems.append(f"stage {state.get('stage')!r} vs {stage_name!r}")
     old_cfg = state.get("config", {})
@@ -610,9 +629,9 @@ def train(model: Any, dataset: Any, stage: Any, config: LoopConfig, *,
 
     step, epoch, batch_in_epoch, losses = 0, 0, 0, []
     if ckpt_path is not None:
-        ckpt = _read_checkpoint(ckpt_path)
+        ckpt = _read_checkpoint(ckpt_path, accelerator.process_index)
         _check_compatible(ckpt, ckpt_path, stage_name=stage.name, config=config, n_rows=n_rows, shapes=shapes,
-                          groups=group_names)
+                          groups=group_names, num_processes=accelerator.num_processes)
         with torch.no_grad():
             for n, p in named:
                 p.copy_(ckpt["tensors"][n].to(p.device, p.dtype))
@@ -642,10 +661,8 @@ def train(model: Any, dataset: Any, stage: Any, config: LoopConfig, *,
 
     def save() -> None:
         nonlocal last_ckpt
-        accelerator.wait_for_everyone()
-        if main:
-            last_ckpt = _save_checkpoint(output_dir, step, dict(named), optimizer, scheduler, state_dict(),
-                                         config.keep_checkpoints, scaler=accelerator.scaler)
+        last_ckpt = _save_checkpoint(accelerator, output_dir, step, dict(named), optimizer, scheduler, state_dict(),
+                                     config.keep_checkpoints)
 
     progress = None
     if config.progress and main:

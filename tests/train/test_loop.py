@@ -230,6 +230,73 @@ print(json.dumps(r.losses))
     assert json.loads(resumed.stdout.strip().splitlines()[-1]) == pytest.approx(straight.losses, abs=1e-6)
 
 
+_DDP_SCRIPT = """
+import json, sys
+from pathlib import Path
+import torch
+sys.path.insert(0, {root!r})
+torch.set_num_threads(1)
+from accelerate import PartialState
+from torch import nn
+from tests.train.test_loop import CrashAt, HeadOnly, Regress, _Crash, _cfg, _partly, _rows
+from genaisys.train.loop import train
+
+out = Path({out!r})
+torch.manual_seed(5)
+lin = nn.Linear(1, 1)
+xs = [i / 10 - 1 for i in range(32)]
+regress = train(lin, xs, Regress(), _cfg(out / "regress", max_steps=4, cpu=True))
+straight = train(_partly(), _rows(32), HeadOnly(), _cfg(out / "straight", max_steps=6, cpu=True))
+try:
+    train(_partly(), _rows(32), CrashAt(5), _cfg(out / "crashy", max_steps=6, save_every=3, cpu=True))
+except _Crash:
+    pass
+resumed = train(_partly(), _rows(32), HeadOnly(), _cfg(out / "crashy", max_steps=6, save_every=3, cpu=True))
+state = PartialState()
+if state.is_main_process:
+    (out / "result.json").write_text(json.dumps({{
+        "processes": state.num_processes, "regress": regress.losses, "weight": lin.weight.item(),
+        "straight": straight.losses, "resumed": resumed.losses,
+        "files": sorted(p.name for p in resumed.last_checkpoint.iterdir())}}))
+"""
+
+
+def test_two_processes_equal_one_with_the_global_batch_and_resume_exactly(tmp_path):
+    """DDP over 2 CPU processes (torchrun + gloo): batch 4 per process = one process with batch 8."""
+    import subprocess
+    import sys
+
+    import torch.distributed as dist
+
+    if not dist.is_available() or not dist.is_gloo_available():
+        pytest.skip("torch.distributed with gloo is not available")
+    script = tmp_path / "ddp.py"
+    script.write_text(_DDP_SCRIPT.format(root=str(Path(__file__).parent.parent.parent), out=str(tmp_path)))
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          str(script)], capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stderr[-3000:]
+    got = json.loads((tmp_path / "result.json").read_text())
+    assert got["processes"] == 2
+    torch.manual_seed(5)
+    lin = nn.Linear(1, 1)
+    one = train(lin, [i / 10 - 1 for i in range(32)], Regress(), _cfg(tmp_path / "one", max_steps=4, batch_size=8))
+    assert got["regress"] == pytest.approx(one.losses, abs=1e-6)
+    assert got["weight"] == pytest.approx(lin.weight.item(), abs=1e-6)
+    # resume with dropout on every process: each process's RNG state is in the checkpoint
+    assert got["resumed"] == pytest.approx(got["straight"], abs=1e-6)
+    assert "rng-1.pt" in got["files"] and "rng.pt" in got["files"]
+
+
+def test_resume_needs_the_same_number_of_processes(tmp_path):
+    train(_partly(), _rows(), HeadOnly(), _cfg(tmp_path, max_steps=2))
+    ckpt = find_latest_checkpoint(tmp_path)
+    state = json.loads((ckpt / "state.json").read_text())
+    state["num_processes"] = 4
+    (ckpt / "state.json").write_text(json.dumps(state))
+    with pytest.raises(TrainingError, match=r"processes 4 vs 1 \(accelerate launch --num_processes 4\)"):
+        train(_partly(), _rows(), HeadOnly(), _cfg(tmp_path, max_steps=4))
+
+
 def test_checkpoint_holds_only_trainable_parameters(tmp_path):
     from safetensors.torch import load_file
 
