@@ -35,6 +35,7 @@ _LAZY: dict[str, str] = {
     "InstructionFilters": "genaisys.train.engine.self_instruct",
     "failures_to_records": "genaisys.train.engine.failures",
     "failures_to_pairs": "genaisys.train.engine.failures",
+    "append_adversarial": "genaisys.train.engine.failures",
     "MixSizes": "genaisys.train.engine.mix",
     "write_nano_data": "genaisys.train.engine.mix",
 }

@@ -13,7 +13,9 @@ generators do, so a retrained model is scored on what it was taught:
 - session rows (rejected answers with a user correction): the correction;
 - any other task whose reference is a plain string (multiple choice letters, …): that string.
 
-Rows without a usable reference are skipped (logged). With `failures_to_pairs` the same rows
+Rows without a usable reference are skipped (logged). `append_adversarial` adds rows made
+elsewhere (such as the *failures* of `genaisys.train.engine.sessions.sessions_to_records`) to an
+adversarial-set file, skipping ids already there, as `gather_adversarial` does. With `failures_to_pairs` the same rows
 become DPO pairs: chosen = the reference answer, rejected = what the model said.
 
 Example:
@@ -31,7 +33,7 @@ from typing import Any
 from genaisys.errors import ConfigError
 from genaisys.train.data import IMAGE_MARK, validate_record
 
-__all__ = ["failures_to_pairs", "failures_to_records"]
+__all__ = ["append_adversarial", "failures_to_pairs", "failures_to_records"]
 
 _log = logging.getLogger(__name__)
 _TOOLS = ["builtin:calculator", "builtin:clock", "builtin:http_fetch", "builtin:file_reader"]
@@ -174,3 +176,40 @@ def failures_to_pairs(source: Any) -> list[dict[str, Any]]:
         ({'value': 'blue'}, 'red')
     """
     return _records(source, pairs=True)
+
+
+def append_adversarial(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """Append adversarial-set rows (each with an ``id``) to a JSONL file, skipping ids already in it.
+
+    Returns:
+        ``{"added": n, "already_there": n, "total": n}`` (as `gather_adversarial` reports).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> f = pathlib.Path(tempfile.mkdtemp()) / "adv.jsonl"
+        >>> append_adversarial(f, [{"id": "a", "prompt": "2+2?", "rejected": "5", "reference": None}])
+        {'added': 1, 'already_there': 0, 'total': 1}
+        >>> append_adversarial(f, [{"id": "a", "prompt": "2+2?", "rejected": "5", "reference": None}])["added"]
+        0
+    """
+    target = Path(path)
+    seen: set[str] = set()
+    if target.is_file():
+        for line in target.read_text(encoding="utf-8").splitlines():
+            try:
+                seen.add(json.loads(line)["id"])
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue
+    added = dup = 0
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("a", encoding="utf-8") as fh:
+        for row in rows:
+            if "id" not in row:
+                raise ConfigError("an adversarial row needs an 'id'")
+            if row["id"] in seen:
+                dup += 1
+                continue
+            seen.add(row["id"])
+            fh.write(json.dumps(dict(row), default=str, ensure_ascii=False) + "\n")
+            added += 1
+    return {"added": added, "already_there": dup, "total": len(seen)}

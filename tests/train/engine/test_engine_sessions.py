@@ -176,3 +176,21 @@ def test_the_assistant_graph_with_images_in_the_blob_store(tmp_path):
     assert Path(rec["images"][0]).read_bytes() == png.read_bytes()  # the blob's file
     msgs, tools = to_messages(rec)
     assert msgs[0].content[0]["url"] == rec["images"][0] and tools[0].name == "calculator"
+
+
+def test_session_failures_join_the_adversarial_set_and_come_back_as_data(recorded, tmp_path):
+    from genaisys.train.engine.failures import append_adversarial, failures_to_records
+
+    b = _ai(recorded, "b")
+    store = FeedbackStore()
+    store.record("b", b[0].id, "reject")
+    _, _, failures = sessions_to_records(recorded, store)
+    adv = tmp_path / "adv.jsonl"
+    assert append_adversarial(adv, failures) == {"added": 1, "already_there": 0, "total": 1}
+    assert append_adversarial(adv, failures)["added"] == 0
+    assert failures_to_records(adv) == []  # no reference yet: nothing to learn
+    row = {**failures[0], "id": "fixed", "reference": "Berlin is in Germany."}  # someone wrote the answer
+    append_adversarial(adv, [row])
+    (rec,) = failures_to_records(adv)
+    assert rec["conversations"] == [{"from": "human", "value": "Where is Berlin?"},
+                                    {"from": "gpt", "value": "Berlin is in Germany."}]
