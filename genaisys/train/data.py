@@ -88,7 +88,7 @@ class ToolCallSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     name: str = Field(min_length=1)
-    arguments: dict[str, Any] = Field(default_factory=dict, alias="arguments")
+    arguments: dict[str, Any] = Field(default_factory=dict)
     id: str | None = None
 
     @model_validator(mode="before")
@@ -506,8 +506,6 @@ def load_hf_dataset(name_or_path: str | Path, split: str | None = "train", *,
             if key in row:
                 vals = row[key] if isinstance(row[key], list) else [row[key]]
                 row[key] = [_hf_image(v, img_dir, base) for v in vals]
-        if "image" in row:
-            row["images"], _ = row.pop("image"), None
         for turn in row.get("conversations") or []:
             for call in turn.get("tool_calls") or []:
                 if isinstance(call.get("arguments"), dict):
