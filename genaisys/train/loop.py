@@ -392,9 +392,9 @@ def _check_compatible(ckpt: Mapping[str, Any], path: Path, *, stage_name: str, c
     missing = sorted(set(old_shapes) - set(shapes))
     unexpected = sorted(set(shapes) - set(old_shapes))
     if missing:
-        problems.append(f"checkpoint parameters not trainable in the model: {missing[:5]}{' …' if len(missing) > 5 else ''}")
+        problems.append(f"checkpoint tensors the model does not train: {missing[:5]}{' …' if len(missing) > 5 else ''}")
     if unexpected:
-        problems.append(f"trainable parameters missing from the checkpoint: {unexpected[:5]}"
+        problems.append(f"trained tensors missing from the checkpoint: {unexpected[:5]}"
                         f"{' …' if len(unexpected) > 5 else ''}")
     wrong = [f"{k} {old_shapes[k]} vs {shapes[k]}" for k in sorted(set(shapes) & set(old_shapes)) if old_shapes[k] != shapes[k]]
     if wrong:
@@ -513,6 +513,35 @@ def _named_trainable(model: Any, params: Sequence[Any], stage_name: str) -> list
     return out
 
 
+def _set_train_modes(model: Any, trainable_ids: set[int]) -> None:
+    """Train mode, except for frozen parts: a module none of whose parameters train runs in eval
+    mode, so a frozen encoder's BatchNorm statistics and a frozen block's dropout stay as loaded."""
+
+    def visit(module: Any) -> None:
+        params = list(module.parameters())
+        if params and not any(id(p) in trainable_ids for p in params):
+            module.eval()
+            return
+        module.train(True)
+        for child in module.children():
+            visit(child)
+
+    visit(model)
+
+
+def _trained_buffer_names(model: Any) -> list[str]:
+    """Persistent buffers of the modules that train (a trainable BatchNorm's running statistics):
+    training changes them, so checkpoints carry them beside the trainable parameters."""
+    names = []
+    for prefix, module in model.named_modules():
+        if not module.training:
+            continue
+        for name, buf in module.named_buffers(recurse=False):
+            if buf is not None and name not in module._non_persistent_buffers_set:
+                names.append(f"{prefix}.{name}" if prefix else name)
+    return names
+
+
 def _resolve_resume(output_dir: Path, resume: bool | str | Path) -> Path | None:
     if resume is False:
         if _checkpoints(output_dir):
@@ -593,7 +622,10 @@ def train(model: Any, dataset: Any, stage: Any, config: LoopConfig, *,
 
     # What trains, and the optimiser groups: decay matrices, not biases/norm scales.
     named = _named_trainable(model, stage.setup(model), stage.name)
-    shapes = {n: list(p.shape) for n, p in named}
+    trainable_ids = {id(p) for _, p in named}
+    _set_train_modes(model, trainable_ids)
+    buffer_names = _trained_buffer_names(model)
+    shapes = {n: list(p.shape) for n, p in named} | {n: list(model.get_buffer(n).shape) for n in buffer_names}
     decay = [(n, p) for n, p in named if p.ndim >= 2 and config.weight_decay > 0]
     no_decay = [(n, p) for n, p in named if not (p.ndim >= 2 and config.weight_decay > 0)]
     groups = [g for g in (decay, no_decay) if g]
@@ -635,6 +667,9 @@ def train(model: Any, dataset: Any, stage: Any, config: LoopConfig, *,
         with torch.no_grad():
             for n, p in named:
                 p.copy_(ckpt["tensors"][n].to(p.device, p.dtype))
+            for n in buffer_names:
+                buf = accelerator.unwrap_model(model).get_buffer(n)
+                buf.copy_(ckpt["tensors"][n].to(buf.device, buf.dtype))
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
         if accelerator.scaler is not None:
@@ -659,9 +694,13 @@ def train(model: Any, dataset: Any, stage: Any, config: LoopConfig, *,
 
     last_ckpt: Path | None = ckpt_path
 
+    def trained_tensors() -> dict[str, Any]:
+        unwrapped = accelerator.unwrap_model(model)  # .to(device) replaced the buffer objects: look them up
+        return dict(named) | {n: unwrapped.get_buffer(n) for n in buffer_names}
+
     def save() -> None:
         nonlocal last_ckpt
-        last_ckpt = _save_checkpoint(accelerator, output_dir, step, dict(named), optimizer, scheduler, state_dict(),
+        last_ckpt = _save_checkpoint(accelerator, output_dir, step, trained_tensors(), optimizer, scheduler, state_dict(),
                                      config.keep_checkpoints)
 
     progress = None
@@ -670,7 +709,6 @@ def train(model: Any, dataset: Any, stage: Any, config: LoopConfig, *,
 
         progress = tqdm(total=total_steps, initial=step, desc=f"train {stage.name}", unit="step", dynamic_ncols=True)
 
-    model.train()
     samples_run, t_train = 0, time.perf_counter()
     window = {"loss": 0.0, "n": 0, "samples": 0, "t": time.perf_counter(), "extra": {}}
     step_loss, step_extra, micro = 0.0, {}, 0
@@ -687,6 +725,7 @@ def train(model: Any, dataset: Any, stage: Any, config: LoopConfig, *,
                 if not preflight_done:
                     preflight(batch)
                     preflight_done = True
+                    _set_train_modes(accelerator.unwrap_model(model), trainable_ids)  # in case it switched to eval
                 with accelerator.accumulate(model):
                     with accelerator.autocast():
                         loss, extra = stage.loss(model, batch)
@@ -767,7 +806,8 @@ def train(model: Any, dataset: Any, stage: Any, config: LoopConfig, *,
         else:
             from safetensors.torch import save_file
 
-            save_file({n: p.detach().to("cpu").contiguous() for n, p in named}, str(final_dir / "trainable.safetensors"))
+            save_file({n: t.detach().to("cpu").contiguous() for n, t in trained_tensors().items()},
+                      str(final_dir / "trainable.safetensors"))
     peak_dev = None
     if torch.cuda.is_available() and accelerator.device.type == "cuda":
         peak_dev = torch.cuda.max_memory_allocated(accelerator.device) / 2**20

@@ -314,6 +314,48 @@ def test_checkpoint_holds_only_trainable_parameters(tmp_path):
     torch.testing.assert_close(final["head.0.weight"], model.head[0].weight.detach().cpu())
 
 
+class WithNorms(nn.Module):
+    """A frozen base with BatchNorm + dropout, a trainable head with its own BatchNorm."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(11)
+        self.base = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Dropout(0.5))
+        self.head = nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 1))
+
+    def forward(self, x):  # (B, 4) -> (B, 1)
+        return self.head(self.base(x))
+
+
+def test_frozen_parts_run_in_eval_mode_and_trained_buffers_are_checkpointed(tmp_path):
+    from safetensors.torch import load_file
+
+    model = WithNorms()
+    base_stats = model.base[1].running_mean.clone()
+    head_stats = model.head[1].running_mean.clone()
+    modes = []
+
+    class Watch(HeadOnly):
+        def loss(self, model, batch):
+            modes.append((model.base.training, model.base[2].training, model.head.training, model.head[1].training))
+            return super().loss(model, batch)
+
+    straight = train(model, _rows(), Watch(), _cfg(tmp_path / "s", max_steps=4))
+    assert set(modes) == {(False, False, True, True)}
+    assert torch.equal(model.base[1].running_mean.cpu(), base_stats)  # the frozen encoder is as loaded
+    assert not torch.equal(model.head[1].running_mean.cpu(), head_stats)  # the trained part's statistics moved
+    saved = load_file(str(straight.last_checkpoint / "trainable.safetensors"))
+    assert {"head.1.running_mean", "head.1.running_var", "head.1.num_batches_tracked"} <= set(saved)
+    assert not any(k.startswith("base.") for k in saved)
+    # resume restores the statistics too
+    with pytest.raises(_Crash):
+        train(WithNorms(), _rows(), CrashAt(4), _cfg(tmp_path / "c", max_steps=4, save_every=2))
+    resumed = WithNorms()
+    train(resumed, _rows(), HeadOnly(), _cfg(tmp_path / "c", max_steps=4, save_every=2))
+    for (n, a), (_, b) in zip(model.state_dict().items(), resumed.state_dict().items()):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=0, msg=n)
+
+
 def test_keep_checkpoints_and_save_every(tmp_path):
     train(_partly(), _rows(), HeadOnly(), _cfg(tmp_path, max_steps=7, save_every=2, keep_checkpoints=2))
     names = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
@@ -396,7 +438,7 @@ def test_mismatched_checkpoint_names_what_differs(tmp_path):
         def setup(self, model):
             return list(model.parameters())
 
-    with pytest.raises(TrainingError, match="trainable parameters missing from the checkpoint: .*base.bias"):
+    with pytest.raises(TrainingError, match="trained tensors missing from the checkpoint: .*base.bias"):
         train(_partly(), rows, AllOf(), _cfg(tmp_path, max_steps=4))
 
 
