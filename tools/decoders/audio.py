@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import secrets
+import threading
 import wave
 from collections.abc import Callable
 from pathlib import Path
@@ -110,6 +111,9 @@ class DiffusersAudioDecoder:
         self._blobs = make_blob_store(blobs, self.output_dir) if blobs is not None else None
         self.signals = signals
         self._pipe = pipeline
+        # a pipeline keeps per-call state (its scheduler's timesteps): one call at a time, since
+        # LangGraph runs parallel tool calls in threads
+        self._lock = threading.RLock()
         self.name = f"DiffusersAudioDecoder({config.model})"
 
     @property
@@ -122,9 +126,10 @@ class DiffusersAudioDecoder:
     @property
     def pipeline(self) -> Any:
         """The diffusers pipeline, loaded on first use."""
-        if self._pipe is None:
-            self._pipe = load_pipeline(self.config.model, "text-to-audio", torch_dtype=self.config.torch_dtype,
-                                       device=self.config.device)
+        with self._lock:
+            if self._pipe is None:
+                self._pipe = load_pipeline(self.config.model, "text-to-audio", torch_dtype=self.config.torch_dtype,
+                                           device=self.config.device)
         return self._pipe
 
     def decode(
@@ -175,7 +180,8 @@ class DiffusersAudioDecoder:
         if cfg.negative_prompt and cfg.guidance_scale > 1:
             kwargs["negative_prompt"] = cfg.negative_prompt
         try:
-            result = self.pipeline(**kwargs)
+            with self._lock:
+                result = self.pipeline(**kwargs)
         except (RuntimeError, ValueError, TypeError) as exc:
             raise ConfigError(f"the audio pipeline refused these settings: {exc}") from exc
         audios = getattr(result, "audios", None)

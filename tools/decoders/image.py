@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import secrets
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,9 @@ class DiffusersImageDecoder:
         self._blobs = make_blob_store(blobs, self.output_dir) if blobs is not None else None
         self.signals = signals
         self._pipe = pipeline
+        # a pipeline keeps per-call state (its scheduler's timesteps): one call at a time, since
+        # LangGraph runs parallel tool calls in threads
+        self._lock = threading.RLock()
         self.name = f"DiffusersImageDecoder({config.model})"
 
     @property
@@ -103,9 +107,10 @@ class DiffusersImageDecoder:
     @property
     def pipeline(self) -> Any:
         """The diffusers pipeline, loaded on first use."""
-        if self._pipe is None:
-            self._pipe = load_pipeline(self.config.model, "text-to-image", torch_dtype=self.config.torch_dtype,
-                                       device=self.config.device)
+        with self._lock:
+            if self._pipe is None:
+                self._pipe = load_pipeline(self.config.model, "text-to-image", torch_dtype=self.config.torch_dtype,
+                                           device=self.config.device)
         return self._pipe
 
     def _check_embeds(self, embeds: Any) -> Any:
@@ -178,7 +183,8 @@ class DiffusersImageDecoder:
         if cfg.negative_prompt and cfg.guidance_scale > 1:
             kwargs["negative_prompt"] = cfg.negative_prompt
         try:
-            result = self.pipeline(**kwargs)
+            with self._lock:
+                result = self.pipeline(**kwargs)
         except (RuntimeError, ValueError, TypeError) as exc:  # shape and argument errors inside the pipeline
             raise ConfigError(f"the image pipeline refused these settings: {exc}") from exc
         image = _first_image(result)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import secrets
+import threading
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -130,6 +131,9 @@ class DiffusersVideoDecoder:
         self._blobs = make_blob_store(blobs, self.output_dir) if blobs is not None else None
         self.signals = signals
         self._pipe = pipeline
+        # a pipeline keeps per-call state (its scheduler's timesteps): one call at a time, since
+        # LangGraph runs parallel tool calls in threads
+        self._lock = threading.RLock()
         self.name = f"DiffusersVideoDecoder({config.model})"
 
     @property
@@ -142,9 +146,10 @@ class DiffusersVideoDecoder:
     @property
     def pipeline(self) -> Any:
         """The diffusers pipeline, loaded on first use."""
-        if self._pipe is None:
-            self._pipe = load_pipeline(self.config.model, "text-to-video", torch_dtype=self.config.torch_dtype,
-                                       device=self.config.device)
+        with self._lock:
+            if self._pipe is None:
+                self._pipe = load_pipeline(self.config.model, "text-to-video", torch_dtype=self.config.torch_dtype,
+                                           device=self.config.device)
         return self._pipe
 
     def decode(
@@ -201,7 +206,8 @@ class DiffusersVideoDecoder:
         if cfg.negative_prompt and cfg.guidance_scale > 1:
             kwargs["negative_prompt"] = cfg.negative_prompt
         try:
-            result = self.pipeline(**kwargs)
+            with self._lock:
+                result = self.pipeline(**kwargs)
         except (RuntimeError, ValueError, TypeError) as exc:
             raise ConfigError(f"the video pipeline refused these settings: {exc}") from exc
         frames = getattr(result, "frames", None)

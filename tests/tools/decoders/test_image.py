@@ -97,3 +97,14 @@ def test_wrong_folders_and_settings(audio_pipeline_dir, tmp_path):
         DiffusersImageDecoder(model="m", max_steps=0)
     with pytest.raises(ConfigError, match="stepz: Extra inputs"):
         DiffusersImageDecoder(model="m", stepz=3)
+
+
+def test_parallel_calls_are_serialised_and_match_sequential_ones(image_pipe, image_pipeline_dir, tmp_path, blobs):
+    from concurrent.futures import ThreadPoolExecutor
+
+    decoder = _decoder(image_pipe, image_pipeline_dir, tmp_path, blobs)
+    # different step counts per call: unserialised, one call's set_timesteps would clobber another's
+    sequential = [decoder.decode("a shape", seed=s, steps=1 + s).blob_id for s in range(4)]
+    with ThreadPoolExecutor(4) as pool:  # LangGraph runs parallel tool calls like this
+        parallel = list(pool.map(lambda s: decoder.decode("a shape", seed=s, steps=1 + s).blob_id, range(4)))
+    assert parallel == sequential
