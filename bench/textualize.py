@@ -180,7 +180,7 @@ def same_events(a: dict[str, Any], b: dict[str, Any], tolerance_s: float = 1.0) 
     """
     if len(a["visual"]) != len(b["visual"]):
         return False
-    for (ta, la, _), (tb, lb, _) in zip(a["visual"], b["visual"]):
+    for (ta, la, _), (tb, lb, _) in zip(a["visual"], b["visual"], strict=True):
         if la != lb or abs(ta - tb) > tolerance_s:
             return False
     return [s["text"] for s in a["speech"]] == [s["text"] for s in b["speech"]]

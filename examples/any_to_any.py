@@ -106,7 +106,7 @@ def main() -> None:
     graph = build_any_to_any_graph(core, blobs=blobs, native=(), textualizers=textualizers,
                                    decoders={kind: decoder}, checkpointer=False)
     state = run_turn(graph, photo_message(question), thread_id="any2any")
-    [seen] = [d for d in state["perception"]]
+    [seen] = state["perception"]
     print(f"perceive: {seen['kind']} → {seen['route']} ({seen['reason']})")
     print("core:", state["messages"][-1].text)
     print("decoders the core called:", [a["producer"] for a in state.get("artifacts") or []] or "none")
