@@ -126,6 +126,8 @@ class LoopConfig(BaseModel):
     num_workers: int = Field(0, ge=0)
     progress: bool = Field(True, description="Show a progress bar with loss and samples/s.")
     tensorboard: bool = False
+    check_frozen: bool = Field(True, description="On resume, refuse frozen weights that differ from the checkpoint's "
+                               "(a fingerprint per frozen parameter).")
 
     @field_validator("mixed_precision", mode="before")
     @classmethod
@@ -373,7 +375,8 @@ def _read_checkpoint(path: Path, rank: int = 0) -> dict[str, Any]:
 
 
 def _check_compatible(ckpt: Mapping[str, Any], path: Path, *, stage_name: str, config: LoopConfig, n_rows: int,
-                      shapes: dict[str, list[int]], groups: list[list[str]], num_processes: int) -> None:
+                      shapes: dict[str, list[int]], groups: list[list[str]], num_processes: int,
+                      frozen: dict[str, float] | None = None) -> None:
     state = ckpt["state"]
     problems = []
     if state.get("num_processes", 1) != num_processes:  # batches are dealt out per process
@@ -401,6 +404,17 @@ def _check_compatible(ckpt: Mapping[str, Any], path: Path, *, stage_name: str, c
         problems.append(f"shape mismatch: {wrong[:5]}")
     if not missing and not unexpected and state.get("param_groups") != groups:
         problems.append("optimiser parameter groups differ (weight_decay switched on/off or parameters reordered)")
+    old_frozen = state.get("frozen")
+    if frozen is not None and old_frozen is not None:
+        if set(old_frozen) != set(frozen):
+            diff = sorted(set(old_frozen) ^ set(frozen))
+            problems.append(f"frozen parameters differ: {diff[:5]}{' …' if len(diff) > 5 else ''}")
+        else:
+            changed = [n for n in frozen if not math.isclose(frozen[n], old_frozen[n], rel_tol=1e-6, abs_tol=1e-9)]
+            if changed:
+                problems.append(f"the frozen weights are not the ones this checkpoint was trained on (fingerprints of "
+                                f"{len(changed)} differ, e.g. {changed[:3]}): load the same base model, or set "
+                                "check_frozen=False if the change is meant")
     if problems:
         raise TrainingError(f"checkpoint {path} does not match this run: " + "; ".join(problems)
                             + ". Resume with the settings, data and model it was made with, or start fresh "
@@ -529,6 +543,16 @@ def _set_train_modes(model: Any, trainable_ids: set[int]) -> None:
     visit(model)
 
 
+def _frozen_fingerprint(model: Any, trainable_ids: set[int]) -> dict[str, float]:
+    """Sum of |w| over every 101st element (float64) per frozen parameter: ~1% of the work of a
+    full pass (0.14 s, not 0.8 s, for SmolLM2-135M on one busy core); it tells one base model from another."""
+    import torch
+
+    with torch.no_grad():
+        return {n: float(p.detach().reshape(-1)[::101].double().abs().sum()) for n, p in model.named_parameters()
+                if id(p) not in trainable_ids}
+
+
 def _trained_buffer_names(model: Any) -> list[str]:
     """Persistent buffers of the modules that train (a trainable BatchNorm's running statistics):
     training changes them, so checkpoints carry them beside the trainable parameters."""
@@ -626,6 +650,7 @@ def train(model: Any, dataset: Any, stage: Any, config: LoopConfig, *,
     _set_train_modes(model, trainable_ids)
     buffer_names = _trained_buffer_names(model)
     shapes = {n: list(p.shape) for n, p in named} | {n: list(model.get_buffer(n).shape) for n in buffer_names}
+    frozen = _frozen_fingerprint(model, trainable_ids)
     decay = [(n, p) for n, p in named if p.ndim >= 2 and config.weight_decay > 0]
     no_decay = [(n, p) for n, p in named if not (p.ndim >= 2 and config.weight_decay > 0)]
     groups = [g for g in (decay, no_decay) if g]
@@ -663,7 +688,8 @@ def train(model: Any, dataset: Any, stage: Any, config: LoopConfig, *,
     if ckpt_path is not None:
         ckpt = _read_checkpoint(ckpt_path, accelerator.process_index)
         _check_compatible(ckpt, ckpt_path, stage_name=stage.name, config=config, n_rows=n_rows, shapes=shapes,
-                          groups=group_names, num_processes=accelerator.num_processes)
+                          groups=group_names, num_processes=accelerator.num_processes,
+                          frozen=frozen if config.check_frozen else None)
         with torch.no_grad():
             for n, p in named:
                 p.copy_(ckpt["tensors"][n].to(p.device, p.dtype))
@@ -689,7 +715,7 @@ def train(model: Any, dataset: Any, stage: Any, config: LoopConfig, *,
     def state_dict() -> dict[str, Any]:
         return {"format": CHECKPOINT_FORMAT, "step": step, "epoch": epoch, "batch_in_epoch": batch_in_epoch,
                 "losses": losses, "stage": stage.name, "n_rows": n_rows, "trainable": shapes,
-                "param_groups": group_names, "num_processes": accelerator.num_processes,
+                "param_groups": group_names, "num_processes": accelerator.num_processes, "frozen": frozen,
                 "config": config.model_dump(mode="json")}
 
     last_ckpt: Path | None = ckpt_path

@@ -442,6 +442,18 @@ def test_mismatched_checkpoint_names_what_differs(tmp_path):
         train(_partly(), rows, AllOf(), _cfg(tmp_path, max_steps=4))
 
 
+def test_resume_refuses_other_frozen_weights(tmp_path):
+    rows = _rows()
+    train(_partly(), rows, HeadOnly(), _cfg(tmp_path, max_steps=2))
+    other = _partly()
+    with torch.no_grad():
+        other.base.weight[0, 0] += 0.01  # another "base model" of the same shape
+    with pytest.raises(TrainingError, match=r"frozen weights are not the ones .*\['base.weight'\]"):
+        train(other, rows, HeadOnly(), _cfg(tmp_path, max_steps=4))
+    r = train(other, rows, HeadOnly(), _cfg(tmp_path, max_steps=4, check_frozen=False))
+    assert r.steps == 4
+
+
 def test_resume_options(tmp_path):
     rows = _rows()
     train(_partly(), rows, HeadOnly(), _cfg(tmp_path, max_steps=2, save_every=1, keep_checkpoints=None))
@@ -733,3 +745,41 @@ def test_loop_config_validation(tmp_path):
     with pytest.raises(ValidationError, match="greater than or equal to 1"):
         LoopConfig(output_dir=tmp_path, grad_accum=0)
     assert LoopConfig(output_dir=tmp_path).model_dump()["epochs"] == 1
+
+
+# ----------------------------------------------------------------------------- the packaged SmolLM2-135M
+
+
+class LastMLP(LastLayerLM):
+    """Only the last decoder layer's MLP trains (SmolLM2 ties its head to the 28M-row embedding)."""
+
+    def setup(self, model):
+        model.requires_grad_(False)
+        trainable = list(model.model.layers[-1].mlp.parameters())
+        for p in trainable:
+            p.requires_grad_(True)
+        return trainable
+
+
+@pytest.mark.packaged
+def test_smollm2_checkpoints_hold_only_the_trained_part_and_resume(tmp_path):
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    from genaisys.assets import smollm2_safetensors
+
+    folder = smollm2_safetensors()
+    rows = [[(7 * i + j) % 500 + 100 for j in range(12)] for i in range(8)]
+    cfg = dict(max_steps=2, batch_size=2, lr=1e-4, save_every=1)
+    straight = train(AutoModelForCausalLM.from_pretrained(folder), rows, LastMLP(), _cfg(tmp_path / "s", **cfg))
+    ckpt = straight.last_checkpoint
+    saved = load_file(str(ckpt / "trainable.safetensors"))
+    assert sorted(saved) == [f"model.layers.29.mlp.{k}_proj.weight" for k in ("down", "gate", "up")]
+    size_mb = (ckpt / "trainable.safetensors").stat().st_size / 2**20
+    assert size_mb < 12  # 2.65M float32 parameters, not the 135M-parameter LM (~513 MiB)
+
+    with pytest.raises(_Crash):
+        train(AutoModelForCausalLM.from_pretrained(folder), rows, _CrashWrap(LastMLP(), at=2), _cfg(tmp_path / "c", **cfg))
+    resumed = train(AutoModelForCausalLM.from_pretrained(folder), rows, LastMLP(), _cfg(tmp_path / "c", **cfg))
+    assert resumed.resumed_from.name == "step-00000001"
+    assert resumed.losses == pytest.approx(straight.losses, abs=1e-5)
