@@ -30,6 +30,7 @@ import inspect
 import json
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -57,6 +58,10 @@ __all__ = [
 
 # Pipeline call arguments that mark a task other than text → image / audio / video.
 _NOT_TEXT_TO_IMAGE = ("image", "mask_image", "num_frames", "audio_length_in_s", "video", "control_image")
+# Loading builds modules under a process-wide "empty weights" patch (accelerate / transformers
+# meta-device init): two loads in parallel threads (parallel tool calls) corrupt each other
+# ("Cannot copy out of meta tensor"). One load at a time.
+_LOAD_LOCK = threading.Lock()
 _TASKS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # task: (call arguments it must take, call arguments it must not take)
     "text-to-image": (("prompt",), _NOT_TEXT_TO_IMAGE),
@@ -322,7 +327,8 @@ def load_pipeline(model: str | Path, task: str, *, torch_dtype: str = "float32",
     if not isinstance(dtype, torch.dtype):
         raise ConfigError(f"torch_dtype {torch_dtype!r} is not a torch dtype (use 'float32', 'bfloat16', 'float16')")
     try:
-        pipe = diffusers.DiffusionPipeline.from_pretrained(where, dtype=dtype)
+        with _LOAD_LOCK:
+            pipe = diffusers.DiffusionPipeline.from_pretrained(where, dtype=dtype)
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise ConfigError(f"cannot load a diffusers pipeline from {where!r}: {exc}") from exc
     check_task(type(pipe), task, where=where)

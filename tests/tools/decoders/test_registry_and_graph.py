@@ -107,3 +107,35 @@ def test_recorded_decoder_gives_any_bytes_decoder_blob_file_and_sidecar(tmp_path
         RecordedDecoder(fake_png, kind="smell")
     with pytest.raises(AssetError, match="not a shape decoder folder"):
         build_decoder("image:shapes", folder=str(tmp_path / "nope"))
+
+
+def test_one_turn_answers_in_every_modality(image_pipeline_dir, audio_pipeline_dir, video_pipeline_dir, tmp_path, blobs):
+    """The core calls all four decoders in one message (LangGraph runs them in parallel threads,
+    so the three pipelines also load in parallel); each output is attached to the answer."""
+    espeak_or_skip()
+    from genaisys.tools.decoders import DiffusersAudioDecoder, DiffusersVideoDecoder
+
+    out = tmp_path / "out"
+    decoders = {
+        "image": DiffusersImageDecoder(model=str(image_pipeline_dir), steps=1, output_dir=out, blobs=blobs),
+        "audio": DiffusersAudioDecoder(model=str(audio_pipeline_dir), steps=1, audio_length_s=0.5, output_dir=out,
+                                       blobs=blobs),
+        "video": DiffusersVideoDecoder(model=str(video_pipeline_dir), steps=1, num_frames=2, output_dir=out,
+                                       blobs=blobs),
+        "speech": SpeechDecoder(output_dir=out, blobs=blobs),
+    }
+    calls = [call("generate_image", {"prompt": "a cat"}, "c1"), call("generate_audio", {"prompt": "a purr"}, "c2"),
+             call("generate_video", {"prompt": "a cat walking"}, "c3"), call("speak", {"prompt": "meow"}, "c4")]
+    model = ScriptedChatModel(responses=[AIMessage("", tool_calls=calls), AIMessage("A cat, four ways.")])
+    graph = build_any_to_any_graph(model, blobs=blobs, decoders=decoders, checkpointer=False)
+    state = run_turn(graph, "Show me a cat in every way you can.", thread_id="t")
+
+    made = {a["producer"]: a for a in state["artifacts"]}
+    assert set(made) == {"generate_image", "generate_audio", "generate_video", "speak"}
+    heads = {name: blobs.get(a["blob_id"])[:12] for name, a in made.items()}
+    assert heads["generate_image"][:4] == b"\x89PNG" and heads["generate_video"][4:8] == b"ftyp"
+    assert heads["generate_audio"][:4] == heads["speak"][:4] == b"RIFF"
+    kinds = [(b["type"], b.get("mime_type")) for b in state["messages"][-1].content[1:]]
+    assert sorted(kinds) == [("audio", "audio/wav"), ("audio", "audio/wav"), ("image", "image/png"),
+                             ("video", "video/mp4")]
+    assert len(list(out.glob("*.json"))) == 4  # every output has its parameters beside it
