@@ -9,21 +9,32 @@ uninterrupted run had at that step.
 
 What a checkpoint holds (``output_dir/checkpoints/step-00000012/``):
 
-- ``trainable.safetensors`` — only the parameters the stage trains, by name (never the frozen LM);
+- ``trainable.safetensors`` — only the parameters the stage trains, by name (never the frozen LM),
+  and the persistent buffers of the trained modules (a trainable BatchNorm's statistics);
 - ``optimizer.pt``, ``scheduler.pt`` — optimiser and schedule state (and ``scaler.pt``, fp16's loss scale);
 - ``rng.pt`` — python, numpy and torch (CPU and CUDA) random states (``rng-<rank>.pt`` for each
   further process);
 - ``state.json`` — step, epoch, micro-batches consumed in the epoch, the loss history, the
-  `LoopConfig`, the stage name, the number of processes, the trainable names and shapes and a
-  SHA-256 per file.
+  `LoopConfig`, the stage name, the number of processes, the trained names and shapes, a
+  fingerprint of the frozen weights and a SHA-256 per file.
 
 On several devices (``accelerate launch``, DDP) every process writes its RNG state and process 0
 the rest, into an ``output_dir`` the processes share; a resume needs the same number of processes.
 
 A checkpoint is written into a temporary folder and renamed into place, so a kill mid-save never
 leaves a broken checkpoint behind (the half-written folder is ignored and removed by the next save).
-Files whose hash does not match, or parameters that do not match the model, raise
+Files whose hash does not match, parameters that do not match the model, frozen weights other
+than the ones the checkpoint was trained on, or a changed batch size / seed / process count raise
 `genaisys.errors.TrainingError` saying what differs.
+
+Modes: the model trains in train mode except its frozen parts — a module none of whose
+parameters train runs in eval mode, so a frozen encoder's BatchNorm statistics stay as loaded.
+
+Metrics: every ``log_every`` steps (and at the last) one JSON line goes to
+``output_dir/metrics.jsonl``: ``{"step", "loss", "lr", "samples_per_s", "epoch", "grad_norm", **extra}``
+— ``loss`` and the stage's extra metrics are means over the steps since the previous line,
+``lr`` is the rate the next step uses, ``epoch`` counts fractionally. A resume drops the lines
+a crashed run wrote after its checkpoint, so each step appears once.
 
 Data order is a pure function of ``(seed, epoch)``: epoch ``e`` visits the rows in
 ``torch.randperm(n, generator=seed + e)`` order (or in order when ``shuffle=False``), so a resume
@@ -33,7 +44,7 @@ random generators (Accelerate collates one batch ahead); dropout and other rando
 
 Mixed precision: ``"bf16"`` runs under ``torch.autocast`` on any device Accelerate supports,
 the CPU included (slower than float32 on most CPUs — it is there so a config moves unchanged to a
-GPU); ``"fp16"`` needs an accelerator (CUDA, XPU, MPS, NPU): on a CPU-only machine Accelerate
+GPU); ``"fp16"`` needs an accelerator (CUDA, XPU or MPS): on a CPU-only machine Accelerate
 would silently train in float32, so `train` refuses it with a `ConfigError`.
 
 TensorBoard: ``tensorboard=True`` without the ``tensorboard`` package raises
@@ -145,10 +156,19 @@ class LoopConfig(BaseModel):
 class TrainResult:
     """What a `train` call did.
 
-    ``steps`` is the global optimiser step reached (a resumed run counts from the start of the
-    run), ``losses`` holds one mean loss per step from step 1 (restored from the checkpoint on
-    resume); ``wall_s`` and ``samples_per_s`` cover this call only; ``peak_rss_mb`` is the
-    process's peak resident memory.
+    Attributes:
+        steps: the global optimiser step reached (a resumed run counts from the start of the run).
+        final_loss: the last step's loss (None if no step ever ran).
+        losses: one loss per step from step 1 — the mean over that step's micro-batches (and
+            processes); on resume the earlier steps come from the checkpoint.
+        wall_s: seconds this call took, set-up and saving included.
+        samples_per_s: rows trained per second in this call (all processes together).
+        peak_rss_mb: the process's peak resident memory (since it started), MiB.
+        output_dir / metrics_path: where the run lives; ``metrics.jsonl``.
+        resumed_from: the checkpoint this call continued from, if any.
+        last_checkpoint: the newest checkpoint folder (the final step's).
+        peak_device_mb: peak CUDA memory allocated during this call, MiB (None off CUDA).
+        extra: ``total_steps``, ``steps_per_epoch``, ``epoch``, ``num_processes``.
     """
 
     steps: int
@@ -642,6 +662,8 @@ def train(model: Any, dataset: Any, stage: Any, config: LoopConfig, *,
 
     accelerator = _make_accelerator(config)
     main = accelerator.is_main_process
+    if accelerator.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(accelerator.device)
     set_seed(config.seed)
 
     # What trains, and the optimiser groups: decay matrices, not biases/norm scales.

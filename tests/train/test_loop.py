@@ -642,6 +642,23 @@ def test_bad_stages_and_data(tmp_path):
               _cfg(tmp_path, max_steps=1))
 
 
+def test_epochs_set_the_length_and_drop_last_needs_a_full_batch(tmp_path):
+    # 10 rows, bs 4: 3 micro-batches per epoch (4, 4, 2); grad_accum 2 -> 2 steps per epoch
+    r = train(nn.Linear(1, 1), [i / 10 for i in range(10)], Regress(), _cfg(tmp_path / "e", epochs=3, grad_accum=2))
+    assert r.steps == 6 and r.extra["epoch"] == 3
+    seen = []
+
+    class Sizes(Regress):
+        def loss(self, model, batch):
+            seen.append(len(batch["x"]))
+            return super().loss(model, batch)
+
+    train(nn.Linear(1, 1), [i / 10 for i in range(10)], Sizes(), _cfg(tmp_path / "d", epochs=1, drop_last=True))
+    assert seen == [4, 4]
+    with pytest.raises(ConfigError, match="no full batch: 3 rows, batch_size=4"):
+        train(nn.Linear(1, 1), [0.0] * 3, Regress(), _cfg(tmp_path / "x", max_steps=1, drop_last=True))
+
+
 def test_custom_save_fn_gets_final_dir(tmp_path):
     got = {}
 
