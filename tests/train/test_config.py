@@ -28,6 +28,14 @@ def test_shipped_examples_load(stage, tmp_path):
     assert again == cfg
 
 
+@pytest.mark.parametrize("stage", STAGES)
+def test_shipped_examples_use_only_options_run_stage_knows(stage):
+    from genaisys.train.run import _ALLOWED  # run_stage refuses any other stage_options key
+
+    cfg = load_config(example_config(stage))
+    assert set(cfg.stage_options) <= _ALLOWED[stage]
+
+
 def test_example_config_unknown_stage():
     with pytest.raises(UnknownNameError, match="known: align, decoder, dpo, sft"):
         example_config("pretrain")
