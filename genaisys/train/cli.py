@@ -9,6 +9,7 @@ Example:
     $ genaisys train sft --config my.yaml --set loop.grad_accum=4 --set lora.r=16 --max-steps 300
     $ genaisys train sft --config my.yaml --no-resume --output runs/sft-2
     $ genaisys train dpo --config my.yaml --dry-run      # print the resolved config, train nothing
+    $ genaisys train nano --scale 0.01                   # the nano recipe, all three stages (smoke size)
 
 Config errors print one line and exit with code 2; errors while training (a failed preflight, a
 corrupt checkpoint) reach the main CLI, which prints them as one line (exit 1; ``--debug`` shows
@@ -29,7 +30,7 @@ from genaisys.train.config import STAGES, TrainConfig, example_config, load_conf
 
 __all__ = ["build_config", "train_app"]
 
-train_app = typer.Typer(help="Train the core: align (connector), sft (connector + LoRA), dpo, decoder.",
+train_app = typer.Typer(help="Train the core: align (connector), sft (connector + LoRA), dpo, decoder; nano (the recipe).",
                         no_args_is_help=True, pretty_exceptions_enable=False)
 
 _HELP = {
@@ -133,3 +134,39 @@ def _command(stage: str):
 
 for _stage in STAGES:
     train_app.command(_stage, help=_HELP[_stage])(_command(_stage))
+
+
+@train_app.command("nano")
+def nano(
+    output: Path | None = typer.Option(None, "--output", "-o", help="Recipe folder (default runs/nano)."),
+    scale: float | None = typer.Option(None, "--scale", help="Multiply every data size (0.01: a smoke run)."),
+    seed: int | None = typer.Option(None, "--seed"),
+    threads: int | None = typer.Option(None, "--threads", help="torch threads."),
+    sets: list[str] | None = typer.Option(None, "--set", help="Any NanoRecipe field: sft_lr=3e-4 (repeatable)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    json_out: bool = typer.Option(False, "--json", help="Print the timings and paths as JSON."),
+) -> None:
+    """Train the embedded nano core with the shipped recipe: align → sft → dpo (genaisys.train.nano).
+
+    Each stage checkpoints and a finished stage is skipped, so rerunning continues an interrupted run.
+    """
+    from pydantic import ValidationError
+
+    from genaisys.train.nano import NanoRecipe, train_nano
+
+    fields = parse_overrides(sets or [])
+    flags = {"output_dir": str(output) if output is not None else None, "scale": scale, "seed": seed,
+             "threads": threads}
+    fields.update({k: v for k, v in flags.items() if v is not None})
+    fields["progress"] = progress
+    try:
+        recipe = NanoRecipe(**fields)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        typer.echo(f"error: bad nano recipe: {problems}", err=True)
+        raise typer.Exit(2) from None
+    out = train_nano(recipe, log=(lambda line: None) if json_out else typer.echo)
+    if json_out:
+        typer.echo(json.dumps(_jsonable(out), default=str))
+    else:
+        typer.echo(f"trained nano core: {out.get('core') if isinstance(out, dict) else out}")

@@ -123,3 +123,38 @@ def test_training_errors_propagate_to_the_main_cli(monkeypatch, tmp_path):
 def test_build_config_direct(tmp_path):
     cfg = build_config("align", data=[Path("c.jsonl")], core="asset:smollm2", sets=["loop.epochs=2"])
     assert cfg.core == "asset:smollm2" and cfg.loop.epochs == 2 and cfg.stage == "align"
+
+
+def test_nano_command_builds_the_recipe(monkeypatch, tmp_path):
+    from pydantic import BaseModel, ConfigDict
+
+    class NanoRecipe(BaseModel):  # the fields the command sets, as genaisys.train.nano defines them
+        model_config = ConfigDict(extra="forbid")
+        output_dir: Path = Path("runs/nano")
+        seed: int = 0
+        scale: float = 1.0
+        threads: int | None = None
+        progress: bool = True
+        sft_lr: float = 4e-4
+
+    got = []
+
+    def train_nano(recipe, *, log=print):
+        got.append(recipe)
+        log("align: done")
+        return {"core": recipe.output_dir / "dpo" / "final", "timings": {"total_s": 1.0}}
+
+    fake = types.ModuleType("genaisys.train.nano")
+    fake.NanoRecipe, fake.train_nano = NanoRecipe, train_nano
+    monkeypatch.setitem(sys.modules, "genaisys.train.nano", fake)
+    res = CliRunner().invoke(train_app, ["nano", "--output", str(tmp_path), "--scale", "0.01", "--threads", "2",
+                                         "--set", "sft_lr=3e-4", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    (recipe,) = got
+    assert (recipe.output_dir, recipe.scale, recipe.threads, recipe.sft_lr, recipe.progress) == (tmp_path, 0.01, 2, 3e-4,
+                                                                                                False)
+    assert "align: done" in res.output and f"trained nano core: {tmp_path / 'dpo' / 'final'}" in res.output
+    res = CliRunner().invoke(train_app, ["nano", "--json", "--output", str(tmp_path)])
+    assert json.loads(res.stdout)["timings"] == {"total_s": 1.0}
+    res = CliRunner().invoke(train_app, ["nano", "--set", "sft_learning_rate=1"])
+    assert res.exit_code == 2 and "bad nano recipe: sft_learning_rate" in res.output
