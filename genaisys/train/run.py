@@ -10,7 +10,9 @@ the loop (`genaisys.train.loop.train`). The trained parts land in ``loop.output_
 ``stage_options`` by stage:
 
 * all: ``train`` (parts; defaults below), ``features`` (cache vision features: default true when
-  the tower is frozen), ``feature_dir`` (default ``<genaisys cache>/features``), ``max_length``.
+  the tower is frozen), ``feature_dir`` (default ``<genaisys cache>/features``), ``max_length``,
+  ``group_by_length`` (batches of similar length, in a seeded random order: a 700-token tool
+  conversation then never pads a batch of 50-token questions; default false).
 * ``align``: trains ``[connector]``; ``sft``: ``[connector, lora]`` and ``train_on`` (``all``/``last``).
 * ``dpo``: ``beta`` (0.1), ``sft_weight`` (0), trains ``[connector, lora]``.
 * ``decoder``: ``decoder`` (``"shapes"`` — the shipped shape decoder — or a folder of one; its
@@ -31,11 +33,11 @@ from typing import Any
 
 from genaisys.errors import ConfigError
 
-__all__ = ["build_stage", "run_stage"]
+__all__ = ["build_stage", "group_by_length", "run_stage"]
 
 _DEFAULT_TRAIN = {"align": ("connector",), "sft": ("connector", "lora"), "dpo": ("connector", "lora"),
                   "decoder": ("output_projectors",)}
-_COMMON = {"train", "features", "feature_dir", "max_length"}
+_COMMON = {"train", "features", "feature_dir", "max_length", "group_by_length"}
 _ALLOWED = {"align": _COMMON | {"train_on"}, "sft": _COMMON | {"train_on"}, "dpo": _COMMON | {"beta", "sft_weight"},
             "decoder": _COMMON | {"decoder", "modality", "scale"}}
 
@@ -70,13 +72,33 @@ def build_stage(stage: str, chat: Any, records: list[Any], options: Mapping[str,
                                  scale=float(options.get("scale", 1.0)), train=train, features=features)
 
 
-def _image_blocks(stage: Any, records: list[Any]) -> list[dict[str, Any]]:
+def _encodings(stage: Any, row: Any) -> list[Any]:
     from genaisys.train.stages import DPOStage
 
     if isinstance(stage, DPOStage):
-        return [b for r in records for enc in stage.pair(r) for b in enc.images]
+        return list(stage.pair(row))
     encode = stage.encode if hasattr(stage, "encode") else stage._conversations.encode
-    return [b for r in records for b in encode(r).images]
+    return [encode(row)]
+
+
+def _image_blocks(stage: Any, records: list[Any]) -> list[dict[str, Any]]:
+    return [b for r in records for enc in _encodings(stage, r) for b in enc.images]
+
+
+def group_by_length(rows: list[Any], length: Callable[[Any], int], batch_size: int, seed: int) -> list[Any]:
+    """Reorder ``rows`` so that consecutive ``batch_size`` runs have similar lengths, the runs in
+    a seeded random order (train with the loop's ``shuffle`` off).
+
+    Example:
+        >>> group_by_length([5, 1, 4, 2, 3, 6], lambda r: r, 2, seed=0)
+        [1, 2, 5, 6, 3, 4]
+    """
+    import random
+
+    order = sorted(range(len(rows)), key=lambda i: length(rows[i]))
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    random.Random(seed).shuffle(batches)
+    return [rows[i] for batch in batches for i in batch]
 
 
 def run_stage(config: Any, *, chat: Any = None, records: list[Any] | None = None) -> Any:
@@ -117,9 +139,19 @@ def run_stage(config: Any, *, chat: Any = None, records: list[Any] | None = None
     if want_features:
         features = VisionFeatureCache(core, Path(feature_dir) if feature_dir else cache_dir() / "features",
                                       blobs=chat.blobs)
+    grouped = bool(options.pop("group_by_length", False))
     stage = build_stage(config.stage, chat, rows, options, features=features)
     if features is not None:
         features.build(_image_blocks(stage, rows), progress=config.loop.progress)
+    loop = config.loop
+    if grouped:
+        n_tokens = core.n_image_tokens
+
+        def length(row: Any) -> int:
+            return max(len(e.input_ids) + len(e.images) * (n_tokens - 1) for e in _encodings(stage, row))
+
+        rows = group_by_length(rows, length, loop.batch_size * loop.grad_accum, loop.seed)
+        loop = loop.model_copy(update={"shuffle": False})
     output = Path(config.loop.output_dir)
     output.mkdir(parents=True, exist_ok=True)
     (output / "train_config.yaml").write_text(config.to_yaml())
@@ -129,5 +161,5 @@ def run_stage(config: Any, *, chat: Any = None, records: list[Any] | None = None
 
         core_of(model).save_pretrained(path)
 
-    return train(core, rows, stage, config.loop, save_fn=save, preflight=make_preflight(stage, chat),
+    return train(core, rows, stage, loop, save_fn=save, preflight=make_preflight(stage, chat),
                  resume=config.resume)

@@ -41,13 +41,23 @@ class ConversationStage:
                  base_dir: str | Path | None = None) -> None:
         self.chat, self.name, self.train = chat, name, tuple(train)
         self.features, self.train_on, self.max_length, self.base_dir = features, train_on, max_length, base_dir
+        self._encoded: dict[int, tuple[Any, Encoded]] = {}  # id(row) → (row kept alive, its encoding)
 
     def encode(self, row: Any) -> Encoded:
-        """One dataset row → ids, labels and image blocks."""
+        """One dataset row → ids, labels and image blocks (memoised per row object).
+
+        A record's own ``"train_on"`` (sessions → data marks unapproved earlier answers so) wins
+        over the stage's.
+        """
         if isinstance(row, Encoded):
             return row
-        messages, tools = as_messages(row, self.base_dir)
-        return encode_conversation(self.chat, messages, tools, train_on=self.train_on, max_length=self.max_length)
+        key = id(row)
+        if key not in self._encoded:
+            messages, tools = as_messages(row, self.base_dir)
+            train_on = row.get("train_on", self.train_on) if isinstance(row, dict) else self.train_on
+            self._encoded[key] = (row, encode_conversation(self.chat, messages, tools, train_on=train_on,
+                                                           max_length=self.max_length))
+        return self._encoded[key][1]
 
     def image_blocks(self, rows: Sequence[Any]) -> list[dict[str, Any]]:
         """Every image block of ``rows`` (to build a feature cache over a dataset)."""

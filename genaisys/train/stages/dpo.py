@@ -69,7 +69,7 @@ class DPOStage:
         self.chat, self.rows, self.beta, self.train = chat, list(rows), beta, tuple(train)
         self.features, self.sft_weight, self.base_dir = features, sft_weight, base_dir
         self.reference_batch_size = reference_batch_size
-        self._pairs: dict[int, tuple[Encoded, Encoded]] = {}
+        self._pairs: dict[int, tuple[Any, tuple[Encoded, Encoded]]] = {}
         self._reference: dict[int, tuple[float, float]] = {}
 
     def pair(self, row: Any) -> tuple[Encoded, Encoded]:
@@ -89,8 +89,8 @@ class DPOStage:
                 raise ConfigError("a preference row needs both 'chosen' and 'rejected'")
             both = tuple(encode_conversation(self.chat, [*messages, _answer_message(a)], tools, train_on="last")
                          for a in (chosen, rejected))
-            self._pairs[key] = both  # type: ignore[assignment]
-        return self._pairs[key]
+            self._pairs[key] = (row, both)  # the row is kept alive so its id stays its own
+        return self._pairs[key][1]
 
     def setup(self, model: Any) -> list[Any]:
         """Compute the reference log-probabilities (model as it is now), then unfreeze ``train``."""

@@ -1,0 +1,184 @@
+"""The nano recipe: train the embedded default core end to end with genaisys's own stages.
+
+EfficientNet-Lite0 (frozen, features cached) → ``mlp2x_gelu`` connector (16 image tokens) →
+SmolLM2-135M-Instruct (frozen) + LoRA, in three stages on data from the data engine:
+
+1. **align** — connector only, on easy-VQA caption requests ("A red circle.");
+2. **sft** — connector + LoRA on easy-VQA questions (asked exactly as the evaluation asks them),
+   balanced POPE-style yes/no probes, and tool-use conversations for the builtin tools with
+   distractors that need no tool;
+3. **dpo** — POPE preference pairs (the right yes/no over the wrong one) against the SFT core.
+
+Everything comes from the easy-VQA *train* split and the *train* tool phrasings; the evaluation
+uses the test split and held-out phrasings. ``genaisys train nano`` runs it; every stage
+checkpoints, so an interrupted run continues where it stopped. With ``ship=True`` the trained
+parts are written to ``genaisys/core/nano/`` (what ``load_core("nano")`` loads) with a model card.
+
+Example:
+    >>> recipe = NanoRecipe(output_dir="runs/nano", scale=0.01)  # a smoke run  # doctest: +SKIP
+    >>> train_nano(recipe)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["NanoRecipe", "TEXT_QUESTIONS", "build_nano_data", "nano_chat", "train_nano"]
+
+# Text-only questions for the regression check (the answer must appear in the reply).
+TEXT_QUESTIONS: tuple[tuple[str, str], ...] = (
+    ("What is the capital of France?", "paris"),
+    ("What is the capital of Japan?", "tokyo"),
+    ("What is the capital of Italy?", "rome"),
+    ("What is the capital of Germany?", "berlin"),
+    ("What is the capital of Spain?", "madrid"),
+    ("How many days are in a week?", "seven|7"),
+    ("How many legs does a spider have?", "eight|8"),
+    ("What colour is the sky on a clear day?", "blue"),
+    ("What is the largest planet in the solar system?", "jupiter"),
+    ("Which planet is known as the Red Planet?", "mars"),
+    ("What do bees make?", "honey"),
+    ("What is the freezing point of water in Celsius?", "0|zero"),
+    ("Who wrote 'Romeo and Juliet'?", "shakespeare"),
+    ("What gas do plants absorb from the air?", "carbon dioxide|co2"),
+    ("What is the opposite of 'hot'?", "cold"),
+    ("How many continents are there on Earth?", "seven|7"),
+    ("What is the chemical symbol for water?", "h2o"),
+    ("What language is mainly spoken in Brazil?", "portuguese"),
+    ("What is the boiling point of water in Celsius?", "100"),
+    ("Which animal is known as the king of the jungle?", "lion"),
+)
+
+
+class NanoRecipe(BaseModel):
+    """What `train_nano` does; the defaults are the shipped recipe.
+
+    ``scale`` multiplies every data size (``0.01`` is a smoke run).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    output_dir: Path = Path("runs/nano")
+    seed: int = 0
+    scale: float = Field(1.0, gt=0)
+    n_image_tokens: int = 16
+    align_samples: int = 2400
+    sft_qa: int = 3600
+    sft_pope: int = 1600
+    sft_tools: int = 480
+    dpo_pairs: int = 480
+    align_lr: float = 1e-3
+    sft_lr: float = 4e-4
+    dpo_lr: float = 5e-5
+    dpo_beta: float = 0.1
+    batch_size: int = 16
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_targets: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    threads: int | None = None
+    progress: bool = True
+
+    def n(self, count: int) -> int:
+        return max(2, round(count * self.scale))
+
+
+def nano_chat(recipe: NanoRecipe) -> Any:
+    """A fresh, untrained nano `ChatCore` with the recipe's image-token count (connector seeded)."""
+    import torch
+
+    from genaisys.core.chat import ChatCore
+    from genaisys.core.loading import nano_config
+    from genaisys.core.multimodal import MultimodalCore
+
+    config = nano_config().model_copy(update={"n_image_tokens": recipe.n_image_tokens})
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(recipe.seed)
+        core = MultimodalCore(config)
+    return ChatCore(core=core, model_name="genaisys-nano")
+
+
+def build_nano_data(recipe: NanoRecipe) -> dict[str, Path]:
+    """Write the recipe's data files (JSONL) under ``output_dir/data``; returns them by name."""
+    from genaisys.train.data import write_records
+    from genaisys.train.engine.easy_vqa import captions, pope_pairs, pope_probes, qa
+    from genaisys.train.engine.tool_use import tool_conversations, tool_routing_items
+
+    data = recipe.output_dir / "data"
+    s = recipe.seed
+    files = {
+        "align": write_records(data / "align.jsonl", captions("train", recipe.n(recipe.align_samples), s)),
+        "sft": write_records(data / "sft.jsonl", [
+            *qa("train", recipe.n(recipe.sft_qa), s), *pope_probes("train", recipe.n(recipe.sft_pope), s + 1),
+            *tool_conversations(recipe.n(recipe.sft_tools), s + 2, split="train")]),
+        "dpo": write_records(data / "dpo.jsonl", pope_pairs("train", recipe.n(recipe.dpo_pairs), s + 3)),
+    }
+    files["tool_heldout"] = data / "tool_routing_heldout.jsonl"
+    tool_routing_items(100, s, path=files["tool_heldout"])
+    return files
+
+
+def _stage_config(recipe: NanoRecipe, stage: str, data: Path, **loop: Any) -> Any:
+    from genaisys.assets import cache_dir
+    from genaisys.train.config import TrainConfig
+
+    options: dict[str, Any] = {"feature_dir": str(cache_dir() / "features"), "group_by_length": True}
+    lora = None
+    if stage != "align":
+        lora = {"r": recipe.lora_r, "alpha": recipe.lora_alpha, "target_modules": recipe.lora_targets}
+    if stage == "dpo":
+        options["beta"] = recipe.dpo_beta
+    return TrainConfig(stage=stage, core=str(recipe.output_dir / stage), data=[data], lora=lora,
+                       stage_options=options,
+                       loop={"output_dir": str(recipe.output_dir / stage), "epochs": 1, "batch_size": recipe.batch_size,
+                             "seed": recipe.seed, "progress": recipe.progress, "log_every": 5, "save_every": 50,
+                             "warmup_steps": 10, "scheduler": "cosine", **loop})
+
+
+def train_nano(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run the three stages (skipping any whose ``final/`` exists); returns timings and results.
+
+    The trained core is ``output_dir/dpo/final`` (a `MultimodalCore.save_pretrained` folder).
+    """
+    import torch
+
+    from genaisys.core.chat import ChatCore
+    from genaisys.core.multimodal import MultimodalCore
+    from genaisys.train.run import run_stage
+
+    if recipe.threads:
+        torch.set_num_threads(recipe.threads)
+    recipe.output_dir.mkdir(parents=True, exist_ok=True)
+    (recipe.output_dir / "recipe.json").write_text(recipe.model_dump_json(indent=2))
+    t0 = time.perf_counter()
+    files = build_nano_data(recipe)
+    timings: dict[str, Any] = {"data_s": round(time.perf_counter() - t0, 1)}
+    log(f"data written to {recipe.output_dir / 'data'} in {timings['data_s']} s")
+    chat = None
+    stages = [("align", recipe.align_lr), ("sft", recipe.sft_lr), ("dpo", recipe.dpo_lr)]
+    for stage, lr in stages:
+        final = recipe.output_dir / stage / "final"
+        if (final / "genaisys_core.json").is_file():
+            log(f"{stage}: already trained ({final}); skipping")
+            chat = None
+            continue
+        if chat is None:
+            previous = [recipe.output_dir / s / "final" for s, _ in stages[:[s for s, _ in stages].index(stage)]]
+            done = [p for p in previous if (p / "genaisys_core.json").is_file()]
+            chat = ChatCore(core=MultimodalCore.from_pretrained(done[-1]), model_name="genaisys-nano") if done \
+                else nano_chat(recipe)
+        t = time.perf_counter()
+        result = run_stage(_stage_config(recipe, stage, files[stage], lr=lr), chat=chat)
+        timings[stage] = {"wall_s": round(time.perf_counter() - t, 1), "steps": result.steps,
+                          "first_loss": round(result.losses[0], 4) if result.losses else None,
+                          "final_loss": round(result.final_loss, 4) if result.final_loss is not None else None,
+                          "samples_per_s": round(result.samples_per_s, 2), "peak_rss_mb": round(result.peak_rss_mb)}
+        log(f"{stage}: {json.dumps(timings[stage])}")
+    timings["total_s"] = round(time.perf_counter() - t0, 1)
+    (recipe.output_dir / "timings.json").write_text(json.dumps(timings, indent=2))
+    return {"core": recipe.output_dir / "dpo" / "final", "timings": timings, "data": files}
