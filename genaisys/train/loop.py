@@ -513,8 +513,8 @@ def _make_accelerator(config: LoopConfig) -> Any:
         if not has_accel:
             raise ConfigError("mixed_precision='fp16' needs a GPU (CUDA, XPU or MPS); on the CPU Accelerate would "
                               "silently train in float32. Use mixed_precision='bf16' or 'no' on the CPU")
-    kwargs = dict(gradient_accumulation_steps=config.grad_accum, mixed_precision=config.mixed_precision,
-                  cpu=config.cpu)
+    kwargs = {"gradient_accumulation_steps": config.grad_accum, "mixed_precision": config.mixed_precision,
+              "cpu": config.cpu}
     try:
         return Accelerator(**kwargs)
     except ValueError as exc:
@@ -650,7 +650,8 @@ def train(model: Any, dataset: Any, stage: Any, config: LoopConfig, *,
             raise ConfigError(f"stage {stage!r} lacks {attr!r}; a stage implements genaisys.train.stage.Stage")
     try:
         n_rows = len(dataset)
-        dataset[0] if n_rows else None  # noqa: B018 - probe indexing
+        if n_rows:
+            dataset[0]  # probe indexing before anything is set up
     except TypeError as exc:
         raise ConfigError(f"dataset must be map-style (len() and [i]), got {type(dataset).__name__}: {exc}") from exc
     if n_rows == 0:
