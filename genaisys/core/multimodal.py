@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,7 @@ CONFIG_NAME = "genaisys_core.json"
 WEIGHTS_NAME = "trained.safetensors"
 _FORMAT = "genaisys-multimodal-core"
 IGNORE_INDEX = -100
+_MIN_SHARED_PREFIX = 8  # shorter shared prefixes are not worth a second decoder call
 
 
 class MultimodalCoreConfig(BaseModel):
@@ -426,17 +428,47 @@ class MultimodalCore(nn.Module):
         if score_labels:
             if labels is None:
                 raise ConfigError("score_labels=True needs labels")
-            scores = self._score_labels(prep)
+            scores = self._score_labels(prep, self._shared_prefix_length(input_ids, attention_mask))
             if signal_modality is not None:
                 hidden = self.signal_hidden_states(scores.hidden, input_ids, signal_modality)  # (B, k, d)
                 scores.signals = self.project_signals(hidden, signal_modality)  # (B, out_tokens, out_dim)
             return scores
         return self.language_model(**prep, **kwargs)
 
-    def _score_labels(self, prep: dict[str, torch.Tensor]) -> LabelScores:
+    def _shared_prefix_length(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> int:
+        """Leading tokens every row shares (unpadded, before any image): the system prompt and, with
+        tools, the whole tool section. 0 when sharing would not pay or cannot apply."""
+        B, L = input_ids.shape
+        if B < 2 or self.cross_attention is not None:
+            return 0
+        ids = input_ids.to(self.device)
+        mask = torch.ones_like(ids) if attention_mask is None else attention_mask.to(ids.device)
+        same = (ids == ids[:1]).all(0) & (mask == 1).all(0) & ~(ids == self.image_token_id).any(0)  # (L,)
+        n = int(torch.cumprod(same.long(), 0).sum())
+        shortest = int(mask.sum(1).min())
+        n = min(n, shortest - 1)  # every row keeps at least one token of its own
+        return n if n >= _MIN_SHARED_PREFIX else 0
+
+    def _score_labels(self, prep: dict[str, torch.Tensor], shared: int = 0) -> LabelScores:
         lm = self.language_model
         labels = prep.pop("labels")  # (B, L)
-        hidden = lm.get_decoder()(**prep).last_hidden_state  # (B, L, d)
+        decoder = lm.get_decoder()
+        if shared:
+            # Run the prefix all rows share once (batch 1) and let every row attend to its cache:
+            # the same result and gradients as B copies, at 1/B of the prefix's cost.
+            emb, mask, pos = prep["inputs_embeds"], prep["attention_mask"], prep["position_ids"]
+            B = emb.shape[0]
+            head = decoder(inputs_embeds=emb[:1, :shared], attention_mask=mask[:1, :shared],
+                           position_ids=pos[:1, :shared], use_cache=True)
+            cache = getattr(head, "cache", None) or head.past_key_values
+            cache.batch_repeat_interleave(B)
+            # transformers 5.24 renamed past_key_values to cache (the old name warns until 5.40).
+            cache_kw = "cache" if "cache" in inspect.signature(decoder.forward).parameters else "past_key_values"
+            tail = decoder(inputs_embeds=emb[:, shared:], attention_mask=mask, position_ids=pos[:, shared:],
+                           use_cache=True, **{cache_kw: cache})
+            hidden = torch.cat([head.last_hidden_state.expand(B, -1, -1), tail.last_hidden_state], 1)  # (B, L, d)
+        else:
+            hidden = decoder(**prep).last_hidden_state  # (B, L, d)
         target, sel = labels[:, 1:], labels[:, 1:] != IGNORE_INDEX  # next-token targets, (B, L-1)
         logits = lm.get_output_embeddings()(hidden[:, :-1][sel]).float()  # (n, V): labelled positions only
         token_logp = -nn.functional.cross_entropy(logits, target[sel], reduction="none")  # (n,)

@@ -117,3 +117,33 @@ def test_decoder_alignment_lowers_the_l2_to_the_conditioning(images):
 def test_decoder_stage_needs_a_projector(chat):
     with pytest.raises(ConfigError, match="output projector"):
         DecoderAlignmentStage(chat, lambda caps: None, modality="image")
+
+
+def test_a_shared_prefix_runs_once_with_the_same_loss_and_gradients(images):
+    from langchain_core.messages import SystemMessage
+
+    chat = tiny_chat(init=0.2)
+    chat.core.add_lora(r=4, alpha=8, target_modules=["q_proj", "v_proj"])
+    system = SystemMessage("You are a helpful assistant. Answer the question about the image.")
+    rows = [([system, HumanMessage([b, {"type": "text", "text": "Colour?"}]), AIMessage(c)], None)
+            for b, c in zip(images, COLOURS)]
+    stage = ConversationStage(chat, train=("connector", "lora"))
+    stage.setup(chat.core)
+    batch = stage.collate(rows)
+    core = chat.core
+    assert core._shared_prefix_length(batch["input_ids"], batch["attention_mask"]) >= 8
+
+    def run(shared):
+        core.zero_grad()
+        core._shared_prefix_length = (lambda *a: 0) if not shared else type(core)._shared_prefix_length.__get__(core)
+        scores = core(**batch, score_labels=True)
+        scores.loss.backward()
+        grads = {n: p.grad.clone() for n, p in core.named_parameters() if p.grad is not None}
+        return scores, grads
+
+    plain, g_plain = run(False)
+    shared, g_shared = run(True)
+    assert torch.allclose(plain.loss, shared.loss, atol=1e-5)
+    assert torch.allclose(plain.logps, shared.logps, atol=1e-4)
+    assert g_plain.keys() == g_shared.keys() and len(g_plain) > 2
+    assert all(torch.allclose(g_plain[n], g_shared[n], atol=1e-5) for n in g_plain)
