@@ -23,6 +23,9 @@ the rest, into an ``output_dir`` the processes share; a resume needs the same nu
 
 A checkpoint is written into a temporary folder and renamed into place, so a kill mid-save never
 leaves a broken checkpoint behind (the half-written folder is ignored and removed by the next save).
+Checkpoints are written every ``save_every`` steps, at the end, and on Ctrl-C: an interrupt in the
+middle of an accumulation rolls back to the last finished step (its RNG state included) and saves
+that, so running the same command again continues exactly.
 Files whose hash does not match, parameters that do not match the model, frozen weights other
 than the ones the checkpoint was trained on, or a changed batch size / seed / process count raise
 `genaisys.errors.TrainingError` saying what differs.
@@ -137,6 +140,8 @@ class LoopConfig(BaseModel):
     num_workers: int = Field(0, ge=0)
     progress: bool = Field(True, description="Show a progress bar with loss and samples/s.")
     tensorboard: bool = False
+    save_on_interrupt: bool = Field(True, description="Ctrl-C (KeyboardInterrupt) saves the last finished step "
+                                    "before stopping (one process only).")
     check_frozen: bool = Field(True, description="On resume, refuse frozen weights that differ from the checkpoint's "
                                "(a fingerprint per frozen parameter).")
 
@@ -762,6 +767,9 @@ def train(model: Any, dataset: Any, stage: Any, config: LoopConfig, *,
     window = {"loss": 0.0, "n": 0, "samples": 0, "t": time.perf_counter(), "extra": {}}
     step_loss, step_extra, micro = 0.0, {}, 0
     preflight_done = preflight is None
+    # The RNG state at the last step boundary, and whether model/optimiser/counters agree on a
+    # step: a Ctrl-C in mid-accumulation rolls back to that boundary and saves it.
+    boundary_rng, consistent = _rng_state(), True
     try:
         while step < total_steps:
             epoch_loader = accelerator.skip_first_batches(loader, batch_in_epoch) if batch_in_epoch else loader
@@ -788,6 +796,7 @@ def train(model: Any, dataset: Any, stage: Any, config: LoopConfig, *,
                     grad_norm = None
                     if accelerator.sync_gradients and config.max_grad_norm is not None:
                         grad_norm = accelerator.clip_grad_norm_([p for _, p in named], config.max_grad_norm)
+                    consistent = not accelerator.sync_gradients  # parameters change before the counters do
                     optimizer.step()
                     optimizer.zero_grad(set_to_none=True)
                 batch_in_epoch += 1
@@ -833,10 +842,20 @@ def train(model: Any, dataset: Any, stage: Any, config: LoopConfig, *,
                     epoch, batch_in_epoch = epoch + 1, 0
                 if (config.save_every and step % config.save_every == 0) or step == total_steps:
                     save()
+                boundary_rng, consistent = _rng_state(), True
                 if step >= total_steps:
                     break
             if batch_in_epoch >= batches_per_epoch:
                 epoch, batch_in_epoch = epoch + 1, 0
+    except KeyboardInterrupt:
+        saved_step = _ckpt_step(last_ckpt) if last_ckpt is not None else 0
+        if config.save_on_interrupt and consistent and accelerator.num_processes == 1 and step > saved_step:
+            batch_in_epoch -= micro  # the micro-batches of the unfinished step run again on resume
+            _set_rng_state(boundary_rng)
+            optimizer.zero_grad(set_to_none=True)
+            save()
+            logger.warning("interrupted: saved step %d to %s; run again to resume", step, last_ckpt)
+        raise
     finally:
         if progress is not None:
             progress.close()

@@ -203,6 +203,43 @@ def test_resume_continues_exactly(tmp_path, grad_accum, crash_call):
     assert steps == [1, 2, 3, 4, 5, 6]
 
 
+class InterruptAt(HeadOnly):
+    """Ctrl-C on the ``at``-th loss call."""
+
+    def __init__(self, at: int) -> None:
+        self.at, self.calls = at, 0
+
+    def loss(self, model, batch):
+        self.calls += 1
+        if self.calls == self.at:
+            raise KeyboardInterrupt
+        return super().loss(model, batch)
+
+
+def test_ctrl_c_mid_accumulation_saves_the_last_step_and_resumes_exactly(tmp_path):
+    rows = _rows()
+    straight = train(_partly(), rows, HeadOnly(), _cfg(tmp_path / "s", max_steps=6, grad_accum=2))
+    run = tmp_path / "c"
+    with pytest.raises(KeyboardInterrupt):  # no save_every: only the interrupt writes a checkpoint
+        train(_partly(), rows, InterruptAt(8), _cfg(run, max_steps=6, grad_accum=2))  # call 8 = 2nd micro of step 4
+    assert find_latest_checkpoint(run).name == "step-00000003"
+    state = json.loads((find_latest_checkpoint(run) / "state.json").read_text())
+    assert (state["epoch"], state["batch_in_epoch"]) == (1, 0)  # 6 micro-batches per epoch, 3 steps of 2
+    resumed = train(_partly(), rows, HeadOnly(), _cfg(run, max_steps=6, grad_accum=2))
+    assert resumed.losses == pytest.approx(straight.losses, abs=1e-6)
+    # mid-epoch: interrupted on call 4 (2nd micro of step 2) of another run
+    run2 = tmp_path / "c2"
+    with pytest.raises(KeyboardInterrupt):
+        train(_partly(), rows, InterruptAt(4), _cfg(run2, max_steps=6, grad_accum=2))
+    assert json.loads((find_latest_checkpoint(run2) / "state.json").read_text())["batch_in_epoch"] == 2
+    assert train(_partly(), rows, HeadOnly(), _cfg(run2, max_steps=6, grad_accum=2)).losses == pytest.approx(
+        straight.losses, abs=1e-6)
+    # switched off: nothing is saved
+    with pytest.raises(KeyboardInterrupt):
+        train(_partly(), rows, InterruptAt(4), _cfg(tmp_path / "off", max_steps=6, grad_accum=2, save_on_interrupt=False))
+    assert find_latest_checkpoint(tmp_path / "off") is None
+
+
 def test_resume_in_a_new_process_after_a_hard_kill(tmp_path):
     import subprocess
     import sys
