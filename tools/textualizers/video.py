@@ -23,15 +23,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from genaisys.tools.textualizers.audio import (
-    WhisperAudioTextualizer,
-    WhisperAudioTextualizerConfig,
-)
-from genaisys.tools.textualizers.image import ImageTextualizer, ImageTextualizerConfig
 from pydantic import BaseModel, ConfigDict, Field
 
 from genaisys._optional import require
 from genaisys.errors import MediaError
+from genaisys.tools.textualizers.audio import WhisperAudioTextualizer, WhisperAudioTextualizerConfig
+from genaisys.tools.textualizers.image import ImageTextualizer, ImageTextualizerConfig
 
 __all__ = ["VideoTextualizer", "VideoTextualizerConfig", "timeline_text"]
 

@@ -7,14 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from genaisys.tools.textualizers import (
-    VideoTextualizer,
-    VideoTextualizerConfig,
-    timeline_text,
-)
 from pydantic import ValidationError
 
 from genaisys.errors import MediaError
+from genaisys.tools.textualizers import VideoTextualizer, VideoTextualizerConfig, timeline_text
 
 from .conftest import PHOTOS, SHOT_S
 
