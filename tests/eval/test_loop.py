@@ -1,0 +1,218 @@
+"""`genaisys eval loop`: one round on a tiny core — evaluate, gather, retrain, re-evaluate, report."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from genaisys.errors import ConfigError
+from genaisys.eval.loop import LoopReport, _pair_row, default_replay, improvement_round
+from genaisys.eval.metrics import accuracy
+from genaisys.eval.parsing import normalize
+from genaisys.eval.task import BaseTask, EvalItem
+from tests.train.conftest import tiny_chat
+
+_COLOURS = ("red", "green")
+
+
+class ColourTask(BaseTask):
+    """12 solid 32×32 images, red and green in turn: "Colour?" → the colour word (first word counts)."""
+
+    name = "colours"
+
+    def __init__(self, folder) -> None:
+        self.folder = folder
+
+    def load(self, *, limit=None, seed=0):
+        items = []
+        for i in range(12):
+            path = self.folder / f"img{i}.png"
+            if not path.exists():
+                Image.new("RGB", (32, 32), _COLOURS[i % 2]).save(path)
+            items.append(EvalItem(id=f"c{i}", prompt="Colour?", images=(str(path),), reference=_COLOURS[i % 2]))
+        return items[:limit] if limit is not None else items
+
+    def score(self, item, prediction):
+        words = normalize(prediction.text).split()
+        return {"id": item.id, "correct": bool(words) and words[0] == item.reference}
+
+    def metrics(self, records):
+        return {"accuracy": accuracy([r["correct"] for r in records])}
+
+
+_TRAIN = {"loop.lr": 1e-2, "loop.batch_size": 4}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    torch.set_num_threads(1)
+
+
+def _round(tmp_path, core, **kw):
+    kw.setdefault("train_overrides", {**_TRAIN, "stage_options.feature_dir": str(tmp_path / "features")})
+    return improvement_round(core, tasks=[ColourTask(tmp_path)], out_dir=tmp_path / "loop", limit=6, holdout=6,
+                             steps=30, replay_records=[], n_resamples=200, **kw)
+
+
+def test_one_round_fixes_the_adversarial_set_and_reports_it(tmp_path):
+    report = _round(tmp_path, tiny_chat(init=0.2))
+    assert isinstance(report, LoopReport) and report.round_dir.name == "round-001"
+    adv_rows = [json.loads(x) for x in (tmp_path / "loop" / "adversarial.jsonl").read_text().splitlines()]
+    # the random core got every probe item wrong: all six were gathered with their references
+    assert len(adv_rows) == 6 and {r["source"] for r in adv_rows} == {"eval"}
+    assert sorted(r["origin"] for r in adv_rows) == sorted(f"colours/c{i}" for i in range(6))
+    assert report.adversarial_set["added"] == 6 and report.training["records"] == {
+        "failures": 6, "sessions": 0, "replay": 0, "total": 6}
+    assert report.training["steps"] == 30 and report.training["final_loss"] < report.training["first_loss"]
+    # before: 0/6 on the adversarial set (by construction); after: learnt
+    adv = report.adversarial
+    assert adv["n"] == 6 and adv["before"]["accuracy"]["value"] == 0.0
+    assert adv["after"]["accuracy"]["value"] >= 5 / 6
+    assert adv["compare"]["accuracy"]["beyond_noise"] is True
+    slices = report.tasks["colours"]
+    assert set(slices) == {"probe", "heldout", "adversarial"} and slices["heldout"]["n"] == 6
+    # the held-out items (never trained on) are solid colours too, so the fix carries over here
+    held = slices["heldout"]
+    assert held["before"]["accuracy"]["value"] == 0.0 and held["after"]["accuracy"]["value"] >= 5 / 6
+    assert held["compare"]["accuracy"]["delta"] == pytest.approx(held["after"]["accuracy"]["value"])
+    # the written report says the same, with the leakage note
+    data = json.loads((report.round_dir / "loop_report.json").read_text())
+    assert data["adversarial"]["after"]["accuracy"]["value"] == adv["after"]["accuracy"]["value"]
+    md = (report.round_dir / "loop_report.md").read_text()
+    assert "Leakage" in md and "held-out" in md and "| colours | heldout | 6 | accuracy | 0.000" in md
+    # per-slice results and the trained core are on disk; the after core answers from the cache
+    assert (report.round_dir / "after" / "heldout" / "colours" / "result.json").is_file()
+    assert (report.core_after / "genaisys_core.json").is_file()
+    cached = [json.loads(x) for x in (tmp_path / "loop" / "predictions.jsonl").read_text().splitlines()]
+    assert {r["model_id"] for r in cached} == {report.model_before, report.model_after}
+    assert len(cached) == 24  # 12 items × 2 models: the adversarial slice reused the probe answers
+
+    # round 2 starts from round 1's core; the set keeps round 1's rows (nothing new failed or few did)
+    second = _round(tmp_path, str(report.core_after), max_new_tokens=4)
+    assert second.round_dir.name == "round-002" and second.model_before.startswith(str(report.core_after))
+    assert second.adversarial_set["total"] == 6 + second.adversarial_set["added"]
+    assert second.adversarial["before"]["accuracy"]["value"] == adv["after"]["accuracy"]["value"]
+
+
+def test_bad_arguments_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="together"):
+        improvement_round("nano", tasks=["easy-vqa"], out_dir=tmp_path, sessions=tmp_path / "x.sqlite")
+    with pytest.raises(ConfigError, match="at least one task"):
+        improvement_round("nano", tasks=[], out_dir=tmp_path)
+    with pytest.raises(ConfigError, match="limit"):
+        improvement_round("nano", tasks=["easy-vqa"], out_dir=tmp_path, limit=0)
+    with pytest.raises(ConfigError, match="no sessions database"):
+        improvement_round(tiny_chat(), tasks=[ColourTask(tmp_path)], out_dir=tmp_path / "l", limit=2, holdout=0,
+                          sessions=tmp_path / "none.sqlite", feedback=tmp_path / "fb.sqlite", n_resamples=10)
+
+
+def test_nothing_to_train_on_is_an_error(tmp_path):
+    class Always(ColourTask):
+        def score(self, item, prediction):  # every answer counts as right: no failure to learn from
+            return {"id": item.id, "correct": True}
+
+    with pytest.raises(ConfigError, match="nothing to train on"):
+        improvement_round(tiny_chat(), tasks=[Always(tmp_path)], out_dir=tmp_path / "loop", limit=2, holdout=0,
+                          replay_records=[], n_resamples=10)
+
+
+def test_default_replay_follows_the_tasks():
+    assert default_replay(["judge"], 4) == []
+    assert default_replay(["easy-vqa"], 0) == []
+    with pytest.raises(ConfigError):
+        default_replay(["easy-vqa"], -1)
+
+
+@pytest.fixture
+def recorded(tmp_path):
+    """Three answers in a real SqliteSaver and verdicts in a real FeedbackStore (files on disk)."""
+    from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
+    from langchain_core.messages import AIMessage, HumanMessage
+    from langgraph.checkpoint.sqlite import SqliteSaver
+    from langgraph.graph import END, START, MessagesState, StateGraph
+
+    from genaisys.train.engine.feedback import FeedbackStore
+
+    model = FakeMessagesListChatModel(responses=[AIMessage("Paris."), AIMessage("Berlin is in Spain."),
+                                                 AIMessage("It is 41.")])
+
+    def think(state: MessagesState) -> dict:
+        return {"messages": [model.invoke(state["messages"])]}
+
+    g = StateGraph(MessagesState)
+    g.add_node("think", think)
+    g.add_edge(START, "think")
+    g.add_edge("think", END)
+    db = tmp_path / "threads.sqlite"
+    conn = sqlite3.connect(db, check_same_thread=False)
+    graph = g.compile(checkpointer=SqliteSaver(conn))
+    for tid, q in (("a", "Capital of France?"), ("b", "Where is Berlin?"), ("c", "What is 6 times 7?")):
+        graph.invoke({"messages": [HumanMessage(q)]}, {"configurable": {"thread_id": tid}, "recursion_limit": 5})
+    answers = {tid: graph.get_state({"configurable": {"thread_id": tid}}).values["messages"][-1].id for tid in "abc"}
+    conn.close()
+    store = FeedbackStore(tmp_path / "feedback.sqlite")
+    store.record("a", answers["a"], "accept")
+    store.record("b", answers["b"], "reject", note="wrong country")          # a failure: no correction
+    store.record("c", answers["c"], "reject", edited="42")                   # a DPO pair + an SFT record
+    return db, tmp_path / "feedback.sqlite"
+
+
+def test_sessions_feed_the_adversarial_set_and_the_training_data(tmp_path, recorded):
+    db, fb = recorded
+    report = _round(tmp_path, tiny_chat(init=0.2), sessions=db, feedback=fb)
+    rows = [json.loads(x) for x in (tmp_path / "loop" / "adversarial.jsonl").read_text().splitlines()]
+    session_rows = {r["prompt"]: r for r in rows if r["source"] == "session"}
+    assert set(session_rows) == {"Where is Berlin?", "What is 6 times 7?"}
+    assert session_rows["Where is Berlin?"]["reference"] is None  # nothing to train on or score against
+    assert session_rows["What is 6 times 7?"]["reference"] == "42"
+    assert session_rows["What is 6 times 7?"]["rejected"] == "It is 41."
+    assert report.adversarial_set["sessions"] == {"sft": 2, "dpo": 1, "failures": 1}
+    assert report.adversarial_set["by_source"] == {"eval": 6, "session": 2}
+    assert report.adversarial_set["without_reference"] == 1
+    assert report.training["records"]["sessions"] == 2  # the accepted answer and the correction
+    train = [json.loads(x) for x in (report.round_dir / "data" / "train.jsonl").read_text().splitlines()]
+    assert {r["conversations"][-1]["value"] for r in train if r["meta"]["source"] == "session"} == {"Paris.", "42"}
+    # the corrected session answer is scored on the adversarial set as its own task
+    sess = report.tasks["sessions"]["adversarial"]
+    assert sess["n"] == 1 and sess["before"]["accuracy"]["value"] == 0.0
+    assert report.adversarial["n"] == 7
+    # gathering the same sessions again adds nothing twice
+    again = _round(tmp_path, str(report.core_after), sessions=db, feedback=fb)
+    assert again.adversarial_set["by_source"]["session"] == 2
+
+
+def test_pair_rows_keep_the_prompt_and_both_answers():
+    row = _pair_row({"id": "p", "images": [], "conversations": [{"from": "human", "value": "<image>\nQ?"}],
+                     "chosen": {"value": "A"}, "rejected": {"value": "B"},
+                     "meta": {"thread_id": "t", "message_id": "m"}})
+    assert (row["prompt"], row["reference"], row["rejected"], row["origin"]) == ("Q?", "A", "B", "t#m")
+    assert "chosen" not in row["record"]
+
+
+def test_cli_loop_runs_a_round_on_a_saved_core(tmp_path):
+    from genaisys.eval.cli import eval_app
+    from genaisys.eval.tasks import register_task, unregister_task
+
+    core_dir = tmp_path / "core"
+    tiny_chat(init=0.2).core.save_pretrained(core_dir)
+    register_task("colours-test", lambda: ColourTask(tmp_path))
+    try:
+        res = CliRunner().invoke(eval_app, [
+            "loop", "--core", str(core_dir), "--tasks", "colours-test", "--limit", "6", "--holdout", "2",
+            "--out", str(tmp_path / "loop"), "--steps", "30", "--replay", "0", "--max-new-tokens", "4",
+            "--set", "loop.lr=1e-2", "--set", "loop.batch_size=4", "--set", f"stage_options.feature_dir={tmp_path}/f",
+            "--json"])
+    finally:
+        unregister_task("colours-test")
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["adversarial"]["n"] == 6 and data["adversarial"]["before"]["accuracy"]["value"] == 0.0
+    assert data["training"]["steps"] == 30 and data["tasks"]["colours"]["heldout"]["n"] == 2
+    assert (tmp_path / "loop" / "round-001" / "loop_report.md").is_file()
+    bad = CliRunner().invoke(eval_app, ["loop", "--tasks", "no-such-task", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 1 and "no-such-task" in bad.output and "Traceback" not in bad.output
