@@ -301,6 +301,7 @@ if state.is_main_process:
 
 def test_two_processes_equal_one_with_the_global_batch_and_resume_exactly(tmp_path):
     """DDP over 2 CPU processes (torchrun + gloo): batch 4 per process = one process with batch 8."""
+    import os
     import subprocess
     import sys
 
@@ -310,8 +311,10 @@ def test_two_processes_equal_one_with_the_global_batch_and_resume_exactly(tmp_pa
         pytest.skip("torch.distributed with gloo is not available")
     script = tmp_path / "ddp.py"
     script.write_text(_DDP_SCRIPT.format(root=str(Path(__file__).parent.parent.parent), out=str(tmp_path)))
+    # CPU processes only: on a 1-GPU machine Accelerate's CPU barrier would name cuda:1 (invalid device ordinal)
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                          str(script)], capture_output=True, text=True, timeout=240, check=False)
+                          str(script)], capture_output=True, text=True, timeout=240, check=False, env=env)
     assert run.returncode == 0, run.stderr[-3000:]
     got = json.loads((tmp_path / "result.json").read_text())
     assert got["processes"] == 2
