@@ -21,7 +21,11 @@ yours):
   is text, or has a ``text`` attribute / ``to_text()`` method;
 - decoder: a callable ``(prompt) -> ...`` or an object with ``decode(prompt)``, returning bytes,
   a ``Path`` to a file, a blob id already stored, or an object with ``blob_id`` (and optionally
-  ``mime_type``).
+  ``mime_type``). The image, audio and video tools also take an optional ``signal``: the
+  reference to signal-token embeddings that a core emitting ``[IMG0..k]`` tokens puts in its
+  ``generate_<kind>`` call (NExT-GPT). It is forwarded as ``decode(prompt, signal=signal)`` —
+  genaisys's decoders (``genaisys.tools.decoders``) resolve it to ``prompt_embeds`` — and only
+  when given, so decoders without a ``signal`` parameter keep working on text prompts.
 
 Example:
     >>> decide_route({"type": "audio", "file_id": "b1"}, native=frozenset({"image"}), textualizers={"audio": len})
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import inspect
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, Optional  # Optional: LangGraph matches the `config` annotation text
@@ -271,12 +276,32 @@ def make_decoder_tools(decoders: Mapping[str, Any], *, blobs: Any) -> list[BaseT
     return [_decoder_tool(kind, decoder, blobs) for kind, decoder in decoders.items()]
 
 
+def _takes_signal(fn: Callable[..., Any]) -> bool:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature: try the call
+        return True
+    return any(p.name == "signal" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+
+
 def _decoder_tool(kind: str, decoder: Any, blobs: Any) -> BaseTool:
-    def run(prompt: str) -> tuple[str, Artifact]:
-        result = decoder.decode(prompt) if hasattr(decoder, "decode") else decoder(prompt)
+    def run(prompt: str, signal: dict[str, Any] | None = None) -> tuple[str, Artifact]:
+        fn = decoder.decode if hasattr(decoder, "decode") else decoder
+        if signal is None:
+            result = fn(prompt)
+        elif _takes_signal(fn):
+            result = fn(prompt, signal=signal)
+        else:
+            raise ConfigError(
+                f"the {kind} decoder {getattr(fn, '__qualname__', type(decoder).__name__)} takes no signal=, but this "
+                f"{DECODER_TOOL_NAMES[kind]} call carries signal-token embeddings; use a genaisys.tools.decoders "
+                "decoder built with signals=core.signal_embeddings (or give yours a signal= parameter)"
+            )
         blob_id, mime = _store_decoded(result, kind, blobs)
-        artifact = Artifact(blob_id=blob_id, kind=kind, mime_type=mime, producer=DECODER_TOOL_NAMES[kind], description=prompt)
-        return _DECODED_TEMPLATE.format(kind=kind, blob_id=blob_id, prompt=prompt), artifact
+        described = prompt or f"(signal {signal.get('ref', '?') if isinstance(signal, Mapping) else signal})"
+        artifact = Artifact(blob_id=blob_id, kind=kind, mime_type=mime, producer=DECODER_TOOL_NAMES[kind],
+                            description=described)
+        return _DECODED_TEMPLATE.format(kind=kind, blob_id=blob_id, prompt=described), artifact
 
     return StructuredTool.from_function(
         func=run,
@@ -305,13 +330,28 @@ def make_decode_node(decoders: Mapping[str, Any], *, blobs: Any, name: str = "de
 
 
 def _prompt_schema(kind: str) -> type:
-    from pydantic import BaseModel, ConfigDict, Field, create_model
+    from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
-    what = "the text to speak" if kind == "speech" else f"a detailed description of the {kind} to make"
-    model: type[BaseModel] = create_model(  # type: ignore[call-overload]
-        f"{DECODER_TOOL_NAMES[kind].title().replace('_', '')}Args",
-        __config__=ConfigDict(extra="forbid"),
-        prompt=(str, Field(min_length=1, description=what)),
+    name = f"{DECODER_TOOL_NAMES[kind].title().replace('_', '')}Args"
+    if kind == "speech":  # text-to-speech has no signal-token path
+        model: type[BaseModel] = create_model(  # type: ignore[call-overload]
+            name, __config__=ConfigDict(extra="forbid"),
+            prompt=(str, Field(min_length=1, description="the text to speak")),
+        )
+        return model
+
+    def _needs_prompt_or_signal(args: Any) -> Any:
+        if not args.prompt.strip() and args.signal is None:
+            raise ValueError(f"the prompt is empty: describe the {kind} to make")
+        return args
+
+    model = create_model(  # type: ignore[call-overload]
+        name, __config__=ConfigDict(extra="forbid"),
+        __validators__={"needs_prompt_or_signal": model_validator(mode="after")(_needs_prompt_or_signal)},
+        prompt=(str, Field(description=f"a detailed description of the {kind} to make")),
+        signal=(dict[str, Any] | None, Field(
+            default=None, description="set by the core when it emits signal tokens (a reference to their "
+            "embeddings, e.g. {'kind': 'signal_embeddings', 'ref': 'sig_...'}); leave it out otherwise")),
     )
     return model
 
