@@ -11,6 +11,7 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 REDUCED = {name: ["--max-new-tokens", "12"] for name in ("quickstart.py", "custom_graph.py", "rag_folder.py", "mcp_tools.py")}
 REDUCED["evaluate.py"] = ["--limit", "4", "--max-new-tokens", "8"]
+REDUCED["any_to_any.py"] = ["--max-new-tokens", "12"]  # two nano turns of 12 tokens, not 48
 
 
 @pytest.mark.packaged
