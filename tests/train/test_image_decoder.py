@@ -110,3 +110,19 @@ def test_precomputed_embeddings_stand_in_for_the_text_encoder(tmp_path):
         table.encode(["a purple hexagon"])
     with pytest.raises(ConfigError, match="export-embeddings"):
         PrecomputedTextEncoder.from_file(tmp_path / "missing.safetensors")
+
+
+def test_holdout_pairs_are_never_drawn_and_scored_apart(tmp_path, monkeypatch):
+    import genaisys.train.image_decoder as mod
+
+    drawn = []
+    real_render = mod.render_shape
+    monkeypatch.setattr(mod, "render_shape", lambda c, s, **kw: drawn.append((c, s)) or real_render(c, s, **kw))
+    cfg = _config(tmp_path, steps=6, eval_images_per_prompt=1, holdout_pairs=[("blue", "triangle"), ("gray", "circle")])
+    result = train_shape_decoder(cfg, text_encoder=BagOfWordsEncoder())
+    assert len(drawn) == 6 * 8 and not {("blue", "triangle"), ("gray", "circle")} & set(drawn)
+    assert result.oracle["holdout_pairs"]["n"] == 2 * (10 + 6)  # 2 pairs x every phrasing
+    card = (tmp_path / "MODEL_CARD.md").read_text()
+    assert "never drawn in training: blue triangle, gray circle" in card and "--holdout-pairs blue:triangle" in card
+    with pytest.raises(ValueError, match="purple"):
+        ShapeDecoderTrainConfig(holdout_pairs=[("purple", "circle")])
