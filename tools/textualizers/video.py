@@ -256,6 +256,17 @@ class VideoTextualizer:
             segments += self._speech(path)
         return sorted(segments, key=lambda s: (s["start"], s["kind"] != "scene"))
 
+    def textualize(self, path: str | Path) -> str:
+        """The video as one VideoChat-Text timeline string (`timeline_text` of `__call__`'s segments).
+
+        This is the method the graphs' ``textualize`` node calls (``textualizers={"video": VideoTextualizer()}``),
+        so the core reads the timeline, not a list of dicts.
+
+        Raises:
+            MediaError: a bad or oversized video (see `scenes`), or a corrupt audio track.
+        """
+        return timeline_text(self(path))
+
     @staticmethod
     def _has_audio(path: str | Path) -> bool:
         av = require("av", "av")

@@ -80,6 +80,28 @@ def test_tags_default_follows_the_asset_cache(tmp_path: Path, monkeypatch: pytes
     assert VideoTextualizer(tags=True).tagger() is not None  # explicit: on (fetches on first use)
 
 
+def test_textualize_gives_the_timeline_text_a_graph_node_reads(still_mp4: Path) -> None:
+    from langchain_core.messages import HumanMessage
+
+    from genaisys.graphs.media import make_textualize_node
+
+    t = VideoTextualizer(speech=False, tags=False)
+    text = t.textualize(still_mp4)
+    lines = text.splitlines()
+    assert lines[0].startswith("Timeline of the video (times in seconds")
+    assert [line.split("]")[0] for line in lines[3:]] == ["[0.0-2.0 s", "[2.0-4.0 s", "[4.0-6.0 s"]
+
+    class Blobs:  # the blob store contract: path(blob_id) -> Path
+        def path(self, blob_id: str) -> Path:
+            return still_mp4
+
+    node = make_textualize_node(blobs=Blobs(), textualizers={"video": t})
+    state = {"messages": [HumanMessage([{"type": "video", "file_id": "b1"}])],
+             "perception": [{"index": 0, "kind": "video", "blob_id": "b1", "route": "textualize", "reason": "r"}]}
+    [block] = node(state)["messages"][0].content
+    assert block["type"] == "text" and text in block["text"] and "{'start'" not in block["text"]
+
+
 def test_timeline_lists_the_tags_once_in_order() -> None:
     segments = [{"start": 2, "end": 4, "kind": "scene", "text": "scene 2", "labels": [{"label": "espresso", "prob": 0.9}]},
                 {"start": 0, "end": 2, "kind": "scene", "text": "scene 1",
