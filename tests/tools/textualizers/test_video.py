@@ -140,6 +140,8 @@ def test_scenes_tags_and_speech_at_the_right_times(shots_mp4: Path) -> None:
     assert speech[0]["start"] < 1.0 and speech[-1]["end"] <= 3 * SHOT_S + 0.5  # the sentence lasts ~5 s
     text = timeline_text(segments, title="shots.mp4")
     assert "Egyptian cat" in text.splitlines()[3]  # the Tags line
+    scene1 = next(line for line in text.splitlines() if "scene 1 (0.0–2.0 s)" in line)
+    assert scene1.startswith("[0.0-2.0 s] scene:") and any(label in scene1 for label in _CAT)
     scene3 = next(line for line in text.splitlines() if "scene 3 (4.0–6.0 s)" in line)
     assert scene3.startswith("[4.0-6.0 s] scene:") and "espresso" in scene3
     assert "] speech: " in text and "lazy dog" in text.lower()
