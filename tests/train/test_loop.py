@@ -14,7 +14,6 @@ from torch import nn
 from genaisys.errors import ConfigError, MissingDependencyError, PreflightError, TrainingError
 from genaisys.train.loop import LoopConfig, TrainResult, find_latest_checkpoint, train
 
-
 # ----------------------------------------------------------------------------- toy stages and models
 
 
