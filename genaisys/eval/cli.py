@@ -149,7 +149,8 @@ def loop(core: str = typer.Option("nano", "--core", help="Core spec to improve: 
                                             "default = --limit."),
          out: Path = typer.Option(Path("runs/loop"), "--out", help="Loop folder: adversarial set, answer cache, "
                                   "round-NNN/."),
-         sessions: Path | None = typer.Option(None, "--sessions", help="SQLite checkpointer file of recorded sessions."),
+         sessions: Path | None = typer.Option(None, "--sessions", help="SQLite checkpointer file of recorded "
+                                              "sessions."),
          feedback: Path | None = typer.Option(None, "--feedback", help="FeedbackStore SQLite file (with --sessions)."),
          steps: int = typer.Option(30, "--steps", help="Optimiser steps of the sft stage."),
          replay: int = typer.Option(16, "--replay", help="Replay records per task from the train split."),

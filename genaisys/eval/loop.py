@@ -33,7 +33,8 @@ interrupted one — is continued). The next round starts from ``<out>/round-NNN/
 Example:
     >>> report = improvement_round("nano", tasks=["easy-vqa", "pope-adversarial"], out_dir="runs/loop",
     ...                            limit=40, steps=30)  # doctest: +SKIP
-    >>> report.adversarial["before"]["accuracy"]["value"], report.adversarial["after"]["accuracy"]["value"]  # doctest: +SKIP
+    >>> adv = report.adversarial  # doctest: +SKIP
+    >>> adv["before"]["accuracy"]["value"], adv["after"]["accuracy"]["value"]  # doctest: +SKIP
     (0.0, 0.65)
 """
 
@@ -187,8 +188,8 @@ class LoopReport:
                  f"- before: `{self.model_before}`", f"- after: `{self.model_after}` (core: `{self.core_after}`)", "",
                  "## Adversarial set (what the loop optimises — its items were trained on)", "",
                  "| items | accuracy before (95% CI) | accuracy after (95% CI) | Δ (95% CI) |", "|---:|---|---|---|",
-                 f"| {adv.get('n', 0)} | {cell(adv.get('before'), 'accuracy')} | {cell(adv.get('after'), 'accuracy')} | "
-                 f"{delta(adv.get('compare'), 'accuracy')} |", "",
+                 (f"| {adv.get('n', 0)} | {cell(adv.get('before'), 'accuracy')} | "
+                  f"{cell(adv.get('after'), 'accuracy')} | {delta(adv.get('compare'), 'accuracy')} |"), "",
                  "## Per task and slice", "",
                  "| task | slice | n | metric | before (95% CI) | after (95% CI) | Δ (95% CI) |",
                  "|---|---|---:|---|---|---|---|"]
@@ -196,8 +197,9 @@ class LoopReport:
             for part, entry in parts.items():
                 names = list(dict.fromkeys([*(entry.get("before") or {}), *(entry.get("after") or {})]))
                 for name in names:
-                    lines.append(f"| {task} | {part} | {entry.get('n', 0)} | {name} | {cell(entry.get('before'), name)} | "
-                                 f"{cell(entry.get('after'), name)} | {delta(entry.get('compare'), name)} |")
+                    lines.append(f"| {task} | {part} | {entry.get('n', 0)} | {name} | "
+                                 f"{cell(entry.get('before'), name)} | {cell(entry.get('after'), name)} | "
+                                 f"{delta(entry.get('compare'), name)} |")
         s, t = self.adversarial_set, self.training
         lines += ["", "## Adversarial set file", "",
                   f"`{s.get('path')}`: {s.get('added', 0)} rows added this round, {s.get('total', 0)} in all "
@@ -364,7 +366,8 @@ def improvement_round(
 
     Args:
         core: a core spec for `genaisys.load_core` (``"nano"``, a saved core's folder — e.g. the
-            previous round's ``train/final``) or a loaded `ChatCore` over a `MultimodalCore`.
+            previous round's ``train/final``) or a loaded `ChatCore` over a `MultimodalCore` (it is
+            trained in place; the after-evaluation loads the saved ``train/final``).
         tasks: task names (`genaisys.eval.tasks.get_task`) or task objects.
         out_dir: the loop's folder: the adversarial set, the prediction cache and one
             ``round-NNN`` folder per round live here.
