@@ -96,3 +96,12 @@ def test_oracle_is_right_on_easy_vqa_test_images():
     images = [np.asarray(Image.open(root / "images" / f"{i}.png").convert("RGB")) for i in ids]
     scores = oracle_accuracy(images, [(color[i], shape[i]) for i in ids])
     assert scores["accuracy"] >= 0.97, scores
+
+
+@pytest.mark.parametrize("name", ["genaisys.eval.shape_oracle", "genaisys.train.shapes_data"])
+def test_docstring_examples_run(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0

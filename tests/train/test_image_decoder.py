@@ -43,15 +43,15 @@ def _config(tmp_path=None, **overrides):
 
 
 def test_tiny_decoder_loss_goes_down_and_the_folder_loads(tmp_path):
-    result = train_shape_decoder(_config(tmp_path), text_encoder=BagOfWordsEncoder())
-    assert result.steps == 40 and len(result.losses) == 40
-    assert result.final_loss < 0.7 * result.first_loss, (result.first_loss, result.final_loss)
+    result = train_shape_decoder(_config(tmp_path, steps=30, batch_size=6), text_encoder=BagOfWordsEncoder())
+    assert result.steps == 30 and len(result.losses) == 30
+    assert result.final_loss < 0.75 * result.first_loss, (result.first_loss, result.final_loss)
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in rows] == [10, 20, 30, 40]
+    assert [r["step"] for r in rows] == [10, 20, 30]
     assert all(r["samples_per_s"] > 0 for r in rows)
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["unet"]["block_out_channels"] == [8, 16]
-    assert saved["training"]["steps"] == 40
+    assert saved["training"]["steps"] == 30
     assert "draw a {color} {shape}" in saved["prompts"]["heldout_templates"]
     assert not set(saved["prompts"]["heldout_templates"]) & set(saved["prompts"]["train_templates"])
     decoder = ShapeImageDecoder(tmp_path, text_encoder=BagOfWordsEncoder())
@@ -97,7 +97,10 @@ def test_bad_configs_are_refused():
 
 
 def test_precomputed_embeddings_stand_in_for_the_text_encoder(tmp_path):
-    from genaisys.train.image_decoder import PrecomputedTextEncoder, export_prompt_embeddings
+    from genaisys.train.image_decoder import (
+        PrecomputedTextEncoder,
+        export_prompt_embeddings,
+    )
 
     path = tmp_path / "prompts.safetensors"
     assert export_prompt_embeddings(path, text_encoder=BagOfWordsEncoder()) == 24 * (10 + 6)
@@ -126,3 +129,12 @@ def test_holdout_pairs_are_never_drawn_and_scored_apart(tmp_path, monkeypatch):
     assert "never drawn in training: blue triangle, gray circle" in card and "--holdout-pairs blue:triangle" in card
     with pytest.raises(ValueError, match="purple"):
         ShapeDecoderTrainConfig(holdout_pairs=[("purple", "circle")])
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import genaisys.train.image_decoder as module
+
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0

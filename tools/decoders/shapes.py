@@ -12,6 +12,9 @@ same tensor (NExT-GPT's decoder-side alignment), passed as ``prompt_embeds``. Cl
 guidance uses the all-zero embedding as "no prompt" (what training dropped the prompt to).
 
 Example:
+    >>> unet = build_shape_unet(ShapeUNetConfig(image_size=16, block_out_channels=(8, 16), norm_num_groups=4))
+    >>> unet.config.cross_attention_dim, unet.config.down_block_types
+    (384, ('DownBlock2D', 'CrossAttnDownBlock2D'))
     >>> decoder = ShapeImageDecoder()  # the shipped weights  # doctest: +SKIP
     >>> png = decoder.decode("draw a blue triangle", seed=0)  # doctest: +SKIP
     >>> png[:8] == b"\\x89PNG\\r\\n\\x1a\\n"  # doctest: +SKIP

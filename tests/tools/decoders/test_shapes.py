@@ -106,3 +106,12 @@ def test_shipped_weights_draw_what_the_prompt_asks():
     images = decoder.generate([p for p, _, _ in prompts], seed=0)
     verdicts = [classify_shape_image(image) for image in images]
     assert [(v.color, v.shape) for v in verdicts] == [(c, s) for _, c, s in prompts], verdicts
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import genaisys.tools.decoders.shapes as module
+
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0
