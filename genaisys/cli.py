@@ -289,6 +289,15 @@ def _eval_commands() -> None:
 
 
 _eval_commands()
+
+
+def _train_commands() -> None:
+    from genaisys.train.cli import train_app
+
+    app.add_typer(train_app, name="train", help="Train the core: align, sft, dpo, decoder stages and the nano recipe.")
+
+
+_train_commands()
 mcp_app = typer.Typer(help="Model Context Protocol: serve genaisys tools to any MCP client.", no_args_is_help=True)
 app.add_typer(mcp_app, name="mcp")
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["NanoRecipe", "TEXT_QUESTIONS", "build_nano_data", "nano_chat", "train_nano"]
+__all__ = ["NanoRecipe", "TEXT_QUESTIONS", "build_nano_data", "evaluate_nano", "nano_chat", "train_nano"]
 
 # Text-only questions for the regression check (the answer must appear in the reply).
 TEXT_QUESTIONS: tuple[tuple[str, str], ...] = (
@@ -69,18 +69,19 @@ class NanoRecipe(BaseModel):
     scale: float = Field(1.0, gt=0)
     n_image_tokens: int = 16
     align_samples: int = 2400
-    sft_qa: int = 3600
+    sft_qa: int = 4000
     sft_pope: int = 1600
     sft_tools: int = 480
     dpo_pairs: int = 480
     align_lr: float = 1e-3
     sft_lr: float = 4e-4
-    dpo_lr: float = 5e-5
+    dpo_lr: float = 1e-4
     dpo_beta: float = 0.1
     batch_size: int = 16
     lora_r: int = 16
     lora_alpha: int = 32
     lora_targets: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    mixed_precision: str = Field("bf16", description="bf16 autocast: ~1.2-1.7x faster on CPUs with AVX512-BF16")
     threads: int | None = None
     progress: bool = True
 
@@ -137,7 +138,8 @@ def _stage_config(recipe: NanoRecipe, stage: str, data: Path, **loop: Any) -> An
                        stage_options=options,
                        loop={"output_dir": str(recipe.output_dir / stage), "epochs": 1, "batch_size": recipe.batch_size,
                              "seed": recipe.seed, "progress": recipe.progress, "log_every": 5, "save_every": 50,
-                             "warmup_steps": 10, "scheduler": "cosine", **loop})
+                             "warmup_steps": 10, "scheduler": "cosine",
+                             "mixed_precision": recipe.mixed_precision, **loop})
 
 
 def train_nano(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -182,3 +184,64 @@ def train_nano(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> dic
     timings["total_s"] = round(time.perf_counter() - t0, 1)
     (recipe.output_dir / "timings.json").write_text(json.dumps(timings, indent=2))
     return {"core": recipe.output_dir / "dpo" / "final", "timings": timings, "data": files}
+
+
+def _text_answers(chat: Any, questions: tuple[tuple[str, str], ...]) -> list[dict[str, Any]]:
+    import re
+
+    from langchain_core.messages import HumanMessage
+
+    replies = chat.batch([[HumanMessage(q)] for q, _ in questions])
+    return [{"question": q, "answer": str(r.content), "correct": bool(re.search(rf"\b({pattern})\b", str(r.content).lower()))}
+            for (q, pattern), r in zip(questions, replies)]
+
+
+def evaluate_nano(core: str | Path, out_dir: str | Path, *, tool_heldout: str | Path | None = None,
+                  vqa_limit: int = 500, pope_limit: int = 300, seed: int = 0,
+                  log: Callable[[str], None] = print) -> dict[str, Any]:
+    """The issue's figures for a trained nano core, on data not used for training.
+
+    easy-VQA test questions (open-ended generation, normalised matching), POPE on test images in
+    the three settings, tool routing on the 16 built-in requests and on held-out phrasings, and
+    the text-only questions SmolLM2 answered right before training (before/after). Writes
+    ``out_dir/report.md``, ``results.json`` and plots; returns ``{"metrics", "text"}``.
+    """
+    from genaisys.core.loading import load_core
+    from genaisys.eval.report import write_report
+    from genaisys.eval.runner import run_eval
+    from genaisys.eval.tasks.easy_vqa import EasyVQATask
+    from genaisys.eval.tasks.pope import PopeTask
+    from genaisys.eval.tasks.tool_routing import ToolRoutingTask
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    chat = load_core(str(core), max_new_tokens=64)
+    cache = out / "predictions.jsonl"
+    runs = [(EasyVQATask("test"), vqa_limit), *[(PopeTask(s, "test"), pope_limit) for s in ("random", "popular",
+                                                                                                "adversarial")],
+            (ToolRoutingTask(), None)]
+    if tool_heldout is not None:
+        heldout = ToolRoutingTask(data=tool_heldout)
+        heldout.name = "tool-routing-heldout"
+        runs.append((heldout, None))
+    results = []
+    for task, limit in runs:
+        t = time.perf_counter()
+        result = run_eval(task, chat, limit=limit, seed=seed, cache=cache, batch_size=16)
+        results.append(result)
+        shown = {k: round(v["value"], 3) for k, v in result.metrics.items()}
+        log(f"{result.task}: {shown} ({time.perf_counter() - t:.0f} s)")
+    write_report(results, out)
+    base = _text_answers(load_core("asset:smollm2", max_new_tokens=48), TEXT_QUESTIONS)
+    after = _text_answers(chat, TEXT_QUESTIONS)
+    known = [i for i, row in enumerate(base) if row["correct"]]
+    text = {"questions": len(TEXT_QUESTIONS), "base_correct": len(known),
+            "kept_after_training": sum(after[i]["correct"] for i in known),
+            "after_correct_overall": sum(r["correct"] for r in after),
+            "rows": [{"question": b["question"], "before": b["answer"], "after": a["answer"],
+                      "before_ok": b["correct"], "after_ok": a["correct"]} for b, a in zip(base, after)]}
+    log(f"text-only: SmolLM2 right on {text['base_correct']}/{len(TEXT_QUESTIONS)}; "
+        f"the trained core keeps {text['kept_after_training']} of those")
+    metrics = {r.task: r.metrics for r in results}
+    (out / "nano_eval.json").write_text(json.dumps({"metrics": metrics, "text": text}, indent=2))
+    return {"metrics": metrics, "text": text}

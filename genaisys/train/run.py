@@ -129,8 +129,12 @@ def run_stage(config: Any, *, chat: Any = None, records: list[Any] | None = None
         raise ConfigError(f"core {config.core!r} is not a genaisys MultimodalCore; training supports the "
                           "encoder → connector → LM cores (load_core('nano') or a saved core folder)")
     if config.lora is not None and not getattr(core.language_model, "peft_config", None):
-        core.add_lora(r=config.lora.r, alpha=config.lora.alpha, dropout=config.lora.dropout,
-                      target_modules=config.lora.target_modules)
+        import torch
+
+        with torch.random.fork_rng(devices=[]):  # the adapters' init depends on the run's seed only
+            torch.manual_seed(config.loop.seed)
+            core.add_lora(r=config.lora.r, alpha=config.lora.alpha, dropout=config.lora.dropout,
+                          target_modules=config.lora.target_modules)
     rows = list(records) if records is not None else load_records(config.data)
     options = dict(config.stage_options)
     want_features = options.pop("features", core.config.freeze_vision)
