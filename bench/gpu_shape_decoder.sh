@@ -7,8 +7,10 @@
 #    and held-out prompt (so the GPU machine needs no text encoder) and the wheels the GPU image
 #    lacks (diffusers, pydantic and their small pure-Python needs; cp312 manylinux).
 # 2) On the device machine (the `run` tool), carry [".cache/gpu_shapes"], timeout_s ~ 540:
-#        bash bench/gpu_shape_decoder.sh train 8000 128
-#    trains STEPS (default 8000) at BATCH (default 128) on CUDA, scores the EMA model with the
+#        bash bench/gpu_shape_decoder.sh train 3000 128
+#    (or, for the compositional test, colour-shape pairs never trained on:
+#        HOLDOUT_PAIRS=blue:triangle,yellow:circle,gray:rectangle bash bench/gpu_shape_decoder.sh train 3000 128)
+#    trains STEPS (default 3000; 3000 x 128 = 10x the images the shipped CPU model saw) at BATCH (default 128) on CUDA, scores the EMA model with the
 #    oracle on the held-out phrasings (4 images per prompt) and leaves
 #    $OUT/shapes_model/{config.json,model.safetensors,metrics.jsonl} + $OUT/train_log.txt.
 # 3) Here: copy config.json + model.safetensors into tools/decoders/shapes_model/, update
@@ -27,13 +29,14 @@ prepare)
   du -sh "$dir"; ls "$dir/whl"
   ;;
 train)
-  steps=${2:-8000}; batch=${3:-128}; out=${OUT:-out/gpu_shapes}
+  steps=${2:-3000}; batch=${3:-128}; out=${OUT:-out/gpu_shapes}
+  mkdir -p "$out"
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$dir"/whl/*.whl
   export PYTHONPATH="/tmp/site:$PWD" PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
   python3 -m genaisys.train.image_decoder --out "$out/shapes_model" --steps "$steps" --batch-size "$batch" \
     --device cuda --threads 4 --ema-decay 0.999 --embeddings "$dir/prompt_embeds.safetensors" \
-    --eval-images-per-prompt 4 --no-progress 2>&1 | tee "$out/train_log.txt"
+    --eval-images-per-prompt 4 --no-progress --holdout-pairs "${HOLDOUT_PAIRS:-}" 2>&1 | tee "$out/train_log.txt"
   tail -n 3 "$out/shapes_model/metrics.jsonl"
   ;;
 *) echo "unknown mode $mode; use prepare or train" >&2; exit 2 ;;
