@@ -245,3 +245,98 @@ def evaluate_nano(core: str | Path, out_dir: str | Path, *, tool_heldout: str | 
     metrics = {r.task: r.metrics for r in results}
     (out / "nano_eval.json").write_text(json.dumps({"metrics": metrics, "text": text}, indent=2))
     return {"metrics": metrics, "text": text}
+
+
+def _fmt(metric: dict[str, float] | None) -> str:
+    if not metric:
+        return "–"
+    return f"{metric['value']:.3f} [{metric['ci_low']:.3f}, {metric['ci_high']:.3f}]"
+
+
+def write_model_card(folder: str | Path, *, recipe: NanoRecipe, timings: dict[str, Any], evaluation: dict[str, Any],
+                     command: str = "genaisys train nano --ship") -> Path:
+    """``MODEL_CARD.md`` beside a trained nano core: data, steps, wall time, device, every figure."""
+    import platform
+
+    import torch
+
+    m, text = evaluation["metrics"], evaluation["text"]
+    vqa, tools, held = m.get("easy-vqa", {}), m.get("tool-routing", {}), m.get("tool-routing-heldout", {})
+    pope_rows = "\n".join(
+        f"| pope-{s} | {_fmt(m.get(f'pope-{s}', {}).get('accuracy'))} | {_fmt(m.get(f'pope-{s}', {}).get('f1'))} | "
+        f"{_fmt(m.get(f'pope-{s}', {}).get('yes_ratio'))} |" for s in ("random", "popular", "adversarial"))
+    stage_rows = "\n".join(
+        f"| {s} | {t['steps']} | {t['wall_s']} | {t['samples_per_s']} | {t['first_loss']} → {t['final_loss']} | "
+        f"{t['peak_rss_mb']} |" for s, t in timings.items() if isinstance(t, dict))
+    text_rows = "\n".join(f"| {r['question']} | {'✓' if r['before_ok'] else '✗'} | {'✓' if r['after_ok'] else '✗'} |"
+                          for r in text["rows"])
+    card = f"""# genaisys nano — model card
+
+EfficientNet-Lite0 (frozen, ImageNet) → `mlp2x_gelu` connector ({recipe.n_image_tokens} image tokens) →
+SmolLM2-135M-Instruct (frozen) + LoRA (r={recipe.lora_r}, alpha={recipe.lora_alpha}, {", ".join(recipe.lora_targets)}).
+This folder holds only the trained parts (connector, LoRA adapters, the image token's embedding row);
+the base models come from their packages (`genaisys.assets`).
+
+**Reproduce:** `{command}` (the recipe: `genaisys.train.nano.NanoRecipe`, seed {recipe.seed}).
+Trained on: {platform.machine()} CPU, {torch.get_num_threads()} threads, bf16 autocast = {recipe.mixed_precision};
+no GPU. Total wall time {timings.get('total_s')} s (data {timings.get('data_s')} s).
+
+## Data (data engine, `genaisys.train.engine`; easy-VQA **train** split and **train** tool phrasings only)
+
+| stage | records | what |
+|---|---|---|
+| align | {recipe.n(recipe.align_samples)} | caption requests → "A red circle." |
+| sft | {recipe.n(recipe.sft_qa)} + {recipe.n(recipe.sft_pope)} + {recipe.n(recipe.sft_tools)} | easy-VQA questions (asked as the eval asks), balanced POPE probes, tool-use conversations with distractors |
+| dpo | {recipe.n(recipe.dpo_pairs)} pairs | POPE probes: right yes/no over wrong (β={recipe.dpo_beta}) |
+
+## Training
+
+| stage | steps | wall s | samples/s | loss first → last | peak RSS MB |
+|---|---|---|---|---|---|
+{stage_rows}
+
+Learning rates: align {recipe.align_lr}, sft {recipe.sft_lr}, dpo {recipe.dpo_lr}; batch {recipe.batch_size};
+cosine schedule, 10 warm-up steps; one epoch per stage.
+
+## Evaluation (held out: easy-VQA **test** split, held-out tool phrasings; greedy; 95 % bootstrap CIs)
+
+| task | metric | value [95 % CI] | target |
+|---|---|---|---|
+| easy-vqa (open-ended generation, normalised match) | accuracy | {_fmt(vqa.get('accuracy'))} | ≥ 0.95 |
+| tool-routing (16 built-in requests) | accuracy (right tool + valid args, or rightly none) | {_fmt(tools.get('accuracy'))} | ≥ 0.95 |
+| tool-routing, held-out phrasings | accuracy | {_fmt(held.get('accuracy'))} | ≥ 0.95 |
+
+| POPE (test images) | accuracy | F1 | yes-ratio (predictions) |
+|---|---|---|---|
+{pope_rows}
+
+Targets: F1 ≥ 0.95, yes-ratio 0.45–0.55.
+
+### Text-only questions (no regression)
+
+SmolLM2-135M-Instruct alone answered {text['base_correct']} of {text['questions']} right; the trained core keeps
+**{text['kept_after_training']}** of those ({text['after_correct_overall']} right overall).
+
+| question | SmolLM2 | nano |
+|---|---|---|
+{text_rows}
+"""
+    path = Path(folder) / "MODEL_CARD.md"
+    path.write_text(card)
+    return path
+
+
+def ship_nano(core_dir: str | Path, *, recipe: NanoRecipe, timings: dict[str, Any],
+              evaluation: dict[str, Any]) -> Path:
+    """Copy a trained core's folder to ``genaisys/core/nano/`` (the default ``load_core("nano")``
+    loads) with its model card and figures."""
+    import shutil
+
+    from genaisys.core.loading import NANO_DIR
+
+    NANO_DIR.mkdir(parents=True, exist_ok=True)
+    for name in ("genaisys_core.json", "trained.safetensors"):
+        shutil.copy2(Path(core_dir) / name, NANO_DIR / name)
+    (NANO_DIR / "evaluation.json").write_text(json.dumps({"timings": timings, **evaluation}, indent=2))
+    write_model_card(NANO_DIR, recipe=recipe, timings=timings, evaluation=evaluation)
+    return NANO_DIR

@@ -1,0 +1,67 @@
+"""The nano recipe: a smoke run of all three stages (slow), the shipped core (packaged), the model card."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from genaisys.train.nano import NanoRecipe, write_model_card
+
+
+def _metric(v):
+    return {"value": v, "ci_low": v - 0.01, "ci_high": min(1.0, v + 0.01)}
+
+
+def test_the_model_card_reports_every_figure(tmp_path):
+    recipe = NanoRecipe(scale=0.5)
+    timings = {"data_s": 1.0, "align": {"steps": 75, "wall_s": 190.0, "samples_per_s": 6.3, "first_loss": 3.6,
+                                        "final_loss": 0.07, "peak_rss_mb": 2744}, "total_s": 900.0}
+    metrics = {"easy-vqa": {"accuracy": _metric(0.97)}, "tool-routing": {"accuracy": _metric(0.94)},
+               **{f"pope-{s}": {"accuracy": _metric(0.96), "f1": _metric(0.955), "yes_ratio": _metric(0.5)}
+                  for s in ("random", "popular", "adversarial")}}
+    text = {"questions": 2, "base_correct": 1, "kept_after_training": 1, "after_correct_overall": 1,
+            "rows": [{"question": "What is the capital of France?", "before_ok": True, "after_ok": True},
+                     {"question": "Q2", "before_ok": False, "after_ok": False}]}
+    card = write_model_card(tmp_path, recipe=recipe, timings=timings, evaluation={"metrics": metrics, "text": text})
+    body = card.read_text()
+    assert "0.970 [0.960, 0.980]" in body and "0.940" in body and "| pope-adversarial | 0.960" in body
+    assert "| align | 75 | 190.0 | 6.3 | 3.6 → 0.07 | 2744 |" in body
+    assert f"| dpo | {recipe.n(recipe.dpo_pairs)} pairs" in body and "keeps\n**1**" in body
+
+
+@pytest.mark.packaged
+def test_the_shipped_nano_core_reads_a_shape_it_never_saw():
+    from langchain_core.messages import HumanMessage
+
+    from genaisys.core.loading import NANO_DIR, load_core
+    from genaisys.eval.task import image_block
+    from genaisys.eval.tasks.easy_vqa import image_attributes, image_path
+
+    if not (NANO_DIR / "genaisys_core.json").is_file():
+        pytest.skip("no trained nano core ships in genaisys/core/nano yet")
+    card = json.loads((NANO_DIR / "evaluation.json").read_text())
+    assert card["metrics"]["easy-vqa"]["accuracy"]["value"] > 0.5
+    chat = load_core("nano", max_new_tokens=8)
+    attrs = image_attributes("test")
+    right = 0
+    for img in sorted(attrs)[:4]:
+        colour, shape = attrs[img]
+        reply = chat.invoke([HumanMessage([image_block(image_path(img, "test")),
+                                           {"type": "text", "text": "What shape is in the image?\n"
+                                                                    "Answer with a single word."}])])
+        right += shape in reply.content.lower()
+    assert right >= 3
+
+
+@pytest.mark.slow
+def test_the_recipe_runs_all_three_stages(tmp_path):
+    from genaisys.core.multimodal import MultimodalCore
+    from genaisys.train.nano import train_nano
+
+    out = train_nano(NanoRecipe(output_dir=tmp_path, scale=0.01, progress=False), log=lambda s: None)
+    t = out["timings"]
+    assert [s for s in ("align", "sft", "dpo") if s in t] == ["align", "sft", "dpo"]
+    assert t["align"]["final_loss"] < t["align"]["first_loss"]
+    core = MultimodalCore.from_pretrained(out["core"])
+    assert core.language_model.peft_config and core.n_image_tokens == 16
