@@ -145,10 +145,16 @@ def nano(
     sets: list[str] | None = typer.Option(None, "--set", help="Any NanoRecipe field: sft_lr=3e-4 (repeatable)."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
     json_out: bool = typer.Option(False, "--json", help="Print the timings and paths as JSON."),
+    evaluate: bool = typer.Option(True, "--evaluate/--no-evaluate",
+                                  help="Evaluate the trained core on held-out data (easy-VQA test, POPE, tool routing, "
+                                       "text-only questions) into <output>/eval."),
+    ship: bool = typer.Option(False, "--ship", help="Copy the trained parts + model card to genaisys/core/nano "
+                                                    "(the default load_core('nano') loads); implies --evaluate."),
 ) -> None:
     """Train the embedded nano core with the shipped recipe: align → sft → dpo (genaisys.train.nano).
 
     Each stage checkpoints and a finished stage is skipped, so rerunning continues an interrupted run.
+    ``genaisys train nano --ship`` is the command that made the shipped core.
     """
     from pydantic import ValidationError
 
@@ -165,7 +171,16 @@ def nano(
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         typer.echo(f"error: bad nano recipe: {problems}", err=True)
         raise typer.Exit(2) from None
-    out = train_nano(recipe, log=(lambda line: None) if json_out else typer.echo)
+    log = (lambda line: None) if json_out else typer.echo
+    out = train_nano(recipe, log=log)
+    if evaluate or ship:
+        from genaisys.train.nano import evaluate_nano, ship_nano
+
+        evaluation = evaluate_nano(out["core"], recipe.output_dir / "eval", tool_heldout=out["data"]["tool_heldout"],
+                                   log=log)
+        out["evaluation"] = recipe.output_dir / "eval" / "nano_eval.json"
+        if ship:
+            out["shipped"] = ship_nano(out["core"], recipe=recipe, timings=out["timings"], evaluation=evaluation)
     if json_out:
         typer.echo(json.dumps(_jsonable(out), default=str))
     else:

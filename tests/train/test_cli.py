@@ -142,10 +142,22 @@ def test_nano_command_builds_the_recipe(monkeypatch, tmp_path):
     def train_nano(recipe, *, log=print):
         got.append(recipe)
         log("align: done")
-        return {"core": recipe.output_dir / "dpo" / "final", "timings": {"total_s": 1.0}}
+        return {"core": recipe.output_dir / "dpo" / "final", "timings": {"total_s": 1.0},
+                "data": {"tool_heldout": recipe.output_dir / "heldout.jsonl"}}
+
+    evaluated, shipped = [], []
+
+    def evaluate_nano(core, out_dir, *, tool_heldout=None, log=print):
+        evaluated.append((core, out_dir, tool_heldout))
+        return {"metrics": {}, "text": {}}
+
+    def ship_nano(core, *, recipe, timings, evaluation):
+        shipped.append(core)
+        return tmp_path / "shipped"
 
     fake = types.ModuleType("genaisys.train.nano")
     fake.NanoRecipe, fake.train_nano = NanoRecipe, train_nano
+    fake.evaluate_nano, fake.ship_nano = evaluate_nano, ship_nano
     monkeypatch.setitem(sys.modules, "genaisys.train.nano", fake)
     res = CliRunner().invoke(train_app, ["nano", "--output", str(tmp_path), "--scale", "0.01", "--threads", "2",
                                          "--set", "sft_lr=3e-4", "--no-progress"])
@@ -154,7 +166,10 @@ def test_nano_command_builds_the_recipe(monkeypatch, tmp_path):
     assert (recipe.output_dir, recipe.scale, recipe.threads, recipe.sft_lr, recipe.progress) == (tmp_path, 0.01, 2, 3e-4,
                                                                                                 False)
     assert "align: done" in res.output and f"trained nano core: {tmp_path / 'dpo' / 'final'}" in res.output
-    res = CliRunner().invoke(train_app, ["nano", "--json", "--output", str(tmp_path)])
-    assert json.loads(res.stdout)["timings"] == {"total_s": 1.0}
+    assert evaluated == [(tmp_path / "dpo" / "final", tmp_path / "eval", tmp_path / "heldout.jsonl")] and not shipped
+    res = CliRunner().invoke(train_app, ["nano", "--json", "--no-evaluate", "--output", str(tmp_path)])
+    assert json.loads(res.stdout)["timings"] == {"total_s": 1.0} and len(evaluated) == 1
+    res = CliRunner().invoke(train_app, ["nano", "--ship", "--no-evaluate", "--output", str(tmp_path)])
+    assert res.exit_code == 0 and len(evaluated) == 2 and shipped == [tmp_path / "dpo" / "final"]
     res = CliRunner().invoke(train_app, ["nano", "--set", "sft_learning_rate=1"])
     assert res.exit_code == 2 and "bad nano recipe: sft_learning_rate" in res.output
