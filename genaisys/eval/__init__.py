@@ -28,11 +28,13 @@ __all__ = [
     "BaseTask",
     "EvalItem",
     "EvalResult",
+    "LoopReport",
     "Prediction",
     "PredictionCache",
     "compare",
     "gather_adversarial",
     "get_task",
+    "improvement_round",
     "list_tasks",
     "markdown_table",
     "register_task",
@@ -48,6 +50,8 @@ _EXPORTS = {
     "list_tasks": "genaisys.eval.tasks",
     "register_task": "genaisys.eval.tasks",
     "run_eval": "genaisys.eval.runner",
+    "improvement_round": "genaisys.eval.loop",
+    "LoopReport": "genaisys.eval.loop",
     "EvalResult": "genaisys.eval.runner",
     "PredictionCache": "genaisys.eval.runner",
     "write_report": "genaisys.eval.report",
@@ -58,6 +62,7 @@ _EXPORTS = {
 
 if TYPE_CHECKING:
     from genaisys.eval.adversarial import gather_adversarial
+    from genaisys.eval.loop import LoopReport, improvement_round
     from genaisys.eval.report import compare, markdown_table, write_report
     from genaisys.eval.runner import EvalResult, PredictionCache, run_eval
     from genaisys.eval.task import BaseTask, EvalItem, Prediction
