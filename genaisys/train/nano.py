@@ -7,7 +7,9 @@ SmolLM2-135M-Instruct (frozen) + LoRA, in three stages on data from the data eng
 2. **sft** — connector + LoRA on easy-VQA questions (asked exactly as the evaluation asks them),
    balanced POPE-style yes/no probes, and tool-use conversations for the builtin tools with
    distractors that need no tool;
-3. **dpo** — POPE preference pairs (the right yes/no over the wrong one) against the SFT core.
+3. **refine** — a second, shorter SFT pass weighted towards the yes/no questions (negations
+   included), with some of everything else so nothing is forgotten;
+4. **dpo** — POPE preference pairs (the right yes/no over the wrong one) against the SFT core.
 
 Everything comes from the easy-VQA *train* split and the *train* tool phrasings; the evaluation
 uses the test split and held-out phrasings. ``genaisys train nano`` runs it; every stage
@@ -73,9 +75,14 @@ class NanoRecipe(BaseModel):
     sft_pope: int = 1600
     sft_tools: int = 480
     dpo_pairs: int = 480
+    refine_yes_no: int = 1600
+    refine_open: int = 300
+    refine_pope: int = 1200
+    refine_tools: int = 160
     align_lr: float = 1e-3
     sft_lr: float = 4e-4
     dpo_lr: float = 1e-4
+    refine_lr: float = 2e-4
     dpo_beta: float = 0.1
     batch_size: int = 16
     lora_r: int = 16
@@ -119,31 +126,40 @@ def build_nano_data(recipe: NanoRecipe) -> dict[str, Path]:
             *tool_conversations(recipe.n(recipe.sft_tools), s + 2, split="train")]),
         "dpo": write_records(data / "dpo.jsonl", pope_pairs("train", recipe.n(recipe.dpo_pairs), s + 3)),
     }
+    # A second pass that leans on the yes/no questions (negations included): after one SFT epoch
+    # the core reads colours and shapes well but still slips on "is there not a …?".
+    pool = qa("train", recipe.n(recipe.refine_yes_no + recipe.refine_open) * 2, s + 4)
+    yes_no = [r for r in pool if r["meta"]["kind"] == "yes/no"][:recipe.n(recipe.refine_yes_no)]
+    open_ = [r for r in pool if r["meta"]["kind"] == "open"][:recipe.n(recipe.refine_open)]
+    files["refine"] = write_records(data / "refine.jsonl", [
+        *yes_no, *open_, *pope_probes("train", recipe.n(recipe.refine_pope), s + 5),
+        *tool_conversations(recipe.n(recipe.refine_tools), s + 6, split="train")])
     files["tool_heldout"] = data / "tool_routing_heldout.jsonl"
     tool_routing_items(100, s, path=files["tool_heldout"])
     return files
 
 
-def _stage_config(recipe: NanoRecipe, stage: str, data: Path, **loop: Any) -> Any:
+def _stage_config(recipe: NanoRecipe, name: str, data: Path, **loop: Any) -> Any:
     from genaisys.assets import cache_dir
     from genaisys.train.config import TrainConfig
 
+    stage = "sft" if name == "refine" else name
     options: dict[str, Any] = {"feature_dir": str(cache_dir() / "features"), "group_by_length": True}
     lora = None
     if stage != "align":
         lora = {"r": recipe.lora_r, "alpha": recipe.lora_alpha, "target_modules": recipe.lora_targets}
     if stage == "dpo":
         options["beta"] = recipe.dpo_beta
-    return TrainConfig(stage=stage, core=str(recipe.output_dir / stage), data=[data], lora=lora,
+    return TrainConfig(stage=stage, core=str(recipe.output_dir / name), data=[data], lora=lora,
                        stage_options=options,
-                       loop={"output_dir": str(recipe.output_dir / stage), "epochs": 1, "batch_size": recipe.batch_size,
+                       loop={"output_dir": str(recipe.output_dir / name), "epochs": 1, "batch_size": recipe.batch_size,
                              "seed": recipe.seed, "progress": recipe.progress, "log_every": 5, "save_every": 50,
                              "warmup_steps": 10, "scheduler": "cosine",
                              "mixed_precision": recipe.mixed_precision, **loop})
 
 
 def train_nano(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run the three stages (skipping any whose ``final/`` exists); returns timings and results.
+    """Run the stages (skipping any whose ``final/`` exists); returns timings and results.
 
     The trained core is ``output_dir/dpo/final`` (a `MultimodalCore.save_pretrained` folder).
     """
@@ -162,7 +178,7 @@ def train_nano(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> dic
     timings: dict[str, Any] = {"data_s": round(time.perf_counter() - t0, 1)}
     log(f"data written to {recipe.output_dir / 'data'} in {timings['data_s']} s")
     chat = None
-    stages = [("align", recipe.align_lr), ("sft", recipe.sft_lr), ("dpo", recipe.dpo_lr)]
+    stages = [("align", recipe.align_lr), ("sft", recipe.sft_lr), ("refine", recipe.refine_lr), ("dpo", recipe.dpo_lr)]
     for stage, lr in stages:
         final = recipe.output_dir / stage / "final"
         if (final / "genaisys_core.json").is_file():
@@ -287,6 +303,7 @@ no GPU. Total wall time {timings.get('total_s')} s (data {timings.get('data_s')}
 |---|---|---|
 | align | {recipe.n(recipe.align_samples)} | caption requests → "A red circle." |
 | sft | {recipe.n(recipe.sft_qa)} + {recipe.n(recipe.sft_pope)} + {recipe.n(recipe.sft_tools)} | easy-VQA questions (asked as the eval asks), balanced POPE probes, tool-use conversations with distractors |
+| refine (sft) | {recipe.n(recipe.refine_yes_no)} + {recipe.n(recipe.refine_open)} + {recipe.n(recipe.refine_pope)} + {recipe.n(recipe.refine_tools)} | yes/no questions, open questions, POPE probes, tool use |
 | dpo | {recipe.n(recipe.dpo_pairs)} pairs | POPE probes: right yes/no over wrong (β={recipe.dpo_beta}) |
 
 ## Training
@@ -295,7 +312,8 @@ no GPU. Total wall time {timings.get('total_s')} s (data {timings.get('data_s')}
 |---|---|---|---|---|---|
 {stage_rows}
 
-Learning rates: align {recipe.align_lr}, sft {recipe.sft_lr}, dpo {recipe.dpo_lr}; batch {recipe.batch_size};
+Learning rates: align {recipe.align_lr}, sft {recipe.sft_lr}, refine {recipe.refine_lr}, dpo {recipe.dpo_lr};
+batch {recipe.batch_size};
 cosine schedule, 10 warm-up steps; one epoch per stage.
 
 ## Evaluation (held out: easy-VQA **test** split, held-out tool phrasings; greedy; 95 % bootstrap CIs)
