@@ -44,11 +44,11 @@ def test_nano_answers_text_sees_an_image_and_binds_tools(tmp_path, monkeypatch):
     image = {"type": "image", "base64": base64.b64encode(buf.getvalue()).decode(), "mime_type": "image/png"}
     seen = chat.invoke([HumanMessage(content=[image, {"type": "text", "text": "What animal is this?"}])])
     assert isinstance(seen.content, str)
-    assert seen.usage_metadata["input_tokens"] >= chat.core.n_image_tokens == 49
+    assert seen.usage_metadata["input_tokens"] >= chat.core.n_image_tokens == 16  # the shipped nano pools 49 → 16
 
-    # Trained parts in the repo folder are picked up by load_core("nano"): a few MB, same logits.
+    # Trained parts in the repo folder are picked up by load_core("nano"): ~12 MB, same logits.
     saved = chat.core.save_pretrained(tmp_path / "nano")
-    assert sum(p.stat().st_size for p in saved.iterdir()) < 8_000_000
+    assert sum(p.stat().st_size for p in saved.iterdir()) < 16_000_000
     monkeypatch.setattr(loading, "NANO_DIR", saved)
     reloaded = load_core("nano")
     ids = chat.tokenizer("<image>Hi", return_tensors="pt", add_special_tokens=False)["input_ids"]
