@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import io
 import secrets
-import threading
 import wave
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +25,7 @@ from genaisys._optional import require
 from genaisys.errors import ConfigError
 from genaisys.tools.decoders.base import (
     DecodedArtifact,
-    build_config,
-    default_output_dir,
-    load_pipeline,
-    make_blob_store,
+    DiffusersDecoder,
     merge_settings,
     resolve_signal,
     write_artifact,
@@ -88,7 +83,7 @@ def wav_bytes(samples: Any, sample_rate: int) -> bytes:
     return buf.getvalue()
 
 
-class DiffusersAudioDecoder:
+class DiffusersAudioDecoder(DiffusersDecoder):
     """Generate a WAV from text (or ``prompt_embeds``) with an AudioLDM-family pipeline.
 
     Args:
@@ -103,34 +98,8 @@ class DiffusersAudioDecoder:
     """
 
     kind = "audio"
-
-    def __init__(self, config: DiffusersAudioDecoderConfig | None = None, *, blobs: Any = None,
-                 signals: Callable[[str], Any] | None = None, pipeline: Any = None, **kwargs: Any) -> None:
-        self.config = config = build_config(DiffusersAudioDecoderConfig, config, kwargs)
-        self.output_dir = (config.output_dir or default_output_dir()).expanduser()
-        self._blobs = make_blob_store(blobs, self.output_dir) if blobs is not None else None
-        self.signals = signals
-        self._pipe = pipeline
-        # a pipeline keeps per-call state (its scheduler's timesteps): one call at a time, since
-        # LangGraph runs parallel tool calls in threads
-        self._lock = threading.RLock()
-        self.name = f"DiffusersAudioDecoder({config.model})"
-
-    @property
-    def blobs(self) -> Any:
-        """The blob store outputs go to."""
-        if self._blobs is None:
-            self._blobs = make_blob_store(None, self.output_dir)
-        return self._blobs
-
-    @property
-    def pipeline(self) -> Any:
-        """The diffusers pipeline, loaded on first use."""
-        with self._lock:
-            if self._pipe is None:
-                self._pipe = load_pipeline(self.config.model, "text-to-audio", torch_dtype=self.config.torch_dtype,
-                                           device=self.config.device)
-        return self._pipe
+    task = "text-to-audio"
+    config_class = DiffusersAudioDecoderConfig
 
     def decode(
         self,

@@ -43,6 +43,7 @@ from genaisys._optional import require
 from genaisys.errors import ConfigError
 
 __all__ = [
+    "DiffusersDecoder",
     "DecodedArtifact",
     "RecordedDecoder",
     "build_config",
@@ -334,3 +335,48 @@ def load_pipeline(model: str | Path, task: str, *, torch_dtype: str = "float32",
     check_task(type(pipe), task, where=where)
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(device)
+
+
+class DiffusersDecoder:
+    """What the diffusers decoders share: their config, output folder, blob store, and the
+    pipeline, loaded on first use and called one at a time (a pipeline keeps per-call state — its
+    scheduler's timesteps — and LangGraph runs parallel tool calls in threads).
+
+    Subclasses set ``kind``, ``task`` (the pipeline task `load_pipeline` checks) and ``config_class``.
+
+    Args:
+        config: a config of ``config_class``, or its fields as keywords.
+        blobs: the blob store to put outputs in (pass the graph's); default ``output_dir/blobs``.
+        signals: ``ref -> prompt_embeds`` lookup for signal references (``core.signal_embeddings``).
+        pipeline: an already built pipeline to use instead of loading ``model``.
+    """
+
+    kind = ""
+    task = ""
+    config_class: type[BaseModel] = BaseModel
+
+    def __init__(self, config: BaseModel | None = None, *, blobs: Any = None,
+                 signals: Callable[[str], Any] | None = None, pipeline: Any = None, **kwargs: Any) -> None:
+        self.config = config = build_config(self.config_class, config, kwargs)
+        self.output_dir = (config.output_dir or default_output_dir()).expanduser()
+        self._blobs = make_blob_store(blobs, self.output_dir) if blobs is not None else None
+        self.signals = signals
+        self._pipe = pipeline
+        self._lock = threading.RLock()
+        self.name = f"{type(self).__name__}({config.model})"
+
+    @property
+    def blobs(self) -> Any:
+        """The blob store outputs go to."""
+        if self._blobs is None:
+            self._blobs = make_blob_store(None, self.output_dir)
+        return self._blobs
+
+    @property
+    def pipeline(self) -> Any:
+        """The diffusers pipeline, loaded on first use."""
+        with self._lock:
+            if self._pipe is None:
+                self._pipe = load_pipeline(self.config.model, self.task, torch_dtype=self.config.torch_dtype,
+                                           device=self.config.device)
+        return self._pipe

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import io
 import secrets
-import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +25,7 @@ from genaisys._optional import require
 from genaisys.errors import ConfigError
 from genaisys.tools.decoders.base import (
     DecodedArtifact,
-    build_config,
-    default_output_dir,
-    load_pipeline,
-    make_blob_store,
+    DiffusersDecoder,
     merge_settings,
     resolve_signal,
     write_artifact,
@@ -69,7 +64,7 @@ class DiffusersImageDecoderConfig(BaseModel):
     device: str = "cpu"
 
 
-class DiffusersImageDecoder:
+class DiffusersImageDecoder(DiffusersDecoder):
     """Generate a PNG from text (or ``prompt_embeds``) with a diffusers text-to-image pipeline.
 
     Args:
@@ -84,34 +79,8 @@ class DiffusersImageDecoder:
     """
 
     kind = "image"
-
-    def __init__(self, config: DiffusersImageDecoderConfig | None = None, *, blobs: Any = None,
-                 signals: Callable[[str], Any] | None = None, pipeline: Any = None, **kwargs: Any) -> None:
-        self.config = config = build_config(DiffusersImageDecoderConfig, config, kwargs)
-        self.output_dir = (config.output_dir or default_output_dir()).expanduser()
-        self._blobs = make_blob_store(blobs, self.output_dir) if blobs is not None else None
-        self.signals = signals
-        self._pipe = pipeline
-        # a pipeline keeps per-call state (its scheduler's timesteps): one call at a time, since
-        # LangGraph runs parallel tool calls in threads
-        self._lock = threading.RLock()
-        self.name = f"DiffusersImageDecoder({config.model})"
-
-    @property
-    def blobs(self) -> Any:
-        """The blob store outputs go to."""
-        if self._blobs is None:
-            self._blobs = make_blob_store(None, self.output_dir)
-        return self._blobs
-
-    @property
-    def pipeline(self) -> Any:
-        """The diffusers pipeline, loaded on first use."""
-        with self._lock:
-            if self._pipe is None:
-                self._pipe = load_pipeline(self.config.model, "text-to-image", torch_dtype=self.config.torch_dtype,
-                                           device=self.config.device)
-        return self._pipe
+    task = "text-to-image"
+    config_class = DiffusersImageDecoderConfig
 
     def _check_embeds(self, embeds: Any) -> Any:
         torch = require("torch", "torch")

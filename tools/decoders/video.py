@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import io
 import secrets
-import threading
-from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -26,10 +24,7 @@ from genaisys._optional import require
 from genaisys.errors import ConfigError
 from genaisys.tools.decoders.base import (
     DecodedArtifact,
-    build_config,
-    default_output_dir,
-    load_pipeline,
-    make_blob_store,
+    DiffusersDecoder,
     merge_settings,
     resolve_signal,
     write_artifact,
@@ -108,7 +103,7 @@ def mp4_bytes(frames: Any, fps: int) -> bytes:
     return buf.getvalue()
 
 
-class DiffusersVideoDecoder:
+class DiffusersVideoDecoder(DiffusersDecoder):
     """Generate an MP4 from text (or ``prompt_embeds``) with a diffusers text-to-video pipeline.
 
     Args:
@@ -123,34 +118,8 @@ class DiffusersVideoDecoder:
     """
 
     kind = "video"
-
-    def __init__(self, config: DiffusersVideoDecoderConfig | None = None, *, blobs: Any = None,
-                 signals: Callable[[str], Any] | None = None, pipeline: Any = None, **kwargs: Any) -> None:
-        self.config = config = build_config(DiffusersVideoDecoderConfig, config, kwargs)
-        self.output_dir = (config.output_dir or default_output_dir()).expanduser()
-        self._blobs = make_blob_store(blobs, self.output_dir) if blobs is not None else None
-        self.signals = signals
-        self._pipe = pipeline
-        # a pipeline keeps per-call state (its scheduler's timesteps): one call at a time, since
-        # LangGraph runs parallel tool calls in threads
-        self._lock = threading.RLock()
-        self.name = f"DiffusersVideoDecoder({config.model})"
-
-    @property
-    def blobs(self) -> Any:
-        """The blob store outputs go to."""
-        if self._blobs is None:
-            self._blobs = make_blob_store(None, self.output_dir)
-        return self._blobs
-
-    @property
-    def pipeline(self) -> Any:
-        """The diffusers pipeline, loaded on first use."""
-        with self._lock:
-            if self._pipe is None:
-                self._pipe = load_pipeline(self.config.model, "text-to-video", torch_dtype=self.config.torch_dtype,
-                                           device=self.config.device)
-        return self._pipe
+    task = "text-to-video"
+    config_class = DiffusersVideoDecoderConfig
 
     def decode(
         self,
