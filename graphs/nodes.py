@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Container, Sequence
 from typing import Any, Literal, Optional  # Optional: LangGraph matches the `config` annotation text
 
@@ -59,6 +60,7 @@ from genaisys.graphs.state import (
 __all__ = [
     "CONTEXT_INSTRUCTION",
     "INVALID_CALL_TEMPLATE",
+    "LOOP_TEXT",
     "REJECTED_TOOL_TEMPLATE",
     "TOOL_ERROR_TEMPLATE",
     "ToolSpec",
@@ -85,6 +87,7 @@ INVALID_CALL_TEMPLATE = (
     "Your tool call could not be used: {errors}\nCall the tool again with a JSON object of arguments, "
     "or answer in plain text."
 )
+LOOP_TEXT = "I could not finish this with the tools: I kept repeating the same call. Please rephrase the request."
 TOOL_ERROR_TEMPLATE = "Error: {error}\nFix the arguments and call the tool again, or answer without it."
 REJECTED_TOOL_TEMPLATE = "The user did not approve the call to tool {name!r}{reason}. Do not retry it unasked."
 
@@ -263,6 +266,7 @@ def make_think_node(
     *,
     stream_tokens: bool = True,
     repair_attempts: int = 1,
+    max_tool_rounds: int | None = 4,
     name: str = THINK,
 ) -> Any:
     """A node where the model (the CPU) reads the conversation and answers or calls tools.
@@ -282,6 +286,12 @@ def make_think_node(
             (:data:`INVALID_CALL_TEMPLATE`) and ask again, up to this many times; a
             ``{"type": "repair", "node", "errors"}`` event is streamed each time. Only the final
             reply is stored.
+        max_tool_rounds: After this many tool rounds in one turn (since the last user message),
+            the model is asked without tools and must answer (calls it still writes are dropped).
+            A reply that only repeats a call already answered in this turn is asked again without
+            tools too (a small model can loop on a tool); if it repeats again, the calls are
+            dropped. Dropped calls stream a ``{"type": "tool_loop", "node", "calls"}`` event.
+            ``None``: no limit.
         name: The node name written into token events.
 
     Example:
@@ -318,40 +328,56 @@ def make_think_node(
             write({"type": "token", "node": name, "text": text})
         return chunk if merged is None else merged + chunk
 
-    def once(prompt: list, config: RunnableConfig | None) -> AIMessage:
+    def once(prompt: list, config: RunnableConfig | None, runner: Any = None) -> AIMessage:
+        runner = bound if runner is None else runner
         if not stream_tokens:
-            return finish(bound.invoke(prompt, config))
+            return finish(runner.invoke(prompt, config))
         write, merged = _stream_writer(), None
-        for chunk in bound.stream(prompt, config):
+        for chunk in runner.stream(prompt, config):
             merged = emit(write, chunk, merged)
         return finish(merged)
 
-    async def aonce(prompt: list, config: RunnableConfig | None) -> AIMessage:
+    async def aonce(prompt: list, config: RunnableConfig | None, runner: Any = None) -> AIMessage:
+        runner = bound if runner is None else runner
         if not stream_tokens:
-            return finish(await bound.ainvoke(prompt, config))
+            return finish(await runner.ainvoke(prompt, config))
         write, merged = _stream_writer(), None
-        async for chunk in bound.astream(prompt, config):
+        async for chunk in runner.astream(prompt, config):
             merged = emit(write, chunk, merged)
         return finish(merged)
 
     def think(state: dict, config: Optional[RunnableConfig] = None) -> dict[str, list[BaseMessage]]:
-        prompt = _with_system(state.get(MESSAGES, []), system_prompt, state.get(CONTEXT) or [])
-        response = once(prompt, config)
+        messages = state.get(MESSAGES, [])
+        prompt = _with_system(messages, system_prompt, state.get(CONTEXT) or [])
+        rounds, answered = _tool_rounds(messages)
+        spent = bool(tools) and max_tool_rounds is not None and rounds >= max_tool_rounds
+        response = once(prompt, config, model if spent else None)
+        if spent:
+            response = _no_loop(response, None, name)
         for _ in range(repair_attempts):
             if not _unusable(response):
                 break
             prompt = _repair_prompt(prompt, response, name)
             response = once(prompt, config)
+        if tools and _repeats(response, answered):
+            response = _no_loop(once(prompt, config, model), answered, name)
         return {MESSAGES: [response]}
 
     async def athink(state: dict, config: Optional[RunnableConfig] = None) -> dict[str, list[BaseMessage]]:
-        prompt = _with_system(state.get(MESSAGES, []), system_prompt, state.get(CONTEXT) or [])
-        response = await aonce(prompt, config)
+        messages = state.get(MESSAGES, [])
+        prompt = _with_system(messages, system_prompt, state.get(CONTEXT) or [])
+        rounds, answered = _tool_rounds(messages)
+        spent = bool(tools) and max_tool_rounds is not None and rounds >= max_tool_rounds
+        response = await aonce(prompt, config, model if spent else None)
+        if spent:
+            response = _no_loop(response, None, name)
         for _ in range(repair_attempts):
             if not _unusable(response):
                 break
             prompt = _repair_prompt(prompt, response, name)
             response = await aonce(prompt, config)
+        if tools and _repeats(response, answered):
+            response = _no_loop(await aonce(prompt, config, model), answered, name)
         return {MESSAGES: [response]}
 
     # sync and async: an async graph run (ainvoke/astream, `genaisys serve`) awaits the model
@@ -367,6 +393,36 @@ def _sync_async_node(func: Callable[..., Any], afunc: Callable[..., Any], name: 
     except ImportError:  # LangGraph moved its internals: stay correct, lose a little speed
         return RunnableLambda(func, afunc=afunc, name=name)
     return RunnableCallable(func, afunc, name=name, trace=False)
+
+
+def _call_key(call: dict) -> str:
+    return json.dumps([call.get("name"), call.get("args")], sort_keys=True, default=str)
+
+
+def _tool_rounds(messages: Sequence[BaseMessage]) -> tuple[int, set[str]]:
+    """Tool rounds since the last user message, and the calls they made."""
+    rounds, calls = 0, set()
+    for msg in reversed(messages):
+        if isinstance(msg, HumanMessage):
+            break
+        if isinstance(msg, AIMessage) and msg.tool_calls:
+            rounds += 1
+            calls.update(_call_key(c) for c in msg.tool_calls)
+    return rounds, calls
+
+
+def _repeats(response: AIMessage, answered: set[str]) -> bool:
+    return bool(response.tool_calls) and all(_call_key(c) in answered for c in response.tool_calls)
+
+
+def _no_loop(response: AIMessage, answered: set[str] | None, node: str) -> AIMessage:
+    """Asked without tools, a model may still write a call: drop the calls it already made this
+    turn (``answered``), or every call once the turn's tool budget is spent (``None``)."""
+    if not response.tool_calls or (answered is not None and not _repeats(response, answered)):
+        return response
+    _stream_writer()({"type": "tool_loop", "node": node, "calls": [c["name"] for c in response.tool_calls]})
+    text = message_text(response).strip() or LOOP_TEXT
+    return AIMessage(text, id=response.id, response_metadata=response.response_metadata)
 
 
 def _unusable(response: AIMessage) -> bool:

@@ -73,7 +73,9 @@ def test_memory_context_reaches_prompt_with_citations():
 
 
 def test_recursion_limit_ends_with_helpful_graph_error():
-    looping = ScriptedChatModel(responses=[AIMessage("", tool_calls=[call("add", {"a": 1, "b": 1}, "c")])], cycle=True)
+    # A loop of *different* calls (a repeated call is cut short by the think node, see below).
+    looping = ScriptedChatModel(responses=[AIMessage("", tool_calls=[call("add", {"a": 1, "b": n}, f"c{n}")])
+                                           for n in range(8)], cycle=True)
     graph = build_assistant_graph(looping, tools=[add], checkpointer=False, recursion_limit=6)
     assert graph.config["recursion_limit"] == 6
     with pytest.raises(GraphError) as info:
@@ -291,3 +293,27 @@ def test_repair_gives_up_after_its_attempts_and_keeps_the_last_reply():
     state = run_turn(build_assistant_graph(model, tools=[add], checkpointer=False), "1 + 2?", thread_id="r")
     assert len(model.prompts) == 2  # one try plus one repair
     assert state["messages"][-1].invalid_tool_calls and add.calls == 0
+
+
+def test_a_repeated_call_is_answered_without_tools_and_the_turn_ends():
+    # A small model can call the same tool again and again after getting its result.
+    repeat = AIMessage("", tool_calls=[call("add", {"a": 2, "b": 3}, "c1")])
+    model = ScriptedChatModel(responses=[repeat, repeat.model_copy(update={"tool_calls": [call("add", {"a": 2, "b": 3}, "c2")]}),
+                                         AIMessage("2 + 3 = 5")])
+    add.calls = 0
+    graph = build_assistant_graph(model, tools=[add], checkpointer=False)
+    state = run_turn(graph, "what is 2 + 3?", thread_id="t")
+    assert state["messages"][-1].content == "2 + 3 = 5" and add.calls == 1
+    assert len(model.prompts) == 3  # call, repeated call (refused), answer asked without tools
+
+
+def test_a_model_that_keeps_calling_is_stopped_after_the_tool_budget():
+    from genaisys.graphs.nodes import LOOP_TEXT
+
+    calls = [AIMessage("", tool_calls=[call("add", {"a": 1, "b": n}, f"c{n}")]) for n in range(10)]
+    model = ScriptedChatModel(responses=calls, cycle=True)  # ignores bind_tools: it would call forever
+    add.calls = 0
+    graph = build_assistant_graph(model, tools=[add], checkpointer=False, recursion_limit=40)
+    state = run_turn(graph, "count", thread_id="t")
+    assert add.calls == 4  # the default budget: 4 tool rounds, then an answer without tools
+    assert state["messages"][-1].content == LOOP_TEXT and not state["messages"][-1].tool_calls
