@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Container, Sequence
 from typing import Any, Literal, Optional  # Optional: LangGraph matches the `config` annotation text
 
@@ -61,6 +62,7 @@ __all__ = [
     "CONTEXT_INSTRUCTION",
     "INVALID_CALL_TEMPLATE",
     "LOOP_TEXT",
+    "NO_ANSWER_TEXT",
     "REJECTED_TOOL_TEMPLATE",
     "TOOL_ERROR_TEMPLATE",
     "ToolSpec",
@@ -87,7 +89,8 @@ INVALID_CALL_TEMPLATE = (
     "Your tool call could not be used: {errors}\nCall the tool again with a JSON object of arguments, "
     "or answer in plain text."
 )
-LOOP_TEXT = "I could not finish this with the tools: I kept repeating the same call. Please rephrase the request."
+LOOP_TEXT = "The {name} tool returned: {result}"
+NO_ANSWER_TEXT = "I could not finish this with the tools. Please rephrase the request."
 TOOL_ERROR_TEMPLATE = "Error: {error}\nFix the arguments and call the tool again, or answer without it."
 REJECTED_TOOL_TEMPLATE = "The user did not approve the call to tool {name!r}{reason}. Do not retry it unasked."
 
@@ -353,14 +356,14 @@ def make_think_node(
         spent = bool(tools) and max_tool_rounds is not None and rounds >= max_tool_rounds
         response = once(prompt, config, model if spent else None)
         if spent:
-            response = _no_loop(response, None, name)
+            response = _no_loop(response, None, name, messages)
         for _ in range(repair_attempts):
             if not _unusable(response):
                 break
             prompt = _repair_prompt(prompt, response, name)
             response = once(prompt, config)
         if tools and _repeats(response, answered):
-            response = _no_loop(once(prompt, config, model), answered, name)
+            response = _no_loop(once(prompt, config, model), answered, name, messages)
         return {MESSAGES: [response]}
 
     async def athink(state: dict, config: Optional[RunnableConfig] = None) -> dict[str, list[BaseMessage]]:
@@ -370,14 +373,14 @@ def make_think_node(
         spent = bool(tools) and max_tool_rounds is not None and rounds >= max_tool_rounds
         response = await aonce(prompt, config, model if spent else None)
         if spent:
-            response = _no_loop(response, None, name)
+            response = _no_loop(response, None, name, messages)
         for _ in range(repair_attempts):
             if not _unusable(response):
                 break
             prompt = _repair_prompt(prompt, response, name)
             response = await aonce(prompt, config)
         if tools and _repeats(response, answered):
-            response = _no_loop(await aonce(prompt, config, model), answered, name)
+            response = _no_loop(await aonce(prompt, config, model), answered, name, messages)
         return {MESSAGES: [response]}
 
     # sync and async: an async graph run (ainvoke/astream, `genaisys serve`) awaits the model
@@ -415,14 +418,22 @@ def _repeats(response: AIMessage, answered: set[str]) -> bool:
     return bool(response.tool_calls) and all(_call_key(c) in answered for c in response.tool_calls)
 
 
-def _no_loop(response: AIMessage, answered: set[str] | None, node: str) -> AIMessage:
-    """Asked without tools, a model may still write a call: drop the calls it already made this
-    turn (``answered``), or every call once the turn's tool budget is spent (``None``)."""
-    if not response.tool_calls or (answered is not None and not _repeats(response, answered)):
+_CALL_MARKUP = re.compile(r"<tool_call>.*?(</tool_call>|$)", re.S)
+
+
+def _no_loop(response: AIMessage, answered: set[str] | None, node: str, messages: Sequence[BaseMessage] = ()) -> AIMessage:
+    """Asked without tools, a model may still write a call — as a call, or as call markup in its
+    text: drop the calls it already made this turn (``answered``), or every call once the turn's
+    tool budget is spent (``None``). What is left is its text, else the last tool result."""
+    text = message_text(response)
+    stripped = _CALL_MARKUP.sub("", text).strip()
+    if (not response.tool_calls or (answered is not None and not _repeats(response, answered))) and stripped == text.strip():
         return response
     _stream_writer()({"type": "tool_loop", "node": node, "calls": [c["name"] for c in response.tool_calls]})
-    text = message_text(response).strip() or LOOP_TEXT
-    return AIMessage(text, id=response.id, response_metadata=response.response_metadata)
+    last = next((m for m in reversed(messages) if isinstance(m, ToolMessage)), None)
+    if not stripped and last is not None:
+        stripped = LOOP_TEXT.format(name=last.name or "tool", result=message_text(last)[:500])
+    return AIMessage(stripped or NO_ANSWER_TEXT, id=response.id, response_metadata=response.response_metadata)
 
 
 def _unusable(response: AIMessage) -> bool:

@@ -316,4 +316,17 @@ def test_a_model_that_keeps_calling_is_stopped_after_the_tool_budget():
     graph = build_assistant_graph(model, tools=[add], checkpointer=False, recursion_limit=40)
     state = run_turn(graph, "count", thread_id="t")
     assert add.calls == 4  # the default budget: 4 tool rounds, then an answer without tools
-    assert state["messages"][-1].content == LOOP_TEXT and not state["messages"][-1].tool_calls
+    last = state["messages"][-1]
+    assert last.content == LOOP_TEXT.format(name="add", result="4") and not last.tool_calls
+
+
+def test_call_markup_written_as_text_after_a_repeat_becomes_the_tool_result():
+    from genaisys.graphs.nodes import LOOP_TEXT
+
+    first = AIMessage("", tool_calls=[call("add", {"a": 2, "b": 3}, "c1")])
+    again = AIMessage("", tool_calls=[call("add", {"a": 2, "b": 3}, "c2")])
+    markup = AIMessage('<tool_call>{"name": "add", "arguments": {"a": 2, "b": 3}}</tool_call>')
+    model = ScriptedChatModel(responses=[first, again, markup])
+    add.calls = 0
+    state = run_turn(build_assistant_graph(model, tools=[add], checkpointer=False), "2 + 3?", thread_id="t")
+    assert state["messages"][-1].content == LOOP_TEXT.format(name="add", result="5") and add.calls == 1
