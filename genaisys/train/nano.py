@@ -294,8 +294,8 @@ This folder holds only the trained parts (connector, LoRA adapters, the image to
 the base models come from their packages (`genaisys.assets`).
 
 **Reproduce:** `{command}` (the recipe: `genaisys.train.nano.NanoRecipe`, seed {recipe.seed}).
-Trained on: {platform.machine()} CPU, {torch.get_num_threads()} threads, bf16 autocast = {recipe.mixed_precision};
-no GPU. Total wall time {timings.get('total_s')} s (data {timings.get('data_s')} s).
+Trained on: {platform.machine()} CPU, {recipe.threads or torch.get_num_threads()} threads, mixed precision
+{recipe.mixed_precision}; no GPU. Total wall time {timings.get('total_s')} s (data {timings.get('data_s')} s).
 
 ## Data (data engine, `genaisys.train.engine`; easy-VQA **train** split and **train** tool phrasings only)
 
