@@ -1,8 +1,15 @@
 """genaisys's tool-call format, for local models whose chat template has no tool support.
 
-The format (DESIGN.md §2, "Tool calling"). The available tools go into the system prompt
-(`render_tools_prompt`): one JSON line per tool with its ``name``, ``description`` and JSON-schema
-``parameters``. The model calls a tool by writing, on its own line::
+The available tools go into the system prompt (`render_tools_prompt`), one line per tool in a
+compact signature form a small model reads easily (and that costs a fraction of the tokens of
+the JSON schemas)::
+
+    - calculator(expression: string): Evaluate an arithmetic expression.
+    - current_time(timezone?: string = "UTC"): The current date and time in a timezone.
+
+(``?`` marks an optional parameter; enums show their values, ``"a"|"b"``; a parameter whose schema
+has no short form — a nested object, say — is shown as its JSON schema). The description is the
+tool's first paragraph. The model calls a tool by writing, on its own line::
 
     <tool_call>{"name": "calculator", "arguments": {"expression": "2+2"}}</tool_call>
 
@@ -55,12 +62,13 @@ TOOL_CALL_ERROR_TEMPLATE = (
 
 _TOOLS_PROMPT = """# Tools
 
-You can call the tools below. Each is described by one JSON object (name, description, parameters as JSON schema):
+You can call these tools:
 {tools}
 
 To call a tool, write on its own line exactly:
 <tool_call>{{"name": "<tool name>", "arguments": {{<arguments as JSON>}}}}</tool_call>
 Write one such line per call, then stop and wait: each result comes back in a "tool" turn as <tool_response>...</tool_response>. If no tool is needed, answer directly in plain text."""
+_MAX_DESCRIPTION = 240  # characters of a tool's first paragraph shown in the prompt
 
 _OPEN_RE = re.compile(r"<\s*tool_call\s*>", re.IGNORECASE)
 _CLOSE_RE = re.compile(r"<\s*/\s*tool_call\s*>", re.IGNORECASE)
@@ -88,6 +96,42 @@ def _tool_spec(tool: Any) -> dict[str, Any]:
             "parameters": tool.get("parameters", {"type": "object", "properties": {}})}
 
 
+def _type_text(schema: Any) -> str:
+    """A parameter's JSON schema in short form: ``string``, ``list[integer]``, ``"a"|"b"`` …"""
+    if not isinstance(schema, dict):
+        return "any"
+    if "enum" in schema and isinstance(schema["enum"], list):
+        return "|".join(json.dumps(v, ensure_ascii=False) for v in schema["enum"])
+    options = schema.get("anyOf") or schema.get("oneOf")
+    if isinstance(options, list):
+        kinds = [_type_text(o) for o in options if not (isinstance(o, dict) and o.get("type") == "null")]
+        return "|".join(kinds) if kinds else "null"
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        return "|".join(str(k) for k in kind if k != "null") or "null"
+    if kind == "array":
+        return f"list[{_type_text(schema.get('items', {}))}]"
+    if kind == "object" and schema.get("properties"):
+        return json.dumps(schema, ensure_ascii=False)  # nested fields: no short form reads better
+    return str(kind or "any")
+
+
+def _signature(spec: dict[str, Any]) -> str:
+    params = spec.get("parameters") or {}
+    props = params.get("properties") or {}
+    required = set(params.get("required") or [])
+    parts = []
+    for name, schema in props.items():
+        text = f"{name}{'' if name in required else '?'}: {_type_text(schema)}"
+        if name not in required and isinstance(schema, dict) and "default" in schema and schema["default"] is not None:
+            text += f" = {json.dumps(schema['default'], ensure_ascii=False)}"
+        parts.append(text)
+    description = " ".join(str(spec.get("description") or "").strip().split("\n\n")[0].split())
+    if len(description) > _MAX_DESCRIPTION:
+        description = description[: _MAX_DESCRIPTION - 1].rstrip() + "…"
+    return f"- {spec['name']}({', '.join(parts)})" + (f": {description}" if description else "")
+
+
 def render_tools_prompt(tools: Sequence[dict[str, Any]]) -> str:
     """The system-prompt section that lists ``tools`` and teaches the call format.
 
@@ -96,10 +140,12 @@ def render_tools_prompt(tools: Sequence[dict[str, Any]]) -> str:
             ``{"name", "description", "parameters"}`` dicts.
 
     Example:
-        >>> print(render_tools_prompt([{"name": "now", "description": "current time"}]).splitlines()[3])
-        {"name": "now", "description": "current time", "parameters": {"type": "object", "properties": {}}}
+        >>> tool = {"name": "now", "description": "The current time.",
+        ...         "parameters": {"type": "object", "properties": {"tz": {"type": "string", "default": "UTC"}}}}
+        >>> print(render_tools_prompt([tool]).splitlines()[3])
+        - now(tz?: string = "UTC"): The current time.
     """
-    lines = "\n".join(json.dumps(_tool_spec(t), ensure_ascii=False) for t in tools)
+    lines = "\n".join(_signature(_tool_spec(t)) for t in tools)
     return _TOOLS_PROMPT.format(tools=lines)
 
 

@@ -18,16 +18,29 @@ from genaisys.core.toolcall import (
 KNOWN = ["get_weather", "calc"]
 
 
-def test_prompt_lists_every_tool_with_its_schema_and_the_format():
-    tools = [{"type": "function", "function": {"name": "get_weather", "description": "Weather for a city",
-                                                "parameters": {"type": "object",
-                                                               "properties": {"city": {"type": "string"}}}}},
+def test_prompt_lists_every_tool_as_a_signature_and_teaches_the_format():
+    tools = [{"type": "function", "function": {"name": "get_weather", "description": "Weather for a city.\n\nMore.",
+                                                "parameters": {"type": "object", "required": ["city"],
+                                                               "properties": {"city": {"type": "string"},
+                                                                              "unit": {"enum": ["C", "F"],
+                                                                                       "default": "C"},
+                                                                              "days": {"type": "array",
+                                                                                       "items": {"type": "integer"}},
+                                                                              "note": {"anyOf": [{"type": "string"},
+                                                                                                 {"type": "null"}],
+                                                                                       "default": None}}}}},
              {"name": "calc", "description": "Arithmetic"}]
-    prompt = render_tools_prompt(tools)
-    lines = [json.loads(line) for line in prompt.splitlines() if line.startswith('{"name"')]
-    assert [t["name"] for t in lines] == ["get_weather", "calc"]
-    assert lines[0]["parameters"]["properties"]["city"] == {"type": "string"}
-    assert '<tool_call>{"name": "<tool name>", "arguments":' in prompt
+    lines = [line for line in render_tools_prompt(tools).splitlines() if line.startswith("- ")]
+    assert lines == ['- get_weather(city: string, unit?: "C"|"F" = "C", days?: list[integer], note?: string): '
+                     "Weather for a city.", "- calc(): Arithmetic"]
+    assert '<tool_call>{"name": "<tool name>", "arguments":' in render_tools_prompt(tools)
+
+
+def test_prompt_keeps_nested_schemas_and_cuts_long_descriptions():
+    nested = {"type": "object", "properties": {"a": {"type": "integer"}}}
+    tool = {"name": "f", "description": "x" * 500, "parameters": {"type": "object", "properties": {"opts": nested}}}
+    line = render_tools_prompt([tool]).splitlines()[3]
+    assert json.dumps(nested) in line and line.endswith("…") and len(line) < 330
 
 
 def test_rendered_call_round_trips():
