@@ -2,11 +2,13 @@
 
 ::
 
-    START → [perceive] → [recall] → think ─┬─ tool calls ─→ [approve →] act → think
-                                           └─ no tool calls ─→ [remember] → END
+    START → [perceive → [textualize]] → [recall] → think ─┬─ tool calls ─→ [approve →] act → think
+                                                          └─ no tool calls ─→ [remember] → END
 
-``perceive`` runs when a blob store is given, ``recall`` when a memory is given, ``approve``
-with ``approve=...``, ``remember`` with ``remember=True``.
+``perceive`` runs when a blob store is given: it keeps media in the blob store and decides, per
+medium and by its content, whether the core reads it natively or a textualizer turns it into
+text first (``textualize``; see `genaisys.graphs.media.default_perception`). ``recall`` runs
+when a memory is given, ``approve`` with ``approve=...``, ``remember`` with ``remember=True``.
 
 Also here: :func:`run_turn`, which runs one user turn of any messages-based graph, streams node
 updates and custom events to a callback, and turns LangGraph's ``GraphRecursionError`` into a :class:`~genaisys.errors.GraphError` that says which
@@ -22,8 +24,8 @@ Example:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage
@@ -32,6 +34,9 @@ from langgraph.errors import GraphRecursionError
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
+
+if TYPE_CHECKING:
+    from genaisys.graphs.media import Policy
 
 from genaisys.errors import ConfigError, GraphError
 from genaisys.graphs.checkpoint import CheckpointerSpec, make_checkpointer
@@ -44,7 +49,7 @@ from genaisys.graphs.nodes import (
     resolve_tools,
     route_after_think,
 )
-from genaisys.graphs.state import PERCEIVE, RECALL, REMEMBER, THINK, AssistantState
+from genaisys.graphs.state import PERCEIVE, RECALL, REMEMBER, TEXTUALIZE, THINK, AssistantState
 
 __all__ = ["build_assistant_graph", "run_turn"]
 
@@ -63,6 +68,8 @@ def build_assistant_graph(
     remember: bool = False,
     tool_safety: dict[str, Any] | None = None,
     stream_tokens: bool = True,
+    textualizers: Mapping[str, Any] | None = None,
+    policy: Policy | None = None,
 ) -> CompiledStateGraph:
     """Build the tool-augmented chat graph around any LangChain chat model.
 
@@ -90,6 +97,9 @@ def build_assistant_graph(
         tool_safety: Settings for ``genaisys.tools.safe_tool`` applied to every tool, e.g.
             ``{"timeout_s": 5, "idempotent_cache": "calls.sqlite"}``.
         stream_tokens: Write model tokens to the ``custom`` stream mode.
+        textualizers: Kind → textualizer for media the core should read as text (with ``blobs``);
+            default: what `~genaisys.graphs.media.default_perception` picks for ``core``.
+        policy: Perception policy (see `genaisys.graphs.media.Policy`); default as above.
 
     Returns:
         The compiled graph, with ``recursion_limit`` in its config. Run a turn with
@@ -126,11 +136,22 @@ def build_assistant_graph(
         graph.add_edge(RECALL, THINK)
         first = RECALL
     if blobs is not None:
-        from genaisys.graphs.media import MEDIA_KINDS, make_perceive_node
+        from genaisys.graphs.media import (
+            default_perception,
+            make_perceive_node,
+            make_textualize_node,
+            route_after_perceive,
+        )
 
-        # every kind "native": this graph only externalises media; textualizing is any-to-any's job
-        graph.add_node(PERCEIVE, make_perceive_node(blobs=blobs, native=MEDIA_KINDS))
-        graph.add_edge(PERCEIVE, first)
+        native, chosen, default_policy = default_perception(core)
+        texts = dict(chosen if textualizers is None else textualizers)
+        # other media kinds go to the core as they are, unless a textualizer is given for them
+        native = tuple(k for k in {*native, "audio", "video", "file"} if k not in texts or k in native)
+        graph.add_node(PERCEIVE, make_perceive_node(blobs=blobs, native=native, textualizers=texts,
+                                                    policy=policy or default_policy))
+        graph.add_node(TEXTUALIZE, make_textualize_node(blobs=blobs, textualizers=texts))
+        graph.add_conditional_edges(PERCEIVE, route_after_perceive, {TEXTUALIZE: TEXTUALIZE, "next": first})
+        graph.add_edge(TEXTUALIZE, first)
         first = PERCEIVE
     graph.add_edge(START, first)
     add_tool_loop(graph, resolved, router=route_after_think, done_key=END, done=end, approve=approve, blobs=blobs)

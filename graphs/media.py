@@ -49,6 +49,8 @@ from genaisys.errors import ConfigError, MediaError
 from genaisys.graphs.state import ARTIFACTS, MESSAGES, Artifact, media_block
 
 __all__ = [
+    "ROUTES",
+    "ByContent",
     "DECODER_TOOL_NAMES",
     "MEDIA_KINDS",
     "PERCEPTION",
@@ -56,6 +58,7 @@ __all__ = [
     "TEXTUALIZED_TEMPLATE",
     "UNSUPPORTED_TEMPLATE",
     "decide_route",
+    "default_perception",
     "make_decode_node",
     "make_decoder_tools",
     "make_perceive_node",
@@ -76,13 +79,15 @@ _DECODER_DOC = {
 }
 
 # Text meant for the model (templates, not exceptions).
-TEXTUALIZED_TEMPLATE = "[{kind} {blob_id}, turned into text by {name}]\n{text}"
+TEXTUALIZED_TEMPLATE = "[the attached {kind}, as described by {name}]\n{text}"
 UNSUPPORTED_TEMPLATE = "[{kind} {blob_id} attached but not readable: {reason}]"
-_DECODED_TEMPLATE = "Generated {kind} (blob {blob_id}) for: {prompt!r}. It will be attached to your answer."
+_DECODED_TEMPLATE = "Generated the {kind} for: {prompt!r}. It will be attached to your answer."
 
 Policy = Callable[..., tuple[str, str]]
-"""``policy(block, *, native, textualizers) -> (route, reason)``; route is ``"native"``,
-``"textualize"`` or ``"unsupported"``."""
+"""``policy(block, *, native, textualizers[, blobs]) -> (route, reason)``; route is ``"native"``,
+``"textualize"``, ``"both"`` (encoder tokens and the text) or ``"unsupported"``. A policy that
+takes ``blobs`` gets the blob store, to look at the medium's bytes."""
+ROUTES = ("native", "textualize", "both", "unsupported")
 
 
 def _kind(block: Any) -> str | None:
@@ -106,6 +111,74 @@ def decide_route(
         f"the core has no native {kind} encoder and no {kind} textualizer is configured "
         f"(pass textualizers={{'{kind}': ...}})"
     )
+
+
+class ByContent:
+    """A perception policy that decides per image, from its pixels, how the core should read it.
+
+    ``classify(image) -> (verdict, reason)`` looks at the image (a PIL image) and answers
+    ``"native"``, ``"textualize"`` or ``"both"`` — `genaisys.core.perception.looks_like_shapes`
+    is the one for a core whose encoder path was trained on synthetic shapes. A verdict that needs
+    a textualizer the graph does not have falls back to ``"native"``; media other than images
+    follow `decide_route`.
+
+    Example:
+        >>> from genaisys.core.perception import looks_like_shapes
+        >>> policy = ByContent(looks_like_shapes)
+        >>> policy({"type": "audio", "file_id": "b"}, native=frozenset({"image"}), textualizers={})[0]
+        'unsupported'
+    """
+
+    def __init__(self, classify: Callable[[Any], tuple[str, str]]) -> None:
+        self.classify = classify
+
+    def __call__(self, block: Mapping[str, Any], *, native: frozenset[str], textualizers: Mapping[str, Any],
+                 blobs: Any = None) -> tuple[str, str]:
+        kind = _kind(block)
+        if kind != "image" or blobs is None or not block.get("file_id"):
+            return decide_route(block, native=native, textualizers=textualizers)
+        from PIL import Image
+
+        with Image.open(blobs.path(str(block["file_id"]))) as image:
+            verdict, reason = self.classify(image.convert("RGB"))
+        if verdict not in ("native", "textualize", "both"):
+            raise ConfigError(f"a content classifier must answer native, textualize or both, got {verdict!r}")
+        if verdict != "native" and "image" not in textualizers:
+            return "native", f"{reason}; no image textualizer is configured, so the core reads it itself"
+        if verdict != "textualize" and "image" not in native:
+            return "textualize", f"{reason}; the core has no image encoder, so only the text reaches it"
+        return verdict, reason
+
+
+def default_perception(core: Any) -> tuple[tuple[str, ...], dict[str, Any], Policy]:
+    """How a graph around ``core`` reads images by default: ``(native kinds, textualizers, policy)``.
+
+    - a genaisys core whose encoder path knows only synthetic shapes (``native_domain="shapes"``,
+      the nano core): each image is judged by its pixels (`ByContent` with
+      `genaisys.core.perception.looks_like_shapes`); photos and documents go to the
+      `~genaisys.tools.textualizers.ImageTextualizer` (ImageNet labels + OCR);
+    - a text-only genaisys core: every image is textualized;
+    - any other model (a native MLLM, a remote or third-party chat model): images go to it as they are.
+
+    Example:
+        >>> from langchain_core.language_models import FakeListChatModel
+        >>> default_perception(FakeListChatModel(responses=["x"]))[0]
+        ('image',)
+    """
+    from genaisys.core.chat import ChatCore
+
+    if not isinstance(core, ChatCore):
+        return ("image",), {}, decide_route
+    inner = core.core
+    if inner is not None and getattr(getattr(inner, "config", None), "native_domain", None) is None:
+        return ("image",), {}, decide_route
+    from genaisys.core.perception import looks_like_shapes
+    from genaisys.tools.textualizers import ImageTextualizer
+
+    textualizers = {"image": ImageTextualizer()}
+    if inner is None:  # a text-only language model
+        return (), textualizers, decide_route
+    return ("image",), textualizers, ByContent(looks_like_shapes)
 
 
 def route_after_perceive(state: dict) -> Literal["textualize", "next"]:
@@ -139,6 +212,7 @@ def make_perceive_node(
     """
     native_set = frozenset(native)
     texts = dict(textualizers or {})
+    extra = {"blobs": blobs} if _takes(policy, "blobs") else {}
 
     def perceive(state: dict) -> dict[str, Any]:
         message = _latest_human(state.get(MESSAGES, []))
@@ -152,9 +226,9 @@ def make_perceive_node(
                 continue
             if isinstance(block, Mapping) and block.get("base64"):
                 block, changed = _externalize(block, kind, blobs), True
-            route, reason = policy(block, native=native_set, textualizers=texts)
-            if route not in ("native", "textualize", "unsupported"):
-                raise ConfigError(f"a perception policy must route to native, textualize or unsupported, got {route!r}")
+            route, reason = policy(block, native=native_set, textualizers=texts, **extra)
+            if route not in ROUTES:
+                raise ConfigError(f"a perception policy must route to one of {', '.join(ROUTES)}, got {route!r}")
             blob_id = block.get("file_id") or block.get("id") or block.get("url", "")
             decisions.append({"index": index, "kind": kind, "blob_id": str(blob_id), "route": route, "reason": reason})
             blocks.append(block)
@@ -212,25 +286,40 @@ def make_textualize_node(*, blobs: Any = None, textualizers: Mapping[str, Any]) 
         blocks = list(message.content)
         for index, decision in decisions.items():
             kind, blob_id = decision["kind"], decision["blob_id"]
-            if decision["route"] == "textualize":
+            if decision["route"] in ("textualize", "both"):
                 if blobs is None:
                     raise ConfigError("textualizing media needs the blob store that holds it; pass blobs=...")
                 textualizer = textualizers[kind]
                 name = getattr(textualizer, "name", None) or getattr(textualizer, "__name__", type(textualizer).__name__)
                 text = _call_textualizer(textualizer, Path(blobs.path(blob_id)))
-                blocks[index] = {
-                    "type": "text",
-                    "text": TEXTUALIZED_TEMPLATE.format(kind=kind, blob_id=blob_id, name=name, text=text),
-                }
+                described = {"type": "text", "text": _separated(blocks, index, TEXTUALIZED_TEMPLATE.format(
+                    kind=kind, blob_id=blob_id, name=name, text=text))}
+                # "both": the medium stays for the encoder and its description follows it
+                blocks[index] = [blocks[index], described] if decision["route"] == "both" else described
             elif decision["route"] == "unsupported":
                 blocks[index] = {
                     "type": "text",
-                    "text": UNSUPPORTED_TEMPLATE.format(kind=kind, blob_id=blob_id, reason=decision["reason"]),
+                    "text": _separated(blocks, index, UNSUPPORTED_TEMPLATE.format(kind=kind, blob_id=blob_id,
+                                                                                  reason=decision["reason"])),
                 }
-        return {MESSAGES: [message.model_copy(update={"content": blocks})]}
+        flat = [b for block in blocks for b in (block if isinstance(block, list) else [block])]
+        return {MESSAGES: [message.model_copy(update={"content": flat})]}
 
     textualize.__name__ = "textualize"
     return textualize
+
+
+def _separated(blocks: list[Any], index: int, text: str) -> str:
+    """Text replacing a medium starts on its own line when something comes before it (text blocks
+    are joined without a separator when the prompt is rendered)."""
+    return f"\n{text}" if index > 0 else text
+
+
+def _takes(fn: Callable[..., Any], name: str) -> bool:
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _store_decoded(result: Any, kind: str, blobs: Any) -> tuple[str, str]:

@@ -39,7 +39,7 @@ _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")  # 'name' or 'org/name'
 def nano_config() -> MultimodalCoreConfig:
     """The nano core's architecture: EfficientNet-Lite0 (49×1280) → mlp2x_gelu → SmolLM2-135M (576-d)."""
     return MultimodalCoreConfig(vision=VisionEncoderConfig(name="efficientnet-lite0"), connector="mlp2x_gelu",
-                                language_model="asset:smollm2")
+                                language_model="asset:smollm2", native_domain="shapes")
 
 
 def hub_offline() -> bool:

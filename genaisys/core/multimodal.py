@@ -27,7 +27,7 @@ import inspect
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -74,6 +74,9 @@ class MultimodalCoreConfig(BaseModel):
         signal_tokens: NExT-GPT signal tokens per output modality, e.g. ``{"image": 4}`` adds
             ``[IMG0]…[IMG3]``; their hidden states feed ``output_projectors[modality]``.
         output_projectors: per modality, the projector into a decoder's conditioning space.
+        native_domain: what images the encoder path was trained to read: ``None`` (any image) or
+            ``"shapes"`` (synthetic flat-coloured shapes: graphs then send photos and documents
+            to a textualizer instead, see `genaisys.core.perception`).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -91,6 +94,7 @@ class MultimodalCoreConfig(BaseModel):
     cross_attention_heads: int = 4
     signal_tokens: dict[str, int] = Field(default_factory=dict)
     output_projectors: dict[str, OutputProjectorConfig] = Field(default_factory=dict)
+    native_domain: Literal["shapes"] | None = None
 
     @model_validator(mode="after")
     def _signals_have_projectors(self) -> MultimodalCoreConfig:

@@ -60,7 +60,7 @@ def test_audio_is_textualized_image_read_natively_and_decoder_output_attached(tm
 
     # what the model saw: the audio as text, the image as a blob reference (moved out of the message)
     seen = model.prompts[0][-1].content
-    assert seen[1]["type"] == "text" and "draw me a cat" in seen[1]["text"] and audio_id in seen[1]["text"]
+    assert seen[1]["type"] == "text" and "draw me a cat" in seen[1]["text"] and "the attached audio" in seen[1]["text"]
     assert seen[2]["type"] == "image" and blobs.get(seen[2]["file_id"]) == PNG and "base64" not in seen[2]
 
     # the decoder ran as a tool; its output is in the blob store and attached to the answer
