@@ -22,7 +22,9 @@ mark belongs to the mark. Image paths are resolved relative to the data file.
 *Preference* records (DPO) add ``"chosen"`` and ``"rejected"`` — each a gpt turn, a string or
 ``{"value", "tool_calls"}`` — after conversations that end on a human or tool turn. *Decoder*
 records add ``"target_caption"``: the text the decoder's own text encoder embeds for the signal
-tokens in the gpt turn. ``"train_on": "last"`` says only the last gpt turn is a target (earlier
+tokens in the gpt turn. ``"train_on": "turn"`` says the gpt turns after the last human turn are the
+targets (the calls and the answer of one user turn, recorded under one system prompt);
+``"train_on": "last"`` says only the last gpt turn is a target (earlier
 ones are context that was never approved, as in records made from sessions); the default is every
 gpt turn. ``docs/data-format.md`` has the full reference.
 
@@ -187,7 +189,7 @@ class Record(BaseModel):
     tools: list[str | dict[str, Any]] | None = None
     conversations: list[Turn] = Field(min_length=1)
     target_caption: str | None = None
-    train_on: Literal["all", "last"] | None = None
+    train_on: Literal["all", "last", "turn"] | None = None
     meta: dict[str, Any] | None = None
 
     @model_validator(mode="before")
@@ -742,11 +744,22 @@ def _block_image_path(block: Mapping[str, Any], image_dir: Path | None, blobs: A
 
 
 def _text_of(msg: Any) -> str:
+    from langchain_core.messages import AIMessage
+
+    from genaisys.core.media import attachment_note
+
     content = msg.content
     if isinstance(content, str):
         return content
-    return "".join(b if isinstance(b, str) else str(b.get("text", "")) for b in content
-                   if isinstance(b, str) or (isinstance(b, Mapping) and b.get("type") == "text"))
+    parts = []
+    for b in content:
+        if isinstance(b, str):
+            parts.append(b)
+        elif isinstance(b, Mapping) and b.get("type") == "text":
+            parts.append(str(b.get("text", "")))
+        elif isinstance(msg, AIMessage) and attachment_note(dict(b)) is not None:
+            parts.append(attachment_note(dict(b)) or "")  # rendered as ChatCore renders an answer's media
+    return "".join(parts)
 
 
 def from_messages(messages: Sequence[Any], tools: Sequence[Any] | None = None, *, id: str,

@@ -100,7 +100,8 @@ def encode_conversation(chat: Any, messages: Sequence[Any], tools: Sequence[Any]
         chat: the `ChatCore` whose `render_prompt` and tokenizer define the format.
         messages: LangChain messages; at least one `AIMessage` (the turns to learn).
         tools: tools bound at inference (their section is part of the prompt).
-        train_on: ``"all"`` assistant turns or only the ``"last"``.
+        train_on: ``"all"`` assistant turns, those after the last human turn (``"turn"``), or
+            only the ``"last"``.
         max_length: cut longer sequences (counting each image as one placeholder) on the right.
 
     Raises:
@@ -109,8 +110,8 @@ def encode_conversation(chat: Any, messages: Sequence[Any], tools: Sequence[Any]
     """
     from langchain_core.messages import AIMessage
 
-    if train_on not in ("all", "last"):
-        raise PreflightError(f"train_on must be 'all' or 'last', got {train_on!r}")
+    if train_on not in ("all", "last", "turn"):
+        raise PreflightError(f"train_on must be 'all', 'turn' or 'last', got {train_on!r}")
     image_token = chat.core.image_token if getattr(chat, "core", None) is not None else None
     messages, images = _placeholders(list(messages), image_token)
     targets = [i for i, m in enumerate(messages) if isinstance(m, AIMessage)]
@@ -118,6 +119,11 @@ def encode_conversation(chat: Any, messages: Sequence[Any], tools: Sequence[Any]
         raise PreflightError("the conversation has no assistant turn to learn from")
     if train_on == "last":
         targets = targets[-1:]
+    elif train_on == "turn":
+        from langchain_core.messages import HumanMessage
+
+        humans = [i for i, m in enumerate(messages) if isinstance(m, HumanMessage)]
+        targets = [i for i in targets if not humans or i > humans[-1]]
     full, _ = chat.render_prompt(messages, tools=tools, add_generation_prompt=False)
     cuts: list[tuple[int, int]] = []
     for i in targets:
