@@ -415,7 +415,7 @@ class MultimodalCore(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 pixel_values: torch.Tensor | None = None, labels: torch.Tensor | None = None, *,
                 vision_features: torch.Tensor | None = None, score_labels: bool = False,
-                signal_modality: str | None = None, **kwargs: Any) -> Any:
+                signal_modality: str | None = None, frozen_context: int | None = None, **kwargs: Any) -> Any:
         """Run the LM on spliced inputs; returns its output (``.loss`` when ``labels`` are given).
 
         ``vision_features`` (cached `encode_vision` output) can stand in for ``pixel_values``.
@@ -425,6 +425,13 @@ class MultimodalCore(nn.Module):
         projects that modality's signal tokens into the decoder's conditioning
         (`LabelScores.signals`, decoder-side alignment) — inside ``forward``, so that wrappers
         such as DDP see every trained part run.
+
+        ``frozen_context=N`` (with ``score_labels``) runs the prompt up to N tokens before the
+        first label without gradients, as a KV cache the rest attends to: long prompts (recalled
+        context, tool lists, history) then cost a forward pass, not a backward one. The trained
+        parts still learn how the answer reads that context (through the queries, keys and values
+        of the last N prompt tokens and the answer); only how the context itself is encoded gets
+        no gradient. ``None``: full backpropagation.
         """
         padding = "right" if signal_modality is not None else None
         prep = self.prepare_inputs(input_ids, attention_mask, pixel_values, labels, vision_features=vision_features,
@@ -432,7 +439,9 @@ class MultimodalCore(nn.Module):
         if score_labels:
             if labels is None:
                 raise ConfigError("score_labels=True needs labels")
-            scores = self._score_labels(prep, self._shared_prefix_length(input_ids, attention_mask))
+            frozen = self._frozen_length(prep["labels"], frozen_context) if frozen_context is not None else 0
+            scores = self._score_labels(prep, 0 if frozen else self._shared_prefix_length(input_ids, attention_mask),
+                                        frozen=frozen)
             if signal_modality is not None:
                 hidden = self.signal_hidden_states(scores.hidden, input_ids, signal_modality)  # (B, k, d)
                 scores.signals = self.project_signals(hidden, signal_modality)  # (B, out_tokens, out_dim)
@@ -453,11 +462,34 @@ class MultimodalCore(nn.Module):
         n = min(n, shortest - 1)  # every row keeps at least one token of its own
         return n if n >= _MIN_SHARED_PREFIX else 0
 
-    def _score_labels(self, prep: dict[str, torch.Tensor], shared: int = 0) -> LabelScores:
+    def _frozen_length(self, labels: torch.Tensor, keep: int) -> int:
+        """Leading positions of every row (spliced) to run without gradients: up to ``keep`` tokens
+        before the earliest label of the batch. 0 when too short to pay."""
+        if self.cross_attention is not None:
+            return 0
+        labelled = (labels != IGNORE_INDEX).any(0).nonzero()
+        if not len(labelled):
+            return 0
+        n = int(labelled[0]) - max(0, keep)
+        return n if n >= 4 * _MIN_SHARED_PREFIX else 0
+
+    def _score_labels(self, prep: dict[str, torch.Tensor], shared: int = 0, *, frozen: int = 0) -> LabelScores:
         lm = self.language_model
         labels = prep.pop("labels")  # (B, L)
         decoder = lm.get_decoder()
-        if shared:
+        if frozen:
+            # The context as a constant cache: computed by the current weights, but no gradient
+            # flows into it (rows are right-padded, so positions < frozen are real tokens in all).
+            emb, mask, pos = prep["inputs_embeds"], prep["attention_mask"], prep["position_ids"]
+            with torch.no_grad():
+                head = decoder(inputs_embeds=emb[:, :frozen].detach(), attention_mask=mask[:, :frozen],
+                               position_ids=pos[:, :frozen], use_cache=True)
+            cache = getattr(head, "cache", None) or head.past_key_values
+            cache_kw = "cache" if "cache" in inspect.signature(decoder.forward).parameters else "past_key_values"
+            tail = decoder(inputs_embeds=emb[:, frozen:], attention_mask=mask, position_ids=pos[:, frozen:],
+                           use_cache=True, **{cache_kw: cache})
+            hidden = torch.cat([head.last_hidden_state, tail.last_hidden_state], 1)  # (B, L, d)
+        elif shared:
             # Run the prefix all rows share once (batch 1) and let every row attend to its cache:
             # the same result and gradients as B copies, at 1/B of the prefix's cost.
             emb, mask, pos = prep["inputs_embeds"], prep["attention_mask"], prep["position_ids"]

@@ -691,7 +691,8 @@ def train(model: Any, dataset: Any, stage: Any, config: LoopConfig, *,
     sampler = _EpochSampler(n_rows, config.seed, config.shuffle)
 
     def collate(rows: Sequence[Any]) -> tuple[int, Mapping[str, Any]]:
-        return len(rows), stage.collate(rows)
+        # a packed group of rows (genaisys.train.run.RowGroup) counts as the rows it holds
+        return sum(getattr(r, "n_rows", 1) for r in rows), stage.collate(rows)
 
     # A private generator keeps DataLoader from drawing on the global torch RNG at each new
     # iterator — otherwise a resumed run's dropout masks would shift by one draw.

@@ -34,13 +34,16 @@ class ConversationStage:
         train_on: ``"all"`` assistant turns or the ``"last"``.
         max_length: cut longer conversations (in tokens, images counted as one).
         base_dir: folder that relative image paths in records resolve against.
+        frozen_context: run the prompt up to this many tokens before the first label without
+            gradients (`MultimodalCore.forward`); ``None``: backpropagate through all of it.
     """
 
     def __init__(self, chat: Any, *, name: str = "sft", train: Sequence[str] = ("connector", "lora"),
                  features: Any = None, train_on: str = "all", max_length: int | None = None,
-                 base_dir: str | Path | None = None) -> None:
+                 base_dir: str | Path | None = None, frozen_context: int | None = None) -> None:
         self.chat, self.name, self.train = chat, name, tuple(train)
         self.features, self.train_on, self.max_length, self.base_dir = features, train_on, max_length, base_dir
+        self.frozen_context = frozen_context
         self._encoded: dict[int, tuple[Any, Encoded]] = {}  # id(row) → (row kept alive, its encoding)
 
     def encode(self, row: Any) -> Encoded:
@@ -74,5 +77,6 @@ class ConversationStage:
         return batch
 
     def loss(self, model: Any, batch: Mapping[str, Any]) -> tuple[Any, dict[str, float]]:
-        scores = model(**batch, score_labels=True)
+        extra = {"frozen_context": self.frozen_context} if self.frozen_context is not None else {}
+        scores = model(**batch, score_labels=True, **extra)
         return scores.loss, {"tokens": float(scores.n_tokens.sum())}
