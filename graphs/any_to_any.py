@@ -34,7 +34,7 @@ from genaisys.errors import ConfigError
 from genaisys.graphs.checkpoint import CheckpointerSpec, make_checkpointer
 from genaisys.graphs.media import (
     Policy,
-    decide_route,
+    default_perception,
     make_decoder_tools,
     make_perceive_node,
     make_respond_node,
@@ -71,7 +71,7 @@ def build_any_to_any_graph(
     native: Sequence[str] = ("image",),
     textualizers: Mapping[str, Any] | None = None,
     decoders: Mapping[str, Any] | None = None,
-    policy: Policy = decide_route,
+    policy: Policy | None = None,
     tools: Sequence[ToolSpec] = (),
     memory: Any = None,
     checkpointer: CheckpointerSpec = None,
@@ -89,9 +89,12 @@ def build_any_to_any_graph(
             (``genaisys.core.ChatCore`` with a vision core and ``blobs=`` does).
         blobs: The blob store (``put`` / ``path``) for inline media, textualizers and decoders.
         native: Media kinds the core reads itself.
-        textualizers: Kind (``"image"``, ``"audio"``, ``"video"``, ``"file"``) → textualizer.
+        textualizers: Kind (``"image"``, ``"audio"``, ``"video"``, ``"file"``) → textualizer; an
+            image textualizer is added when the core's encoder path reads only synthetic shapes
+            (see `genaisys.graphs.media.default_perception`).
         decoders: Kind (``"image"``, ``"audio"``, ``"video"``, ``"speech"``) → decoder.
-        policy: Perception policy ``(block, *, native, textualizers) -> (route, reason)``.
+        policy: Perception policy ``(block, *, native, textualizers[, blobs]) -> (route, reason)``;
+            default: what `~genaisys.graphs.media.default_perception` picks for ``core``.
         tools, memory, checkpointer, system_prompt, recursion_limit, k, approve, tool_safety,
         stream_tokens: As for :func:`~genaisys.graphs.assistant.build_assistant_graph`.
 
@@ -109,8 +112,11 @@ def build_any_to_any_graph(
         [*tools, *make_decoder_tools(decoders or {}, blobs=blobs)], memory=memory, safety=tool_safety
     )
 
+    _, chosen, default_policy = default_perception(core)
+    textualizers = {**chosen, **(textualizers or {})}
     graph = StateGraph(AnyToAnyState)
-    graph.add_node(PERCEIVE, make_perceive_node(blobs=blobs, native=tuple(native), textualizers=textualizers, policy=policy))
+    graph.add_node(PERCEIVE, make_perceive_node(blobs=blobs, native=tuple(native), textualizers=textualizers,
+                                                policy=policy or default_policy))
     after_perception = RECALL if memory is not None else THINK
     graph.add_edge(START, PERCEIVE)
     graph.add_node(TEXTUALIZE, make_textualize_node(blobs=blobs, textualizers=textualizers or {}))

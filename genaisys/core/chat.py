@@ -54,7 +54,7 @@ from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, PrivateAttr
 
-from genaisys.core.media import load_image_block
+from genaisys.core.media import attachment_note, load_image_block
 from genaisys.core.toolcall import (
     TOOL_CALL_OPEN,
     new_tool_call_id,
@@ -349,6 +349,8 @@ class ChatCore(BaseChatModel):
                 parts.append(block)
             elif isinstance(block, dict) and block.get("type") == "text":
                 parts.append(str(block.get("text", "")))
+            elif isinstance(msg, AIMessage) and attachment_note(block) is not None:
+                parts.append(attachment_note(block) or "")  # what a decoder made for an earlier answer
             elif isinstance(block, dict) and block.get("type") in ("image", "image_url"):
                 if image_token is None and isinstance(msg, ToolMessage):
                     parts.append("[the tool returned an image, which this text-only model cannot see]")

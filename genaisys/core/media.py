@@ -19,7 +19,25 @@ from urllib.parse import unquote, urlparse
 
 from genaisys.errors import MediaError
 
-__all__ = ["load_image_block"]
+__all__ = ["ATTACHED_TEMPLATE", "attachment_note", "load_image_block"]
+
+# How media the assistant produced (an image or sound a decoder made, attached to its answer)
+# reads when that answer is part of a later prompt: the core is told it is there, not shown it.
+ATTACHED_TEMPLATE = "[{kind} attached]"
+_MEDIA_KINDS = ("image", "image_url", "audio", "video", "file")
+
+
+def attachment_note(block: Any) -> str | None:
+    """The text standing for a media block in an assistant turn (``None`` for other blocks).
+
+    Example:
+        >>> attachment_note({"type": "audio", "file_id": "sha256:ab"}), attachment_note({"type": "text"})
+        ('[audio attached]', None)
+    """
+    if isinstance(block, dict) and block.get("type") in _MEDIA_KINDS:
+        kind = "image" if block["type"] == "image_url" else block["type"]
+        return ATTACHED_TEMPLATE.format(kind=kind)
+    return None
 
 
 def _open_image(data: bytes, where: str) -> Any:

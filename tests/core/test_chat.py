@@ -350,3 +350,12 @@ def test_a_shared_prompt_prefix_is_prefilled_once_and_answers_stay_the_same():
         lm.model.layers[0].mlp.up_proj.weight.mul_(1.5)
     assert cached.invoke(turns[0]).content == fresh.invoke(turns[0]).content
     assert cached._prefix_hits[-1] == 0
+
+
+def test_media_an_earlier_answer_carried_is_named_not_shown(scripted_chat):
+    chat = scripted_chat("ok")
+    answer = AIMessage([{"type": "text", "text": "Here it is."}, {"type": "audio", "file_id": "sha256:aa"},
+                        {"type": "image", "file_id": "sha256:bb"}])
+    prompt, images = chat.render_prompt([HumanMessage("Say hi"), answer, HumanMessage("Again?")])
+    assert "Here it is.[audio attached][image attached]" in prompt and images == []
+    assert chat.invoke([HumanMessage("Say hi"), answer, HumanMessage("Again?")]).content == "ok"

@@ -72,7 +72,7 @@ def test_audio_is_textualized_image_read_natively_and_decoder_output_attached(tm
     assert answer.content[0] == {"type": "text", "text": "Here is your cat."}
     assert answer.content[1] == {"type": "image", "file_id": artifact["blob_id"], "mime_type": "image/png"}
     tool_msg = next(m for m in state["messages"] if isinstance(m, ToolMessage))
-    assert artifact["blob_id"] in tool_msg.content
+    assert "Generated the image for: 'a cat'" in tool_msg.content  # the blob id stays out of the prompt
 
     # no base64 anywhere in the stored thread
     stored = graph.get_state({"configurable": {"thread_id": "a2a"}}).values
