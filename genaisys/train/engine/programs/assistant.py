@@ -1,0 +1,407 @@
+"""Conversations with the assistant graph, recorded: the bulk of the core's curriculum.
+
+Each *thread* is built with a configuration a user could choose — a tool set of 0 to 7 tools
+(builtins and everyday ones, shuffled, the needed tool sometimes missing), a memory to recall
+from or none, a blob store for media — and 1 to 4 user turns mixing:
+
+- requests that need a tool (`intents`), and the answer written from the tool's real result;
+- questions about the documents in memory, answered by quoting the chunk that holds the fact
+  and citing it ``[n]``, or declined when the recalled chunks do not hold it;
+- talk that needs no tool (`talk`, the base model's own answers);
+- photos (read through the textualizer) and shapes (read by the encoder);
+- follow-ups whose answer needs an earlier answer or tool result ("multiply that by 3", "what
+  was the result of the multiplication?", "and in Paris?").
+
+`record_assistant` runs the threads through `build_assistant_graph` around an `OracleCore` and
+returns every model call as a training record.
+
+Example:
+    >>> records = record_assistant(world, 3, seed=0)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import random
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+from genaisys.train.engine.phrasing import expand
+from genaisys.train.engine.programs import content, intents
+from genaisys.train.engine.programs.oracle import OracleCore, Policy, View, call, merge_calls, plan
+
+__all__ = ["ThreadPlan", "Turn", "plan_thread", "record_assistant", "record_threads"]
+
+_DEMO_LIKE = ("calculator", "memory_search")  # the configuration README and the demo show
+
+
+@dataclass
+class Turn:
+    kind: str
+    content: Any
+    policy: Policy
+    before: Callable[[], None] | None = None
+    needs: str | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+    ask: Any = None  # the intents.Ask behind a tool request (its policy depends on the tool set)
+
+
+@dataclass
+class ThreadPlan:
+    tools: list[str]
+    memory: bool
+    turns: list[Turn]
+
+
+# ------------------------------------------------------------------------------------- documents
+def _norm(text: str) -> str:
+    return " ".join(text.split()).lower()
+
+
+def _chunk_with(view: View, evidence: str) -> int | None:
+    want = _norm(evidence)
+    for chunk in view.context:
+        if want in _norm(chunk.text):
+            return chunk.number
+    return None
+
+
+def _hits_with(text: str, evidence: str) -> int | None:
+    """The number of the memory_search hit (``[n] citation (score …)\\ntext``) holding ``evidence``."""
+    want = _norm(evidence)
+    for block in re.split(r"\n(?=\[\d+\] )", text):
+        m = re.match(r"\[(\d+)\] [^\n]*\n(.*)", block, re.S)
+        if m and want in _norm(m.group(2)):
+            return int(m.group(1))
+    return None
+
+
+_NOT_FOUND = ("I couldn't find that in the documents I have.", "The documents I can see don't say.",
+              "I don't know: nothing in the retrieved documents answers that.",
+              "I'm not sure — the documents I found don't cover it.",
+              "Sorry, I can't find that in my notes or documents.")
+
+
+def _abstain(rng: random.Random, subject: str = "") -> str:
+    if subject and rng.random() < 0.4:
+        return expand(rng.choice(["I don't have any information about {s} in my documents.",
+                                  "Nothing in my documents mentions {s}, so I can't say."]), rng, s=subject)
+    return rng.choice(_NOT_FOUND)
+
+
+def _answer_fact(fact: Any, number: int, rng: random.Random) -> str:
+    sentence = fact.sentence
+    if rng.random() < 0.25 and not sentence.startswith("According"):
+        sentence = "According to the documentation, " + sentence[0].lower() + sentence[1:]
+    return f"{sentence.rstrip('.')} [{number}]."
+
+
+def doc_turn(world: Any, rng: random.Random, tools: Sequence[str], memory: bool) -> Turn:
+    answerable = rng.random() < 0.72
+    if answerable:
+        doc = rng.choice(world.documents)
+        fact = rng.choice(doc.facts)
+        question = expand(rng.choice(fact.questions), rng)
+        subject = doc.subject
+    else:
+        fact = None
+        if rng.random() < 0.5:  # a product the memory has never heard of
+            subject = rng.choice(world.unknown_products)
+            from genaisys.train.engine.programs.documents import _FACTS
+
+            question = expand(rng.choice(rng.choice(list(_FACTS.values()))[2]).replace("{p}", subject), rng)
+        else:  # a known product, a fact its manual does not state
+            from genaisys.train.engine.programs.documents import _FACTS
+
+            doc = rng.choice([d for d in world.documents if d.facts[0].key.split(":")[0] != "api"])
+            missing = [k for k in _FACTS if k not in {f.key for f in doc.facts}]
+            subject = doc.subject
+            question = expand(rng.choice(_FACTS[rng.choice(missing)][2]).replace("{p}", subject), rng)
+    search = "memory_search" in tools
+
+    def policy(view: View) -> AIMessage | str:
+        if view.step == 0:
+            if memory:
+                number = _chunk_with(view, fact.evidence) if fact is not None else None
+                return _answer_fact(fact, number, rng) if number is not None else _abstain(rng, subject)
+            if search:
+                return call("memory_search", {"query": question})
+            return expand(rng.choice(["I don't have access to any documents about {s}, so I can't look that up.",
+                                      "I can't check {s}'s documentation from here."]), rng, s=subject)
+        found = _hits_with(intents.result_text(view), fact.evidence) if fact is not None else None
+        return _answer_fact(fact, found, rng) if found is not None else _abstain(rng, subject)
+
+    return Turn("document", question, policy, facts={"fact": fact.sentence if fact else None, "subject": subject})
+
+
+# ------------------------------------------------------------------------------------- media
+def _image_block(image: Any, fmt: str = "PNG") -> dict[str, Any]:
+    buf = io.BytesIO()
+    image.save(buf, format=fmt)
+    mime = "image/png" if fmt == "PNG" else "image/jpeg"
+    return {"type": "image", "base64": base64.b64encode(buf.getvalue()).decode(), "mime_type": mime}
+
+
+def _placeholder_photo(rng: random.Random) -> Any:
+    import numpy as np
+    from PIL import Image
+
+    size = (rng.choice([96, 128, 160]), rng.choice([96, 128]))
+    pixels = np.random.default_rng(rng.randrange(2**31)).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
+    return Image.fromarray(pixels)
+
+
+def photo_turn(world: Any, rng: random.Random) -> Turn:
+    from genaisys.train.engine.programs.photos import photo_question, random_scene
+
+    scene = random_scene(rng)
+    question, answer, meta = photo_question(scene, rng)
+    image = _image_block(_placeholder_photo(rng))
+    blocks = [{"type": "text", "text": question}, image] if rng.random() < 0.7 else [image, {"type": "text", "text": question}]
+
+    def before() -> None:
+        world.textualizer.scene = scene
+
+    return Turn("photo", blocks, plan(answer), before=before, facts={"label": meta["label"], "answer": answer})
+
+
+def shape_turn(rng: random.Random) -> Turn:
+    from genaisys.core.perception import looks_like_shapes
+    from genaisys.train.engine.shapes import render_varied, shape_question
+    from genaisys.train.shapes_data import COLORS, SHAPES
+
+    while True:
+        image, label = render_varied(rng.choice(list(COLORS)), rng.choice(SHAPES), rng)
+        if looks_like_shapes(image)[0] == "native":
+            break
+    question, answer, meta = shape_question(label, rng)
+    block = _image_block(image)
+    blocks = [{"type": "text", "text": question}, block] if rng.random() < 0.6 else [block, {"type": "text", "text": question}]
+    return Turn("shape", blocks, plan(answer), facts={"shape": f"{label['color']} {label['shape']}", "answer": answer})
+
+
+def talk_turn(rng: random.Random, replay: dict[str, str]) -> Turn:
+    prompt = rng.choice(sorted(replay))
+    return Turn("talk", prompt, plan(replay[prompt]))
+
+
+# ------------------------------------------------------------------------------------- follow-ups
+def _tool_result(view: View, name: str) -> tuple[dict[str, Any], str] | None:
+    """The latest call to ``name`` in the history before this turn, and its result text."""
+    calls: dict[str, dict[str, Any]] = {}
+    found = None
+    for m in view.history:
+        if isinstance(m, AIMessage):
+            for c in m.tool_calls:
+                calls[c["id"]] = c
+        elif isinstance(m, ToolMessage) and m.tool_call_id in calls and calls[m.tool_call_id]["name"] == name:
+            found = (calls[m.tool_call_id]["args"], m.text.strip())
+    return found
+
+
+_OPWORDS = (("sqrt(", "square root"), (" ** ", "power"), ("/ 100 *", "percentage"), (" * ", "multiplication"),
+            (" / ", "division"), (" + ", "addition"), (" - ", "subtraction"))
+
+
+def _opword(expression: str) -> str:
+    for mark, word in _OPWORDS:
+        if mark in expression:
+            return word
+    return "calculation"
+
+
+def followup_turn(rng: random.Random, earlier: Sequence[Turn], tools: Sequence[str]) -> Turn | None:
+    """A follow-up on something an earlier turn of the thread did (``None`` if nothing fits)."""
+    options: list[Callable[[], Turn]] = []
+    calcs = [t for t in earlier if t.kind == "arithmetic" and t.needs in tools]
+    if calcs:
+        expression = calcs[-1].facts["expression"]
+        word = _opword(expression)
+
+        def recall_result() -> Turn:
+            question = expand(rng.choice([
+                "What was the result of the {w} I asked you about?", "What did the {w} come to?",
+                "Remind me, what was the answer to the {w}?", "What number did you get for the {w}[ earlier|]?",
+                "What was the result of {e} again?", "Can you repeat the result of my [calculation|math question]?",
+                "What was that number again?", "Sorry, what was the answer to {e}?"]), rng, w=word, e=expression)
+
+            def policy(view: View) -> str:
+                got = _tool_result(view, "calculator")
+                value = got[1] if got else "(no result)"
+                return expand(rng.choice(["It was {v}.", "The result was {v}.", "{e} = {v}.", "You got {v}: {e} = {v}.",
+                                          "The answer was {v}."]), rng, capitalize=False, v=value, e=(got[0]["expression"] if got else expression))
+            return Turn("recall_result", question, policy)
+
+        def chain() -> Turn:
+            n = rng.choice([2, 3, 4, 5, 10, 12, 100, 7])
+            op, words = rng.choice([("*", ("Multiply that by {n}.", "Now times {n}?", "And that times {n}?",
+                                           "What's that multiplied by {n}?")),
+                                    ("/", ("Divide that by {n}.", "And divided by {n}?", "Now split that into {n}.",
+                                           "What is that divided by {n}?")),
+                                    ("+", ("Add {n} to that.", "Plus {n}?", "And if I add {n}?")),
+                                    ("-", ("Subtract {n} from that.", "Minus {n}?", "Take {n} away from that."))])
+            question = expand(rng.choice(words), rng, n=n)
+
+            def first(view: View) -> AIMessage:
+                got = _tool_result(view, "calculator")
+                value = got[1] if got else "0"
+                return call("calculator", {"expression": f"{value} {op} {n}"})
+
+            def then(view: View) -> str:
+                expression = view.turn[0].tool_calls[0]["args"]["expression"] if view.turn else "?"
+                return intents._say_result(expression, rng)(view)
+            return Turn("chain", question, plan(first, then), needs="calculator")
+
+        options += [recall_result, recall_result, chain]
+    clocks = [t for t in earlier if t.kind == "clock" and t.needs in tools]
+    if clocks:
+        def other_place() -> Turn:
+            place, tz = rng.choice(content.PLACES)
+            question = expand(rng.choice(["And in {p}?", "What about {p}?", "How about {p}?", "And what time is it in {p}?"]),
+                              rng, p=place)
+            return Turn("switch", question, plan(call("current_time", {"timezone": tz}), intents._say_time(place, rng)),
+                        needs="current_time")
+        options.append(other_place)
+    weathers = [t for t in earlier if t.kind == "weather" and t.needs in tools]
+    if weathers:
+        def other_city() -> Turn:
+            city = rng.choice(content.PLACES)[0]
+            question = expand(rng.choice(["What about {c}?", "And in {c}?", "How's the weather in {c} then?"]), rng, c=city)
+            return Turn("switch", question, plan(call("get_weather", {"city": city}),
+                                                 lambda v: intents.result_text(v)), needs="get_weather")
+        options.append(other_city)
+    notes = [t for t in earlier if t.kind == "remember" and t.needs in tools]
+    if notes:
+        note = notes[-1].facts["note"]
+
+        def recall_note() -> Turn:
+            question = expand(rng.choice(["What did I ask you to remember?", "What was the note I gave you?",
+                                          "Remind me what I told you to save."]), rng)
+            return Turn("recall_note", question, plan(f"You asked me to remember that {intents._second_person(note)}."))
+        options.append(recall_note)
+    media = [t for t in earlier if t.kind in ("photo", "shape")]
+    if media:
+        said = media[-1].facts["answer"]
+
+        def recall_media() -> Turn:
+            question = expand(rng.choice(["What was in the [picture|image|photo] I sent?",
+                                          "Remind me what the [image|picture] showed.",
+                                          "What did you say about my [photo|picture]?"]), rng)
+            return Turn("recall_media", question, plan(f"I said: {said}"))
+        options.append(recall_media)
+    asked = [t for t in earlier if isinstance(t.content, str)]
+    if asked:
+        def recall_question() -> Turn:
+            pick = rng.choice(["first", "last"])
+            target = asked[0] if pick == "first" else asked[-1]
+            question = expand(rng.choice([f"What did I ask you {pick}?", f"What was my {pick} question?",
+                                          f"Remind me what I asked {'at the start' if pick == 'first' else 'just now'}."]),
+                              rng)
+            return Turn("recall_question", question, plan(f"You asked: \"{target.content}\""))
+        options.append(recall_question)
+    docs = [t for t in earlier if t.kind == "document" and t.facts.get("fact")]
+    if docs:
+        fact = docs[-1].facts["fact"]
+
+        def recall_doc() -> Turn:
+            question = expand(rng.choice(["What did you say about that earlier?", "Can you repeat what you found?",
+                                          "Sorry, what was that again?"]), rng)
+            return Turn("recall_doc", question, plan(f"I said: {fact}"))
+        options.append(recall_doc)
+    return rng.choice(options)() if options else None
+
+
+# ------------------------------------------------------------------------------------- threads
+def _intent_turn(rng: random.Random, tools: Sequence[str]) -> Turn:
+    name = rng.choices(list(intents.WEIGHTS), list(intents.WEIGHTS.values()))[0]
+    ask = intents.INTENTS[name](rng)
+    return Turn(name, ask.text, ask.policy(tools), needs=ask.tool, facts=ask.facts, ask=ask)
+
+
+def plan_thread(world: Any, rng: random.Random, replay: dict[str, str]) -> ThreadPlan:
+    """One thread: its graph configuration and its turns (see the module doc)."""
+    demo_like = rng.random() < 0.2
+    memory = demo_like or rng.random() < 0.6
+    n_turns = rng.choices([1, 2, 3, 4], [30, 30, 25, 15])[0]
+    kinds = []
+    for i in range(n_turns):
+        weights = {"intent": 48, "document": 22 if memory else 8, "talk": 12, "photo": 7, "shape": 5,
+                   "followup": 35 if i else 0}
+        kinds.append(rng.choices(list(weights), list(weights.values()))[0])
+    # the needed tools first (each present with p = 0.85), then distractors up to 0..7 tools
+    provisional = [_intent_turn(rng, ()) if k == "intent" else None for k in kinds]
+    needed = {t.needs for t in provisional if t is not None and t.needs}
+    if demo_like:
+        tools = list(_DEMO_LIKE)
+    else:
+        size = rng.choices(range(8), [6, 10, 14, 16, 16, 14, 12, 12])[0]
+        tools = [n for n in needed if rng.random() < 0.85]
+        pool = [n for n in world.tools if n not in tools]
+        builtin = [n for n in pool if n in ("calculator", "current_time", "http_fetch", "read_file", "memory_search",
+                                            "memory_write", "generate_image", "speak")]
+        while len(tools) < max(size, len(tools)) and pool:
+            pick = rng.choice(builtin if builtin and rng.random() < 0.55 else pool)
+            pool.remove(pick)
+            if pick in builtin:
+                builtin.remove(pick)
+            tools.append(pick)
+        rng.shuffle(tools)
+    turns: list[Turn] = []
+    for kind, draft in zip(kinds, provisional):
+        if kind == "intent":
+            assert draft is not None
+            draft.policy = draft.ask.policy(tools)
+            turns.append(draft)
+        elif kind == "document":
+            turns.append(doc_turn(world, rng, tools, memory))
+        elif kind == "talk":
+            turns.append(talk_turn(rng, replay))
+        elif kind == "photo":
+            turns.append(photo_turn(world, rng))
+        elif kind == "shape":
+            turns.append(shape_turn(rng))
+        else:
+            turn = followup_turn(rng, turns, tools)
+            turns.append(turn if turn is not None else talk_turn(rng, replay))
+    return ThreadPlan(tools, memory, turns)
+
+
+def record_threads(world: Any, plans: Sequence[ThreadPlan], *, seed: int = 0,
+                   progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+    """Run ``plans`` through the assistant graph around the oracle; one record per model call."""
+    from genaisys.core.perception import looks_like_shapes
+    from genaisys.graphs import build_assistant_graph, run_turn
+    from genaisys.graphs.media import ByContent
+
+    oracle = OracleCore(graph="assistant")
+    records: list[dict[str, Any]] = []
+    for i, thread in enumerate(plans):
+        first = len(oracle.calls)
+        graph = build_assistant_graph(oracle, tools=world.toolset(thread.tools),
+                                      memory=world.memory if thread.memory else None, blobs=world.blobs,
+                                      checkpointer=":memory:", textualizers={"image": world.textualizer},
+                                      policy=ByContent(looks_like_shapes))
+        for j, turn in enumerate(thread.turns):
+            if turn.before:
+                turn.before()
+            oracle.policy = turn.policy
+            oracle.meta = {"kind": turn.kind, "turn": j, "tools": len(thread.tools), "memory": thread.memory}
+            run_turn(graph, turn.content, thread_id=f"thread-{seed}-{i}")
+        for k, (recorded, train_on) in enumerate(merge_calls(oracle.calls[first:])):
+            records.append(recorded.to_record(f"assistant-{seed}-{i}-{k}", blobs=world.blobs, train_on=train_on))
+        if progress:
+            progress(i + 1)
+    return records
+
+
+def record_assistant(world: Any, n_threads: int, *, replay: dict[str, str], seed: int = 0,
+                     progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+    """Plan ``n_threads`` threads and record them (see `record_threads`)."""
+    rng = random.Random(seed)
+    plans = [plan_thread(world, rng, replay) for _ in range(n_threads)]
+    return record_threads(world, plans, seed=seed, progress=progress)

@@ -1,0 +1,150 @@
+"""Training text equals inference text: for each prebuilt graph, a scenario recorded around the
+oracle, then replayed through a real `ChatCore` that gives the same answers, must render to the
+very prompts the core decodes from — token for token, tool section, context and history included."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage
+
+from genaisys.core.chat import ChatCore
+from genaisys.core.toolcall import render_tool_call
+from genaisys.train.engine.programs.oracle import OracleCore, View, merge_calls
+from tests.train.conftest import tiny_chat
+
+pytestmark = pytest.mark.packaged  # the worlds' memory embeds with the packaged MiniLM
+
+
+class ReplayCore(ChatCore):
+    """A real ChatCore whose decoding is replaced by a policy's answer, written as the core would
+    write it (call markup included); the prompt it would decode from is kept in ``prompts``."""
+
+    policy: Any = None
+    prompts: list[str] = []
+
+    def _run(self, messages, stop=None, **kwargs):
+        tools = None if kwargs.get("tool_choice") == "none" else kwargs.get("tools") or None
+        prompt, _ = self._render(messages, tools, kwargs.get("tool_choice"))
+        self.prompts.append(prompt)
+        reply = self.policy(View(list(messages), list(tools or []), ""))
+        reply = AIMessage(reply) if isinstance(reply, str) else reply
+        text = "\n".join(p for p in (reply.text, *(render_tool_call(c["name"], c["args"]) for c in reply.tool_calls)) if p)
+        info = self._final_info(text, tools, 0, 0, ended=True)
+        if info["content"]:
+            yield info["content"], {}
+        yield "", info
+
+
+def _worlds(tmp_path):
+    from genaisys.train.engine.programs.world import World
+
+    return [World(tmp_path / f"world{i}", n_products=4, api_notes=False) for i in (0, 1)]
+
+
+def _check(records: list[dict], prompts: list[str], chat: ChatCore, n_calls: int) -> None:
+    from genaisys.train.data import to_messages
+    from genaisys.train.encoding import encode_conversation
+
+    assert n_calls == len(prompts) and records
+    rendered = []
+    for record in records:
+        messages, tools = to_messages(record)
+        ai = [i for i, m in enumerate(messages) if isinstance(m, AIMessage)]
+        enc = encode_conversation(chat, messages, tools, train_on=record.get("train_on", "all"))
+        labelled = {i for i in range(len(messages))}
+        assert labelled and enc.spans
+        for i in ai:  # every recorded call: the prompt before its reply, as inference renders it
+            before, _ = chat.render_prompt(messages[:i], tools=tools)
+            rendered.append(before)
+    # each inference prompt appears among the training prompts (folded chains cover several calls)
+    missing = [p for p in prompts if p not in rendered]
+    assert not missing, f"{len(missing)} inference prompt(s) the training records never render; first:\n{missing[0][-600:]}"
+
+
+def _run_both(tmp_path, record):
+    """``record(world, model, seed)`` drives a graph; returns (records, inference prompts, calls)."""
+    oracle_world, replay_world = _worlds(tmp_path)
+    oracle = OracleCore()
+    record(oracle_world, oracle, 0)
+    records = [c.to_record(f"r{i}", blobs=oracle_world.blobs, train_on=t)
+               for i, (c, t) in enumerate(merge_calls(oracle.calls))]
+    chat = tiny_chat()
+    replay = ReplayCore(core=chat.core, blobs=replay_world.blobs, max_new_tokens=4)
+    record(replay_world, replay, 0)
+    return records, replay.prompts, len(oracle.calls), chat
+
+
+def _assistant(world, model, seed):
+    from genaisys.core.perception import looks_like_shapes
+    from genaisys.graphs import build_assistant_graph, run_turn
+    from genaisys.graphs.media import ByContent
+    from genaisys.train.engine.programs import intents
+    from genaisys.train.engine.programs.assistant import doc_turn, followup_turn, photo_turn, shape_turn
+
+    rng = random.Random(seed)
+    tools = ["calculator", "read_file", "memory_search"]
+    ask = intents.arithmetic(random.Random(3))
+    from genaisys.train.engine.programs.assistant import Turn
+
+    turns = [Turn("arithmetic", ask.text, ask.policy(tools), needs="calculator", facts=ask.facts),
+             doc_turn(world, rng, tools, True), photo_turn(world, rng), shape_turn(rng)]
+    turns.append(followup_turn(random.Random(1), turns, tools))
+    graph = build_assistant_graph(model, tools=world.toolset(tools), memory=world.memory, blobs=world.blobs,
+                                  checkpointer=":memory:", textualizers={"image": world.textualizer},
+                                  policy=ByContent(looks_like_shapes))
+    for turn in turns:
+        if turn.before:
+            turn.before()
+        model.policy = turn.policy
+        run_turn(graph, turn.content, thread_id="t")
+
+
+def _rag(world, model, seed):
+    from genaisys.graphs import build_rag_graph, run_turn
+    from genaisys.train.engine.programs.assistant import _chunk_with
+
+    graph = build_rag_graph(model, world.memory, min_score=-1.0)
+    fact = world.documents[0].facts[0]
+    model.policy = lambda v: f"{fact.sentence} [{_chunk_with(v, fact.evidence) or 1}]"
+    run_turn(graph, fact.questions[0], thread_id="r")
+
+
+def _any_to_any(world, model, seed):
+    from genaisys.core.perception import looks_like_shapes
+    from genaisys.graphs import build_any_to_any_graph, run_turn
+    from genaisys.graphs.media import ByContent
+    from genaisys.train.engine.programs import intents
+    from genaisys.train.engine.programs.assistant import photo_turn
+    from genaisys.train.engine.programs.tools import stand_in_decoders
+
+    graph = build_any_to_any_graph(model, blobs=world.blobs, textualizers={"image": world.textualizer},
+                                   decoders=stand_in_decoders(), policy=ByContent(looks_like_shapes),
+                                   checkpointer=":memory:")
+    ask = intents.draw(random.Random(2))
+    photo = photo_turn(world, random.Random(5))
+    model.policy = ask.policy(["generate_image", "speak"])
+    run_turn(graph, ask.text, thread_id="a")
+    photo.before()
+    model.policy = photo.policy
+    run_turn(graph, photo.content, thread_id="a")
+
+
+def _planner(world, model, seed):
+    from genaisys.graphs import run_turn
+    from genaisys.graphs.planner import build_planner_graph
+    from genaisys.train.engine.programs.planner import _summary
+
+    plan = '[{"task": "calculator", "id": 1, "dep": [-1], "args": {"expression": "12 * 7"}}, ' \
+           '{"task": "calculator", "id": 2, "dep": [1], "args": {"expression": "<GENERATED>-1 * 3"}}]'
+    graph = build_planner_graph(model, tools=world.toolset(["calculator", "read_file"]))
+    model.policy = lambda v: _summary(v) if "Their results follow" in v.system else plan
+    run_turn(graph, "Compute 12 times 7, then multiply the result by 3.", thread_id="p")
+
+
+@pytest.mark.parametrize("graph", [_assistant, _rag, _any_to_any, _planner], ids=lambda f: f.__name__.strip("_"))
+def test_recorded_training_text_is_the_inference_text(tmp_path, graph):
+    records, prompts, n_calls, chat = _run_both(tmp_path, graph)
+    _check(records, prompts, chat, n_calls)
