@@ -1,20 +1,27 @@
-"""The nano recipe: train the embedded default core end to end with genaisys's own stages.
+"""The nano recipe: train the embedded default core on the programs it runs in.
 
-EfficientNet-Lite0 (frozen, features cached) → ``mlp2x_gelu`` connector (16 image tokens) →
-SmolLM2-135M-Instruct (frozen) + LoRA, in three stages on data from the data engine:
+EfficientNet-Lite0 (frozen, features cached) → ``mlp2x_gelu`` connector (all 49 image tokens) →
+SmolLM2-135M-Instruct (frozen) + LoRA on every projection, in two stages:
 
-1. **align** — connector only, on easy-VQA caption requests ("A red circle.");
-2. **sft** — connector + LoRA on easy-VQA questions (asked exactly as the evaluation asks them),
-   balanced POPE-style yes/no probes, and tool-use conversations for the builtin tools with
-   distractors that need no tool;
-3. **refine** — a second, shorter SFT pass weighted towards the yes/no questions (negations
-   included), with some of everything else so nothing is forgotten;
-4. **dpo** — POPE preference pairs (the right yes/no over the wrong one) against the SFT core.
+1. **align** — connector only: caption requests about shapes drawn many ways
+   (`genaisys.train.engine.shapes`) and easy-VQA images → "A red circle.";
+2. **sft** — connector + LoRA on one mix:
 
-Everything comes from the easy-VQA *train* split and the *train* tool phrasings; the evaluation
-uses the test split and held-out phrasings. ``genaisys train nano`` runs it; every stage
-checkpoints, so an interrupted run continues where it stopped. With ``ship=True`` the trained
-parts are written to ``genaisys/core/nano/`` (what ``load_core("nano")`` loads) with a model card.
+   - **recorded programs** (`genaisys.train.engine.programs`): the assistant, RAG, any-to-any and
+     planner graphs run around a scripted oracle with real tools, a real Chroma memory of
+     training documents and a real blob store; every model call is kept exactly as the graph
+     rendered it (system prompt, recalled context, tool list, history, tool results);
+   - **vision**: questions about shapes drawn many ways and about easy-VQA *train* images, asked
+     many ways, yes/no balanced;
+   - **replay**: requests that need no tool, answered with the base model's own answers.
+
+The prompt up to 128 tokens before each answer runs as a gradient-free cache
+(``frozen_context``), and micro-batches are packed by tokens (``max_batch_tokens``): a
+1,500-token graph prompt trains alone, sixteen short questions together. The evaluation's
+material — Python's help topics, the scikit-image / scikit-learn photos, the demo's turns and
+the held-out sets — never enters the data (a test checks it). ``genaisys train nano`` runs the
+recipe; every stage checkpoints, so an interrupted run continues where it stopped. With
+``ship=True`` the trained parts are written to ``genaisys/core/nano/`` with a model card.
 
 Example:
     >>> recipe = NanoRecipe(output_dir="runs/nano", scale=0.01)  # a smoke run  # doctest: +SKIP
@@ -24,6 +31,7 @@ Example:
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -69,25 +77,26 @@ class NanoRecipe(BaseModel):
     output_dir: Path = Path("runs/nano")
     seed: int = 0
     scale: float = Field(1.0, gt=0)
-    n_image_tokens: int = 16
-    align_samples: int = 2400
-    sft_qa: int = 4000
-    sft_pope: int = 1600
-    sft_tools: int = 480
-    dpo_pairs: int = 480
-    refine_yes_no: int = 1600
-    refine_open: int = 300
-    refine_pope: int = 1200
-    refine_tools: int = 160
+    n_image_tokens: int | None = Field(None, description="image tokens per image; None: all 49 of the encoder")
+    align_shapes: int = 1800
+    align_easy_vqa: int = 600
+    assistant_threads: int = 900
+    rag_questions: int = 200
+    any_to_any_threads: int = 150
+    planner_requests: int = 60
+    shape_questions: int = 3000
+    easy_vqa_questions: int = 600
+    pope_probes: int = 300
+    replay_prompts: int = 500
     align_lr: float = 1e-3
-    sft_lr: float = 4e-4
-    dpo_lr: float = 1e-4
-    refine_lr: float = 2e-4
-    dpo_beta: float = 0.1
-    batch_size: int = 16
+    sft_lr: float = 3e-4
     lora_r: int = 16
     lora_alpha: int = 32
-    lora_targets: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    lora_targets: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj",
+                                                             "gate_proj", "up_proj", "down_proj"])
+    frozen_context: int | None = Field(128, description="prompt tokens before each answer that keep gradients; "
+                                                        "earlier ones run as a gradient-free cache (None: all train)")
+    max_batch_tokens: int = Field(2048, description="padded tokens per micro-batch (packed by length)")
     mixed_precision: str = Field("bf16", description="bf16 autocast: ~1.2-1.7x faster on CPUs with AVX512-BF16")
     threads: int | None = None
     progress: bool = True
@@ -111,57 +120,96 @@ def nano_chat(recipe: NanoRecipe) -> Any:
     return ChatCore(core=core, model_name="genaisys-nano")
 
 
-def build_nano_data(recipe: NanoRecipe) -> dict[str, Path]:
-    """Write the recipe's data files (JSONL) under ``output_dir/data``; returns them by name."""
+def _caption_records(n: int, folder: Path, seed: int) -> list[dict[str, Any]]:
+    from genaisys.train.engine.easy_vqa import CAPTION_PROMPTS
+    from genaisys.train.engine.shapes import render_varied
+    from genaisys.train.shapes_data import COLORS, SHAPES
+
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    pairs = [(c, s) for c in COLORS for s in SHAPES]
+    out = []
+    for i in range(n):
+        if i % len(pairs) == 0:
+            rng.shuffle(pairs)
+        color, shape = pairs[i % len(pairs)]
+        image, _ = render_varied(color, shape, rng)
+        path = folder / f"caption-{seed}-{i:06d}.png"
+        image.save(path)
+        out.append({"id": f"shape-cap-{seed}-{i}", "images": [str(path)],
+                    "conversations": [{"from": "human", "value": f"<image>\n{rng.choice(CAPTION_PROMPTS)}"},
+                                      {"from": "gpt", "value": f"A {color} {shape}."}],
+                    "meta": {"source": "shapes", "kind": "caption"}})
+    return out
+
+
+def build_nano_data(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Write the recipe's data (JSONL) under ``output_dir/data``; returns the files and counts.
+
+    The recorded programs run in a `World` under ``output_dir/world``; the base model's replay
+    answers are cached in ``output_dir/data/replay.json`` (the slow part of a first run).
+    """
     from genaisys.train.data import write_records
-    from genaisys.train.engine.easy_vqa import captions, pope_pairs, pope_probes, qa
-    from genaisys.train.engine.tool_use import tool_conversations, tool_routing_items
+    from genaisys.train.engine.easy_vqa import captions, pope_probes, qa
+    from genaisys.train.engine.programs import record_programs
+    from genaisys.train.engine.programs.talk import base_answers, talk_prompts
+    from genaisys.train.engine.programs.world import World
+    from genaisys.train.engine.shapes import shape_records
+    from genaisys.train.holdout import drop_evaluation_overlap
 
     data = recipe.output_dir / "data"
-    s = recipe.seed
-    files = {
-        "align": write_records(data / "align.jsonl", captions("train", recipe.n(recipe.align_samples), s)),
-        "sft": write_records(data / "sft.jsonl", [
-            *qa("train", recipe.n(recipe.sft_qa), s), *pope_probes("train", recipe.n(recipe.sft_pope), s + 1),
-            *tool_conversations(recipe.n(recipe.sft_tools), s + 2, split="train")]),
-        "dpo": write_records(data / "dpo.jsonl", pope_pairs("train", recipe.n(recipe.dpo_pairs), s + 3)),
-    }
-    # A second pass that leans on the yes/no questions (negations included): after one SFT epoch
-    # the core reads colours and shapes well but still slips on "is there not a …?".
-    pool = qa("train", recipe.n(recipe.refine_yes_no + recipe.refine_open) * 2, s + 4)
-    yes_no = [r for r in pool if r["meta"]["kind"] == "yes/no"][:recipe.n(recipe.refine_yes_no)]
-    open_ = [r for r in pool if r["meta"]["kind"] == "open"][:recipe.n(recipe.refine_open)]
-    files["refine"] = write_records(data / "refine.jsonl", [
-        *yes_no, *open_, *pope_probes("train", recipe.n(recipe.refine_pope), s + 5),
-        *tool_conversations(recipe.n(recipe.refine_tools), s + 6, split="train")])
-    files["tool_heldout"] = data / "tool_routing_heldout.jsonl"
-    tool_routing_items(100, s, path=files["tool_heldout"])
-    return files
+    data.mkdir(parents=True, exist_ok=True)
+    s, n = recipe.seed, recipe.n
+    prompts = talk_prompts(random.Random(s), n(recipe.replay_prompts))
+    replay = base_answers(prompts, data / "replay.json", excluded=[q for q, _ in TEXT_QUESTIONS], progress=log)
+    log(f"replay: {len(replay)} of {len(prompts)} base answers kept")
+    world = World(recipe.output_dir / "world", seed=s)
+    programs = record_programs(world, replay=replay, seed=s, assistant=n(recipe.assistant_threads),
+                               rag=n(recipe.rag_questions), any_to_any=n(recipe.any_to_any_threads),
+                               planner=n(recipe.planner_requests), log=log)
+    vision = [*shape_records(n(recipe.shape_questions), data / "shapes", seed=s + 1),
+              *qa("train", n(recipe.easy_vqa_questions), s + 2), *pope_probes("train", n(recipe.pope_probes), s + 3)]
+    plain = [{"id": f"replay-{i}", "conversations": [{"from": "human", "value": q}, {"from": "gpt", "value": a}],
+              "meta": {"source": "replay"}} for i, (q, a) in enumerate(sorted(replay.items()))]
+    align = [*_caption_records(n(recipe.align_shapes), data / "captions", s + 4),
+             *captions("train", n(recipe.align_easy_vqa), s + 5)]
+    sft = [*programs, *vision, *plain]
+    random.Random(s).shuffle(sft)
+    # evaluation material never trains: a composed phrasing that an evaluator also wrote is dropped
+    sft, dropped = drop_evaluation_overlap(sft)
+    align, dropped_align = drop_evaluation_overlap(align)
+    (data / "overlap.json").write_text(json.dumps(dropped + dropped_align, indent=1))
+    log(f"dropped {len(dropped) + len(dropped_align)} record(s) that matched evaluation material ({data / 'overlap.json'})")
+    counts = {"align": len(align), "programs": len(programs), "vision": len(vision), "replay": len(plain),
+              "sft": len(sft), "dropped_as_evaluation_material": len(dropped) + len(dropped_align)}
+    return {"align": write_records(data / "align.jsonl", align), "sft": write_records(data / "sft.jsonl", sft),
+            "counts": counts}
 
 
 def _stage_config(recipe: NanoRecipe, name: str, data: Path, **loop: Any) -> Any:
     from genaisys.assets import cache_dir
     from genaisys.train.config import TrainConfig
 
-    stage = "sft" if name == "refine" else name
-    options: dict[str, Any] = {"feature_dir": str(cache_dir() / "features"), "group_by_length": True}
+    options: dict[str, Any] = {"feature_dir": str(cache_dir() / "features"),
+                               "max_batch_tokens": recipe.max_batch_tokens}
     lora = None
-    if stage != "align":
+    if name != "align":
         lora = {"r": recipe.lora_r, "alpha": recipe.lora_alpha, "target_modules": recipe.lora_targets}
-    if stage == "dpo":
-        options["beta"] = recipe.dpo_beta
-    return TrainConfig(stage=stage, core=str(recipe.output_dir / name), data=[data], lora=lora,
+        if recipe.frozen_context is not None:
+            options["frozen_context"] = recipe.frozen_context
+    return TrainConfig(stage=name, core=str(recipe.output_dir / name), data=[data], lora=lora,
                        stage_options=options,
-                       loop={"output_dir": str(recipe.output_dir / name), "epochs": 1, "batch_size": recipe.batch_size,
+                       loop={"output_dir": str(recipe.output_dir / name), "epochs": 1, "batch_size": 1,
                              "seed": recipe.seed, "progress": recipe.progress, "log_every": 5, "save_every": 50,
                              "warmup_steps": 10, "scheduler": "cosine",
                              "mixed_precision": recipe.mixed_precision, **loop})
 
 
 def train_nano(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run the stages (skipping any whose ``final/`` exists); returns timings and results.
+    """Build the data, then run the stages (skipping any whose ``final/`` exists).
 
-    The trained core is ``output_dir/dpo/final`` (a `MultimodalCore.save_pretrained` folder).
+    Returns timings (per stage: steps, wall time, samples/s, losses, peak RSS), the data files and
+    the trained core folder (``output_dir/sft/final``).
     """
     import torch
 
@@ -174,11 +222,11 @@ def train_nano(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> dic
     recipe.output_dir.mkdir(parents=True, exist_ok=True)
     (recipe.output_dir / "recipe.json").write_text(recipe.model_dump_json(indent=2))
     t0 = time.perf_counter()
-    files = build_nano_data(recipe)
-    timings: dict[str, Any] = {"data_s": round(time.perf_counter() - t0, 1)}
-    log(f"data written to {recipe.output_dir / 'data'} in {timings['data_s']} s")
+    files = build_nano_data(recipe, log=log)
+    timings: dict[str, Any] = {"data_s": round(time.perf_counter() - t0, 1), "records": files["counts"]}
+    log(f"data written to {recipe.output_dir / 'data'} in {timings['data_s']} s: {files['counts']}")
     chat = None
-    stages = [("align", recipe.align_lr), ("sft", recipe.sft_lr), ("refine", recipe.refine_lr), ("dpo", recipe.dpo_lr)]
+    stages = [("align", recipe.align_lr), ("sft", recipe.sft_lr)]
     for stage, lr in stages:
         final = recipe.output_dir / stage / "final"
         if (final / "genaisys_core.json").is_file():
@@ -199,7 +247,7 @@ def train_nano(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> dic
         log(f"{stage}: {json.dumps(timings[stage])}")
     timings["total_s"] = round(time.perf_counter() - t0, 1)
     (recipe.output_dir / "timings.json").write_text(json.dumps(timings, indent=2))
-    return {"core": recipe.output_dir / "dpo" / "final", "timings": timings, "data": files}
+    return {"core": recipe.output_dir / "sft" / "final", "timings": timings, "data": files}
 
 
 def _text_answers(chat: Any, questions: tuple[tuple[str, str], ...]) -> list[dict[str, Any]]:

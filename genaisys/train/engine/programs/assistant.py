@@ -225,7 +225,7 @@ def followup_turn(rng: random.Random, earlier: Sequence[Turn], tools: Sequence[s
 
         def recall_result() -> Turn:
             question = expand(rng.choice([
-                "What was the result of the {w} I asked you about?", "What did the {w} come to?",
+                "What was the result of that {w} from before?", "What did the {w} come to?",
                 "Remind me, what was the answer to the {w}?", "What number did you get for the {w}[ earlier|]?",
                 "What was the result of {e} again?", "Can you repeat the result of my [calculation|math question]?",
                 "What was that number again?", "Sorry, what was the answer to {e}?"]), rng, w=word, e=expression)

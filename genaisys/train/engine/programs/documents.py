@@ -185,7 +185,7 @@ _VERBS = {"return": "returns", "create": "creates", "convert": "converts", "open
           "calculate": "calculates", "raise": "raises", "test": "tests", "check": "checks", "find": "finds",
           "split": "splits", "join": "joins", "wrap": "wraps", "apply": "applies", "call": "calls", "copy": "copies",
           "remove": "removes", "add": "adds", "parse": "parses", "load": "loads", "save": "saves",
-          "decode": "decodes", "encode": "encodes", "serialize": "serializes", "run": "runs", "start": "starts",
+          "decode": "decodes", "encode": "encodes", "serialize": "serializes", "deserialize": "deserializes", "run": "runs", "start": "starts",
           "send": "sends", "format": "formats", "change": "changes", "delete": "deletes", "move": "moves",
           "print": "prints", "generate": "generates", "construct": "constructs", "compare": "compares",
           "search": "searches", "replace": "replaces", "extract": "extracts", "insert": "inserts", "pop": "pops",

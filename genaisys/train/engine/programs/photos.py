@@ -148,7 +148,7 @@ _WHAT = ("What is in this [photo|picture|image]?", "What [does this photo|does t
          "What am I looking at[ here|]?", "What's this?", "Can you tell me what this [photo|picture] shows?",
          "Describe this [photo|picture|image][ for me|].", "What do you see in this [photo|picture|image]?",
          "Identify [what's|what is] in [this|the] [photo|picture].", "What is this [a picture|a photo] of?")
-_ANIMAL = ("What animal is [this|in this photo|in the picture|shown here]?", "What kind of animal is this?",
+_ANIMAL = ("What animal is [this|in the picture|shown here]?", "What kind of animal is this?",
            "Which animal do you see[ in the photo|]?", "Is there an animal in this [photo|picture]? What is it?",
            "What [creature|animal] is in [this|the] image?", "Name the animal in [this|the] [photo|picture].")
 _READ = ("What does the text [in the image|in this photo|on it] say?", "Read the text in this [image|picture].",

@@ -154,7 +154,8 @@ def fetch_tool() -> Any:
     pages = {url: (title, text) for url, title, text in PAGES}
 
     def http_fetch(url: str) -> str:
-        hit = pages.get(url) or pages.get(url.rstrip("/")) or pages.get(url + "/")
+        key = "https://" + url.split("://", 1)[-1]  # the sites answer on http too
+        hit = pages.get(key) or pages.get(key.rstrip("/")) or pages.get(key + "/")
         if hit is None:
             raise ToolException(f"fetching {url} failed: the server did not answer (connection refused)")
         title, text = hit

@@ -1,0 +1,175 @@
+"""The recorded-programs data engine: phrasings, intents whose calls really run, the oracle's
+records and folds, documents, photos and shapes."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+
+from genaisys.train.engine.phrasing import all_expansions, dedup, diversity, expand, variants
+from genaisys.train.engine.programs import intents
+from genaisys.train.engine.programs.oracle import OracleCore, RecordedCall, View, call, merge_calls, plan
+
+
+def test_phrasing_expands_nested_alternatives_and_measures_variety():
+    assert sorted(all_expansions("[a|b [c|d]]!")) == ["a!", "b c!", "b d!"]
+    rng = random.Random(0)
+    many = variants(["[Could|Can] you [add|sum] {x}[ please|]?", "What is {x}?"], 8, rng, x="2 and 3")
+    assert len(many) == len(set(many)) > 4
+    d = diversity(many)
+    assert d["unique"] == 1.0 and 0 < d["mean_rouge_l"] < 1
+    assert dedup(["what is two", "what is two ?", "hello there"]) == ["what is two", "hello there"]
+    with pytest.raises(Exception, match="never closed"):
+        expand("[a|b", rng)
+
+
+class _Memory:
+    def __init__(self):
+        self.texts = []
+
+    def search(self, query, k=4, where=None):
+        return []
+
+    def add_texts(self, texts, metadatas=None):
+        self.texts += texts
+        return [str(len(self.texts))]
+
+
+@pytest.fixture(scope="module")
+def tools(tmp_path_factory):
+    from genaisys.graphs.media import make_decoder_tools
+    from genaisys.memory import BlobStore
+    from genaisys.tools import get_tool
+    from genaisys.train.engine.programs.content import FILES
+    from genaisys.train.engine.programs.tools import everyday_tools, fetch_tool, stand_in_decoders
+
+    root = tmp_path_factory.mktemp("files")
+    for name, text in FILES:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    quiet = {"idempotent_cache": None}
+    pool = [get_tool("builtin:calculator", safety=quiet), get_tool("builtin:clock", safety=quiet),
+            get_tool("builtin:file_reader", roots=[root], safety=quiet),
+            get_tool("builtin:memory_write", memory=_Memory(), safety=quiet), fetch_tool(),
+            *make_decoder_tools(stand_in_decoders(), blobs=BlobStore(tmp_path_factory.mktemp("blobs"))),
+            *everyday_tools()]
+    return {t.name: t for t in pool}
+
+
+@pytest.mark.parametrize("name", sorted(intents.INTENTS))
+def test_every_intent_calls_a_tool_whose_arguments_validate_and_that_succeeds(name, tools):
+    rng = random.Random(name)
+    for _ in range(40):
+        ask = intents.INTENTS[name](rng)
+        assert ask.text and ask.tool in tools
+        reply = ask.with_tool(View([HumanMessage(ask.text)], [], "think"))
+        (tool_call,) = reply.tool_calls
+        result = tools[tool_call["name"]].invoke({**tool_call, "id": "c1", "type": "tool_call"})
+        assert result.status != "error", (ask.text, tool_call, result.content)
+        answer = ask.with_tool(View([HumanMessage(ask.text), AIMessage("", tool_calls=[{**tool_call, "id": "c1"}]),
+                                     result], [], "think"))
+        assert isinstance(answer, str) and answer.strip()
+        without = ask.without_tool(View([HumanMessage(ask.text)], [], "think"))
+        assert isinstance(without, str) and without.strip()  # no tool: the answer says so (or is trivial)
+
+
+def test_arithmetic_answers_carry_the_calculators_real_result(tools):
+    ask = intents.arithmetic(random.Random(4))
+    reply = ask.with_tool(View([HumanMessage(ask.text)], [], ""))
+    result = tools["calculator"].invoke({**reply.tool_calls[0], "id": "c", "type": "tool_call"})
+    answer = ask.with_tool(View([HumanMessage(ask.text), AIMessage("", tool_calls=[{**reply.tool_calls[0], "id": "c"}]),
+                                 result], [], ""))
+    assert result.content in answer
+
+
+def test_a_failing_tool_is_reported_not_papered_over():
+    ask = intents.arithmetic(random.Random(1))
+    failed = ToolMessage("Error: division by zero", tool_call_id="c", status="error")
+    answer = ask.with_tool(View([HumanMessage(ask.text), AIMessage("", tool_calls=[
+        {"name": "calculator", "args": {}, "id": "c"}]), failed], [], ""))
+    assert "could not" in answer and "division by zero" in answer
+
+
+def test_view_reads_the_numbered_context_and_the_turn():
+    system = SystemMessage("Intro.\n[1] (source: a.md#chars=0-9) First chunk\nline two\n[2] (source: b.md) Second")
+    view = View([system, HumanMessage("q1"), AIMessage("a1"), HumanMessage("q2"),
+                 AIMessage("", tool_calls=[{"name": "f", "args": {}, "id": "x"}]),
+                 ToolMessage("r", tool_call_id="x")], [])
+    assert [(c.number, c.citation, c.text) for c in view.context] == [(1, "a.md#chars=0-9", "First chunk\nline two"),
+                                                                      (2, "b.md", "Second")]
+    assert view.step == 1 and view.user_text == "q2" and [m.content for m in view.history] == ["q1", "a1"]
+
+
+def test_the_oracle_refuses_a_call_to_a_tool_the_graph_did_not_bind():
+    oracle = OracleCore(policy=plan(call("calculator", {"expression": "1"})))
+    with pytest.raises(Exception, match="does not bind"):
+        oracle.invoke("hi")
+
+
+def _call(messages, reply):
+    return RecordedCall("assistant", "think", list(messages), [], reply)
+
+
+def test_growing_conversations_fold_into_one_record_with_the_right_targets():
+    q1, q2 = HumanMessage("2+2?"), HumanMessage("and 3+3?")
+    c = AIMessage("", tool_calls=[{"name": "calculator", "args": {"expression": "2+2"}, "id": "a"}])
+    r = ToolMessage("4", tool_call_id="a")
+    a1 = AIMessage("4.")
+    calls = [_call([q1], c), _call([q1, c, r], a1), _call([q1, c, r, a1, q2], AIMessage("6."))]
+    (last, train_on), = merge_calls(calls)
+    assert last is calls[-1] and train_on == "all"
+    # a new system prompt on the second turn (recalled context): two records, the second trains its turn only
+    s1, s2 = SystemMessage("ctx 1"), SystemMessage("ctx 2")
+    calls = [_call([s1, q1], c), _call([s1, q1, c, r], a1), _call([s2, q1, c, r, a1, q2], AIMessage("6."))]
+    assert [t for _, t in merge_calls(calls)] == ["all", "turn"]
+
+
+def test_documents_state_their_facts_and_questions_ask_for_them():
+    from genaisys.train.engine.programs.documents import api_notes, product_manual
+
+    for seed in range(8):
+        doc = product_manual("Quillmate", random.Random(seed))
+        assert all(f.evidence in doc.text and f.value in f.sentence for f in doc.facts)
+        assert all("Quillmate" in q or "{" not in q for f in doc.facts for q in f.questions)
+    notes = api_notes("textwrap")
+    assert notes is not None and all(f.evidence in notes.text for f in notes.facts)
+
+
+def test_photo_descriptions_are_the_textualizers_and_answers_follow_them():
+    from genaisys.train.engine.programs.photos import Scene, kind_of, photo_question, scripted_description
+
+    scene = Scene(451, 300, [(285, 0.77), (282, 0.1)])
+    text = scripted_description(scene)
+    assert text == "An image of 451×300 pixels. It most likely shows: Egyptian cat (77%), tiger cat (10%). " \
+                   "No text was found in it."
+    assert kind_of(285) == ("cat", True)
+    rng = random.Random(0)
+    answers = [a for q, a, m in (photo_question(scene, rng) for _ in range(30)) if m["kind"] != "read"]
+    assert all("Egyptian cat" in a or "cat" in a for a in answers)
+    unsure = Scene(640, 480, [(967, 0.2)])
+    assert any("not sure" in photo_question(unsure, rng)[1] or "can't tell" in photo_question(unsure, rng)[1]
+               for _ in range(10))
+
+
+def test_shapes_are_drawn_as_labelled_and_yes_no_questions_are_balanced():
+    import numpy as np
+
+    from genaisys.train.engine.shapes import render_varied, shape_question
+    from genaisys.train.shapes_data import COLORS, SHAPES
+
+    rng = random.Random(0)
+    for color in COLORS:
+        image, label = render_varied(color, rng.choice(SHAPES), rng)
+        pixels = np.asarray(image).reshape(-1, 3).astype(int)
+        close = (np.abs(pixels - np.array(label["rgb"])).max(1) < 40).mean()
+        assert close > 0.03, (color, close)  # the figure is there, in (about) its colour
+    kinds = Counter()
+    for _ in range(3000):
+        q, a, meta = shape_question({"color": "red", "shape": "circle"}, rng)
+        if meta["kind"] == "yes/no":
+            kinds[a.startswith("Yes")] += 1
+            assert a.startswith("Yes") == meta["answer_yes"]
+    assert abs(kinds[True] / sum(kinds.values()) - 0.5) < 0.04
