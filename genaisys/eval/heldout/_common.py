@@ -66,14 +66,13 @@ class TurnClock:
         global _first_turn_done
         from genaisys.graphs import run_turn
 
-        from genaisys.errors import GenaisysError
-
         cold = not _first_turn_done
         _first_turn_done = True
         start = time.perf_counter()
         try:
             values = run_turn(graph, content, thread_id=thread_id)
-        except GenaisysError as exc:  # one failed turn (a tool loop past the recursion limit …) is a wrong answer
+        except Exception as exc:  # noqa: BLE001 — a turn that crashes (recursion limit, a core bug) is a wrong
+            # answer, recorded with its error, not the end of a long run
             values = {"messages": [], ERROR: f"{type(exc).__name__}: {exc}"}
         seconds = time.perf_counter() - start
         self.turns.append({"suite": suite, "seconds": seconds, "cold": cold})

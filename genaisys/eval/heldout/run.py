@@ -196,7 +196,7 @@ def write_heldout_report(results: dict[str, EvalResult], out_dir: str | Path, *,
 
 
 def _fmt(value: Any) -> str:
-    return "—" if value is None else f"{value:.2f} s"
+    return "— (an earlier graph turn in this process was the cold one)" if value is None else f"{value:.2f} s"
 
 
 def _stats(s: dict[str, Any]) -> str:

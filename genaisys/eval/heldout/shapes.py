@@ -29,8 +29,8 @@ predictions* over yes/no questions), ``unparsed``; with the graph part also ``gr
 Example:
     >>> import numpy as np
     >>> image, centre = render_shape("triangle", (200, 20, 20), (240, 240, 250), 96, rng=np.random.default_rng(0))
-    >>> image.shape, tuple(image[centre])
-    ((96, 96, 3), (200, 20, 20))
+    >>> image.shape, image[centre].tolist()
+    ((96, 96, 3), [200, 20, 20])
 """
 
 from __future__ import annotations
@@ -237,8 +237,10 @@ class HeldoutShapesTask(BaseTask):
         predictions: list[Prediction] = []
         for start in range(0, len(items), batch_size):
             batch = items[start:start + batch_size]
-            replies = bound.batch([self.build_messages(i) for i in batch])
-            predictions += [GraphPrediction(text=turn_text(r), extra={"via": "direct"}) for r in replies]
+            replies = bound.batch([self.build_messages(i) for i in batch], return_exceptions=True)
+            predictions += [GraphPrediction(text="", extra={"via": "direct", "error": f"{type(r).__name__}: {r}"})
+                            if isinstance(r, Exception) else GraphPrediction(text=turn_text(r), extra={"via": "direct"})
+                            for r in replies]
             if log is not None:
                 log(f"  shapes direct {start + len(batch)}/{len(items)}")
         graph_part = items[:self.graph_items]

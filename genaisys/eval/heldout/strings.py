@@ -25,13 +25,26 @@ def document_sentences(min_words: int = 5) -> list[str]:
     """The sentences (and list lines) of the held-out documents with at least ``min_words`` words."""
     from genaisys.eval.heldout.rag import DOCS_DIR
 
+    marker = re.compile(r"^\s*([#>*|-]+|\d+\.|[QA]:)\s*")
     out: list[str] = []
     for path in sorted(DOCS_DIR.iterdir()):
-        text = path.read_text(encoding="utf-8")
-        for line in text.splitlines():
-            line = re.sub(r"^[\s#>*\-|`0-9.]+", "", line).strip()
-            for sentence in re.split(r"(?<=[.!?])\s+", line):
-                sentence = sentence.strip(" |`")
+        units: list[str] = []
+        previous = ""
+        for raw in path.read_text(encoding="utf-8").splitlines():
+            line = marker.sub("", raw).strip()
+            if set(line) <= {"=", "-", " "}:  # an underline, a table rule
+                line = ""
+            # a wrapped line continues the one before; a list item, a heading's successor or a new paragraph starts anew
+            wrapped = bool(line) and units and not marker.match(raw) and len(previous) > 40 \
+                and not previous.endswith((".", "!", "?", ":"))
+            if wrapped:
+                units[-1] += " " + line
+            elif line:
+                units.append(line)
+            previous = line
+        for unit in units:
+            for sentence in re.split(r"(?<=[.!?])\s+", unit):
+                sentence = sentence.strip(" |")
                 if len(sentence.split()) >= min_words:
                     out.append(sentence)
     return list(dict.fromkeys(out))
