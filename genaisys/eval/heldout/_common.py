@@ -38,6 +38,7 @@ __all__ = [
     "tiny_wav",
     "tool_calls_since_user",
     "turn_text",
+    "with_budget",
     "workdir",
 ]
 
@@ -178,6 +179,13 @@ def tool_calls_since_user(values: Mapping[str, Any]) -> list[dict[str, Any]]:
         if isinstance(message, AIMessage):
             calls[:0] = [{"name": c["name"], "args": dict(c.get("args") or {})} for c in message.tool_calls]
     return calls
+
+
+def with_budget(chat: Any, max_new_tokens: int | None) -> Any:
+    """``chat`` bound to a smaller generation budget when it has one (genaisys cores), else ``chat``."""
+    if max_new_tokens and getattr(chat, "max_new_tokens", None) is not None:
+        return chat.bind(max_new_tokens=max_new_tokens)
+    return chat
 
 
 def graph_only_task(name: str) -> Any:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from genaisys.errors import ConfigError
-from genaisys.eval.heldout._common import TurnClock
+from genaisys.eval.heldout._common import TurnClock, with_budget
 from genaisys.eval.runner import EvalResult
 
 __all__ = ["SUITES", "TARGETS", "run_heldout", "write_heldout_report"]
@@ -125,7 +125,7 @@ def run_heldout(
         if suite == "text":
             from genaisys.eval.runner import run_eval
 
-            result = run_eval(task, chat.bind(max_new_tokens=48), limit=limit, seed=seed, model_id=model_id,
+            result = run_eval(task, with_budget(chat, 48), limit=limit, seed=seed, model_id=model_id,
                               cache=work / "text-predictions.jsonl")
         else:
             result = task.run(chat, limit=limit, seed=seed, folder=work, clock=clock, model_id=model_id,

@@ -50,6 +50,7 @@ from genaisys.eval.heldout._common import (
     last_ai,
     tool_calls_since_user,
     turn_text,
+    with_budget,
     workdir,
 )
 from genaisys.eval.metrics import accuracy, yes_ratio
@@ -233,7 +234,7 @@ class HeldoutShapesTask(BaseTask):
 
         clock = clock or TurnClock()
         items = self.load(limit=limit, seed=seed)
-        bound = chat.bind(max_new_tokens=max_new_tokens) if max_new_tokens else chat
+        bound = with_budget(chat, max_new_tokens)
         predictions: list[Prediction] = []
         for start in range(0, len(items), batch_size):
             batch = items[start:start + batch_size]
