@@ -11,6 +11,8 @@ numpy; the first use of a name imports its module.
 - ``runner.py``      `run_eval`, `EvalResult`, `PredictionCache`
 - ``report.py``      `write_report` (JSON, Markdown, PNG), `markdown_table`, `compare`
 - ``adversarial.py`` `gather_adversarial`: failures + rejected session answers → a JSONL set
+- ``heldout/``      held-out suites written apart from every training generator, `run_heldout`,
+                   `material` (see docs/heldout-evals.md)
 - ``cli.py``         `eval_app`, the typer sub-app mounted as ``genaisys eval``
 
 Example:

@@ -6,6 +6,7 @@ Example:
     $ genaisys eval compare runs/old/easy-vqa/result.json runs/new/easy-vqa/result.json
     $ genaisys eval gather runs/adversarial.jsonl --result runs/nano/easy-vqa/result.json --sessions s.jsonl
     $ genaisys eval loop --core nano --tasks easy-vqa,pope-adversarial --limit 40 --out runs/loop
+    $ genaisys eval heldout --core nano --out runs/heldout [--suites tools,rag] [--limit 10]
     $ genaisys eval tasks
 
 ``runs/<out>/predictions.jsonl`` caches every answer: rerunning the same command after an
@@ -173,6 +174,37 @@ def loop(core: str = typer.Option("nano", "--core", help="Core spec to improve: 
     except GenaisysError as exc:
         _fail(exc)
     typer.echo(json.dumps(report.to_dict(), indent=2) if json_out else report.markdown())
+
+
+@eval_app.command("heldout")
+def heldout(core: str = typer.Option("nano", "--core", help="Core spec for genaisys.load_core."),
+            out: Path = typer.Option(Path("runs/heldout"), "--out", help="Folder for results.json, report.md, "
+                                     "per-suite results and the suites' working files."),
+            suites: str = typer.Option("all", "--suites", help="Comma-separated: tools, rag, followups, shapes, "
+                                       "photos, text (default all)."),
+            limit: int | None = typer.Option(None, "--limit", help="First N items of each suite (threads for "
+                                             "follow-ups)."),
+            seed: int = typer.Option(0, help="Data order and bootstrap seed."),
+            base: str = typer.Option("asset:smollm2", "--base", help="Base model the text suite compares with."),
+            max_new_tokens: int = typer.Option(48, help="Generation budget per graph turn (the README's 48)."),
+            plots: bool = typer.Option(True, help="Write PNG plots (needs matplotlib)."),
+            threads: int | None = typer.Option(None, "--threads", help="torch threads (1 is fastest beside a "
+                                               "busy process)."),
+            ) -> None:
+    """Run the held-out suites (data no training generator made) on a core; writes OUT/results.json + report.md."""
+    names = None if suites.strip() in ("", "all") else [s.strip() for s in suites.split(",") if s.strip()]
+    try:
+        from genaisys.eval.heldout.run import SUITES, run_heldout
+
+        payload = run_heldout(core, out, suites=names or SUITES, limit=limit, seed=seed, base=base,
+                              max_new_tokens=max_new_tokens, plots=plots, threads=threads,
+                              log=lambda m: typer.echo(m, err=True))
+    except GenaisysError as exc:
+        _fail(exc)
+    for name, result in payload["suites"].items():
+        shown = ", ".join(f"{k} {v['value']:.3f}" for k, v in result["metrics"].items())
+        typer.echo(f"heldout-{name}: {shown}")
+    typer.echo(f"\nresults: {out / 'results.json'}  report: {out / 'report.md'}")
 
 
 @eval_app.command("tasks")

@@ -8,6 +8,9 @@ Built-in tasks, one file each:
 - ``tool-routing``        right tool, valid arguments, no tool when none is needed
 - ``rag-qa``              retrieval-grounded QA over pydoc topics: answer accuracy + citation precision
 - ``judge``               open-ended answers scored by any chat model as judge
+- ``heldout-tools`` / ``-rag`` / ``-followups`` / ``-shapes`` / ``-photos`` / ``-text``  the held-out
+  suites (`genaisys.eval.heldout`): data written apart from every training generator, run on the
+  real graphs; ``genaisys eval heldout`` runs them all
 
 Add your own with `register_task` (a class, a factory, or a ``"module:attr"`` string); see
 `genaisys.eval.task` for the one-file recipe.
@@ -40,6 +43,12 @@ _BUILTIN: dict[str, tuple[str, dict[str, Any]]] = {
     "tool-routing": ("genaisys.eval.tasks.tool_routing:ToolRoutingTask", {}),
     "rag-qa": ("genaisys.eval.tasks.rag_qa:RagQATask", {}),
     "judge": ("genaisys.eval.tasks.judge:JudgeTask", {}),
+    "heldout-tools": ("genaisys.eval.heldout.tools:HeldoutToolsTask", {}),
+    "heldout-rag": ("genaisys.eval.heldout.rag:HeldoutRagTask", {}),
+    "heldout-followups": ("genaisys.eval.heldout.followups:HeldoutFollowupsTask", {}),
+    "heldout-shapes": ("genaisys.eval.heldout.shapes:HeldoutShapesTask", {}),
+    "heldout-photos": ("genaisys.eval.heldout.photos:HeldoutPhotosTask", {}),
+    "heldout-text": ("genaisys.eval.heldout.text:HeldoutTextTask", {}),
 }
 _REGISTRY: dict[str, tuple[str | Callable[..., Any], dict[str, Any]]] = dict(_BUILTIN)
 
