@@ -94,6 +94,9 @@ def _image_block(path: Path) -> dict[str, Any]:
 def _describe_update(node: str, update: dict[str, Any]) -> list[dict[str, Any]]:
     """Turn one LangGraph `updates` chunk into transcript steps."""
     steps: list[dict[str, Any]] = []
+    for decision in (update or {}).get("perception", []) or []:
+        steps.append({"node": node, "kind": "perception", "route": decision.get("route"),
+                      "reason": decision.get("reason")})
     for hit in (update or {}).get("context", []) or []:
         steps.append({"node": node, "kind": "source", "citation": hit.get("citation") or hit.get("source"),
                       "score": round(float(hit.get("score", 0.0)), 3)})
@@ -116,7 +119,9 @@ def _describe_update(node: str, update: dict[str, Any]) -> list[dict[str, Any]]:
 def _print_step(console: Any, step: dict[str, Any]) -> None:
     kind = step["kind"]
     head = f"[bold cyan]{step['node']:>8}[/] "
-    if kind == "source":
+    if kind == "perception":
+        console.print(head + f"[yellow]{step['route']}[/] {step['reason']}")
+    elif kind == "source":
         console.print(head + f"[green]source[/] {step['citation']} (score {step['score']})")
     elif kind == "tool_call":
         console.print(head + f"[magenta]tool call[/] {step['tool']}({json.dumps(step['args'])})")
@@ -142,7 +147,9 @@ def _markdown(records: list[TurnRecord], meta: dict[str, Any]) -> str:
     for r in records:
         lines += ["", f"## {r.name}", "", f"**User:** {r.user}" + (f" *(image: {r.image})*" if r.image else ""), ""]
         for s in r.steps:
-            if s["kind"] == "source":
+            if s["kind"] == "perception":
+                lines.append(f"- `{s['node']}` image read {s['route']}: {s['reason']}")
+            elif s["kind"] == "source":
                 lines.append(f"- `{s['node']}` source: {s['citation']} (score {s['score']})")
             elif s["kind"] == "tool_call":
                 lines.append(f"- `{s['node']}` tool call: `{s['tool']}({json.dumps(s['args'])})`")

@@ -39,7 +39,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["NanoRecipe", "TEXT_QUESTIONS", "build_nano_data", "evaluate_nano", "nano_chat", "train_nano"]
+__all__ = ["NanoRecipe", "TEXT_QUESTIONS", "build_nano_data", "evaluate_nano", "nano_chat", "request_diversity",
+           "train_nano"]
 
 # Text-only questions for the regression check (the answer must appear in the reply).
 TEXT_QUESTIONS: tuple[tuple[str, str], ...] = (
@@ -87,7 +88,7 @@ class NanoRecipe(BaseModel):
     shape_questions: int = 3000
     easy_vqa_questions: int = 600
     pope_probes: int = 300
-    replay_prompts: int = 500
+    replay_prompts: int = 240
     align_lr: float = 1e-3
     sft_lr: float = 3e-4
     lora_r: int = 16
@@ -136,7 +137,7 @@ def _caption_records(n: int, folder: Path, seed: int) -> list[dict[str, Any]]:
         image, _ = render_varied(color, shape, rng)
         path = folder / f"caption-{seed}-{i:06d}.png"
         image.save(path)
-        out.append({"id": f"shape-cap-{seed}-{i}", "images": [str(path)],
+        out.append({"id": f"shape-cap-{seed}-{i}", "images": [str(path.resolve())],
                     "conversations": [{"from": "human", "value": f"<image>\n{rng.choice(CAPTION_PROMPTS)}"},
                                       {"from": "gpt", "value": f"A {color} {shape}."}],
                     "meta": {"source": "shapes", "kind": "caption"}})
@@ -182,8 +183,27 @@ def build_nano_data(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -
     log(f"dropped {len(dropped) + len(dropped_align)} record(s) that matched evaluation material ({data / 'overlap.json'})")
     counts = {"align": len(align), "programs": len(programs), "vision": len(vision), "replay": len(plain),
               "sft": len(sft), "dropped_as_evaluation_material": len(dropped) + len(dropped_align)}
+    (data / "diversity.json").write_text(json.dumps(request_diversity(sft), indent=1))
     return {"align": write_records(data / "align.jsonl", align), "sft": write_records(data / "sft.jsonl", sft),
             "counts": counts}
+
+
+def request_diversity(records: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """How varied the users' requests are, per kind of turn (the last human turn of each record):
+    `genaisys.train.engine.phrasing.diversity`, plus ``all`` over every kind."""
+    from collections import defaultdict
+
+    from genaisys.train.engine.phrasing import diversity
+
+    by_kind: dict[str, list[str]] = defaultdict(list)
+    for rec in records:
+        humans = [t["value"] for t in rec["conversations"] if t["from"] == "human"]
+        if humans:
+            text = humans[-1].replace("<image>", "").strip().split("\n[the attached")[0]
+            by_kind[str((rec.get("meta") or {}).get("kind", "other"))].append(text)
+    out = {kind: diversity(texts, pairs=1000) for kind, texts in sorted(by_kind.items()) if len(texts) > 1}
+    out["all"] = diversity([t for texts in by_kind.values() for t in texts], pairs=3000)
+    return out
 
 
 def _stage_config(recipe: NanoRecipe, name: str, data: Path, **loop: Any) -> Any:

@@ -257,7 +257,7 @@ def shape_records(n: int, folder: str | Path, *, seed: int = 0, questions_per_im
             question, answer, meta = shape_question(label, rng)
             first = rng.random() < 0.8  # the image usually comes first, as in chat UIs
             value = f"{IMAGE_MARK}\n{question}" if first else f"{question}\n{IMAGE_MARK}"
-            records.append({"id": f"shape-{seed}-{i}-{q}", "images": [str(path)],
+            records.append({"id": f"shape-{seed}-{i}-{q}", "images": [str(path.resolve())],
                             "conversations": [{"from": "human", "value": value}, {"from": "gpt", "value": answer}],
                             "meta": {**meta, "color": color, "shape": shape, "source": "shapes"}})
         i += 1

@@ -217,7 +217,7 @@ def _opword(expression: str) -> str:
 
 def followup_turn(rng: random.Random, earlier: Sequence[Turn], tools: Sequence[str]) -> Turn | None:
     """A follow-up on something an earlier turn of the thread did (``None`` if nothing fits)."""
-    options: list[Callable[[], Turn]] = []
+    options: list[tuple[float, Callable[[], Turn]]] = []
     calcs = [t for t in earlier if t.kind == "arithmetic" and t.needs in tools]
     if calcs:
         expression = calcs[-1].facts["expression"]
@@ -257,7 +257,7 @@ def followup_turn(rng: random.Random, earlier: Sequence[Turn], tools: Sequence[s
                 return intents._say_result(expression, rng)(view)
             return Turn("chain", question, plan(first, then), needs="calculator")
 
-        options += [recall_result, recall_result, chain]
+        options += [(2.0, recall_result), (1.5, chain)]
     clocks = [t for t in earlier if t.kind == "clock" and t.needs in tools]
     if clocks:
         def other_place() -> Turn:
@@ -266,7 +266,7 @@ def followup_turn(rng: random.Random, earlier: Sequence[Turn], tools: Sequence[s
                               rng, p=place)
             return Turn("switch", question, plan(call("current_time", {"timezone": tz}), intents._say_time(place, rng)),
                         needs="current_time")
-        options.append(other_place)
+        options.append((1.0, other_place))
     weathers = [t for t in earlier if t.kind == "weather" and t.needs in tools]
     if weathers:
         def other_city() -> Turn:
@@ -274,7 +274,7 @@ def followup_turn(rng: random.Random, earlier: Sequence[Turn], tools: Sequence[s
             question = expand(rng.choice(["What about {c}?", "And in {c}?", "How's the weather in {c} then?"]), rng, c=city)
             return Turn("switch", question, plan(call("get_weather", {"city": city}),
                                                  lambda v: intents.result_text(v)), needs="get_weather")
-        options.append(other_city)
+        options.append((1.0, other_city))
     notes = [t for t in earlier if t.kind == "remember" and t.needs in tools]
     if notes:
         note = notes[-1].facts["note"]
@@ -283,37 +283,47 @@ def followup_turn(rng: random.Random, earlier: Sequence[Turn], tools: Sequence[s
             question = expand(rng.choice(["What did I ask you to remember?", "What was the note I gave you?",
                                           "Remind me what I told you to save."]), rng)
             return Turn("recall_note", question, plan(f"You asked me to remember that {intents._second_person(note)}."))
-        options.append(recall_note)
+        options.append((1.0, recall_note))
     media = [t for t in earlier if t.kind in ("photo", "shape")]
     if media:
         said = media[-1].facts["answer"]
 
         def recall_media() -> Turn:
-            question = expand(rng.choice(["What was in the [picture|image|photo] I sent?",
-                                          "Remind me what the [image|picture] showed.",
-                                          "What did you say about my [photo|picture]?"]), rng)
+            question = expand(rng.choice(["What was in the [picture|image|photo] I sent[ earlier|]?",
+                                          "Remind me what the [image|picture|photo] showed.",
+                                          "What did you say about my [photo|picture|image]?",
+                                          "[And |]what did the [earlier |last |]picture show again?",
+                                          "Sorry, what did you see in that [image|photo]?",
+                                          "Can you repeat what was in the [photo|picture]?"]), rng)
             return Turn("recall_media", question, plan(f"I said: {said}"))
-        options.append(recall_media)
+        options.append((1.0, recall_media))
     asked = [t for t in earlier if isinstance(t.content, str)]
     if asked:
         def recall_question() -> Turn:
             pick = rng.choice(["first", "last"])
             target = asked[0] if pick == "first" else asked[-1]
             question = expand(rng.choice([f"What did I ask you {pick}?", f"What was my {pick} question?",
-                                          f"Remind me what I asked {'at the start' if pick == 'first' else 'just now'}."]),
+                                          f"Remind me what I asked {'at the start' if pick == 'first' else 'just now'}.",
+                                          f"Can you repeat my {pick} question[, please|]?",
+                                          f"What was the {pick} thing I asked[ you|]?",
+                                          f"[Wait, |Sorry, |]what did I say {'first' if pick == 'first' else 'a moment ago'}?"]),
                               rng)
             return Turn("recall_question", question, plan(f"You asked: \"{target.content}\""))
-        options.append(recall_question)
+        options.append((0.3, recall_question))
     docs = [t for t in earlier if t.kind == "document" and t.facts.get("fact")]
     if docs:
-        fact = docs[-1].facts["fact"]
+        fact, subject = docs[-1].facts["fact"], docs[-1].facts.get("subject") or "that"
 
         def recall_doc() -> Turn:
             question = expand(rng.choice(["What did you say about that earlier?", "Can you repeat what you found?",
-                                          "Sorry, what was that again?"]), rng)
+                                          "Sorry, what was that again?", "What did the documentation say about {s}?",
+                                          "Remind me what you found about {s}.", "[And |]what was the answer about {s}?",
+                                          "Repeat what you told me about {s}[, please|]."]), rng, s=subject)
             return Turn("recall_doc", question, plan(f"I said: {fact}"))
-        options.append(recall_doc)
-    return rng.choice(options)() if options else None
+        options.append((1.0, recall_doc))
+    if not options:
+        return None
+    return rng.choices([fn for _, fn in options], [w for w, _ in options])[0]()
 
 
 # ------------------------------------------------------------------------------------- threads
