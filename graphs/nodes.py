@@ -431,7 +431,7 @@ def _no_loop(response: AIMessage, answered: set[str] | None, node: str, messages
         return response
     _stream_writer()({"type": "tool_loop", "node": node, "calls": [c["name"] for c in response.tool_calls]})
     last = next((m for m in reversed(messages) if isinstance(m, ToolMessage)), None)
-    if not stripped and last is not None:
+    if not stripped and last is not None and last.status != "error":  # a tool's error text is no answer
         stripped = LOOP_TEXT.format(name=last.name or "tool", result=message_text(last)[:500])
     return AIMessage(stripped or NO_ANSWER_TEXT, id=response.id, response_metadata=response.response_metadata)
 

@@ -216,9 +216,12 @@ def _loads_tolerant(raw: str) -> tuple[Any, str | None]:
             first_err = first_err or f"invalid JSON ({exc.msg} at position {exc.pos})"
         except RecursionError:
             first_err = first_err or "the JSON is nested too deeply"
-        # Python-literal style: single quotes, True/False/None.
+        # Python-literal style: single quotes, True/False/None. A literal JSON cannot carry (a set
+        # such as {'a'}, bytes) is no repair: it would crash whoever serialises the call later.
         try:
-            return ast.literal_eval(c), None
+            value = ast.literal_eval(c)
+            json.dumps(value)
+            return value, None
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             pass
     # Trailing junk after a valid object: take the first object.

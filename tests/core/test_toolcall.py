@@ -140,3 +140,10 @@ def test_parser_never_raises(text):
         assert c["name"] in KNOWN and isinstance(c["args"], dict)
     for c in invalid:
         assert isinstance(c["error"], str) and c["error"]
+
+
+def test_a_python_literal_json_cannot_carry_is_invalid_not_repaired():
+    content, calls, invalid = parse_tool_calls("<tool_call>{'name': 'calc', 'arguments': {'anyOf': [{'x'}]}}",
+                                               KNOWN)
+    assert calls == [] and len(invalid) == 1
+    json.dumps(invalid)  # what a stream's last chunk serialises

@@ -330,3 +330,15 @@ def test_call_markup_written_as_text_after_a_repeat_becomes_the_tool_result():
     add.calls = 0
     state = run_turn(build_assistant_graph(model, tools=[add], checkpointer=False), "2 + 3?", thread_id="t")
     assert state["messages"][-1].content == LOOP_TEXT.format(name="add", result="5") and add.calls == 1
+
+
+def test_a_tools_error_is_never_handed_back_as_the_answer():
+    from genaisys.graphs.nodes import NO_ANSWER_TEXT
+
+    bad = AIMessage("", tool_calls=[call("add", {"a": "x"}, "c1")])  # invalid arguments: an error ToolMessage
+    markup = AIMessage('<tool_call>{"name": "add", "arguments": {"a": "x"}}</tool_call>')
+    model = ScriptedChatModel(responses=[bad, bad.model_copy(update={"tool_calls": [call("add", {"a": "x"}, "c2")]}),
+                                         markup])
+    state = run_turn(build_assistant_graph(model, tools=[add], checkpointer=False), "add x", thread_id="t")
+    errors = [m for m in state["messages"] if isinstance(m, ToolMessage) and m.status == "error"]
+    assert errors and state["messages"][-1].content == NO_ANSWER_TEXT
