@@ -78,3 +78,26 @@ def tiny_text_core() -> tuple[Any, Any]:
 
     tok = make_tokenizer()
     return make_lm(len(tok)), tok
+
+
+SERVED_KEY = "sk-standard-suites"
+SERVED_MODEL = "tiny"
+
+
+@pytest.fixture(scope="class")
+def served_tiny_core(request: pytest.FixtureRequest) -> Any:
+    """A real ``genaisys serve`` app (uvicorn on 127.0.0.1) around a tiny `ChatCore`, for a class.
+
+    The test class reads the server's ``/v1`` URL from its ``base_url`` attribute.
+    """
+    from genaisys.core.chat import ChatCore
+    from genaisys.memory import HashingEmbedding
+    from genaisys.serve import create_app
+    from tests.serve.conftest import LiveServer
+
+    core = ChatCore(core=tiny_vision_core(), max_new_tokens=128, model_name=SERVED_MODEL,
+                    constrain_tool_calls=getattr(request.cls, "constrained", False))
+    app = create_app(core, api_key=SERVED_KEY, model_id=SERVED_MODEL, embedder=HashingEmbedding(dim=16))
+    with LiveServer(app) as server:
+        request.cls.base_url = server.url + "/v1"
+        yield server

@@ -54,7 +54,7 @@ from langchain_core.messages import (
 )
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
-from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
+from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, PrivateAttr
 
 from genaisys.core.media import load_image_block
@@ -323,28 +323,11 @@ class ChatCore(BaseChatModel):
         """
         if method == "function_calling":
             return super().with_structured_output(schema, include_raw=include_raw, **kwargs)
-        if method not in ("json_schema", "json_mode"):
-            raise ConfigError(f"method must be 'function_calling', 'json_schema' or 'json_mode', got {method!r}")
         if kwargs:
             raise ConfigError(f"with_structured_output got unsupported arguments {sorted(kwargs)}")
-        from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
-        from langchain_core.runnables import RunnableMap, RunnablePassthrough
-        from langchain_core.utils.pydantic import is_basemodel_subclass
+        from genaisys.core.structured import json_schema_runnable
 
-        json_schema = convert_to_json_schema(schema)
-        llm = self.bind(
-            response_format={"type": "json_schema",
-                             "json_schema": {"name": json_schema.get("title", "answer"), "schema": json_schema}},
-            ls_structured_output_format={"kwargs": {"method": method}, "schema": json_schema})
-        parser: Any = (PydanticOutputParser(pydantic_object=schema)
-                       if isinstance(schema, type) and is_basemodel_subclass(schema) else JsonOutputParser())
-        if not include_raw:
-            return llm | parser
-        from operator import itemgetter
-
-        parsed = RunnablePassthrough.assign(parsed=itemgetter("raw") | parser, parsing_error=lambda _: None)
-        fallback = RunnablePassthrough.assign(parsed=lambda _: None)
-        return RunnableMap(raw=llm) | parsed.with_fallbacks([fallback], exception_key="parsing_error")
+        return json_schema_runnable(self, schema, method=method, include_raw=include_raw)
 
     def render_prompt(self, messages: list[BaseMessage], *, tools: Sequence[Any] | None = None,
                       tool_choice: str | None = None, add_generation_prompt: bool = True) -> tuple[str, list[Any]]:
