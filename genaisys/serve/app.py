@@ -67,7 +67,7 @@ from langchain_core.messages import (
     SystemMessage,
     ToolMessage,
 )
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from genaisys.errors import ConfigError, GenaisysError, ToolError
@@ -226,7 +226,14 @@ class EmbeddingRequest(_Body):
     model: str
     input: str | list[str] = Field(min_length=1)
     encoding_format: Literal["float", "base64"] = "float"
-    dimensions: StrictInt | None = Field(default=None, ge=1)
+    dimensions: int | None = Field(default=None, ge=1)
+
+    @field_validator("dimensions", mode="before")
+    @classmethod
+    def _not_a_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # JSON true/false are not sizes (pydantic would read them as 1/0)
+            raise ValueError("dimensions must be an integer, not a boolean")
+        return value
 
 
 class GraphRunRequest(_Body):
