@@ -231,8 +231,9 @@ class EmbeddingRequest(_Body):
     @field_validator("dimensions", mode="before")
     @classmethod
     def _not_a_bool(cls, value: Any) -> Any:
-        if isinstance(value, bool):  # JSON true/false are not sizes (pydantic would read them as 1/0)
-            raise ValueError("dimensions must be an integer, not a boolean")
+        # JSON true/false and strings are not sizes (pydantic's lax mode would read them as numbers).
+        if isinstance(value, (bool, str)):
+            raise ValueError(f"dimensions must be an integer, not {type(value).__name__}")
         return value
 
 
