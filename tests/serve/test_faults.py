@@ -219,3 +219,35 @@ def test_unexpected_error_outside_the_model_call_is_500_in_openai_shape() -> Non
             "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]})
     err = error_of(resp, 500)
     assert err["type"] == "server_error" and "secret" not in resp.text
+
+
+@pytest.mark.parametrize("name", ["truncated.png", "empty.png", "broken.gif"])
+def test_a_broken_image_in_a_graph_run_is_400_and_the_thread_still_works(tmp_path, name: str) -> None:
+    import base64
+
+    from genaisys.core.chat import ChatCore
+    from genaisys.graphs import build_assistant_graph
+    from genaisys.memory import HashingEmbedding
+    from genaisys.memory.blobs import BlobStore
+    from genaisys.serve import create_app
+    from tests.graphs.fakes import broken_media
+    from tests.standard_suites import tiny_vision_core
+
+    blobs = BlobStore(tmp_path / "blobs")
+    core = ChatCore(core=tiny_vision_core(), blobs=blobs, max_new_tokens=3)
+    graph = build_assistant_graph(core, blobs=blobs, checkpointer=":memory:")
+    app = create_app(core, api_key=API_KEY, model_id=MODEL_ID, embedder=HashingEmbedding(dim=16),
+                     graphs={"assistant": graph})
+    data, mime = broken_media()[name]
+    url = "/v1/graphs/assistant/runs"
+    with LiveServer(app) as live:
+        first = httpx.post(live.url + url, headers=AUTH, json={"input": "hello", "thread_id": "t"}, timeout=60)
+        assert first.status_code == 200, first.text
+        bad = {"thread_id": "t", "input": [{"type": "text", "text": "What is in this photo?"}, {
+            "type": "image_url", "image_url": {"url": f"data:{mime};base64,{base64.b64encode(data).decode()}"}}]}
+        err = error_of(httpx.post(live.url + url, headers=AUTH, json=bad, timeout=60), 400)
+        assert "cannot be" in err["message"]
+        later = httpx.post(live.url + url, headers=AUTH, json={"input": "hello again", "thread_id": "t"}, timeout=60)
+        assert later.status_code == 200, later.text
+        roles = [m["role"] for m in later.json()["messages"]]
+        assert roles == ["user", "assistant", "user", "assistant"]  # nothing of the refused turn
