@@ -162,7 +162,15 @@ def make_checkpointer(spec: CheckpointerSpec) -> BaseCheckpointSaver | None:
 
 
 def thread_head(graph: Any, config: dict[str, Any]) -> dict[str, Any] | None:
-    """The config of the thread's latest checkpoint (``None``: no checkpointer, or a new thread)."""
+    """The config of the thread's latest checkpoint (``None``: no checkpointer, or a new thread).
+
+    Example:
+        >>> from langchain_core.language_models import FakeListChatModel
+        >>> from genaisys.graphs import build_assistant_graph
+        >>> graph = build_assistant_graph(FakeListChatModel(responses=["a"]), checkpointer=":memory:")
+        >>> thread_head(graph, {"configurable": {"thread_id": "new"}}) is None
+        True
+    """
     if getattr(graph, "checkpointer", None) in (None, False):
         return None
     snapshot = graph.get_state(config)
