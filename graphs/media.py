@@ -46,6 +46,7 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, StructuredTool
 
 from genaisys.errors import ConfigError, MediaError
+from genaisys.graphs.media_check import check_media
 from genaisys.graphs.state import ARTIFACTS, MESSAGES, Artifact, media_block
 
 __all__ = [
@@ -218,6 +219,7 @@ def make_perceive_node(
         message = _latest_human(state.get(MESSAGES, []))
         if message is None or isinstance(message.content, str):
             return {PERCEPTION: []}
+        check_media(message, blobs=blobs)  # refuse what the core could not read, before it is stored
         blocks, changed, decisions = [], False, []
         for index, block in enumerate(message.content):
             kind = _kind(block)

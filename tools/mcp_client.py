@@ -1,14 +1,18 @@
 """Load the tools of any Model Context Protocol server as genaisys tools.
 
-Built on `langchain-mcp-adapters` (which speaks MCP through the official `mcp` SDK). Each tool
-of server ``<server>`` is registered as ``"mcp:<server>/<tool>"`` in the tool registry and runs
-inside the safety wrapper like every genaisys tool; its JSON argument schema is checked before
-the call and errors come back to the model as text.
+Built on the official `mcp` SDK (2.x): its ``Client`` speaks to the server, and each server tool
+becomes a LangChain ``StructuredTool`` here. Each tool of server ``<server>`` is registered as
+``"mcp:<server>/<tool>"`` in the tool registry and runs inside the safety wrapper like every
+genaisys tool; its JSON argument schema is checked before the call and errors come back to the
+model as text. A result's content blocks become LangChain content blocks: text, images and audio
+(``base64`` + ``mime_type``), embedded resources as their text or a note, resource links as a
+note; the server's ``structured_content`` is the tool message's ``artifact``.
 
-Connections are the adapters' dicts:
+Connections are dicts:
 
-- stdio: ``{"transport": "stdio", "command": "python", "args": ["server.py"], "env": {...}}``;
-- streamable HTTP: ``{"transport": "streamable_http", "url": "http://127.0.0.1:8000/mcp"}``.
+- stdio: ``{"transport": "stdio", "command": "python", "args": ["server.py"], "env": {...}, "cwd": ...}``;
+- streamable HTTP: ``{"transport": "streamable_http", "url": "http://127.0.0.1:8000/mcp", "headers": {...}}``;
+- SSE (older servers): ``{"transport": "sse", "url": "http://127.0.0.1:8000/sse", "headers": {...}}``.
 
 Two ways to connect:
 
@@ -29,9 +33,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import os
 import re
+import sys
 import threading
-from collections.abc import Coroutine, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 from genaisys._optional import require
@@ -39,9 +46,15 @@ from genaisys.errors import ConfigError, ToolError
 
 __all__ = ["MCPConnection", "aload_mcp_tools", "load_mcp_tools"]
 
-_PIP = "langchain-mcp-adapters==0.3.2"
-_TRANSPORTS = ("stdio", "streamable_http", "streamable-http", "http", "sse", "websocket")
+_PIP = "mcp>=2.3,<3"
+_TRANSPORTS = ("stdio", "streamable_http", "streamable-http", "http", "sse")
 _SERVER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+_MAX_PAGES = 100  # tools/list pages read before giving up on a server that never ends its listing
+
+# Text meant for the model (templates, not exceptions).
+_RESOURCE_NOTE = "[the tool returned the resource {uri} ({mime}), which is not text]"
+_LINK_NOTE = "[the tool points to the resource {uri}: {name}]"
+_TOOL_FAILED = "the MCP tool {name!r} reported an error: {text}"
 
 
 def _check(server: str, connection: Mapping[str, Any]) -> dict[str, Any]:
@@ -63,6 +76,114 @@ def _check(server: str, connection: Mapping[str, Any]) -> dict[str, Any]:
     return dict(connection)
 
 
+def _errlog() -> Any:
+    """Where a stdio server's stderr goes: ours, or the null device when ours is no real file.
+
+    Under a test runner's capture or in a notebook ``sys.stderr`` has no file descriptor, and a
+    subprocess cannot write to it.
+    """
+    try:
+        sys.stderr.fileno()
+        return sys.stderr
+    except (AttributeError, OSError, ValueError):
+        return open(os.devnull, "w")  # noqa: SIM115 - lives as long as the server process
+
+
+@contextlib.asynccontextmanager
+async def _client(connection: Mapping[str, Any]) -> AsyncIterator[Any]:
+    """An initialised ``mcp.Client`` for ``connection`` (a checked dict)."""
+    require("mcp", _PIP, feature="MCP tools")
+    from mcp import Client
+
+    transport = connection["transport"]
+    if transport == "stdio":
+        from mcp.client.stdio import StdioServerParameters, stdio_client
+
+        params = StdioServerParameters(command=connection["command"], args=list(connection.get("args") or []),
+                                       env=connection.get("env"), cwd=connection.get("cwd"))
+        target: Any = stdio_client(params, errlog=_errlog())
+    elif transport == "sse":
+        from mcp.client.sse import sse_client
+
+        target = sse_client(connection["url"], headers=connection.get("headers"))
+    else:
+        from mcp.client.streamable_http import streamable_http_client
+
+        if connection.get("headers"):
+            import httpx2  # the HTTP client the mcp SDK is built on
+
+            # The SDK's own timeouts: a server may hold a response stream open for minutes.
+            async with httpx2.AsyncClient(headers=dict(connection["headers"]),
+                                          timeout=httpx2.Timeout(30.0, read=300.0)) as http:
+                async with Client(streamable_http_client(connection["url"], http_client=http),
+                                  mode="legacy") as client:
+                    yield client
+            return
+        target = streamable_http_client(connection["url"])
+    # "legacy": the initialize handshake every MCP server answers, new or old.
+    async with Client(target, mode="legacy") as client:
+        yield client
+
+
+async def _list_tools(client: Any) -> list[Any]:
+    tools, cursor = [], None
+    for _ in range(_MAX_PAGES):
+        page = await client.list_tools(cursor=cursor)
+        tools.extend(page.tools)
+        cursor = page.next_cursor
+        if not cursor:
+            return tools
+    raise ToolError(f"the MCP server's tool list did not end after {_MAX_PAGES} pages")
+
+
+def _blocks(result: Any, name: str) -> tuple[str | list[dict[str, Any]], Any]:
+    """An MCP ``CallToolResult`` → (LangChain content, artifact); an error result raises for the model."""
+    from langchain_core.tools import ToolException
+
+    blocks: list[dict[str, Any]] = []
+    for item in result.content:
+        kind = getattr(item, "type", None)
+        if kind == "text":
+            blocks.append({"type": "text", "text": item.text})
+        elif kind in ("image", "audio"):
+            blocks.append({"type": kind, "base64": item.data, "mime_type": item.mime_type})
+        elif kind == "resource":
+            res = item.resource
+            text = getattr(res, "text", None)
+            blocks.append({"type": "text", "text": text if isinstance(text, str) else _RESOURCE_NOTE.format(
+                uri=res.uri, mime=getattr(res, "mime_type", None) or "binary")})
+        elif kind == "resource_link":
+            blocks.append({"type": "text", "text": _LINK_NOTE.format(uri=item.uri, name=item.name)})
+    if result.is_error:
+        text = "\n".join(b["text"] for b in blocks if b["type"] == "text") or "no details given"
+        raise ToolException(_TOOL_FAILED.format(name=name, text=text))
+    artifact = {"structured_content": result.structured_content} if result.structured_content is not None else None
+    if all(b["type"] == "text" for b in blocks):
+        return "\n".join(b["text"] for b in blocks), artifact
+    return blocks, artifact
+
+
+def _langchain_tool(spec: Any, call: Callable[[str, dict[str, Any]], Awaitable[Any]],
+                    sync_call: Callable[[str, dict[str, Any]], Any] | None = None) -> Any:
+    """A ``StructuredTool`` for one MCP tool; ``call`` runs it on the server and returns its result."""
+    from langchain_core.tools import StructuredTool
+
+    name = spec.name
+
+    async def arun(**arguments: Any) -> tuple[Any, Any]:
+        return _blocks(await call(name, arguments), name)
+
+    def run(**arguments: Any) -> tuple[Any, Any]:
+        if sync_call is not None:
+            return _blocks(sync_call(name, arguments), name)
+        return _run_sync(arun(**arguments))
+
+    schema = spec.input_schema or {"type": "object", "properties": {}}
+    return StructuredTool(name=name, description=spec.description or name, args_schema=schema, func=run,
+                          coroutine=arun, response_format="content_and_artifact",
+                          metadata={"mcp_annotations": spec.annotations.model_dump() if spec.annotations else None})
+
+
 async def aload_mcp_tools(
     server: str,
     connection: Mapping[str, Any],
@@ -75,15 +196,19 @@ async def aload_mcp_tools(
     from genaisys.tools.safety import safe_tool
 
     conn = _check(server, connection)
-    require("langchain_mcp_adapters", _PIP, feature="MCP tools")
-    from langchain_mcp_adapters.tools import load_mcp_tools as _adapter_load
-
+    require("mcp", _PIP, feature="MCP tools")
     try:
-        raw = await _adapter_load(None, connection=conn, server_name=server)  # type: ignore[arg-type]
+        async with _client(conn) as client:
+            specs = await _list_tools(client)
     except Exception as exc:  # noqa: BLE001 — connection problems of any transport
-        raise ToolError(f"cannot list the tools of MCP server {server!r}: {type(exc).__name__}: {exc}") from exc
+        raise ToolError(f"cannot list the tools of MCP server {server!r}: {_describe(exc)}") from exc
+
+    async def call(name: str, arguments: dict[str, Any]) -> Any:
+        async with _client(conn) as client:  # a fresh session (and stdio process) per call
+            return await client.call_tool(name, arguments)
+
     settings = {"timeout_s": 60.0, **(safety or {})}
-    tools = [safe_tool(t, **settings) for t in raw]
+    tools = [safe_tool(_langchain_tool(spec, call), **settings) for spec in specs]
     if register:
         for t in tools:
             register_tool(f"mcp:{server}/{t.name}", _constant(t), safety=None, replace=True)
@@ -111,9 +236,22 @@ def load_mcp_tools(
     Raises:
         ConfigError: A malformed server name or connection.
         ToolError: The server cannot be reached or does not answer ``tools/list``.
-        MissingDependencyError: ``langchain-mcp-adapters`` is not installed.
+        MissingDependencyError: ``mcp`` is not installed.
+
+    Example:
+        >>> load_mcp_tools("x", {"transport": "carrier-pigeon"})
+        Traceback (most recent call last):
+        ...
+        genaisys.errors.ConfigError: MCP connection for 'x' needs 'transport' in ...
     """
     return _run_sync(aload_mcp_tools(server, connection, register=register, safety=safety))
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for an error, looking inside the exception groups anyio raises."""
+    while len(getattr(exc, "exceptions", ())) == 1:  # an ExceptionGroup of one
+        exc = exc.exceptions[0]  # type: ignore[attr-defined]
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _constant(tool: Any) -> Any:
@@ -174,11 +312,11 @@ class MCPConnection:
     def __init__(self, server: str, connection: Mapping[str, Any], *, connect_timeout_s: float = 60.0) -> None:
         self.server = server
         self._connection = _check(server, connection)
-        require("langchain_mcp_adapters", _PIP, feature="MCP tools")
+        require("mcp", _PIP, feature="MCP tools")
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"genaisys-mcp-{server}", daemon=True)
         self._thread.start()
-        self._session: Any = None
+        self._client: Any = None
         self._closing: asyncio.Event | None = None
         self._holder: Any = None
         self._registered: list[str] = []
@@ -189,7 +327,7 @@ class MCPConnection:
             self._stop_loop()
             if isinstance(exc, (TimeoutError, concurrent.futures.TimeoutError)):  # distinct classes on 3.10
                 raise ToolError(f"MCP server {server!r} did not answer within {connect_timeout_s:g} s") from exc
-            raise ToolError(f"cannot connect to MCP server {server!r}: {type(exc).__name__}: {exc}") from exc
+            raise ToolError(f"cannot connect to MCP server {server!r}: {_describe(exc)}") from exc
 
     async def _open(self) -> None:
         started: asyncio.Future[None] = self._loop.create_future()
@@ -197,12 +335,9 @@ class MCPConnection:
 
         async def hold() -> None:
             # The session's context manager must be entered and left in one task: this one.
-            from langchain_mcp_adapters.sessions import create_session
-
             try:
-                async with create_session(self._connection) as session:  # type: ignore[arg-type]
-                    await session.initialize()
-                    self._session = session
+                async with _client(self._connection) as client:
+                    self._client = client
                     started.set_result(None)
                     assert self._closing is not None
                     await self._closing.wait()
@@ -212,50 +347,43 @@ class MCPConnection:
                 if not isinstance(exc, Exception):
                     raise
             finally:
-                self._session = None
+                self._client = None
 
         self._holder = self._loop.create_task(hold())
         await started
 
     def _submit(self, coro: Coroutine[Any, Any, Any]) -> Any:
-        if self._session is None:
+        if self._client is None:
             coro.close()
             raise ToolError(f"the connection to MCP server {self.server!r} is closed")
         return asyncio.run_coroutine_threadsafe(coro, self._loop)
 
+    async def _call(self, name: str, arguments: dict[str, Any]) -> Any:
+        return await asyncio.wrap_future(self._submit(self._call_here(name, arguments)))
+
+    async def _call_here(self, name: str, arguments: dict[str, Any]) -> Any:
+        if self._client is None:
+            raise ToolError(f"the connection to MCP server {self.server!r} is closed")
+        return await self._client.call_tool(name, arguments)
+
+    def _call_sync(self, name: str, arguments: dict[str, Any]) -> Any:
+        return self._submit(self._call_here(name, arguments)).result()
+
     def tools(self, *, register: bool = True, safety: dict[str, Any] | None = None) -> list[Any]:
         """The server's tools as safe genaisys tools (and registered, unless ``register=False``)."""
-        from langchain_core.tools import StructuredTool
-        from langchain_mcp_adapters.tools import load_mcp_tools as _adapter_load
-
         from genaisys.tools.registry import register_tool
         from genaisys.tools.safety import safe_tool
 
         try:
-            raw = self._submit(_adapter_load(self._session, server_name=self.server)).result(timeout=60)
+            specs = self._submit(_list_tools(self._client)).result(timeout=60)
         except ToolError:
             raise
         except Exception as exc:  # noqa: BLE001
-            raise ToolError(
-                f"cannot list the tools of MCP server {self.server!r}: {type(exc).__name__}: {exc}"
-            ) from exc
+            raise ToolError(f"cannot list the tools of MCP server {self.server!r}: {_describe(exc)}") from exc
         settings = {"timeout_s": 60.0, **(safety or {})}
         out = []
-        for tool in raw:
-            remote = tool.coroutine  # runs on our loop, where the session lives
-
-            def call_sync(_remote: Any = remote, **kwargs: Any) -> Any:
-                return self._submit(_remote(**kwargs)).result()
-
-            async def call_async(_remote: Any = remote, **kwargs: Any) -> Any:
-                return await asyncio.wrap_future(self._submit(_remote(**kwargs)))
-
-            bridged = StructuredTool(
-                name=tool.name, description=tool.description, args_schema=tool.args_schema,
-                func=call_sync, coroutine=call_async, response_format=tool.response_format,
-                handle_tool_error=tool.handle_tool_error, metadata=tool.metadata,
-            )
-            safe = safe_tool(bridged, **settings)
+        for spec in specs:
+            safe = safe_tool(_langchain_tool(spec, self._call, self._call_sync), **settings)
             out.append(safe)
             if register:
                 name = f"mcp:{self.server}/{safe.name}"

@@ -3,7 +3,9 @@
 Each tool is taken from the registry (``"builtin:calculator"`` …) or given as a LangChain tool,
 and runs behind the safety wrapper: the MCP client gets the tool's JSON schema, and a call
 that fails validation, times out or raises comes back as an MCP error result (``isError``)
-whose text says what went wrong. Built on the official `mcp` SDK's ``FastMCP``.
+whose text says what went wrong. Built on the official `mcp` SDK (2.x) and its ``MCPServer``.
+A client that hangs up on the streamable-HTTP transport is an ordinary event, logged in one line,
+not a traceback.
 
 Command line (the ``genaisys mcp serve`` CLI calls `serve_mcp`)::
 
@@ -18,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -27,7 +30,7 @@ from genaisys.errors import ConfigError
 
 __all__ = ["build_mcp_server", "main", "serve_mcp"]
 
-_PIP = "mcp==1.30.0"
+_PIP = "mcp>=2.3,<3"
 Transport = Literal["stdio", "streamable-http"]
 
 
@@ -53,10 +56,10 @@ def _resolve(tools: Sequence[Any], resources: Mapping[str, Mapping[str, Any]] | 
 
 
 def _to_mcp_tool(tool: Any) -> Any:
-    """A FastMCP tool whose arguments go to the safe tool as given (it validates them itself)."""
-    from mcp.server.fastmcp.exceptions import ToolError as MCPToolError
-    from mcp.server.fastmcp.tools import Tool
-    from mcp.server.fastmcp.utilities.func_metadata import ArgModelBase, FuncMetadata
+    """An MCP server tool whose arguments go to the safe tool as given (it validates them itself)."""
+    from mcp.server.mcpserver.exceptions import ToolError as MCPToolError
+    from mcp.server.mcpserver.tools import Tool
+    from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
     from pydantic import ConfigDict
 
     class _RawArguments(ArgModelBase):
@@ -91,17 +94,13 @@ def build_mcp_server(
     tools: Sequence[Any],
     *,
     name: str = "genaisys",
-    host: str = "127.0.0.1",
-    port: int = 8000,
     resources: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Any:
-    """A FastMCP server offering ``tools``.
+    """An ``mcp.server.mcpserver.MCPServer`` offering ``tools`` (run it with `serve_mcp`).
 
     Args:
         tools: Registry names (``"builtin:calculator"``), LangChain tools or typed functions.
         name: The server name announced to clients.
-        host: Interface for streamable HTTP (default loopback only).
-        port: Port for streamable HTTP.
         resources: Per-tool resources for `get_tool`, e.g.
             ``{"builtin:file_reader": {"roots": ["./docs"]}}``.
 
@@ -111,10 +110,41 @@ def build_mcp_server(
         MissingDependencyError: ``mcp`` is not installed.
     """
     require("mcp", _PIP, feature="the MCP server")
-    from mcp.server.fastmcp import FastMCP
+    from mcp.server.mcpserver import MCPServer
 
     safe = _resolve(tools, resources)
-    return FastMCP(name, host=host, port=port, tools=[_to_mcp_tool(t) for t in safe], log_level="WARNING")
+    return MCPServer(name, tools=[_to_mcp_tool(t) for t in safe], log_level="WARNING")
+
+
+class _QuietDisconnects(logging.Filter):
+    """Turns the SDK's traceback for a client that hung up mid-session into one plain line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and _is_disconnect(exc):
+            record.msg, record.args, record.exc_info, record.exc_text = (
+                "MCP client disconnected (%s)", (type(exc).__name__,), None, None)
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return record.levelno >= logging.getLogger(record.name).getEffectiveLevel()
+
+
+def _is_disconnect(exc: BaseException) -> bool:
+    import anyio
+
+    if isinstance(exc, (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream,
+                        ConnectionResetError, BrokenPipeError)):
+        return True
+    group = getattr(exc, "exceptions", None)  # an ExceptionGroup of disconnects
+    return bool(group) and all(_is_disconnect(e) for e in group)
+
+
+def _quiet_disconnects() -> None:
+    """Install `_QuietDisconnects` on the loggers the MCP SDK reports transport errors through."""
+    for name in ("mcp", "mcp.server", "mcp.server.streamable_http", "mcp.server.streamable_http_manager",
+                 "mcp.server.lowlevel.server", "mcp.shared"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _QuietDisconnects) for f in logger.filters):
+            logger.addFilter(_QuietDisconnects())
 
 
 def serve_mcp(
@@ -143,8 +173,12 @@ def serve_mcp(
     """
     if transport not in ("stdio", "streamable-http"):
         raise ConfigError(f"transport must be 'stdio' or 'streamable-http', got {transport!r}")
-    server = build_mcp_server(tool_names, name=name, host=host, port=port, resources=resources)
-    server.run(transport)
+    server = build_mcp_server(tool_names, name=name, resources=resources)
+    _quiet_disconnects()
+    if transport == "stdio":
+        server.run("stdio")
+    else:
+        server.run("streamable-http", host=host, port=port)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

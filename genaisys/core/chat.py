@@ -2,8 +2,10 @@
 
 `ChatCore` wraps a `MultimodalCore` or a plain causal LM + tokenizer and speaks LangChain
 messages: sync and async, token streaming, ``bind_tools``, tool calls returned as
-``AIMessage.tool_calls`` (unusable ones in ``invalid_tool_calls``), stop sequences and usage
-metadata. Decoding is a KV-cached loop written here (greedy at ``temperature=0``, otherwise
+``AIMessage.tool_calls`` (unusable ones in ``invalid_tool_calls``, a call cut off by the token
+limit among them), stop sequences and usage metadata, and structured output: a forced tool call
+(``tool_choice="any"`` or a tool's name) and a ``response_format`` (JSON, or JSON matching a
+schema) are decoded under a grammar, so they are valid by construction. Decoding is a KV-cached loop written here (greedy at ``temperature=0``, otherwise
 temperature + top-p sampling), so streaming, stop sequences and tool-call hold-back share
 one path.
 
@@ -32,6 +34,7 @@ import asyncio
 import inspect
 import json
 import queue
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -56,6 +59,8 @@ from pydantic import ConfigDict, PrivateAttr
 
 from genaisys.core.media import attachment_note, load_image_block
 from genaisys.core.toolcall import (
+    TOOL_CALL_CLOSE,
+    TOOL_CALL_ERROR_TEMPLATE,
     TOOL_CALL_OPEN,
     new_tool_call_id,
     parse_tool_calls,
@@ -63,7 +68,7 @@ from genaisys.core.toolcall import (
     render_tool_result,
     render_tools_prompt,
 )
-from genaisys.errors import ConfigError, CoreError, GenaisysError
+from genaisys.errors import ConfigError, CoreError, GenaisysError, MediaError
 
 __all__ = ["ChatCore", "load_image_block"]  # load_image_block: re-exported from genaisys.core.media
 
@@ -72,6 +77,13 @@ _PLAIN_PREP = {"inputs_embeds", "attention_mask", "position_ids"}
 _MIN_PREFIX = 16  # shorter shared prefixes are cheaper to prefill again than to copy
 _MAX_SIGNALS = 64
 _TOOL_CHOICE_REQUIRED = "You must answer with at least one tool call now."
+# Text meant for the model (templates, not exceptions).
+_UNREADABLE_TOOL_IMAGE = "[the tool returned an image that cannot be read: {error}]"
+_CUT_OFF_CALL = ("the call was cut off by the token limit after {n} generated tokens; "
+                 "raise max_tokens (max_new_tokens) or ask for a shorter call")
+_NAME_RE = re.compile(r'"name"\s*:\s*"([^"]+)"')
+# Content blocks of AI turns that are carried elsewhere (tool calls) or not shown to the model.
+_SKIPPED_BLOCKS = ("tool_call", "tool_call_chunk", "tool_use", "reasoning", "thinking", "redacted_thinking")
 # Text that may open a tool call: streaming holds back from here so raw call text never leaks.
 _CALL_OPENERS = (TOOL_CALL_OPEN, "```", "{")
 
@@ -141,15 +153,18 @@ class ChatCore(BaseChatModel):
             ``language_model`` is set.
         language_model / tokenizer: a plain causal LM and its tokenizer (text only).
         blobs: optional blob store (``.path(blob_id) -> Path``) for ``file_id`` image blocks.
-        max_new_tokens: cap on generated tokens per call.
+        max_new_tokens: cap on generated tokens per call; ``max_tokens`` is LangChain's standard
+            name for it (either may be given, per call too).
+        stop: default stop sequences (a call's own ``stop`` replaces them).
         temperature: 0 = greedy; otherwise sampling with ``top_p``.
         seed: seed for sampling (``None``: a fresh one per call).
         system_prompt: used when the conversation has no system message.
         model_name: reported in ``response_metadata``.
         vcd: visual contrastive decoding for every call with images (``True``, a dict or a
             `VCDConfig`); per call: ``invoke(..., vcd=...)``. See `genaisys.core.vcd`.
-        constrain_tool_calls: grammar-constrained tool calls (needs ``outlines-core``); per call:
-            ``invoke(..., constrain_tool_calls=True)``. See `genaisys.core.constrained`.
+        constrain_tool_calls: grammar-constrained tool calls also when the model chooses freely
+            (``tool_choice`` auto); per call: ``invoke(..., constrain_tool_calls=True)``. A forced
+            call is always constrained. See `genaisys.core.constrained`.
         batch_window_ms / max_batch_size: with a window > 0, concurrent non-streaming calls
             (several graph sessions) that arrive within it are decoded together as one batch.
         prefix_cache: a text-only call starts from the KV cache of the prefix it shares with the
@@ -167,6 +182,8 @@ class ChatCore(BaseChatModel):
     tokenizer: Any = None
     blobs: Any = None
     max_new_tokens: int = 256
+    max_tokens: int | None = None
+    stop: list[str] | None = None
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int | None = None
@@ -187,6 +204,11 @@ class ChatCore(BaseChatModel):
 
     def model_post_init(self, context: Any) -> None:
         super().model_post_init(context)
+        if self.max_tokens is not None:
+            if "max_new_tokens" in self.model_fields_set and self.max_new_tokens != self.max_tokens:
+                raise ConfigError(f"max_tokens={self.max_tokens} and max_new_tokens={self.max_new_tokens} disagree; "
+                                  "they are two names of one setting, give one")
+            self.max_new_tokens = self.max_tokens
         if self.core is None and (self.language_model is None or self.tokenizer is None):
             raise ConfigError("ChatCore needs core=<MultimodalCore> or both language_model= and tokenizer=")
         if self.core is not None:
@@ -213,8 +235,20 @@ class ChatCore(BaseChatModel):
             self._signals.popitem(last=False)
         return ref
 
+    def _constrained(self, kwargs: dict[str, Any]) -> bool:
+        """Whether a call decodes under a grammar (tool calls or a response format)."""
+        if _json_format(kwargs.get("response_format")):
+            return True
+        if not kwargs.get("tools") or kwargs.get("tool_choice") == "none":
+            return False
+        return _forces_call(kwargs.get("tool_choice")) or bool(
+            kwargs.get("constrain_tool_calls", self.constrain_tool_calls))
+
+    def _max_tokens(self, kwargs: dict[str, Any]) -> int:
+        return int(kwargs.get("max_new_tokens", kwargs.get("max_tokens", self.max_new_tokens)))
+
     def _batchable(self, kwargs: dict[str, Any]) -> bool:
-        constrained = bool(kwargs.get("tools")) and kwargs.get("constrain_tool_calls", self.constrain_tool_calls)
+        constrained = self._constrained(kwargs)
         return not (constrained or getattr(self.core, "is_native", False)
                     or _vcd_config(kwargs.get("vcd", self.vcd)) is not None
                     or (self.core is not None and getattr(self.core, "signal_token_ids", None)))
@@ -238,6 +272,14 @@ class ChatCore(BaseChatModel):
         return {"model_name": self.model_name, "max_new_tokens": self.max_new_tokens,
                 "temperature": self.temperature, "top_p": self.top_p}
 
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> Any:
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_provider"] = "genaisys"
+        params["ls_max_tokens"] = self._max_tokens(kwargs)
+        if not stop and self.stop:
+            params["ls_stop"] = list(self.stop)
+        return params
+
     # ------------------------------------------------------------------ tools
     def bind_tools(self, tools: Sequence[dict[str, Any] | type | Callable[..., Any] | Any], *,
                    tool_choice: str | None = None, **kwargs: Any) -> Runnable[LanguageModelInput, AIMessage]:
@@ -246,12 +288,46 @@ class ChatCore(BaseChatModel):
         Args:
             tools: anything `convert_to_openai_tool` accepts.
             tool_choice: ``None``/``"auto"`` (the model decides), ``"none"`` (tools hidden),
-                ``"any"``/``"required"``/a tool name (the prompt demands a call).
+                ``"any"``/``"required"``/``True`` (a call to one of them is forced) or a tool's name
+                (OpenAI's ``{"type": "function", "function": {"name": ...}}`` too: that call is
+                forced). Forced calls are decoded under the tools' grammar.
+
+        Example:
+            >>> chat.bind_tools([get_weather], tool_choice="get_weather").invoke("Paris?").tool_calls  # doctest: +SKIP
         """
         formatted = [convert_to_openai_tool(t) for t in tools]
         if tool_choice is not None:
-            kwargs["tool_choice"] = tool_choice
+            kwargs["tool_choice"] = _normalise_tool_choice(tool_choice, [t["function"]["name"] for t in formatted])
         return self.bind(tools=formatted, **kwargs)
+
+    def with_structured_output(self, schema: dict[str, Any] | type, *, method: str = "function_calling",
+                               include_raw: bool = False, strict: bool | None = None,
+                               **kwargs: Any) -> Runnable[LanguageModelInput, Any]:
+        """Answers as ``schema`` (a pydantic class, a TypedDict or a JSON schema), valid by construction.
+
+        Args:
+            schema: what the answer must be.
+            method: ``"function_calling"`` (a forced call of a tool named after the schema),
+                ``"json_schema"`` or ``"json_mode"`` (the answer itself is JSON; both are decoded
+                under the schema's grammar, since a local core can guarantee what OpenAI's
+                ``json_mode`` only asks for).
+            include_raw: return ``{"raw", "parsed", "parsing_error"}`` instead of the parsed value.
+            strict: accepted for compatibility; decoding is always strict.
+
+        Example:
+            >>> from pydantic import BaseModel
+            >>> class Colour(BaseModel):
+            ...     name: str
+            >>> chat.with_structured_output(Colour, method="json_schema").invoke("A colour?")  # doctest: +SKIP
+            Colour(name='blue')
+        """
+        if method == "function_calling":
+            return super().with_structured_output(schema, include_raw=include_raw, **kwargs)
+        if kwargs:
+            raise ConfigError(f"with_structured_output got unsupported arguments {sorted(kwargs)}")
+        from genaisys.core.structured import json_schema_runnable
+
+        return json_schema_runnable(self, schema, method=method, include_raw=include_raw)
 
     def render_prompt(self, messages: list[BaseMessage], *, tools: Sequence[Any] | None = None,
                       tool_choice: str | None = None, add_generation_prompt: bool = True) -> tuple[str, list[Any]]:
@@ -358,9 +434,16 @@ class ChatCore(BaseChatModel):
                 if image_token is None:
                     raise CoreError("this ChatCore wraps a text-only language model and cannot see images; "
                                     "use a MultimodalCore (load_core('nano')) or textualize the image first")
-                images.append(load_image_block(block, self.blobs))
+                try:
+                    images.append(load_image_block(block, self.blobs))
+                except MediaError as exc:
+                    if not isinstance(msg, ToolMessage):
+                        raise
+                    # A tool's broken picture is the tool's problem: the model reads why, the call goes on.
+                    parts.append(_UNREADABLE_TOOL_IMAGE.format(error=exc))
+                    continue
                 parts.append(image_token)
-            elif isinstance(block, dict) and block.get("type") in ("tool_call", "tool_call_chunk", "reasoning"):
+            elif isinstance(block, dict) and block.get("type") in _SKIPPED_BLOCKS:
                 continue  # carried in msg.tool_calls / not shown to the model
             else:
                 kind = block.get("type") if isinstance(block, dict) else type(block).__name__
@@ -409,11 +492,13 @@ class ChatCore(BaseChatModel):
         banned = [self.core.image_token_id] if self.core is not None else []
         base = lm.get_base_model() if hasattr(lm, "get_base_model") else lm  # a peft wrapper hides the signature
         cache_kw, prefill_kw = _forward_kwargs(base)
-        # Grammar-constrained calls: `forced` tokens are emitted as they are (the opener when a call
-        # is demanded); while `guide` is set only tokens continuing a valid call are allowed.
-        forced = list(grammar.opener_ids) if grammar is not None and force_call else []
-        guide_after_forced = bool(forced)
-        guide = None
+        # Grammar-constrained text: while `guide` is set only tokens continuing valid text are
+        # allowed. A demanded call or JSON answer is guided from the first token (`whole`); a call
+        # the model opens itself from right after its opener. `forced` tokens (signal tokens) are
+        # emitted as they are.
+        forced: list[int] = []
+        whole = grammar is not None and force_call
+        guide = grammar.new_guide(whole=True) if whole else None
         recent: list[int] = []
         # Signal tokens (NExT-GPT): the first one of a modality forces the rest (as GILL does);
         # each one's last hidden state is captured when it is fed back, then projected.
@@ -438,11 +523,12 @@ class ChatCore(BaseChatModel):
                     logits[banned] = float("-inf")
                 if forced:
                     nxt = forced.pop(0)
-                    if not forced and guide_after_forced:
-                        guide, guide_after_forced = grammar.new_guide(), False
                 else:
                     if guide is not None:
-                        allowed = torch.tensor(guide.get_tokens(), dtype=torch.long, device=logits.device)
+                        tokens = guide.get_tokens()
+                        budget = max_new_tokens - usage.get("output_tokens", 0)
+                        tokens = grammar.finish_within(guide, tokens, budget, whole=whole) or tokens
+                        allowed = torch.tensor(tokens, dtype=torch.long, device=logits.device)
                         masked = torch.full_like(logits, float("-inf"))
                         masked[allowed] = logits[allowed]
                         logits = masked
@@ -463,6 +549,7 @@ class ChatCore(BaseChatModel):
                             # The token that closed the opener may carry the call's first
                             # characters ('>{"'): start the guide past them.
                             guide, recent = _guide_after(grammar, self.tokenizer, tail[at + len(TOOL_CALL_OPEN):]), []
+                            whole = False
                 if nxt in eos:
                     usage["finish"] = 1
                     return
@@ -540,22 +627,26 @@ class ChatCore(BaseChatModel):
         prompt, images = self._render(messages, tools, kwargs.get("tool_choice"))
         usage: dict[str, int] = {}
         tool_choice = kwargs.get("tool_choice")
-        stopper = _Stopper(stop or [], hold_calls=bool(tools) and tool_choice != "none")
+        stopper = _Stopper(stop or self.stop or [], hold_calls=bool(tools) and tool_choice != "none")
         generated: list[int] = []
-        grammar = None
-        if tools and tool_choice != "none" and kwargs.get("constrain_tool_calls", self.constrain_tool_calls):
+        grammar, force = None, bool(tools) and _forces_call(tool_choice)
+        if self._constrained(kwargs) and tools:
             from genaisys.core.constrained import ToolCallGrammar
 
             named = [t for t in tools if t["function"]["name"] == tool_choice]
             grammar = ToolCallGrammar(self.tokenizer, named or tools)
+        elif _json_format(kwargs.get("response_format")):
+            from genaisys.core.constrained import JsonGrammar
+
+            grammar, force = JsonGrammar(self.tokenizer, _response_schema(kwargs["response_format"])), True
         signals: list[dict[str, Any]] = []
         with self._lock:
             for token in self._token_stream(
-                prompt, images, max_new_tokens=int(kwargs.get("max_new_tokens", self.max_new_tokens)),
+                prompt, images, max_new_tokens=self._max_tokens(kwargs),
                 temperature=float(kwargs.get("temperature", self.temperature)),
                 top_p=float(kwargs.get("top_p", self.top_p)), seed=kwargs.get("seed", self.seed), usage=usage,
                 vcd=_vcd_config(kwargs.get("vcd", self.vcd)), grammar=grammar,
-                force_call=tool_choice not in (None, "auto", "none"), signals=signals,
+                force_call=force, signals=signals,
             ):
                 generated.append(token)
                 delta = stopper.feed(self.tokenizer.decode(generated, skip_special_tokens=True))
@@ -594,8 +685,22 @@ class ChatCore(BaseChatModel):
         """Decoded text → content, tool calls, usage and finish reason."""
         content, calls, invalid = full, [], []
         if tools:
+            cut = None
+            at = full.rfind(TOOL_CALL_OPEN)
+            if at < 0:  # the limit may fall inside the opener itself
+                at = next((len(full) - k for k in range(len(TOOL_CALL_OPEN) - 1, 1, -1)
+                           if full.endswith(TOOL_CALL_OPEN[:k])), -1)
+            if not ended and at >= 0 and TOOL_CALL_CLOSE not in full[at:]:
+                # The token limit ended the text inside a call: what was written is not a call the
+                # model finished, so it is not repaired into one; the reason goes back with it.
+                full, cut = full[:at], full[at + len(TOOL_CALL_OPEN):].strip()
             content, calls, invalid = parse_tool_calls(full, known_tools=[t["function"]["name"] for t in tools])
-        reason = "tool_calls" if calls else "stop" if ended else "length"
+            if cut is not None:
+                name = _NAME_RE.search(cut)
+                invalid.append({"name": name.group(1) if name else None, "args": cut, "id": new_tool_call_id(),
+                                "error": TOOL_CALL_ERROR_TEMPLATE.format(error=_CUT_OFF_CALL.format(n=n_out)),
+                                "type": "invalid_tool_call"})
+        reason = "length" if not ended else "tool_calls" if calls else "stop"
         return {"content": content, "tool_calls": calls, "invalid_tool_calls": invalid,
                 "usage_metadata": {"input_tokens": n_in, "output_tokens": n_out, "total_tokens": n_in + n_out},
                 "response_metadata": {"finish_reason": reason, "model_name": self.model_name, "vcd": vcd}}
@@ -613,7 +718,7 @@ class ChatCore(BaseChatModel):
         # A bound model (``bind_tools(...).batch``) always passes one config per input; those
         # without callbacks batch too (tags, names and metadata only matter to callbacks).
         plain = all(not (c or {}).get("callbacks") for c in configs)
-        constrained = bool(kwargs.get("tools")) and kwargs.get("constrain_tool_calls", self.constrain_tool_calls)
+        constrained = self._constrained(kwargs)
         if (not inputs or not plain or constrained or getattr(self.core, "is_native", False)
                 or _vcd_config(kwargs.get("vcd", self.vcd)) is not None):
             return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)
@@ -643,8 +748,9 @@ class ChatCore(BaseChatModel):
         if getattr(self.core, "is_native", False):
             raise CoreError("batch_generate does not drive native MLLMs yet; use chat.batch (one call per input)")
         tools = None if kwargs.get("tool_choice") == "none" else kwargs.get("tools") or None
-        if tools and kwargs.get("constrain_tool_calls", self.constrain_tool_calls):
-            raise CoreError("batch_generate does not constrain tool calls; use chat.batch (one call per input)")
+        if self._constrained(kwargs):
+            raise CoreError("batch_generate does not decode under a grammar (constrained or forced tool calls, "
+                            "response_format); use chat.batch (one call per input)")
         results: list[Any] = [None] * len(conversations)
         rows: list[tuple[int, str, list[Any]]] = []
         for i, messages in enumerate(conversations):
@@ -659,8 +765,8 @@ class ChatCore(BaseChatModel):
         seed = kwargs.get("seed", self.seed)
         generator = torch.Generator().manual_seed(seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,))))
         with self._lock, torch.no_grad():
-            decoded = self._decode_batch([r[1] for r in rows], [r[2] for r in rows], stop=stop or [],
-                                         max_new_tokens=int(kwargs.get("max_new_tokens", self.max_new_tokens)),
+            decoded = self._decode_batch([r[1] for r in rows], [r[2] for r in rows], stop=stop or self.stop or [],
+                                         max_new_tokens=self._max_tokens(kwargs),
                                          temperature=float(kwargs.get("temperature", self.temperature)),
                                          top_p=float(kwargs.get("top_p", self.top_p)), generator=generator)
         for (i, _, _), (text, n_in, n_out, ended) in zip(rows, decoded, strict=True):
@@ -836,6 +942,52 @@ class _MicroBatcher:
                     g[4].set_exception(result)
                 else:
                     g[4].set_result(result)
+
+
+def _forces_call(tool_choice: Any) -> bool:
+    return tool_choice not in (None, "auto", "none")
+
+
+def _normalise_tool_choice(choice: Any, names: list[str]) -> str:
+    """``bind_tools``'s ``tool_choice`` in every accepted form → ``auto``/``none``/``any``/a tool name."""
+    if choice is True or choice == "required":
+        return "any"
+    if isinstance(choice, dict):
+        name = (choice.get("function") or {}).get("name") or choice.get("name")
+        if not isinstance(name, str):
+            raise ConfigError(f"tool_choice {choice!r} names no tool; use {{'type': 'function', 'function': "
+                              "{'name': <tool>}}, a tool name, 'auto', 'none' or 'any'")
+        choice = name
+    if not isinstance(choice, str):
+        raise ConfigError(f"tool_choice must be 'auto', 'none', 'any', 'required' or a tool name, got {choice!r}")
+    if choice not in ("auto", "none", "any") and choice not in names:
+        raise ConfigError(f"tool_choice {choice!r} is not a bound tool; bound: {', '.join(names) or '(none)'}")
+    return choice
+
+
+def _json_format(response_format: Any) -> bool:
+    """Whether a ``response_format`` asks for JSON (``json_object`` / ``json_schema``; ``text`` does not)."""
+    if response_format is None:
+        return False
+    kind = response_format.get("type") if isinstance(response_format, dict) else None
+    if kind == "text":
+        return False
+    if kind not in ("json_object", "json_schema"):
+        raise ConfigError(f"response_format must be {{'type': 'text' | 'json_object' | 'json_schema', ...}}, "
+                          f"got {response_format!r:.200}")
+    return True
+
+
+def _response_schema(response_format: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON schema a ``response_format`` demands (``None``: any JSON object)."""
+    if response_format.get("type") != "json_schema":
+        return None
+    spec = response_format.get("json_schema")
+    schema = spec.get("schema") if isinstance(spec, dict) else None
+    if not isinstance(schema, dict):
+        raise ConfigError("a json_schema response_format needs {'type': 'json_schema', 'json_schema': "
+                          "{'name': ..., 'schema': {...}}}")
+    return schema
 
 
 def _guide_after(grammar: Any, tokenizer: Any, text: str) -> Any:

@@ -7,8 +7,16 @@ decoder switches to a token mask that only admits ::
 
     {"name": "<a bound tool>", "arguments": <JSON matching that tool's schema>}</tool_call>
 
-and switches back to free text after the closing tag. With ``tool_choice`` demanding a call,
-the opener is forced at the start, so the answer *is* a valid call.
+and switches back to free text after the closing tag. With ``tool_choice`` demanding a call
+(``"any"``, ``"required"`` or a tool's name), the mask is on from the first token, whatever
+``constrain_tool_calls`` says, and admits only ``<tool_call>`` + a valid call, so the answer *is*
+a valid call (the model still picks its own tokenization of the opener, ``>{"`` as one token say). `JsonGrammar` does the
+same for a whole answer: JSON matching a schema (``response_format`` / ``with_structured_output``).
+
+Budget: a constrained answer must also *end* within ``max_new_tokens``. `finish_within` keeps,
+once the budget runs short, only the tokens from which the rest of the grammar still fits (the
+fewest tokens from every state to an end state, computed once per grammar), so a forced call or a
+JSON answer is cut short only when its budget cannot hold even the shortest valid completion.
 
 The masks come from ``outlines-core`` (Rust): JSON schema → regex → a token-level index over
 the tokenizer's vocabulary (built once per tokenizer and tool set, ~0.1 s for SmolLM2's 49k
@@ -31,12 +39,14 @@ from genaisys._optional import require
 from genaisys.core.toolcall import TOOL_CALL_CLOSE, TOOL_CALL_OPEN
 from genaisys.errors import ConfigError
 
-__all__ = ["ToolCallGrammar"]
+__all__ = ["JsonGrammar", "ToolCallGrammar"]
 
 _PIN = "outlines-core==0.2.14"
 _WS = r"[ ]?"
+_SLACK = 16  # tokens of budget kept in hand before the mask starts steering towards the end
 _vocab_cache: dict[int, tuple[Any, Any]] = {}  # id(tokenizer) → (tokenizer, outlines Vocabulary)
 _index_cache: dict[tuple[int, str], Any] = {}
+_distance_cache: dict[int, tuple[Any, dict[int, int], dict[int, dict[int, int]]]] = {}  # id(index) → (index, …)
 _lock = threading.Lock()
 
 
@@ -80,7 +90,104 @@ def _vocabulary(tokenizer: Any) -> Any:
     return vocab
 
 
-class ToolCallGrammar:
+def _index(tokenizer: Any, regex: str) -> Any:
+    oc = require("outlines_core", _PIN, feature="grammar-constrained decoding")
+    key = (id(tokenizer), regex)
+    with _lock:
+        index = _index_cache.get(key)
+    if index is None:
+        index = oc.Index(regex, _vocabulary(tokenizer))
+        with _lock:
+            _index_cache[key] = index
+    return index
+
+
+def _schema_regex(schema: dict[str, Any], what: str) -> str:
+    oc = require("outlines_core", _PIN, feature="grammar-constrained decoding")
+    try:
+        return oc.json_schema.build_regex_from_schema(json.dumps(schema))
+    except (ValueError, TypeError, RuntimeError) as exc:
+        raise ConfigError(f"the schema of {what} cannot be constrained ({exc}); "
+                          "call without constraints or simplify the schema") from exc
+
+
+def _distances(index: Any) -> tuple[dict[int, int], dict[int, dict[int, int]]]:
+    """Fewest tokens from each state to an end state, and the transitions (state → token → state)."""
+    with _lock:
+        hit = _distance_cache.get(id(index))
+        if hit is not None and hit[0] is index:
+            return hit[1], hit[2]
+    transitions: dict[int, dict[int, int]] = index.get_transitions()
+    incoming: dict[int, set[int]] = {}
+    for state, edges in transitions.items():
+        for nxt in set(edges.values()):
+            incoming.setdefault(nxt, set()).add(state)
+    dist = {state: 0 for state in index.get_final_states()}
+    frontier = list(dist)
+    while frontier:  # breadth-first over reversed edges
+        nxt_frontier = []
+        for state in frontier:
+            for prev in incoming.get(state, ()):
+                if prev not in dist:
+                    dist[prev] = dist[state] + 1
+                    nxt_frontier.append(prev)
+        frontier = nxt_frontier
+    with _lock:
+        _distance_cache[id(index)] = (index, dist, transitions)
+    return dist, transitions
+
+
+class _Grammar:
+    """What both grammars share: a guide per answer, and staying within the token budget.
+
+    ``index`` admits the constrained text after an opener the model wrote itself; ``whole_index``
+    admits a whole answer from its first token (the opener included, where there is one).
+    """
+
+    index: Any
+    whole_index: Any
+
+    def new_guide(self, *, whole: bool = False) -> Any:
+        """A fresh guide: at the start of the answer (``whole``) or right after the opener."""
+        return self._oc.Guide(self.whole_index if whole else self.index)
+
+    def finish_within(self, guide: Any, allowed: list[int], budget: int, *, whole: bool = False) -> list[int]:
+        """Of ``allowed``, the tokens after which the grammar can still end in ``budget - 1`` tokens.
+
+        Returns ``allowed`` itself while the budget is ample; an empty list when nothing fits.
+        """
+        dist, transitions = _distances(self.whole_index if whole else self.index)
+        state = guide.get_state()
+        if dist.get(state, budget) + _SLACK < budget - 1:
+            return allowed  # ample: one token moves the end only a few tokens further away
+        edges = transitions.get(state, {})
+        far = budget + 1
+        return [t for t in allowed if dist.get(edges.get(t, -1), far) <= budget - 1]
+
+
+class JsonGrammar(_Grammar):
+    """Token masks for an answer that is one JSON value matching ``schema`` (any object by default).
+
+    Args:
+        tokenizer: the model's tokenizer.
+        schema: a JSON schema; ``None`` admits any JSON object (OpenAI's ``json_object`` mode).
+
+    Raises:
+        ConfigError: the schema cannot be turned into a grammar.
+        MissingDependencyError: ``outlines-core`` is not installed.
+
+    Example:
+        >>> grammar = JsonGrammar(tokenizer, {"type": "object", "properties": {"a": {"type": "integer"}}})  # doctest: +SKIP
+    """
+
+    def __init__(self, tokenizer: Any, schema: dict[str, Any] | None = None) -> None:
+        self._oc = require("outlines_core", _PIN, feature="grammar-constrained decoding")
+        self.tokenizer = tokenizer
+        self.regex = _schema_regex(schema or {"type": "object"}, "the response format")
+        self.index = self.whole_index = _index(tokenizer, self.regex)
+
+
+class ToolCallGrammar(_Grammar):
     """Token masks for one genaisys tool call over a set of bound tools.
 
     Args:
@@ -93,30 +200,15 @@ class ToolCallGrammar:
     """
 
     def __init__(self, tokenizer: Any, tools: list[dict[str, Any]]) -> None:
-        oc = require("outlines_core", _PIN, feature="grammar-constrained tool calls")
+        self._oc = require("outlines_core", _PIN, feature="grammar-constrained tool calls")
         self.tokenizer = tokenizer
         alternatives = []
         for tool in tools:
             fn = tool.get("function", tool)
             schema = fn.get("parameters") or {"type": "object", "properties": {}}
-            try:
-                args = oc.json_schema.build_regex_from_schema(json.dumps(schema))
-            except (ValueError, TypeError, RuntimeError) as exc:
-                raise ConfigError(f"the schema of tool {fn.get('name')!r} cannot be constrained ({exc}); "
-                                  "call without constrain_tool_calls or simplify the schema") from exc
+            args = _schema_regex(schema, f"tool {fn.get('name')!r}")
             name = re.escape(json.dumps(fn["name"]))
             alternatives.append(rf"\{{{_WS}\"name\"{_WS}:{_WS}{name}{_WS},{_WS}\"arguments\"{_WS}:{_WS}{args}{_WS}\}}")
         self.regex = "(" + "|".join(alternatives) + ")" + re.escape(TOOL_CALL_CLOSE)
-        key = (id(tokenizer), self.regex)
-        with _lock:
-            index = _index_cache.get(key)
-        if index is None:
-            index = oc.Index(self.regex, _vocabulary(tokenizer))
-            with _lock:
-                _index_cache[key] = index
-        self._oc, self.index = oc, index
-        self.opener_ids: list[int] = tokenizer(TOOL_CALL_OPEN, add_special_tokens=False)["input_ids"]
-
-    def new_guide(self) -> Any:
-        """A fresh guide at the start of a call's JSON (right after ``<tool_call>``)."""
-        return self._oc.Guide(self.index)
+        self.index = _index(tokenizer, self.regex)
+        self.whole_index = _index(tokenizer, re.escape(TOOL_CALL_OPEN) + self.regex)

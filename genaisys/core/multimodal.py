@@ -735,6 +735,9 @@ class MultimodalCore(nn.Module):
         LoraConfig, set_peft_model_state_dict = peft.LoraConfig, peft.set_peft_model_state_dict
 
         cfg = dict(next(iter(peft_config.values())))
+        # The saved path is where the base LM lay on the machine that trained the adapters (a cache
+        # folder there); the base is whatever this core loaded, so that is what the config names.
+        cfg["base_model_name_or_path"] = getattr(self.language_model, "name_or_path", None) or None
         allowed = set(LoraConfig.__dataclass_fields__)
         lm = _peft_wrap(self.language_model, LoraConfig(**{k: v for k, v in cfg.items() if k in allowed}))
         set_peft_model_state_dict(lm, lora_state)

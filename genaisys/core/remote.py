@@ -4,7 +4,9 @@ Any server that speaks ``POST {base_url}/chat/completions`` works: vLLM, TGI, SG
 llama.cpp's server, or another ``genaisys serve``. `RemoteCore` is a LangChain `BaseChatModel`
 like `ChatCore`: sync and async, SSE token streaming, ``bind_tools`` (tools go to the server as
 OpenAI tools; its ``tool_calls`` come back as ``AIMessage.tool_calls``), images from standard
-content blocks (sent as ``image_url`` data URLs; ``file_id`` blocks are read from ``blobs``).
+content blocks (sent as ``image_url`` data URLs; ``file_id`` blocks are read from ``blobs``),
+structured output (``with_structured_output``: a forced tool call, or the server's
+``response_format`` with ``method="json_schema"``).
 
 Failures: 429 and 5xx answers, connection errors and timeouts are retried with exponential
 backoff (``backoff · 2^attempt`` seconds, capped, or the server's ``Retry-After``); other
@@ -44,7 +46,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, Field, SecretStr
 
 from genaisys.core.toolcall import TOOL_CALL_ERROR_TEMPLATE, new_tool_call_id
-from genaisys.errors import CoreError, MediaError
+from genaisys.errors import ConfigError, CoreError, MediaError
 
 __all__ = ["RemoteCore"]
 
@@ -66,6 +68,7 @@ class RemoteCore(BaseChatModel):
         max_retries: extra attempts after the first for 429/5xx, connection errors and timeouts.
         backoff / max_backoff: first retry delay in seconds (doubled each retry) and its cap.
         max_tokens / temperature / top_p: sampling settings (``None``: the server's default).
+        stop: default stop sequences (a call's own ``stop`` replaces them).
         blobs: optional blob store (``.path(blob_id) -> Path``) for ``file_id`` image blocks.
         extra_body: extra JSON fields merged into every request.
         transport: an httpx transport to use instead of the network (tests, proxies).
@@ -83,6 +86,7 @@ class RemoteCore(BaseChatModel):
     max_tokens: int | None = None
     temperature: float | None = None
     top_p: float | None = None
+    stop: list[str] | None = None
     blobs: Any = None
     extra_body: dict[str, Any] = Field(default_factory=dict)
     transport: Any = None
@@ -101,12 +105,29 @@ class RemoteCore(BaseChatModel):
         """Bind tools (pydantic models, functions, BaseTools, JSON schemas); sent as OpenAI tools."""
         formatted = [convert_to_openai_tool(t) for t in tools]
         if tool_choice is not None:
-            if tool_choice == "any":
+            if tool_choice == "any" or tool_choice is True:
                 tool_choice = "required"
             elif isinstance(tool_choice, str) and tool_choice not in ("auto", "none", "required"):
                 tool_choice = {"type": "function", "function": {"name": tool_choice}}
             kwargs["tool_choice"] = tool_choice
         return self.bind(tools=formatted, **kwargs)
+
+    def with_structured_output(self, schema: dict[str, Any] | type, *, method: str = "function_calling",
+                               include_raw: bool = False, strict: bool | None = None,
+                               **kwargs: Any) -> Runnable[LanguageModelInput, Any]:
+        """Answers as ``schema``: a forced tool call (``function_calling``) or the server's
+        ``response_format`` (``json_schema``; ``json_mode`` sends the schema too).
+
+        Example:
+            >>> cpu.with_structured_output(Colour, method="json_schema").invoke("A colour?")  # doctest: +SKIP
+        """
+        if method == "function_calling":
+            return super().with_structured_output(schema, include_raw=include_raw, **kwargs)
+        if kwargs:
+            raise ConfigError(f"with_structured_output got unsupported arguments {sorted(kwargs)}")
+        from genaisys.core.structured import json_schema_runnable
+
+        return json_schema_runnable(self, schema, method=method, include_raw=include_raw)
 
     # ------------------------------------------------------------------ request
     def _url(self) -> str:
@@ -128,8 +149,10 @@ class RemoteCore(BaseChatModel):
                 body[key] = value
         if "max_new_tokens" in kwargs:  # ChatCore's name for the same thing
             body["max_tokens"] = kwargs["max_new_tokens"]
-        if stop:
-            body["stop"] = stop
+        if stop or self.stop:
+            body["stop"] = stop or self.stop
+        if kwargs.get("response_format") is not None:
+            body["response_format"] = kwargs["response_format"]
         if kwargs.get("tools"):
             body["tools"] = kwargs["tools"]
             if kwargs.get("tool_choice") is not None:

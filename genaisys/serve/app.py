@@ -7,22 +7,28 @@
   (``data:`` URLs decoded here; ``http(s)`` URLs fetched only through the hardened
   `genaisys.tools.http_fetch.HttpFetcher`, which refuses private addresses; ``file:`` URLs and
   paths are refused so a client cannot read the server's disk), ``tools`` / ``tool_choice`` and
-  ``tool_calls`` in the answer, ``stream: true`` as server-sent events (``data: {chunk}`` lines,
-  then ``data: [DONE]``), ``usage``. Concurrent callers reach the core at once, so a `ChatCore`
+  ``tool_calls`` in the answer (``tool_choice`` ``"required"`` or a named function forces the
+  call), ``response_format`` (``json_object`` / ``json_schema``: decoding is constrained to it,
+  so ``client.chat.completions.parse`` works), ``stream: true`` as server-sent events
+  (``data: {chunk}`` lines, then ``data: [DONE]``), ``usage``. ``logprobs`` and ``n > 1`` are
+  refused with OpenAI's 400 error. Concurrent callers reach the core at once, so a `ChatCore`
   with ``batch_window_ms > 0`` decodes them as one batch.
 * ``GET /v1/models`` (and ``/v1/models/{id}``) — the chat model and the embedding model.
 * ``POST /v1/embeddings`` — from the memory's embedder (or the packaged MiniLM), ``float`` or
-  ``base64`` encoding (the openai SDK asks for base64 by default).
+  ``base64`` encoding (the openai SDK asks for base64 by default); ``dimensions`` may only name
+  the model's own size (the embedder is not trained to be cut shorter).
 * ``GET /v1/graphs`` and ``POST /v1/graphs/{name}/runs`` — run a named LangGraph graph for one
   turn on a thread id (``{"input": ..., "thread_id": ...}``, or ``{"resume": ...}`` to answer
   an interrupt); the answer carries the output, the messages (OpenAI shape), retrieved
   ``context`` (citations) and ``artifacts`` (generated media, served by ``GET /v1/blobs/{id}``).
 * ``GET /`` — a small web chat page (one HTML file, no build step, no CDN).
+* ``GET /openapi.json`` — the OpenAPI schema of all of the above, with the statuses the server
+  really answers (400 for a bad request, never FastAPI's 422) and OpenAI's error shape.
 
 Security: a Bearer API key is required on every ``/v1`` route unless the app is created with
 ``allow_no_auth_on_loopback=True`` *and* the caller connects from a loopback address. Bodies
 over ``max_body_bytes`` get 413 before they are read in full. Every error has OpenAI's shape
-``{"error": {"message", "type", "param", "code"}}``; an unexpected failure is logged with its
+``{"error": {"message", "type", "param", "code"}}`` (405 keeps its ``Allow`` header); an unexpected failure is logged with its
 traceback and answered 500 with a request id, never the traceback itself. A streaming client
 that disconnects stops the generation (the model's stream is closed).
 
@@ -46,7 +52,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -61,7 +67,7 @@ from langchain_core.messages import (
     SystemMessage,
     ToolMessage,
 )
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from genaisys.errors import ConfigError, GenaisysError, ToolError
@@ -105,9 +111,9 @@ class ApiError(Exception):
     def body(self) -> dict[str, Any]:
         return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
 
-    def response(self) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if self.status == 401 else None
-        return JSONResponse(self.body(), status_code=self.status, headers=headers)
+    def response(self, headers: Mapping[str, str] | None = None) -> JSONResponse:
+        headers = {**(headers or {}), **({"WWW-Authenticate": "Bearer"} if self.status == 401 else {})}
+        return JSONResponse(self.body(), status_code=self.status, headers=headers or None)
 
 
 def _internal_error(where: str) -> ApiError:
@@ -183,6 +189,18 @@ class StreamOptions(_Body):
     include_usage: bool = False
 
 
+class JsonSchemaFormat(_Body):
+    name: str = Field(min_length=1, max_length=64)
+    description: str | None = None
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    strict: bool | None = None
+
+
+class ResponseFormat(_Body):
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaFormat | None = None
+
+
 class ChatCompletionRequest(_Body):
     """The body of ``POST /v1/chat/completions`` (OpenAI's fields that genaisys honours)."""
 
@@ -199,13 +217,24 @@ class ChatCompletionRequest(_Body):
     seed: int | None = None
     stop: str | list[str] | None = None
     n: int = Field(default=1, ge=1, le=1)  # one choice per request: run n requests for n answers
+    response_format: ResponseFormat | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
 
 
 class EmbeddingRequest(_Body):
     model: str
     input: str | list[str] = Field(min_length=1)
     encoding_format: Literal["float", "base64"] = "float"
-    dimensions: int | None = None
+    dimensions: int | None = Field(default=None, ge=1)
+
+    @field_validator("dimensions", mode="before")
+    @classmethod
+    def _not_a_bool(cls, value: Any) -> Any:
+        # JSON true/false and strings are not sizes (pydantic's lax mode would read them as numbers).
+        if isinstance(value, (bool, str)):
+            raise ValueError(f"dimensions must be an integer, not {type(value).__name__}")
+        return value
 
 
 class GraphRunRequest(_Body):
@@ -502,6 +531,36 @@ def _generation_kwargs(core: Any, req: ChatCompletionRequest) -> dict[str, Any]:
     return kwargs
 
 
+def _response_format(core: Any, req: ChatCompletionRequest) -> dict[str, Any]:
+    """``response_format`` as a model keyword, or a 400 where it cannot be honoured."""
+    fmt = req.response_format
+    if fmt is None or fmt.type == "text":
+        return {}
+    if fmt.type == "json_schema" and (fmt.json_schema is None or fmt.json_schema.schema_ is None):
+        raise ApiError(400, "response_format of type json_schema needs json_schema.name and json_schema.schema",
+                       param="response_format.json_schema")
+    if not _takes_response_format(core):
+        raise ApiError(400, f"the model behind this server ({type(core).__name__}) cannot constrain its answer to "
+                            "a response_format; send the request without it", param="response_format",
+                       code="unsupported_parameter")
+    return {"response_format": fmt.model_dump(by_alias=True, exclude_none=True)}
+
+
+def _takes_response_format(core: Any) -> bool:
+    from genaisys.core.chat import ChatCore
+    from genaisys.core.remote import RemoteCore
+
+    return isinstance(core, (ChatCore, RemoteCore)) or bool(getattr(core, "accepts_response_format", False))
+
+
+def _refuse_unsupported(req: ChatCompletionRequest) -> None:
+    """OpenAI fields this server cannot honour get OpenAI's 400, not a silent ``null``."""
+    if req.logprobs or req.top_logprobs:
+        raise ApiError(400, "logprobs are not available from this server; send the request without logprobs "
+                            "and top_logprobs", param="logprobs" if req.logprobs else "top_logprobs",
+                       code="unsupported_parameter")
+
+
 def _bound_model(core: Any, req: ChatCompletionRequest) -> Any:
     if not req.tools:
         return core
@@ -517,6 +576,8 @@ def _bound_model(core: Any, req: ChatCompletionRequest) -> Any:
     except NotImplementedError:
         raise ApiError(400, f"the model behind this server ({type(core).__name__}) does not support tools",
                        param="tools") from None
+    except GenaisysError as exc:  # a tool_choice or schema the core refuses
+        raise ApiError(400, str(exc), param="tools", code=type(exc).__name__) from None
 
 
 def _ensure_worker_threads(count: int) -> None:
@@ -597,7 +658,9 @@ def create_app(core: Any, *, api_key: str | None = None, allow_no_auth_on_loopba
                 state["embedder"] = SentenceTransformerEmbedding()
         return state["embedder"]
 
-    app = FastAPI(title="genaisys", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="genaisys", version=_version(), docs_url=None, redoc_url=None, openapi_url="/openapi.json",
+                  description="OpenAI-compatible chat completions, embeddings and graph runs on a genaisys core.")
+    _document_errors(app)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -618,7 +681,9 @@ def create_app(core: Any, *, api_key: str | None = None, allow_no_auth_on_loopba
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = "unknown route: " + request.url.path if exc.status_code == 404 else str(exc.detail)
-        return ApiError(exc.status_code, message, code="not_found" if exc.status_code == 404 else None).response()
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+        # Starlette's headers (405's Allow, say) are part of the answer.
+        return ApiError(exc.status_code, message, code=code).response(headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -652,10 +717,11 @@ def create_app(core: Any, *, api_key: str | None = None, allow_no_auth_on_loopba
     @app.post("/v1/chat/completions", response_model=None)
     async def chat_completions(req: ChatCompletionRequest) -> JSONResponse | StreamingResponse:
         check_model(req.model)
+        _refuse_unsupported(req)
         _ensure_worker_threads(worker_threads)
         messages = await to_langchain_messages(req.messages, fetch)
         model = _bound_model(core, req)
-        kwargs = _generation_kwargs(core, req)
+        kwargs = {**_generation_kwargs(core, req), **_response_format(core, req)}
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         if req.stream:
             return await _stream_response(model, messages, kwargs, completion_id, req, model_id)
@@ -685,6 +751,13 @@ def create_app(core: Any, *, api_key: str | None = None, allow_no_auth_on_loopba
             raise ApiError(400, "input must not contain empty strings", param="input")
         try:
             vectors = await asyncio.to_thread(lambda: get_embedder()(list(texts)))
+            if req.dimensions is not None and vectors is not None and len(vectors) and \
+                    len(vectors[0]) != req.dimensions:
+                raise ApiError(400, f"{EMBEDDING_MODEL_ID} makes {len(vectors[0])}-dimensional embeddings and cannot "
+                                    f"be shortened to {req.dimensions}; leave dimensions out or set it to "
+                                    f"{len(vectors[0])}", param="dimensions", code="unsupported_parameter")
+        except ApiError:
+            raise
         except GenaisysError as exc:
             raise _client_error(exc) from None
         except Exception:  # noqa: BLE001
@@ -757,6 +830,55 @@ def create_app(core: Any, *, api_key: str | None = None, allow_no_auth_on_loopba
     app.add_middleware(_Guard, api_key=api_key, allow_no_auth_on_loopback=allow_no_auth_on_loopback,
                        max_body_bytes=max_body_bytes)
     return app
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("genaisys")
+    except PackageNotFoundError:
+        return "0"
+
+
+_ERROR_SCHEMA = {
+    "type": "object", "required": ["error"],
+    "properties": {"error": {"type": "object", "required": ["message", "type"], "properties": {
+        "message": {"type": "string"}, "type": {"type": "string"},
+        "param": {"type": ["string", "null"]}, "code": {"type": ["string", "null"]}}}}}
+_ERRORS = {"400": "bad request (OpenAI's error shape)", "401": "missing or wrong API key",
+           "404": "unknown model, graph, blob or route", "413": "request body too large",
+           "500": "internal error (the server log has the details)"}
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Make ``/openapi.json`` say what the server answers: 400 (not FastAPI's 422) and the other
+    errors, all in OpenAI's shape, on every ``/v1`` operation."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components["Error"] = _ERROR_SCHEMA
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        for path, operations in schema.get("paths", {}).items():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                responses.pop("422", None)
+                if path.startswith("/v1"):
+                    for status, what in _ERRORS.items():
+                        responses.setdefault(status, {"description": what, "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+                if path.startswith("/v1") and "security" not in operation:
+                    operation["security"] = [{"bearer": []}]
+        schema["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _jsonable(value: Any) -> Any:

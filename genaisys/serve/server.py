@@ -41,7 +41,7 @@ def serve(core_spec: str = "nano", host: str = "127.0.0.1", port: int = 8000, ap
           no_auth: bool = False, *, max_new_tokens: int = 256, batch_window_ms: float = 20.0,
           max_body_bytes: int | None = None, log_level: str = "info",
           tools: Sequence[str] = ("builtin:calculator", "builtin:clock"),
-          checkpointer: str | None = None) -> None:
+          checkpointer: str | None = None, constrain_tool_calls: bool = False) -> None:
     """Load a core and serve it over HTTP with uvicorn until interrupted.
 
     Args:
@@ -57,6 +57,8 @@ def serve(core_spec: str = "nano", host: str = "127.0.0.1", port: int = 8000, ap
         tools: registry names of the tools the served ``assistant`` graph may call.
         checkpointer: where the ``assistant`` graph keeps its threads (a SQLite path,
             ``":memory:"``, a ``postgresql://`` DSN; default SQLite under ``$GENAISYS_HOME``).
+        constrain_tool_calls: decode every tool call under the tools' grammar, also the calls the
+            model chooses freely (forced calls and ``response_format`` always are).
 
     Raises:
         ConfigError: ``no_auth`` on a non-loopback host; an unknown core.
@@ -77,7 +79,8 @@ def serve(core_spec: str = "nano", host: str = "127.0.0.1", port: int = 8000, ap
     if key is None and not no_auth:
         key = "sk-genaisys-" + secrets.token_urlsafe(24)
         print(f"genaisys serve: API key for this run (send 'Authorization: Bearer <key>'): {key}", file=sys.stderr)
-    core = load_core(core_spec, max_new_tokens=max_new_tokens, batch_window_ms=batch_window_ms)
+    core = load_core(core_spec, max_new_tokens=max_new_tokens, batch_window_ms=batch_window_ms,
+                     constrain_tool_calls=constrain_tool_calls)
     # The tool-augmented assistant, served at /v1/graphs/assistant/runs (threads persist).
     assistant = build_assistant_graph(core, tools=list(tools), checkpointer=checkpointer)
     app = create_app(core, api_key=key, allow_no_auth_on_loopback=no_auth,
@@ -101,11 +104,15 @@ def serve_main(core: str = typer.Option("nano", help="core to load: nano, a fold
                tool: list[str] = typer.Option(["builtin:calculator", "builtin:clock"], "--tool",
                                               help="a tool the assistant graph may call (repeat the option)"),
                checkpointer: str | None = typer.Option(None, help="SQLite path or postgresql:// DSN for threads"),
+               constrain_tool_calls: bool = typer.Option(
+                   False, "--constrain-tool-calls",
+                   help="grammar-constrained tool calls also when the model chooses freely"),
                ) -> None:
     """Serve a core (``genaisys serve``): /v1/chat/completions, /v1/models, /v1/embeddings, graphs, /."""
     try:
         serve(core, host=host, port=port, api_key=api_key, no_auth=no_auth, max_new_tokens=max_new_tokens,
-              batch_window_ms=batch_window_ms, tools=tool, checkpointer=checkpointer)
+              batch_window_ms=batch_window_ms, tools=tool, checkpointer=checkpointer,
+              constrain_tool_calls=constrain_tool_calls)
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -41,8 +41,39 @@ def test_a_demanded_call_from_a_random_model_is_always_valid():
         model(**call["args"])  # validates against the schema
     named = chat.bind_tools([SetAlarm, Lights], tool_choice="Lights").invoke("Lights!", seed=1)
     assert [c["name"] for c in named.tool_calls] == ["Lights"]
-    unconstrained = chat.bind_tools([SetAlarm], tool_choice="any").invoke("x", seed=0, constrain_tool_calls=False)
-    assert unconstrained.tool_calls == []  # a random model does not write calls by itself
+    # A forced call is decoded under the grammar whatever constrain_tool_calls says …
+    forced = chat.bind_tools([SetAlarm], tool_choice="any").invoke("x", seed=0, constrain_tool_calls=False)
+    assert [c["name"] for c in forced.tool_calls] == ["SetAlarm"] and forced.invalid_tool_calls == []
+    SetAlarm(**forced.tool_calls[0]["args"])
+    # … while a free choice, unconstrained, is the model's: a random one writes no call by itself.
+    free = chat.bind_tools([SetAlarm]).invoke("x", seed=0, constrain_tool_calls=False)
+    assert free.tool_calls == []
+
+
+def test_a_forced_call_ends_within_a_tight_budget():
+    # Free strings under a grammar can run on for ever; the budget steers the call to its end.
+    tok = make_tokenizer()
+    chat = ChatCore(language_model=make_lm(len(tok)), tokenizer=tok, max_new_tokens=60, temperature=1.0)
+    for seed in range(3):
+        msg = chat.bind_tools([SetAlarm], tool_choice="SetAlarm").invoke("Wake me.", seed=seed)
+        assert msg.invalid_tool_calls == [] and msg.response_metadata["finish_reason"] == "tool_calls", msg
+        assert msg.usage_metadata["output_tokens"] <= 60
+        SetAlarm(**msg.tool_calls[0]["args"])
+
+
+def test_a_json_response_format_is_valid_json_matching_the_schema():
+    import json
+
+    tok = make_tokenizer()
+    chat = ChatCore(language_model=make_lm(len(tok)), tokenizer=tok, max_new_tokens=60, temperature=1.0)
+    schema = {"type": "object", "properties": {"hour": {"type": "integer"}, "label": {"type": "string"}},
+              "required": ["hour", "label"]}
+    fmt = {"type": "json_schema", "json_schema": {"name": "alarm", "schema": schema}}
+    for seed in range(3):
+        out = chat.invoke("Alarm?", seed=seed, response_format=fmt)
+        value = json.loads(out.content)
+        assert set(value) == {"hour", "label"} and isinstance(value["hour"], int)
+    assert isinstance(json.loads(chat.invoke("Any JSON", response_format={"type": "json_object"}).content), dict)
 
 
 def test_a_call_the_model_opens_is_completed_validly_then_text_resumes(scripted_chat):

@@ -215,6 +215,15 @@ def test_lora_adapters_save_and_reattach_with_identical_logits(tmp_path):
     torch.testing.assert_close(_logits(loaded, pixels), before, rtol=0, atol=0)
     with pytest.raises(CoreError, match="already"):
         loaded.add_lora()
+    # Adapters trained where the base LM lay elsewhere (another machine's cache) attach without a
+    # warning: warnings are errors in the tests, and a first run on a new machine hit exactly this.
+    meta_path = tmp_path / "core" / "genaisys_core.json"
+    meta = json.loads(meta_path.read_text())
+    for cfg in meta["peft_config"].values():
+        cfg["base_model_name_or_path"] = "/another/machine/.cache/genaisys/converted/lm"
+    meta_path.write_text(json.dumps(meta))
+    moved = MultimodalCore.from_pretrained(tmp_path / "core")
+    torch.testing.assert_close(_logits(moved, pixels), before, rtol=0, atol=0)
 
 
 def test_batched_generate_with_left_padding_equals_single_rows(tiny_core):

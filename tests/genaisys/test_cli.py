@@ -116,3 +116,21 @@ def test_memory_ingest_indexes_audio_by_its_timeline(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr[-2000:]
     hits = json.loads(run("memory", "search", "when is the meeting", "--path", store, "--json").stdout)
     assert hits[0]["citation"].startswith("talk.wav#t=") and "thursday" in hits[0]["text"].lower()
+
+
+@pytest.mark.packaged
+def test_a_broken_attachment_is_refused_and_the_thread_still_works(tmp_path):
+    from tests.graphs.fakes import broken_media
+    from tests.standard_suites import tiny_vision_core
+
+    core = tmp_path / "tiny-core"
+    tiny_vision_core().save_pretrained(core)
+    data, _ = broken_media()["truncated.png"]
+    (tmp_path / "truncated.png").write_bytes(data)
+    common = ("--store", str(tmp_path / "s"), "--core", str(core), "--max-new-tokens", "4")
+    refused = run("ask", "What is in this photo?", "-a", str(tmp_path / "truncated.png"), *common)
+    assert refused.returncode == 1, refused.stdout + refused.stderr[-2000:]
+    assert "attachment 1 (image) cannot be used" in refused.stdout and "Traceback" not in refused.stdout + refused.stderr
+    later = run("ask", "hello", "--json", *common)  # the same (default) thread
+    assert later.returncode == 0, later.stdout + later.stderr[-2000:]
+    assert json.loads(later.stdout)["thread"] == "cli"

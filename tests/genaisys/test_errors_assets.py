@@ -51,3 +51,41 @@ def test_packaged_assets_resolve_and_match_their_roles():
     assert (assets.resolve("rapidocr") / "ch_PP-OCRv4_det_infer.onnx").is_file()
     folder = assets.smollm2_safetensors()
     assert (folder / "model.safetensors").is_file() and (folder / "tokenizer.json").is_file()
+
+
+class _NoFileno:
+    """A stderr without a file descriptor, as click's CliRunner and notebooks have."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.parts.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def fileno(self) -> int:
+        import io
+
+        raise io.UnsupportedOperation("fileno")
+
+
+@pytest.mark.packaged
+def test_a_first_fetch_works_where_stderr_has_no_file_descriptor(tmp_path, monkeypatch):
+    # An empty cache: the wheel is downloaded (pip's own cache may serve it) and unpacked.
+    monkeypatch.setenv("GENAISYS_HOME", str(tmp_path))
+    fake = _NoFileno()
+    monkeypatch.setattr("sys.stderr", fake)
+    path = assets.resolve("easy-vqa")
+    assert (path / "answers.txt").is_file() and path.is_relative_to(tmp_path)
+    assert "first use only" in "".join(fake.parts)
+
+
+@pytest.mark.packaged
+def test_a_failed_first_fetch_is_an_asset_error_where_stderr_has_no_file_descriptor(tmp_path, monkeypatch):
+    monkeypatch.setattr("sys.stderr", _NoFileno())
+    missing = assets.Asset("nothing", "data", "test", "genaisys-no-such-package-xyz==0.0.1", "0" * 64, "x/")
+    with pytest.raises(AssetError, match="could not download genaisys-no-such-package-xyz==0.0.1"):
+        assets._download_wheel(missing, tmp_path / "wheels")

@@ -125,3 +125,29 @@ class FakeMemory:
             hits.append(FakeHit(f"d{i}", text, overlap, source, f"{source}#chunk0"))
         hits.sort(key=lambda h: -h.score)
         return hits[:k]
+
+
+def broken_media() -> dict[str, tuple[bytes, str]]:
+    """Files a user may attach that no core can read: name → (bytes, mime type)."""
+    import io
+
+    from PIL import Image
+
+    png, gif = io.BytesIO(), io.BytesIO()
+    Image.new("RGB", (32, 32), (200, 30, 30)).save(png, "PNG")
+    frames = [Image.new("P", (32, 32), i) for i in (1, 2, 3)]
+    frames[0].save(gif, "GIF", save_all=True, append_images=frames[1:])
+    return {"truncated.png": (png.getvalue()[: len(png.getvalue()) // 2], "image/png"),
+            "empty.png": (b"", "image/png"),
+            "broken.gif": (gif.getvalue()[:30], "image/gif")}
+
+
+def tiny_png(colour: tuple[int, int, int] = (200, 30, 30)) -> bytes:
+    """A real 4x4 PNG (perceive refuses bytes that only look like one)."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 4), colour).save(buf, "PNG")
+    return buf.getvalue()

@@ -14,10 +14,10 @@ from genaisys.errors import ConfigError
 from genaisys.graphs import build_any_to_any_graph, run_turn
 from genaisys.graphs.media import make_perceive_node
 from genaisys.memory.blobs import BlobStore
-from tests.graphs.fakes import ScriptedChatModel, call
+from tests.graphs.fakes import ScriptedChatModel, call, tiny_png
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
-PNG = b"\x89PNG\r\n\x1a\n" + b"fake image payload"
+PNG = tiny_png()  # a real PNG: perceive decodes user images before it stores them
 
 
 def speech_to_text(path: Path) -> str:

@@ -14,7 +14,7 @@ from langchain_core.messages import AIMessage, SystemMessage, ToolMessage
 
 from genaisys.errors import ConfigError, GraphError
 from genaisys.graphs import build_assistant_graph, run_turn, sqlite_checkpointer
-from tests.graphs.fakes import FakeMemory, ScriptedChatModel, call
+from tests.graphs.fakes import FakeMemory, ScriptedChatModel, call, tiny_png
 
 REPO = Path(__file__).resolve().parents[2]
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -254,7 +254,7 @@ def test_inline_media_is_moved_to_the_blob_store_before_the_model_sees_it(tmp_pa
     from genaisys.memory.blobs import BlobStore
 
     blobs = BlobStore(tmp_path / "blobs")
-    png = b"\x89PNG\r\n\x1a\nfake"
+    png = tiny_png()
     model = ScriptedChatModel(responses=[AIMessage("A picture.")])
     graph = build_assistant_graph(model, blobs=blobs, checkpointer=tmp_path / "c.sqlite")
     content = [{"type": "text", "text": "What is this?"}, {"type": "image", "base64": base64.b64encode(png).decode(), "mime_type": "image/png"}]

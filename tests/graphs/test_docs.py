@@ -13,7 +13,7 @@ import pytest
     ["genaisys.graphs", "genaisys.graphs.state", "genaisys.graphs.nodes", "genaisys.graphs.assistant", "genaisys.graphs.rag",
      "genaisys.graphs.planner", "genaisys.graphs.checkpoint",
      "genaisys.graphs.drawing",
-     "genaisys.graphs.media", "genaisys.graphs.any_to_any"],
+     "genaisys.graphs.media", "genaisys.graphs.media_check", "genaisys.graphs.any_to_any"],
 )
 def test_docstring_examples_run(module):
     mod = importlib.import_module(module)

@@ -216,3 +216,72 @@ def live(scripted: ScriptedChat, blobs: Any) -> Iterator[LiveServer]:
                      graphs={"assistant": graph, "echo": echo, "studio": build_studio_graph(blobs)})
     with LiveServer(app) as server:
         yield server
+
+
+class ServeProcess:
+    """``genaisys serve`` as a real process on 127.0.0.1, serving a tiny random core saved to a folder."""
+
+    def __init__(self, folder: Any, *, api_key: str, extra: tuple[str, ...] = ()) -> None:
+        import os
+        import shutil
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        exe = shutil.which("genaisys", path=str(Path(sys.executable).parent)) or shutil.which("genaisys")
+        if exe is None:
+            raise RuntimeError("the genaisys command is not installed in this environment (pip install -e .)")
+        self.port, self.api_key, self.model = free_port(), api_key, Path(folder).name
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "GENAISYS_API_KEY": api_key}
+        self.log = Path(folder).with_suffix(".log")
+        self._log_file = self.log.open("wb")
+        self.proc = subprocess.Popen(
+            [exe, "serve", "--core", str(folder), "--port", str(self.port), "--checkpointer", ":memory:",
+             "--max-new-tokens", "128", "--batch-window-ms", "0", *extra],
+            env=env, stdout=self._log_file, stderr=subprocess.STDOUT)
+
+    def __enter__(self) -> ServeProcess:
+        import httpx
+
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"genaisys serve exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/v1/models", headers={"Authorization": f"Bearer {self.api_key}"},
+                             timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.25)
+        self.__exit__()
+        raise RuntimeError(f"genaisys serve did not answer within 120 s: {self.log.read_text()[-2000:]}")
+
+    def __exit__(self, *exc: Any) -> None:
+        import subprocess
+
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+        self._log_file.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_core_folder(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A tiny random vision core saved as a folder ``genaisys serve --core`` loads."""
+    from tests.standard_suites import tiny_vision_core
+
+    folder = tmp_path_factory.mktemp("served") / "tiny-served"
+    tiny_vision_core().save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def served_cli(tiny_core_folder: Any) -> Iterator[ServeProcess]:
+    """``genaisys serve`` of the tiny core, shared by the suites that test the served API."""
+    with ServeProcess(tiny_core_folder, api_key="sk-served-cli") as server:
+        yield server

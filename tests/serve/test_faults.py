@@ -88,6 +88,50 @@ def test_unknown_route_is_404_in_openai_shape(live: LiveServer) -> None:
     assert error_of(httpx.get(live.url + "/v1/nothing", headers=AUTH), 404)["code"] == "not_found"
 
 
+def test_wrong_method_is_405_with_its_allow_header(live: LiveServer) -> None:
+    resp = httpx.get(live.url + CHAT, headers=AUTH)
+    assert error_of(resp, 405)["code"] == "method_not_allowed" and resp.headers["allow"] == "POST"
+
+
+@pytest.mark.parametrize(("extra", "param"), [({"logprobs": True}, "logprobs"), ({"top_logprobs": 2}, "top_logprobs"),
+                                              ({"n": 2}, "n")])
+def test_what_cannot_be_honoured_is_refused_with_400(live: LiveServer, extra: dict, param: str) -> None:
+    body = {"model": MODEL_ID, "messages": [{"role": "user", "content": "hi"}], **extra}
+    assert error_of(httpx.post(live.url + CHAT, headers=AUTH, json=body), 400)["param"] == param
+    ok = {"model": MODEL_ID, "messages": [{"role": "user", "content": "hi"}], "logprobs": False}
+    assert httpx.post(live.url + CHAT, headers=AUTH, json=ok).status_code == 200
+
+
+def test_a_response_format_the_model_cannot_honour_is_400(live: LiveServer) -> None:
+    # The scripted model is a third-party LangChain model: it cannot be constrained.
+    body = {"model": MODEL_ID, "messages": [{"role": "user", "content": "hi"}], "response_format": {"type": "json_object"}}
+    err = error_of(httpx.post(live.url + CHAT, headers=AUTH, json=body), 400)
+    assert err["param"] == "response_format" and err["code"] == "unsupported_parameter"
+    text = {**body, "response_format": {"type": "text"}}
+    assert httpx.post(live.url + CHAT, headers=AUTH, json=text).status_code == 200
+    no_schema = {**body, "response_format": {"type": "json_schema", "json_schema": {"name": "x"}}}
+    assert error_of(httpx.post(live.url + CHAT, headers=AUTH, json=no_schema), 400)["param"].startswith(
+        "response_format")
+
+
+@pytest.mark.parametrize(("dimensions", "status"), [(16, 200), (8, 400), (False, 400), (0, 400), ("16", 400)])
+def test_embedding_dimensions_are_the_models_own_or_refused(live: LiveServer, dimensions: object, status: int) -> None:
+    resp = httpx.post(live.url + "/v1/embeddings", headers=AUTH,
+                      json={"model": "genaisys-embed", "input": "hi", "dimensions": dimensions})
+    if status == 200:
+        assert resp.status_code == 200 and len(resp.json()["data"][0]["embedding"]) == 16
+    else:
+        assert error_of(resp, 400)["param"].startswith("dimensions")
+
+
+def test_openapi_schema_documents_the_statuses_really_answered(live: LiveServer) -> None:
+    schema = httpx.get(live.url + "/openapi.json").json()
+    chat = schema["paths"]["/v1/chat/completions"]["post"]
+    assert "422" not in chat["responses"] and {"400", "401", "404", "413", "500"} <= set(chat["responses"])
+    assert "422" not in json.dumps(schema) and schema["components"]["schemas"]["Error"]["required"] == ["error"]
+    assert {"/v1/models", "/v1/embeddings", "/v1/graphs/{name}/runs"} <= set(schema["paths"])
+
+
 def test_model_crash_is_500_without_leaking(live: LiveServer) -> None:
     for stream in (False, True):
         resp = httpx.post(live.url + CHAT, headers=AUTH, json={
@@ -175,3 +219,35 @@ def test_unexpected_error_outside_the_model_call_is_500_in_openai_shape() -> Non
             "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]})
     err = error_of(resp, 500)
     assert err["type"] == "server_error" and "secret" not in resp.text
+
+
+@pytest.mark.parametrize("name", ["truncated.png", "empty.png", "broken.gif"])
+def test_a_broken_image_in_a_graph_run_is_400_and_the_thread_still_works(tmp_path, name: str) -> None:
+    import base64
+
+    from genaisys.core.chat import ChatCore
+    from genaisys.graphs import build_assistant_graph
+    from genaisys.memory import HashingEmbedding
+    from genaisys.memory.blobs import BlobStore
+    from genaisys.serve import create_app
+    from tests.graphs.fakes import broken_media
+    from tests.standard_suites import tiny_vision_core
+
+    blobs = BlobStore(tmp_path / "blobs")
+    core = ChatCore(core=tiny_vision_core(), blobs=blobs, max_new_tokens=3)
+    graph = build_assistant_graph(core, blobs=blobs, checkpointer=":memory:")
+    app = create_app(core, api_key=API_KEY, model_id=MODEL_ID, embedder=HashingEmbedding(dim=16),
+                     graphs={"assistant": graph})
+    data, mime = broken_media()[name]
+    url = "/v1/graphs/assistant/runs"
+    with LiveServer(app) as live:
+        first = httpx.post(live.url + url, headers=AUTH, json={"input": "hello", "thread_id": "t"}, timeout=60)
+        assert first.status_code == 200, first.text
+        bad = {"thread_id": "t", "input": [{"type": "text", "text": "What is in this photo?"}, {
+            "type": "image_url", "image_url": {"url": f"data:{mime};base64,{base64.b64encode(data).decode()}"}}]}
+        err = error_of(httpx.post(live.url + url, headers=AUTH, json=bad, timeout=60), 400)
+        assert "cannot be" in err["message"]
+        later = httpx.post(live.url + url, headers=AUTH, json={"input": "hello again", "thread_id": "t"}, timeout=60)
+        assert later.status_code == 200, later.text
+        roles = [m["role"] for m in later.json()["messages"]]
+        assert roles == ["user", "assistant", "user", "assistant"]  # nothing of the refused turn

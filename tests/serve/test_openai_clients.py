@@ -228,3 +228,35 @@ def test_graph_run_carries_citations_and_artifacts(live: LiveServer) -> None:
     missing = httpx.get(live.url + "/v1/blobs/sha256:" + "0" * 64, headers=headers)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "blob_not_found"
     assert httpx.get(live.url + "/v1/blobs/..%2F..%2Fetc%2Fpasswd", headers=headers).status_code == 404
+
+
+def test_openai_sdk_parse_json_mode_and_forced_tools_on_a_served_core(served_cli) -> None:
+    """The openai SDK against ``genaisys serve`` of a real (tiny, random) core: what the protocol
+    promises holds by construction — parsed answers, JSON objects, forced calls."""
+    import json
+
+    from pydantic import BaseModel
+
+    class Alarm(BaseModel):
+        hour: int
+        label: str
+
+    ask = [{"role": "user", "content": "Set an alarm."}]
+    with openai.OpenAI(base_url=served_cli.url + "/v1", api_key=served_cli.api_key, max_retries=0,
+                       timeout=60) as sdk:
+        parsed = sdk.chat.completions.parse(model=served_cli.model, messages=ask, response_format=Alarm,
+                                            max_tokens=64)
+        assert isinstance(parsed.choices[0].message.parsed, Alarm)
+        anything = sdk.chat.completions.create(model=served_cli.model, messages=ask, max_tokens=64,
+                                               response_format={"type": "json_object"})
+        assert isinstance(json.loads(anything.choices[0].message.content), dict)
+        for choice in ("required", {"type": "function", "function": {"name": "get_weather"}}):
+            forced = sdk.chat.completions.create(model=served_cli.model, messages=ask, tools=[WEATHER],
+                                                 tool_choice=choice, max_tokens=64)
+            (call,) = forced.choices[0].message.tool_calls
+            assert forced.choices[0].finish_reason == "tool_calls" and call.function.name == "get_weather"
+            assert isinstance(json.loads(call.function.arguments)["city"], str)
+        with pytest.raises(openai.BadRequestError, match="logprobs"):
+            sdk.chat.completions.create(model=served_cli.model, messages=ask, logprobs=True)
+        with pytest.raises(openai.BadRequestError, match="dimensions"):
+            sdk.embeddings.create(model="genaisys-embed", input="hi", dimensions=8)

@@ -86,3 +86,13 @@ def test_typer_command(captured: dict[str, Any]) -> None:
                                       "--checkpointer", ":memory:", "--tool", "builtin:calculator"])
     assert ok.exit_code == 0, ok.output
     assert captured["spec"] == "asset:smollm2" and captured["run_kwargs"]["port"] == 9001
+
+
+def test_constrained_tool_calls_can_be_turned_on(captured: dict[str, Any]) -> None:
+    from genaisys.serve import serve_app
+
+    ok = CliRunner().invoke(serve_app, ["--no-auth", "--checkpointer", ":memory:", "--constrain-tool-calls"])
+    assert ok.exit_code == 0, ok.output
+    assert captured["core_kwargs"]["constrain_tool_calls"] is True
+    CliRunner().invoke(serve_app, ["--no-auth", "--checkpointer", ":memory:"])
+    assert captured["core_kwargs"]["constrain_tool_calls"] is False

@@ -25,9 +25,9 @@ NO_CACHE = {"idempotent_cache": None}
 
 THIRD_PARTY_SERVER = textwrap.dedent(
     '''
-    from mcp.server.fastmcp import FastMCP
+    from mcp.server.mcpserver import MCPServer
 
-    server = FastMCP("ext", log_level="WARNING")
+    server = MCPServer("ext", log_level="WARNING")
 
     @server.tool()
     def add(a: int, b: int) -> int:
@@ -45,8 +45,23 @@ THIRD_PARTY_SERVER = textwrap.dedent(
 
     @server.tool()
     def explode(reason: str) -> str:
-        """Always fails."""
-        raise RuntimeError(f"exploded: {reason}")
+        """Always fails, saying why (an anticipated failure: its text reaches the client)."""
+        from mcp.server.mcpserver.exceptions import ToolError
+
+        raise ToolError(f"exploded: {reason}")
+
+    @server.tool(structured_output=False)
+    def picture(broken: bool):
+        """A 4x4 PNG, or bytes that only claim to be one."""
+        import base64, io
+        from mcp_types import ImageContent, TextContent
+        from PIL import Image
+
+        buf = io.BytesIO()
+        Image.new("RGB", (4, 4), (255, 0, 0)).save(buf, "PNG")
+        data = buf.getvalue()[:20] if broken else buf.getvalue()
+        return [TextContent(type="text", text="snapshot:"),
+                ImageContent(type="image", data=base64.b64encode(data).decode(), mime_type="image/png")]
 
     server.run("stdio")
     '''
@@ -66,7 +81,7 @@ def third_party_tools(tmp_path):
 
 
 def test_third_party_stdio_server_tools_become_genaisys_tools(third_party_tools):
-    assert sorted(t.name for t in third_party_tools) == ["add", "count", "explode"]
+    assert sorted(t.name for t in third_party_tools) == ["add", "count", "explode", "picture"]
     assert {"mcp:ext/add", "mcp:ext/count", "mcp:ext/explode"} <= set(list_tools("mcp"))
     add = get_tool("mcp:ext/add")
     assert add.args_schema["required"] == ["a", "b"]
@@ -90,6 +105,24 @@ def test_mcp_tools_in_a_real_graph_with_bad_calls(third_party_tools):
     assert "'b' is a required property" in by_id["bad-args"].content
     assert by_id["raises"].status == "error" and "exploded: test" in by_id["raises"].content
     assert out["messages"][-1].content == "finished"
+
+
+def test_an_mcp_image_reaches_the_core_and_a_broken_one_becomes_a_note(third_party_tools):
+    from genaisys.core.chat import ChatCore
+    from tests.standard_suites import tiny_vision_core
+
+    picture = get_tool("mcp:ext/picture")
+    chat = ChatCore(core=tiny_vision_core(), max_new_tokens=2)
+    seen = {}
+    for broken in (False, True):
+        result = picture.invoke(tool_call("picture", {"broken": broken}, f"p{broken}"))
+        assert result.status == "success" and [b["type"] for b in result.content] == ["text", "image"]
+        history = [HumanMessage("Show me."), AIMessage("", tool_calls=[tool_call("picture", {"broken": broken},
+                                                                                f"p{broken}")]), result]
+        prompt, images = chat.render_prompt(history)
+        seen[broken] = (len(images), "cannot be read" in prompt)
+        assert chat.invoke(history).usage_metadata["output_tokens"] <= 2  # the model call goes on
+    assert seen == {False: (1, False), True: (0, True)}
 
 
 def test_per_call_sessions_share_no_state(third_party_tools):
@@ -186,7 +219,7 @@ def test_genaisys_tools_served_over_streamable_http(tmp_path):
 
 
 def test_server_in_process_lists_schemas_and_reports_errors():
-    from mcp.server.fastmcp.exceptions import ToolError as MCPToolError
+    from mcp.server.mcpserver.exceptions import ToolError as MCPToolError
 
     server = build_mcp_server(["builtin:calculator"])
 
@@ -201,9 +234,80 @@ def test_server_in_process_lists_schemas_and_reports_errors():
 
     listed, ok = asyncio.run(run())
     (spec,) = listed
-    assert spec.name == "calculator" and spec.inputSchema["required"] == ["expression"]
-    blocks = ok[0] if isinstance(ok, tuple) else ok
-    assert blocks[0].text == "2"
+    assert spec.name == "calculator" and spec.input_schema["required"] == ["expression"]
+    assert ok.content[0].text == "2" and not ok.is_error
+
+
+def test_a_client_hanging_up_is_one_line_not_a_traceback(caplog):
+    import logging
+
+    import anyio
+
+    from genaisys.tools.mcp_server import _quiet_disconnects
+
+    _quiet_disconnects()
+    logger = logging.getLogger("mcp.server.streamable_http")
+    logger.setLevel(logging.INFO)
+    try:
+        with caplog.at_level(logging.INFO, logger="mcp.server.streamable_http"):
+            try:
+                raise anyio.ClosedResourceError
+            except anyio.ClosedResourceError:
+                logger.exception("Unexpected closure of read stream in message router")
+            try:
+                raise ValueError("a real bug")
+            except ValueError:
+                logger.exception("Error in message router")
+    finally:
+        logger.setLevel(logging.NOTSET)
+    quiet, real = caplog.records
+    assert quiet.getMessage() == "MCP client disconnected (ClosedResourceError)" and quiet.exc_info is None
+    assert quiet.levelname == "INFO"
+    assert real.exc_info is not None and real.levelname == "ERROR"  # other errors keep their traceback
+
+
+def test_streamable_http_server_logs_no_traceback_when_clients_leave(tmp_path):
+    port = _free_port()
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "genaisys.tools.mcp_server", "builtin:calculator",
+             "--transport", "streamable-http", "--port", str(port)], cwd=ROOT, stdout=log, stderr=log)
+        try:
+            _wait_for_port(port, process, log_path)
+            connection = {"transport": "streamable_http", "url": f"http://127.0.0.1:{port}/mcp"}
+            with MCPConnection("leaving", connection) as conn:  # a clean goodbye
+                (calc,) = conn.tools(register=False, safety=NO_CACHE)
+                assert calc.invoke({"expression": "1 + 1"}) == "2"
+            client = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+                from genaisys.tools.mcp_client import MCPConnection
+                conn = MCPConnection("gone", {connection!r})
+                conn.tools(register=False)
+                print("up", flush=True)
+                import time; time.sleep(60)
+            """)], cwd=ROOT, stdout=subprocess.PIPE)
+            assert client.stdout.readline().strip() == b"up"
+            client.kill()  # a client that vanishes mid-session
+            client.wait(10)
+            client.stdout.close()
+            time.sleep(1.0)
+        finally:
+            process.terminate()
+            process.wait(10)
+    text = log_path.read_text()
+    assert "Traceback" not in text and "ClosedResourceError" not in text, text
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.time() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            if time.time() > deadline or process.poll() is not None:
+                raise AssertionError(f"MCP server did not start: {log_path.read_text()}") from None
+            time.sleep(0.1)
 
 
 def test_server_config_errors():
@@ -234,12 +338,11 @@ def test_server_passes_resources_to_tools_that_need_them(tmp_path):
 
     async def run():
         ok = await server.call_tool("read_file", {"path": "hello.txt"})
-        from mcp.server.fastmcp.exceptions import ToolError as MCPToolError
+        from mcp.server.mcpserver.exceptions import ToolError as MCPToolError
 
         with pytest.raises(MCPToolError, match="outside the allowed folders"):
             await server.call_tool("read_file", {"path": "../../etc/passwd"})
         return ok
 
     ok = asyncio.run(run())
-    blocks = ok[0] if isinstance(ok, tuple) else ok
-    assert blocks[0].text == "hello from a root"
+    assert ok.content[0].text == "hello from a root"
