@@ -146,12 +146,12 @@ def nano(
     progress: bool = typer.Option(True, "--progress/--no-progress"),
     json_out: bool = typer.Option(False, "--json", help="Print the timings and paths as JSON."),
     evaluate: bool = typer.Option(True, "--evaluate/--no-evaluate",
-                                  help="Evaluate the trained core on held-out data (easy-VQA test, POPE, tool routing, "
-                                       "text-only questions) into <output>/eval."),
+                                  help="Evaluate the trained core into <output>/eval: the held-out suites (tools, "
+                                       "retrieval, follow-ups, shapes, photos, text), the demo, easy-VQA, POPE."),
     ship: bool = typer.Option(False, "--ship", help="Copy the trained parts + model card to genaisys/core/nano "
                                                     "(the default load_core('nano') loads); implies --evaluate."),
 ) -> None:
-    """Train the embedded nano core with the shipped recipe: align → sft → dpo (genaisys.train.nano).
+    """Train the embedded nano core with the shipped recipe: align → sft on recorded programs (genaisys.train.nano).
 
     Each stage checkpoints and a finished stage is skipped, so rerunning continues an interrupted run.
     ``genaisys train nano --ship`` is the command that made the shipped core.
@@ -176,8 +176,7 @@ def nano(
     if evaluate or ship:
         from genaisys.train.nano import evaluate_nano, ship_nano
 
-        evaluation = evaluate_nano(out["core"], recipe.output_dir / "eval", tool_heldout=out["data"]["tool_heldout"],
-                                   log=log)
+        evaluation = evaluate_nano(out["core"], recipe.output_dir / "eval", log=log)
         out["evaluation"] = recipe.output_dir / "eval" / "nano_eval.json"
         if ship:
             out["shipped"] = ship_nano(out["core"], recipe=recipe, timings=out["timings"], evaluation=evaluation)
