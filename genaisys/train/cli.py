@@ -9,7 +9,7 @@ Example:
     $ genaisys train sft --config my.yaml --set loop.grad_accum=4 --set lora.r=16 --max-steps 300
     $ genaisys train sft --config my.yaml --no-resume --output runs/sft-2
     $ genaisys train dpo --config my.yaml --dry-run      # print the resolved config, train nothing
-    $ genaisys train nano --scale 0.01                   # the nano recipe, all three stages (smoke size)
+    $ genaisys train nano --scale 0.01                   # the nano recipe, align → sft (smoke size)
 
 Config errors print one line and exit with code 2; errors while training (a failed preflight, a
 corrupt checkpoint) reach the main CLI, which prints them as one line (exit 1; ``--debug`` shows

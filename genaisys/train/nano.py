@@ -79,16 +79,16 @@ class NanoRecipe(BaseModel):
     seed: int = 0
     scale: float = Field(1.0, gt=0)
     n_image_tokens: int | None = Field(None, description="image tokens per image; None: all 49 of the encoder")
-    align_shapes: int = 1800
-    align_easy_vqa: int = 600
-    assistant_threads: int = 900
-    rag_questions: int = 200
-    any_to_any_threads: int = 150
-    planner_requests: int = 60
-    shape_questions: int = 2000
-    easy_vqa_questions: int = 400
-    pope_probes: int = 200
-    replay_prompts: int = 240
+    align_shapes: int = 1200
+    align_easy_vqa: int = 400
+    assistant_threads: int = 300
+    rag_questions: int = 70
+    any_to_any_threads: int = 40
+    planner_requests: int = 20
+    shape_questions: int = 900
+    easy_vqa_questions: int = 200
+    pope_probes: int = 100
+    replay_prompts: int = 100
     align_lr: float = 1e-3
     sft_lr: float = 3e-4
     lora_r: int = 16
