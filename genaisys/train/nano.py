@@ -393,6 +393,8 @@ def write_model_card(folder: str | Path, *, recipe: NanoRecipe, timings: dict[st
     demo_rows = "\n".join(f"| {d['turn']} | {'✓' if d['right'] else '✗'} | {d['seconds']} | {d['answer'][:120]} |"
                           for d in demo)
     latency = evaluation.get("heldout_latency") or {}
+    first_s, warm_s = latency.get("first_turn_s"), (latency.get("warm") or {}).get("median_s")
+    first_s, warm_s = (round(v, 1) if isinstance(v, (int, float)) else v for v in (first_s, warm_s))
     card = f"""# genaisys nano — model card
 
 EfficientNet-Lite0 (frozen, ImageNet) → `mlp2x_gelu` connector ({recipe.n_image_tokens or 49} image tokens) →
@@ -433,8 +435,8 @@ prompt tokens more than {recipe.frozen_context} before each answer run as a grad
 |---|---|---|---|---|
 {_heldout_rows(evaluation.get('heldout') or {})}
 
-Seconds per graph turn (held-out suites): first turn {latency.get('first_turn_s')}, warm median
-{(latency.get('warm') or {}).get('median_s')}.
+Seconds per graph turn (held-out suites): first turn {first_s}, warm median
+{warm_s}.
 
 ## The demo (`genaisys demo`, its four turns unchanged)
 
