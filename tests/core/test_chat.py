@@ -79,7 +79,7 @@ def test_bind_tools_accepts_every_tool_form_and_lists_them_in_the_prompt(scripte
     bound = chat.bind_tools(tools)
     prompt, _ = chat._render([HumanMessage("hi")], bound.kwargs["tools"], None)
     for spec in bound.kwargs["tools"]:
-        assert f'{{"name": "{spec["function"]["name"]}"' in prompt
+        assert f'- {spec["function"]["name"]}(' in prompt  # one signature line per tool
     assert "<tool_call>" in prompt and prompt.startswith("<|im_start|>system\nYou are a helpful assistant.")
 
 
@@ -314,7 +314,7 @@ def test_images_returned_by_tools_are_seen_or_named(tiny_core, scripted_chat):
 def test_render_prompt_is_what_invoke_decodes_from(scripted_chat):
     chat = scripted_chat("ok")
     prompt, images = chat.render_prompt([HumanMessage("2+2?")], tools=[calc])
-    assert images == [] and '{"name": "calc"' in prompt and prompt.endswith("<|im_start|>assistant\n")
+    assert images == [] and '- calc(expression: string)' in prompt and prompt.endswith("<|im_start|>assistant\n")
     chat.invoke("2+2?", tools=[convert_to_openai_tool(calc)])
     assert chat.language_model.calls[0] == len(chat.tokenizer(prompt, add_special_tokens=False)["input_ids"])
 

@@ -273,7 +273,7 @@ def test_idefics3_folder_loads_natively_and_matches_its_own_greedy_generate(idef
 
     # This template knows no tools: genaisys writes its own tool section into the prompt.
     prompt, _ = chat.render_prompt([msg], tools=[lookup])
-    assert '"name": "lookup"' in prompt
+    assert "- lookup(q: string)" in prompt
     assert isinstance(chat.bind_tools([lookup]).invoke([msg], max_new_tokens=3).content, str)
     with pytest.raises(CoreError, match="VCD needs one pixel tensor per image"):
         chat.invoke([msg], vcd=True)  # all tiles of a prompt share one row: VCD cannot noise per image

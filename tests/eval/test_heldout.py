@@ -418,7 +418,9 @@ def test_every_suite_on_the_real_nano(tmp_path: Path) -> None:
         for name, m in suite["metrics"].items():
             if name not in {"kept", "lost", "gained", "delta"}:
                 assert 0.0 <= m["ci_low"] <= m["value"] <= m["ci_high"] <= 1.0
-    assert saved["latency"]["first_turn_s"] > 0 and saved["latency"]["core_load_s"] > 0
+    # the first turn is the process's: an earlier test in this process may have taken it
+    first = saved["latency"]["first_turn_s"]
+    assert (first is None or first > 0) and saved["latency"]["core_load_s"] > 0 and saved["latency"]["warm"]["n"] > 0
     photos = saved["suites"]["photos"]["meta"]
     assert photos["perception"] and photos["textualizer"]
 

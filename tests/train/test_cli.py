@@ -147,8 +147,8 @@ def test_nano_command_builds_the_recipe(monkeypatch, tmp_path):
 
     evaluated, shipped = [], []
 
-    def evaluate_nano(core, out_dir, *, tool_heldout=None, log=print):
-        evaluated.append((core, out_dir, tool_heldout))
+    def evaluate_nano(core, out_dir, *, log=print):
+        evaluated.append((core, out_dir))
         return {"metrics": {}, "text": {}}
 
     def ship_nano(core, *, recipe, timings, evaluation):
@@ -166,7 +166,7 @@ def test_nano_command_builds_the_recipe(monkeypatch, tmp_path):
     assert (recipe.output_dir, recipe.scale, recipe.threads, recipe.sft_lr, recipe.progress) == (tmp_path, 0.01, 2, 3e-4,
                                                                                                 False)
     assert "align: done" in res.output and f"trained nano core: {tmp_path / 'dpo' / 'final'}" in res.output
-    assert evaluated == [(tmp_path / "dpo" / "final", tmp_path / "eval", tmp_path / "heldout.jsonl")] and not shipped
+    assert evaluated == [(tmp_path / "dpo" / "final", tmp_path / "eval")] and not shipped
     res = CliRunner().invoke(train_app, ["nano", "--json", "--no-evaluate", "--output", str(tmp_path)])
     assert json.loads(res.stdout)["timings"] == {"total_s": 1.0} and len(evaluated) == 1
     res = CliRunner().invoke(train_app, ["nano", "--ship", "--no-evaluate", "--output", str(tmp_path)])
