@@ -477,9 +477,19 @@ def ship_nano(core_dir: str | Path, *, recipe: NanoRecipe, timings: dict[str, An
 
     from genaisys.core.loading import NANO_DIR
 
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from genaisys.core.multimodal import CONFIG_NAME, WEIGHTS_NAME
+
     NANO_DIR.mkdir(parents=True, exist_ok=True)
-    for name in ("genaisys_core.json", "trained.safetensors"):
-        shutil.copy2(Path(core_dir) / name, NANO_DIR / name)
+    shutil.copy2(Path(core_dir) / CONFIG_NAME, NANO_DIR / CONFIG_NAME)
+    # float16 halves what the package carries (24 → 12 MB); loading casts back into the fp32 parameters
+    source = Path(core_dir) / WEIGHTS_NAME
+    with safe_open(str(source), "pt") as f:
+        metadata = f.metadata()
+    state = {k: v.half() if v.is_floating_point() else v for k, v in load_file(str(source)).items()}
+    save_file(state, str(NANO_DIR / WEIGHTS_NAME), metadata=metadata)
     (NANO_DIR / "evaluation.json").write_text(json.dumps({"timings": timings, **evaluation}, indent=2))
     write_model_card(NANO_DIR, recipe=recipe, timings=timings, evaluation=evaluation)
     return NANO_DIR
