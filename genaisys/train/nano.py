@@ -472,14 +472,13 @@ SmolLM2-135M-Instruct alone answered {text['base_correct']} of {text['questions'
 def ship_nano(core_dir: str | Path, *, recipe: NanoRecipe, timings: dict[str, Any],
               evaluation: dict[str, Any]) -> Path:
     """Copy a trained core's folder to ``genaisys/core/nano/`` (the default ``load_core("nano")``
-    loads) with its model card and figures."""
+    loads) with its model card and figures; the trained weights are stored as float16."""
     import shutil
-
-    from genaisys.core.loading import NANO_DIR
 
     from safetensors import safe_open
     from safetensors.torch import load_file, save_file
 
+    from genaisys.core.loading import NANO_DIR
     from genaisys.core.multimodal import CONFIG_NAME, WEIGHTS_NAME
 
     NANO_DIR.mkdir(parents=True, exist_ok=True)
