@@ -9,7 +9,8 @@ One component per file:
 * ``multimodal.py`` — `MultimodalCore`: splicing, label masking, LoRA, save/load of trained parts.
 * ``native.py`` — `NativeCore`: HF MLLMs (LLaVA, SmolVLM …) behind the same face.
 * ``toolcall.py`` — genaisys's tool-call format and its tolerant parser;
-  ``constrained.py`` — grammar-constrained calls (outlines-core).
+  ``constrained.py`` — grammar-constrained calls (outlines-core);
+  ``tool_choice.py`` — closed-set tool choice scored by the LM before arguments are written.
 * ``output_projector.py`` — NExT-GPT signal tokens → a decoder's conditioning.
 * ``chat.py`` — `ChatCore`: a local core as a LangChain chat model (stream, async, tools,
   images, batches, concurrent sessions); ``vcd.py`` — visual contrastive decoding.

@@ -165,6 +165,9 @@ class ChatCore(BaseChatModel):
         constrain_tool_calls: grammar-constrained tool calls also when the model chooses freely
             (``tool_choice`` auto); per call: ``invoke(..., constrain_tool_calls=True)``. A forced
             call is always constrained. See `genaisys.core.constrained`.
+        scored_tool_choice / no_tool_bias: with tools bound and ``tool_choice`` auto, first score
+            "no tool" and each tool as a closed set (``no_tool_bias`` nats added to "no tool"),
+            then decode the chosen tool's call under its grammar. See `genaisys.core.tool_choice`.
         batch_window_ms / max_batch_size: with a window > 0, concurrent non-streaming calls
             (several graph sessions) that arrive within it are decoded together as one batch.
         prefix_cache: a text-only call starts from the KV cache of the prefix it shares with the
@@ -191,6 +194,8 @@ class ChatCore(BaseChatModel):
     model_name: str = "genaisys-core"
     vcd: Any = None
     constrain_tool_calls: bool = False
+    scored_tool_choice: bool = False
+    no_tool_bias: float = 0.0
     batch_window_ms: float = 0.0
     max_batch_size: int = 8
     prefix_cache: bool = True
@@ -249,7 +254,8 @@ class ChatCore(BaseChatModel):
 
     def _batchable(self, kwargs: dict[str, Any]) -> bool:
         constrained = self._constrained(kwargs)
-        return not (constrained or getattr(self.core, "is_native", False)
+        scored = bool(kwargs.get("tools")) and kwargs.get("scored_tool_choice", self.scored_tool_choice)
+        return not (constrained or scored or getattr(self.core, "is_native", False)
                     or _vcd_config(kwargs.get("vcd", self.vcd)) is not None
                     or (self.core is not None and getattr(self.core, "signal_token_ids", None)))
 
@@ -627,6 +633,14 @@ class ChatCore(BaseChatModel):
         prompt, images = self._render(messages, tools, kwargs.get("tool_choice"))
         usage: dict[str, int] = {}
         tool_choice = kwargs.get("tool_choice")
+        if tools and tool_choice in (None, "auto") and kwargs.get("scored_tool_choice", self.scored_tool_choice):
+            from genaisys.core.tool_choice import choose_tool, score_tool_options
+
+            with self._lock:
+                scores = score_tool_options(self, prompt, images, [t["function"]["name"] for t in tools])
+            tool_choice = choose_tool(scores, no_tool_bias=float(kwargs.get("no_tool_bias", self.no_tool_bias)))
+            tool_choice = tool_choice or None
+            kwargs = {**kwargs, "tool_choice": tool_choice}
         stopper = _Stopper(stop or self.stop or [], hold_calls=bool(tools) and tool_choice != "none")
         generated: list[int] = []
         grammar, force = None, bool(tools) and _forces_call(tool_choice)
