@@ -3,8 +3,8 @@
 A small core decides whether to call a tool by its first generated token, in competition with
 every word of a plain answer. Scored choice (``ChatCore(scored_tool_choice=True)``) asks the
 question as a closed set instead: for each bound tool ``T`` it reads the log-probability of the
-call's opening ``<tool_call>{"name": "T"`` under the rendered prompt; "no tool" gets the rest of
-the probability mass, ``log(1 - P(<tool_call>))``, plus ``no_tool_bias`` nats. The best option wins;
+call's opening ``<tool_call>{"name": "T", "arguments"`` under the rendered prompt; "no tool"
+gets the rest of the probability mass, ``log(1 - P(<tool_call>))``, plus ``no_tool_bias`` nats. The best option wins;
 a chosen tool then has its arguments decoded under that tool's grammar (a forced, constrained
 call), and "no tool" decodes freely as before.
 
@@ -61,7 +61,9 @@ def score_tool_options(chat: Any, prompt: str, images: Sequence[Any], names: Seq
     head = f'{TOOL_CALL_OPEN}{{"name": "'
     encode = lambda text: tok(text, add_special_tokens=False)["input_ids"]  # noqa: E731
     prompt_ids = encode(prompt)
-    options = {name: encode(prompt + head + name + '"') for name in names}
+    # Up to the arguments' key, less its last token: a tokenizer merges a quote with what follows
+    # ('",' and '":' in SmolLM2's), so only a token followed by more text is surely the model's own.
+    options = {name: encode(f'{prompt}{head}{name}", "arguments"')[:-1] for name in names}
     opener = encode(prompt + TOOL_CALL_OPEN)
     shared = len(prompt_ids)  # the prompt ends with the assistant header; check the split held
     for ids in (opener, *options.values()):

@@ -34,15 +34,16 @@ def _chat(**kwargs):
     return ChatCore(language_model=make_lm(len(tok)), tokenizer=tok, max_new_tokens=40, **kwargs)
 
 
-def _full_logprob(chat: ChatCore, prompt: str, continuation: str) -> float:
-    """log P(continuation | prompt) from one uncached pass over the whole text."""
+def _full_logprob(chat: ChatCore, prompt: str, continuation: str, drop_last: int = 0) -> float:
+    """log P(continuation | prompt) from one uncached pass over the whole text (less its last
+    ``drop_last`` tokens)."""
     tok = chat.tokenizer
     p = tok(prompt, add_special_tokens=False)["input_ids"]
     ids = tok(prompt + continuation, add_special_tokens=False)["input_ids"]
     assert ids[:len(p)] == p
     with torch.no_grad():
         logp = torch.log_softmax(chat.language_model(torch.tensor([ids])).logits[0].float(), -1)
-    return float(sum(logp[i - 1, ids[i]] for i in range(len(p), len(ids))))
+    return float(sum(logp[i - 1, ids[i]] for i in range(len(p), len(ids) - drop_last)))
 
 
 def test_scores_are_the_lms_log_probabilities_of_each_option():
@@ -52,7 +53,8 @@ def test_scores_are_the_lms_log_probabilities_of_each_option():
     prompt, images = chat._render([HumanMessage("Is it raining in Paris?")], tools, None)
     scores = score_tool_options(chat, prompt, images, ["Lights", "Weather"])
     for name in ("Lights", "Weather"):
-        assert scores[name] == pytest.approx(_full_logprob(chat, prompt, f'<tool_call>{{"name": "{name}"'), abs=1e-3)
+        opening = f'<tool_call>{{"name": "{name}", "arguments"'
+        assert scores[name] == pytest.approx(_full_logprob(chat, prompt, opening, drop_last=1), abs=1e-3)
     p_open = math.exp(_full_logprob(chat, prompt, "<tool_call>"))
     assert scores[NO_TOOL] == pytest.approx(math.log(1 - p_open), abs=1e-4)
     assert math.exp(scores["Lights"]) + math.exp(scores["Weather"]) <= p_open + 1e-6
