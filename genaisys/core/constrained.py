@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections import OrderedDict
 from typing import Any
 
 from genaisys._optional import require
@@ -45,8 +46,12 @@ _PIN = "outlines-core==0.2.14"
 _WS = r"[ ]?"
 _SLACK = 16  # tokens of budget kept in hand before the mask starts steering towards the end
 _vocab_cache: dict[int, tuple[Any, Any]] = {}  # id(tokenizer) → (tokenizer, outlines Vocabulary)
-_index_cache: dict[tuple[int, str], Any] = {}
-_distance_cache: dict[int, tuple[Any, dict[int, int], dict[int, dict[int, int]]]] = {}  # id(index) → (index, …)
+# Indexes and their distance tables are kept for the last few grammars only: a table over
+# SmolLM2's vocabulary holds ~10^5 Python ints, and a server or an evaluation that binds a new set
+# of tools per request grew past 24 GB when nothing was ever evicted.
+_MAX_GRAMMARS = 16
+_index_cache: OrderedDict[tuple[int, str], Any] = OrderedDict()
+_distance_cache: OrderedDict[int, tuple[Any, dict[int, int], dict[int, dict[int, int]]]] = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -95,11 +100,19 @@ def _index(tokenizer: Any, regex: str) -> Any:
     key = (id(tokenizer), regex)
     with _lock:
         index = _index_cache.get(key)
+        if index is not None:
+            _index_cache.move_to_end(key)
     if index is None:
         index = oc.Index(regex, _vocabulary(tokenizer))
         with _lock:
             _index_cache[key] = index
+            _evict(_index_cache)
     return index
+
+
+def _evict(cache: OrderedDict[Any, Any]) -> None:
+    while len(cache) > _MAX_GRAMMARS:
+        cache.popitem(last=False)
 
 
 def _schema_regex(schema: dict[str, Any], what: str) -> str:
@@ -116,6 +129,7 @@ def _distances(index: Any) -> tuple[dict[int, int], dict[int, dict[int, int]]]:
     with _lock:
         hit = _distance_cache.get(id(index))
         if hit is not None and hit[0] is index:
+            _distance_cache.move_to_end(id(index))
             return hit[1], hit[2]
     transitions: dict[int, dict[int, int]] = index.get_transitions()
     incoming: dict[int, set[int]] = {}
@@ -134,6 +148,7 @@ def _distances(index: Any) -> tuple[dict[int, int], dict[int, dict[int, int]]]:
         frontier = nxt_frontier
     with _lock:
         _distance_cache[id(index)] = (index, dist, transitions)
+        _evict(_distance_cache)
     return dist, transitions
 
 

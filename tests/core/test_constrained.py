@@ -101,3 +101,18 @@ def test_structured_output_through_a_forced_constrained_call():
     chat = ChatCore(language_model=make_lm(len(tok)), tokenizer=tok, max_new_tokens=120, constrain_tool_calls=True)
     result = chat.with_structured_output(Lights).invoke("Turn the lights on.")
     assert isinstance(result, Lights)
+
+
+def test_grammar_caches_keep_only_the_last_few_grammars():
+    # A new tool set per request (a server, an evaluation) must not grow memory without bound.
+    from genaisys.core import constrained
+
+    tok = make_tokenizer()
+    for i in range(constrained._MAX_GRAMMARS + 4):
+        schema = {"type": "object", "properties": {f"p{i}": {"type": "boolean"}}, "required": [f"p{i}"]}
+        grammar = constrained.JsonGrammar(tok, schema)
+        grammar.finish_within(grammar.new_guide(whole=True), [0], 1, whole=True)  # builds the distances
+    assert len(constrained._index_cache) <= constrained._MAX_GRAMMARS
+    assert len(constrained._distance_cache) <= constrained._MAX_GRAMMARS
+    newest = next(reversed(constrained._index_cache))
+    assert f"p{constrained._MAX_GRAMMARS + 3}" in newest[1]  # the latest stays
