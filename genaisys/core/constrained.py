@@ -46,12 +46,11 @@ _PIN = "outlines-core==0.2.14"
 _WS = r"[ ]?"
 _SLACK = 16  # tokens of budget kept in hand before the mask starts steering towards the end
 _vocab_cache: dict[int, tuple[Any, Any]] = {}  # id(tokenizer) → (tokenizer, outlines Vocabulary)
-# Indexes and their distance tables are kept for the last few grammars only: a table over
-# SmolLM2's vocabulary holds ~10^5 Python ints, and a server or an evaluation that binds a new set
-# of tools per request grew past 24 GB when nothing was ever evicted.
+# Indexes and their distances are kept for the last few grammars only: a server or an evaluation
+# that binds a new set of tools per request grew past 24 GB when nothing was ever evicted.
 _MAX_GRAMMARS = 16
 _index_cache: OrderedDict[tuple[int, str], Any] = OrderedDict()
-_distance_cache: OrderedDict[int, tuple[Any, dict[int, int], dict[int, dict[int, int]]]] = OrderedDict()
+_distance_cache: OrderedDict[int, tuple[Any, dict[int, int]]] = OrderedDict()  # id(index) → (index, distances)
 _lock = threading.Lock()
 
 
@@ -124,16 +123,20 @@ def _schema_regex(schema: dict[str, Any], what: str) -> str:
                           "call without constraints or simplify the schema") from exc
 
 
-def _distances(index: Any) -> tuple[dict[int, int], dict[int, dict[int, int]]]:
-    """Fewest tokens from each state to an end state, and the transitions (state → token → state)."""
+def _distances(index: Any) -> dict[int, int]:
+    """Fewest tokens from each state to an end state.
+
+    Only these distances are kept: the full transition table (state → token → state) of a grammar
+    with free strings holds ~10^7 Python ints (0.7 GB for ``current_time``'s schema), so it is read
+    once here and dropped; `_Grammar.finish_within` asks the index for the few edges it needs.
+    """
     with _lock:
         hit = _distance_cache.get(id(index))
         if hit is not None and hit[0] is index:
             _distance_cache.move_to_end(id(index))
-            return hit[1], hit[2]
-    transitions: dict[int, dict[int, int]] = index.get_transitions()
+            return hit[1]
     incoming: dict[int, set[int]] = {}
-    for state, edges in transitions.items():
+    for state, edges in index.get_transitions().items():
         for nxt in set(edges.values()):
             incoming.setdefault(nxt, set()).add(state)
     dist = {state: 0 for state in index.get_final_states()}
@@ -147,9 +150,14 @@ def _distances(index: Any) -> tuple[dict[int, int], dict[int, dict[int, int]]]:
                     nxt_frontier.append(prev)
         frontier = nxt_frontier
     with _lock:
-        _distance_cache[id(index)] = (index, dist, transitions)
+        _distance_cache[id(index)] = (index, dist)
         _evict(_distance_cache)
-    return dist, transitions
+    return dist
+
+
+def _next_state(index: Any, state: int, token: int) -> int:
+    nxt = index.get_next_state(state, token)
+    return -1 if nxt is None else nxt
 
 
 class _Grammar:
@@ -171,13 +179,13 @@ class _Grammar:
 
         Returns ``allowed`` itself while the budget is ample; an empty list when nothing fits.
         """
-        dist, transitions = _distances(self.whole_index if whole else self.index)
+        index = self.whole_index if whole else self.index
+        dist = _distances(index)
         state = guide.get_state()
         if dist.get(state, budget) + _SLACK < budget - 1:
             return allowed  # ample: one token moves the end only a few tokens further away
-        edges = transitions.get(state, {})
         far = budget + 1
-        return [t for t in allowed if dist.get(edges.get(t, -1), far) <= budget - 1]
+        return [t for t in allowed if dist.get(_next_state(index, state, t), far) <= budget - 1]
 
 
 class JsonGrammar(_Grammar):
