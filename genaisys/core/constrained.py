@@ -49,6 +49,7 @@ _vocab_cache: dict[int, tuple[Any, Any]] = {}  # id(tokenizer) → (tokenizer, o
 # Indexes and their distances are kept for the last few grammars only: a server or an evaluation
 # that binds a new set of tools per request grew past 24 GB when nothing was ever evicted.
 _MAX_GRAMMARS = 16
+_MAX_COUNTED = 64  # string length bounds above this are left to the tool's own validation
 _index_cache: OrderedDict[tuple[int, str], Any] = OrderedDict()
 _distance_cache: OrderedDict[int, tuple[Any, dict[int, int]]] = OrderedDict()  # id(index) → (index, distances)
 _lock = threading.Lock()
@@ -114,10 +115,25 @@ def _evict(cache: OrderedDict[Any, Any]) -> None:
         cache.popitem(last=False)
 
 
+def _without_long_bounds(schema: Any) -> Any:
+    """The schema less string length bounds over `_MAX_COUNTED` characters.
+
+    A bound of n characters compiles to n counted states: ``memory_search``'s ``max_length=2000``
+    query made a 2.5 GB index that took 143 s to build. A call's arguments are validated against
+    the tool's own schema afterwards, so a string over its bound is still refused, as an invalid call.
+    """
+    if isinstance(schema, dict):
+        return {k: _without_long_bounds(v) for k, v in schema.items()
+                if not (k == "maxLength" and isinstance(v, int) and v > _MAX_COUNTED)}
+    if isinstance(schema, list):
+        return [_without_long_bounds(v) for v in schema]
+    return schema
+
+
 def _schema_regex(schema: dict[str, Any], what: str) -> str:
     oc = require("outlines_core", _PIN, feature="grammar-constrained decoding")
     try:
-        return oc.json_schema.build_regex_from_schema(json.dumps(schema))
+        return oc.json_schema.build_regex_from_schema(json.dumps(_without_long_bounds(schema)))
     except (ValueError, TypeError, RuntimeError) as exc:
         raise ConfigError(f"the schema of {what} cannot be constrained ({exc}); "
                           "call without constraints or simplify the schema") from exc

@@ -116,3 +116,17 @@ def test_grammar_caches_keep_only_the_last_few_grammars():
     assert len(constrained._distance_cache) <= constrained._MAX_GRAMMARS
     newest = next(reversed(constrained._index_cache))
     assert f"p{constrained._MAX_GRAMMARS + 3}" in newest[1]  # the latest stays
+
+
+def test_long_string_bounds_are_left_to_the_tools_validation():
+    # maxLength=2000 compiles to 2000 counted states (a 2.5 GB index for SmolLM2's vocabulary);
+    # short bounds stay in the grammar.
+    from genaisys.core.constrained import _MAX_COUNTED, _without_long_bounds
+
+    schema = {"type": "object", "properties": {
+        "query": {"type": "string", "minLength": 1, "maxLength": 2000},
+        "tag": {"anyOf": [{"type": "string", "maxLength": _MAX_COUNTED}, {"type": "null"}]}}}
+    relaxed = _without_long_bounds(schema)
+    assert relaxed["properties"]["query"] == {"type": "string", "minLength": 1}
+    assert relaxed["properties"]["tag"] == schema["properties"]["tag"]
+    assert schema["properties"]["query"]["maxLength"] == 2000  # the tool's own schema is untouched
