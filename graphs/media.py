@@ -312,9 +312,12 @@ def make_textualize_node(*, blobs: Any = None, textualizers: Mapping[str, Any]) 
 
 
 def _separated(blocks: list[Any], index: int, text: str) -> str:
-    """Text replacing a medium starts on its own line when something comes before it (text blocks
-    are joined without a separator when the prompt is rendered)."""
-    return f"\n{text}" if index > 0 else text
+    """Text replacing a medium sits on its own lines: text blocks are joined without a separator
+    when the prompt is rendered, so a newline goes before it when something comes before and
+    after it when something follows."""
+    before = "\n" if index > 0 else ""
+    after = "\n" if index < len(blocks) - 1 else ""
+    return f"{before}{text}{after}"
 
 
 def _takes(fn: Callable[..., Any], name: str) -> bool:

@@ -53,6 +53,17 @@ def test_photo_is_textualized_and_shape_read_natively(tmp_path):
     assert [b["type"] for b in model.prompts[1][-1].content] == ["text", "image"]
 
 
+def test_a_description_before_the_question_ends_its_line(tmp_path):
+    model = ScriptedChatModel(responses=[AIMessage("Yes.")])
+    graph = build_assistant_graph(model, blobs=BlobStore(tmp_path / "blobs"), checkpointer=":memory:",
+                                  textualizers={"image": describe}, policy=ByContent(looks_like_shapes))
+    photo = Image.fromarray(skimage.data.chelsea())
+    run_turn(graph, [_png(photo), {"type": "text", "text": "Is there a cat?"}], thread_id="t")
+    described, question = model.prompts[0][-1].content
+    assert described["text"].startswith("[the attached image") and described["text"].endswith("pixels.\n")
+    assert question["text"] == "Is there a cat?"
+
+
 def test_without_a_textualizer_the_core_reads_photos_itself(tmp_path):
     graph = build_assistant_graph(FakeListChatModel(responses=["ok"]), blobs=BlobStore(tmp_path / "b"),
                                   checkpointer=False, textualizers={}, policy=ByContent(looks_like_shapes))
