@@ -31,7 +31,6 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import queue
 import re
@@ -57,6 +56,7 @@ from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict, PrivateAttr
 
+from genaisys.core.forward import PLAIN_INPUTS, cache_of, forward_kwargs, text_inputs
 from genaisys.core.media import attachment_note, load_image_block
 from genaisys.core.toolcall import (
     TOOL_CALL_CLOSE,
@@ -73,7 +73,6 @@ from genaisys.errors import ConfigError, CoreError, GenaisysError, MediaError
 __all__ = ["ChatCore", "load_image_block"]  # load_image_block: re-exported from genaisys.core.media
 
 _DEFAULT_SYSTEM = "You are a helpful assistant."
-_PLAIN_PREP = {"inputs_embeds", "attention_mask", "position_ids"}
 _MIN_PREFIX = 16  # shorter shared prefixes are cheaper to prefill again than to copy
 _MAX_SIGNALS = 64
 _TOOL_CHOICE_REQUIRED = "You must answer with at least one tool call now."
@@ -485,10 +484,7 @@ class ChatCore(BaseChatModel):
                     pixel_values = torch.cat([pixel_values, distorted])
                 prep = self.core.prepare_inputs(ids, pixel_values=pixel_values)
             else:
-                embed = lm.get_input_embeddings()
-                ids = ids.to(embed.weight.device)
-                prep = {"inputs_embeds": embed(ids), "attention_mask": torch.ones_like(ids),
-                        "position_ids": torch.arange(ids.shape[1], device=ids.device).unsqueeze(0)}
+                prep = text_inputs(lm, ids)
         # (B, L'), (B, L'); B = 2 with VCD. Native models place their own positions (pos = None).
         mask, pos = prep["attention_mask"], prep.get("position_ids")
         usage["input_tokens"] = int(mask[0].sum())
@@ -496,8 +492,7 @@ class ChatCore(BaseChatModel):
         for src in (getattr(getattr(lm, "generation_config", None), "eos_token_id", None), tok.eos_token_id):
             eos.update(src if isinstance(src, list) else [src] if src is not None else [])
         banned = [self.core.image_token_id] if self.core is not None else []
-        base = lm.get_base_model() if hasattr(lm, "get_base_model") else lm  # a peft wrapper hides the signature
-        cache_kw, prefill_kw = _forward_kwargs(base)
+        cache_kw, prefill_kw = forward_kwargs(lm)
         # Grammar-constrained text: while `guide` is set only tokens continuing valid text are
         # allowed. A demanded call or JSON answer is guided from the first token (`whole`); a call
         # the model opens itself from right after its opener. `forced` tokens (signal tokens) are
@@ -514,11 +509,7 @@ class ChatCore(BaseChatModel):
         captured: dict[str, list[Any]] = {}
         extra = {"output_hidden_states": True} if signal_of else {}
         with torch.no_grad():
-            if self.prefix_cache and not images and not use_vcd and set(prep) == _PLAIN_PREP \
-                    and prep["inputs_embeds"].shape[0] == 1:
-                out = self._prefill_reusing_prefix(lm, prompt_ids, prep, cache_kw, {**prefill_kw, **extra})
-            else:
-                out = lm(**prep, use_cache=True, **prefill_kw, **extra)
+            out = self._prefill(lm, prompt_ids, prep, {**prefill_kw, **extra}, reuse=not images and not use_vcd)
             for _ in range(max_new_tokens):
                 logits = out.logits[0, -1].clone()  # (V,)
                 if use_vcd:
@@ -564,7 +555,7 @@ class ChatCore(BaseChatModel):
                 usage["output_tokens"] = usage.get("output_tokens", 0) + 1
                 yield nxt
                 mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=1)
-                step: dict[str, Any] = {cache_kw: _cache_of(out), **extra}
+                step: dict[str, Any] = {cache_kw: cache_of(out), **extra}
                 if pos is not None:
                     pos = pos[:, -1:] + 1
                     step["position_ids"] = pos
@@ -578,6 +569,36 @@ class ChatCore(BaseChatModel):
                         hidden = torch.stack(got).unsqueeze(0)  # (1, k, d)
                         signals.append({"modality": modality, "embeds": self.core.project_signals(hidden, modality)})
                         captured[modality] = []
+
+    def _prefill(self, lm: Any, prompt_ids: list[int], prep: dict[str, Any], kw: dict[str, Any], *,
+                 reuse: bool) -> Any:
+        """The prompt's prefill: from the prefix cache where it may serve (``reuse``, a text-only
+        single row), else one plain pass."""
+        if reuse and self.prefix_cache and set(prep) == PLAIN_INPUTS and prep["inputs_embeds"].shape[0] == 1:
+            return self._prefill_reusing_prefix(lm, prompt_ids, prep, forward_kwargs(lm)[0], kw)
+        return lm(**prep, use_cache=True, **kw)
+
+    def _tool_scores(self, prompt: str, images: list[Any], names: list[str]) -> dict[str, float]:
+        """`genaisys.core.tool_choice.score_tool_options` on this chat's LM, inputs and prefix cache."""
+        import torch
+
+        from genaisys.core.tool_choice import score_tool_options
+
+        if getattr(self.core, "is_native", False):
+            raise ConfigError("scored_tool_choice works with a text LM or a genaisys MultimodalCore, not a native "
+                              f"MLLM ({type(self.core).__name__}); leave it off for this core")
+        lm = self._lm()
+
+        def prepare(ids: Any) -> dict[str, Any]:
+            if self.core is None:
+                return text_inputs(lm, ids)
+            return self.core.prepare_inputs(ids, pixel_values=self.core.preprocess_images(images) if images else None)
+
+        def prefill(prompt_ids: list[int], prep: dict[str, Any], kw: dict[str, Any]) -> Any:
+            return self._prefill(lm, prompt_ids, prep, kw, reuse=not images)
+
+        with torch.no_grad():
+            return score_tool_options(lm, self.tokenizer, prompt, names, prepare=prepare, prefill=prefill)
 
     def _prefill_reusing_prefix(self, lm: Any, prompt_ids: list[int], prep: dict[str, Any], cache_kw: str,
                                 kw: dict[str, Any]) -> Any:
@@ -603,7 +624,7 @@ class ChatCore(BaseChatModel):
                      position_ids=prep["position_ids"][:, n:], use_cache=True, **{cache_kw: cache}, **kw)
         else:
             out = lm(**prep, use_cache=True, **kw)
-        cache = _cache_of(out)
+        cache = cache_of(out)
         self._prefix = (lm, version, prompt_ids, copy.deepcopy(cache)) if hasattr(cache, "crop") else None
         self._prefix_hits.append(n if n >= _MIN_PREFIX else 0)
         del self._prefix_hits[:-64]
@@ -634,10 +655,10 @@ class ChatCore(BaseChatModel):
         usage: dict[str, int] = {}
         tool_choice = kwargs.get("tool_choice")
         if tools and tool_choice in (None, "auto") and kwargs.get("scored_tool_choice", self.scored_tool_choice):
-            from genaisys.core.tool_choice import choose_tool, score_tool_options
+            from genaisys.core.tool_choice import choose_tool
 
             with self._lock:
-                scores = score_tool_options(self, prompt, images, [t["function"]["name"] for t in tools])
+                scores = self._tool_scores(prompt, images, [t["function"]["name"] for t in tools])
             tool_choice = choose_tool(scores, no_tool_bias=float(kwargs.get("no_tool_bias", self.no_tool_bias)))
             tool_choice = tool_choice or None
             kwargs = {**kwargs, "tool_choice": tool_choice}
@@ -819,8 +840,7 @@ class ChatCore(BaseChatModel):
         for src in (getattr(getattr(lm, "generation_config", None), "eos_token_id", None), tok.eos_token_id):
             eos.update(src if isinstance(src, list) else [src] if src is not None else [])
         banned = [self.core.image_token_id] if self.core is not None else []
-        base = lm.get_base_model() if hasattr(lm, "get_base_model") else lm
-        cache_kw, prefill_kw = _forward_kwargs(base)
+        cache_kw, prefill_kw = forward_kwargs(lm)
         generated: list[list[int]] = [[] for _ in range(B)]
         stoppers = [_Stopper(stop, hold_calls=False) for _ in range(B)]
         ended = [False] * B
@@ -844,7 +864,7 @@ class ChatCore(BaseChatModel):
             mask = torch.cat([mask, mask.new_ones(B, 1)], dim=1)
             pos = pos[:, -1:] + 1
             out = lm(input_ids=torch.tensor(step_tokens, device=mask.device).view(B, 1), attention_mask=mask,
-                     position_ids=pos, use_cache=True, **{cache_kw: _cache_of(out)})
+                     position_ids=pos, use_cache=True, **{cache_kw: cache_of(out)})
         for b in range(B):  # rows that hit max_new_tokens: their full text
             if not stoppers[b].stopped:
                 stoppers[b].feed(tok.decode(generated[b], skip_special_tokens=True))
@@ -1027,24 +1047,6 @@ def _vcd_config(value: Any) -> Any:
     if isinstance(value, VCDConfig):
         return value
     raise ConfigError(f"vcd must be True, a dict or a VCDConfig, got {type(value).__name__}")
-
-
-def _forward_kwargs(model: Any) -> tuple[str, dict[str, Any]]:
-    """The cache keyword of ``model.forward`` and extra prefill arguments it understands.
-
-    transformers 5.24 renamed ``past_key_values`` to ``cache`` (the old name warns until 5.40).
-    ``logits_to_keep=1`` makes the prefill project only the last position onto the vocabulary,
-    as ``generate`` does: the full ``(L, V)`` logits of a long prompt cost as much as several
-    decode steps and only the last row is read.
-    """
-    params = inspect.signature(model.forward).parameters
-    cache_kw = "cache" if "cache" in params else "past_key_values"
-    return cache_kw, ({"logits_to_keep": 1} if "logits_to_keep" in params else {})
-
-
-def _cache_of(out: Any) -> Any:
-    cache = getattr(out, "cache", None)
-    return cache if cache is not None else getattr(out, "past_key_values", None)
 
 
 def _last_chunk(info: dict[str, Any]) -> AIMessageChunk:

@@ -4,9 +4,9 @@ A small core decides whether to call a tool by its first generated token, in com
 every word of a plain answer. Scored choice (``ChatCore(scored_tool_choice=True)``) asks the
 question as a closed set instead: for each bound tool ``T`` it reads the log-probability of the
 call's opening ``<tool_call>{"name": "T", "arguments"`` under the rendered prompt; "no tool"
-gets the rest of the probability mass, ``log(1 - P(<tool_call>))``, plus ``no_tool_bias`` nats. The best option wins;
-a chosen tool then has its arguments decoded under that tool's grammar (a forced, constrained
-call), and "no tool" decodes freely as before.
+gets the rest of the probability mass, ``log(1 - P(<tool_call>))``, plus ``no_tool_bias`` nats.
+The best option wins; a chosen tool then has its arguments decoded under that tool's grammar
+(a forced, constrained call), and "no tool" decodes freely as before.
 
 Cost: one prefill of the prompt, through the chat's prefix cache for text-only prompts (so the
 decode that follows starts from it), and one short pass per tool over its name's tokens, from a
@@ -23,11 +23,11 @@ Example:
 from __future__ import annotations
 
 import copy
-import inspect
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from genaisys.core.forward import cache_of, forward_kwargs
 from genaisys.core.toolcall import TOOL_CALL_OPEN
 
 __all__ = ["choose_tool", "score_tool_options"]
@@ -44,67 +44,56 @@ def choose_tool(scores: Mapping[str, float], *, no_tool_bias: float = 0.0) -> st
     return best
 
 
-def score_tool_options(chat: Any, prompt: str, images: Sequence[Any], names: Sequence[str]) -> dict[str, float]:
+def score_tool_options(lm: Any, tokenizer: Any, prompt: str, names: Sequence[str], *,
+                       prepare: Callable[[Any], dict[str, Any]],
+                       prefill: Callable[[list[int], dict[str, Any], dict[str, Any]], Any]) -> dict[str, float]:
     """Log-probabilities (nats) of answering without a tool (key ``""``) and of calling each tool.
 
+    Run it under ``torch.no_grad()``; `ChatCore` calls it with its own inputs and prefix cache.
+
     Args:
-        chat: a `genaisys.core.chat.ChatCore`.
+        lm: the language model (a peft wrapper is fine).
+        tokenizer: its tokenizer.
         prompt: the rendered prompt, ending where the answer starts.
-        images: the prompt's images, in order.
         names: the bound tools' names.
+        prepare: ``ids (1, L) -> inputs`` for ``lm`` (``inputs_embeds``, ``attention_mask``,
+            ``position_ids``; image features spliced in where the prompt has images).
+        prefill: ``(prompt_ids, inputs, forward_kwargs) -> output`` of the prompt's prefill.
     """
     import torch
 
-    tok, lm = chat.tokenizer, chat._lm()
-    base = lm.get_base_model() if hasattr(lm, "get_base_model") else lm  # a peft wrapper hides the signature
-    cache_kw = "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+    cache_kw, last = forward_kwargs(lm)
     head = f'{TOOL_CALL_OPEN}{{"name": "'
-    encode = lambda text: tok(text, add_special_tokens=False)["input_ids"]  # noqa: E731
+    encode = lambda text: tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
     prompt_ids = encode(prompt)
     # Up to the arguments' key, less its last token: a tokenizer merges a quote with what follows
     # ('",' and '":' in SmolLM2's), so only a token followed by more text is surely the model's own.
     options = {name: encode(f'{prompt}{head}{name}", "arguments"')[:-1] for name in names}
     opener = encode(prompt + TOOL_CALL_OPEN)
     shared = len(prompt_ids)  # the prompt ends with the assistant header; check the split held
-    for ids in (opener, *options.values()):
-        if ids[:shared] != prompt_ids:
-            shared = 0
-    if shared == 0:
+    if any(ids[:shared] != prompt_ids for ids in (opener, *options.values())):
         raise ValueError("the prompt's tokens change when a tool call follows it; cannot score tool choice")
-    with torch.no_grad():
-        ids = torch.tensor([prompt_ids])
-        if chat.core is not None:
-            pixel_values = chat.core.preprocess_images(list(images)) if images else None
-            prep = chat.core.prepare_inputs(ids, pixel_values=pixel_values)
-        else:
-            embeds = lm.get_input_embeddings()(ids)
-            prep = {"inputs_embeds": embeds, "attention_mask": torch.ones_like(ids),
-                    "position_ids": torch.arange(ids.shape[1]).unsqueeze(0)}
-        last = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(base.forward).parameters else {}
-        if chat.prefix_cache and not images and set(prep) == {"inputs_embeds", "attention_mask", "position_ids"}:
-            # through the chat's prefix cache: the decode that follows then prefills nothing again
-            out = chat._prefill_reusing_prefix(lm, prompt_ids, prep, cache_kw, last)
-        else:
-            out = lm(**prep, use_cache=True, **last)
-        cache = getattr(out, "cache", None) or getattr(out, "past_key_values", None)
-        first = torch.log_softmax(out.logits[0, -1].float(), -1)
-        start = int(prep["position_ids"][0, -1]) + 1
-        embed = lm.get_input_embeddings()
+    prep = prepare(torch.tensor([prompt_ids]))
+    out = prefill(prompt_ids, prep, last)
+    cache = cache_of(out)
+    first = torch.log_softmax(out.logits[0, -1].float(), -1)
+    start = int(prep["position_ids"][0, -1]) + 1
+    embed = lm.get_input_embeddings()
 
-        def continuation(rest: list[int]) -> float:
-            """log P(rest | prompt): the first token from the prefill, the others from one pass."""
-            total = float(first[rest[0]])
-            if len(rest) > 1:
-                x = torch.tensor([rest[:-1]])
-                mask = torch.ones(1, prep["attention_mask"].shape[1] + x.shape[1], dtype=torch.long)
-                pos = torch.arange(start, start + x.shape[1]).unsqueeze(0)
-                step = lm(inputs_embeds=embed(x), attention_mask=mask, position_ids=pos,
-                          use_cache=True, **{cache_kw: copy.deepcopy(cache)})
-                logp = torch.log_softmax(step.logits[0].float(), -1)
-                total += float(logp[torch.arange(len(rest) - 1), torch.tensor(rest[1:])].sum())
-            return total
+    def continuation(rest: list[int]) -> float:
+        """log P(rest | prompt): the first token from the prefill, the others from one pass."""
+        total = float(first[rest[0]])
+        if len(rest) > 1:
+            x = torch.tensor([rest[:-1]])
+            mask = torch.ones(1, prep["attention_mask"].shape[1] + x.shape[1], dtype=torch.long)
+            pos = torch.arange(start, start + x.shape[1]).unsqueeze(0)
+            step = lm(inputs_embeds=embed(x), attention_mask=mask, position_ids=pos,
+                      use_cache=True, **{cache_kw: copy.deepcopy(cache)})
+            logp = torch.log_softmax(step.logits[0].float(), -1)
+            total += float(logp[torch.arange(len(rest) - 1), torch.tensor(rest[1:])].sum())
+        return total
 
-        scores = {name: continuation(ids[shared:]) for name, ids in options.items()}
-        p_open = math.exp(continuation(opener[shared:]))
+    scores = {name: continuation(ids[shared:]) for name, ids in options.items()}
+    p_open = math.exp(continuation(opener[shared:]))
     scores[NO_TOOL] = math.log(max(1.0 - p_open, 1e-12))
     return scores

@@ -10,7 +10,7 @@ from langchain_core.messages import HumanMessage
 from pydantic import BaseModel
 
 from genaisys.core.chat import ChatCore
-from genaisys.core.tool_choice import NO_TOOL, choose_tool, score_tool_options
+from genaisys.core.tool_choice import NO_TOOL, choose_tool
 
 from .conftest import make_lm, make_tokenizer
 
@@ -51,7 +51,7 @@ def test_scores_are_the_lms_log_probabilities_of_each_option():
     bound = chat.bind_tools([Lights, Weather])
     tools = bound.kwargs["tools"]
     prompt, images = chat._render([HumanMessage("Is it raining in Paris?")], tools, None)
-    scores = score_tool_options(chat, prompt, images, ["Lights", "Weather"])
+    scores = chat._tool_scores(prompt, images, ["Lights", "Weather"])
     for name in ("Lights", "Weather"):
         opening = f'<tool_call>{{"name": "{name}", "arguments"'
         assert scores[name] == pytest.approx(_full_logprob(chat, prompt, opening, drop_last=1), abs=1e-3)
