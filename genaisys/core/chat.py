@@ -166,7 +166,8 @@ class ChatCore(BaseChatModel):
             call is always constrained. See `genaisys.core.constrained`.
         scored_tool_choice / no_tool_bias: with tools bound and ``tool_choice`` auto, first score
             "no tool" and each tool as a closed set (``no_tool_bias`` nats added to "no tool"),
-            then decode the chosen tool's call under its grammar. See `genaisys.core.tool_choice`.
+            then decode the chosen tool's call under its grammar; after "no tool" no call can
+            open. See `genaisys.core.tool_choice`.
         batch_window_ms / max_batch_size: with a window > 0, concurrent non-streaming calls
             (several graph sessions) that arrive within it are decoded together as one batch.
         prefix_cache: a text-only call starts from the KV cache of the prefix it shares with the
@@ -459,7 +460,7 @@ class ChatCore(BaseChatModel):
     # ------------------------------------------------------------------ generation
     def _token_stream(self, prompt: str, images: list[Any], *, max_new_tokens: int, temperature: float,
                       top_p: float, seed: int | None, usage: dict[str, int], vcd: Any = None,
-                      grammar: Any = None, force_call: bool = False,
+                      grammar: Any = None, force_call: bool = False, no_call: bool = False,
                       signals: list[dict[str, Any]] | None = None) -> Iterator[int]:
         import torch
 
@@ -501,6 +502,7 @@ class ChatCore(BaseChatModel):
         whole = grammar is not None and force_call
         guide = grammar.new_guide(whole=True) if whole else None
         recent: list[int] = []
+        tail_ids: list[int] = []  # the last tokens, when a call's opener is refused (no_call)
         # Signal tokens (NExT-GPT): the first one of a modality forces the rest (as GILL does);
         # each one's last hidden state is captured when it is fed back, then projected.
         signal_ids = {} if self.core is None or getattr(self.core, "is_native", False) else \
@@ -530,6 +532,15 @@ class ChatCore(BaseChatModel):
                         masked[allowed] = logits[allowed]
                         logits = masked
                     nxt = _sample(logits, temperature, top_p, generator)
+                    # no_call: a "no tool" choice binds; a token that would complete a call's opener is
+                    # refused and another drawn in its place
+                    for _ in range(8 if no_call else 0):
+                        if TOOL_CALL_OPEN not in tok.decode(tail_ids + [nxt]):
+                            break
+                        logits[nxt] = float("-inf")
+                        nxt = _sample(logits, temperature, top_p, generator)
+                    if no_call:
+                        tail_ids = (tail_ids + [nxt])[-8:]
                     if guide is not None:
                         guide.advance(nxt)
                         if guide.is_finished():
@@ -660,8 +671,11 @@ class ChatCore(BaseChatModel):
             with self._lock:
                 scores = self._tool_scores(prompt, images, [t["function"]["name"] for t in tools])
             tool_choice = choose_tool(scores, no_tool_bias=float(kwargs.get("no_tool_bias", self.no_tool_bias)))
+            no_call = not tool_choice  # the choice binds: a "no tool" answer cannot open a call
             tool_choice = tool_choice or None
             kwargs = {**kwargs, "tool_choice": tool_choice}
+        else:
+            no_call = False
         stopper = _Stopper(stop or self.stop or [], hold_calls=bool(tools) and tool_choice != "none")
         generated: list[int] = []
         grammar, force = None, bool(tools) and _forces_call(tool_choice)
@@ -681,7 +695,7 @@ class ChatCore(BaseChatModel):
                 temperature=float(kwargs.get("temperature", self.temperature)),
                 top_p=float(kwargs.get("top_p", self.top_p)), seed=kwargs.get("seed", self.seed), usage=usage,
                 vcd=_vcd_config(kwargs.get("vcd", self.vcd)), grammar=grammar,
-                force_call=force, signals=signals,
+                force_call=force, no_call=no_call, signals=signals,
             ):
                 generated.append(token)
                 delta = stopper.feed(self.tokenizer.decode(generated, skip_special_tokens=True))

@@ -6,7 +6,8 @@ question as a closed set instead: for each bound tool ``T`` it reads the log-pro
 call's opening ``<tool_call>{"name": "T", "arguments"`` under the rendered prompt; "no tool"
 gets the rest of the probability mass, ``log(1 - P(<tool_call>))``, plus ``no_tool_bias`` nats.
 The best option wins; a chosen tool then has its arguments decoded under that tool's grammar
-(a forced, constrained call), and "no tool" decodes freely as before.
+(a forced, constrained call). The choice binds both ways: after "no tool" the answer is text,
+and a token that would complete a call's ``<tool_call>`` opener is refused.
 
 Cost: one prefill of the prompt, through the chat's prefix cache for text-only prompts (so the
 decode that follows starts from it), and one short pass per tool over its name's tokens, from a

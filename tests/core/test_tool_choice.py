@@ -67,7 +67,7 @@ def test_choose_tool_takes_the_best_option_and_the_bias_moves_it():
     assert choose_tool({NO_TOOL: -1.0, "a": -1.0}) == NO_TOOL  # a tie answers without a tool
 
 
-def test_a_chosen_tool_is_called_validly_and_no_tool_decodes_freely():
+def test_a_chosen_tool_is_called_validly_and_no_tool_answers_in_text():
     # A random LM never opens a call by itself; a bias against "no tool" makes the choice a call,
     # whose arguments then decode under the chosen tool's grammar.
     eager = _chat(scored_tool_choice=True, no_tool_bias=-1e9).bind_tools([Lights, Weather])
@@ -89,3 +89,12 @@ def test_the_decode_after_scoring_starts_from_the_scored_prompts_cache():
     chat.bind_tools([Lights]).invoke("Is it raining in Paris?", seed=0)
     # scoring prefilled the prompt; the decode reused all of it but the last token
     assert chat._prefix_hits[-2:] == [0, n_prompt - 1]
+
+
+def test_a_no_tool_choice_binds_even_when_the_model_opens_a_call(scripted_chat):
+    text = '<tool_call>{"name": "Lights", "arguments": {"on": true}}</tool_call>'
+    free = scripted_chat(text).bind_tools([Lights]).invoke("Lights on?")
+    assert [c["name"] for c in free.tool_calls] == ["Lights"]  # the model itself calls
+    bound = scripted_chat(text, scored_tool_choice=True, no_tool_bias=1e9).bind_tools([Lights]).invoke("Lights on?")
+    assert bound.tool_calls == [] and bound.invalid_tool_calls == []
+    assert "<tool_call>" not in bound.text
