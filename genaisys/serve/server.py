@@ -25,7 +25,12 @@ import typer
 
 from genaisys.errors import ConfigError
 
-__all__ = ["serve", "serve_app", "serve_main"]
+__all__ = ["KEEP_ALIVE_S", "serve", "serve_app", "serve_main"]
+
+# How long an idle keep-alive connection stays open. uvicorn's default (5 s) equals httpx's client
+# idle expiry (5 s), so a client could reuse a connection in the instant the server closes it and
+# get a ReadError on a request the server never saw; a longer server side closes that window.
+KEEP_ALIVE_S = 65
 
 
 def _is_loopback(host: str) -> bool:
@@ -41,7 +46,8 @@ def serve(core_spec: str = "nano", host: str = "127.0.0.1", port: int = 8000, ap
           no_auth: bool = False, *, max_new_tokens: int = 256, batch_window_ms: float = 20.0,
           max_body_bytes: int | None = None, log_level: str = "info",
           tools: Sequence[str] = ("builtin:calculator", "builtin:clock"),
-          checkpointer: str | None = None, constrain_tool_calls: bool = False) -> None:
+          checkpointer: str | None = None, constrain_tool_calls: bool = False,
+          timeout_keep_alive: float = KEEP_ALIVE_S) -> None:
     """Load a core and serve it over HTTP with uvicorn until interrupted.
 
     Args:
@@ -59,6 +65,8 @@ def serve(core_spec: str = "nano", host: str = "127.0.0.1", port: int = 8000, ap
             ``":memory:"``, a ``postgresql://`` DSN; default SQLite under ``$GENAISYS_HOME``).
         constrain_tool_calls: decode every tool call under the tools' grammar, also the calls the
             model chooses freely (forced calls and ``response_format`` always are).
+        timeout_keep_alive: seconds an idle client connection is kept open (default
+            `KEEP_ALIVE_S`, longer than clients' usual 5 s idle expiry).
 
     Raises:
         ConfigError: ``no_auth`` on a non-loopback host; an unknown core.
@@ -86,7 +94,7 @@ def serve(core_spec: str = "nano", host: str = "127.0.0.1", port: int = 8000, ap
     app = create_app(core, api_key=key, allow_no_auth_on_loopback=no_auth,
                      model_id=getattr(core, "model_name", None) or core_spec,
                      max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY_BYTES, graphs={"assistant": assistant})
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_keep_alive=timeout_keep_alive)
 
 
 serve_app = typer.Typer(help="Serve a core over an OpenAI-compatible HTTP API, with a web chat page at /.")

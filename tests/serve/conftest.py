@@ -19,6 +19,8 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import PrivateAttr
 
+from genaisys.serve.server import KEEP_ALIVE_S
+
 API_KEY = "sk-test-genaisys"
 MODEL_ID = "scripted"
 
@@ -147,7 +149,7 @@ class LiveServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off",
-                                limit_concurrency=None, timeout_graceful_shutdown=1)
+                                limit_concurrency=None, timeout_graceful_shutdown=1, timeout_keep_alive=KEEP_ALIVE_S)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="test-uvicorn", daemon=True)
 
