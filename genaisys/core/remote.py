@@ -8,6 +8,11 @@ content blocks (sent as ``image_url`` data URLs; ``file_id`` blocks are read fro
 structured output (``with_structured_output``: a forced tool call, or the server's
 ``response_format`` with ``method="json_schema"``).
 
+Connections are pooled: a `RemoteCore` keeps one long-lived ``httpx.Client`` for sync calls and
+one ``httpx.AsyncClient`` per event loop, made on first use and kept alive between calls (HTTP
+keep-alive), so a run of calls pays for one TCP (and TLS) handshake, not one per call. ``close()``
+/ ``aclose()`` (or ``with`` / ``async with``) let them go; a later call opens new ones.
+
 Failures: 429 and 5xx answers, connection errors and timeouts are retried with exponential
 backoff (``backoff · 2^attempt`` seconds, capped, or the server's ``Retry-After``); other
 answers and exhausted retries raise `CoreError` saying what the server said. A stream that
@@ -25,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
@@ -43,7 +49,7 @@ from langchain_core.messages import (
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import ConfigDict, Field, SecretStr
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
 
 from genaisys.core.toolcall import TOOL_CALL_ERROR_TEMPLATE, new_tool_call_id
 from genaisys.errors import ConfigError, CoreError, MediaError
@@ -51,6 +57,7 @@ from genaisys.errors import ConfigError, CoreError, MediaError
 __all__ = ["RemoteCore"]
 
 _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+_LIMITS = httpx.Limits(max_connections=16, max_keepalive_connections=16)  # idle ones kept 5 s
 
 
 class _Retryable(Exception):
@@ -72,6 +79,29 @@ class RemoteCore(BaseChatModel):
         blobs: optional blob store (``.path(blob_id) -> Path``) for ``file_id`` image blocks.
         extra_body: extra JSON fields merged into every request.
         transport: an httpx transport to use instead of the network (tests, proxies).
+
+    Connection pooling: sync calls share one ``httpx.Client`` (thread-safe: any number of threads
+    may call at once; up to 16 connections, all kept alive between calls); async calls share one
+    ``httpx.AsyncClient`` per event loop — a call from another loop (a second ``asyncio.run``)
+    gets a new one, since an async client cannot outlive its loop. Clients are made on first use
+    with the timeout, headers (``api_key``) and ``transport`` of that moment; a change of those
+    fields afterwards makes a new client on the next call. Copies (``model_copy``, and so
+    ``bind_tools`` / ``with_structured_output``, which wrap this same object) share the pool;
+    pickled or deep-copied ones start with an empty pool.
+
+    ``close()`` closes the sync client; ``aclose()`` (awaited inside the loop) closes the running
+    loop's async client and the sync one. Both are idempotent, and a call after them opens a new
+    client — closing is for letting sockets go (end of a script, a test, a server's shutdown),
+    not a state the model gets stuck in. Calls still running when ``close()`` comes may fail. An
+    async client left behind by a loop that ended without ``aclose()`` cannot be closed any more
+    (its sockets belong to the dead loop); it is dropped and the garbage collector frees them.
+
+    Example:
+        >>> with RemoteCore(base_url="http://127.0.0.1:8000/v1", model="nano") as cpu:  # doctest: +SKIP
+        ...     answers = [cpu.invoke(q).content for q in ("Hi", "And again")]  # one connection
+        >>> async def main():  # doctest: +SKIP
+        ...     async with RemoteCore(base_url="http://127.0.0.1:8000/v1") as cpu:
+        ...         return await cpu.ainvoke("Hi")
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -90,6 +120,8 @@ class RemoteCore(BaseChatModel):
     blobs: Any = None
     extra_body: dict[str, Any] = Field(default_factory=dict)
     transport: Any = None
+
+    _pool: _Pool = PrivateAttr(default_factory=lambda: _Pool())
 
     @property
     def _llm_type(self) -> str:
@@ -262,80 +294,136 @@ class RemoteCore(BaseChatModel):
                          "Check that the server is up, or raise timeout / max_retries")
 
     # ------------------------------------------------------------------ sync
+    def _client_key(self) -> tuple[Any, ...]:
+        return (self.timeout, tuple(sorted(self._headers().items())), id(self.transport))
+
     def _client(self) -> httpx.Client:
-        return httpx.Client(timeout=self.timeout, headers=self._headers(), transport=self.transport)
+        """The pooled sync client for the current settings, made on first use (under a lock)."""
+        pool, key = self._pool, self._client_key()
+        client = pool.clients.get(key)
+        if client is not None and not client.is_closed:
+            return client
+        with pool.lock:
+            client = pool.clients.get(key)
+            if client is None or client.is_closed:
+                client = httpx.Client(timeout=self.timeout, headers=self._headers(), transport=self.transport,
+                                      limits=_LIMITS)
+                pool.clients[key] = client
+            return client
+
+    def close(self) -> None:
+        """Close the pooled sync client (idempotent; a later call opens a new one). Async clients
+        are closed by ``aclose()`` inside their loop; those of loops that have ended are dropped."""
+        with self._pool.lock:
+            clients = list(self._pool.clients.values())
+            self._pool.clients.clear()
+            self._pool.drop_dead_loops()
+        for client in clients:
+            client.close()
+
+    def __enter__(self) -> RemoteCore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
         body = self._body(messages, stop, False, **kwargs)
         last = ""
-        with self._client() as client:
-            for attempt in range(self.max_retries + 1):
-                response = None
-                try:
-                    response = client.post(self._url(), json=body)
-                    self._check(response)
-                    return self._result(response.json())
-                except (_Retryable, httpx.TimeoutException, httpx.TransportError) as exc:
-                    last = _describe(exc)
-                except json.JSONDecodeError as exc:
-                    text = response.text[:200] if response else ""
-                    raise CoreError(f"{self._url()} answered non-JSON: {text}") from exc
-                if attempt < self.max_retries:
-                    time.sleep(self._delay(attempt, response))
+        client = self._client()
+        for attempt in range(self.max_retries + 1):
+            response = None
+            try:
+                response = client.post(self._url(), json=body)
+                self._check(response)
+                return self._result(response.json())
+            except (_Retryable, httpx.TimeoutException, httpx.TransportError) as exc:
+                last = _describe(exc)
+            except json.JSONDecodeError as exc:
+                text = response.text[:200] if response else ""
+                raise CoreError(f"{self._url()} answered non-JSON: {text}") from exc
+            if attempt < self.max_retries:
+                time.sleep(self._delay(attempt, response))
         raise self._give_up(last)
 
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                 run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
         body = self._body(messages, stop, True, **kwargs)
         last = ""
-        with self._client() as client:
-            for attempt in range(self.max_retries + 1):
-                state = _StreamState()
-                response = None
-                try:
-                    with client.stream("POST", self._url(), json=body) as response:
-                        if response.status_code >= 400:
-                            response.read()  # the error text, for the message
-                        self._check(response)
-                        for line in response.iter_lines():
-                            for chunk in state.feed(line):
-                                if run_manager is not None and chunk.message.content:
-                                    run_manager.on_llm_new_token(str(chunk.message.content), chunk=chunk)
-                                yield chunk
-                    state.finish(self._url())
-                    return
-                except (_Retryable, httpx.TimeoutException, httpx.TransportError) as exc:
-                    if state.yielded:
-                        raise CoreError(f"the stream from {self._url()} was cut after {state.yielded} chunk(s) "
-                                        f"({_describe(exc)}); the answer so far is incomplete") from exc
-                    last = _describe(exc)
-                if attempt < self.max_retries:
-                    time.sleep(self._delay(attempt, response))
+        client = self._client()
+        for attempt in range(self.max_retries + 1):
+            state = _StreamState()
+            response = None
+            try:
+                with client.stream("POST", self._url(), json=body) as response:
+                    if response.status_code >= 400:
+                        response.read()  # the error text, for the message
+                    self._check(response)
+                    for line in response.iter_lines():
+                        for chunk in state.feed(line):
+                            if run_manager is not None and chunk.message.content:
+                                run_manager.on_llm_new_token(str(chunk.message.content), chunk=chunk)
+                            yield chunk
+                state.finish(self._url())
+                return
+            except (_Retryable, httpx.TimeoutException, httpx.TransportError) as exc:
+                if state.yielded:
+                    raise CoreError(f"the stream from {self._url()} was cut after {state.yielded} chunk(s) "
+                                    f"({_describe(exc)}); the answer so far is incomplete") from exc
+                last = _describe(exc)
+            if attempt < self.max_retries:
+                time.sleep(self._delay(attempt, response))
         raise self._give_up(last)
 
     # ------------------------------------------------------------------ async
     def _aclient(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=self.timeout, headers=self._headers(), transport=self.transport)
+        """The pooled async client of the running event loop, made on first use in that loop."""
+        loop = asyncio.get_running_loop()
+        pool, key = self._pool, (loop, self._client_key())
+        with pool.lock:  # no await inside: held for a dict look-up
+            client = pool.aclients.get(key)
+            if client is None or client.is_closed:
+                pool.drop_dead_loops()
+                client = httpx.AsyncClient(timeout=self.timeout, headers=self._headers(), transport=self.transport,
+                                           limits=_LIMITS)
+                pool.aclients[key] = client
+            return client
+
+    async def aclose(self) -> None:
+        """Close the running loop's pooled async client and the sync client (idempotent)."""
+        loop = asyncio.get_running_loop()
+        with self._pool.lock:
+            mine = [k for k in self._pool.aclients if k[0] is loop]
+            clients = [self._pool.aclients.pop(k) for k in mine]
+        for client in clients:
+            await client.aclose()
+        self.close()
+
+    async def __aenter__(self) -> RemoteCore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                          run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
         body = self._body(messages, stop, False, **kwargs)
         last = ""
-        async with self._aclient() as client:
-            for attempt in range(self.max_retries + 1):
-                response = None
-                try:
-                    response = await client.post(self._url(), json=body)
-                    self._check(response)
-                    return self._result(response.json())
-                except (_Retryable, httpx.TimeoutException, httpx.TransportError) as exc:
-                    last = _describe(exc)
-                except json.JSONDecodeError as exc:
-                    text = response.text[:200] if response else ""
-                    raise CoreError(f"{self._url()} answered non-JSON: {text}") from exc
-                if attempt < self.max_retries:
-                    await asyncio.sleep(self._delay(attempt, response))
+        client = self._aclient()
+        for attempt in range(self.max_retries + 1):
+            response = None
+            try:
+                response = await client.post(self._url(), json=body)
+                self._check(response)
+                return self._result(response.json())
+            except (_Retryable, httpx.TimeoutException, httpx.TransportError) as exc:
+                last = _describe(exc)
+            except json.JSONDecodeError as exc:
+                text = response.text[:200] if response else ""
+                raise CoreError(f"{self._url()} answered non-JSON: {text}") from exc
+            if attempt < self.max_retries:
+                await asyncio.sleep(self._delay(attempt, response))
         raise self._give_up(last)
 
     async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
@@ -343,30 +431,52 @@ class RemoteCore(BaseChatModel):
                        **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
         body = self._body(messages, stop, True, **kwargs)
         last = ""
-        async with self._aclient() as client:
-            for attempt in range(self.max_retries + 1):
-                state = _StreamState()
-                response = None
-                try:
-                    async with client.stream("POST", self._url(), json=body) as response:
-                        if response.status_code >= 400:
-                            await response.aread()
-                        self._check(response)
-                        async for line in response.aiter_lines():
-                            for chunk in state.feed(line):
-                                if run_manager is not None and chunk.message.content:
-                                    await run_manager.on_llm_new_token(str(chunk.message.content), chunk=chunk)
-                                yield chunk
-                    state.finish(self._url())
-                    return
-                except (_Retryable, httpx.TimeoutException, httpx.TransportError) as exc:
-                    if state.yielded:
-                        raise CoreError(f"the stream from {self._url()} was cut after {state.yielded} chunk(s) "
-                                        f"({_describe(exc)}); the answer so far is incomplete") from exc
-                    last = _describe(exc)
-                if attempt < self.max_retries:
-                    await asyncio.sleep(self._delay(attempt, response))
+        client = self._aclient()
+        for attempt in range(self.max_retries + 1):
+            state = _StreamState()
+            response = None
+            try:
+                async with client.stream("POST", self._url(), json=body) as response:
+                    if response.status_code >= 400:
+                        await response.aread()
+                    self._check(response)
+                    async for line in response.aiter_lines():
+                        for chunk in state.feed(line):
+                            if run_manager is not None and chunk.message.content:
+                                await run_manager.on_llm_new_token(str(chunk.message.content), chunk=chunk)
+                            yield chunk
+                state.finish(self._url())
+                return
+            except (_Retryable, httpx.TimeoutException, httpx.TransportError) as exc:
+                if state.yielded:
+                    raise CoreError(f"the stream from {self._url()} was cut after {state.yielded} chunk(s) "
+                                    f"({_describe(exc)}); the answer so far is incomplete") from exc
+                last = _describe(exc)
+            if attempt < self.max_retries:
+                await asyncio.sleep(self._delay(attempt, response))
         raise self._give_up(last)
+
+
+class _Pool:
+    """A RemoteCore's httpx clients: sync ones by settings, async ones by (event loop, settings).
+
+    Deep copies and pickles get an empty pool (clients and locks cannot be copied)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.clients: dict[tuple[Any, ...], httpx.Client] = {}
+        self.aclients: dict[tuple[Any, ...], httpx.AsyncClient] = {}
+
+    def drop_dead_loops(self) -> None:
+        """Forget async clients whose loop has closed (call under the lock)."""
+        for key in [k for k in self.aclients if k[0].is_closed()]:
+            del self.aclients[key]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Pool:
+        return _Pool()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_Pool, ())
 
 
 class _StreamState:

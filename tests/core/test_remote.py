@@ -1,4 +1,5 @@
-"""RemoteCore against a real loopback HTTP server: retries, timeouts, SSE streams, cuts, tools, async."""
+"""RemoteCore against a real loopback HTTP server: retries, timeouts, SSE streams, cuts, tools, async,
+and connection pooling (connections counted on the server side)."""
 
 from __future__ import annotations
 
@@ -13,28 +14,47 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from PIL import Image
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
 from genaisys.core.remote import RemoteCore
 from genaisys.errors import CoreError
 
 
 class _Server:
-    """A scripted chat-completions server: each request pops the next action."""
+    """A scripted chat-completions server: each request pops the next action.
 
-    def __init__(self) -> None:
+    ``keep_alive=True`` speaks HTTP/1.1 and keeps connections open between requests (SSE answers
+    still close theirs); ``connections`` lists the client address of every connection accepted.
+    With ``default`` set, a request finding no scripted action gets that action.
+    """
+
+    def __init__(self, keep_alive: bool = False, default: tuple[str, object] | None = None) -> None:
         self.actions: list[tuple[str, object]] = []
         self.requests: list[dict] = []
+        self.connections: list[tuple[str, int]] = []
+        self.default = default
+        self.cores: list[RemoteCore] = []  # made by _core(); closed before the server
+        self.lock = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+            disable_nagle_algorithm = True  # else a reused connection waits ~40 ms for a delayed ACK
+
             def log_message(self, *args):  # keep test output quiet
                 pass
 
+            def handle(self):
+                with server.lock:
+                    server.connections.append(self.client_address)
+                super().handle()
+
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
-                kind, arg = server.actions.pop(0)
+                with server.lock:
+                    server.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization"),
+                                            "peer": self.client_address})
+                    kind, arg = server.actions.pop(0) if server.actions or not server.default else server.default
                 try:
                     if kind == "sleep":
                         time.sleep(arg)
@@ -46,6 +66,8 @@ class _Server:
                     elif kind in ("sse", "sse_cut"):
                         self.send_response(200)
                         self.send_header("Content-Type", "text/event-stream")
+                        self.send_header("Connection", "close")  # no length: the end is the close
+                        self.close_connection = True
                         self.end_headers()
                         for event in arg:
                             self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
@@ -72,6 +94,8 @@ class _Server:
         self.thread.start()
 
     def close(self) -> None:
+        for core in self.cores:
+            core.close()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -79,6 +103,14 @@ class _Server:
 @pytest.fixture
 def server():
     s = _Server()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def keep_alive_server():
+    """An HTTP/1.1 keep-alive server answering every request with a completion."""
+    s = _Server(keep_alive=True, default=("json", _completion("pooled")))
     yield s
     s.close()
 
@@ -101,7 +133,9 @@ def _delta(content=None, tool_calls=None, finish=None):
 
 
 def _core(server, **kw) -> RemoteCore:
-    return RemoteCore(base_url=server.url, model="m", backoff=0.01, **kw)
+    core = RemoteCore(base_url=server.url, model="m", backoff=0.01, **kw)
+    server.cores.append(core)
+    return core
 
 
 def test_a_500_is_retried_then_the_answer_parsed(server):
@@ -226,3 +260,78 @@ def test_an_unreachable_server_is_reported():
     core = RemoteCore(base_url="http://127.0.0.1:9/v1", max_retries=1, backoff=0.01, timeout=1.0)
     with pytest.raises(CoreError, match="failed after 2 attempt"):
         core.invoke("x")
+
+
+# ---------------------------------------------------------------------------- connection pooling
+def test_sequential_sync_calls_share_one_connection(keep_alive_server):
+    with _core(keep_alive_server) as core:
+        assert [core.invoke(f"q{i}").content for i in range(5)] == ["pooled"] * 5
+        keep_alive_server.actions = [("sse", [_delta("a"), _delta("b"), _delta(finish="stop")])]
+        assert "".join(c.content for c in core.stream("s")) == "ab"  # streams use the pool too
+    peers = [r["peer"] for r in keep_alive_server.requests]
+    assert len(set(peers[:5])) == 1 and len(keep_alive_server.connections) == 1  # per-call clients: 5
+    assert peers[5] == peers[0]
+
+
+def test_sequential_async_calls_in_one_loop_share_one_connection(keep_alive_server):
+    async def go():
+        async with _core(keep_alive_server) as core:
+            return [(await core.ainvoke(f"q{i}")).content for i in range(5)]
+
+    assert asyncio.run(go()) == ["pooled"] * 5
+    assert len(keep_alive_server.connections) == 1 and len(keep_alive_server.requests) == 5
+
+
+def test_a_second_event_loop_gets_its_own_client(keep_alive_server):
+    core = _core(keep_alive_server)
+
+    async def go(n):
+        return [(await core.ainvoke("x")).content for _ in range(n)]
+
+    assert asyncio.run(go(3)) == ["pooled"] * 3  # no aclose(): the client is left with a dead loop
+    first = dict(core._pool.aclients)
+
+    async def again():
+        try:
+            return await go(2)
+        finally:
+            await core.aclose()
+
+    assert asyncio.run(again()) == ["pooled"] * 2
+    assert len(keep_alive_server.connections) == 2  # one per loop, each reused within its loop
+    assert not core._pool.aclients and len(first) == 1  # the dead loop's client was dropped
+
+
+def test_a_call_after_close_reopens(keep_alive_server):
+    core = _core(keep_alive_server)
+    assert core.invoke("x").content == "pooled"
+    old = core._client()
+    core.close()
+    core.close()  # idempotent
+    assert old.is_closed
+    assert core.invoke("y").content == "pooled"  # a new client, a new connection
+    assert core._client() is not old and len(keep_alive_server.connections) == 2
+
+
+def test_copies_share_the_pool_and_never_use_a_closed_client(keep_alive_server):
+    core = _core(keep_alive_server)
+    copy = core.model_copy()
+    assert core.invoke("a").content == copy.invoke("b").content == "pooled"
+    assert len(keep_alive_server.connections) == 1
+    copy.close()  # closes the shared client: both reopen on their next call
+    assert core.invoke("c").content == "pooled"
+    rekeyed = core.model_copy(update={"api_key": SecretStr("sk-new")})  # other headers: another client
+    assert rekeyed.invoke("d").content == "pooled"
+    assert keep_alive_server.requests[-1]["auth"] == "Bearer sk-new"
+    assert keep_alive_server.requests[-2]["auth"] is None
+    assert core.bind_tools([GetWeather]).invoke("e").content == "pooled"
+
+
+def test_concurrent_sync_calls_from_eight_threads(keep_alive_server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _core(keep_alive_server) as core, ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda i: core.invoke(f"q{i}").content, range(32)))
+        clients = {id(c) for c in pool.map(lambda _: core._client(), range(8))}
+    assert answers == ["pooled"] * 32 and len(clients) == 1
+    assert 1 <= len(keep_alive_server.connections) <= 8  # at most one per thread, reused
