@@ -22,6 +22,9 @@ The model chooses the URL, so every URL is hostile until checked (SSRF). `HttpFe
    cannot hold it), keeps only text-like content types, and turns HTML into readable text with
    the standard library's ``html.parser`` (no extra dependency).
 
+`HttpFetcher.fetch_bytes` takes steps 1-6 as they are and returns the raw body of a type the
+caller asks for (the OpenAI server fetches ``image_url`` images with it), refusing a larger one.
+
 An allow-list (``allow_hosts``) opens chosen hosts — e.g. an intranet wiki, or a test's own
 loopback server — by exact host name (optionally ``host:port``); it lifts the address check for
 those hosts only, never for where they redirect.
@@ -36,12 +39,13 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
@@ -268,6 +272,23 @@ class PinnedTarget:
     ip: IPAddress  # the pinned address
     path: str  # path + query, percent-encoded as given
 
+    def pinned_url(self) -> str:
+        """The URL that dials the pinned address itself, so no second DNS lookup happens."""
+        host = f"[{self.ip}]" if self.ip.version == 6 else str(self.ip)
+        return f"{self.scheme}://{host}:{self.port}{self.path}"
+
+    def host_header(self) -> str:
+        """The ``Host`` header for the name as written: an IPv6 literal in brackets, a default port left out.
+
+        Example:
+            >>> import ipaddress
+            >>> PinnedTarget("http://[::1]:8080/", "http", "::1", 8080, ipaddress.ip_address("::1"), "/").host_header()
+            '[::1]:8080'
+        """
+        default_port = 443 if self.scheme == "https" else 80
+        host = f"[{self.host}]" if ":" in self.host else self.host  # only an IPv6 literal holds a colon
+        return host if self.port == default_port else f"{host}:{self.port}"
+
 
 class HttpFetcher:
     """Fetch http(s) URLs as text, refusing internal addresses (see the module docstring).
@@ -387,14 +408,75 @@ class HttpFetcher:
             ToolError: The URL (or a redirect) is refused, the content is not text, the
                 connection fails, or the time runs out before any byte arrives.
         """
+        accept = "text/html, text/*;q=0.9, application/json;q=0.8"
+        with self._open(url, accept=accept, accept_encoding="gzip, deflate") as (response, final, hops, deadline):
+            return self._read(response, final, hops, deadline)  # inflated by `_decode_content`, bounded
+
+    def fetch_bytes(self, url: str, *, accept: str, max_bytes: int | None = None) -> tuple[bytes, str]:
+        """Fetch ``url``'s body as bytes, through the same checks, pinning and redirects as `fetch`.
+
+        Args:
+            url: An http(s) URL; it and every redirect hop are checked as in `check_url`.
+            accept: The media ranges wanted (``"image/*"``, ``"application/pdf, text/*"``): sent as
+                the ``Accept`` header, and a body of another type is refused before it is read.
+            max_bytes: Body bytes allowed (default ``config.max_bytes``); a larger body is refused,
+                never cut (a cut binary file is a broken one).
+
+        Returns:
+            ``(body, content_type)``, the content type lowercased without parameters.
+
+        Raises:
+            ToolError: The URL (or a redirect) is refused, the server answers an HTTP error or
+                another type, the body is over ``max_bytes``, or the time runs out.
+
+        Example:
+            >>> HttpFetcher().fetch_bytes("http://10.0.0.7/cat.png", accept="image/*")
+            Traceback (most recent call last):
+            ...
+            genaisys.errors.ToolError: refused http://10.0.0.7/cat.png: 10.0.0.7 is a private address
+        """
+        import httpx
+
+        limit = max_bytes if max_bytes is not None else self.config.max_bytes
+        # identity: media is compressed already, and an unasked-for gzip body is inflated chunk by chunk
+        with self._open(url, accept=accept, accept_encoding="identity") as (response, final, _hops, deadline):
+            if response.status_code >= 400:
+                raise ToolError(f"fetching {final} answered HTTP {response.status_code}")
+            mime = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            if not _media_type_matches(mime, accept):
+                raise ToolError(f"{final} is {mime or 'of no content type'}, not {_describe_media_ranges(accept)}")
+            chunks: list[bytes] = []
+            size = 0
+            try:
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > limit:
+                        raise ToolError(f"the body of {final} is over the {limit:,}-byte limit")
+                    if time.monotonic() > deadline:
+                        raise ToolError(f"fetching {url} took longer than {self.config.timeout_s:g} s")
+                    chunks.append(chunk)
+            except httpx.TimeoutException as exc:
+                raise ToolError(f"fetching {url} took longer than {self.config.timeout_s:g} s") from exc
+            except httpx.HTTPError as exc:
+                raise ToolError(f"cannot read {final}: {type(exc).__name__}: {exc}") from exc
+            return b"".join(chunks), mime
+
+    @contextlib.contextmanager
+    def _open(self, url: str, *, accept: str,
+              accept_encoding: str) -> Iterator[tuple[Any, str, tuple[str, ...], float]]:
+        """The response at the end of ``url``'s redirects, each hop checked and pinned, headers read.
+
+        Yields ``(response, final_url, redirects_followed, deadline)``; the response is streamed
+        and closed on leaving the ``with``.
+        """
+        import ssl
+
         import httpx
 
         cfg = self.config
         deadline = time.monotonic() + cfg.timeout_s
         hops: list[str] = []
         current = url
-        import ssl
-
         tls = ssl.create_default_context(cafile=cfg.ca_bundle)
         with httpx.Client(trust_env=False, follow_redirects=False, verify=tls) as client:
             while True:
@@ -407,19 +489,14 @@ class HttpFetcher:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise ToolError(f"fetching {url} took longer than {cfg.timeout_s:g} s")
-                host_for_url = f"[{target.ip}]" if target.ip.version == 6 else str(target.ip)
-                default_port = 443 if target.scheme == "https" else 80
-                host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
-                if target.ip.version == 6 and target.host == str(target.ip):
-                    host_header = f"[{target.host}]" + ("" if target.port == default_port else f":{target.port}")
                 request = client.build_request(
                     "GET",
-                    f"{target.scheme}://{host_for_url}:{target.port}{target.path}",
+                    target.pinned_url(),
                     headers={
-                        "Host": host_header,
+                        "Host": target.host_header(),
                         "User-Agent": cfg.user_agent,
-                        "Accept": "text/html, text/*;q=0.9, application/json;q=0.8",
-                        "Accept-Encoding": "gzip, deflate",
+                        "Accept": accept,
+                        "Accept-Encoding": accept_encoding,
                     },
                     extensions={
                         "sni_hostname": target.host,
@@ -440,7 +517,8 @@ class HttpFetcher:
                         hops.append(current)
                         current = urljoin(current, location)
                         continue
-                    return self._read(response, current, tuple(hops), deadline)
+                    yield response, current, tuple(hops), deadline
+                    return
                 finally:
                     response.close()
 
@@ -484,6 +562,27 @@ class HttpFetcher:
             text, truncated = text[: cfg.max_chars], True
         return FetchResult(url=url, status=response.status_code, content_type=content_type or "unknown",
                            text=text, truncated=truncated, redirects=hops)
+
+
+def _media_type_matches(mime: str, accept: str) -> bool:
+    """Whether ``mime`` falls in one of the media ranges of an ``Accept`` value (``q`` ignored)."""
+    for media_range in accept.split(","):
+        wanted = media_range.split(";")[0].strip().lower()
+        if wanted in ("*/*", mime) or (wanted.endswith("/*") and mime.startswith(wanted[:-1])):
+            return True
+    return False
+
+
+def _describe_media_ranges(accept: str) -> str:
+    """``"image/*"`` → ``"an image"``; ``"application/pdf, text/*"`` → ``"application/pdf or a text"``."""
+    names = []
+    for media_range in accept.split(","):
+        wanted = media_range.split(";")[0].strip().lower()
+        major, _, minor = wanted.partition("/")
+        if minor == "*" and major != "*":
+            wanted = ("an " if major[0] in "aeiou" else "a ") + major
+        names.append(wanted)
+    return " or ".join(names)
 
 
 def _decode_content(body: bytes, encoding: str, limit: int) -> bytes:

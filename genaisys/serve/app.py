@@ -275,61 +275,8 @@ def _image_block(raw: bytes, mime: str, where: str) -> dict[str, Any]:
 
 
 def _fetch_image(fetcher: Any, url: str) -> tuple[bytes, str]:
-    """Fetch an image over http(s) through `HttpFetcher`'s checks; every hop is checked and pinned.
-
-    `HttpFetcher.fetch` reads text only, so the byte download is done here, the same way
-    (adapted from ``genaisys.tools.http_fetch.HttpFetcher.fetch``): ``check_url`` refuses
-    private/loopback/metadata addresses and pins the resolved IP; redirects are re-checked.
-    """
-    import ssl
-
-    import httpx
-
-    cfg = fetcher.config
-    deadline = time.monotonic() + cfg.timeout_s
-    current, hops = url, 0
-    tls = ssl.create_default_context(cafile=cfg.ca_bundle)
-    with httpx.Client(trust_env=False, follow_redirects=False, verify=tls) as client:
-        while True:
-            target = fetcher.check_url(current, deadline=deadline)  # ToolError: refused
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ToolError(f"fetching {url} took longer than {cfg.timeout_s:g} s")
-            host_for_url = f"[{target.ip}]" if target.ip.version == 6 else str(target.ip)
-            default_port = 443 if target.scheme == "https" else 80
-            host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
-            request = client.build_request(
-                "GET", f"{target.scheme}://{host_for_url}:{target.port}{target.path}",
-                headers={"Host": host_header, "User-Agent": cfg.user_agent, "Accept": "image/*"},
-                extensions={"sni_hostname": target.host,
-                            "timeout": {"connect": remaining, "read": remaining, "write": remaining,
-                                        "pool": remaining}})
-            try:
-                response = client.send(request, stream=True)
-            except httpx.HTTPError as exc:
-                raise ToolError(f"cannot fetch {current}: {type(exc).__name__}") from exc
-            try:
-                if response.is_redirect:
-                    hops += 1
-                    if hops > cfg.max_redirects:
-                        raise ToolError(f"too many redirects (more than {cfg.max_redirects}) from {url}")
-                    current = str(httpx.URL(current).join(response.headers.get("location", "")))
-                    continue
-                if response.status_code >= 400:
-                    raise ToolError(f"fetching {current} answered HTTP {response.status_code}")
-                mime = response.headers.get("content-type", "").split(";")[0].strip().lower()
-                if not mime.startswith("image/"):
-                    raise ToolError(f"{current} is {mime or 'of no content type'}, not an image")
-                chunks, size = [], 0
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > _MAX_IMAGE_BYTES or time.monotonic() > deadline:
-                        raise ToolError(f"the image at {current} is over {_MAX_IMAGE_BYTES // 2**20} MiB "
-                                        "or too slow to download")
-                    chunks.append(chunk)
-                return b"".join(chunks), mime
-            finally:
-                response.close()
+    """Fetch an image over http(s) with `HttpFetcher.fetch_bytes`: every hop checked and pinned."""
+    return fetcher.fetch_bytes(url, accept="image/*", max_bytes=_MAX_IMAGE_BYTES)  # ToolError: refused
 
 
 # ------------------------------------------------------------------------- OpenAI ↔ LangChain
