@@ -25,7 +25,7 @@ from typing import Any
 
 from genaisys.errors import MediaError
 
-__all__ = ["DOCUMENT_TYPES", "Section", "mime_for", "read_document"]
+__all__ = ["DOCUMENT_TYPES", "Section", "html_title_and_text", "mime_for", "read_document"]
 
 DOCUMENT_TYPES: dict[str, str] = {
     ".txt": "text/plain", ".text": "text/plain", ".md": "text/markdown", ".markdown": "text/markdown",
@@ -70,9 +70,9 @@ def _decode_text(data: bytes) -> str:
 
 
 class _HTMLText(HTMLParser):
-    """Visible text of an HTML page; headings become Markdown ``#`` lines, blocks become paragraphs."""
+    """Visible text of an HTML page: Markdown-like ``#`` headings and ``-`` list items, blocks as paragraphs."""
 
-    _SKIP = {"script", "style", "noscript", "template", "head", "svg", "iframe"}
+    _SKIP = {"script", "style", "noscript", "template", "head", "svg", "iframe", "object", "canvas"}
     _BLOCK = {"p", "div", "section", "article", "main", "header", "footer", "nav", "aside", "li", "ul", "ol",
               "table", "tr", "blockquote", "pre", "br", "hr", "dl", "dt", "dd", "figure", "figcaption", "form"}
     _LINE = {"br", "li", "tr", "dt", "dd"}  # a line break, not a paragraph
@@ -93,6 +93,8 @@ class _HTMLText(HTMLParser):
             self.parts.append("\n\n" + "#" * int(tag[1]) + " ")
         elif tag in self._BLOCK:
             self.parts.append("\n" if tag in self._LINE else "\n\n")
+            if tag == "li" and not self._skip:
+                self.parts.append("- ")
         elif tag in ("td", "th"):
             self.parts.append(" | ")
 
@@ -106,13 +108,13 @@ class _HTMLText(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if self._in_title:
-            self.title += data
-        if not self._skip:
+            self.title += data  # the title is metadata, not body text, even outside <head>
+        elif not self._skip:
             self.parts.append(re.sub(r"\s+", " ", data))
 
     def text(self) -> str:
         raw = "".join(self.parts)
-        lines = [line.strip() for line in raw.split("\n")]
+        lines = [re.sub(r" {2,}", " ", line).strip() for line in raw.split("\n")]
         return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
@@ -124,12 +126,25 @@ def _read_html(data: bytes) -> list[Section]:
         html = data.decode(charset.group(1).decode() if charset else "utf-8-sig")
     except (UnicodeDecodeError, LookupError) as exc:
         raise MediaError(f"cannot decode the HTML ({exc}); serve it as UTF-8 or declare its charset") from exc
+    title, text = html_title_and_text(html)
+    return [Section(text, {"title": title} if title else {})] if text else []
+
+
+def html_title_and_text(html: str) -> tuple[str, str]:
+    """The title and the visible text of an HTML page (the one HTML-to-text parser in genaisys).
+
+    Scripts, styles and other invisible elements are dropped; headings become Markdown ``#``
+    lines, list items ``-`` lines, blocks paragraphs; ``<br>`` breaks a line; table cells are
+    joined by ``|``. The ``http_fetch`` tool uses it too.
+
+    Example:
+        >>> html_title_and_text("<title>Hi</title><script>x()</script><h1>Big</h1><p>one &amp; two</p>")
+        ('Hi', '# Big\\n\\none & two')
+    """
     parser = _HTMLText()
     parser.feed(html)
     parser.close()
-    text = parser.text()
-    meta = {"title": parser.title.strip()} if parser.title.strip() else {}
-    return [Section(text, meta)] if text else []
+    return re.sub(r"\s+", " ", parser.title).strip(), parser.text()
 
 
 def _read_pdf(data: bytes) -> list[Section]:

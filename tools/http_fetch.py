@@ -20,7 +20,8 @@ The model chooses the URL, so every URL is hostile until checked (SSRF). `HttpFe
 6. follows redirects by hand, at most ``max_redirects``, re-checking each hop from step 1;
 7. streams the body and stops at ``max_bytes``, stops at ``timeout_s`` overall (a slow drip
    cannot hold it), keeps only text-like content types, and turns HTML into readable text with
-   the standard library's ``html.parser`` (no extra dependency).
+   genaisys's one HTML reader (`genaisys.memory.readers.html_title_and_text`, standard library
+   ``html.parser``, no extra dependency).
 
 `HttpFetcher.fetch_bytes` takes steps 1-6 as they are and returns the raw body of a type the
 caller asks for (the OpenAI server fetches ``image_url`` images with it), refusing a larger one.
@@ -47,13 +48,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from genaisys.errors import ToolError
+from genaisys.memory.readers import html_title_and_text
 
 __all__ = [
     "FetchResult",
@@ -604,66 +605,15 @@ def _decode_content(body: bytes, encoding: str, limit: int) -> bytes:
             raise ToolError(f"the body claims {encoding} but cannot be decompressed") from exc
 
 
-class _TextExtractor(HTMLParser):
-    _SKIP = frozenset({"script", "style", "noscript", "template", "svg", "iframe", "object", "head", "canvas"})
-    _BLOCK = frozenset({
-        "p", "div", "br", "li", "tr", "section", "article", "header", "footer", "main", "nav", "aside", "pre",
-        "blockquote", "table", "ul", "ol", "dl", "dt", "dd", "hr", "form", "figure", "figcaption", "h1", "h2",
-        "h3", "h4", "h5", "h6", "title", "td", "th",
-    })
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.skip_depth = 0
-        self.title: list[str] = []
-        self.in_title = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "title":
-            self.in_title = True
-        elif tag in self._SKIP:
-            self.skip_depth += 1
-        if tag in self._BLOCK:
-            self.parts.append("\n")
-        if tag in ("h1", "h2", "h3", "h4", "h5", "h6") and not self.skip_depth:
-            self.parts.append("#" * int(tag[1]) + " ")
-        elif tag == "li" and not self.skip_depth:
-            self.parts.append("- ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "title":
-            self.in_title = False
-        elif tag in self._SKIP and self.skip_depth:
-            self.skip_depth -= 1
-        if tag in self._BLOCK:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if self.in_title:
-            self.title.append(data)
-        elif not self.skip_depth:
-            self.parts.append(data)
-
-
 def html_to_text(html: str) -> str:
-    """Readable text of an HTML page: title first, scripts/styles dropped, blocks on their own lines.
+    """Readable text of an HTML page, title first: `genaisys.memory.readers.html_title_and_text`.
 
     Example:
         >>> html_to_text("<html><head><title>Hi</title><script>x()</script></head>"
         ...              "<body><h1>Big</h1><p>one &amp; two</p><ul><li>a</li></ul></body></html>")
-        'Hi\\n\\n# Big\\none & two\\n- a'
+        'Hi\\n\\n# Big\\n\\none & two\\n\\n- a'
     """
-    parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
-    lines = []
-    for line in "".join(parser.parts).splitlines():
-        line = re.sub(r"[ \t\r\f\v]+", " ", line).strip()
-        if line:
-            lines.append(line)
-    title = re.sub(r"\s+", " ", "".join(parser.title)).strip()
-    body = "\n".join(lines)
+    title, body = html_title_and_text(html)
     return f"{title}\n\n{body}" if title else body
 
 

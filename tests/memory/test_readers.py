@@ -16,7 +16,7 @@ def test_html_keeps_visible_text_and_headings():
     assert "# Rockets\n\nRockets burn fuel to reach orbit." in section.text
     assert "## Engines" in section.text and "exhaust backwards & the rocket" in section.text
     assert "secret" not in section.text and "color" not in section.text
-    assert "Stage one\nStage two" in section.text
+    assert "- Stage one\n- Stage two" in section.text
 
 
 def test_pdf_gives_one_section_per_page():

@@ -31,7 +31,7 @@ def test_html_becomes_readable_text(loopback_server, fetcher, only_loopback):
     base, _ = loopback_server
     result = fetcher.fetch(f"{base}/page")
     assert result.status == 200 and result.content_type == "text/html" and not result.truncated
-    assert result.text == "Test page\n\n# Hello\ncafé & crème\n- one\n- two"
+    assert result.text == "Test page\n\n# Hello\n\ncafé & crème\n\n- one\n- two"
     assert "alert" not in result.text and "p{}" not in result.text
 
 
@@ -91,7 +91,7 @@ def test_ipv4_literal_forms():
 
 def test_html_to_text_drops_scripts_and_keeps_structure():
     html = "<body><nav>Menu</nav><noscript>x</noscript><h2>T&iacute;tulo</h2><p>a<br>b</p><table><tr><td>1</td><td>2</td></tr></table></body>"
-    assert html_to_text(html) == "Menu\n## Título\na\nb\n1\n2"
+    assert html_to_text(html) == "Menu\n\n## Título\n\na\nb\n\n| 1 | 2"
 
 
 @pytest.fixture
