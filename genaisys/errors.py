@@ -10,7 +10,6 @@
     ├── CoreError                the MLLM core cannot run as asked
     │   └── ImageTokenMismatchError  image placeholders and image features disagree
     ├── ToolError                a tool failed in a way the caller must see (not the model-facing text)
-    │   └── ToolCallParseError   model text that should be a tool call cannot be repaired
     ├── MemoryStoreError         the vector memory or blob store cannot do what was asked
     ├── TrainingError            training cannot run or continue (bad checkpoint, diverged)
     │   └── PreflightError       the first batch proves the data or template wrong (all labels masked…)
@@ -34,7 +33,6 @@ __all__ = [
     "MemoryStoreError",
     "MissingDependencyError",
     "PreflightError",
-    "ToolCallParseError",
     "ToolError",
     "TrainingError",
     "UnknownNameError",
@@ -83,10 +81,6 @@ class ImageTokenMismatchError(CoreError, ValueError):
 
 class ToolError(GenaisysError):
     """A tool failed in a way its caller (not the model) must handle."""
-
-
-class ToolCallParseError(ToolError, ValueError):
-    """Model output meant as a tool call cannot be repaired into one."""
 
 
 class MemoryStoreError(GenaisysError):

@@ -89,3 +89,18 @@ def test_a_failed_first_fetch_is_an_asset_error_where_stderr_has_no_file_descrip
     missing = assets.Asset("nothing", "data", "test", "genaisys-no-such-package-xyz==0.0.1", "0" * 64, "x/")
     with pytest.raises(AssetError, match="could not download genaisys-no-such-package-xyz==0.0.1"):
         assets._download_wheel(missing, tmp_path / "wheels")
+
+
+def test_every_error_class_is_raised_somewhere():
+    """A class in the hierarchy that nothing raises promises callers a failure mode that never comes."""
+    import re
+    from pathlib import Path
+
+    import genaisys.errors
+
+    root = Path(__file__).resolve().parents[2]
+    source = "\n".join(p.read_text(encoding="utf-8") for folder in ("genaisys", "tools", "memory", "graphs")
+                       for p in (root / folder).rglob("*.py") if p != root / "genaisys" / "errors.py")
+    unused = [name for name in genaisys.errors.__all__ if name != "GenaisysError"
+              and not re.search(rf"\b{name}\(", source)]
+    assert not unused, f"error classes nothing raises: {unused}"
