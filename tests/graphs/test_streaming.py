@@ -133,3 +133,36 @@ def test_media_returned_by_a_tool_goes_to_the_blob_store_not_the_checkpoint(tmp_
     assert stored.content[1]["type"] == "image" and blobs.get(stored.content[1]["file_id"]) == png
     assert "base64" not in repr(stored)
     assert next(c for m, c in seen if m == "custom" and c["type"] == "tool_end")["content"] == "chart for Oslo"
+
+
+def test_the_think_node_is_a_public_runnable_that_hands_the_graph_config_to_the_model():
+    """Sync and async, the model call inside ``think`` gets the graph run's config (its tags here)."""
+    import asyncio
+
+    from langchain_core.callbacks import BaseCallbackHandler
+    from langchain_core.runnables import Runnable
+    from langgraph.graph import END, START, StateGraph
+
+    from genaisys.graphs import AssistantState
+    from genaisys.graphs.nodes import make_think_node
+
+    class Tags(BaseCallbackHandler):
+        def __init__(self):
+            self.seen = []
+
+        def on_chat_model_start(self, serialized, messages, *, tags=None, **kwargs):
+            self.seen.append(sorted(tags or []))
+
+    node = make_think_node(ScriptedChatModel(responses=[AIMessage("one"), AIMessage("two")]), stream_tokens=False)
+    assert isinstance(node, Runnable) and type(node).__module__ == "genaisys.graphs.nodes"
+    graph = StateGraph(AssistantState)
+    graph.add_node("think", node)
+    graph.add_edge(START, "think")
+    graph.add_edge("think", END)
+    app = graph.compile()
+    tags = Tags()
+    config = {"tags": ["run-tag"], "callbacks": [tags]}
+    assert app.invoke({"messages": [HumanMessage("hi")]}, config)["messages"][-1].content == "one"
+    out = asyncio.run(app.ainvoke({"messages": [HumanMessage("hi")]}, config))
+    assert out["messages"][-1].content == "two"
+    assert len(tags.seen) == 2 and all("run-tag" in t for t in tags.seen)
