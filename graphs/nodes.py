@@ -124,7 +124,8 @@ def resolve_tools(
         tools: Registry names (``"builtin:calculator"``; ``"builtin:memory_search"`` is given
             ``memory=``), LangChain ``BaseTool`` objects, or plain functions with a docstring.
         memory: The memory handed to memory tools.
-        safe: Wrap each tool with the safety wrapper (default ``True``).
+        safe: Wrap each tool with the safety wrapper (default ``True``). ``False`` returns the
+            plain tools, registry tools included (as ``get_tool(name, safe=False)`` builds them).
         safety: Settings for ``genaisys.tools.safe_tool`` (``timeout_s``, ``max_output_chars``,
             ``require_approval``, ``idempotent_cache``), applied to every tool.
 
@@ -132,7 +133,8 @@ def resolve_tools(
         The tools, in order, with unique names.
 
     Raises:
-        ConfigError: A spec is of the wrong type, or two tools share a name.
+        ConfigError: A spec is of the wrong type, two tools share a name, or ``safety`` settings
+            come with ``safe=False`` (there is no wrapper to apply them to).
 
     Example:
         >>> def add(a: int, b: int) -> int:
@@ -141,6 +143,8 @@ def resolve_tools(
         >>> [t.name for t in resolve_tools([add], safe=False)]
         ['add']
     """
+    if not safe and safety:
+        raise ConfigError(f"safety settings {sorted(safety)} need the safety wrapper; drop safety= or pass safe=True")
     resolved: list[BaseTool] = []
     for spec in tools:
         if isinstance(spec, str):
@@ -149,8 +153,8 @@ def resolve_tools(
             kwargs = {"memory": memory} if "memory" in spec.split(":")[-1] else {}
             if kwargs and memory is None:
                 raise ConfigError(f"tool {spec!r} needs a memory: pass memory=... to the graph builder")
-            # get_tool wraps the tool itself, with the registry's defaults plus `safety`
-            resolved.append(get_tool(spec, safety=safety, **kwargs))
+            # get_tool wraps the tool itself (with the registry's defaults plus `safety`), or not
+            resolved.append(get_tool(spec, safe=safe, safety=safety, **kwargs))
             continue
         elif isinstance(spec, BaseTool):
             tool = spec

@@ -208,6 +208,20 @@ def test_registry_tools_by_name_with_memory():
     assert memory.queries == ["6*7, and the capital of France?", "capital of France"]
 
 
+def test_resolve_tools_safe_false_leaves_registry_tools_unwrapped_too():
+    from genaisys.graphs import resolve_tools
+    from genaisys.tools.safety import SafeTool
+
+    wrapped = resolve_tools(["builtin:calculator", add])
+    assert all(isinstance(t, SafeTool) for t in wrapped)
+    plain = resolve_tools(["builtin:calculator", add], safe=False)
+    assert [t.name for t in plain] == ["calculator", "add"]
+    assert not any(isinstance(t, SafeTool) for t in plain)
+    assert plain[0].invoke({"expression": "6 * 7"}) == "42"
+    with pytest.raises(ConfigError, match="need the safety wrapper"):
+        resolve_tools([add], safe=False, safety={"timeout_s": 1.0})
+
+
 def test_remember_writes_the_exchange_and_another_thread_recalls_it():
     memory = FakeMemory({"cook.md": "Boil pasta in salted water."})
     model = ScriptedChatModel(responses=[AIMessage("Noted: your cat is called Miso."), AIMessage("Miso [1].")])
