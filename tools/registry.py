@@ -108,11 +108,14 @@ def _load(factory: Callable[..., Any] | str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module), attr)
 
 
-def get_tool(name: str, *, safety: dict[str, Any] | None = None, **resources: Any) -> Any:
+def get_tool(name: str, *, safe: bool = True, safety: dict[str, Any] | None = None, **resources: Any) -> Any:
     """Build the tool registered as ``name``, wrapped in the safety wrapper.
 
     Args:
         name: A registered ``"kind:name"`` (see `list_tools`).
+        safe: Wrap the tool in the safety wrapper (default). ``False`` returns the plain
+            LangChain tool the factory built (a registered `SafeTool`, such as an MCP tool,
+            is unwrapped): no time limit, output cap, validation text or idempotency cache.
         safety: `safe_tool` settings overriding the tool's defaults, e.g.
             ``{"timeout_s": 5, "require_approval": True, "idempotent_cache": "/tmp/calls.sqlite"}``.
         **resources: What the tool needs, passed to its factory: ``memory=`` for
@@ -120,11 +123,13 @@ def get_tool(name: str, *, safety: dict[str, Any] | None = None, **resources: An
             ``allow_hosts=`` for ``builtin:http_fetch``…
 
     Returns:
-        A `genaisys.tools.safety.SafeTool` (a LangChain ``BaseTool``) that ``ToolNode`` runs.
+        A `genaisys.tools.safety.SafeTool` (a LangChain ``BaseTool``) that ``ToolNode`` runs;
+        with ``safe=False`` the unwrapped ``BaseTool``.
 
     Raises:
         UnknownNameError: ``name`` is not registered; the message lists the known names.
-        ConfigError: A resource the factory does not take, or one it needs is missing.
+        ConfigError: A resource the factory does not take, or one it needs is missing; or
+            ``safety`` settings with ``safe=False`` (there is no wrapper to apply them to).
 
     Example:
         >>> get_tool("builtin:nope")  # doctest: +ELLIPSIS
@@ -132,8 +137,11 @@ def get_tool(name: str, *, safety: dict[str, Any] | None = None, **resources: An
         ...
         genaisys.errors.UnknownNameError: unknown tool 'builtin:nope'; known: builtin:calculator, ...
     """
-    from genaisys.tools.safety import SafeTool, safe_tool
+    from genaisys.tools.safety import SafeTool, _unwrapped_tool, safe_tool
 
+    if not safe and safety:
+        raise ConfigError(f"safety settings {sorted(safety)} need the safety wrapper; "
+                          f"drop safety= or call get_tool({name!r}) with safe=True")
     with _LOCK:
         entry = _REGISTRY.get(name)
     if entry is None:
@@ -157,6 +165,8 @@ def get_tool(name: str, *, safety: dict[str, Any] | None = None, **resources: An
     if missing:
         raise ConfigError(f"tool {name!r} needs {', '.join(missing)}: get_tool({name!r}, {missing[0]}=...)")
     tool = factory(**resources)
+    if not safe:
+        return _unwrapped_tool(tool)
     settings = {**entry[1], **(safety or {})}
     if isinstance(tool, SafeTool) and not settings:
         return tool

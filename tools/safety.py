@@ -594,6 +594,30 @@ def _validate_json_schema(schema: dict[str, Any], args: dict[str, Any]) -> None:
         raise ValueError(msgs)
 
 
+def _unwrapped_tool(tool_or_function: BaseTool | Callable[..., Any], *, name: str | None = None,
+                    description: str | None = None) -> BaseTool:
+    """The plain LangChain tool under `safe_tool`: a `SafeTool`'s inner tool, a tool, or a function made one.
+
+    Raises:
+        ConfigError: The input is neither a tool nor a function.
+    """
+    if isinstance(tool_or_function, SafeTool):
+        return tool_or_function.inner
+    if isinstance(tool_or_function, BaseTool):
+        return tool_or_function
+    if callable(tool_or_function):
+        func = tool_or_function
+        doc = (getattr(func, "__doc__", None) or "").strip()
+        fname = getattr(func, "__name__", None) or type(func).__name__
+        kw: dict[str, Any] = {"name": name or fname, "description": description or doc or f"Run {fname}."}
+        if asyncio.iscoroutinefunction(func):
+            return StructuredTool.from_function(coroutine=func, **kw)
+        return StructuredTool.from_function(func=func, **kw)
+    raise ConfigError(
+        f"safe_tool needs a LangChain BaseTool or a typed function; got {type(tool_or_function).__name__}"
+    )
+
+
 def safe_tool(
     tool_or_function: BaseTool | Callable[..., Any],
     *,
@@ -633,23 +657,7 @@ def safe_tool(
     """
     if timeout_s <= 0 or max_output_chars <= 0:
         raise ConfigError(f"timeout_s and max_output_chars must be > 0; got {timeout_s} and {max_output_chars}")
-    if isinstance(tool_or_function, SafeTool):
-        inner: BaseTool = tool_or_function.inner
-    elif isinstance(tool_or_function, BaseTool):
-        inner = tool_or_function
-    elif callable(tool_or_function):
-        func = tool_or_function
-        doc = (getattr(func, "__doc__", None) or "").strip()
-        fname = getattr(func, "__name__", None) or type(func).__name__
-        kw: dict[str, Any] = {"name": name or fname, "description": description or doc or f"Run {fname}."}
-        if asyncio.iscoroutinefunction(func):
-            inner = StructuredTool.from_function(coroutine=func, **kw)
-        else:
-            inner = StructuredTool.from_function(func=func, **kw)
-    else:
-        raise ConfigError(
-            f"safe_tool needs a LangChain BaseTool or a typed function; got {type(tool_or_function).__name__}"
-        )
+    inner = _unwrapped_tool(tool_or_function, name=name, description=description)
     return SafeTool(
         name=name or inner.name,
         description=description or inner.description,

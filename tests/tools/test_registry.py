@@ -56,6 +56,33 @@ def test_register_get_and_unregister_a_user_tool():
         unregister_tool("test:weather")
 
 
+def test_safe_false_builds_the_plain_tool():
+    from langchain_core.tools import BaseTool
+
+    from genaisys.tools import safe_tool
+
+    calc = get_tool("builtin:calculator", safe=False)
+    assert isinstance(calc, BaseTool) and not isinstance(calc, SafeTool)
+    assert calc.name == "calculator" and calc.invoke({"expression": "6 * 7"}) == "42"
+
+    def weather(city: str) -> str:
+        """Today's weather in a city."""
+        return f"sunny in {city}"
+
+    wrapped = safe_tool(weather, timeout_s=60.0, idempotent_cache=None)
+    register_tool("test:function", lambda: weather)
+    register_tool("test:wrapped", lambda: wrapped)  # what an MCP server's tools look like in the registry
+    try:
+        plain = get_tool("test:function", safe=False)
+        assert not isinstance(plain, SafeTool) and plain.invoke({"city": "Oslo"}) == "sunny in Oslo"
+        assert get_tool("test:wrapped", safe=False) is wrapped.inner
+        with pytest.raises(ConfigError, match=r"safety settings \['timeout_s'\] need the safety wrapper"):
+            get_tool("test:function", safe=False, safety={"timeout_s": 1.0})
+    finally:
+        unregister_tool("test:function")
+        unregister_tool("test:wrapped")
+
+
 @pytest.mark.parametrize("bad", ["calculator", "Builtin:x", "a:", ":b", "a b:c", "x:../y"])
 def test_malformed_names_are_refused(bad):
     with pytest.raises(ConfigError, match="kind:name"):
