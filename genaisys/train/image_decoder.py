@@ -171,12 +171,26 @@ class PrecomputedTextEncoder:
         texts = json.loads(path.with_suffix(".json").read_text())
         return cls(dict(zip(texts, data["embeddings"], strict=True)))
 
-    def encode(self, texts: list[str], *, convert_to_tensor: bool = True, normalize_embeddings: bool = True) -> torch.Tensor:
+    def encode(self, texts: list[str], *, convert_to_tensor: bool = True, normalize_embeddings: bool = True) -> Any:
+        """The table's rows for ``texts``, as sentence-transformers' ``encode`` would return them.
+
+        Args:
+            convert_to_tensor: a ``(B, 384)`` tensor (default) or, when false, a numpy array.
+            normalize_embeddings: unit-length rows. The table holds the normalized embeddings
+                that `export_prompt_embeddings` wrote, so ``False`` (the raw MiniLM vectors) cannot
+                be served and raises `ConfigError`.
+        """
+        if not normalize_embeddings:
+            raise ConfigError("PrecomputedTextEncoder holds normalized embeddings only; "
+                              "use the MiniLM encoder itself for unnormalized ones")
         missing = [t for t in texts if t not in self.table]
         if missing:
             raise ConfigError(f"{len(missing)} prompts are not in the precomputed table (first: {missing[0]!r}); "
                               "export the embeddings again for this prompt set")
-        return torch.stack([self.table[t] for t in texts])  # (B, 384)
+        rows = torch.stack([self.table[t] for t in texts]).float()  # (B, 384)
+        norms = rows.norm(dim=-1, keepdim=True)  # exported rows are unit already and stay bit-exact
+        rows = torch.where((norms - 1).abs() > 1e-5, rows / norms.clamp_min(1e-12), rows)
+        return rows if convert_to_tensor else rows.numpy()
 
 
 def export_prompt_embeddings(path: str | Path, *, text_encoder: Any = None) -> int:

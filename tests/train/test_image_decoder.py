@@ -115,6 +115,18 @@ def test_precomputed_embeddings_stand_in_for_the_text_encoder(tmp_path):
         PrecomputedTextEncoder.from_file(tmp_path / "missing.safetensors")
 
 
+def test_precomputed_embeddings_honour_encode_options():
+    from genaisys.train.image_decoder import PrecomputedTextEncoder
+
+    enc = PrecomputedTextEncoder({"a red circle": torch.full((384,), 2.0)})
+    rows = enc.encode(["a red circle"])
+    assert torch.allclose(rows.norm(dim=-1), torch.ones(1))  # a raw row comes back unit-length
+    assert enc.encode(["a red circle"], convert_to_tensor=False).shape == (1, 384)
+    assert type(enc.encode(["a red circle"], convert_to_tensor=False)).__module__ == "numpy"
+    with pytest.raises(ConfigError, match="normalized embeddings only"):
+        enc.encode(["a red circle"], normalize_embeddings=False)
+
+
 def test_holdout_pairs_are_never_drawn_and_scored_apart(tmp_path, monkeypatch):
     import genaisys.train.image_decoder as mod
 
