@@ -513,16 +513,17 @@ def _gpu_available(config: LoopConfig) -> bool:
 
 
 def _make_accelerator(config: LoopConfig) -> Any:
-    import torch
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState, GradientState, PartialState
+
+    from genaisys.core.precision import native_bf16
 
     if config.mixed_precision == "fp16":
         if not _gpu_available(config):
             raise ConfigError("mixed_precision='fp16' needs a GPU (CUDA, XPU or MPS); on the CPU Accelerate would "
                               "silently train in float32. Use mixed_precision='bf16' or 'no' on the CPU")
     precision = config.mixed_precision
-    if precision == "bf16" and not _gpu_available(config) and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+    if precision == "bf16" and not _gpu_available(config) and not native_bf16():
         # Without AVX512-BF16/AMX, CPU bf16 is emulated: a Linear ran 6.7x slower than float32 on an
         # AVX2 EPYC. Float32 trains the same model, only faster here.
         logger.warning("mixed_precision='bf16': this CPU has no native bf16 (AVX512-BF16 or AMX), where "

@@ -11,6 +11,7 @@ import torch
 from pydantic import ValidationError
 from torch import nn
 
+from genaisys.core.precision import native_bf16
 from genaisys.errors import ConfigError, MissingDependencyError, PreflightError, TrainingError
 from genaisys.train.loop import LoopConfig, TrainResult, find_latest_checkpoint, train
 
@@ -729,7 +730,7 @@ def test_bf16_autocast_trains(tmp_path, caplog):
             return ((model(batch["x"]) - batch["y"]) ** 2).mean(), {}
 
     xs = [i / 16 for i in range(32)]
-    if torch.ops.mkldnn._is_mkldnn_bf16_supported():
+    if native_bf16():
         r = train(nn.Linear(1, 1), xs, Watch(), _cfg(tmp_path, max_steps=20, mixed_precision="bf16"))
         assert seen[0] == torch.bfloat16
     else:  # emulated bf16 is several times slower than float32: the loop says so and trains in float32
@@ -741,6 +742,23 @@ def test_bf16_autocast_trains(tmp_path, caplog):
     seen.clear()
     train(nn.Linear(1, 1), xs, Watch(), _cfg(tmp_path / "fp32", max_steps=1))
     assert seen[0] == torch.float32
+
+
+def test_bf16_without_native_support_trains_in_float32(tmp_path, caplog, monkeypatch):
+    # the CPU check decoding uses too (genaisys.core.precision), forced to say no
+    monkeypatch.setattr("genaisys.core.precision.native_bf16", lambda: False)
+    seen = []
+
+    class Watch(Regress):
+        def loss(self, model, batch):
+            kind = batch["x"].device.type
+            seen.append(torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else torch.float32)
+            return ((model(batch["x"]) - batch["y"]) ** 2).mean(), {}
+
+    with caplog.at_level("WARNING", logger="genaisys.train"):
+        train(nn.Linear(1, 1), [i / 16 for i in range(8)], Watch(),
+              _cfg(tmp_path, max_steps=2, mixed_precision="bf16"))
+    assert seen[0] == torch.float32 and "no native bf16" in caplog.text
 
 
 def test_tensorboard_without_the_package_fails_before_training(tmp_path, monkeypatch):
