@@ -81,12 +81,12 @@ class NanoRecipe(BaseModel):
     n_image_tokens: int | None = Field(None, description="image tokens per image; None: all 49 of the encoder")
     align_shapes: int = 1200
     align_easy_vqa: int = 400
-    assistant_threads: int = 300
-    rag_questions: int = 70
+    assistant_threads: int = 550
+    rag_questions: int = 220
     any_to_any_threads: int = 40
     planner_requests: int = 20
-    shape_questions: int = 900
-    easy_vqa_questions: int = 200
+    shape_questions: int = 600
+    easy_vqa_questions: int = 150
     pope_probes: int = 100
     replay_prompts: int = 100
     align_lr: float = 1e-3
