@@ -83,7 +83,7 @@ def doctor(fetch: list[str] = typer.Option([], "--fetch", help="Fetch these asse
         raise typer.Exit(1)
 
 
-def _assistant(core: str, store: Path, max_new_tokens: int):
+def _assistant(core: str, store: Path, max_new_tokens: int, dtype: str = "auto"):
     """The assistant graph on a persistent store, blobs and SQLite checkpoints under ``store``."""
     from genaisys.core import load_core
     from genaisys.graphs import build_assistant_graph
@@ -91,7 +91,7 @@ def _assistant(core: str, store: Path, max_new_tokens: int):
 
     store = store.expanduser().resolve()
     memory = ChromaMemory(path=store / "memory")
-    chat_model = load_core(core, blobs=memory.blobs, max_new_tokens=max_new_tokens)
+    chat_model = load_core(core, blobs=memory.blobs, max_new_tokens=max_new_tokens, dtype=dtype)
     return build_assistant_graph(chat_model, tools=["builtin:calculator", "builtin:memory_search", "builtin:clock"],
                                  memory=memory, blobs=memory.blobs, checkpointer=store / "checkpoints.sqlite")
 
@@ -136,11 +136,12 @@ def ask(question: str = typer.Argument(..., help="The question."),
         store: Path = typer.Option(Path(".genaisys"), help="Folder of the memory and checkpoints."),
         core: str = typer.Option("nano", help="Core spec for genaisys.load_core."),
         max_new_tokens: int = typer.Option(128),
+        dtype: str = typer.Option("auto", help="Decoding precision: auto, float32 or bfloat16."),
         json_out: bool = typer.Option(False, "--json", help="Print the answer and tool calls as JSON.")) -> None:
     """Ask the assistant one question (with optional attachments) and print the answer."""
     from genaisys.graphs import run_turn
 
-    graph = _assistant(core, store, max_new_tokens)
+    graph = _assistant(core, store, max_new_tokens, dtype)
     state = run_turn(graph, _user_content(question, attach), thread_id=thread,
                      stream=None if json_out else _show_event)
     answer = state["messages"][-1]
@@ -158,11 +159,12 @@ def ask(question: str = typer.Argument(..., help="The question."),
 def chat(thread: str = typer.Option("chat", help="Thread id; give an earlier one to resume it."),
          store: Path = typer.Option(Path(".genaisys"), help="Folder of the memory and checkpoints."),
          core: str = typer.Option("nano", help="Core spec for genaisys.load_core."),
-         max_new_tokens: int = typer.Option(128)) -> None:
+         max_new_tokens: int = typer.Option(128),
+         dtype: str = typer.Option("auto", help="Decoding precision: auto, float32 or bfloat16.")) -> None:
     """Interactive multimodal chat. `/attach PATH` adds a file to the next message; `/quit` ends."""
     from genaisys.graphs import run_turn
 
-    graph = _assistant(core, store, max_new_tokens)
+    graph = _assistant(core, store, max_new_tokens, dtype)
     console.print(f"thread [bold]{thread}[/] — /attach PATH, /quit")
     pending: list[Path] = []
     while True:

@@ -28,3 +28,10 @@ def _one_thread_and_seed(request):
         torch.set_num_threads(1)
         torch.manual_seed(0)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _auto_dtype_is_float32(monkeypatch):
+    """``dtype="auto"`` decodes in bf16 on CPUs with native bf16: pinned to float32 here, so that a
+    test decodes alike on every machine (tests of that choice patch it back)."""
+    monkeypatch.setattr("genaisys.core.precision.AUTO_BF16", False)

@@ -16,7 +16,8 @@ One component per file:
   images, batches, concurrent sessions); ``vcd.py`` — visual contrastive decoding.
 * ``media.py`` — image content blocks (base64, data/file URLs, paths, blob ids) → PIL.
 * ``remote.py`` — `RemoteCore`: an OpenAI-compatible server as the CPU.
-* ``loading.py`` — `load_core("nano" | folder | id)`.
+* ``loading.py`` — `load_core("nano" | folder | id)`; ``precision.py`` — the decoding dtype
+  (``"auto"``, ``"float32"``, ``"bfloat16"``) and the native-bf16 CPU check training shares.
 
 Nothing heavy loads at import: each name below imports its submodule on first use (PEP 562).
 

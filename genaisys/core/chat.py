@@ -172,6 +172,11 @@ class ChatCore(BaseChatModel):
             (several graph sessions) that arrive within it are decoded together as one batch.
         prefix_cache: a text-only call starts from the KV cache of the prefix it shares with the
             previous one (system prompt, tool list, earlier turns) instead of prefilling it again.
+        dtype: what the language model decodes in: ``"auto"`` (float32 for now: bf16 on a CPU with
+            native bf16 was faster but changed too many answers, see `genaisys.core.precision`),
+            ``"float32"`` or ``"bfloat16"``; `decode_dtype` is the choice made. bf16
+            decodes on a bf16 copy of the weights, so training the core is unaffected. See
+            `genaisys.core.precision`.
 
     Example:
         >>> chat = ChatCore(language_model=lm, tokenizer=tok, max_new_tokens=32)  # doctest: +SKIP
@@ -199,6 +204,7 @@ class ChatCore(BaseChatModel):
     batch_window_ms: float = 0.0
     max_batch_size: int = 8
     prefix_cache: bool = True
+    dtype: str = "auto"
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _signals: OrderedDict[str, Any] = PrivateAttr(default_factory=OrderedDict)
@@ -206,6 +212,13 @@ class ChatCore(BaseChatModel):
     _batcher_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _prefix: Any = PrivateAttr(default=None)  # (model, weight version, prompt ids, KV cache after prefill)
     _prefix_hits: list[int] = PrivateAttr(default_factory=list)  # reused prefix length per call (0: none)
+    _decode_dtype: Any = PrivateAttr(default=None)  # torch.dtype decoding runs in
+    _decoding: Any = PrivateAttr(default=None)  # (source LM, its weight version, the cast copy)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # After pydantic, which would wrap a ConfigError raised while validating in a ValidationError.
+        self._decode_dtype = self._resolve_dtype()
 
     def model_post_init(self, context: Any) -> None:
         super().model_post_init(context)
@@ -220,6 +233,31 @@ class ChatCore(BaseChatModel):
             self.language_model, self.tokenizer = self.core.language_model, self.core.tokenizer
         if self.tokenizer.pad_token_id is None and self.tokenizer.eos_token is not None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
+
+    def _resolve_dtype(self) -> Any:
+        import torch
+
+        from genaisys.core.precision import precision_name, resolve_dtype
+
+        weight = self._lm().get_input_embeddings().weight
+        dtype, auto = resolve_dtype(self.dtype, device=weight.device), precision_name(self.dtype) == "auto"
+        if dtype == weight.dtype or not weight.is_floating_point() or (auto and weight.dtype != torch.float32):
+            return weight.dtype  # "auto" only narrows float32 weights; a model loaded in bf16/fp16 stays so
+        # A native MLLM's processor and a cross-attention core's hooked blocks run outside the
+        # language model's weights; a cast copy of the LM alone would feed them mismatched dtypes.
+        special = ("a native MLLM" if getattr(self.core, "is_native", False) else
+                   "a cross-attention core" if getattr(self.core, "cross_attention", None) is not None else None)
+        if special is None:
+            return dtype
+        if auto:
+            return weight.dtype
+        raise ConfigError(f"dtype={self.dtype!r} cannot be applied to {special} ({type(self.core).__name__}): it "
+                          f"decodes in the dtype it was loaded in ({weight.dtype}); use dtype='auto'")
+
+    @property
+    def decode_dtype(self) -> Any:
+        """The ``torch.dtype`` the language model decodes in (``dtype`` resolved for this machine)."""
+        return self._decode_dtype
 
     def signal_embeddings(self, ref: str) -> Any:
         """The decoder conditioning a ``generate_<modality>`` call refers to: ``(1, out_tokens, out_dim)``.
@@ -269,6 +307,24 @@ class ChatCore(BaseChatModel):
         # Read through the core each time: training may have wrapped its LM (LoRA) since.
         return self.core.language_model if self.core is not None else self.language_model
 
+    def _decoder(self) -> Any:
+        """The language model decoding runs on: the LM itself, or its copy cast to `decode_dtype`.
+
+        The copy is kept while the LM is the same object with the same weights (the parameters'
+        version counters, which every in-place update bumps); a training step or a LoRA wrap since
+        the last call makes a fresh one, so decoding never reads stale weights.
+        """
+        from genaisys.core.precision import decoding_copy
+
+        lm = self._lm()
+        if lm.get_input_embeddings().weight.dtype == self._decode_dtype:
+            return lm
+        version = sum(p._version for p in lm.parameters())
+        held = self._decoding
+        if held is None or held[0] is not lm or held[1] != version:
+            self._decoding = held = (lm, version, decoding_copy(lm, self._decode_dtype))
+        return held[2]
+
     @property
     def _llm_type(self) -> str:
         return "genaisys-chat-core"
@@ -276,7 +332,7 @@ class ChatCore(BaseChatModel):
     @property
     def _identifying_params(self) -> dict[str, Any]:
         return {"model_name": self.model_name, "max_new_tokens": self.max_new_tokens,
-                "temperature": self.temperature, "top_p": self.top_p}
+                "temperature": self.temperature, "top_p": self.top_p, "dtype": str(self._decode_dtype)}
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> Any:
         params = super()._get_ls_params(stop=stop, **kwargs)
@@ -467,7 +523,7 @@ class ChatCore(BaseChatModel):
         tok = self.tokenizer
         ids = tok(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]  # (1, L)
         prompt_ids = ids[0].tolist()
-        lm = self._lm()
+        lm = self._decoder()
         generator = torch.Generator().manual_seed(seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,))))
         use_vcd = vcd is not None and self.core is not None and bool(images)
         usage["vcd"] = int(use_vcd)
@@ -483,7 +539,7 @@ class ChatCore(BaseChatModel):
                     distorted = distort_images(pixel_values, vcd.noise_step, generator)
                     ids = ids.repeat(2, 1)  # (2, L)
                     pixel_values = torch.cat([pixel_values, distorted])
-                prep = self.core.prepare_inputs(ids, pixel_values=pixel_values)
+                prep = _embeds_as(self.core.prepare_inputs(ids, pixel_values=pixel_values), lm)
             else:
                 prep = text_inputs(lm, ids)
         # (B, L'), (B, L'); B = 2 with VCD. Native models place their own positions (pos = None).
@@ -513,7 +569,8 @@ class ChatCore(BaseChatModel):
         with torch.no_grad():
             out = self._prefill(lm, prompt_ids, prep, {**prefill_kw, **extra}, reuse=not images and not use_vcd)
             for _ in range(max_new_tokens):
-                logits = out.logits[0, -1].clone()  # (V,)
+                # (V,), float32: bf16 logits tie and round before softmax and argmax
+                logits = out.logits[0, -1].to(torch.float32, copy=True)
                 if use_vcd:
                     from genaisys.core.vcd import contrast_logits
 
@@ -598,12 +655,13 @@ class ChatCore(BaseChatModel):
         if getattr(self.core, "is_native", False):
             raise ConfigError("scored_tool_choice works with a text LM or a genaisys MultimodalCore, not a native "
                               f"MLLM ({type(self.core).__name__}); leave it off for this core")
-        lm = self._lm()
+        lm = self._decoder()
 
         def prepare(ids: Any) -> dict[str, Any]:
             if self.core is None:
                 return text_inputs(lm, ids)
-            return self.core.prepare_inputs(ids, pixel_values=self.core.preprocess_images(images) if images else None)
+            pixel_values = self.core.preprocess_images(images) if images else None
+            return _embeds_as(self.core.prepare_inputs(ids, pixel_values=pixel_values), lm)
 
         def prefill(prompt_ids: list[int], prep: dict[str, Any], kw: dict[str, Any]) -> Any:
             return self._prefill(lm, prompt_ids, prep, kw, reuse=not images)
@@ -830,7 +888,7 @@ class ChatCore(BaseChatModel):
         """Left-pad the prompts into one batch and decode them in lockstep with one KV cache."""
         import torch
 
-        tok, lm = self.tokenizer, self._lm()
+        tok, lm = self.tokenizer, self._decoder()
         encoded = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
         B, L = len(encoded), max(len(e) for e in encoded)
         pad = tok.pad_token_id if tok.pad_token_id is not None else 0
@@ -842,7 +900,7 @@ class ChatCore(BaseChatModel):
         flat = [im for row in images for im in row]
         if self.core is not None:
             pixel_values = self.core.preprocess_images(flat) if flat else None
-            prep = self.core.prepare_inputs(ids, mask, pixel_values, padding_side="left")
+            prep = _embeds_as(self.core.prepare_inputs(ids, mask, pixel_values, padding_side="left"), lm)
         else:
             embed = lm.get_input_embeddings()
             ids, mask = ids.to(embed.weight.device), mask.to(embed.weight.device)
@@ -860,7 +918,7 @@ class ChatCore(BaseChatModel):
         ended = [False] * B
         out = lm(**prep, use_cache=True, **prefill_kw)
         for _ in range(max_new_tokens):
-            logits = out.logits[:, -1].clone()  # (B, V)
+            logits = out.logits[:, -1].to(torch.float32, copy=True)  # (B, V)
             if banned:
                 logits[:, banned] = float("-inf")
             step_tokens = []
@@ -990,6 +1048,15 @@ class _MicroBatcher:
                     g[4].set_exception(result)
                 else:
                     g[4].set_result(result)
+
+
+def _embeds_as(prep: dict[str, Any], lm: Any) -> dict[str, Any]:
+    """A core's spliced inputs with ``inputs_embeds`` in the decoding LM's dtype (its float32 embeddings
+    and image features meet a bf16 decoding copy here)."""
+    dtype = lm.get_input_embeddings().weight.dtype
+    if prep["inputs_embeds"].dtype != dtype:
+        prep = {**prep, "inputs_embeds": prep["inputs_embeds"].to(dtype)}
+    return prep
 
 
 def _forces_call(tool_choice: Any) -> bool:

@@ -76,12 +76,13 @@ def load_core(spec: str = "nano", *, blobs: Any = None, **chat_kwargs: Any) -> C
         spec: ``"nano"``, a folder written by `MultimodalCore.save_pretrained`, ``"asset:smollm2"``,
             or a folder / id of a causal LM (text only).
         blobs: optional blob store for ``file_id`` image blocks (``.path(blob_id) -> Path``).
-        **chat_kwargs: `ChatCore` fields (``max_new_tokens``, ``temperature``, ``system_prompt`` …).
+        **chat_kwargs: `ChatCore` fields (``max_new_tokens``, ``temperature``, ``system_prompt``,
+            ``dtype`` — ``"auto"``, ``"float32"`` or ``"bfloat16"``, see `genaisys.core.precision` …).
 
     Raises:
-        ConfigError: ``spec`` is neither a known name nor a loadable folder/id; with the hub offline
-            (``HF_HUB_OFFLINE=1``), a hub id that is not in the local cache says so (the loader's
-            own error is kept as ``__cause__``).
+        ConfigError: an unknown ``dtype``; ``spec`` is neither a known name nor a loadable folder/id;
+            with the hub offline (``HF_HUB_OFFLINE=1``), a hub id that is not in the local cache says
+            so (the loader's own error is kept as ``__cause__``).
     """
     name = chat_kwargs.pop("model_name", None)
     if spec == "nano":

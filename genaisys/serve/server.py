@@ -47,7 +47,7 @@ def serve(core_spec: str = "nano", host: str = "127.0.0.1", port: int = 8000, ap
           max_body_bytes: int | None = None, log_level: str = "info",
           tools: Sequence[str] = ("builtin:calculator", "builtin:clock"),
           checkpointer: str | None = None, constrain_tool_calls: bool = False,
-          timeout_keep_alive: float = KEEP_ALIVE_S) -> None:
+          timeout_keep_alive: float = KEEP_ALIVE_S, dtype: str = "auto") -> None:
     """Load a core and serve it over HTTP with uvicorn until interrupted.
 
     Args:
@@ -67,9 +67,12 @@ def serve(core_spec: str = "nano", host: str = "127.0.0.1", port: int = 8000, ap
             model chooses freely (forced calls and ``response_format`` always are).
         timeout_keep_alive: seconds an idle client connection is kept open (default
             `KEEP_ALIVE_S`, longer than clients' usual 5 s idle expiry).
+        dtype: what the language model decodes in: ``"auto"`` (float32 until bf16 is measured to
+            pay, see `genaisys.core.precision`), ``"float32"`` or ``"bfloat16"`` (faster on a CPU
+            with native bf16, some answers differ).
 
     Raises:
-        ConfigError: ``no_auth`` on a non-loopback host; an unknown core.
+        ConfigError: ``no_auth`` on a non-loopback host; an unknown core or ``dtype``.
 
     Example:
         >>> serve("nano", port=8000)  # doctest: +SKIP
@@ -88,7 +91,7 @@ def serve(core_spec: str = "nano", host: str = "127.0.0.1", port: int = 8000, ap
         key = "sk-genaisys-" + secrets.token_urlsafe(24)
         print(f"genaisys serve: API key for this run (send 'Authorization: Bearer <key>'): {key}", file=sys.stderr)
     core = load_core(core_spec, max_new_tokens=max_new_tokens, batch_window_ms=batch_window_ms,
-                     constrain_tool_calls=constrain_tool_calls)
+                     constrain_tool_calls=constrain_tool_calls, dtype=dtype)
     # The tool-augmented assistant, served at /v1/graphs/assistant/runs (threads persist).
     assistant = build_assistant_graph(core, tools=list(tools), checkpointer=checkpointer)
     app = create_app(core, api_key=key, allow_no_auth_on_loopback=no_auth,
@@ -115,12 +118,13 @@ def serve_main(core: str = typer.Option("nano", help="core to load: nano, a fold
                constrain_tool_calls: bool = typer.Option(
                    False, "--constrain-tool-calls",
                    help="grammar-constrained tool calls also when the model chooses freely"),
+               dtype: str = typer.Option("auto", help="decoding precision: auto, float32 or bfloat16"),
                ) -> None:
     """Serve a core (``genaisys serve``): /v1/chat/completions, /v1/models, /v1/embeddings, graphs, /."""
     try:
         serve(core, host=host, port=port, api_key=api_key, no_auth=no_auth, max_new_tokens=max_new_tokens,
               batch_window_ms=batch_window_ms, tools=tool, checkpointer=checkpointer,
-              constrain_tool_calls=constrain_tool_calls)
+              constrain_tool_calls=constrain_tool_calls, dtype=dtype)
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

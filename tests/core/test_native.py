@@ -277,3 +277,14 @@ def test_idefics3_folder_loads_natively_and_matches_its_own_greedy_generate(idef
     assert isinstance(chat.bind_tools([lookup]).invoke([msg], max_new_tokens=3).content, str)
     with pytest.raises(CoreError, match="VCD needs one pixel tensor per image"):
         chat.invoke([msg], vcd=True)  # all tiles of a prompt share one row: VCD cannot noise per image
+
+
+def test_a_native_mllm_decodes_in_its_own_dtype(llava_dir, monkeypatch):
+    # its processor's pixels and vision tower sit outside a cast copy of the LM: no bf16 copy is made
+    monkeypatch.setattr("genaisys.core.precision.AUTO_BF16", True)
+    monkeypatch.setattr("genaisys.core.precision.native_bf16", lambda: True)
+    core = NativeCore.from_pretrained(llava_dir)
+    chat = ChatCore(core=core, max_new_tokens=2)
+    assert chat.decode_dtype == torch.float32 and chat._decoder() is core.language_model
+    with pytest.raises(ConfigError, match="cannot be applied to a native MLLM"):
+        ChatCore(core=core, dtype="bf16")

@@ -96,3 +96,10 @@ def test_constrained_tool_calls_can_be_turned_on(captured: dict[str, Any]) -> No
     assert captured["core_kwargs"]["constrain_tool_calls"] is True
     CliRunner().invoke(serve_app, ["--no-auth", "--checkpointer", ":memory:"])
     assert captured["core_kwargs"]["constrain_tool_calls"] is False
+
+
+def test_serve_passes_its_dtype_to_the_core(captured: dict[str, Any]) -> None:
+    from genaisys.serve import serve
+
+    serve("nano", port=8124, no_auth=True, checkpointer=":memory:", dtype="bfloat16")
+    assert captured["core_kwargs"]["dtype"] == "bfloat16"
