@@ -144,8 +144,9 @@ def bench_single_stream(chat: Any, tokens: int, repeats: int) -> dict[str, Any]:
 
     question = "Write a short story about a robot who learns to paint. Use at least five sentences."
     # The same prompt every round: with its prefix cache on, ChatCore would skip the prefill that
-    # generate pays each time. Off here, so both sides do the same work and the loops are compared.
-    chat = ChatCore(core=chat.core, max_new_tokens=tokens, prefix_cache=False)
+    # generate pays each time. Off here, and float32 like generate (bench/precision.py weighs bf16),
+    # so both sides do the same work and the loops are compared.
+    chat = ChatCore(core=chat.core, max_new_tokens=tokens, prefix_cache=False, dtype="float32")
     prompt, _ = chat.render_prompt([HumanMessage(question)])
     tok, lm = chat.tokenizer, chat.core.language_model
     enc = tok(prompt, return_tensors="pt", add_special_tokens=False)

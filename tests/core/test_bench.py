@@ -22,3 +22,12 @@ def test_core_bench_quick_prints_every_row():
     for goal in ("≥ 0.95×", "≥ 3×", "≤ 1.6×"):
         assert goal in out.stdout
     assert "free decoding" in out.stdout and "constrained (outlines-core)" in out.stdout
+
+
+@pytest.mark.packaged
+def test_precision_bench_quick_prints_speed_and_agreement():
+    out = subprocess.run([sys.executable, "bench/precision.py", "--quick"], cwd=REPO, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    for row in ("| generate fp32 |", "| core fp32 |", "| core bf16 |", "| identical answers |"):
+        assert row in out.stdout
