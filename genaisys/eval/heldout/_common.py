@@ -99,11 +99,13 @@ class TurnClock:
 # ----------------------------------------------------------------------------------- matching
 _THOUSANDS = re.compile(r"(?<=\d)[,\u202f\u00a0 ](?=\d{3}\b)")
 _SPELLING = {"grey": "gray", "colour": "color", "colours": "colors"}
+_WHOLE_DECIMAL = re.compile(r"(?<![\d.])(\d+)\.0+(?!\.?\d)")  # 36.0 is 36, as a person reads it
 
 
 def _norm(text: str) -> str:
-    """`normalize` after joining digit groups ("7,420" → "7420") and one spelling for grey/colour."""
-    joined = _THOUSANDS.sub("", str(text))
+    """`normalize` after joining digit groups ("7,420" → "7420"), reading a whole number written
+    with zero decimals as that number ("36.0" → "36") and one spelling for grey/colour."""
+    joined = _WHOLE_DECIMAL.sub(r"\1", _THOUSANDS.sub("", str(text)))
     joined = re.sub(r"(?<=\d)\.(?=\d)", "\x00", joined)  # keep decimal points through normalize
     words = normalize(joined).replace("\x00", ".").split()
     return " ".join(_SPELLING.get(w, w) for w in words)
@@ -120,6 +122,8 @@ def answer_holds(answer: str, pattern: str) -> bool:
         (True, False)
         >>> answer_holds("The Grey one", "gray|silver")
         True
+        >>> answer_holds("The result is 36.0.", "36"), answer_holds("It is 36.05.", "36")
+        (True, False)
     """
     text = f" {_norm(answer)} "
     return any(f" {_norm(p)} " in text for p in pattern.split("|") if _norm(p))
