@@ -4,12 +4,15 @@ The nano core is EfficientNet-Lite0 → ``mlp2x_gelu`` connector → SmolLM2-135
 all from packaged weights, so this runs offline. `genaisys.train.nano.train_nano` builds its data
 by running the prebuilt graphs (assistant, RAG, any-to-any, planner) around a scripted oracle with
 real tools and a real Chroma memory, records every model call exactly as the graphs render it,
-adds shapes drawn many ways and replayed base-model answers, then trains two stages:
+adds shapes drawn many ways and replayed base-model answers, then trains three stages:
 
-1. align — connector only, caption requests about shapes;
-2. sft   — connector + LoRA on the recorded programs, shape questions and replay.
+1. align  — connector only, caption requests about shapes;
+2. sft    — connector + LoRA on the recorded programs, shape questions and replay;
+3. refine — connector + LoRA again, on programs recorded in a second world (documents with facts in
+   tables and YAML, more follow-ups, photos and tool requests), shapes in every shade of their colour
+   name with the yes/no verdict said last, and short general-knowledge replay.
 
-The trained core (``OUTPUT/sft/final``, loadable with ``genaisys.load_core(path)``) is then
+The trained core (``OUTPUT/refine/final``, loadable with ``genaisys.load_core(path)``) is then
 evaluated on a few easy-VQA *test* questions and on the held-out tool-choice suite (phrasings no
 training generator wrote). ``--scale`` multiplies every data size. The default, 0.001, is a smoke
 run (two of everything; a few minutes on 2 CPU cores) that shows the whole path — its scores mean
@@ -47,10 +50,11 @@ def main() -> None:
     print(f"nano recipe at scale {recipe.scale}: align {n(recipe.align_shapes)} + {n(recipe.align_easy_vqa)} "
           f"captions; programs: {n(recipe.assistant_threads)} assistant threads, {n(recipe.rag_questions)} RAG "
           f"questions, {n(recipe.any_to_any_threads)} any-to-any threads, {n(recipe.planner_requests)} plans; "
-          f"{n(recipe.shape_questions)} shape questions, {n(recipe.replay_prompts)} replay prompts")
+          f"{n(recipe.shape_questions)} shape questions, {n(recipe.replay_prompts)} replay prompts; refine: "
+          f"{n(recipe.refine_assistant_threads)} assistant threads, {n(recipe.refine_shape_questions)} shape questions")
     out = train_nano(recipe)
     print("records:", json.dumps(out["timings"]["records"]))
-    for stage in ("align", "sft"):
+    for stage in ("align", "sft", "refine"):
         t = out["timings"][stage]
         print(f"  {stage}: {t['steps']} steps, loss {t['first_loss']} → {t['final_loss']}, {t['wall_s']} s")
     print(f"trained core: {out['core']} (total {out['timings']['total_s']} s)")

@@ -18,7 +18,9 @@ def test_the_model_card_reports_every_figure(tmp_path):
     timings = {"data_s": 1.0, "records": {"align": 800, "programs": 640, "vision": 600, "replay": 90,
                                           "dropped_as_evaluation_material": 7},
                "align": {"steps": 75, "wall_s": 190.0, "samples_per_s": 6.3, "first_loss": 3.6,
-                         "final_loss": 0.07, "peak_rss_mb": 2744}, "total_s": 900.0}
+                         "final_loss": 0.07, "peak_rss_mb": 2744, "from": "genaisys/core/nano"},
+               "refine": {"steps": 40, "wall_s": 300.0, "samples_per_s": 0.5, "first_loss": 0.9,
+                          "final_loss": 0.3, "peak_rss_mb": 5000}, "total_s": 900.0}
     metrics = {"easy-vqa": {"accuracy": _metric(0.97)}, "tool-routing": {"accuracy": _metric(0.94)},
                **{f"pope-{s}": {"accuracy": _metric(0.96), "f1": _metric(0.955), "yes_ratio": _metric(0.5)}
                   for s in ("random", "popular", "adversarial")}}
@@ -33,7 +35,8 @@ def test_the_model_card_reports_every_figure(tmp_path):
                                         "heldout_latency": {"first_turn_s": 4.7, "warm": {"median_s": 2.5}}})
     body = card.read_text()
     assert "0.970 [0.960, 0.980]" in body and "0.940" in body and "| pope-adversarial | 0.960" in body
-    assert "| align | 75 | 190.0 | 6.3 | 3.6 → 0.07 | 2744 |" in body
+    assert "| align ¹ | 75 | 190.0 | 6.3 | 3.6 → 0.07 | 2744 |" in body and "| refine | 40 | 300.0 |" in body
+    assert "¹ Trained by an earlier run of the recipe" in body and "`genaisys/core/nano`" in body
     assert "| recorded programs | 640 |" in body and "7 composed records" in body and "keeps\n**1**" in body
     # out-of-distribution rows carry their target and whether it was met — missed ones say so
     assert "| tools | accuracy | 0.960 [0.950, 0.970] | ≥ 0.95 | ✓ |" in body
@@ -68,13 +71,23 @@ def test_the_shipped_nano_core_reads_a_shape_it_never_saw():
 
 
 @pytest.mark.slow
-def test_the_recipe_runs_both_stages(tmp_path):
+def test_the_recipe_runs_its_three_stages(tmp_path):
     from genaisys.core.multimodal import MultimodalCore
     from genaisys.train.nano import train_nano
 
     out = train_nano(NanoRecipe(output_dir=tmp_path, scale=0.01, progress=False), log=lambda s: None)
     t = out["timings"]
-    assert [s for s in ("align", "sft", "dpo") if s in t] == ["align", "sft"]
+    assert [s for s in ("align", "sft", "refine", "dpo") if s in t] == ["align", "sft", "refine"]
     assert t["align"]["final_loss"] < t["align"]["first_loss"]
+    assert out["core"] == tmp_path / "refine" / "final"
     core = MultimodalCore.from_pretrained(out["core"])
     assert core.language_model.peft_config and core.n_image_tokens == 49
+
+
+def test_an_unknown_stage_is_refused_before_any_data_is_made(tmp_path):
+    from genaisys.errors import ConfigError
+    from genaisys.train.nano import train_nano
+
+    with pytest.raises(ConfigError, match="unknown nano stage.*known: align, sft, refine"):
+        train_nano(NanoRecipe(output_dir=tmp_path, stages=["sft", "polish"]), log=lambda s: None)
+    assert not (tmp_path / "data").exists()

@@ -34,7 +34,7 @@ from genaisys.train.data import IMAGE_MARK
 from genaisys.train.engine.phrasing import expand
 from genaisys.train.shapes_data import COLORS, SHAPES
 
-__all__ = ["OPEN_PATTERNS", "YES_NO_PATTERNS", "render_varied", "shape_question", "shape_records"]
+__all__ = ["OPEN_PATTERNS", "SHADES", "YES_NO_PATTERNS", "render_varied", "shape_question", "shape_records"]
 
 
 def _jitter(rgb: tuple[int, int, int], rng: random.Random, amount: int) -> tuple[int, int, int]:
@@ -85,10 +85,40 @@ def _background(size: int, avoid: tuple[int, int, int], rng: random.Random) -> I
     return image
 
 
-def render_varied(color: str, shape: str, rng: random.Random) -> tuple[Image.Image, dict[str, Any]]:
-    """Draw one ``color`` ``shape`` in a randomly varied way; returns the image and what was drawn."""
+# What each colour name covers, as ranges of hue (degrees; red wraps around 0), saturation and
+# value: the shades a person would still call by that name, not one RGB point per name.
+SHADES: dict[str, tuple[tuple[float, float], tuple[float, float], tuple[float, float]]] = {
+    "red": ((-12, 8), (0.65, 1.0), (0.6, 1.0)),
+    "green": ((88, 150), (0.5, 1.0), (0.35, 1.0)),
+    "blue": ((208, 245), (0.55, 1.0), (0.45, 1.0)),
+    "yellow": ((47, 62), (0.75, 1.0), (0.82, 1.0)),
+    "teal": ((170, 190), (0.6, 1.0), (0.35, 0.62)),
+    "brown": ((14, 34), (0.5, 0.85), (0.3, 0.58)),
+    "gray": ((0, 360), (0.0, 0.06), (0.38, 0.72)),
+    "black": ((0, 360), (0.0, 0.3), (0.0, 0.14)),
+}
+
+
+def _shade(color: str, rng: random.Random) -> tuple[int, int, int]:
+    import colorsys
+
+    (h0, h1), (s0, s1), (v0, v1) = SHADES[color]
+    r, g, b = colorsys.hsv_to_rgb((rng.uniform(h0, h1) % 360) / 360, rng.uniform(s0, s1), rng.uniform(v0, v1))
+    return round(r * 255), round(g * 255), round(b * 255)
+
+
+def render_varied(color: str, shape: str, rng: random.Random, *,
+                  shades: str = "pure") -> tuple[Image.Image, dict[str, Any]]:
+    """Draw one ``color`` ``shape`` in a randomly varied way; returns the image and what was drawn.
+
+    ``shades="pure"`` jitters easy-VQA's RGB value of the colour a little; ``"wide"`` draws any
+    shade the colour's name covers (`SHADES`), half the time, and the pure one otherwise.
+    """
     size = rng.choice([48, 64, 64, 80, 96, 112, 128, 160])
-    rgb = _jitter(COLORS[color], rng, rng.choice([0, 0, 10, 20]))
+    if shades == "wide" and rng.random() < 0.5:
+        rgb = _shade(color, rng)
+    else:
+        rgb = _jitter(COLORS[color], rng, rng.choice([0, 0, 10, 20]))
     background = _background(size, rgb, rng)
     ss = rng.choice([1, 2, 4])  # 1: aliased edges
     big = background.resize((size * ss, size * ss), Image.Resampling.NEAREST)
@@ -150,7 +180,7 @@ OPEN_PATTERNS: dict[str, tuple[str, ...]] = {
     ),
     "describe": (
         "[Describe|Caption] [the|this] [image|picture][ briefly| in a few words|].",
-        "What [is in|does] [the|this] [image|picture][ show|]?",
+        "What is in [the|this] [image|picture]?", "What does [the|this] [image|picture] show?",
         "What do you see[ in the image| here|]?",
         "[Give|Write] a [short|one-line] [description|caption] of [the|this] [image|picture].",
         "[Tell me|Say] what is [shown|drawn] here.",
@@ -194,10 +224,18 @@ def _article(word: str) -> str:
     return f"an {word}" if word[0] in "aeiou" else f"a {word}"
 
 
-def shape_question(label: dict[str, Any], rng: random.Random) -> tuple[str, str, dict[str, Any]]:
+_VERDICT_LAST = ("It is {a}, so {v}.", "It is {a}, so {v}.", "I see {a}, so {v}.", "The shape is {a}: {v}.",
+                 "It shows {a}, so the answer is {v}.")
+
+
+def shape_question(label: dict[str, Any], rng: random.Random, *,
+                   verdict: str = "first") -> tuple[str, str, dict[str, Any]]:
     """One question about a drawn shape and its answer: ``(question, answer, meta)``.
 
-    Half of all questions are yes/no, and half of those have the answer yes.
+    Half of all questions are yes/no, and half of those have the answer yes. ``verdict`` places a
+    yes/no answer's verdict: ``"first"`` ("No, it is a red circle.") or ``"last"`` ("It is a red
+    circle, so no."). Said last, the verdict is read off the colour and shape the core has just
+    named, instead of being guessed before it looks.
     """
     color, shape = label["color"], label["shape"]
     drawn = f"{color} {shape}"
@@ -229,16 +267,21 @@ def shape_question(label: dict[str, Any], rng: random.Random) -> tuple[str, str,
         asked_shape = shape if which == "color" else asked_shape
     pattern = rng.choice(YES_NO_PATTERNS[kind])
     question = expand(pattern, rng, shape=asked_shape, color=asked_color, drawn_shape=shape)
+    if verdict == "last":
+        answer = rng.choice(_VERDICT_LAST).format(a=_article(drawn), v="yes" if truth else "no")
+        return question + rng.choice(_SUFFIXES), answer, {"kind": "yes/no", "about": kind, "answer_yes": truth}
     answer = f"Yes, it is {_article(drawn)}." if truth else f"No, it is {_article(drawn)}."
     if rng.random() < 0.3:
         answer = "Yes." if truth else "No."
     return question + rng.choice(_SUFFIXES), answer, {"kind": "yes/no", "about": kind, "answer_yes": truth}
 
 
-def shape_records(n: int, folder: str | Path, *, seed: int = 0, questions_per_image: int = 2) -> list[dict[str, Any]]:
+def shape_records(n: int, folder: str | Path, *, seed: int = 0, questions_per_image: int = 2,
+                  verdict: str = "first", shades: str = "pure") -> list[dict[str, Any]]:
     """``n`` single-turn records about freshly drawn images saved in ``folder`` (PNG).
 
-    Colour-shape pairs cycle so all 24 appear equally often.
+    Colour-shape pairs cycle so all 24 appear equally often; ``verdict`` as in `shape_question`,
+    ``shades`` as in `render_varied`.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -250,11 +293,11 @@ def shape_records(n: int, folder: str | Path, *, seed: int = 0, questions_per_im
         if i % len(pairs) == 0:
             rng.shuffle(pairs)
         color, shape = pairs[i % len(pairs)]
-        image, label = render_varied(color, shape, rng)
+        image, label = render_varied(color, shape, rng, shades=shades)
         path = folder / f"shape-{seed}-{i:06d}.png"
         image.save(path)
         for q in range(min(questions_per_image, n - len(records))):
-            question, answer, meta = shape_question(label, rng)
+            question, answer, meta = shape_question(label, rng, verdict=verdict)
             first = rng.random() < 0.8  # the image usually comes first, as in chat UIs
             value = f"{IMAGE_MARK}\n{question}" if first else f"{question}\n{IMAGE_MARK}"
             records.append({"id": f"shape-{seed}-{i}-{q}", "images": [str(path.resolve())],

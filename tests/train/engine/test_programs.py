@@ -4,6 +4,7 @@ records and folds, documents, photos and shapes."""
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 
 import pytest
@@ -173,3 +174,91 @@ def test_shapes_are_drawn_as_labelled_and_yes_no_questions_are_balanced():
             kinds[a.startswith("Yes")] += 1
             assert a.startswith("Yes") == meta["answer_yes"]
     assert abs(kinds[True] / sum(kinds.values()) - 0.5) < 0.04
+
+
+def test_verdict_last_answers_name_what_is_seen_before_yes_or_no():
+    from genaisys.eval.heldout.shapes import read_answer
+    from genaisys.train.engine.programs.photos import Scene, photo_question
+    from genaisys.train.engine.shapes import shape_question
+
+    rng = random.Random(1)
+    label = {"color": "red", "shape": "circle"}
+    said = Counter()
+    for _ in range(400):
+        q, a, meta = shape_question(label, rng, verdict="last")
+        if meta["kind"] != "yes/no":
+            continue
+        assert "red circle" in a and a.rstrip(".").endswith("yes" if meta["answer_yes"] else "no")
+        said[meta["answer_yes"]] += 1
+        # the held-out reader reads it as a person would: the verdict said last wins
+        asked = "red" if meta["about"] == "color" else "circle"
+        if meta["about"] != "both":
+            assert read_answer(a, "is_colour" if asked == "red" else "has_shape", asked) in ("yes", "no")
+    assert abs(said[True] / sum(said.values()) - 0.5) < 0.08
+    scene = Scene(640, 480, [(819, 0.8)])  # a sports car: a vehicle, not an animal
+    kinds = Counter()
+    for _ in range(300):
+        q, a, meta = photo_question(scene, rng, verdict="last")
+        if "answer_yes" in meta:
+            kinds[meta["kind"]] += 1
+            assert a.rstrip(".").endswith("yes" if meta["answer_yes"] else "no"), (q, a)
+            assert not a.lower().startswith(("yes", "no,"))
+    assert {"is", "animal", "text", "category"} <= set(kinds)
+
+
+def test_wide_shades_cover_each_colour_name_and_stay_apart():
+    import colorsys
+
+    from genaisys.train.engine.shapes import SHADES, _shade
+
+    rng = random.Random(0)
+    for color, ((h0, h1), (s0, s1), (v0, v1)) in SHADES.items():
+        for _ in range(50):
+            r, g, b = _shade(color, rng)
+            h, s, v = colorsys.rgb_to_hsv(r / 255, g / 255, b / 255)
+            assert v0 - 0.01 <= v <= v1 + 0.01, (color, (r, g, b))
+            assert v < 0.1 or s0 - 0.02 <= s <= s1 + 0.02, (color, (r, g, b))  # near black, rounding rules s
+            if s > 0.3 and v > 0.2:  # a hue only means something for a coloured shade
+                deg = (h * 360 - h0 + 2) % 360  # 2° of slack for rounding to whole RGB values
+                assert deg <= (h1 - h0) + 4, (color, (r, g, b))
+    hues = {c: ((h0 + h1) / 2) % 360 for c, ((h0, h1), _, _) in SHADES.items() if c not in ("gray", "black")}
+    assert len(set(hues.values())) == len(hues)  # no two coloured names share a hue range centre
+
+
+def test_extended_manuals_put_facts_in_tables_yaml_and_key_lists():
+    from genaisys.train.engine.programs.documents import fact_table, product_manual
+
+    styles = Counter()
+    for seed in range(40):
+        doc = product_manual("Quillmate", random.Random(seed), extended=True)
+        assert all(f.evidence in doc.text and f.value in f.sentence for f in doc.facts)
+        first = doc.facts[0].evidence
+        styles["table" if first.startswith("|") else "keys" if first.startswith("- **") else
+               "yaml" if "```yaml" in doc.text else "prose"] += 1
+    assert set(styles) == {"table", "keys", "yaml", "prose"}
+    assert set(fact_table()) < set(fact_table(extended=True))
+    # the default manuals are the ones earlier recipes were trained on: prose only
+    plain = product_manual("Quillmate", random.Random(3))
+    assert all(f.evidence == f.sentence for f in plain.facts)
+
+
+@pytest.mark.packaged  # the world's memory embeds with the packaged MiniLM
+def test_rag_answers_keep_their_bracketed_citation(tmp_path):
+    from genaisys.train.engine.programs.rag import record_rag
+    from genaisys.train.engine.programs.world import World
+
+    world = World(tmp_path / "w", n_products=3, api_notes=False)
+    records = record_rag(world, 12, seed=0)
+    answers = [r["conversations"][-1]["value"] for r in records if (r.get("meta") or {}).get("answerable")]
+    cited = [a for a in answers if "know" not in a and "don't" not in a and "context" not in a]
+    assert cited and all(re.search(r"\[\d\]", a) for a in cited), cited
+
+
+def test_short_fact_prompts_skip_excluded_questions():
+    from genaisys.train.engine.programs.talk import fact_prompts
+
+    made = fact_prompts(random.Random(0), 200)
+    assert len(made) == len(set(made)) == 200
+    banned = made[:20]
+    again = fact_prompts(random.Random(0), 200, excluded=[b.upper() + "  " for b in banned])
+    assert not set(banned) & set(again)

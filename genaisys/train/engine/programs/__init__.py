@@ -24,10 +24,12 @@ __all__ = ["record_programs"]
 
 
 def record_programs(world: Any, *, replay: dict[str, str], seed: int = 0, assistant: int = 900, rag: int = 200,
-                    any_to_any: int = 150, planner: int = 60,
+                    any_to_any: int = 150, planner: int = 60, assistant_options: dict[str, Any] | None = None,
                     log: Callable[[str], None] = print) -> list[dict[str, Any]]:
-    """Record every program: ``assistant`` threads, ``rag`` questions, ``any_to_any`` threads and
-    ``planner`` requests. Returns the training records (one per folded chain of model calls)."""
+    """Record every program: ``assistant`` threads (``assistant_options``: the mix of turns and
+    answer styles, see `~genaisys.train.engine.programs.assistant.record_assistant`), ``rag``
+    questions, ``any_to_any`` threads and ``planner`` requests. Returns the training records (one
+    per folded chain of model calls)."""
     import time
 
     from genaisys.train.engine.programs.assistant import record_assistant
@@ -36,9 +38,12 @@ def record_programs(world: Any, *, replay: dict[str, str], seed: int = 0, assist
     from genaisys.train.engine.programs.rag import record_rag
 
     records: list[dict[str, Any]] = []
-    for name, run in (("assistant", lambda: record_assistant(world, assistant, replay=replay, seed=seed)),
+    options = dict(assistant_options or {})
+    for name, run in (("assistant", lambda: record_assistant(world, assistant, replay=replay, seed=seed, **options)),
                       ("rag", lambda: record_rag(world, rag, seed=seed + 1)),
-                      ("any-to-any", lambda: record_any_to_any(world, any_to_any, replay=replay, seed=seed + 2)),
+                      ("any-to-any", lambda: record_any_to_any(world, any_to_any, replay=replay, seed=seed + 2,
+                                                               **{k: v for k, v in options.items()
+                                                                  if k in ("verdict", "shades")})),
                       ("planner", lambda: record_planner(world, planner, seed=seed + 3))):
         t = time.perf_counter()
         made = run()

@@ -110,18 +110,15 @@ def doc_turn(world: Any, rng: random.Random, tools: Sequence[str], memory: bool)
         subject = doc.subject
     else:
         fact = None
+        table = world.fact_table
         if rng.random() < 0.5:  # a product the memory has never heard of
             subject = rng.choice(world.unknown_products)
-            from genaisys.train.engine.programs.documents import _FACTS
-
-            question = expand(rng.choice(rng.choice(list(_FACTS.values()))[2]).replace("{p}", subject), rng)
+            question = expand(rng.choice(rng.choice(list(table.values()))[2]).replace("{p}", subject), rng)
         else:  # a known product, a fact its manual does not state
-            from genaisys.train.engine.programs.documents import _FACTS
-
             doc = rng.choice([d for d in world.documents if d.facts[0].key.split(":")[0] != "api"])
-            missing = [k for k in _FACTS if k not in {f.key for f in doc.facts}]
+            missing = [k for k in table if k not in {f.key for f in doc.facts}]
             subject = doc.subject
-            question = expand(rng.choice(_FACTS[rng.choice(missing)][2]).replace("{p}", subject), rng)
+            question = expand(rng.choice(table[rng.choice(missing)][2]).replace("{p}", subject), rng)
     search = "memory_search" in tools
 
     def policy(view: View) -> AIMessage | str:
@@ -156,11 +153,11 @@ def _placeholder_photo(rng: random.Random) -> Any:
     return Image.fromarray(pixels)
 
 
-def photo_turn(world: Any, rng: random.Random) -> Turn:
+def photo_turn(world: Any, rng: random.Random, verdict: str = "first") -> Turn:
     from genaisys.train.engine.programs.photos import photo_question, random_scene
 
     scene = random_scene(rng)
-    question, answer, meta = photo_question(scene, rng)
+    question, answer, meta = photo_question(scene, rng, verdict=verdict)
     image = _image_block(_placeholder_photo(rng))
     blocks = [{"type": "text", "text": question}, image] if rng.random() < 0.7 else [image, {"type": "text", "text": question}]
 
@@ -170,16 +167,16 @@ def photo_turn(world: Any, rng: random.Random) -> Turn:
     return Turn("photo", blocks, plan(answer), before=before, facts={"label": meta["label"], "answer": answer})
 
 
-def shape_turn(rng: random.Random) -> Turn:
+def shape_turn(rng: random.Random, verdict: str = "first", shades: str = "pure") -> Turn:
     from genaisys.core.perception import looks_like_shapes
     from genaisys.train.engine.shapes import render_varied, shape_question
     from genaisys.train.shapes_data import COLORS, SHAPES
 
     while True:
-        image, label = render_varied(rng.choice(list(COLORS)), rng.choice(SHAPES), rng)
+        image, label = render_varied(rng.choice(list(COLORS)), rng.choice(SHAPES), rng, shades=shades)
         if looks_like_shapes(image)[0] == "native":
             break
-    question, answer, meta = shape_question(label, rng)
+    question, answer, meta = shape_question(label, rng, verdict=verdict)
     block = _image_block(image)
     blocks = [{"type": "text", "text": question}, block] if rng.random() < 0.6 else [block, {"type": "text", "text": question}]
     return Turn("shape", blocks, plan(answer), facts={"shape": f"{label['color']} {label['shape']}", "answer": answer})
@@ -333,16 +330,27 @@ def _intent_turn(rng: random.Random, tools: Sequence[str]) -> Turn:
     return Turn(name, ask.text, ask.policy(tools), needs=ask.tool, facts=ask.facts, ask=ask)
 
 
-def plan_thread(world: Any, rng: random.Random, replay: dict[str, str]) -> ThreadPlan:
-    """One thread: its graph configuration and its turns (see the module doc)."""
+# How often each kind of turn is drawn (documents: with / without a memory; follow-ups: not first).
+TURN_WEIGHTS = {"intent": 48, "document": (22, 8), "talk": 12, "photo": 7, "shape": 5, "followup": 35}
+
+
+def plan_thread(world: Any, rng: random.Random, replay: dict[str, str], *, weights: dict[str, Any] | None = None,
+                verdict: str = "first", shades: str = "pure") -> ThreadPlan:
+    """One thread: its graph configuration and its turns (see the module doc).
+
+    ``weights`` overrides entries of `TURN_WEIGHTS`; ``verdict`` places the yes/no verdict of photo
+    and shape answers (`genaisys.train.engine.shapes.shape_question`), ``shades`` picks the shapes'
+    colours (`genaisys.train.engine.shapes.render_varied`).
+    """
+    mix = {**TURN_WEIGHTS, **(weights or {})}
     demo_like = rng.random() < 0.2
     memory = demo_like or rng.random() < 0.6
     n_turns = rng.choices([1, 2, 3, 4], [30, 30, 25, 15])[0]
     kinds = []
     for i in range(n_turns):
-        weights = {"intent": 48, "document": 22 if memory else 8, "talk": 12, "photo": 7, "shape": 5,
-                   "followup": 35 if i else 0}
-        kinds.append(rng.choices(list(weights), list(weights.values()))[0])
+        drawn = {"intent": mix["intent"], "document": mix["document"][0 if memory else 1], "talk": mix["talk"],
+                 "photo": mix["photo"], "shape": mix["shape"], "followup": mix["followup"] if i else 0}
+        kinds.append(rng.choices(list(drawn), list(drawn.values()))[0])
     # the needed tools first (each present with p = 0.85), then distractors up to 0..7 tools
     provisional = [_intent_turn(rng, ()) if k == "intent" else None for k in kinds]
     needed = {t.needs for t in provisional if t is not None and t.needs}
@@ -372,9 +380,9 @@ def plan_thread(world: Any, rng: random.Random, replay: dict[str, str]) -> Threa
         elif kind == "talk":
             turns.append(talk_turn(rng, replay))
         elif kind == "photo":
-            turns.append(photo_turn(world, rng))
+            turns.append(photo_turn(world, rng, verdict))
         elif kind == "shape":
-            turns.append(shape_turn(rng))
+            turns.append(shape_turn(rng, verdict, shades))
         else:
             turn = followup_turn(rng, turns, tools)
             turns.append(turn if turn is not None else talk_turn(rng, replay))
@@ -410,8 +418,11 @@ def record_threads(world: Any, plans: Sequence[ThreadPlan], *, seed: int = 0,
 
 
 def record_assistant(world: Any, n_threads: int, *, replay: dict[str, str], seed: int = 0,
+                     weights: dict[str, Any] | None = None, verdict: str = "first", shades: str = "pure",
                      progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
-    """Plan ``n_threads`` threads and record them (see `record_threads`)."""
+    """Plan ``n_threads`` threads (`plan_thread` with ``weights``, ``verdict`` and ``shades``) and
+    record them (see `record_threads`)."""
     rng = random.Random(seed)
-    plans = [plan_thread(world, rng, replay) for _ in range(n_threads)]
+    plans = [plan_thread(world, rng, replay, weights=weights, verdict=verdict, shades=shades)
+             for _ in range(n_threads)]
     return record_threads(world, plans, seed=seed, progress=progress)

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from genaisys.train.engine.phrasing import expand
 
-__all__ = ["DocFact", "Document", "api_notes", "product_manual", "write_documents"]
+__all__ = ["DocFact", "Document", "api_notes", "fact_table", "product_manual", "write_documents"]
 
 
 def api_notes(module_name: str, *, max_entries: int = 14) -> Document | None:
@@ -140,28 +140,117 @@ _FACTS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
 
 _STYLES = ("readme", "faq", "reference", "changelog", "howto")
 
+# More facts manuals state, for the wider document mix (`product_manual(..., extended=True)`).
+_MORE_FACTS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
+    "workers": (("4", "8", "16", "2", "12"),
+                ("{p} runs {v} worker processes by default.", "By default there are {v} workers."),
+                ("How many workers does {p} [start|run] by default?", "What is the default number of {p} workers?",
+                 "How many jobs can {p} run at once?")),
+    "retries": (("3", "5", "10", "2"),
+                ("A failed request is retried {v} times.", "{p} tries again up to {v} times before giving up."),
+                ("How many times does {p} retry?", "How often is a failed {p} request [retried|tried again]?",
+                 "What is the retry limit of {p}?")),
+    "loglevel": (("info", "warning", "debug", "error"),
+                 ("The default log level is {v}.", "{p} logs at level {v} unless told otherwise."),
+                 ("What is the default log level of {p}?", "At which level does {p} log by default?",
+                  "Which log level does {p} use?")),
+    "price": (("$9 per month", "$29 per month", "$4.50 per user per month", "$99 per year", "€12 per month"),
+              ("The Pro plan costs {v}.", "{p} Pro is priced at {v}."),
+              ("How much does {p} Pro cost?", "What is the price of the {p} Pro plan?",
+               "What does a {p} Pro subscription cost?")),
+    "warranty": (("2 years", "1 year", "5 years", "18 months"),
+                 ("The hardware comes with a {v} warranty.", "{p} devices are covered by a warranty of {v}."),
+                 ("How long is the {p} warranty?", "What warranty does {p} come with?",
+                  "For how long is a {p} device under warranty?")),
+    "shortcut": (("Ctrl+K", "Ctrl+Shift+P", "Alt+Enter", "Cmd+J", "F6"),
+                 ("Press {v} to open the command palette.", "The command palette opens with {v}."),
+                 ("Which shortcut opens the {p} command palette?", "How do I open the command palette in {p}?",
+                  "What key opens {p}'s command palette?")),
+    "support": (("support@{lp}.example", "help@{lp}.example", "team@{lp}.example"),
+                ("Write to {v} for help.", "Support questions go to {v}."),
+                ("How do I contact {p} support?", "What is the {p} support address?",
+                 "Where do I send questions about {p}?")),
+    "backup": (("02:00", "03:30", "midnight", "04:15"),
+               ("Backups run every night at {v}.", "The nightly backup starts at {v}."),
+               ("When does the {p} backup run?", "At what time are {p} backups taken?",
+                "What time is the nightly {p} backup?")),
+    "users": (("5", "25", "100", "unlimited"),
+              ("A workspace holds up to {v} users.", "Each {p} workspace can have {v} members."),
+              ("How many users can a {p} workspace have?", "What is the user limit per {p} workspace?",
+               "How many people fit in one {p} workspace?")),
+    "region": (("Frankfurt and Dublin", "Oregon and Virginia", "Tokyo, Sydney and Mumbai", "Toronto"),
+               ("{p} is hosted in {v}.", "Servers are located in {v}."),
+               ("Where is {p} hosted?", "In which regions does {p} run?", "Where are the {p} servers?")),
+}
+# A short name per fact for structured styles (tables, YAML, key lists)
+_LABELS = {"port": "Default port", "config": "Configuration file", "verbose": "Verbose flag",
+           "upload": "Maximum upload size", "timeout": "Request timeout", "version": "Current version",
+           "license": "License", "install": "Install command", "env": "API key variable",
+           "retention": "Data retention", "rate": "Rate limit", "platforms": "Supported platforms",
+           "requirement": "Requirements", "cache": "Cache directory", "workers": "Workers", "retries": "Retries",
+           "loglevel": "Log level", "price": "Pro plan price", "warranty": "Warranty", "shortcut": "Command palette",
+           "support": "Support contact", "backup": "Nightly backup", "users": "Users per workspace",
+           "region": "Hosting regions"}
+_STRUCTURED = ("table", "yaml", "keys")
+
 
 def _fill(text: str, product: str, value: str = "") -> str:
     low = re.sub(r"[^a-z0-9]+", "", product.lower())
     return text.replace("{v}", value).replace("{p}", product).replace("{lp}", low).replace("{up}", low.upper())
 
 
-def product_manual(product: str, rng: random.Random, *, n_facts: int = 8) -> Document:
-    """One manual for a made-up product, in a random style, with ``n_facts`` specific facts."""
-    keys = rng.sample(sorted(_FACTS), n_facts)
-    style = rng.choice(_STYLES)
+def fact_table(extended: bool = False) -> dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]]:
+    """Fact key → (values, statements, questions) that manuals draw from (``extended``: more kinds)."""
+    return {**_FACTS, **_MORE_FACTS} if extended else dict(_FACTS)
+
+
+def _structured_line(style: str, key: str, value: str) -> str:
+    label = _LABELS.get(key, key)
+    if style == "table":
+        return f"| {label} | {value} |"
+    if style == "yaml":
+        return f"{re.sub(r'[^a-z]+', '_', label.lower()).strip('_')}: {value}"
+    return f"- **{label}:** {value}"
+
+
+def product_manual(product: str, rng: random.Random, *, n_facts: int = 8, extended: bool = False) -> Document:
+    """One manual for a made-up product, in a random style, with ``n_facts`` specific facts.
+
+    ``extended`` draws from more kinds of fact (`fact_table`) and adds styles where a fact sits in a
+    structured line — a Markdown table row, a YAML key, a bold key list — amid prose; the answer
+    then quotes that line as ``Label: value``.
+    """
+    table = fact_table(extended)
+    keys = rng.sample(sorted(table), n_facts)
+    style = rng.choice(_STYLES + _STRUCTURED) if extended else rng.choice(_STYLES)
     name = re.sub(r"[^a-z0-9]+", "-", product.lower()).strip("-") + ".md"
     facts = []
     for key in keys:
-        values, statements, questions = _FACTS[key]
+        values, statements, questions = table[key]
         value = _fill(rng.choice(values), product)
         sentence = _fill(rng.choice(statements), product, value)
-        facts.append(DocFact(key, sentence, tuple(_fill(q, product) for q in questions), value, name, sentence))
+        evidence = sentence
+        if style in _STRUCTURED:
+            evidence = _structured_line(style, key, value)
+            sentence = f"{_LABELS.get(key, key)}: {value}."
+        facts.append(DocFact(key, sentence, tuple(_fill(q, product) for q in questions), value, name, evidence))
     intro = rng.choice([f"{product} is a small tool for teams that want {rng.choice(['fast', 'simple', 'reliable'])} "
                         f"{rng.choice(['note taking', 'file syncing', 'data pipelines', 'chat bots', 'backups', 'web hosting'])}.",
                         f"{product} helps you {rng.choice(['track tasks', 'share files', 'run jobs', 'monitor servers', 'publish sites'])} "
                         "without extra setup."])
-    if style == "faq":
+    if style in _STRUCTURED:
+        lines = "\n".join(f.evidence for f in facts)
+        prose = rng.choice(["Every setting below can be changed later.", "The values below are the defaults.",
+                            "Ask your administrator before changing these.", "These apply to every installation."])
+        if style == "table":
+            body = f"| Setting | Value |\n|---|---|\n{lines}"
+        elif style == "yaml":
+            body = f"```yaml\n{lines}\n```"
+        else:
+            body = lines
+        text = f"# {product} — {rng.choice(['settings', 'facts', 'at a glance', 'reference card'])}\n\n{intro}\n\n" \
+               f"{prose}\n\n{body}\n"
+    elif style == "faq":
         body = "\n\n".join(f"**Q: {expand(rng.choice(f.questions), rng)}**\nA: {f.sentence}" for f in facts)
         text = f"# {product} FAQ\n\n{intro}\n\n{body}\n"
     elif style == "reference":
@@ -257,14 +346,15 @@ def _api_notes(module_name: str, *, max_entries: int = 14) -> Document | None:
 
 
 def write_documents(folder: str | Path, *, n_products: int = 24, seed: int = 0,
-                    api_notes: bool = True) -> list[Document]:
-    """Write product manuals and API notes into ``folder``; returns them (facts know their file)."""
+                    api_notes: bool = True, extended: bool = False) -> list[Document]:
+    """Write product manuals (``extended``: see `product_manual`) and API notes into ``folder``;
+    returns them (facts know their file)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     from genaisys.train.engine.programs.content import PRODUCTS
 
-    docs = [product_manual(p, rng) for p in PRODUCTS[:n_products]]
+    docs = [product_manual(p, rng, extended=extended) for p in PRODUCTS[:n_products]]
     if api_notes:
         docs += [d for d in (_api_notes(m) for m in _MODULES) if d is not None]
     for doc in docs:

@@ -21,9 +21,10 @@ from genaisys.train.engine.programs.oracle import OracleCore, merge_calls
 __all__ = ["record_any_to_any"]
 
 
-def record_any_to_any(world: Any, n_threads: int, *, replay: dict[str, str], seed: int = 0,
-                      progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
-    """Record ``n_threads`` short threads (1-3 turns) through the any-to-any graph."""
+def record_any_to_any(world: Any, n_threads: int, *, replay: dict[str, str], seed: int = 0, verdict: str = "first",
+                      shades: str = "pure", progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+    """Record ``n_threads`` short threads (1-3 turns) through the any-to-any graph (``verdict`` and
+    ``shades``: the photo and shape answers, as in `~genaisys.train.engine.programs.assistant.plan_thread`)."""
     from genaisys.core.perception import looks_like_shapes
     from genaisys.graphs import build_any_to_any_graph, run_turn
     from genaisys.graphs.media import ByContent
@@ -50,9 +51,9 @@ def record_any_to_any(world: Any, n_threads: int, *, replay: dict[str, str], see
                 ask = intents.INTENTS[kind](rng)
                 turn = Turn(kind, ask.text, ask.policy(bound), needs=ask.tool)
             elif kind == "photo":
-                turn = photo_turn(world, rng)
+                turn = photo_turn(world, rng, verdict)
             elif kind == "shape":
-                turn = shape_turn(rng)
+                turn = shape_turn(rng, verdict, shades)
             elif kind == "talk":
                 turn = talk_turn(rng, replay)
             else:

@@ -156,15 +156,103 @@ _READ = ("What does the text [in the image|in this photo|on it] say?", "Read the
          "What is written [here|on this|in the picture]?", "Can you read what it says?")
 _IS = ("Is there [a|an] {word} in this [photo|picture|image]?", "Is this [a|an] {word}?",
        "Does the [photo|picture] show [a|an] {word}?", "Do you see [a|an] {word} [here|in the image]?")
+# Broad kinds a yes/no question may ask about, by ImageNet label (animals are told by `kind_of`).
+_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "vehicle": ("ambulance", "cab", "convertible", "fire engine", "garbage truck", "go-kart", "golfcart", "jeep",
+                "limousine", "minivan", "moped", "motor scooter", "mountain bike", "passenger car", "pickup",
+                "police van", "racer", "school bus", "sports car", "streetcar", "tow truck", "tractor",
+                "trailer truck", "tricycle", "trolleybus", "unicycle", "bicycle-built-for-two", "bullet train",
+                "steam locomotive"),
+    "boat": ("canoe", "catamaran", "container ship", "fireboat", "gondola", "lifeboat", "liner", "pirate",
+             "schooner", "speedboat", "submarine", "trimaran", "yawl"),
+    "aircraft": ("airliner", "airship", "balloon", "space shuttle", "warplane"),
+    "building": ("bakery", "barn", "bell cote", "boathouse", "castle", "church", "cinema", "dome", "greenhouse",
+                 "library", "mobile home", "monastery", "mosque", "palace", "restaurant", "stupa", "yurt"),
+    "fruit": ("Granny Smith", "strawberry", "orange", "lemon", "pineapple", "banana"),
+    "food": ("ice cream", "bagel", "pretzel", "cheeseburger", "hotdog", "pizza", "Granny Smith", "strawberry",
+             "orange", "lemon", "pineapple", "banana"),
+    "drink": ("red wine", "espresso", "cup", "eggnog", "beer bottle", "beer glass", "wine bottle", "pop bottle",
+              "goblet", "coffee mug"),
+    "flower": ("daisy", "yellow lady's slipper"),
+}
+_CATEGORY_Q = ("Is [this|this a picture of|this a photo of] [a|an] {c}?", "Is there [a|an] {c} in [this|the] [photo|picture|image]?",
+               "Does [this|the] [photo|picture|image] show [a|an] {c}?", "Can you see [a|an] {c} [here|in this photo]?")
+_ANIMAL_Q = ("Is there an animal in [this|the] [photo|picture|image]?", "Does [this|the] [photo|picture] show an animal?",
+             "Is this a picture of an animal?", "Do you see [an animal|any animals] [here|in the image]?")
+_TEXT_Q = ("Is there [any |]text in [this|the] [image|photo|picture]?", "Does [this|the] [image|photo] contain [any |]writing?",
+           "Is anything written [here|in this picture]?", "Can you see any [words|writing|lettering] in [this|the] [photo|image]?")
+_SO = ("{e}, so {v}.", "{e}, so {v}.", "{e}, so the answer is {v}.", "{e}: {v}.")
 
 
-def photo_question(scene: Scene, rng: random.Random) -> tuple[str, str, dict[str, Any]]:
-    """A question about ``scene`` and the answer its description supports: ``(question, answer, meta)``."""
+def _category_of(label: str) -> set[str]:
+    return {c for c, labels in _CATEGORIES.items() if label in labels}
+
+
+def _verdict_last(scene: Scene, rng: random.Random) -> tuple[str, str, dict[str, Any]]:
+    """A yes/no question answered evidence first: what the description says, then the verdict
+    read off it ("It looks like an espresso, so no."). About half the answers are yes: for a
+    question about text or a broad kind, the scene may be given text or a label of that kind."""
+    kind = rng.choice(["is", "is", "animal", "text", "category", "category"])
+    if kind == "text" and not scene.text and rng.random() < 0.6:
+        scene.text = rng.choice(_OCR_TEXTS)
+    if kind == "category" and rng.random() < 0.5:
+        names = _labels()
+        scene.labels[0] = (names.index(rng.choice(rng.choice(list(_CATEGORIES.values())))), scene.labels[0][1])
+    label, word, animal, prob = scene.best
+    seen = f"It looks like {_article(label)}"
+    if prob < 0.35 and kind != "text":
+        question = expand(rng.choice(_ANIMAL_Q), rng) if kind == "animal" else \
+            expand(rng.choice(_IS), rng, word=word).replace(f"a {word}", _article(word)).replace(f"an {word}", _article(word))
+        return question, f"I can't tell for sure; it might be {_article(label)}.", {"kind": "is", "label": label,
+                                                                                    "word": word}
+    if kind == "text":
+        question = expand(rng.choice(_TEXT_Q), rng)
+        truth = bool(scene.text)
+        evidence = f'It reads "{scene.text}"' if truth else "No text was found in it"
+    elif kind == "animal":
+        question = expand(rng.choice(_ANIMAL_Q), rng)
+        truth = animal
+        evidence = f"{seen}, which is an animal" if truth and word == label else \
+            f"It shows {_article(word)} ({label})" if truth else f"{seen}, not an animal"
+    elif kind == "category":
+        mine = _category_of(label)
+        truth = bool(mine) and rng.random() < 0.8
+        category = rng.choice(sorted(mine)) if truth else rng.choice(sorted(set(_CATEGORIES) - mine))
+        named = "food" if category == "food" else _article(category)  # a mass noun takes no article
+        question = expand(rng.choice(_CATEGORY_Q), rng, c=category).replace(f"a {category}", named) \
+            .replace(f"an {category}", named)
+        evidence = f"{seen}, which is {named}" if truth else f"{seen}, not {named}"
+    else:
+        truth = rng.random() < 0.5
+        if truth:
+            asked = word if animal and rng.random() < 0.6 else label
+        else:
+            other = rng.randrange(1000)
+            while kind_of(other)[0] in (word, label) or other in [i for i, _ in scene.labels]:
+                other = rng.randrange(1000)
+            asked = kind_of(other)[0]
+        question = expand(rng.choice(_IS), rng, word=asked).replace(f"a {asked}", _article(asked)).replace(
+            f"an {asked}", _article(asked))
+        evidence = seen
+    answer = rng.choice(_SO).format(e=evidence, v="yes" if truth else "no")
+    return question, answer, {"kind": kind, "label": label, "word": word, "answer_yes": truth}
+
+
+def photo_question(scene: Scene, rng: random.Random, *, verdict: str = "first") -> tuple[str, str, dict[str, Any]]:
+    """A question about ``scene`` and the answer its description supports: ``(question, answer, meta)``.
+
+    ``verdict="last"`` makes half of the questions yes/no ones — about the thing, an animal, text,
+    or a broad kind (vehicle, building, drink …) — answered evidence first (`_verdict_last`).
+    """
+    if verdict == "last" and rng.random() < 0.5:
+        return _verdict_last(scene, rng)
     label, word, animal, prob = scene.best
     unsure = prob < 0.35
     options = ["what", "what", "is", "is"] + (["animal", "animal"] if animal or rng.random() < 0.3 else []) + \
         (["read", "read"] if scene.text or rng.random() < 0.2 else [])
     kind = rng.choice(options)
+    if kind == "is" and verdict == "last":
+        return _verdict_last(scene, rng)
     second = _labels()[scene.labels[1][0]] if len(scene.labels) > 1 else None
     if kind == "read":
         question = expand(rng.choice(_READ), rng)

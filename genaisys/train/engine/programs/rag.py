@@ -44,8 +44,9 @@ def record_rag(world: Any, n_questions: int, *, seed: int = 0,
             number = _chunk_with(view, evidence) if evidence else None
             if number is None:
                 return rng.choice(_DONT_KNOW)
-            return expand(rng.choice(["{s} [{n}]", "{s} [{n}]", "According to [{n}], {l}"]), rng, capitalize=False,
-                          s=fact.rstrip("."), n=number, l=fact[0].lower() + fact[1:]).rstrip(".") + "."
+            # the citation goes in as a slot value: square brackets in a pattern are alternatives
+            return expand(rng.choice(["{s} {n}", "{s} {n}", "According to {n}, {l}"]), rng, capitalize=False,
+                          s=fact.rstrip("."), n=f"[{number}]", l=fact[0].lower() + fact[1:]).rstrip(".") + "."
 
         oracle.policy = policy
         oracle.meta = {"kind": "rag", "answerable": fact is not None}

@@ -25,7 +25,7 @@ from typing import Any
 
 from genaisys.train.engine.phrasing import expand
 
-__all__ = ["base_answers", "talk_prompts"]
+__all__ = ["base_answers", "fact_prompts", "talk_prompts"]
 
 _CONCEPTS = ("photosynthesis", "gravity", "inflation", "democracy", "a black hole", "DNA", "an atom", "a volcano",
              "the water cycle", "evolution", "a vaccine", "climate change", "an ecosystem", "a rainbow",
@@ -54,6 +54,62 @@ _SMALL_TALK = ("Hi!", "Hello there.", "Good morning!", "How are you today?", "Th
                "Who are you?", "What can you do?", "Tell me a joke.", "I'm bored. Any ideas?", "Good night!",
                "Can you help me?", "That's great, thanks.", "What's your name?", "Nice to meet you.",
                "I had a long day.", "Do you like music?", "Say something nice.", "Bye!", "Are you a robot?")
+
+
+_COUNTRIES = ("Portugal", "Norway", "Kenya", "Argentina", "Egypt", "Poland", "Thailand", "Greece", "Chile",
+              "Ireland", "Peru", "Sweden", "Vietnam", "Morocco", "Austria", "Hungary", "Finland", "Cuba", "Nigeria",
+              "Denmark", "Turkey", "Belgium", "Colombia", "Indonesia", "Switzerland", "New Zealand", "Mexico")
+_FACT_PATTERNS: tuple[tuple[str, dict[str, Sequence[str]]], ...] = (
+    ("What is the capital [city |]of {c}?", {"c": _COUNTRIES}),
+    ("Which language is [mostly|mainly|usually] spoken in {c}?", {"c": _COUNTRIES}),
+    ("On which continent is {c}?", {"c": _COUNTRIES}),
+    ("How many {u} are [there |]in [a|one] {w}?", {"u": ("hours", "minutes", "seconds", "months", "weeks"),
+                                                   "w": ("day", "hour", "year", "minute")}),
+    ("How many legs does {a} have?", {"a": ("an ant", "a dog", "a bird", "an octopus", "a horse", "a beetle",
+                                            "a chicken", "a crab", "a snake", "a kangaroo")}),
+    ("What colour is {f}[ usually|]?", {"f": ("a banana", "a lime", "a tomato", "a carrot", "a plum", "a snowflake",
+                                              "a blueberry", "a cucumber", "a lemon", "a strawberry")}),
+    ("What is the opposite of '{w}'?", {"w": ("big", "fast", "early", "happy", "light", "open", "full", "old",
+                                              "wet", "loud", "up", "soft")}),
+    ("What is the plural of '{w}'?", {"w": ("mouse", "child", "goose", "tooth", "leaf", "box", "foot", "city")}),
+    ("What do you call a baby {a}?", {"a": ("cat", "dog", "cow", "horse", "sheep", "goat", "bear", "duck")}),
+    ("What sound does a {a} make?", {"a": ("cow", "dog", "cat", "duck", "sheep", "owl", "lion", "frog")}),
+    ("Who [wrote|is the author of] '{b}'?", {"b": ("Hamlet", "Pride and Prejudice", "1984", "Don Quixote",
+                                                   "The Odyssey", "Oliver Twist", "War and Peace", "Macbeth")}),
+    ("Which planet is [closest to|farthest from] the sun?", {}),
+    ("What is the [largest|biggest] {x} [on Earth|in the world]?", {"x": ("ocean", "desert", "continent", "animal",
+                                                                          "country")}),
+    ("What is the chemical symbol for {e}?", {"e": ("gold", "iron", "oxygen", "sodium", "carbon", "silver",
+                                                    "helium")}),
+    ("What do [cows|caterpillars|pandas|koalas] eat?", {}),
+    ("In which [season|month] does {h} [take place|fall][ in the northern hemisphere|]?",
+     {"h": ("Christmas", "Halloween", "New Year's Day")}),
+)
+
+
+def fact_prompts(rng: random.Random, n: int, *, excluded: Sequence[str] = ()) -> list[str]:
+    """``n`` distinct short general-knowledge questions (for replay: the base model's short
+    factual answers are what fine-tuning tends to erase); ``excluded`` questions are never made.
+
+    Example:
+        >>> len(fact_prompts(random.Random(0), 5))
+        5
+    """
+    import re
+
+    def normalize(text: str) -> str:
+        return " ".join(re.sub(r"[^a-z0-9 ]+", " ", text.lower()).split())
+
+    banned = {normalize(e) for e in excluded}
+    out: list[str] = []
+    for _ in range(n * 30):
+        if len(out) >= n:
+            break
+        pattern, slots = rng.choice(_FACT_PATTERNS)
+        text = expand(pattern, rng, **{k: rng.choice(v) for k, v in slots.items()})
+        if text not in out and normalize(text) not in banned:
+            out.append(text)
+    return out
 
 
 def talk_prompts(rng: random.Random, n: int) -> list[str]:

@@ -34,14 +34,16 @@ class World:
             stay unknown to it: questions about them must be answered "not found").
         seed: the documents' seed.
         api_notes: also write the API notes of installed modules (off: a small, fast world for tests).
+        extended: manuals draw from more kinds of fact and styles (`documents.product_manual`).
     """
 
-    def __init__(self, root: str | Path, *, n_products: int = 24, seed: int = 0, api_notes: bool = True) -> None:
+    def __init__(self, root: str | Path, *, n_products: int = 24, seed: int = 0, api_notes: bool = True,
+                 extended: bool = False) -> None:
         from genaisys.assets import cache_dir
         from genaisys.graphs.media import make_decoder_tools
         from genaisys.memory import BlobStore, ChromaMemory, SentenceTransformerEmbedding
         from genaisys.tools import get_tool
-        from genaisys.train.engine.programs.documents import write_documents
+        from genaisys.train.engine.programs.documents import fact_table, write_documents
         from genaisys.train.engine.programs.photos import PhotoTextualizer
         from genaisys.train.engine.programs.tools import everyday_tools, fetch_tool, stand_in_decoders
 
@@ -52,7 +54,9 @@ class World:
         for name, text in content.FILES:
             (self.files / name).parent.mkdir(parents=True, exist_ok=True)
             (self.files / name).write_text(text, encoding="utf-8")
-        self.documents = write_documents(self.root / "docs", n_products=n_products, seed=seed, api_notes=api_notes)
+        self.documents = write_documents(self.root / "docs", n_products=n_products, seed=seed, api_notes=api_notes,
+                                         extended=extended)
+        self.fact_table = fact_table(extended)
         self.unknown_products = content.PRODUCTS[n_products:]
         embedding = SentenceTransformerEmbedding(cache=cache_dir() / "embeddings.sqlite")
         self.memory = ChromaMemory(path=self.root / "memory", blobs=self.blobs, embedding=embedding)
