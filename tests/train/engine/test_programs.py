@@ -54,7 +54,8 @@ def tools(tmp_path_factory):
     quiet = {"idempotent_cache": None}
     pool = [get_tool("builtin:calculator", safety=quiet), get_tool("builtin:clock", safety=quiet),
             get_tool("builtin:file_reader", roots=[root], safety=quiet),
-            get_tool("builtin:memory_write", memory=_Memory(), safety=quiet), fetch_tool(),
+            get_tool("builtin:memory_write", memory=_Memory(), safety=quiet),
+            get_tool("builtin:memory_search", memory=_Memory(), safety=quiet), fetch_tool(),
             *make_decoder_tools(stand_in_decoders(), blobs=BlobStore(tmp_path_factory.mktemp("blobs"))),
             *everyday_tools()]
     return {t.name: t for t in pool}

@@ -295,6 +295,31 @@ def remember(rng: random.Random) -> Ask:
                lambda v, r=rng: _cannot("store notes for later", r), {"note": note})
 
 
+_SUBJECTS = {"I parked": "where I parked", "I owe": "the money I owe", "I prefer": "my seat preference",
+             "I started": "the sourdough starter", "Leo is": "Leo's allergy"}
+
+
+def _subject(note: str) -> str:
+    """What a note is about, as a user would ask for it: "my bike lock code is 4172" → "my bike lock code"."""
+    for start, subject in _SUBJECTS.items():
+        if note.startswith(start):
+            return subject
+    m = re.match(r"(.+?)\s+(is|are|expires|goes|lands)\b", note)
+    return m.group(1) if m else " ".join(note.split()[:3])
+
+
+def recall(rng: random.Random) -> Ask:
+    """Asking for something saved earlier: a search of the memory, answered from its hits."""
+    note = rng.choice(content.NOTES)
+    subject = _subject(note)
+    text = expand(rng.choice(_RECALL), rng, q=subject)
+    words = set(re.findall(r"[A-Za-z']+", note))  # a word of the subject the saved note itself holds
+    key = max([w for w in re.findall(r"[A-Za-z']+", subject) if w in words and w not in ("my", "the")] or [note],
+              key=len)
+    return Ask("recall", text, "memory_search", plan(call("memory_search", {"query": subject}), _say_hits(rng, key)),
+               lambda v, r=rng: _cannot("search your saved notes", r), {"note": note})
+
+
 def _say_hits(rng: random.Random, key: str) -> Callable[[View], str]:
     def answer(view: View) -> str:
         text = result_text(view)
@@ -480,7 +505,8 @@ def lights(rng: random.Random) -> Ask:
 
 
 INTENTS: dict[str, Callable[[random.Random], Ask]] = {
-    "arithmetic": arithmetic, "clock": clock, "web": web, "file": files, "remember": remember, "draw": draw,
+    "arithmetic": arithmetic, "clock": clock, "web": web, "file": files, "remember": remember, "recall": recall,
+    "draw": draw,
     "speak": speak, "weather": weather, "currency": currency, "units": units, "email": email,
     "calendar": calendar, "timer": timer, "stock": stock, "define": define, "country": country, "dice": dice,
     "todo": todo, "music": music, "news": news, "lights": lights,
@@ -488,7 +514,7 @@ INTENTS: dict[str, Callable[[random.Random], Ask]] = {
 """Intent name → generator. Tool-needing intents only; talk, documents and photos live elsewhere."""
 
 # how often each intent is drawn (the builtin tools the assistant ships with come first)
-WEIGHTS = {"arithmetic": 14, "clock": 8, "web": 7, "file": 7, "remember": 7, "draw": 6, "speak": 4,
+WEIGHTS = {"arithmetic": 14, "clock": 8, "web": 7, "file": 7, "remember": 7, "recall": 5, "draw": 6, "speak": 4,
            "weather": 3, "currency": 2, "units": 2, "email": 2, "calendar": 2, "timer": 2, "stock": 1.5,
            "define": 1.5, "country": 1.5, "dice": 1, "todo": 1.5, "music": 1, "news": 1, "lights": 1}
 
