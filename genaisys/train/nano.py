@@ -104,7 +104,7 @@ class NanoRecipe(BaseModel):
     refine_replay_prompts: int = 100
     refine_fact_prompts: int = 200
     refine_weights: dict[str, Any] = Field(
-        default_factory=lambda: {"intent": 50, "document": [24, 8], "talk": 8, "photo": 16, "shape": 6,
+        default_factory=lambda: {"intent": 50, "document": [24, 8], "talk": 8, "photo": 16, "shape": 6, "tell": 8,
                                  "followup": 45},
         description="turn mix of the refine stage's assistant threads (see programs.assistant.TURN_WEIGHTS)")
     align_lr: float = 1e-3

@@ -182,6 +182,88 @@ def shape_turn(rng: random.Random, verdict: str = "first", shades: str = "pure")
     return Turn("shape", blocks, plan(answer), facts={"shape": f"{label['color']} {label['shape']}", "answer": answer})
 
 
+# ------------------------------------------------------------------------------------- telling
+_NAMES = ("Maren", "Tobias", "Ines", "Kwame", "Lucia", "Ravi", "Sofia", "Emeka", "Hana", "Jonas", "Amara",
+          "Pavel", "Yuki", "Farid", "Clara", "Mateo")
+_CITIES = ("Lyon", "Utrecht", "Graz", "Tampere", "Bergen", "Valencia", "Krakow", "Leeds", "Ghent", "Turin",
+           "Aarhus", "Brno", "Cork", "Dresden")
+_PETS = (("cats", "cat"), ("dogs", "dog"), ("rabbits", "rabbit"), ("goldfish", "goldfish"), ("hamsters", "hamster"))
+_PET_NAMES = ("Pepper", "Biscuit", "Luna", "Olive", "Mango", "Pixel", "Juniper", "Toast", "Clementine", "Ziggy",
+              "Basil", "Noodle", "Waffle", "Poppy")
+_FAVOURITES = (("colour", ("green", "orange", "purple", "navy blue")), ("book", ("Dune", "Emma", "Beloved")),
+               ("fruit", ("mango", "pear", "kiwi", "cherries")), ("sport", ("tennis", "rowing", "handball")))
+_NUMBERS = ("lucky number", "locker number", "room number", "apartment number")
+_ORDINALS = ("first", "second", "third")
+
+
+def tell_turn(rng: random.Random) -> Turn:
+    """The user says something about themselves; the assistant acknowledges it (no tool), so that a
+    later turn can ask for it (`followup_turn`)."""
+    kind = rng.choice(["name", "pets", "favourite", "number"])
+    if kind == "name":
+        name, city = rng.choice(_NAMES), rng.choice(_CITIES)
+        text = expand(rng.choice(["My name is {n} and I live in {c}.", "Hi, I'm {n}. I live in {c}.",
+                                  "I'm {n}, and I'm based in {c}.", "Hello! {n} here, from {c}."]), rng, n=name, c=city)
+        reply = expand(rng.choice(["Nice to meet you, {n}! How can I help you today?",
+                                   "Hello {n}! {c} sounds lovely. What can I do for you?"]), rng, n=name, c=city)
+        facts = {"name": name, "city": city}
+    elif kind == "pets":
+        plural, single = rng.choice(_PETS)
+        names = rng.sample(_PET_NAMES, rng.choice([2, 3]))
+        count = {2: "two", 3: "three"}[len(names)]
+        listed = ", ".join(names[:-1]) + " and " + names[-1]
+        text = expand(rng.choice(["I have {k} {p} named {l}.", "I've got {k} {p}: {l}.", "My {k} {p} are called {l}."]),
+                      rng, k=count, p=plural, l=listed)
+        reply = expand(rng.choice(["{l} — lovely names! What would you like to know?",
+                                   "How nice, {k} {p}! How can I help?"]), rng, l=listed, k=count, p=plural)
+        facts = {"pets": names, "plural": plural, "count": count}
+    elif kind == "favourite":
+        thing, options = rng.choice(_FAVOURITES)
+        value = rng.choice(options)
+        text = expand(rng.choice(["My favourite {t} is {v}.", "By the way, my favourite {t} is {v}."]), rng, t=thing, v=value)
+        reply = expand(rng.choice(["Good choice! {V} it is.", "Noted — {v} is a great {t}."]), rng, v=value, t=thing,
+                       V=value[0].upper() + value[1:])
+        facts = {"thing": thing, "value": value}
+    else:
+        what, number = rng.choice(_NUMBERS), rng.randint(3, 97)
+        text = expand(rng.choice(["My {w} is {x}.", "Just so you know, my {w} is {x}."]), rng, w=what, x=number)
+        reply = expand(rng.choice(["Got it: your {w} is {x}.", "Okay, {x} — I'll keep that in mind."]), rng, w=what, x=number)
+        facts = {"number": number, "what": what}
+    return Turn("tell", text, plan(reply), facts={"tell": kind, **facts})
+
+
+def _told_followup(rng: random.Random, told: Turn, tools: Sequence[str]) -> Turn:
+    """A question about what the user said earlier in the thread, answered from the conversation."""
+    f = told.facts
+    if f["tell"] == "name":
+        if rng.random() < 0.5:
+            q = expand(rng.choice(["What is my name?", "Do you remember my name?", "What did I say my name was?"]), rng)
+            return Turn("recall_told", q, plan(f"Your name is {f['name']}."))
+        q = expand(rng.choice(["Which city do I live in?", "Where did I say I live?", "What city am I from?"]), rng)
+        return Turn("recall_told", q, plan(f"You live in {f['city']}."))
+    if f["tell"] == "pets":
+        names = f["pets"]
+        if rng.random() < 0.4:
+            q = expand(rng.choice(["How many {p} do I have?", "How many {p} did I tell you about?"]), rng, p=f["plural"])
+            return Turn("recall_told", q, plan(f"You have {f['count']} {f['plural']}: {', '.join(names)}."))
+        i = rng.randrange(len(names))
+        q = expand(rng.choice(["What is the name of the {o} one?", "What's the {o} {p} called?",
+                               "Which name did I give {o}?"]), rng, o=_ORDINALS[i], p=f["plural"].rstrip("s"))
+        return Turn("recall_told", q, plan(f"The {_ORDINALS[i]} one is {names[i]}."))
+    if f["tell"] == "favourite":
+        q = expand(rng.choice(["What is my favourite {t}?", "Do you remember my favourite {t}?"]), rng, t=f["thing"])
+        return Turn("recall_told", q, plan(f"Your favourite {f['thing']} is {f['value']}."))
+    if "calculator" in tools and rng.random() < 0.5:
+        n = rng.choice([2, 3, 4, 10, 12])
+        q = expand(rng.choice(["Multiply my {w} by {n}.", "What is my {w} times {n}?", "Add {n} to my {w}."]),
+                   rng, w=f["what"], n=n)
+        expression = f"{f['number']} + {n}" if q.startswith("Add") else f"{f['number']} * {n}"
+        return Turn("chain", q, plan(call("calculator", {"expression": expression}),
+                                     lambda v: intents._say_result(expression, rng)(v)), needs="calculator")
+    q = expand(rng.choice(["What is my {w}?", "What did I say my {w} was?"]), rng, w=f["what"])
+    return Turn("recall_told", q, plan(f"Your {f['what']} is {f['number']}."))
+
+
 def talk_turn(rng: random.Random, replay: dict[str, str]) -> Turn:
     prompt = rng.choice(sorted(replay))
     return Turn("talk", prompt, plan(replay[prompt]))
@@ -294,7 +376,7 @@ def followup_turn(rng: random.Random, earlier: Sequence[Turn], tools: Sequence[s
                                           "Can you repeat what was in the [photo|picture]?"]), rng)
             return Turn("recall_media", question, plan(f"I said: {said}"))
         options.append((1.0, recall_media))
-    asked = [t for t in earlier if isinstance(t.content, str)]
+    asked = [t for t in earlier if isinstance(t.content, str) and t.kind != "tell"]
     if asked:
         def recall_question() -> Turn:
             pick = rng.choice(["first", "last"])
@@ -307,6 +389,9 @@ def followup_turn(rng: random.Random, earlier: Sequence[Turn], tools: Sequence[s
                               rng)
             return Turn("recall_question", question, plan(f"You asked: \"{target.content}\""))
         options.append((0.3, recall_question))
+    told = [t for t in earlier if t.kind == "tell"]
+    if told:
+        options.append((2.5, lambda: _told_followup(rng, rng.choice(told), tools)))
     docs = [t for t in earlier if t.kind == "document" and t.facts.get("fact")]
     if docs:
         fact, subject = docs[-1].facts["fact"], docs[-1].facts.get("subject") or "that"
@@ -331,7 +416,7 @@ def _intent_turn(rng: random.Random, tools: Sequence[str]) -> Turn:
 
 
 # How often each kind of turn is drawn (documents: with / without a memory; follow-ups: not first).
-TURN_WEIGHTS = {"intent": 48, "document": (22, 8), "talk": 12, "photo": 7, "shape": 5, "followup": 35}
+TURN_WEIGHTS = {"intent": 48, "document": (22, 8), "talk": 12, "photo": 7, "shape": 5, "tell": 5, "followup": 35}
 
 
 def plan_thread(world: Any, rng: random.Random, replay: dict[str, str], *, weights: dict[str, Any] | None = None,
@@ -349,7 +434,8 @@ def plan_thread(world: Any, rng: random.Random, replay: dict[str, str], *, weigh
     kinds = []
     for i in range(n_turns):
         drawn = {"intent": mix["intent"], "document": mix["document"][0 if memory else 1], "talk": mix["talk"],
-                 "photo": mix["photo"], "shape": mix["shape"], "followup": mix["followup"] if i else 0}
+                 "photo": mix["photo"], "shape": mix["shape"], "tell": mix["tell"] if i < n_turns - 1 else 0,
+                 "followup": mix["followup"] if i else 0}
         kinds.append(rng.choices(list(drawn), list(drawn.values()))[0])
     # the needed tools first (each present with p = 0.85), then distractors up to 0..7 tools
     provisional = [_intent_turn(rng, ()) if k == "intent" else None for k in kinds]
@@ -383,6 +469,8 @@ def plan_thread(world: Any, rng: random.Random, replay: dict[str, str], *, weigh
             turns.append(photo_turn(world, rng, verdict))
         elif kind == "shape":
             turns.append(shape_turn(rng, verdict, shades))
+        elif kind == "tell":
+            turns.append(tell_turn(rng))
         else:
             turn = followup_turn(rng, turns, tools)
             turns.append(turn if turn is not None else talk_turn(rng, replay))

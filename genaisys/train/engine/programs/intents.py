@@ -291,8 +291,12 @@ def remember(rng: random.Random) -> Ask:
     done = _after(lambda v, r=rng: expand(r.choice(["Noted: {s}.", "Got it — I'll remember that {s}.",
                                                       "Saved: {s}.", "Done, I've stored that {s}."]), r, s=said),
                   "I couldn't save that: {error}")
-    return Ask("remember", text, "memory_write", plan(call("memory_write", {"text": note}), done),
-               lambda v, r=rng: _cannot("store notes for later", r), {"note": note})
+    # without a memory tool the note still lives in this conversation: say so rather than refuse
+    keep = lambda v, r=rng: expand(r.choice(["I can't save notes for later here, but I'll keep it in mind for this "  # noqa: E731
+                                             "conversation: {s}.", "I have no memory tool, so it's only noted in "
+                                             "this chat: {s}."]), r, s=said)
+    return Ask("remember", text, "memory_write", plan(call("memory_write", {"text": note}), done), keep,
+               {"note": note})
 
 
 _SUBJECTS = {"I parked": "where I parked", "I owe": "the money I owe", "I prefer": "my seat preference",
