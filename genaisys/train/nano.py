@@ -366,6 +366,10 @@ def train_nano(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> dic
         (recipe.output_dir / stage / "timing.json").write_text(json.dumps(timings[stage]))
         log(f"{stage}: {json.dumps(timings[stage])}")
     timings["total_s"] = round(time.perf_counter() - t0, 1)
+    timings["diversity"] = {part: json.loads(path.read_text()).get("all") for part, path in
+                            (("sft", recipe.output_dir / "data" / "diversity.json"),
+                             ("refine", recipe.output_dir / "data" / "diversity-refine.json"))
+                            if part in recipe.stages and path.is_file()}
     (recipe.output_dir / "timings.json").write_text(json.dumps(timings, indent=2))
     return {"core": recipe.output_dir / stages[-1][0] / "final", "timings": timings, "data": files}
 
@@ -493,6 +497,12 @@ def write_model_card(folder: str | Path, *, recipe: NanoRecipe, timings: dict[st
     demo = evaluation.get("demo") or []
     demo_rows = "\n".join(f"| {d['turn']} | {'✓' if d['right'] else '✗'} | {d['seconds']} | {d['answer'][:120]} |"
                           for d in demo)
+    spread = {part: d for part, d in (timings.get("diversity") or {}).items() if d}
+    diversity = ("\nHow varied the users' requests are (last user turn of each record; distinct n-grams over all "
+                 "n-grams,\nmean ROUGE-L between random pairs: lower is more varied):\n\n"
+                 "| data | requests | unique | distinct-2 | distinct-3 | mean ROUGE-L |\n|---|---|---|---|---|---|\n" +
+                 "\n".join(f"| {part} | {d['n']} | {d['unique']} | {d['distinct_2']} | {d['distinct_3']} | "
+                           f"{d['mean_rouge_l']} |" for part, d in spread.items()) + "\n") if spread else ""
     latency = evaluation.get("heldout_latency") or {}
     first_s, warm_s = latency.get("first_turn_s"), (latency.get("warm") or {}).get("median_s")
     first_s, warm_s = (round(v, 1) if isinstance(v, (int, float)) else v for v in (first_s, warm_s))
@@ -520,6 +530,7 @@ Trained on: {platform.machine()} CPU, {recipe.threads or torch.get_num_threads()
 
 {records.get('dropped_as_evaluation_material', 0) + records.get('refine_dropped_as_evaluation_material', 0)} composed records matched evaluation material (help topics, demo turns,
 held-out strings, evaluation photos) and were dropped (`genaisys.train.holdout`).
+{diversity}
 
 ## Training
 

@@ -20,7 +20,9 @@ def test_the_model_card_reports_every_figure(tmp_path):
                "align": {"steps": 75, "wall_s": 190.0, "samples_per_s": 6.3, "first_loss": 3.6,
                          "final_loss": 0.07, "peak_rss_mb": 2744, "from": "genaisys/core/nano"},
                "refine": {"steps": 40, "wall_s": 300.0, "samples_per_s": 0.5, "first_loss": 0.9,
-                          "final_loss": 0.3, "peak_rss_mb": 5000}, "total_s": 900.0}
+                          "final_loss": 0.3, "peak_rss_mb": 5000}, "total_s": 900.0,
+               "diversity": {"refine": {"n": 1900, "unique": 0.97, "distinct_1": 0.1, "distinct_2": 0.31,
+                                        "distinct_3": 0.52, "mean_rouge_l": 0.08}}}
     metrics = {"easy-vqa": {"accuracy": _metric(0.97)}, "tool-routing": {"accuracy": _metric(0.94)},
                **{f"pope-{s}": {"accuracy": _metric(0.96), "f1": _metric(0.955), "yes_ratio": _metric(0.5)}
                   for s in ("random", "popular", "adversarial")}}
@@ -37,6 +39,7 @@ def test_the_model_card_reports_every_figure(tmp_path):
     assert "0.970 [0.960, 0.980]" in body and "0.940" in body and "| pope-adversarial | 0.960" in body
     assert "| align ¹ | 75 | 190.0 | 6.3 | 3.6 → 0.07 | 2744 |" in body and "| refine | 40 | 300.0 |" in body
     assert "¹ Trained by an earlier run of the recipe" in body and "`genaisys/core/nano`" in body
+    assert "| refine | 1900 | 0.97 | 0.31 | 0.52 | 0.08 |" in body
     assert "| recorded programs | 640 |" in body and "7 composed records" in body and "keeps\n**1**" in body
     # out-of-distribution rows carry their target and whether it was met — missed ones say so
     assert "| tools | accuracy | 0.960 [0.950, 0.970] | ≥ 0.95 | ✓ |" in body
