@@ -294,9 +294,12 @@ _eval_commands()
 
 
 def _train_commands() -> None:
+    from genaisys.eval.cli import eval_app
+    from genaisys.improve.cli import mount
     from genaisys.train.cli import train_app
 
     app.add_typer(train_app, name="train", help="Train the core: align, sft, dpo, decoder stages and the nano recipe.")
+    mount(app, eval_app=eval_app, train_app=train_app)  # improve, train nano: they use training and evaluation
 
 
 _train_commands()

@@ -19,12 +19,31 @@ from urllib.parse import unquote, urlparse
 
 from genaisys.errors import MediaError
 
-__all__ = ["ATTACHED_TEMPLATE", "attachment_note", "load_image_block"]
+__all__ = ["ATTACHED_TEMPLATE", "attachment_note", "image_block", "load_image_block"]
 
 # How media the assistant produced (an image or sound a decoder made, attached to its answer)
 # reads when that answer is part of a later prompt: the core is told it is there, not shown it.
 ATTACHED_TEMPLATE = "[{kind} attached]"
 _MEDIA_KINDS = ("image", "image_url", "audio", "video", "file")
+
+
+def image_block(path: str | Path) -> dict[str, Any]:
+    """A LangChain v1 ``image`` content block carrying the file's bytes as base64.
+
+    The evaluation sends images this way and the training data inlines them the same way, so a
+    trained prompt and an evaluated one are the same bytes.
+
+    Example:
+        >>> import tempfile
+        >>> from PIL import Image
+        >>> path = Path(tempfile.mkdtemp()) / "dot.png"; Image.new("RGB", (2, 2)).save(path)
+        >>> block = image_block(path); block["type"], block["mime_type"]
+        ('image', 'image/png')
+    """
+    p = Path(path)
+    mime = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}.get(
+        p.suffix.lower(), "image/png")
+    return {"type": "image", "base64": base64.b64encode(p.read_bytes()).decode(), "mime_type": mime}
 
 
 def attachment_note(block: Any) -> str | None:

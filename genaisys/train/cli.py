@@ -9,8 +9,10 @@ Example:
     $ genaisys train sft --config my.yaml --set loop.grad_accum=4 --set lora.r=16 --max-steps 300
     $ genaisys train sft --config my.yaml --no-resume --output runs/sft-2
     $ genaisys train dpo --config my.yaml --dry-run      # print the resolved config, train nothing
-    $ genaisys train nano --scale 0.01                   # the nano recipe, align → sft (smoke size)
+    $ genaisys train nano --scale 0.01                   # the nano recipe (smoke size)
 
+``genaisys train nano`` evaluates and ships what it trained, so it uses the evaluation too: it is
+defined a layer up, in `genaisys.improve.cli`, and mounted here by the main CLI.
 Config errors print one line and exit with code 2; errors while training (a failed preflight, a
 corrupt checkpoint) reach the main CLI, which prints them as one line (exit 1; ``--debug`` shows
 the traceback).
@@ -134,53 +136,3 @@ def _command(stage: str):
 
 for _stage in STAGES:
     train_app.command(_stage, help=_HELP[_stage])(_command(_stage))
-
-
-@train_app.command("nano")
-def nano(
-    output: Path | None = typer.Option(None, "--output", "-o", help="Recipe folder (default runs/nano)."),
-    scale: float | None = typer.Option(None, "--scale", help="Multiply every data size (0.01: a smoke run)."),
-    seed: int | None = typer.Option(None, "--seed"),
-    threads: int | None = typer.Option(None, "--threads", help="torch threads."),
-    sets: list[str] | None = typer.Option(None, "--set", help="Any NanoRecipe field: sft_lr=3e-4 (repeatable)."),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
-    json_out: bool = typer.Option(False, "--json", help="Print the timings and paths as JSON."),
-    evaluate: bool = typer.Option(True, "--evaluate/--no-evaluate",
-                                  help="Evaluate the trained core into <output>/eval: the held-out suites (tools, "
-                                       "retrieval, follow-ups, shapes, photos, text), the demo, easy-VQA, POPE."),
-    ship: bool = typer.Option(False, "--ship", help="Copy the trained parts + model card to genaisys/core/nano "
-                                                    "(the default load_core('nano') loads); implies --evaluate."),
-) -> None:
-    """Train the embedded nano core with the shipped recipe: align → sft on recorded programs (genaisys.train.nano).
-
-    Each stage checkpoints and a finished stage is skipped, so rerunning continues an interrupted run.
-    ``genaisys train nano --ship`` is the command that made the shipped core.
-    """
-    from pydantic import ValidationError
-
-    from genaisys.train.nano import NanoRecipe, train_nano
-
-    fields = parse_overrides(sets or [])
-    flags = {"output_dir": str(output) if output is not None else None, "scale": scale, "seed": seed,
-             "threads": threads}
-    fields.update({k: v for k, v in flags.items() if v is not None})
-    fields["progress"] = progress
-    try:
-        recipe = NanoRecipe(**fields)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        typer.echo(f"error: bad nano recipe: {problems}", err=True)
-        raise typer.Exit(2) from None
-    log = (lambda line: None) if json_out else typer.echo
-    out = train_nano(recipe, log=log)
-    if evaluate or ship:
-        from genaisys.train.nano import evaluate_nano, ship_nano
-
-        evaluation = evaluate_nano(out["core"], recipe.output_dir / "eval", log=log)
-        out["evaluation"] = recipe.output_dir / "eval" / "nano_eval.json"
-        if ship:
-            out["shipped"] = ship_nano(out["core"], recipe=recipe, timings=out["timings"], evaluation=evaluation)
-    if json_out:
-        typer.echo(json.dumps(_jsonable(out), default=str))
-    else:
-        typer.echo(f"trained nano core: {out.get('core') if isinstance(out, dict) else out}")

@@ -30,7 +30,7 @@ gpt turn. ``docs/data-format.md`` has the full reference.
 
 `to_messages` gives exactly what `genaisys.core.ChatCore.render_prompt` takes: images become
 ``{"type": "image", "url": "/abs/path.png"}`` blocks (or, with ``inline_images=True``, the
-base64 block `genaisys.eval.task.image_block` builds — what the evaluation sends), tool calls an
+base64 block `genaisys.core.media.image_block` builds — what the evaluation sends), tool calls an
 ``AIMessage(content="", tool_calls=[...])``, tool results a ``ToolMessage``.
 
 Example:
@@ -547,7 +547,7 @@ def _image_block(path: str, inline: bool) -> dict[str, Any]:
     if path.startswith("data:"):
         return {"type": "image", "url": path}
     if inline:
-        from genaisys.eval.task import image_block  # the exact block the evaluation sends
+        from genaisys.core.media import image_block  # the exact block the evaluation sends
 
         return image_block(path)
     block: dict[str, Any] = {"type": "image", "url": path}

@@ -3,12 +3,12 @@
 No diffusion weights exist offline (DESIGN.md §7), so genaisys trains one (issue #6 item 3): a
 diffusers `UNet2DConditionModel` (`genaisys.tools.decoders.shapes.build_shape_unet`) learns
 DDPM's noise-prediction loss on 32×32 shape images drawn on the fly
-(`genaisys.train.shapes_data`), conditioned on the MiniLM sentence embedding of a prompt from
+(`genaisys.datasets.shapes`), conditioned on the MiniLM sentence embedding of a prompt from
 ``TRAIN_TEMPLATES`` (`encode_prompt`, ``(B, 1, 384)``). The prompt is dropped to the all-zero
 embedding 10% of the time so the sampler can use classifier-free guidance. An exponential
 moving average (EMA) of the weights is what gets saved. At the end the EMA model draws every
 colour-shape pair under the held-out phrasings (``HELDOUT_TEMPLATES``) and the OpenCV oracle
-(`genaisys.eval.shape_oracle`) scores them.
+(`genaisys.datasets.shape_oracle`) scores them.
 
 The documented command (its defaults are the shipped model's recipe: 1200 steps × batch 32,
 EMA 0.995, seed 0; the model card records the run):
@@ -52,7 +52,7 @@ from genaisys.tools.decoders.shapes import (
     encode_prompt,
     sample_images,
 )
-from genaisys.train.shapes_data import (
+from genaisys.datasets.shapes import (
     COLORS,
     HELDOUT_TEMPLATES,
     SHAPES,
@@ -273,7 +273,7 @@ def evaluate_shape_decoder(
     Returns:
         ``{"n", "accuracy", "color_accuracy", "shape_accuracy", "images_per_s", "per_template"}``.
     """
-    from genaisys.eval.shape_oracle import classify_shape_image
+    from genaisys.datasets.shape_oracle import classify_shape_image
 
     pairs = pairs if pairs is not None else [(c, s) for c in COLORS for s in SHAPES]
     jobs = [(prompt_for(c, s, t), c, s, t) for t in templates for c, s in pairs for _ in range(images_per_prompt)]
@@ -366,7 +366,7 @@ L2-normalised sentence embedding as a single token, `(B, 1, 384)`
 all-zero embedding; the prompt was dropped to it with probability {t['cond_drop']} in training.
 
 ## Data
-Drawn on the fly by `genaisys.train.shapes_data` (PIL, 4× supersampled): one circle, axis-aligned
+Drawn on the fly by `genaisys.datasets.shapes` (PIL, 4× supersampled): one circle, axis-aligned
 rectangle or upright isosceles triangle per image, random size and position, fully inside a white
 background, in the 8 easy-VQA colours (red, green, blue, yellow, teal, brown, gray, black — the
 CSS values easy-VQA draws with). {t['steps'] * t['batch_size']:,} images seen ({t['steps']} steps × batch {t['batch_size']}).
@@ -391,7 +391,7 @@ Command: `python -m genaisys.train.image_decoder --out tools/decoders/shapes_mod
 guidance scale {sampling['guidance_scale']}.
 
 ## Held-out oracle score
-Judge: `genaisys.eval.shape_oracle` (OpenCV; 100% right on 2,400 generated and 99.9% on 2,435
+Judge: `genaisys.datasets.shape_oracle` (OpenCV; 100% right on 2,400 generated and 99.9% on 2,435
 easy-VQA train images whose colour and shape are both known). Target ≥ 80%.
 
 {score}

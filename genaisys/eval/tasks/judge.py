@@ -29,7 +29,7 @@ from typing import Any
 
 from genaisys.errors import ConfigError
 from genaisys.eval.task import BaseTask, EvalItem, Prediction
-from genaisys.eval.tasks.easy_vqa import image_attributes, image_path
+from genaisys.datasets.easy_vqa import image_attributes, image_path
 
 __all__ = ["JUDGE_PROMPT", "JudgeTask", "parse_score"]
 

@@ -93,7 +93,7 @@ def test_build_shape_unet_checks_its_config():
 
 @pytest.mark.packaged
 def test_shipped_weights_draw_what_the_prompt_asks():
-    from genaisys.eval.shape_oracle import classify_shape_image
+    from genaisys.datasets.shape_oracle import classify_shape_image
 
     decoder = ShapeImageDecoder()  # the shipped folder and the packaged MiniLM
     assert DEFAULT_FOLDER.joinpath("MODEL_CARD.md").is_file()

@@ -179,7 +179,7 @@ def test_the_assistant_graph_with_images_in_the_blob_store(tmp_path):
 
 
 def test_session_failures_join_the_adversarial_set_and_come_back_as_data(recorded, tmp_path):
-    from genaisys.train.engine.failures import append_adversarial, failures_to_records
+    from genaisys.improve.failures import append_adversarial, failures_to_records
 
     b = _ai(recorded, "b")
     store = FeedbackStore()

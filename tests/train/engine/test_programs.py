@@ -159,7 +159,7 @@ def test_shapes_are_drawn_as_labelled_and_yes_no_questions_are_balanced():
     import numpy as np
 
     from genaisys.train.engine.shapes import render_varied, shape_question
-    from genaisys.train.shapes_data import COLORS, SHAPES
+    from genaisys.datasets.shapes import COLORS, SHAPES
 
     rng = random.Random(0)
     for color in COLORS:
