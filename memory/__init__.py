@@ -40,7 +40,7 @@ _EXPORTS = {
     "ChromaMemoryConfig": "genaisys.memory.chroma",
     "build_memory": "genaisys.memory.chroma",
     "Hit": "genaisys.memory.chroma",
-    "IngestReport": "genaisys.memory.chroma",
+    "IngestReport": "genaisys.memory.ingest",
     "ChromaStore": "genaisys.memory.store",
     "EfficientNetImageEmbedding": "genaisys.memory.image_embeddings",
     "HashingEmbedding": "genaisys.memory.embeddings",
@@ -49,7 +49,8 @@ _EXPORTS = {
 
 if TYPE_CHECKING:
     from genaisys.memory.blobs import BlobStore
-    from genaisys.memory.chroma import ChromaMemory, ChromaMemoryConfig, Hit, IngestReport, build_memory
+    from genaisys.memory.chroma import ChromaMemory, ChromaMemoryConfig, Hit, build_memory
+    from genaisys.memory.ingest import IngestReport
     from genaisys.memory.embeddings import HashingEmbedding, SentenceTransformerEmbedding
     from genaisys.memory.image_embeddings import EfficientNetImageEmbedding
     from genaisys.memory.store import ChromaStore
