@@ -30,6 +30,7 @@ __all__ = [
     "IngestReport",
     "SentenceTransformerEmbedding",
     "build_memory",
+    "register_embedding",
 ]
 
 from genaisys._lazy import lazy_exports
@@ -39,6 +40,7 @@ _EXPORTS = {
     "ChromaMemory": "genaisys.memory.chroma",
     "ChromaMemoryConfig": "genaisys.memory.chroma",
     "build_memory": "genaisys.memory.chroma",
+    "register_embedding": "genaisys.memory.chroma",
     "Hit": "genaisys.memory.chroma",
     "IngestReport": "genaisys.memory.ingest",
     "ChromaStore": "genaisys.memory.store",
@@ -49,7 +51,7 @@ _EXPORTS = {
 
 if TYPE_CHECKING:
     from genaisys.memory.blobs import BlobStore
-    from genaisys.memory.chroma import ChromaMemory, ChromaMemoryConfig, Hit, build_memory
+    from genaisys.memory.chroma import ChromaMemory, ChromaMemoryConfig, Hit, build_memory, register_embedding
     from genaisys.memory.ingest import IngestReport
     from genaisys.memory.embeddings import HashingEmbedding, SentenceTransformerEmbedding
     from genaisys.memory.image_embeddings import EfficientNetImageEmbedding

@@ -38,12 +38,13 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from genaisys.errors import ConfigError, MediaError, MemoryStoreError, UnknownNameError
+from genaisys._registry import Registry
+from genaisys.errors import ConfigError, MediaError, MemoryStoreError
 from genaisys.memory.blobs import BlobStore, is_blob_id
 from genaisys.memory.embeddings import HashingEmbedding, SentenceTransformerEmbedding
 from genaisys.memory.image_embeddings import EfficientNetImageEmbedding, load_image_array
@@ -57,11 +58,12 @@ from genaisys.memory.ingest import (
     ingest,
 )
 from genaisys.memory.readers import AUDIO_SUFFIXES, IMAGE_SUFFIXES, MEDIA_SUFFIXES, VIDEO_SUFFIXES
+from genaisys.types import Embedding
 
 # IngestReport, SkippedFile and the suffix tables live in genaisys.memory.ingest / .readers; re-exported here.
 __all__ = ["AUDIO_SUFFIXES", "DEFAULT_HNSW", "DEFAULT_PATH", "EMBEDDINGS", "IMAGE_SUFFIXES", "MEDIA_SUFFIXES",
            "VIDEO_SUFFIXES", "ChromaMemory", "ChromaMemoryConfig", "Hit", "IngestReport", "SkippedFile",
-           "build_embedding", "build_memory"]
+           "build_embedding", "build_memory", "register_embedding"]
 
 DEFAULT_PATH = Path(".genaisys") / "memory"
 """Where an embedded memory lives when no path is given (relative to the working directory)."""
@@ -161,8 +163,8 @@ class ChromaMemory:
         path: str | Path | None = None,
         *,
         collection: str = "genaisys",
-        embedding: Any | None = None,
-        image_embedding: Any | None = None,
+        embedding: Embedding | None = None,
+        image_embedding: Embedding | Literal[False] | None = None,
         client: Any | None = None,
         blobs: BlobStore | str | Path | None = None,
         batch_size: int = 128,
@@ -718,14 +720,27 @@ def _sniff_image_mime(data: bytes) -> str | None:
     return "image/webp" if data[8:12] == b"WEBP" else None
 
 
-EMBEDDINGS: dict[str, Callable[[str], Any]] = {
+EMBEDDINGS = Registry("embedding", {
     "sentence-transformer": lambda arg: SentenceTransformerEmbedding(arg or "minilm"),
     "hashing": lambda arg: HashingEmbedding(int(arg) if arg else 64),
     "efficientnet-lite0": lambda arg: EfficientNetImageEmbedding(arg or "efficientnet-lite0"),
-}
+}, pattern=r"[a-z][a-z0-9_.\-]*", hint="'sentence-transformer' or 'my-embedding'")
 """The embedding registry (and allow-list): ``"kind"`` or ``"kind:argument"`` → a registered Chroma
 embedding function. ``sentence-transformer:<model folder or id>`` (default the packaged MiniLM),
-``hashing:<dim>``, ``efficientnet-lite0[:<weights .pth>]``."""
+``hashing:<dim>``, ``efficientnet-lite0[:<weights .pth>]``; add one with `register_embedding`."""
+
+
+def register_embedding(kind: str, factory: Callable[[str], Any], *, replace: bool = False) -> None:
+    """Make ``"kind[:argument]"`` specs build ``factory(argument)`` (``""`` when none is given).
+
+    The factory must return an embedding function Chroma knows (decorated with
+    ``chromadb.utils.embedding_functions.register_embedding_function``), or a new process cannot
+    reopen the collection.
+
+    Raises:
+        ConfigError: a malformed kind, or a taken one without ``replace``.
+    """
+    EMBEDDINGS.register(kind, factory, replace=replace)
 
 
 def build_embedding(spec: str) -> Any:
@@ -740,10 +755,9 @@ def build_embedding(spec: str) -> Any:
         ConfigError: the argument is invalid (``hashing:abc``).
     """
     kind, _, arg = spec.partition(":")
-    if kind not in EMBEDDINGS:
-        raise UnknownNameError("embedding", kind, list(EMBEDDINGS))
+    factory, _ = EMBEDDINGS.resolve(kind)
     try:
-        return EMBEDDINGS[kind](arg)
+        return factory(arg)
     except ValueError as exc:
         raise ConfigError(f"bad embedding spec {spec!r}: {exc}") from exc
 

@@ -51,7 +51,7 @@ from langchain_core.messages import (
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import ConfigDict, PrivateAttr
+from pydantic import ConfigDict, PrivateAttr, SkipValidation
 
 from genaisys.core.generation import GenerationEngine, _Stopper, _vcd_config
 from genaisys.core.media import attachment_note, load_image_block
@@ -66,6 +66,7 @@ from genaisys.core.toolcall import (
     render_tools_prompt,
 )
 from genaisys.errors import ConfigError, CoreError, GenaisysError, MediaError
+from genaisys.types import BlobReader
 
 __all__ = ["ChatCore", "load_image_block"]  # load_image_block: re-exported from genaisys.core.media
 
@@ -124,7 +125,7 @@ class ChatCore(BaseChatModel):
     core: Any = None
     language_model: Any = None
     tokenizer: Any = None
-    blobs: Any = None
+    blobs: SkipValidation[BlobReader | None] = None
     max_new_tokens: int = 256
     max_tokens: int | None = None
     stop: list[str] | None = None

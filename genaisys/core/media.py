@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from genaisys.errors import MediaError
+from genaisys.types import BlobReader
 
 __all__ = ["ATTACHED_TEMPLATE", "attachment_note", "image_block", "load_image_block"]
 
@@ -81,7 +82,7 @@ def _read_path(path: Path, where: str) -> bytes:
     return path.read_bytes()
 
 
-def _from_url(url: str, blobs: Any) -> Any:
+def _from_url(url: str, blobs: BlobReader | None) -> Any:
     if url.startswith("data:"):
         header, _, payload = url.partition(",")
         if ";base64" not in header:
@@ -107,7 +108,7 @@ def _b64(payload: str, where: str) -> bytes:
         raise MediaError(f"the base64 image data in {where} is corrupt ({exc})") from exc
 
 
-def _from_blob(blob_id: str, blobs: Any) -> Any:
+def _from_blob(blob_id: str, blobs: BlobReader | None) -> Any:
     if blobs is None:
         raise MediaError(f"image block names blob {blob_id!r} but this ChatCore has no blob store; "
                          "pass blobs=<store with .path(blob_id)> to ChatCore")
@@ -118,7 +119,7 @@ def _from_blob(blob_id: str, blobs: Any) -> Any:
     return _open_image(_read_path(path, f"blob {blob_id}"), f"blob {blob_id}")
 
 
-def load_image_block(block: dict[str, Any], blobs: Any = None) -> Any:
+def load_image_block(block: dict[str, Any], blobs: BlobReader | None = None) -> Any:
     """One LangChain / OpenAI image content block → an RGB ``PIL.Image``.
 
     Raises:

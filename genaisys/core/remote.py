@@ -49,10 +49,11 @@ from langchain_core.messages import (
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, SkipValidation
 
 from genaisys.core.toolcall import TOOL_CALL_ERROR_TEMPLATE, new_tool_call_id
 from genaisys.errors import ConfigError, CoreError, MediaError
+from genaisys.types import BlobReader
 
 __all__ = ["RemoteCore"]
 
@@ -117,7 +118,7 @@ class RemoteCore(BaseChatModel):
     temperature: float | None = None
     top_p: float | None = None
     stop: list[str] | None = None
-    blobs: Any = None
+    blobs: SkipValidation[BlobReader | None] = None
     extra_body: dict[str, Any] = Field(default_factory=dict)
     transport: Any = None
 

@@ -71,6 +71,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from genaisys.errors import ConfigError, GenaisysError, ToolError
+from genaisys.types import Blobs, Memory
 
 __all__ = [
     "ApiError",
@@ -544,8 +545,8 @@ def _ensure_worker_threads(count: int) -> None:
 
 def create_app(core: Any, *, api_key: str | None = None, allow_no_auth_on_loopback: bool = False,
                max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, model_id: str = "genaisys-nano",
-               memory: Any = None, graphs: dict[str, Any] | None = None, embedder: Any = None,
-               fetcher: Any = None, worker_threads: int = 64, blobs: Any = None) -> FastAPI:
+               memory: Memory | None = None, graphs: dict[str, Any] | None = None, embedder: Any = None,
+               fetcher: Any = None, worker_threads: int = 64, blobs: Blobs | None = None) -> FastAPI:
     """Build the OpenAI-compatible app around a LangChain chat model.
 
     Args:

@@ -58,6 +58,7 @@ from urllib.parse import unquote, urlparse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from genaisys.errors import ConfigError
+from genaisys.types import BlobReader
 
 __all__ = [
     "IMAGE_MARK",
@@ -701,7 +702,7 @@ def to_preference(record: Mapping[str, Any] | Record, base_dir: str | Path | Non
 
 
 # ---------------------------------------------------------------------------------------------- inverse
-def _block_image_path(block: Mapping[str, Any], image_dir: Path | None, blobs: Any) -> str:
+def _block_image_path(block: Mapping[str, Any], image_dir: Path | None, blobs: BlobReader | None) -> str:
     kind = block.get("type")
     url = None
     if kind == "image_url":
@@ -763,7 +764,7 @@ def _text_of(msg: Any) -> str:
 
 
 def from_messages(messages: Sequence[Any], tools: Sequence[Any] | None = None, *, id: str,
-                  image_dir: str | Path | None = None, blobs: Any = None, require_answer: bool = True,
+                  image_dir: str | Path | None = None, blobs: BlobReader | None = None, require_answer: bool = True,
                   **extra: Any) -> dict[str, Any]:
     """LangChain messages → one record (the inverse of `to_messages`), validated.
 

@@ -2,7 +2,7 @@
 
 The layers, from the bottom:
 
-1. ``genaisys`` itself, ``errors``, ``_optional``, ``_lazy``, ``assets`` — no torch at import;
+1. ``genaisys`` itself, ``errors``, ``_optional``, ``_lazy``, ``_registry``, ``types``, ``assets`` — no torch at import;
 2. ``core`` (the CPU), ``tools``, ``memory`` (peripherals and storage), ``datasets`` (the data
    training and evaluation share) — the core imports no peripheral;
 3. ``graphs`` (the programs);
@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[2]
 FOLDERS = {"genaisys": ROOT / "genaisys", "genaisys.tools": ROOT / "tools",
            "genaisys.graphs": ROOT / "graphs", "genaisys.memory": ROOT / "memory"}
 HEAVY = ["torch", "transformers", "diffusers", "chromadb", "sentence_transformers"]
-LAYER_1 = {"genaisys", "genaisys.errors", "genaisys._optional", "genaisys._lazy", "genaisys.assets", "genaisys.types"}
+LAYER_1 = {"genaisys", "genaisys.errors", "genaisys._optional", "genaisys._lazy", "genaisys._registry", "genaisys.assets",
+           "genaisys.types"}
 LAYER_2 = ("genaisys.core", "genaisys.tools", "genaisys.memory", "genaisys.datasets")
 LAYER_3 = ("genaisys.graphs",)
 LAYER_5 = ("genaisys.improve", "genaisys.cli")

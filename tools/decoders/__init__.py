@@ -42,6 +42,7 @@ __all__ = [
     "list_decoders",
     "read_params",
     "register_decoder",
+    "unregister_decoder",
 ]
 
 from genaisys._lazy import lazy_exports
@@ -62,13 +63,19 @@ _EXPORTS = {
     "build_decoder": "genaisys.tools.decoders.registry",
     "list_decoders": "genaisys.tools.decoders.registry",
     "register_decoder": "genaisys.tools.decoders.registry",
+    "unregister_decoder": "genaisys.tools.decoders.registry",
 }
 
 if TYPE_CHECKING:
     from genaisys.tools.decoders.audio import DiffusersAudioDecoder, DiffusersAudioDecoderConfig
     from genaisys.tools.decoders.base import DecodedArtifact, RecordedDecoder, read_params
     from genaisys.tools.decoders.image import DiffusersImageDecoder, DiffusersImageDecoderConfig
-    from genaisys.tools.decoders.registry import build_decoder, list_decoders, register_decoder
+    from genaisys.tools.decoders.registry import (
+        build_decoder,
+        list_decoders,
+        register_decoder,
+        unregister_decoder,
+    )
     from genaisys.tools.decoders.shapes import ShapeImageDecoder
     from genaisys.tools.decoders.speech import SpeechDecoder, SpeechDecoderConfig
     from genaisys.tools.decoders.video import DiffusersVideoDecoder, DiffusersVideoDecoderConfig

@@ -36,6 +36,7 @@ from genaisys.tools.decoders.base import (
     merge_settings,
     write_artifact,
 )
+from genaisys.types import Blobs
 
 __all__ = ["SpeechDecoder", "SpeechDecoderConfig", "espeak_ng_path"]
 
@@ -86,7 +87,7 @@ class SpeechDecoder:
 
     kind = "speech"
 
-    def __init__(self, config: SpeechDecoderConfig | None = None, *, blobs: Any = None, **kwargs: Any) -> None:
+    def __init__(self, config: SpeechDecoderConfig | None = None, *, blobs: Blobs | None = None, **kwargs: Any) -> None:
         self.config = config = build_config(SpeechDecoderConfig, config, kwargs)
         self.output_dir = (config.output_dir or default_output_dir()).expanduser()
         self._blobs = make_blob_store(blobs, self.output_dir) if blobs is not None else None

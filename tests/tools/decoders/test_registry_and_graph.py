@@ -19,7 +19,7 @@ from genaisys.tools.decoders import (
     read_params,
     register_decoder,
 )
-from genaisys.tools.decoders.registry import _REGISTRY
+from genaisys.tools.decoders.registry import unregister_decoder
 from tests.graphs.fakes import ScriptedChatModel, call
 from tests.tools.decoders.conftest import espeak_or_skip
 
@@ -37,7 +37,7 @@ def test_registry_names_build_and_unknown_lists_known(tmp_path):
         with pytest.raises(ConfigError, match="already registered"):
             register_decoder("speech:slow", SpeechDecoder)
     finally:
-        _REGISTRY.pop("speech:slow")
+        unregister_decoder("speech:slow")
     with pytest.raises(ConfigError, match="look like"):
         register_decoder("Bad Name", SpeechDecoder)
 
