@@ -745,6 +745,8 @@ def _block_image_path(block: Mapping[str, Any], image_dir: Path | None, blobs: B
 
 
 def _text_of(msg: Any) -> str:
+    """A message's text as ChatCore renders it: langchain-core's ``.text`` plus a note for each medium
+    an answer carries (``[image attached]``), which ``.text`` leaves out."""
     from langchain_core.messages import AIMessage
 
     from genaisys.core.media import attachment_note
