@@ -29,7 +29,7 @@ import torch
 from genaisys.tools.decoders.shapes import DEFAULT_FOLDER, ShapeImageDecoder
 
 from genaisys.datasets.shape_oracle import oracle_accuracy
-from genaisys.train.image_decoder import evaluate_shape_decoder
+from genaisys.train.shape_decoder import evaluate_shape_decoder
 from genaisys.datasets.shapes import (
     HELDOUT_TEMPLATES,
     TRAIN_TEMPLATES,

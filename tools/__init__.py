@@ -15,7 +15,7 @@ One component per file:
 - ``memory_tools.py`` ``builtin:memory_search`` / ``builtin:memory_write`` over any memory
 - ``clock.py``        ``builtin:clock`` — the current date and time in a timezone
 - ``mcp_client.py``   MCP servers' tools as ``"mcp:<server>/<tool>"`` (`load_mcp_tools`, `MCPConnection`)
-- ``mcp_server.py``   genaisys tools served over MCP (`serve_mcp`, ``python -m genaisys.tools.mcp_server``)
+- ``mcp_server.py``   genaisys tools served over MCP (`serve_mcp`, ``genaisys mcp serve``)
 
 Example:
     >>> from genaisys.tools import get_tool

@@ -136,3 +136,78 @@ def _command(stage: str):
 
 for _stage in STAGES:
     train_app.command(_stage, help=_HELP[_stage])(_command(_stage))
+
+
+@train_app.command("data")
+def data(
+    out: Path = typer.Option(..., "--out", help="Output folder."),
+    seed: int = typer.Option(0, "--seed"),
+    captions: int = typer.Option(4000, "--captions", help="Caption records."),
+    qa: int = typer.Option(6000, "--qa", help="easy-VQA question records."),
+    pope: int = typer.Option(2000, "--pope", help="POPE probe records."),
+    tools: int = typer.Option(2000, "--tools", help="Tool-use conversation records."),
+    pope_pairs: int = typer.Option(1000, "--pope-pairs", help="POPE preference pairs (DPO)."),
+    heldout_routing: int = typer.Option(200, "--heldout-routing", help="Held-out tool-routing items."),
+) -> None:
+    """Write the nano core's offline training data (easy-VQA train split, tool-use train phrasings) and
+    held-out routing items (`genaisys.train.engine.mix.write_nano_data`)."""
+    from genaisys.train.engine.mix import MixSizes, write_nano_data
+
+    sizes = MixSizes(captions=captions, qa=qa, pope=pope, tools=tools, pope_pairs=pope_pairs,
+                     heldout_routing=heldout_routing)
+    for name, path in write_nano_data(out, sizes, seed=seed).items():
+        typer.echo(f"{name:22s} {path}")
+
+
+@train_app.command("shape-decoder")
+def shape_decoder(
+    out: Path | None = typer.Option(None, "--out", help="Output folder (config.json, model.safetensors, "
+                                                        "metrics.jsonl)."),
+    embeddings: Path | None = typer.Option(None, "--embeddings", help="Train from precomputed prompt embeddings "
+                                                                      "(no MiniLM needed)."),
+    export_embeddings: Path | None = typer.Option(None, "--export-embeddings",
+                                                  help="Only write every prompt's MiniLM embedding to this file."),
+    steps: int = typer.Option(1200, "--steps"),
+    batch_size: int = typer.Option(32, "--batch-size"),
+    lr: float = typer.Option(1e-3, "--lr"),
+    seed: int = typer.Option(0, "--seed"),
+    ema_decay: float = typer.Option(0.995, "--ema-decay"),
+    device: str = typer.Option("cpu", "--device"),
+    threads: int = typer.Option(1, "--threads"),
+    channels: str = typer.Option("32,64,64", "--channels", help="block_out_channels, comma-separated."),
+    eval_images_per_prompt: int = typer.Option(2, "--eval-images-per-prompt"),
+    holdout_pairs: str = typer.Option("", "--holdout-pairs", help="colour:shape pairs never trained on, e.g. "
+                                                                  "blue:triangle,gray:circle."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar (metrics.jsonl is still "
+                                                                  "written)."),
+) -> None:
+    """Train genaisys's own shape decoder, the offline image decoder (`genaisys.train.shape_decoder`).
+
+    Not the ``decoder`` stage, which aligns the core's output projector to a decoder.
+    """
+    from genaisys.tools.decoders.shapes import ShapeUNetConfig
+    from genaisys.train.shape_decoder import (
+        PrecomputedTextEncoder,
+        ShapeDecoderTrainConfig,
+        export_prompt_embeddings,
+        train_shape_decoder,
+    )
+
+    if export_embeddings:
+        n = export_prompt_embeddings(export_embeddings)
+        typer.echo(f"wrote {n} prompt embeddings to {export_embeddings}")
+        return
+    if out is None:
+        typer.echo("error: --out is required (or --export-embeddings)", err=True)
+        raise typer.Exit(2)
+    config = ShapeDecoderTrainConfig(
+        steps=steps, batch_size=batch_size, lr=lr, seed=seed, device=device, ema_decay=ema_decay,
+        num_threads=threads, output_dir=out, eval_images_per_prompt=eval_images_per_prompt,
+        progress=not no_progress,
+        holdout_pairs=[tuple(x.split(":", 1)) for x in holdout_pairs.split(",") if x],
+        unet=ShapeUNetConfig(block_out_channels=tuple(int(c) for c in channels.split(","))),
+    )
+    encoder = PrecomputedTextEncoder.from_file(embeddings) if embeddings else None
+    result = train_shape_decoder(config, text_encoder=encoder)
+    summary = {k: v for k, v in dataclasses.asdict(result).items() if k != "losses"}
+    typer.echo(json.dumps(summary, indent=2, default=str))

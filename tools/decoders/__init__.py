@@ -7,7 +7,7 @@ Exported lazily (PEP 562): importing the package loads neither torch nor diffuse
 - ``image.py``    `DiffusersImageDecoder` — any diffusers text-to-image pipeline → PNG
 - ``audio.py``    `DiffusersAudioDecoder` — AudioLDM-family text-to-audio → WAV
 - ``video.py``    `DiffusersVideoDecoder` — diffusers text-to-video → MP4 (H.264)
-- ``speech.py``   `SpeechDecoder` — espeak-ng text-to-speech → WAV
+- ``speech.py``   `EspeakSpeechDecoder` — espeak-ng text-to-speech → WAV
 - ``shapes.py``   `ShapeImageDecoder` — genaisys's own small text-to-shape diffusion model (shipped weights)
 - ``base.py``     output writing (blob store + file + JSON sidecar of the generation
   parameters; `RecordedDecoder` gives any bytes-returning decoder the same), pipeline loading
@@ -36,8 +36,8 @@ __all__ = [
     "DiffusersVideoDecoderConfig",
     "RecordedDecoder",
     "ShapeImageDecoder",
-    "SpeechDecoder",
-    "SpeechDecoderConfig",
+    "EspeakSpeechDecoder",
+    "EspeakSpeechDecoderConfig",
     "build_decoder",
     "list_decoders",
     "read_params",
@@ -58,6 +58,9 @@ _EXPORTS = {
     "DiffusersAudioDecoderConfig": "genaisys.tools.decoders.audio",
     "DiffusersVideoDecoder": "genaisys.tools.decoders.video",
     "DiffusersVideoDecoderConfig": "genaisys.tools.decoders.video",
+    "EspeakSpeechDecoder": "genaisys.tools.decoders.speech",
+    "EspeakSpeechDecoderConfig": "genaisys.tools.decoders.speech",
+    # the old names, deprecated (genaisys.tools.decoders.speech warns when they are used)
     "SpeechDecoder": "genaisys.tools.decoders.speech",
     "SpeechDecoderConfig": "genaisys.tools.decoders.speech",
     "build_decoder": "genaisys.tools.decoders.registry",
@@ -77,7 +80,7 @@ if TYPE_CHECKING:
         unregister_decoder,
     )
     from genaisys.tools.decoders.shapes import ShapeImageDecoder
-    from genaisys.tools.decoders.speech import SpeechDecoder, SpeechDecoderConfig
+    from genaisys.tools.decoders.speech import EspeakSpeechDecoder, EspeakSpeechDecoderConfig
     from genaisys.tools.decoders.video import DiffusersVideoDecoder, DiffusersVideoDecoderConfig
 
 

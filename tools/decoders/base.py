@@ -19,7 +19,7 @@ Example:
     >>> root = tempfile.mkdtemp()
     >>> art = write_artifact(b"RIFF....", kind="speech", suffix=".wav", mime_type="audio/wav",
     ...                      params={"text": "hi"}, output_dir=root, blobs=BlobStore(root + "/blobs"),
-    ...                      decoder="SpeechDecoder")
+    ...                      decoder="EspeakSpeechDecoder")
     >>> art.path.name.startswith("speech-"), read_params(art.path)["params"]
     (True, {'text': 'hi'})
 """

@@ -27,7 +27,7 @@ _REGISTRY = Registry("decoder", {
     "image": "genaisys.tools.decoders.image:DiffusersImageDecoder",
     "audio": "genaisys.tools.decoders.audio:DiffusersAudioDecoder",
     "video": "genaisys.tools.decoders.video:DiffusersVideoDecoder",
-    "speech": "genaisys.tools.decoders.speech:SpeechDecoder",
+    "speech": "genaisys.tools.decoders.speech:EspeakSpeechDecoder",
     "image:shapes": "genaisys.tools.decoders.registry:build_shapes_decoder",
 }, pattern=r"[a-z][a-z0-9_]*(:[A-Za-z0-9_.\-]+)?", hint="'image' or 'image:my_model'")
 

@@ -1,7 +1,7 @@
 """genaisys's own offline image decoder: a small text-conditioned diffusion model that draws shapes.
 
 No diffusion weights can be downloaded offline (docs/architecture.md), so genaisys trains its own
-(`genaisys.train.image_decoder`): a diffusers `UNet2DConditionModel` in 32×32 pixel space (no
+(`genaisys.train.shape_decoder`): a diffusers `UNet2DConditionModel` in 32×32 pixel space (no
 VAE) that draws one easy-VQA-style coloured circle, rectangle or triangle on white, conditioned
 on text. The trained weights ship beside this file in ``shapes_model/`` with a model card.
 
@@ -208,7 +208,7 @@ class ShapeImageDecoder:
     """Text (or signal-token embeddings) → a PNG of one coloured shape, with genaisys's own weights.
 
     Args:
-        folder: a folder written by `genaisys.train.image_decoder.train_shape_decoder`
+        folder: a folder written by `genaisys.train.shape_decoder.train_shape_decoder`
             (``config.json`` + ``model.safetensors``); default: the shipped ``shapes_model/``.
         device: torch device for the UNet.
         text_encoder: a SentenceTransformer to use instead of the packaged MiniLM (tests).
@@ -236,7 +236,7 @@ class ShapeImageDecoder:
         config_path, weights_path = self.folder / _CONFIG_FILE, self.folder / _WEIGHTS_FILE
         if not config_path.is_file() or not weights_path.is_file():
             raise AssetError(f"{self.folder} is not a shape decoder folder (needs {_CONFIG_FILE} and "
-                             f"{_WEIGHTS_FILE}); train one with genaisys.train.image_decoder.train_shape_decoder")
+                             f"{_WEIGHTS_FILE}); train one with genaisys.train.shape_decoder.train_shape_decoder")
         self.config: dict[str, Any] = json.loads(config_path.read_text())
         unet = build_shape_unet(ShapeUNetConfig(**self.config["unet"]))
         missing, unexpected = unet.load_state_dict(load_file(str(weights_path)), strict=False)

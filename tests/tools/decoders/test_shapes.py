@@ -17,7 +17,7 @@ from genaisys.tools.decoders.shapes import (
 from PIL import Image
 
 from genaisys.errors import AssetError, ConfigError
-from tests.train.test_image_decoder import TINY_UNET, BagOfWordsEncoder
+from tests.train.test_shape_decoder import TINY_UNET, BagOfWordsEncoder
 
 # diffusers' DPMSolverMultistepScheduler.set_timesteps calls np.array on a torch tensor; numpy 2 warns.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't
 
 @pytest.fixture(scope="module")
 def tiny_folder(tmp_path_factory):
-    from genaisys.train.image_decoder import (
+    from genaisys.train.shape_decoder import (
         ShapeDecoderTrainConfig,
         train_shape_decoder,
     )
