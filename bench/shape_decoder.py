@@ -6,7 +6,7 @@ shows the colour and the shape the prompt names:
 
 - **ground truth**: shapes drawn by `genaisys.datasets.shapes` — the oracle's own ceiling;
 - **held-out phrasings** (``HELDOUT_TEMPLATES``, never seen in training) with the shipped
-  sampling settings — the issue's target row: goal ≥ 80% agreement;
+  sampling settings — the target row: goal ≥ 80% agreement;
 - **training phrasings** (``TRAIN_TEMPLATES``) — how much the unseen wording costs;
 - **held-out, no guidance** (guidance 1.0) — what classifier-free guidance buys;
 - **held-out, DDIM** instead of DPM-Solver++ at the same step count;

@@ -6,7 +6,7 @@ medium — by a policy you can replace — whether the core reads it natively (i
 a *textualizer* turns it into text first, recording each decision and its reason in
 ``perception``. ``textualize`` runs the textualizers and swaps those media blocks for their text.
 
-On the way out, decoders are **tools** (DESIGN.md §2: a decoder call is a typed tool call,
+On the way out, decoders are **tools** (docs/architecture.md, "The CPU": a decoder call is a typed tool call,
 inspectable and gateable like any other): :func:`make_decoder_tools` wraps each decoder as
 ``generate_image`` / ``generate_audio`` / ``generate_video`` / ``speak``, storing what it makes
 in the blob store and handing the graph an :class:`~genaisys.graphs.state.Artifact`.

@@ -81,7 +81,7 @@ __all__ = [
 ToolSpec = str | BaseTool | Callable[..., Any]
 """A tool as the graph builders accept it: a registry name, a LangChain tool, or a function."""
 
-# Text meant for the model (templates, not exceptions; STYLE.md §8).
+# Text meant for the model: templates, kept apart from exceptions (those are for the programmer).
 CONTEXT_INSTRUCTION = (
     "Context retrieved from memory is listed below, numbered. Use it when it is relevant and "
     "cite each source you use as [n]. Do not invent sources."

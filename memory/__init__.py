@@ -1,5 +1,5 @@
 if __name__ != "genaisys.memory":  # a bare `import memory` from the repo root would load a second copy
-    raise ImportError("import this package as genaisys.memory, not memory (DESIGN.md §1)")
+    raise ImportError("import this package as genaisys.memory, not memory (docs/architecture.md, Packaging)")
 __doc__ = """genaisys's vector memory: ChromaDB + sentence-transformers, ingestion with citations, a blob store.
 
 - `ChromaMemory`: text chunks and image vectors in Chroma (embedded or a ``chroma run`` server),

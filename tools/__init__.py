@@ -1,5 +1,5 @@
 if __name__ != "genaisys.tools":  # a bare `import tools` from the repo root would load a second copy
-    raise ImportError("import this package as genaisys.tools, not tools (DESIGN.md §1)")
+    raise ImportError("import this package as genaisys.tools, not tools (docs/architecture.md, Packaging)")
 __doc__ = """genaisys's peripherals: the tool contract and safety wrapper, the registry, hardened builtins, MCP.
 
 Everything is exported lazily (PEP 562): ``import genaisys.tools`` loads neither LangChain nor

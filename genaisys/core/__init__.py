@@ -1,4 +1,4 @@
-"""The CPU of genaisys: the multimodal core and its LangChain chat face (DESIGN.md §2).
+"""The CPU of genaisys: the multimodal core and its LangChain chat face (docs/architecture.md, "The CPU").
 
 One component per file:
 

@@ -1,4 +1,4 @@
-"""ChatCore: a local core behind LangChain's `BaseChatModel` face (DESIGN.md §2).
+"""ChatCore: a local core behind LangChain's `BaseChatModel` face (docs/architecture.md, "The CPU").
 
 `ChatCore` wraps a `MultimodalCore` or a plain causal LM + tokenizer and speaks LangChain
 messages: sync and async, token streaming, ``bind_tools``, tool calls returned as

@@ -1,6 +1,6 @@
 """Connectors: map vision features into the language model's embedding space.
 
-One registry, LLaVA-style names (REFERENCES.md, "LLaVA"):
+One registry, LLaVA-style names (docs/architecture.md, "References", LLaVA):
 
 * ``identity`` — pass-through; needs ``in_dim == out_dim``.
 * ``linear`` — one ``nn.Linear`` (LLaVA-1).

@@ -1,7 +1,7 @@
 """Vision towers with one face: ``forward(pixel_values) -> (B, n_tokens, hidden_size)``.
 
-* `EfficientNetLite0Encoder` — the packaged ImageNet EfficientNet-Lite0 (DESIGN.md §7): its
-  last feature map ``(B, 1280, 7, 7)`` at 224 px becomes 49 tokens of 1280-d.
+* `EfficientNetLite0Encoder` — the packaged ImageNet EfficientNet-Lite0 (docs/architecture.md, "The
+  embedded default"): its last feature map ``(B, 1280, 7, 7)`` at 224 px becomes 49 tokens of 1280-d.
 * `HFVisionEncoder` — any Hugging Face vision transformer (CLIP, SigLIP, ViT, …) from an id, a
   local folder or a config dict; features come from a chosen hidden layer (default the
   penultimate one, as LLaVA does) with the CLS token dropped.

@@ -2,7 +2,7 @@
 
 Specs:
 
-* ``"nano"`` — the embedded default (DESIGN.md §7): packaged EfficientNet-Lite0 →
+* ``"nano"`` — the embedded default (docs/architecture.md, "The embedded default"): packaged EfficientNet-Lite0 →
   ``mlp2x_gelu`` → packaged SmolLM2-135M-Instruct. When trained parts ship in the repo folder
   ``genaisys/core/nano/`` (the `MultimodalCore.save_pretrained` layout) they are loaded; until
   then the connector is freshly initialised with seed 0 — an *untrained* core that reads text

@@ -1,6 +1,6 @@
 """Images from LangChain / OpenAI content blocks → PIL, with errors that say what to fix.
 
-Accepted forms (DESIGN.md §2): ``{"type": "image", "base64": ..., "mime_type": ...}``,
+Accepted forms (docs/architecture.md, "The CPU"): ``{"type": "image", "base64": ..., "mime_type": ...}``,
 ``{"type": "image", "url": "data:…" | "file:///…" | "/abs/path.png"}``, OpenAI's
 ``{"type": "image_url", "image_url": {"url": ...}}``, ``{"type": "image", "file_id": <blob id>}``
 resolved through a duck-typed blob store (anything with ``.path(blob_id) -> Path``), and the

@@ -1,6 +1,6 @@
 """One round of the improvement loop: evaluate → gather failures → data engine → retrain → re-evaluate.
 
-This is the Dynabench-style loop of DESIGN.md §6, run on a trainable genaisys core:
+This is the Dynabench-style loop (docs/architecture.md, "References"), run on a trainable genaisys core:
 
 1. **evaluate** the core on each task — a *probe* slice (the first ``limit`` items of the seeded
    order) and a disjoint *held-out* slice (the next ``holdout`` items), answers cached in

@@ -1,4 +1,4 @@
-"""Training the core: stages, the one loop, data and the data engine (DESIGN.md §6).
+"""Training the core: stages, the one loop, data and the data engine (docs/training.md).
 
 - ``stage.py`` the `Stage` contract; ``stages/`` align, sft, dpo, decoder
 - ``loop.py`` the one Accelerate loop (checkpoint/resume, metrics); ``config.py`` YAML configs

@@ -1,4 +1,4 @@
-"""Frozen vision features, computed once and cached on disk (pre-alignment, DESIGN.md §6).
+"""Frozen vision features, computed once and cached on disk (pre-alignment; docs/training.md).
 
 While the vision tower is frozen its output for an image never changes, so stage 1 computes
 it once: `VisionFeatureCache.build` runs the tower over every image of the dataset in batches

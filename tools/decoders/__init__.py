@@ -1,5 +1,5 @@
 if __name__ != "genaisys.tools.decoders":  # a bare `import tools...` from the repo root would load a second copy
-    raise ImportError("import this package as genaisys.tools.decoders, not tools.decoders (DESIGN.md §1)")
+    raise ImportError("import this package as genaisys.tools.decoders, not tools.decoders (docs/architecture.md, Packaging)")
 __doc__ = """Decoders (DAC): text or signal embeddings → image, sound, video or speech.
 
 Exported lazily (PEP 562): importing the package loads neither torch nor diffusers.

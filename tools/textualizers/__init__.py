@@ -1,5 +1,5 @@
 if __name__ != "genaisys.tools.textualizers":  # a bare `import tools...` from the repo root would load a second copy
-    raise ImportError("import this package as genaisys.tools.textualizers, not tools.textualizers (DESIGN.md §1)")
+    raise ImportError("import this package as genaisys.tools.textualizers, not tools.textualizers (docs/architecture.md, Packaging)")
 __doc__ = """Textualizers: audio and video → timed text segments for `ChromaMemory.ingest(textualize=...)`;
 images → a description for `ChromaMemory.ingest(describe_image=...)`.
 

@@ -11,8 +11,9 @@ absent object (answer no), sampled as POPE does, three ways:
   image the analogue is the closest confuser — an absent object that shares the colour *or* the
   shape ("red triangle" for a red circle, "blue circle" for a red circle), chosen uniformly.
 
-Metrics (REFERENCES.md): accuracy, precision, recall, F1 with "yes" positive, and the yes-ratio of
-the *predictions* (not of the labels), plus the share of unreadable answers.
+Metrics (POPE; docs/architecture.md, "References"): accuracy, precision, recall, F1 with "yes"
+positive, and the yes-ratio of the *predictions* (not of the labels), plus the share of
+unreadable answers.
 
 Example:
     >>> task = PopeTask(setting="popular")

@@ -1,4 +1,4 @@
-"""The data engine: training records made offline, by a teacher, and from recorded use (DESIGN.md §6).
+"""The data engine: training records made offline, by a teacher, and from recorded use (docs/training.md).
 
 One generator per file, each returning records in the `genaisys.train.data` format:
 

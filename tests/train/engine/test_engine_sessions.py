@@ -26,7 +26,7 @@ def recorded(tmp_path):
     """Two threads of a think → tools → think graph with a scripted model, in a real SqliteSaver."""
     from genaisys.tools import get_tool
 
-    calc = get_tool("builtin:calculator", safety={"idempotent_cache": None})
+    calc = get_tool("builtin:calculator")
     model = FakeMessagesListChatModel(responses=[
         AIMessage("Paris."),                                    # thread a, turn 1
         AIMessage("", tool_calls=_CALC), AIMessage("It is 41."),  # thread a, turn 2 (wrong final)
