@@ -386,58 +386,8 @@ class ChromaMemory:
                            metadatas=[_clean_metadata(meta)])
         return blob_id
 
-    def ingest(
-        self,
-        paths: str | Path | Iterable[str | Path],
-        *,
-        chunk_size: int = 1000,
-        chunk_overlap: int = 150,
-        metadata: Mapping[str, Any] | None = None,
-        describe_image: Callable[[Path], str] | None = None,
-        textualize: Callable[[Path], Iterable[Any]] | None = None,
-        fetch: Callable[[str], Any] | None = None,
-        max_file_bytes: int = 20_000_000,
-        replace_changed: bool = True,
-        progress: bool | None = None,
-    ) -> IngestReport:
-        """Ingest files, folders (walked recursively, hidden entries skipped) and URLs.
-
-        Documents (text, Markdown, HTML, PDF; `genaisys.memory.readers`) are chunked
-        (`genaisys.memory.chunking.chunk_text`); each chunk keeps ``source`` (absolute path or
-        URL), ``start``/``end`` character offsets, ``page`` for PDF, ``chunk`` (index) and
-        ``mime_type``. Images go to `add_image`, described by ``describe_image(path)`` when given.
-        Audio and video go to `add_timeline` with the timed text ``textualize(path)`` gives (a
-        textualizer: speech, frame tags, OCR…); without one they are skipped with a reason.
-        A bad input — unreadable, binary posing as text, not UTF-8, a broken PDF, larger than
-        ``max_file_bytes``, a failed fetch — is skipped and listed in the report; everything
-        before and after it is kept. Chunk ids are content hashes: re-running adds nothing new and
-        finishes an interrupted run.
-
-        Args:
-            paths: a file, a folder, a URL, or several.
-            chunk_size: maximum characters per chunk.
-            chunk_overlap: maximum characters shared by neighbouring chunks.
-            metadata: extra metadata stored on every chunk.
-            describe_image: ``Callable[[Path], str]`` giving an image's text description.
-            textualize: ``Callable[[Path], Iterable[segment]]`` giving an audio/video file's
-                timeline; see `add_timeline` for the segment shape.
-            fetch: ``Callable[[str], response]`` for URLs — the caller's safe fetcher (e.g.
-                ``HttpFetcher().fetch`` from the http_fetch tool); it returns bytes, str,
-                ``(bytes, content_type)``, an object with ``.content`` and ``.headers`` (an httpx
-                response), or one with ``.text``, ``.content_type`` and ``.status`` (text already
-                extracted). URLs without ``fetch`` raise.
-            max_file_bytes: larger files are skipped.
-            replace_changed: when a document's text changed since it was last ingested, delete its
-                chunks that are no longer in it (after the new ones are stored).
-            progress: show a tqdm bar; default: when there are 20+ inputs and stderr is a terminal.
-
-        Raises:
-            MemoryStoreError: a given path does not exist, or a URL is given without ``fetch``
-                (nothing is ingested then).
-        """
-        return ingest(self, paths, chunk_size=chunk_size, chunk_overlap=chunk_overlap, metadata=metadata,
-                      describe_image=describe_image, textualize=textualize, fetch=fetch,
-                      max_file_bytes=max_file_bytes, replace_changed=replace_changed, progress=progress)
+    # The ingestion pipeline is its own file; this is the same function, called as memory.ingest(paths, ...).
+    ingest = ingest
 
     def _drop_stale(self, source: str, current: set[str]) -> int:
         """Delete the text chunks of ``source`` that its current content no longer has; return how many."""

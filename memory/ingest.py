@@ -158,7 +158,43 @@ def ingest(
     replace_changed: bool = True,
     progress: bool | None = None,
 ) -> IngestReport:
-    """Ingest files, folders and URLs into ``memory``; the arguments are `ChromaMemory.ingest`'s."""
+    """Ingest files, folders (walked recursively, hidden entries skipped) and URLs into ``memory``.
+
+    Called as ``memory.ingest(paths, ...)``: `ChromaMemory.ingest` is this function.
+
+    Documents (text, Markdown, HTML, PDF; `genaisys.memory.readers`) are chunked
+    (`genaisys.memory.chunking.chunk_text`); each chunk keeps ``source`` (absolute path or
+    URL), ``start``/``end`` character offsets, ``page`` for PDF, ``chunk`` (index) and
+    ``mime_type``. Images go to `add_image`, described by ``describe_image(path)`` when given.
+    Audio and video go to `add_timeline` with the timed text ``textualize(path)`` gives (a
+    textualizer: speech, frame tags, OCR…); without one they are skipped with a reason.
+    A bad input — unreadable, binary posing as text, not UTF-8, a broken PDF, larger than
+    ``max_file_bytes``, a failed fetch — is skipped and listed in the report; everything
+    before and after it is kept. Chunk ids are content hashes: re-running adds nothing new and
+    finishes an interrupted run.
+
+    Args:
+        paths: a file, a folder, a URL, or several.
+        chunk_size: maximum characters per chunk.
+        chunk_overlap: maximum characters shared by neighbouring chunks.
+        metadata: extra metadata stored on every chunk.
+        describe_image: ``Callable[[Path], str]`` giving an image's text description.
+        textualize: ``Callable[[Path], Iterable[segment]]`` giving an audio/video file's
+            timeline; see `add_timeline` for the segment shape.
+        fetch: ``Callable[[str], response]`` for URLs — the caller's safe fetcher (e.g.
+            ``HttpFetcher().fetch`` from the http_fetch tool); it returns bytes, str,
+            ``(bytes, content_type)``, an object with ``.content`` and ``.headers`` (an httpx
+            response), or one with ``.text``, ``.content_type`` and ``.status`` (text already
+            extracted). URLs without ``fetch`` raise.
+        max_file_bytes: larger files are skipped.
+        replace_changed: when a document's text changed since it was last ingested, delete its
+            chunks that are no longer in it (after the new ones are stored).
+        progress: show a tqdm bar; default: when there are 20+ inputs and stderr is a terminal.
+
+    Raises:
+        MemoryStoreError: a given path does not exist, or a URL is given without ``fetch``
+            (nothing is ingested then).
+    """
     t0 = time.perf_counter()
     chunk_text("x" * 20, size=chunk_size, overlap=chunk_overlap)  # validate the settings up front
     extra = _clean_metadata(metadata)

@@ -254,7 +254,7 @@ class ShapeImageDecoder:
         self._blobs = make_blob_store(blobs, self.output_dir) if blobs is not None else None
 
     @property
-    def blobs(self) -> Any:
+    def blobs(self) -> Any:  # Copied from genaisys.tools.decoders.base.DiffusersDecoder.blobs
         """The blob store `decode` puts PNGs in."""
         if self._blobs is None:
             from genaisys.tools.decoders.base import make_blob_store
