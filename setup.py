@@ -1,4 +1,4 @@
-"""Finds the subpackages of each mapped folder (setuptools drops nested ones otherwise, DESIGN.md §1)."""
+"""Finds the subpackages of each mapped folder (setuptools drops nested ones otherwise; docs/architecture.md, "Packaging")."""
 
 from setuptools import find_packages, setup
 

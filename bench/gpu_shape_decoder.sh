@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train genaisys's shape image decoder on a lent GPU (issue #6 item 3). Self-contained; two steps.
+# Train genaisys's shape image decoder on a lent GPU. Self-contained; two steps.
 #
 # 1) Here, on the CPU box (has the packaged MiniLM and pip), from the repo root:
 #        bash bench/gpu_shape_decoder.sh prepare
@@ -21,7 +21,7 @@ dir=.cache/gpu_shapes
 case "$mode" in
 prepare)
   mkdir -p "$dir/whl"
-  .venv/bin/python -m genaisys.train.image_decoder --export-embeddings "$dir/prompt_embeds.safetensors"
+  .venv/bin/python -m genaisys.train.shape_decoder --export-embeddings "$dir/prompt_embeds.safetensors"
   .venv/bin/python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d "$dir/whl" \
     diffusers==0.42.1 pydantic==2.14.4 pydantic-core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5 \
@@ -34,7 +34,7 @@ train)
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$dir"/whl/*.whl
   export PYTHONPATH="/tmp/site:$PWD" PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
-  python3 -m genaisys.train.image_decoder --out "$out/shapes_model" --steps "$steps" --batch-size "$batch" \
+  python3 -m genaisys.train.shape_decoder --out "$out/shapes_model" --steps "$steps" --batch-size "$batch" \
     --device cuda --threads 4 --ema-decay 0.999 --embeddings "$dir/prompt_embeds.safetensors" \
     --eval-images-per-prompt 4 --no-progress --holdout-pairs "${HOLDOUT_PAIRS:-}" 2>&1 | tee "$out/train_log.txt"
   tail -n 3 "$out/shapes_model/metrics.jsonl"

@@ -77,7 +77,7 @@ def bench_speed(core: Any, tokens: int, repeats: int, prompts: tuple[str, ...]) 
     tok = chats["fp32"].tokenizer
     encoded = [tok(chats["fp32"].render_prompt([HumanMessage(p)])[0], return_tensors="pt", add_special_tokens=False)
                for p in prompts]
-    models = {"fp32": core.language_model, "bf16": chats["bf16"]._decoder()}
+    models = {"fp32": core.language_model, "bf16": chats["bf16"].engine.decoder()}
     counts: dict[str, int] = {}
 
     def generate(kind: str) -> Callable[[], float]:

@@ -1,12 +1,12 @@
 """genaisys's own image decoder, judged by the OpenCV shape oracle, side by side in one run.
 
 Every row draws each of the 24 colour-shape pairs under a set of phrasings, ``--per-prompt``
-images each (seeds fixed), and asks the oracle (`genaisys.eval.shape_oracle`) whether the image
+images each (seeds fixed), and asks the oracle (`genaisys.datasets.shape_oracle`) whether the image
 shows the colour and the shape the prompt names:
 
-- **ground truth**: shapes drawn by `genaisys.train.shapes_data` — the oracle's own ceiling;
+- **ground truth**: shapes drawn by `genaisys.datasets.shapes` — the oracle's own ceiling;
 - **held-out phrasings** (``HELDOUT_TEMPLATES``, never seen in training) with the shipped
-  sampling settings — the issue's target row: goal ≥ 80% agreement;
+  sampling settings — the target row: goal ≥ 80% agreement;
 - **training phrasings** (``TRAIN_TEMPLATES``) — how much the unseen wording costs;
 - **held-out, no guidance** (guidance 1.0) — what classifier-free guidance buys;
 - **held-out, DDIM** instead of DPM-Solver++ at the same step count;
@@ -28,9 +28,9 @@ import numpy as np
 import torch
 from genaisys.tools.decoders.shapes import DEFAULT_FOLDER, ShapeImageDecoder
 
-from genaisys.eval.shape_oracle import oracle_accuracy
-from genaisys.train.image_decoder import evaluate_shape_decoder
-from genaisys.train.shapes_data import (
+from genaisys.datasets.shape_oracle import oracle_accuracy
+from genaisys.train.shape_decoder import evaluate_shape_decoder
+from genaisys.datasets.shapes import (
     HELDOUT_TEMPLATES,
     TRAIN_TEMPLATES,
     make_shape_dataset,

@@ -12,7 +12,8 @@ encoder every step, and what sharing the common prompt prefix saves.
    section shared by all) and of 16 easy-VQA questions, with `MultimodalCore`'s shared-prefix
    pass on and off: same loss, time per step.
 
-Run: ``.venv/bin/python bench/train.py [--steps 8] [--threads 2]``.
+Run: ``.venv/bin/python bench/train.py [--steps 8] [--threads 2]``; ``--quick --steps 2 --batch 2`` is a
+smoke run (the small LM only).
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def _mode(mode: str, lm: str, steps: int, batch: int, threads: int) -> dict[str,
     return {"samples_per_s": (steps - 1) * batch / wall, "peak_rss_mb": peak_mb, "cache_build_s": build_s}
 
 
-def _prefix(threads: int) -> list[dict[str, float | str]]:
+def _prefix(threads: int, quick: bool = False) -> list[dict[str, float | str]]:
     import torch
 
     from genaisys.assets import cache_dir
@@ -106,7 +107,7 @@ def _prefix(threads: int) -> list[dict[str, float | str]]:
     from genaisys.train.stages import ConversationStage
 
     torch.set_num_threads(threads)
-    chat = _chat("nano")
+    chat = _chat("small" if quick else "nano")
     chat.core.add_lora(r=16, alpha=32, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
     features = VisionFeatureCache(chat.core, cache_dir() / "features")
     stage = ConversationStage(chat, train=("connector", "lora"), features=features)
@@ -115,13 +116,16 @@ def _prefix(threads: int) -> list[dict[str, float | str]]:
     out = []
     core = chat.core
     own = core._shared_prefix_length
-    for name, rows in (("8 tool conversations", tools), ("16 easy-VQA questions", qa("train", 16, seed=5))):
+    batches = (("8 tool conversations", tools), ("16 easy-VQA questions", qa("train", 16, seed=5)))
+    if quick:  # a smoke run: two rows of each, on the small LM
+        batches = (("2 tool conversations", tools[:2]), ("2 easy-VQA questions", qa("train", 2, seed=5)))
+    for name, rows in batches:
         features.build(stage.image_blocks(rows), progress=False)
         batch = stage.collate(rows)
         shared = own(batch["input_ids"], batch["attention_mask"])
         times: dict[str, list[float]] = {"off": [], "on": []}
         losses = {}
-        for mode in ("off", "on", "off", "on"):
+        for mode in ("off", "on") if quick else ("off", "on", "off", "on"):
             core._shared_prefix_length = own if mode == "on" else (lambda *a: 0)
             t = time.perf_counter()
             with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -141,13 +145,15 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run: the small LM only, batches of 2 in the prefix part")
     parser.add_argument("--child", nargs=2, metavar=("MODE", "LM"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(_mode(args.child[0], args.child[1], args.steps, args.batch, args.threads)))
         return
     rows = []
-    for lm in ("nano", "small"):
+    for lm in ("small",) if args.quick else ("nano", "small"):
         res = {}
         for mode in ("cached", "recompute"):
             cmd = [sys.executable, __file__, "--child", mode, lm, "--steps", str(args.steps), "--batch",
@@ -164,9 +170,10 @@ def main() -> None:
         print(f"{name:<22}{c['samples_per_s']:>12.2f}{r['samples_per_s']:>15.2f}"
               f"{c['samples_per_s'] / r['samples_per_s']:>7.2f}×{c['peak_rss_mb']:>16.0f}{r['peak_rss_mb']:>11.0f}"
               f"{c['cache_build_s']:>15.1f}")
-    print("\n2. Shared prompt prefix, one sft step (forward + backward), nano + LoRA r16, bf16")
+    print(f"\n2. Shared prompt prefix, one sft step (forward + backward), {'the small LM' if args.quick else 'nano'} "
+          "+ LoRA r16, bf16")
     print(f"{'batch':<24}{'tokens':>8}{'shared':>8}{'off s':>8}{'on s':>8}{'speed-up':>10}{'same loss':>11}")
-    for row in _prefix(args.threads):
+    for row in _prefix(args.threads, quick=args.quick):
         same = abs(row["loss_on"] - row["loss_off"]) < 1e-2
         print(f"{row['batch']:<24}{row['tokens']:>8}{row['shared']:>8}{row['off_s']:>8.2f}{row['on_s']:>8.2f}"
               f"{row['off_s'] / row['on_s']:>9.2f}×{'yes' if same else 'NO':>11}")

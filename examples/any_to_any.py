@@ -42,7 +42,7 @@ from genaisys.graphs.media import (  # noqa: E402
 )
 from genaisys.graphs.nodes import make_think_node  # noqa: E402
 from genaisys.memory.blobs import BlobStore  # noqa: E402
-from genaisys.tools.decoders import DiffusersImageDecoder, SpeechDecoder, read_params  # noqa: E402
+from genaisys.tools.decoders import DiffusersImageDecoder, EspeakSpeechDecoder, read_params  # noqa: E402
 from genaisys.tools.textualizers import ImageTextualizer  # noqa: E402
 
 
@@ -92,7 +92,7 @@ def main() -> None:
     out = args.out or Path(tempfile.mkdtemp(prefix="genaisys-any2any-"))
     blobs = BlobStore(out / "blobs")
     if shutil.which("espeak-ng"):
-        kind, decoder = "speech", SpeechDecoder(output_dir=out, blobs=blobs)
+        kind, decoder = "speech", EspeakSpeechDecoder(output_dir=out, blobs=blobs)
     else:
         print("espeak-ng is not installed (apt-get install espeak-ng): answering with a tiny random image decoder")
         kind = "image"

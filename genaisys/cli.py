@@ -294,34 +294,24 @@ _eval_commands()
 
 
 def _train_commands() -> None:
+    from genaisys.eval.cli import eval_app
+    from genaisys.improve.cli import mount
     from genaisys.train.cli import train_app
 
     app.add_typer(train_app, name="train", help="Train the core: align, sft, dpo, decoder stages and the nano recipe.")
+    mount(app, eval_app=eval_app, train_app=train_app)  # improve, train nano: they use training and evaluation
 
 
 _train_commands()
-mcp_app = typer.Typer(help="Model Context Protocol: serve genaisys tools to any MCP client.", no_args_is_help=True)
-app.add_typer(mcp_app, name="mcp")
 
 
-@mcp_app.command("serve")
-def mcp_serve(tools: list[str] = typer.Argument(..., help="registry names, e.g. builtin:calculator builtin:clock"),
-              transport: str = typer.Option("stdio", help="stdio or streamable-http"),
-              host: str = typer.Option("127.0.0.1", help="bind address for streamable-http"),
-              port: int = typer.Option(8000, help="port for streamable-http"),
-              name: str = typer.Option("genaisys", help="server name shown to clients"),
-              root: list[str] = typer.Option([], help="a folder builtin:file_reader may read (repeatable)"),
-              allow_host: list[str] = typer.Option([], help="a host builtin:http_fetch may reach (repeatable)"),
-              ) -> None:
-    """Serve genaisys tools over MCP (stdio by default)."""
-    from genaisys.tools.mcp_server import serve_mcp
+def _mcp_commands() -> None:
+    from genaisys.tools.mcp_server import mcp_app
 
-    resources: dict[str, dict[str, object]] = {}
-    if root:
-        resources["builtin:file_reader"] = {"roots": root}
-    if allow_host:
-        resources["builtin:http_fetch"] = {"allow_hosts": allow_host}
-    serve_mcp(tools, transport=transport, host=host, port=port, name=name, resources=resources)
+    app.add_typer(mcp_app, name="mcp")
+
+
+_mcp_commands()
 
 
 def main() -> None:

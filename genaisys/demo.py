@@ -85,12 +85,6 @@ def _write_corpus(corpus: Path) -> tuple[Path, list[tuple[Path, str, str]]]:
     return text_dir, photos
 
 
-def _image_block(path: Path) -> dict[str, Any]:
-    import base64
-
-    return {"type": "image", "base64": base64.b64encode(path.read_bytes()).decode(), "mime_type": "image/png"}
-
-
 def _describe_update(node: str, update: dict[str, Any]) -> list[dict[str, Any]]:
     """Turn one LangGraph `updates` chunk into transcript steps."""
     steps: list[dict[str, Any]] = []
@@ -182,6 +176,7 @@ def run_demo(out_dir: str | Path = "genaisys-demo", *, core: str = "nano", conso
     from rich.console import Console
 
     from genaisys.core import load_core
+    from genaisys.core.media import image_block
     from genaisys.graphs import build_assistant_graph, sqlite_checkpointer
     from genaisys.assets import cache_dir
     from genaisys.memory import BlobStore, ChromaMemory, SentenceTransformerEmbedding
@@ -218,7 +213,7 @@ def run_demo(out_dir: str | Path = "genaisys-demo", *, core: str = "nano", conso
         console.rule(f"[bold]{turn.name}[/]: {turn.text}" + (f" [image: {turn.image}]" if turn.image else ""))
         content: Any = turn.text
         if turn.image:
-            content = [{"type": "text", "text": turn.text}, _image_block(out / "corpus" / "photos" / f"{turn.image}.png")]
+            content = [{"type": "text", "text": turn.text}, image_block(out / "corpus" / "photos" / f"{turn.image}.png")]
         record = TurnRecord(turn.name, turn.text, turn.image, expected_tool=turn.expect_tool)
         t0 = time.perf_counter()
         for chunk in graph.stream({"messages": [{"role": "user", "content": content}]}, config,

@@ -1,5 +1,5 @@
 if __name__ != "genaisys.graphs":  # a bare `import graphs` from the repo root would load a second copy
-    raise ImportError("import this package as genaisys.graphs, not graphs (DESIGN.md §1)")
+    raise ImportError("import this package as genaisys.graphs, not graphs (docs/architecture.md, Packaging)")
 __doc__ = """genaisys.graphs: the programs. LangGraph state, node factories and prebuilt graphs.
 
 Everything is plain LangGraph (``StateGraph``); names load lazily so ``import genaisys.graphs``

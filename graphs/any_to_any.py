@@ -23,7 +23,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
@@ -49,6 +49,7 @@ from genaisys.graphs.nodes import (
     resolve_tools,
 )
 from genaisys.graphs.state import ACT, MESSAGES, PERCEIVE, RECALL, RESPOND, TEXTUALIZE, THINK, AssistantState
+from genaisys.types import Blobs, Decoder, Memory, Textualizer
 
 __all__ = ["AnyToAnyState", "build_any_to_any_graph"]
 
@@ -67,13 +68,13 @@ def _route_after_think(state: dict) -> Literal["act", "respond"]:
 def build_any_to_any_graph(
     core: BaseChatModel,
     *,
-    blobs: Any = None,
+    blobs: Blobs | None = None,
     native: Sequence[str] = ("image",),
-    textualizers: Mapping[str, Any] | None = None,
-    decoders: Mapping[str, Any] | None = None,
+    textualizers: Mapping[str, Textualizer] | None = None,
+    decoders: Mapping[str, Decoder | Callable[..., Any]] | None = None,
     policy: Policy | None = None,
     tools: Sequence[ToolSpec] = (),
-    memory: Any = None,
+    memory: Memory | None = None,
     checkpointer: CheckpointerSpec = None,
     system_prompt: str | None = None,
     recursion_limit: int = 25,

@@ -47,6 +47,7 @@ from genaisys.graphs.nodes import (
     route_after_think,
 )
 from genaisys.graphs.state import PERCEIVE, RECALL, REMEMBER, TEXTUALIZE, THINK, AssistantState
+from genaisys.types import Blobs, Memory, Textualizer
 
 if TYPE_CHECKING:
     from genaisys.graphs.media import Policy
@@ -58,8 +59,8 @@ def build_assistant_graph(
     core: BaseChatModel,
     *,
     tools: Sequence[ToolSpec] = (),
-    memory: Any = None,
-    blobs: Any = None,
+    memory: Memory | None = None,
+    blobs: Blobs | None = None,
     checkpointer: CheckpointerSpec = None,
     system_prompt: str | None = None,
     recursion_limit: int = 25,
@@ -68,7 +69,7 @@ def build_assistant_graph(
     remember: bool = False,
     tool_safety: dict[str, Any] | None = None,
     stream_tokens: bool = True,
-    textualizers: Mapping[str, Any] | None = None,
+    textualizers: Mapping[str, Textualizer] | None = None,
     policy: Policy | None = None,
 ) -> CompiledStateGraph:
     """Build the tool-augmented chat graph around any LangChain chat model.

@@ -6,7 +6,7 @@ medium — by a policy you can replace — whether the core reads it natively (i
 a *textualizer* turns it into text first, recording each decision and its reason in
 ``perception``. ``textualize`` runs the textualizers and swaps those media blocks for their text.
 
-On the way out, decoders are **tools** (DESIGN.md §2: a decoder call is a typed tool call,
+On the way out, decoders are **tools** (docs/architecture.md, "The CPU": a decoder call is a typed tool call,
 inspectable and gateable like any other): :func:`make_decoder_tools` wraps each decoder as
 ``generate_image`` / ``generate_audio`` / ``generate_video`` / ``speak``, storing what it makes
 in the blob store and handing the graph an :class:`~genaisys.graphs.state.Artifact`.
@@ -48,6 +48,7 @@ from langchain_core.tools import BaseTool, StructuredTool
 from genaisys.errors import ConfigError, MediaError
 from genaisys.graphs.media_check import check_media
 from genaisys.graphs.state import ARTIFACTS, MESSAGES, Artifact, media_block
+from genaisys.types import Blobs, Decoder, Textualizer
 
 __all__ = [
     "ROUTES",
@@ -100,7 +101,7 @@ def _kind(block: Any) -> str | None:
 
 
 def decide_route(
-    block: Mapping[str, Any], *, native: frozenset[str], textualizers: Mapping[str, Any]
+    block: Mapping[str, Any], *, native: frozenset[str], textualizers: Mapping[str, Textualizer]
 ) -> tuple[str, str]:
     """The default perception policy: native encoder first, then a textualizer, else unsupported."""
     kind = _kind(block) or "file"
@@ -133,8 +134,8 @@ class ByContent:
     def __init__(self, classify: Callable[[Any], tuple[str, str]]) -> None:
         self.classify = classify
 
-    def __call__(self, block: Mapping[str, Any], *, native: frozenset[str], textualizers: Mapping[str, Any],
-                 blobs: Any = None) -> tuple[str, str]:
+    def __call__(self, block: Mapping[str, Any], *, native: frozenset[str], textualizers: Mapping[str, Textualizer],
+                 blobs: Blobs | None = None) -> tuple[str, str]:
         kind = _kind(block)
         if kind != "image" or blobs is None or not block.get("file_id"):
             return decide_route(block, native=native, textualizers=textualizers)
@@ -196,9 +197,9 @@ def _latest_human(messages: list) -> HumanMessage | None:
 
 def make_perceive_node(
     *,
-    blobs: Any = None,
+    blobs: Blobs | None = None,
     native: tuple[str, ...] | frozenset[str] = ("image",),
-    textualizers: Mapping[str, Any] | None = None,
+    textualizers: Mapping[str, Textualizer] | None = None,
     policy: Policy = decide_route,
 ) -> Callable[..., dict]:
     """A node that externalises inline media to the blob store and decides how each medium is read.
@@ -243,7 +244,7 @@ def make_perceive_node(
     return perceive
 
 
-def _externalize(block: Mapping[str, Any], kind: str, blobs: Any) -> dict[str, Any]:
+def _externalize(block: Mapping[str, Any], kind: str, blobs: Blobs | None) -> dict[str, Any]:
     if blobs is None:
         raise ConfigError(
             f"a {kind} arrived inline (base64) but the graph has no blob store to keep it; pass blobs=... "
@@ -271,7 +272,7 @@ def _call_textualizer(textualizer: Any, path: Path) -> str:
     return str(result)
 
 
-def make_textualize_node(*, blobs: Any = None, textualizers: Mapping[str, Any]) -> Callable[..., dict]:
+def make_textualize_node(*, blobs: Blobs | None = None, textualizers: Mapping[str, Textualizer]) -> Callable[..., dict]:
     """A node that replaces each medium routed to ``textualize`` by its text (and unsupported ones
     by a note saying why), in the latest user message.
 
@@ -327,7 +328,7 @@ def _takes(fn: Callable[..., Any], name: str) -> bool:
         return False
 
 
-def _store_decoded(result: Any, kind: str, blobs: Any) -> tuple[str, str]:
+def _store_decoded(result: Any, kind: str, blobs: Blobs | None) -> tuple[str, str]:
     mime = _DECODER_MIME[kind]
     if hasattr(result, "blob_id"):
         return str(result.blob_id), str(getattr(result, "mime_type", None) or mime)
@@ -347,7 +348,7 @@ def _store_decoded(result: Any, kind: str, blobs: Any) -> tuple[str, str]:
     )
 
 
-def make_decoder_tools(decoders: Mapping[str, Any], *, blobs: Any) -> list[BaseTool]:
+def make_decoder_tools(decoders: Mapping[str, Decoder | Callable[..., Any]], *, blobs: Blobs | None) -> list[BaseTool]:
     """Wrap decoders as tools the core can call: ``generate_image``, ``generate_audio``,
     ``generate_video``, ``speak`` (for kinds ``image``, ``audio``, ``video``, ``speech``).
 
@@ -378,7 +379,7 @@ def _takes_signal(fn: Callable[..., Any]) -> bool:
     return any(p.name == "signal" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
 
 
-def _decoder_tool(kind: str, decoder: Any, blobs: Any) -> BaseTool:
+def _decoder_tool(kind: str, decoder: Decoder | Callable[..., Any], blobs: Blobs | None) -> BaseTool:
     def run(prompt: str, signal: dict[str, Any] | None = None) -> tuple[str, Artifact]:
         fn = decoder.decode if hasattr(decoder, "decode") else decoder
         if signal is None:
@@ -406,7 +407,7 @@ def _decoder_tool(kind: str, decoder: Any, blobs: Any) -> BaseTool:
     )
 
 
-def make_decode_node(decoders: Mapping[str, Any], *, blobs: Any, name: str = "decode") -> Any:
+def make_decode_node(decoders: Mapping[str, Decoder | Callable[..., Any]], *, blobs: Blobs | None, name: str = "decode") -> Any:
     """A node that runs the model's decoder calls (for custom graphs that route them apart from
     other tools): the ``act`` node over :func:`make_decoder_tools`, each behind the safety wrapper.
     Follow it with :func:`make_respond_node` to attach what it made to the answer.

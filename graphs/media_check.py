@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from genaisys.errors import MediaError
+from genaisys.types import BlobReader
 
 __all__ = ["check_media"]
 
@@ -37,7 +38,7 @@ def _is_remote(block: Mapping[str, Any]) -> bool:
     return isinstance(url, str) and url.lower().startswith(("http://", "https://"))
 
 
-def _check_block(block: Mapping[str, Any], blobs: Any) -> None:
+def _check_block(block: Mapping[str, Any], blobs: BlobReader | None) -> None:
     kind = block.get("type")
     if kind in ("image", "image_url"):
         if _is_remote(block):
@@ -57,7 +58,7 @@ def _check_block(block: Mapping[str, Any], blobs: Any) -> None:
         raise MediaError("the file is empty (0 bytes)")
 
 
-def check_media(message: Any, *, blobs: Any = None) -> None:
+def check_media(message: Any, *, blobs: BlobReader | None = None) -> None:
     """Raise `MediaError` for the first medium in ``message`` that cannot be used.
 
     Args:

@@ -57,6 +57,7 @@ from genaisys.graphs.state import (
     last_user_text,
     message_text,
 )
+from genaisys.types import Blobs, Memory
 
 __all__ = [
     "CONTEXT_INSTRUCTION",
@@ -80,7 +81,7 @@ __all__ = [
 ToolSpec = str | BaseTool | Callable[..., Any]
 """A tool as the graph builders accept it: a registry name, a LangChain tool, or a function."""
 
-# Text meant for the model (templates, not exceptions; STYLE.md §8).
+# Text meant for the model: templates, kept apart from exceptions (those are for the programmer).
 CONTEXT_INSTRUCTION = (
     "Context retrieved from memory is listed below, numbered. Use it when it is relevant and "
     "cite each source you use as [n]. Do not invent sources."
@@ -116,7 +117,7 @@ def _safe(tool: BaseTool, settings: dict[str, Any]) -> BaseTool:
 
 
 def resolve_tools(
-    tools: Sequence[ToolSpec], *, memory: Any = None, safe: bool = True, safety: dict[str, Any] | None = None
+    tools: Sequence[ToolSpec], *, memory: Memory | None = None, safe: bool = True, safety: dict[str, Any] | None = None
 ) -> list[BaseTool]:
     """Turn tool specs into LangChain tools, each wrapped by ``genaisys.tools.safe_tool``.
 
@@ -178,11 +179,11 @@ def resolve_tools(
 
 
 # -------------------------------------------------------------------------------------- recall
-def make_recall_node(memory: Any, k: int = 4, *, where: dict[str, Any] | None = None) -> Callable[..., dict]:
+def make_recall_node(memory: Memory | None, k: int = 4, *, where: dict[str, Any] | None = None) -> Callable[..., dict]:
     """A node that searches ``memory`` with the latest user text and puts the hits in ``context``.
 
     Args:
-        memory: Anything with ``search(query, k=..., where=...)`` returning hits with
+        memory: Memory | Nonething with ``search(query, k=..., where=...)`` returning hits with
             ``id/text/score/source/citation/metadata`` (``genaisys.memory.ChromaMemory`` does).
         k: How many hits to keep.
         where: Optional metadata filter passed to ``search``.
@@ -211,7 +212,7 @@ def make_recall_node(memory: Any, k: int = 4, *, where: dict[str, Any] | None = 
     return recall
 
 
-def make_remember_node(memory: Any, *, source_prefix: str = "conversation") -> Callable[..., dict]:
+def make_remember_node(memory: Memory | None, *, source_prefix: str = "conversation") -> Callable[..., dict]:
     """A node that writes the turn that just ended (the user's text and the final answer) to memory.
 
     The text goes in with ``add_texts`` and metadata ``{"source": "<source_prefix>:<thread_id>",
@@ -220,7 +221,7 @@ def make_remember_node(memory: Any, *, source_prefix: str = "conversation") -> C
     graph that runs this node again stores nothing twice.
 
     Args:
-        memory: Anything with ``add_texts(texts, metadatas)`` (``genaisys.memory.ChromaMemory``).
+        memory: Memory | Nonething with ``add_texts(texts, metadatas)`` (``genaisys.memory.ChromaMemory``).
         source_prefix: The start of the ``source`` recorded with each exchange.
 
     Example:
@@ -473,7 +474,7 @@ def route_after_think(state: dict) -> Literal["act", "__end__"]:
 
 
 # ----------------------------------------------------------------------------------------- act
-def _externalize_tool_media(result: Any, blobs: Any) -> Any:
+def _externalize_tool_media(result: Any, blobs: Blobs | None) -> Any:
     """Move inline (base64) media a tool returned into the blob store; keep a file_id block."""
     if not isinstance(result, ToolMessage) or isinstance(result.content, str):
         return result
@@ -498,7 +499,7 @@ def _externalize_tool_media(result: Any, blobs: Any) -> Any:
     return result.model_copy(update={"content": blocks}) if changed else result
 
 
-def _tool_interceptor(*, events: bool, blobs: Any) -> Callable[[Any, Callable[[Any], Any]], Any]:
+def _tool_interceptor(*, events: bool, blobs: Blobs | None) -> Callable[[Any, Callable[[Any], Any]], Any]:
     """``ToolNode`` interceptor: tool start/end events, and media results moved to the blob store."""
 
     def intercept(request: Any, execute: Callable[[Any], Any]) -> Any:
@@ -546,7 +547,7 @@ def _tool_error_text(error: Exception) -> str:
     return TOOL_ERROR_TEMPLATE.format(error=text)
 
 
-def make_act_node(tools: Sequence[BaseTool], *, name: str = ACT, events: bool = True, blobs: Any = None) -> ToolNode:
+def make_act_node(tools: Sequence[BaseTool], *, name: str = ACT, events: bool = True, blobs: Blobs | None = None) -> ToolNode:
     """A node that runs the tool calls of the last AI message, in parallel, and returns ToolMessages.
 
     It is LangGraph's ``ToolNode`` with tool errors handled: a bad argument or a failing
@@ -678,7 +679,7 @@ def add_tool_loop(
     done_key: str,
     done: str,
     approve: bool | Sequence[str] = False,
-    blobs: Any = None,
+    blobs: Blobs | None = None,
 ) -> None:
     """Wire ``think ⇄ act`` (through an approval gate when ``approve``) into ``graph``.
 

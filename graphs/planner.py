@@ -69,6 +69,7 @@ from genaisys.graphs.state import (
     merge_results,
     message_text,
 )
+from genaisys.types import Memory
 
 __all__ = [
     "GENERATED",
@@ -319,7 +320,7 @@ def build_planner_graph(
     core: BaseChatModel | None = None,
     *,
     tools: Sequence[ToolSpec],
-    memory: Any = None,
+    memory: Memory | None = None,
     checkpointer: CheckpointerSpec = False,
     recursion_limit: int = 25,
     tool_safety: dict[str, Any] | None = None,

@@ -52,6 +52,7 @@ from genaisys.graphs.state import (
     media_block,
     message_text,
 )
+from genaisys.types import Memory
 
 __all__ = [
     "ABSTAIN_TEMPLATE",
@@ -110,7 +111,7 @@ def _best_score(context: Sequence[ContextHit]) -> float | None:
 
 def build_rag_graph(
     core: BaseChatModel,
-    memory: Any,
+    memory: Memory,
     *,
     k: int = 4,
     min_score: float = 0.3,

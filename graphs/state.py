@@ -160,7 +160,12 @@ def media_block(kind: str, blob_id: str, *, mime_type: str | None = None) -> dic
 
 
 def message_text(message: BaseMessage) -> str:
-    """The text of a message: its string content, or its ``text`` blocks joined by newlines."""
+    """The text of a message: its string content, or its ``text`` blocks joined by newlines.
+
+    Not langchain-core's ``message.text``, which joins the blocks with nothing: a user's text on
+    either side of an image ("Compare" [image] "with this") must stay two lines in the prompt the
+    graphs render, which is also the text the core was trained on.
+    """
     content = message.content
     if isinstance(content, str):
         return content

@@ -1,5 +1,5 @@
 if __name__ != "genaisys.memory":  # a bare `import memory` from the repo root would load a second copy
-    raise ImportError("import this package as genaisys.memory, not memory (DESIGN.md §1)")
+    raise ImportError("import this package as genaisys.memory, not memory (docs/architecture.md, Packaging)")
 __doc__ = """genaisys's vector memory: ChromaDB + sentence-transformers, ingestion with citations, a blob store.
 
 - `ChromaMemory`: text chunks and image vectors in Chroma (embedded or a ``chroma run`` server),
@@ -30,6 +30,7 @@ __all__ = [
     "IngestReport",
     "SentenceTransformerEmbedding",
     "build_memory",
+    "register_embedding",
 ]
 
 from genaisys._lazy import lazy_exports
@@ -39,8 +40,9 @@ _EXPORTS = {
     "ChromaMemory": "genaisys.memory.chroma",
     "ChromaMemoryConfig": "genaisys.memory.chroma",
     "build_memory": "genaisys.memory.chroma",
+    "register_embedding": "genaisys.memory.chroma",
     "Hit": "genaisys.memory.chroma",
-    "IngestReport": "genaisys.memory.chroma",
+    "IngestReport": "genaisys.memory.ingest",
     "ChromaStore": "genaisys.memory.store",
     "EfficientNetImageEmbedding": "genaisys.memory.image_embeddings",
     "HashingEmbedding": "genaisys.memory.embeddings",
@@ -49,7 +51,8 @@ _EXPORTS = {
 
 if TYPE_CHECKING:
     from genaisys.memory.blobs import BlobStore
-    from genaisys.memory.chroma import ChromaMemory, ChromaMemoryConfig, Hit, IngestReport, build_memory
+    from genaisys.memory.chroma import ChromaMemory, ChromaMemoryConfig, Hit, build_memory, register_embedding
+    from genaisys.memory.ingest import IngestReport
     from genaisys.memory.embeddings import HashingEmbedding, SentenceTransformerEmbedding
     from genaisys.memory.image_embeddings import EfficientNetImageEmbedding
     from genaisys.memory.store import ChromaStore

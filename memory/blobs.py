@@ -1,7 +1,7 @@
 """A content-addressed store for raw media and generated artifacts.
 
 Graph state and messages carry a blob id (``"sha256:<64 hex>"``) instead of the bytes, so
-checkpoints stay small and the same image stored twice takes the space of one (DESIGN.md §2, §4).
+checkpoints stay small and the same image stored twice takes the space of one (docs/architecture.md, "Peripherals and storage").
 Blobs live under ``root/ab/cdef…`` (two-level fan-out); writes go to a temporary file in the same
 folder and are renamed into place, so a crash never leaves a half-written blob under its id.
 A blob's MIME type, when known, sits beside it in ``<hex>.mime``.

@@ -6,8 +6,9 @@ an embedded ``chromadb.PersistentClient`` by default; pass any Chroma client (an
 against a ``chroma run`` server, or `build_memory` with ``host=``) to share one memory between
 processes and machines.
 
-What goes in: text, Markdown, HTML and PDF files, folders and URLs (through a fetch callable the
-caller injects), images (embedded as images, indexed by their description), audio and video
+What goes in (the ingestion pipeline is `genaisys.memory.ingest`; `ChromaMemory.ingest` calls
+it): text, Markdown, HTML and PDF files, folders and URLs (through a fetch callable the caller
+injects), images (embedded as images, indexed by their description), audio and video
 (indexed by the timed text a textualizer gives). Every chunk id is the SHA-256 of its source and
 text, so re-ingesting adds nothing and an interrupted run finishes with a plain re-run. Every chunk
 keeps its ``source`` and position, so a `Hit` can cite it: ``notes.md#chars=120-860``,
@@ -33,26 +34,36 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import re
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from genaisys.errors import ConfigError, MediaError, MemoryStoreError, UnknownNameError
+from genaisys._registry import Registry
+from genaisys.errors import ConfigError, MediaError, MemoryStoreError
 from genaisys.memory.blobs import BlobStore, is_blob_id
-from genaisys.memory.chunking import chunk_text
 from genaisys.memory.embeddings import HashingEmbedding, SentenceTransformerEmbedding
 from genaisys.memory.image_embeddings import EfficientNetImageEmbedding, load_image_array
-from genaisys.memory.readers import DOCUMENT_TYPES, mime_for, read_document
+from genaisys.memory.ingest import (
+    IngestReport,
+    SkippedFile,
+    _clean_metadata,
+    _content_id,
+    _safe_str,
+    _source_of,
+    ingest,
+)
+from genaisys.memory.readers import AUDIO_SUFFIXES, IMAGE_SUFFIXES, MEDIA_SUFFIXES, VIDEO_SUFFIXES
+from genaisys.types import Embedding
 
-__all__ = ["DEFAULT_HNSW", "DEFAULT_PATH", "EMBEDDINGS", "ChromaMemory", "ChromaMemoryConfig", "Hit", "IngestReport",
-           "SkippedFile", "build_embedding", "build_memory"]
+# IngestReport, SkippedFile and the suffix tables live in genaisys.memory.ingest / .readers; re-exported here.
+__all__ = ["AUDIO_SUFFIXES", "DEFAULT_HNSW", "DEFAULT_PATH", "EMBEDDINGS", "IMAGE_SUFFIXES", "MEDIA_SUFFIXES",
+           "VIDEO_SUFFIXES", "ChromaMemory", "ChromaMemoryConfig", "Hit", "IngestReport", "SkippedFile",
+           "build_embedding", "build_memory", "register_embedding"]
 
 DEFAULT_PATH = Path(".genaisys") / "memory"
 """Where an embedded memory lives when no path is given (relative to the working directory)."""
@@ -67,16 +78,7 @@ milliseconds; a missed chunk costs the answer. Applies when a collection is crea
 _HNSW_KEYS = {"space", "ef_construction", "max_neighbors", "ef_search", "num_threads", "batch_size",
               "sync_threshold", "resize_factor"}
 
-IMAGE_SUFFIXES: dict[str, str] = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
-                                  ".gif": "image/gif", ".bmp": "image/bmp", ".webp": "image/webp"}
-AUDIO_SUFFIXES: dict[str, str] = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".flac": "audio/flac",
-                                  ".ogg": "audio/ogg", ".m4a": "audio/mp4"}
-VIDEO_SUFFIXES: dict[str, str] = {".mp4": "video/mp4", ".mkv": "video/x-matroska", ".webm": "video/webm",
-                                  ".mov": "video/quicktime", ".avi": "video/x-msvideo"}
-MEDIA_SUFFIXES: dict[str, str] = {**AUDIO_SUFFIXES, **VIDEO_SUFFIXES}
-_INGESTIBLE = {*DOCUMENT_TYPES, *IMAGE_SUFFIXES, *MEDIA_SUFFIXES}
 _OUR_EMBEDDINGS = (SentenceTransformerEmbedding, HashingEmbedding, EfficientNetImageEmbedding)
-_URL = re.compile(r"https?://", re.IGNORECASE)
 _COLLECTION_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._-]{1,498}[a-zA-Z0-9]")  # Chroma's rule, room for "-images"
 _RUNTIME_KEYS = {"device", "batch_size"}  # embedding settings that do not change the vectors
 
@@ -111,80 +113,6 @@ class Hit:
         if "start" in meta and "end" in meta:
             return f"{name}#chars={meta['start']}-{meta['end']}"
         return name
-
-
-@dataclass(frozen=True)
-class SkippedFile:
-    """A file that ingestion passed over, and why."""
-
-    path: str
-    reason: str
-
-
-@dataclass
-class IngestReport:
-    """What `ChromaMemory.ingest` did.
-
-    Attributes:
-        files_seen: supported files and URLs found.
-        files_ingested: files whose chunks are all in the memory now (new or already there).
-        chunks_added: chunks embedded and stored by this run.
-        chunks_existing: chunks that were already stored (re-ingesting adds nothing).
-        chunks_removed: outdated chunks of changed documents that were deleted.
-        images_added: images stored in the blob store and indexed (image vector and/or description).
-        files_ignored: files in walked folders with a suffix ingestion does not handle.
-        skipped: files passed over, with the reason (unreadable, binary, too large…).
-        seconds: wall time.
-    """
-
-    files_seen: int = 0
-    files_ingested: int = 0
-    chunks_added: int = 0
-    chunks_existing: int = 0
-    chunks_removed: int = 0
-    images_added: int = 0
-    files_ignored: int = 0
-    skipped: list[SkippedFile] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        """True when no file was skipped."""
-        return not self.skipped
-
-    def __str__(self) -> str:
-        lines = [f"ingested {self.files_ingested}/{self.files_seen} files: {self.chunks_added} chunks added, "
-                 f"{self.chunks_existing} already stored, {self.chunks_removed} outdated removed, "
-                 f"{self.images_added} images, "
-                 f"{len(self.skipped)} skipped, {self.seconds:.1f} s"]
-        lines += [f"  skipped {s.path}: {s.reason}" for s in self.skipped]
-        return "\n".join(lines)
-
-
-def _content_id(text: str, source: str) -> str:
-    return hashlib.sha256(f"{source}\x00{text}".encode()).hexdigest()
-
-
-def _clean_metadata(meta: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Chroma stores str/int/float/bool (and lists of them); drop None, turn paths into str."""
-    out: dict[str, Any] = {}
-    for key, value in (meta or {}).items():
-        if not isinstance(key, str) or not key:
-            raise MemoryStoreError(f"metadata keys must be non-empty strings, got {key!r}")
-        if value is None:
-            continue
-        if isinstance(value, Path):
-            value = str(value)
-        if isinstance(value, (np.integer, np.floating, np.bool_)):
-            value = value.item()
-        ok = isinstance(value, (str, int, float, bool)) or (
-            isinstance(value, list) and value and all(isinstance(v, (str, int, float, bool)) for v in value))
-        if not ok:
-            raise MemoryStoreError(
-                f"metadata {key!r} = {value!r} ({type(value).__name__}) cannot be stored: use str, int, float, "
-                "bool or a non-empty list of those (serialise anything else to a string first)")
-        out[key] = value
-    return out
 
 
 def _same_embedding(a: Any, b: Any) -> bool:
@@ -235,8 +163,8 @@ class ChromaMemory:
         path: str | Path | None = None,
         *,
         collection: str = "genaisys",
-        embedding: Any | None = None,
-        image_embedding: Any | None = None,
+        embedding: Embedding | None = None,
+        image_embedding: Embedding | Literal[False] | None = None,
         client: Any | None = None,
         blobs: BlobStore | str | Path | None = None,
         batch_size: int = 128,
@@ -458,123 +386,8 @@ class ChromaMemory:
                            metadatas=[_clean_metadata(meta)])
         return blob_id
 
-    def ingest(
-        self,
-        paths: str | Path | Iterable[str | Path],
-        *,
-        chunk_size: int = 1000,
-        chunk_overlap: int = 150,
-        metadata: Mapping[str, Any] | None = None,
-        describe_image: Callable[[Path], str] | None = None,
-        textualize: Callable[[Path], Iterable[Any]] | None = None,
-        fetch: Callable[[str], Any] | None = None,
-        max_file_bytes: int = 20_000_000,
-        replace_changed: bool = True,
-        progress: bool | None = None,
-    ) -> IngestReport:
-        """Ingest files, folders (walked recursively, hidden entries skipped) and URLs.
-
-        Documents (text, Markdown, HTML, PDF; `genaisys.memory.readers`) are chunked
-        (`genaisys.memory.chunking.chunk_text`); each chunk keeps ``source`` (absolute path or
-        URL), ``start``/``end`` character offsets, ``page`` for PDF, ``chunk`` (index) and
-        ``mime_type``. Images go to `add_image`, described by ``describe_image(path)`` when given.
-        Audio and video go to `add_timeline` with the timed text ``textualize(path)`` gives (a
-        textualizer: speech, frame tags, OCR…); without one they are skipped with a reason.
-        A bad input — unreadable, binary posing as text, not UTF-8, a broken PDF, larger than
-        ``max_file_bytes``, a failed fetch — is skipped and listed in the report; everything
-        before and after it is kept. Chunk ids are content hashes: re-running adds nothing new and
-        finishes an interrupted run.
-
-        Args:
-            paths: a file, a folder, a URL, or several.
-            chunk_size: maximum characters per chunk.
-            chunk_overlap: maximum characters shared by neighbouring chunks.
-            metadata: extra metadata stored on every chunk.
-            describe_image: ``Callable[[Path], str]`` giving an image's text description.
-            textualize: ``Callable[[Path], Iterable[segment]]`` giving an audio/video file's
-                timeline; see `add_timeline` for the segment shape.
-            fetch: ``Callable[[str], response]`` for URLs — the caller's safe fetcher (e.g.
-                ``HttpFetcher().fetch`` from the http_fetch tool); it returns bytes, str,
-                ``(bytes, content_type)``, an object with ``.content`` and ``.headers`` (an httpx
-                response), or one with ``.text``, ``.content_type`` and ``.status`` (text already
-                extracted). URLs without ``fetch`` raise.
-            max_file_bytes: larger files are skipped.
-            replace_changed: when a document's text changed since it was last ingested, delete its
-                chunks that are no longer in it (after the new ones are stored).
-            progress: show a tqdm bar; default: when there are 20+ inputs and stderr is a terminal.
-
-        Raises:
-            MemoryStoreError: a given path does not exist, or a URL is given without ``fetch``
-                (nothing is ingested then).
-        """
-        t0 = time.perf_counter()
-        chunk_text("x" * 20, size=chunk_size, overlap=chunk_overlap)  # validate the settings up front
-        extra = _clean_metadata(metadata)
-        roots = [paths] if isinstance(paths, (str, Path)) else list(paths)
-        if not roots:
-            raise MemoryStoreError("ingest() needs at least one file, folder or URL")
-        urls = [str(p) for p in roots if isinstance(p, str) and _URL.match(p)]
-        if urls and fetch is None:
-            raise MemoryStoreError(f"{urls[0]} is a URL: pass fetch= (the safe fetch tool, or any callable "
-                                   "url -> response) to ingest URLs; nothing was ingested")
-        files_in = [Path(p).expanduser() for p in roots if not (isinstance(p, str) and _URL.match(p))]
-        missing = [str(p) for p in files_in if not p.exists()]
-        if missing:
-            raise MemoryStoreError(f"no such file or folder: {', '.join(missing)}; nothing was ingested")
-        report = IngestReport()
-        inputs: list[Path | str] = [*self._walk(files_in, report), *urls]
-        report.files_seen = len(inputs)
-        from tqdm.auto import tqdm
-
-        show = (len(inputs) >= 20 and None) if progress is None else progress  # None: tqdm decides (TTY)
-        pending: list[tuple[str, str, dict[str, Any]]] = []
-        pending_sources: dict[str, set[str]] = {}  # source → ids of its chunks now, to drop stale ones
-
-        def flush() -> None:
-            for start in range(0, len(pending), self.batch_size):
-                rows = pending[start:start + self.batch_size]
-                added = self._write(rows)
-                report.chunks_added += added
-                report.chunks_existing += len(rows) - added
-            if replace_changed:  # after the new chunks are in: a crash in between loses nothing
-                for source, ids in pending_sources.items():
-                    report.chunks_removed += self._drop_stale(source, ids)
-            report.files_ingested += len(pending_sources)
-            pending.clear()
-            pending_sources.clear()
-
-        for item in tqdm(inputs, desc="ingest", unit="file", disable=show is False, leave=False):
-            if isinstance(item, Path) and item.suffix.lower() in IMAGE_SUFFIXES:
-                self._ingest_image(item, describe_image, extra, report)
-                continue
-            if isinstance(item, Path) and item.suffix.lower() in MEDIA_SUFFIXES:
-                self._ingest_media(item, textualize, extra, chunk_size, report)
-                continue
-            try:
-                source, data, mime = (self._fetch(item, fetch) if isinstance(item, str)
-                                      else self._read_file(item, max_file_bytes))
-                if len(data) > max_file_bytes:
-                    raise MediaError(f"{len(data):,} bytes, over max_file_bytes={max_file_bytes:,}; raise the limit")
-                sections = read_document(data, mime)
-            except MediaError as exc:
-                report.skipped.append(SkippedFile(str(item), str(exc)))
-                continue
-            if not sections:
-                report.skipped.append(SkippedFile(str(item), "no text in it (empty file)"))
-                continue
-            index = 0
-            for section in sections:
-                for chunk in chunk_text(section.text, size=chunk_size, overlap=chunk_overlap):
-                    meta = {**extra, **section.metadata, "source": source, "start": chunk.start, "end": chunk.end,
-                            "chunk": index, "mime_type": mime, "kind": "text"}
-                    pending.append((_content_id(chunk.text, source), chunk.text, meta))
-                    pending_sources.setdefault(source, set()).add(pending[-1][0])
-                    index += 1
-            if len(pending) >= self.batch_size:
-                flush()
-        flush()
-        report.seconds = time.perf_counter() - t0
-        return report
+    # The ingestion pipeline is its own file; this is the same function, called as memory.ingest(paths, ...).
+    ingest = ingest
 
     def _drop_stale(self, source: str, current: set[str]) -> int:
         """Delete the text chunks of ``source`` that its current content no longer has; return how many."""
@@ -588,87 +401,6 @@ class ChromaMemory:
         except (ChromaError, ValueError) as exc:
             raise MemoryStoreError(f"removing outdated chunks of {source} failed: {exc}") from exc
         return len(stale)
-
-    def _walk(self, roots: list[Path], report: IngestReport) -> Iterator[Path]:
-        seen: set[Path] = set()
-        for root in roots:
-            if root.is_dir():
-                candidates = sorted(p for p in root.rglob("*")
-                                    if not any(part.startswith(".") for part in p.relative_to(root).parts))
-            else:
-                candidates = [root]
-            for p in candidates:
-                if p.is_dir() or p.resolve() in seen:
-                    continue
-                seen.add(p.resolve())
-                suffix = p.suffix.lower()
-                if not p.is_file():  # a FIFO would block a read forever; a broken link cannot be read
-                    if suffix in _INGESTIBLE or p == root:
-                        report.skipped.append(SkippedFile(str(p), "not a regular file (broken link, FIFO, "
-                                                          "socket or device)"))
-                    continue
-                if suffix in _INGESTIBLE:
-                    yield p
-                elif p == root:
-                    known = ", ".join(sorted(_INGESTIBLE))
-                    report.skipped.append(SkippedFile(str(p), f"unsupported file type {suffix or '(none)'!r}; "
-                                                      f"supported: {known}"))
-                else:
-                    report.files_ignored += 1
-
-    @staticmethod
-    def _read_file(file: Path, max_bytes: int) -> tuple[str, bytes, str]:
-        try:
-            size = file.stat().st_size
-            if size > max_bytes:
-                raise MediaError(f"file is {size:,} bytes, over max_file_bytes={max_bytes:,}; "
-                                 "raise the limit to ingest it")
-            data = file.read_bytes()
-        except OSError as exc:
-            raise MediaError(f"cannot read the file ({exc.strerror or exc})") from exc
-        return _source_of(file), data, DOCUMENT_TYPES[file.suffix.lower()]
-
-    @staticmethod
-    def _fetch(url: str, fetch: Callable[[str], Any] | None) -> tuple[str, bytes, str]:
-        assert fetch is not None  # checked in ingest() before anything runs
-        try:
-            result = fetch(url)
-        except Exception as exc:  # the caller's fetcher may raise anything; report it, keep going
-            raise MediaError(f"fetch failed: {type(exc).__name__}: {exc}") from exc
-        content_type = None
-        if isinstance(result, tuple) and len(result) == 2:
-            result, content_type = result
-        elif hasattr(result, "content") and hasattr(result, "headers"):  # an httpx/requests response
-            status = getattr(result, "status_code", 200)
-            if isinstance(status, int) and status >= 400:
-                raise MediaError(f"fetch returned HTTP {status}")
-            content_type = result.headers.get("content-type")
-            result = result.content
-        elif isinstance(getattr(result, "text", None), str) and hasattr(result, "content_type"):
-            # a fetch result already turned into text (genaisys's safe http_fetch: HTML arrives as text)
-            status = getattr(result, "status", 200)
-            if isinstance(status, int) and status >= 400:
-                raise MediaError(f"fetch returned HTTP {status}")
-            kind = str(result.content_type).split(";")[0].strip().lower()
-            return url, result.text.encode("utf-8"), "text/markdown" if kind == "text/markdown" else "text/plain"
-        if isinstance(result, str):
-            data = result.encode("utf-8")
-            content_type = content_type or ("text/html" if re.search(r"<(html|body|p|div|h\d)\b", result[:2000], re.I)
-                                            else "text/plain")
-        elif isinstance(result, (bytes, bytearray)):
-            data = bytes(result)
-        else:
-            raise MediaError(f"fetch returned {type(result).__name__}; return bytes, str, (bytes, content_type) "
-                             "or a response with .content and .headers")
-        mime = mime_for(url, content_type)
-        if mime is None:
-            if data.startswith(b"%PDF"):
-                mime = "application/pdf"
-            elif re.search(rb"<(html|body|p|div|h\d)\b", data[:2000], re.I):
-                mime = "text/html"
-            else:
-                raise MediaError(f"unsupported content type {content_type!r}; documents: text, Markdown, HTML, PDF")
-        return url, data, mime
 
     def add_timeline(self, media: str | Path, segments: Iterable[Any], metadata: Mapping[str, Any] | None = None,
                      *, chunk_size: int = 1000) -> list[str]:
@@ -721,38 +453,6 @@ class ChromaMemory:
                           "t_start": group[0][0], "t_end": max(x[1] for x in group), "chunk": index,
                           "blob_id": blob_id, "mime_type": mime})
         return self.add_texts(texts, metas)
-
-    def _ingest_media(self, file: Path, textualize: Callable[[Path], Iterable[Any]] | None, extra: dict[str, Any],
-                      chunk_size: int, report: IngestReport) -> None:
-        if textualize is None:
-            report.skipped.append(SkippedFile(str(file), "audio/video is indexed by its timeline: pass textualize= "
-                                              "(a textualizer giving timed text segments)"))
-            return
-        try:
-            before = self.count()
-            ids = self.add_timeline(file, list(textualize(file)), extra, chunk_size=chunk_size)
-        except Exception as exc:  # the caller's textualizer may raise anything: skip this file, keep going
-            report.skipped.append(SkippedFile(str(file), f"timeline not indexed: {exc}"))
-            return
-        added = self.count() - before
-        report.chunks_added += added
-        report.chunks_existing += len(ids) - added
-        report.files_ingested += 1
-
-    def _ingest_image(self, file: Path, describe: Callable[[Path], str] | None, extra: dict[str, Any],
-                      report: IngestReport) -> None:
-        if describe is None and self.image_embedding is None:
-            report.skipped.append(SkippedFile(str(file), "image without a description: pass describe_image= "
-                                              "or call add_image(path, description)"))
-            return
-        try:
-            description = describe(file) if describe is not None else None
-            self.add_image(file, description, extra)
-        except Exception as exc:  # the caller's describer may raise anything: skip this image, keep going
-            report.skipped.append(SkippedFile(str(file), f"image not indexed: {exc}"))
-            return
-        report.images_added += 1
-        report.files_ingested += 1
 
     # ---------------------------------------------------------------- reading
 
@@ -962,19 +662,6 @@ def _describe_client(client: Any) -> str:
     return repr(client)
 
 
-def _safe_str(text: str) -> str:
-    """Text that encodes as UTF-8 (file names may hold undecodable bytes as surrogates)."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-def _source_of(file: Path) -> str:
-    return _safe_str(str(file.resolve()))
-
-
 def _sniff_image_mime(data: bytes) -> str | None:
     for magic, mime in ((b"\x89PNG", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"),
                         (b"BM", "image/bmp")):
@@ -983,14 +670,27 @@ def _sniff_image_mime(data: bytes) -> str | None:
     return "image/webp" if data[8:12] == b"WEBP" else None
 
 
-EMBEDDINGS: dict[str, Callable[[str], Any]] = {
+EMBEDDINGS = Registry("embedding", {
     "sentence-transformer": lambda arg: SentenceTransformerEmbedding(arg or "minilm"),
     "hashing": lambda arg: HashingEmbedding(int(arg) if arg else 64),
     "efficientnet-lite0": lambda arg: EfficientNetImageEmbedding(arg or "efficientnet-lite0"),
-}
+}, pattern=r"[a-z][a-z0-9_.\-]*", hint="'sentence-transformer' or 'my-embedding'")
 """The embedding registry (and allow-list): ``"kind"`` or ``"kind:argument"`` → a registered Chroma
 embedding function. ``sentence-transformer:<model folder or id>`` (default the packaged MiniLM),
-``hashing:<dim>``, ``efficientnet-lite0[:<weights .pth>]``."""
+``hashing:<dim>``, ``efficientnet-lite0[:<weights .pth>]``; add one with `register_embedding`."""
+
+
+def register_embedding(kind: str, factory: Callable[[str], Any], *, replace: bool = False) -> None:
+    """Make ``"kind[:argument]"`` specs build ``factory(argument)`` (``""`` when none is given).
+
+    The factory must return an embedding function Chroma knows (decorated with
+    ``chromadb.utils.embedding_functions.register_embedding_function``), or a new process cannot
+    reopen the collection.
+
+    Raises:
+        ConfigError: a malformed kind, or a taken one without ``replace``.
+    """
+    EMBEDDINGS.register(kind, factory, replace=replace)
 
 
 def build_embedding(spec: str) -> Any:
@@ -1005,10 +705,9 @@ def build_embedding(spec: str) -> Any:
         ConfigError: the argument is invalid (``hashing:abc``).
     """
     kind, _, arg = spec.partition(":")
-    if kind not in EMBEDDINGS:
-        raise UnknownNameError("embedding", kind, list(EMBEDDINGS))
+    factory, _ = EMBEDDINGS.resolve(kind)
     try:
-        return EMBEDDINGS[kind](arg)
+        return factory(arg)
     except ValueError as exc:
         raise ConfigError(f"bad embedding spec {spec!r}: {exc}") from exc
 

@@ -2,7 +2,7 @@
 
 Chroma records the embedding function of a collection by name and config, and rebuilds it from its
 registry when a collection is re-opened. Its own default function downloads a model at run time,
-which fails offline (DESIGN.md §4), so genaisys always passes one of these:
+which fails offline (docs/architecture.md, "Peripherals and storage"), so genaisys always passes one of these:
 
 - `SentenceTransformerEmbedding`: any sentence-transformers model; the default is the packaged
   all-MiniLM-L6-v2 (384-d) from `genaisys.assets`. The model loads on the first call, not at init.

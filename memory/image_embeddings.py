@@ -1,6 +1,6 @@
 """A registered Chroma image embedding from a vision encoder: EfficientNet-Lite0, pooled features.
 
-No CLIP/SigLIP weights ship in any package (DESIGN.md §7), so image → image retrieval uses the
+No CLIP/SigLIP weights ship in any package (docs/architecture.md, "The embedded default"), so image → image retrieval uses the
 packaged ImageNet EfficientNet-Lite0: its last feature map ``(1280, 7, 7)`` is average-pooled to one
 1280-d vector and L2-normalised, a standard off-the-shelf image descriptor (near-duplicates and
 same-category photos score high). Text → image retrieval goes through the text descriptions

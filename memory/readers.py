@@ -25,13 +25,22 @@ from typing import Any
 
 from genaisys.errors import MediaError
 
-__all__ = ["DOCUMENT_TYPES", "Section", "html_title_and_text", "mime_for", "read_document"]
+__all__ = ["AUDIO_SUFFIXES", "DOCUMENT_TYPES", "IMAGE_SUFFIXES", "MEDIA_SUFFIXES", "VIDEO_SUFFIXES", "Section",
+           "html_title_and_text", "mime_for", "read_document"]
 
 DOCUMENT_TYPES: dict[str, str] = {
     ".txt": "text/plain", ".text": "text/plain", ".md": "text/markdown", ".markdown": "text/markdown",
     ".rst": "text/x-rst", ".html": "text/html", ".htm": "text/html", ".xhtml": "text/html",
     ".pdf": "application/pdf",
 }
+#: the media files memory stores whole and indexes by a description or a timeline, by suffix.
+IMAGE_SUFFIXES: dict[str, str] = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+                                  ".gif": "image/gif", ".bmp": "image/bmp", ".webp": "image/webp"}
+AUDIO_SUFFIXES: dict[str, str] = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".flac": "audio/flac",
+                                  ".ogg": "audio/ogg", ".m4a": "audio/mp4"}
+VIDEO_SUFFIXES: dict[str, str] = {".mp4": "video/mp4", ".mkv": "video/x-matroska", ".webm": "video/webm",
+                                  ".mov": "video/quicktime", ".avi": "video/x-msvideo"}
+MEDIA_SUFFIXES: dict[str, str] = {**AUDIO_SUFFIXES, **VIDEO_SUFFIXES}
 """File suffix → MIME type of the documents `read_document` understands."""
 
 _PDF_HINT = "pip install 'pypdf>=7.1,<8'"

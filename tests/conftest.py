@@ -13,7 +13,8 @@ import tempfile
 
 import pytest
 
-# The tools' idempotency cache defaults to ~/.cache/genaisys; tests get a throwaway one.
+# The tools' idempotency cache lives in GENAISYS_HOME, here the shared asset cache: the test session gets a
+# throwaway one instead, so no test needs to switch the cache off.
 os.environ.setdefault("GENAISYS_TOOL_CACHE", os.path.join(tempfile.mkdtemp(prefix="genaisys-test-"), "tool_calls.sqlite"))
 
 

@@ -1,5 +1,5 @@
 if __name__ != "genaisys.tools":  # a bare `import tools` from the repo root would load a second copy
-    raise ImportError("import this package as genaisys.tools, not tools (DESIGN.md §1)")
+    raise ImportError("import this package as genaisys.tools, not tools (docs/architecture.md, Packaging)")
 __doc__ = """genaisys's peripherals: the tool contract and safety wrapper, the registry, hardened builtins, MCP.
 
 Everything is exported lazily (PEP 562): ``import genaisys.tools`` loads neither LangChain nor
@@ -15,7 +15,7 @@ One component per file:
 - ``memory_tools.py`` ``builtin:memory_search`` / ``builtin:memory_write`` over any memory
 - ``clock.py``        ``builtin:clock`` — the current date and time in a timezone
 - ``mcp_client.py``   MCP servers' tools as ``"mcp:<server>/<tool>"`` (`load_mcp_tools`, `MCPConnection`)
-- ``mcp_server.py``   genaisys tools served over MCP (`serve_mcp`, ``python -m genaisys.tools.mcp_server``)
+- ``mcp_server.py``   genaisys tools served over MCP (`serve_mcp`, ``genaisys mcp serve``)
 
 Example:
     >>> from genaisys.tools import get_tool

@@ -7,10 +7,11 @@ whose text says what went wrong. Built on the official `mcp` SDK (2.x) and its `
 A client that hangs up on the streamable-HTTP transport is an ordinary event, logged in one line,
 not a traceback.
 
-Command line (the ``genaisys mcp serve`` CLI calls `serve_mcp`)::
+Command line: ``genaisys mcp serve`` (`mcp_app`, which the main CLI mounts); ``python -m
+genaisys.tools.mcp_server`` runs the same command::
 
-    python -m genaisys.tools.mcp_server builtin:calculator builtin:clock
-    python -m genaisys.tools.mcp_server builtin:calculator --transport streamable-http --port 8765
+    genaisys mcp serve builtin:calculator builtin:clock
+    genaisys mcp serve builtin:calculator --transport streamable-http --port 8765
 
 Example:
     >>> server = build_mcp_server(["builtin:calculator"])  # doctest: +SKIP
@@ -19,11 +20,12 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
+
+import typer
 
 from genaisys._optional import require
 from genaisys.errors import ConfigError
@@ -181,23 +183,38 @@ def serve_mcp(
         server.run("streamable-http", host=host, port=port)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m genaisys.tools.mcp_server TOOL... [--transport T] [--host H] [--port P] [--root DIR]``."""
-    parser = argparse.ArgumentParser(prog="genaisys-mcp", description="Serve genaisys tools over MCP.")
-    parser.add_argument("tools", nargs="+", help="registry names, e.g. builtin:calculator builtin:clock")
-    parser.add_argument("--transport", default="stdio", choices=["stdio", "streamable-http"])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--name", default="genaisys")
-    parser.add_argument("--root", action="append", default=[], help="folder builtin:file_reader may read")
-    parser.add_argument("--allow-host", action="append", default=[], help="host builtin:http_fetch may reach")
-    args = parser.parse_args(argv)
+mcp_app = typer.Typer(help="Model Context Protocol: serve genaisys tools to any MCP client.", no_args_is_help=True,
+                      pretty_exceptions_enable=False)
+
+
+@mcp_app.callback()
+def _mcp() -> None:
+    """Model Context Protocol: serve genaisys tools to any MCP client."""  # keeps `serve` a subcommand
+
+
+@mcp_app.command("serve")
+def mcp_serve(tools: list[str] = typer.Argument(..., help="registry names, e.g. builtin:calculator builtin:clock"),
+              transport: Literal["stdio", "streamable-http"] = typer.Option("stdio", help="stdio or streamable-http"),
+              host: str = typer.Option("127.0.0.1", help="bind address for streamable-http"),
+              port: int = typer.Option(8000, help="port for streamable-http"),
+              name: str = typer.Option("genaisys", help="server name shown to clients"),
+              root: list[str] = typer.Option([], help="a folder builtin:file_reader may read (repeatable)"),
+              allow_host: list[str] = typer.Option([], help="a host builtin:http_fetch may reach (repeatable)"),
+              ) -> None:
+    """Serve genaisys tools over MCP (stdio by default)."""
     resources: dict[str, dict[str, Any]] = {}
-    if args.root:
-        resources["builtin:file_reader"] = {"roots": args.root}
-    if args.allow_host:
-        resources["builtin:http_fetch"] = {"allow_hosts": args.allow_host}
-    serve_mcp(args.tools, transport=args.transport, host=args.host, port=args.port, name=args.name, resources=resources)
+    if root:
+        resources["builtin:file_reader"] = {"roots": root}
+    if allow_host:
+        resources["builtin:http_fetch"] = {"allow_hosts": allow_host}
+    serve_mcp(tools, transport=transport, host=host, port=port, name=name, resources=resources)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m genaisys.tools.mcp_server TOOL... [--transport T] ...``: the same as ``genaisys mcp serve``."""
+    import sys
+
+    typer.main.get_command(mcp_app)(["serve", *(sys.argv[1:] if argv is None else argv)], prog_name="genaisys mcp")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from genaisys.errors import ConfigError
+from genaisys.types import Memory
 
 __all__ = [
     "MAX_HIT_CHARS",
@@ -62,7 +63,7 @@ class MemoryWriteArgs(BaseModel):
     source: str | None = Field(default=None, max_length=500, description="where it came from (optional)")
 
 
-def _check_memory(memory: Any, *methods: str) -> None:
+def _check_memory(memory: Memory, *methods: str) -> None:
     missing = [m for m in methods if not callable(getattr(memory, m, None))]
     if memory is None or missing:
         raise ConfigError(
@@ -93,11 +94,11 @@ def format_hits(hits: list[Any], query: str) -> str:
     return "\n\n".join(blocks)
 
 
-def build_memory_search_tool(memory: Any) -> Any:
+def build_memory_search_tool(memory: Memory) -> Any:
     """A ``memory_search(query, k)`` tool over ``memory``; hits come back with their citations.
 
     Args:
-        memory: Any object with ``search(query, k=..., where=None)``.
+        memory: Memory object with ``search(query, k=..., where=None)``.
 
     Raises:
         ConfigError: ``memory`` has no ``search`` method.
@@ -122,11 +123,11 @@ def build_memory_search_tool(memory: Any) -> Any:
     )
 
 
-def build_memory_write_tool(memory: Any) -> Any:
+def build_memory_write_tool(memory: Memory) -> Any:
     """A ``memory_write(text, source=None)`` tool that stores a note in ``memory``.
 
     Args:
-        memory: Any object with ``add_texts(texts, metadatas=None)``.
+        memory: Memory object with ``add_texts(texts, metadatas=None)``.
 
     Raises:
         ConfigError: ``memory`` has no ``add_texts`` method.

@@ -1,4 +1,4 @@
-"""The tool registry: ``"kind:name"`` → a lazily imported tool factory (STYLE.md §5).
+"""The tool registry: ``"kind:name"`` → a lazily imported tool factory (a `genaisys._registry.Registry`).
 
 Kinds: ``builtin:`` (shipped with genaisys), ``mcp:<server>/<tool>`` (added when an MCP server's
 tools are loaded, see `genaisys.tools.mcp`), and any kind a user registers. `get_tool` builds
@@ -16,21 +16,17 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 import inspect
-import re
-import threading
 from collections.abc import Callable
 from typing import Any
 
-from genaisys.errors import ConfigError, UnknownNameError
+from genaisys._registry import Registry
+from genaisys.errors import ConfigError
 
 __all__ = ["get_tool", "list_tools", "register_tool", "unregister_tool"]
 
-_NAME = re.compile(r"^[a-z][a-z0-9_]*:[A-Za-z0-9_][A-Za-z0-9_.\-/]*$")
-
 # name -> (factory or "module:attr", default safety settings)
-_REGISTRY: dict[str, tuple[Callable[..., Any] | str, dict[str, Any]]] = {
+_REGISTRY = Registry("tool", {
     "builtin:calculator": ("genaisys.tools.calculator:build_calculator_tool", {"timeout_s": 5.0}),
     "builtin:memory_search": ("genaisys.tools.memory_tools:build_memory_search_tool", {}),
     "builtin:memory_write": ("genaisys.tools.memory_tools:build_memory_write_tool", {}),
@@ -38,8 +34,8 @@ _REGISTRY: dict[str, tuple[Callable[..., Any] | str, dict[str, Any]]] = {
     "builtin:file_reader": ("genaisys.tools.file_reader:build_file_reader_tool", {"timeout_s": 10.0}),
     # The fetcher keeps its own total-time limit (15 s); the wrapper's is a backstop above it.
     "builtin:http_fetch": ("genaisys.tools.http_fetch:build_http_fetch_tool", {"timeout_s": 30.0}),
-}
-_LOCK = threading.Lock()
+}, pattern=r"[a-z][a-z0-9_]*:[A-Za-z0-9_][A-Za-z0-9_.\-/]*", hint="'kind:name' (e.g. 'builtin:calculator')",
+    settings=True)
 
 
 def register_tool(
@@ -71,22 +67,12 @@ def register_tool(
         >>> get_tool("demo:weather", safety={"idempotent_cache": None}).invoke({"city": "Oslo"})
         'sunny in Oslo'
     """
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise ConfigError(f"tool names look like 'kind:name' (e.g. 'builtin:calculator'); got {name!r}")
-    if not (callable(factory) or (isinstance(factory, str) and ":" in factory)):
-        raise ConfigError(f"factory for {name!r} must be a callable or a 'module:attribute' path; got {factory!r}")
-    with _LOCK:
-        if name in _REGISTRY and not replace:
-            raise ConfigError(f"tool {name!r} is already registered; pass replace=True to overwrite it")
-        _REGISTRY[name] = (factory, dict(safety or {}))
+    _REGISTRY.register(name, factory, replace=replace, settings=safety)
 
 
 def unregister_tool(name: str) -> None:
     """Remove a registered tool (an unknown name raises `UnknownNameError`)."""
-    with _LOCK:
-        if name not in _REGISTRY:
-            raise UnknownNameError("tool", name, list(_REGISTRY))
-        del _REGISTRY[name]
+    _REGISTRY.unregister(name)
 
 
 def list_tools(kind: str | None = None) -> list[str]:
@@ -96,16 +82,7 @@ def list_tools(kind: str | None = None) -> list[str]:
         >>> list_tools("builtin")[:2]
         ['builtin:calculator', 'builtin:clock']
     """
-    with _LOCK:
-        names = sorted(_REGISTRY)
-    return [n for n in names if kind is None or n.split(":", 1)[0] == kind]
-
-
-def _load(factory: Callable[..., Any] | str) -> Callable[..., Any]:
-    if callable(factory):
-        return factory
-    module, _, attr = factory.partition(":")
-    return getattr(importlib.import_module(module), attr)
+    return _REGISTRY.names(kind)
 
 
 def get_tool(name: str, *, safe: bool = True, safety: dict[str, Any] | None = None, **resources: Any) -> Any:
@@ -142,11 +119,7 @@ def get_tool(name: str, *, safe: bool = True, safety: dict[str, Any] | None = No
     if not safe and safety:
         raise ConfigError(f"safety settings {sorted(safety)} need the safety wrapper; "
                           f"drop safety= or call get_tool({name!r}) with safe=True")
-    with _LOCK:
-        entry = _REGISTRY.get(name)
-    if entry is None:
-        raise UnknownNameError("tool", name, list_tools())
-    factory = _load(entry[0])
+    factory, defaults = _REGISTRY.resolve(name)
     params = inspect.signature(factory).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     unknown = [k for k in resources if k not in params and not takes_any]
@@ -167,7 +140,7 @@ def get_tool(name: str, *, safe: bool = True, safety: dict[str, Any] | None = No
     tool = factory(**resources)
     if not safe:
         return _unwrapped_tool(tool)
-    settings = {**entry[1], **(safety or {})}
+    settings = {**defaults, **(safety or {})}
     if isinstance(tool, SafeTool) and not settings:
         return tool
     return safe_tool(tool, **settings)

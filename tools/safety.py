@@ -1,4 +1,4 @@
-"""The safety wrapper every genaisys tool runs in (DESIGN.md §3).
+"""The safety wrapper every genaisys tool runs in (docs/architecture.md, "Peripherals and storage").
 
 `safe_tool` turns any LangChain tool, or a plain typed function, into a LangChain `BaseTool`
 that LangGraph's `ToolNode` (and any LangChain agent) runs as usual, and adds:
@@ -144,7 +144,9 @@ class ApprovalDecision(BaseModel):
 
 
 def default_cache_path() -> Path:
-    """Where the shared idempotency cache lives: ``$GENAISYS_TOOL_CACHE`` or ~/.cache/genaisys.
+    """Where the shared idempotency cache lives: ``$GENAISYS_TOOL_CACHE``, else ``tool_calls.sqlite`` in
+    genaisys's home (``$GENAISYS_HOME``, default ~/.cache/genaisys; `genaisys.assets.cache_dir`), so
+    everything genaisys keeps moves with that one setting.
 
     Example:
         >>> default_cache_path().name
@@ -153,7 +155,9 @@ def default_cache_path() -> Path:
     env = os.environ.get(_CACHE_ENV)
     if env:
         return Path(env).expanduser()
-    return Path.home() / ".cache" / "genaisys" / "tool_calls.sqlite"
+    from genaisys.assets import cache_dir
+
+    return cache_dir() / "tool_calls.sqlite"
 
 
 class IdempotencyCache:

@@ -1,4 +1,4 @@
-"""The CPU of genaisys: the multimodal core and its LangChain chat face (DESIGN.md §2).
+"""The CPU of genaisys: the multimodal core and its LangChain chat face (docs/architecture.md, "The CPU").
 
 One component per file:
 
@@ -40,6 +40,8 @@ _LAZY = {
     "VisionEncoderConfig": "genaisys.core.encoders",
     "build_connector": "genaisys.core.connectors",
     "build_vision_encoder": "genaisys.core.encoders",
+    "register_connector": "genaisys.core.connectors",
+    "register_vision_encoder": "genaisys.core.encoders",
     "load_core": "genaisys.core.loading",
     "NativeCore": "genaisys.core.native",
     "RemoteCore": "genaisys.core.remote",
@@ -52,8 +54,8 @@ __all__ = sorted(_LAZY)
 
 if TYPE_CHECKING:
     from genaisys.core.chat import ChatCore
-    from genaisys.core.connectors import build_connector
-    from genaisys.core.encoders import VisionEncoderConfig, build_vision_encoder
+    from genaisys.core.connectors import build_connector, register_connector
+    from genaisys.core.encoders import VisionEncoderConfig, build_vision_encoder, register_vision_encoder
     from genaisys.core.loading import load_core
     from genaisys.core.multimodal import MultimodalCore, MultimodalCoreConfig
     from genaisys.core.native import NativeCore

@@ -1,13 +1,14 @@
-"""ChatCore: a local core behind LangChain's `BaseChatModel` face (DESIGN.md §2).
+"""ChatCore: a local core behind LangChain's `BaseChatModel` face (docs/architecture.md, "The CPU").
 
 `ChatCore` wraps a `MultimodalCore` or a plain causal LM + tokenizer and speaks LangChain
 messages: sync and async, token streaming, ``bind_tools``, tool calls returned as
 ``AIMessage.tool_calls`` (unusable ones in ``invalid_tool_calls``, a call cut off by the token
 limit among them), stop sequences and usage metadata, and structured output: a forced tool call
 (``tool_choice="any"`` or a tool's name) and a ``response_format`` (JSON, or JSON matching a
-schema) are decoded under a grammar, so they are valid by construction. Decoding is a KV-cached loop written here (greedy at ``temperature=0``, otherwise
-temperature + top-p sampling), so streaming, stop sequences and tool-call hold-back share
-one path.
+schema) are decoded under a grammar, so they are valid by construction. Decoding — a KV-cached
+loop, greedy at ``temperature=0``, otherwise temperature + top-p sampling, with the prefix cache,
+batching, VCD and signal tokens — is the generation engine's job (`genaisys.core.generation`,
+`ChatCore.engine`); streaming, stop sequences and tool-call hold-back share one path through it.
 
 Prompts go through the tokenizer's chat template. When that template knows ``tools`` (it
 mentions them), tools and tool turns are passed to it natively; otherwise genaisys's own format
@@ -32,13 +33,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import queue
 import re
 import threading
-import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from concurrent.futures import Future
 from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -54,9 +51,9 @@ from langchain_core.messages import (
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import ConfigDict, PrivateAttr
+from pydantic import ConfigDict, PrivateAttr, SkipValidation
 
-from genaisys.core.forward import PLAIN_INPUTS, cache_of, forward_kwargs, text_inputs
+from genaisys.core.generation import GenerationEngine, _Stopper, _vcd_config
 from genaisys.core.media import attachment_note, load_image_block
 from genaisys.core.toolcall import (
     TOOL_CALL_CLOSE,
@@ -69,12 +66,11 @@ from genaisys.core.toolcall import (
     render_tools_prompt,
 )
 from genaisys.errors import ConfigError, CoreError, GenaisysError, MediaError
+from genaisys.types import BlobReader
 
 __all__ = ["ChatCore", "load_image_block"]  # load_image_block: re-exported from genaisys.core.media
 
 _DEFAULT_SYSTEM = "You are a helpful assistant."
-_MIN_PREFIX = 16  # shorter shared prefixes are cheaper to prefill again than to copy
-_MAX_SIGNALS = 64
 _TOOL_CHOICE_REQUIRED = "You must answer with at least one tool call now."
 # Text meant for the model (templates, not exceptions).
 _UNREADABLE_TOOL_IMAGE = "[the tool returned an image that cannot be read: {error}]"
@@ -83,65 +79,6 @@ _CUT_OFF_CALL = ("the call was cut off by the token limit after {n} generated to
 _NAME_RE = re.compile(r'"name"\s*:\s*"([^"]+)"')
 # Content blocks of AI turns that are carried elsewhere (tool calls) or not shown to the model.
 _SKIPPED_BLOCKS = ("tool_call", "tool_call_chunk", "tool_use", "reasoning", "thinking", "redacted_thinking")
-# Text that may open a tool call: streaming holds back from here so raw call text never leaks.
-_CALL_OPENERS = (TOOL_CALL_OPEN, "```", "{")
-
-
-# ---------------------------------------------------------------------- decoding
-def _sample(logits: Any, temperature: float, top_p: float, generator: Any) -> int:
-    import torch
-
-    # logits: (V,)
-    if temperature <= 0:
-        return int(torch.argmax(logits))
-    probs = torch.softmax(logits.float() / temperature, dim=-1)
-    if top_p < 1.0:
-        sorted_p, idx = torch.sort(probs, descending=True)
-        keep = torch.cumsum(sorted_p, 0) - sorted_p < top_p  # always keeps the top token
-        probs = torch.zeros_like(probs).scatter(0, idx[keep], sorted_p[keep])
-    return int(torch.multinomial(probs / probs.sum(), 1, generator=generator))
-
-
-class _Stopper:
-    """Incremental detokenisation with stop sequences and tool-call hold-back."""
-
-    def __init__(self, stop: Sequence[str], hold_calls: bool) -> None:
-        self.stop, self.hold_calls = [s for s in stop if s], hold_calls
-        self.text, self.emitted, self.stopped = "", 0, False
-
-    def feed(self, text: str) -> str:
-        """Give the full decoded text so far; return the new text safe to show."""
-        self.text = text
-        for s in self.stop:
-            at = text.find(s)
-            if at >= 0:
-                self.text, self.stopped = text[:at], True
-        return self._release(final=self.stopped)
-
-    def finish(self) -> str:
-        return self._release(final=True)
-
-    def _release(self, final: bool) -> str:
-        limit = len(self.text)
-        if self.hold_calls:
-            starts = [self.text.find(o, self.emitted) for o in _CALL_OPENERS]
-            starts = [s for s in starts if s >= 0]
-            if starts:
-                limit = min(limit, min(starts))
-        if not final:
-            # Keep back a tail that could still become a stop sequence or a call opener, and a
-            # trailing replacement char (a multi-byte character split across tokens).
-            watch = [*self.stop, *(_CALL_OPENERS if self.hold_calls else ())]
-            for w in watch:
-                for k in range(min(len(w) - 1, len(self.text)), 0, -1):
-                    if self.text.endswith(w[:k]):
-                        limit = min(limit, len(self.text) - k)
-                        break
-            if self.text.endswith("\ufffd"):
-                limit = min(limit, len(self.text) - 1)
-        out = self.text[self.emitted:limit] if limit > self.emitted else ""
-        self.emitted = max(self.emitted, limit)
-        return out
 
 
 class ChatCore(BaseChatModel):
@@ -188,7 +125,7 @@ class ChatCore(BaseChatModel):
     core: Any = None
     language_model: Any = None
     tokenizer: Any = None
-    blobs: Any = None
+    blobs: SkipValidation[BlobReader | None] = None
     max_new_tokens: int = 256
     max_tokens: int | None = None
     stop: list[str] | None = None
@@ -206,14 +143,8 @@ class ChatCore(BaseChatModel):
     prefix_cache: bool = True
     dtype: str = "auto"
 
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _signals: OrderedDict[str, Any] = PrivateAttr(default_factory=OrderedDict)
-    _batcher: Any = PrivateAttr(default=None)
-    _batcher_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
-    _prefix: Any = PrivateAttr(default=None)  # (model, weight version, prompt ids, KV cache after prefill)
-    _prefix_hits: list[int] = PrivateAttr(default_factory=list)  # reused prefix length per call (0: none)
     _decode_dtype: Any = PrivateAttr(default=None)  # torch.dtype decoding runs in
-    _decoding: Any = PrivateAttr(default=None)  # (source LM, its weight version, the cast copy)
+    _engine: Any = PrivateAttr(default=None)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -239,7 +170,7 @@ class ChatCore(BaseChatModel):
 
         from genaisys.core.precision import precision_name, resolve_dtype
 
-        weight = self._lm().get_input_embeddings().weight
+        weight = self.engine.lm().get_input_embeddings().weight
         dtype, auto = resolve_dtype(self.dtype, device=weight.device), precision_name(self.dtype) == "auto"
         if dtype == weight.dtype or not weight.is_floating_point() or (auto and weight.dtype != torch.float32):
             return weight.dtype  # "auto" only narrows float32 weights; a model loaded in bf16/fp16 stays so
@@ -259,24 +190,20 @@ class ChatCore(BaseChatModel):
         """The ``torch.dtype`` the language model decodes in (``dtype`` resolved for this machine)."""
         return self._decode_dtype
 
+    @property
+    def engine(self) -> GenerationEngine:
+        """The generation engine this face calls (`genaisys.core.generation`): token loop, caches, batching."""
+        if self._engine is None or self._engine.chat is not self:  # a copied ChatCore gets its own
+            self._engine = GenerationEngine(self)
+        return self._engine
+
     def signal_embeddings(self, ref: str) -> Any:
         """The decoder conditioning a ``generate_<modality>`` call refers to: ``(1, out_tokens, out_dim)``.
 
         Raises:
             CoreError: the reference is unknown or has been evicted (the last 64 are kept).
         """
-        try:
-            return self._signals[ref]
-        except KeyError:
-            raise CoreError(f"no signal embeddings under {ref!r}: unknown, or evicted (the last "
-                            f"{_MAX_SIGNALS} are kept); regenerate the answer") from None
-
-    def _keep_signal(self, embeds: Any) -> str:
-        ref = "sig_" + new_tool_call_id()[5:]
-        self._signals[ref] = embeds.detach()
-        while len(self._signals) > _MAX_SIGNALS:
-            self._signals.popitem(last=False)
-        return ref
+        return self.engine.signal_embeddings(ref)
 
     def _constrained(self, kwargs: dict[str, Any]) -> bool:
         """Whether a call decodes under a grammar (tool calls or a response format)."""
@@ -296,34 +223,6 @@ class ChatCore(BaseChatModel):
         return not (constrained or scored or getattr(self.core, "is_native", False)
                     or _vcd_config(kwargs.get("vcd", self.vcd)) is not None
                     or (self.core is not None and getattr(self.core, "signal_token_ids", None)))
-
-    def _micro_batcher(self) -> _MicroBatcher:
-        with self._batcher_lock:
-            if self._batcher is None:
-                self._batcher = _MicroBatcher(self, self.batch_window_ms / 1000, self.max_batch_size)
-            return self._batcher
-
-    def _lm(self) -> Any:
-        # Read through the core each time: training may have wrapped its LM (LoRA) since.
-        return self.core.language_model if self.core is not None else self.language_model
-
-    def _decoder(self) -> Any:
-        """The language model decoding runs on: the LM itself, or its copy cast to `decode_dtype`.
-
-        The copy is kept while the LM is the same object with the same weights (the parameters'
-        version counters, which every in-place update bumps); a training step or a LoRA wrap since
-        the last call makes a fresh one, so decoding never reads stale weights.
-        """
-        from genaisys.core.precision import decoding_copy
-
-        lm = self._lm()
-        if lm.get_input_embeddings().weight.dtype == self._decode_dtype:
-            return lm
-        version = sum(p._version for p in lm.parameters())
-        held = self._decoding
-        if held is None or held[0] is not lm or held[1] != version:
-            self._decoding = held = (lm, version, decoding_copy(lm, self._decode_dtype))
-        return held[2]
 
     @property
     def _llm_type(self) -> str:
@@ -513,208 +412,6 @@ class ChatCore(BaseChatModel):
                                 "use text or image blocks (textualize audio/video first)")
         return "".join(parts)
 
-    # ------------------------------------------------------------------ generation
-    def _token_stream(self, prompt: str, images: list[Any], *, max_new_tokens: int, temperature: float,
-                      top_p: float, seed: int | None, usage: dict[str, int], vcd: Any = None,
-                      grammar: Any = None, force_call: bool = False, no_call: bool = False,
-                      signals: list[dict[str, Any]] | None = None) -> Iterator[int]:
-        import torch
-
-        tok = self.tokenizer
-        ids = tok(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]  # (1, L)
-        prompt_ids = ids[0].tolist()
-        lm = self._decoder()
-        generator = torch.Generator().manual_seed(seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,))))
-        use_vcd = vcd is not None and self.core is not None and bool(images)
-        usage["vcd"] = int(use_vcd)
-        with torch.no_grad():
-            if getattr(self.core, "is_native", False):
-                prep = self._native_inputs(prompt, images, vcd if use_vcd else None, generator)
-            elif self.core is not None:
-                pixel_values = self.core.preprocess_images(images) if images else None
-                if use_vcd:
-                    from genaisys.core.vcd import distort_images
-
-                    # Row 0 sees the real images, row 1 the distorted ones: one batch, one cache.
-                    distorted = distort_images(pixel_values, vcd.noise_step, generator)
-                    ids = ids.repeat(2, 1)  # (2, L)
-                    pixel_values = torch.cat([pixel_values, distorted])
-                prep = _embeds_as(self.core.prepare_inputs(ids, pixel_values=pixel_values), lm)
-            else:
-                prep = text_inputs(lm, ids)
-        # (B, L'), (B, L'); B = 2 with VCD. Native models place their own positions (pos = None).
-        mask, pos = prep["attention_mask"], prep.get("position_ids")
-        usage["input_tokens"] = int(mask[0].sum())
-        eos = set()
-        for src in (getattr(getattr(lm, "generation_config", None), "eos_token_id", None), tok.eos_token_id):
-            eos.update(src if isinstance(src, list) else [src] if src is not None else [])
-        banned = [self.core.image_token_id] if self.core is not None else []
-        cache_kw, prefill_kw = forward_kwargs(lm)
-        # Grammar-constrained text: while `guide` is set only tokens continuing valid text are
-        # allowed. A demanded call or JSON answer is guided from the first token (`whole`); a call
-        # the model opens itself from right after its opener. `forced` tokens (signal tokens) are
-        # emitted as they are.
-        forced: list[int] = []
-        whole = grammar is not None and force_call
-        guide = grammar.new_guide(whole=True) if whole else None
-        recent: list[int] = []
-        tail_ids: list[int] = []  # the last tokens, when a call's opener is refused (no_call)
-        # Signal tokens (NExT-GPT): the first one of a modality forces the rest (as GILL does);
-        # each one's last hidden state is captured when it is fed back, then projected.
-        signal_ids = {} if self.core is None or getattr(self.core, "is_native", False) else \
-            getattr(self.core, "signal_token_ids", {})
-        signal_of = {t: m for m, ids in signal_ids.items() for t in ids}
-        captured: dict[str, list[Any]] = {}
-        extra = {"output_hidden_states": True} if signal_of else {}
-        with torch.no_grad():
-            out = self._prefill(lm, prompt_ids, prep, {**prefill_kw, **extra}, reuse=not images and not use_vcd)
-            for _ in range(max_new_tokens):
-                # (V,), float32: bf16 logits tie and round before softmax and argmax
-                logits = out.logits[0, -1].to(torch.float32, copy=True)
-                if use_vcd:
-                    from genaisys.core.vcd import contrast_logits
-
-                    logits = contrast_logits(logits, out.logits[1, -1], alpha=vcd.alpha, beta=vcd.beta)
-                if banned:
-                    logits[banned] = float("-inf")
-                if forced:
-                    nxt = forced.pop(0)
-                else:
-                    if guide is not None:
-                        tokens = guide.get_tokens()
-                        budget = max_new_tokens - usage.get("output_tokens", 0)
-                        tokens = grammar.finish_within(guide, tokens, budget, whole=whole) or tokens
-                        allowed = torch.tensor(tokens, dtype=torch.long, device=logits.device)
-                        masked = torch.full_like(logits, float("-inf"))
-                        masked[allowed] = logits[allowed]
-                        logits = masked
-                    nxt = _sample(logits, temperature, top_p, generator)
-                    # no_call: a "no tool" choice binds; a token that would complete a call's opener is
-                    # refused and another drawn in its place
-                    for _ in range(8 if no_call else 0):
-                        if TOOL_CALL_OPEN not in tok.decode(tail_ids + [nxt]):
-                            break
-                        logits[nxt] = float("-inf")
-                        nxt = _sample(logits, temperature, top_p, generator)
-                    if no_call:
-                        tail_ids = (tail_ids + [nxt])[-8:]
-                    if guide is not None:
-                        guide.advance(nxt)
-                        if guide.is_finished():
-                            guide = None  # the call is closed: free text again …
-                            if force_call:  # … unless the call was demanded: then it is the answer
-                                usage["output_tokens"] = usage.get("output_tokens", 0) + 1
-                                usage["finish"] = 1
-                                yield nxt
-                                return
-                    elif grammar is not None:
-                        recent = (recent + [nxt])[-16:]
-                        tail = self.tokenizer.decode(recent)
-                        if (at := tail.rfind(TOOL_CALL_OPEN)) >= 0:
-                            # The token that closed the opener may carry the call's first
-                            # characters ('>{"'): start the guide past them.
-                            guide, recent = _guide_after(grammar, self.tokenizer, tail[at + len(TOOL_CALL_OPEN):]), []
-                            whole = False
-                if nxt in eos:
-                    usage["finish"] = 1
-                    return
-                if nxt in signal_of and signal_ids[signal_of[nxt]][0] == nxt and not forced:
-                    forced = list(signal_ids[signal_of[nxt]][1:])
-                usage["output_tokens"] = usage.get("output_tokens", 0) + 1
-                yield nxt
-                mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=1)
-                step: dict[str, Any] = {cache_kw: cache_of(out), **extra}
-                if pos is not None:
-                    pos = pos[:, -1:] + 1
-                    step["position_ids"] = pos
-                out = lm(input_ids=torch.full((mask.shape[0], 1), nxt, device=mask.device), attention_mask=mask,
-                         use_cache=True, **step)
-                if nxt in signal_of:
-                    modality = signal_of[nxt]
-                    got = captured.setdefault(modality, [])
-                    got.append(out.hidden_states[-1][0, -1])  # (d,)
-                    if len(got) == len(signal_ids[modality]) and signals is not None:
-                        hidden = torch.stack(got).unsqueeze(0)  # (1, k, d)
-                        signals.append({"modality": modality, "embeds": self.core.project_signals(hidden, modality)})
-                        captured[modality] = []
-
-    def _prefill(self, lm: Any, prompt_ids: list[int], prep: dict[str, Any], kw: dict[str, Any], *,
-                 reuse: bool) -> Any:
-        """The prompt's prefill: from the prefix cache where it may serve (``reuse``, a text-only
-        single row), else one plain pass."""
-        if reuse and self.prefix_cache and set(prep) == PLAIN_INPUTS and prep["inputs_embeds"].shape[0] == 1:
-            return self._prefill_reusing_prefix(lm, prompt_ids, prep, forward_kwargs(lm)[0], kw)
-        return lm(**prep, use_cache=True, **kw)
-
-    def _tool_scores(self, prompt: str, images: list[Any], names: list[str]) -> dict[str, float]:
-        """`genaisys.core.tool_choice.score_tool_options` on this chat's LM, inputs and prefix cache."""
-        import torch
-
-        from genaisys.core.tool_choice import score_tool_options
-
-        if getattr(self.core, "is_native", False):
-            raise ConfigError("scored_tool_choice works with a text LM or a genaisys MultimodalCore, not a native "
-                              f"MLLM ({type(self.core).__name__}); leave it off for this core")
-        lm = self._decoder()
-
-        def prepare(ids: Any) -> dict[str, Any]:
-            if self.core is None:
-                return text_inputs(lm, ids)
-            pixel_values = self.core.preprocess_images(images) if images else None
-            return _embeds_as(self.core.prepare_inputs(ids, pixel_values=pixel_values), lm)
-
-        def prefill(prompt_ids: list[int], prep: dict[str, Any], kw: dict[str, Any]) -> Any:
-            return self._prefill(lm, prompt_ids, prep, kw, reuse=not images)
-
-        with torch.no_grad():
-            return score_tool_options(lm, self.tokenizer, prompt, names, prepare=prepare, prefill=prefill)
-
-    def _prefill_reusing_prefix(self, lm: Any, prompt_ids: list[int], prep: dict[str, Any], cache_kw: str,
-                                kw: dict[str, Any]) -> Any:
-        """Prefill a text-only prompt, starting from the KV cache of the longest prefix it shares
-        with the previous such prompt (the system prompt and tool list of a session, earlier turns).
-
-        The cache is keyed by the model object and its parameters' version counters, so weights
-        changed in place (a training step) are never served stale keys and values.
-        """
-        import copy
-
-        version = sum(p._version for p in lm.parameters())
-        n, stored = 0, self._prefix
-        if stored is not None and stored[0] is lm and stored[1] == version:
-            old, limit = stored[2], min(len(stored[2]), len(prompt_ids) - 1)  # feed at least one token
-            while n < limit and old[n] == prompt_ids[n]:
-                n += 1
-        if n >= _MIN_PREFIX:
-            cache = copy.deepcopy(stored[3])
-            if n < len(stored[2]):
-                cache.crop(n - len(stored[2]))  # transformers 5 crops by a negative count of tokens to drop
-            out = lm(inputs_embeds=prep["inputs_embeds"][:, n:], attention_mask=prep["attention_mask"],
-                     position_ids=prep["position_ids"][:, n:], use_cache=True, **{cache_kw: cache}, **kw)
-        else:
-            out = lm(**prep, use_cache=True, **kw)
-        cache = cache_of(out)
-        self._prefix = (lm, version, prompt_ids, copy.deepcopy(cache)) if hasattr(cache, "crop") else None
-        self._prefix_hits.append(n if n >= _MIN_PREFIX else 0)
-        del self._prefix_hits[:-64]
-        return out
-
-    def _native_inputs(self, prompt: str, images: list[Any], vcd: Any, generator: Any) -> dict[str, Any]:
-        """A native MLLM's processor inputs; with VCD, a second row whose images are noised."""
-        import torch
-
-        if vcd is None:
-            return self.core.prepare_inputs([prompt], images)
-        from genaisys.core.vcd import distort_images
-
-        prep = self.core.prepare_inputs([prompt, prompt], images + images)
-        pixels, n = prep.get("pixel_values"), len(images)
-        if not isinstance(pixels, torch.Tensor) or pixels.shape[0] != 2 * n:
-            raise CoreError(f"VCD needs one pixel tensor per image, but {type(self.core.model).__name__}'s processor "
-                            "packs images differently; call without vcd for this model")
-        prep["pixel_values"] = torch.cat([pixels[:n], distort_images(pixels[:n], vcd.noise_step, generator)])
-        return prep
-
     def _run(self, messages: list[BaseMessage], stop: list[str] | None,
              **kwargs: Any) -> Iterator[tuple[str, dict[str, Any]]]:
         """Yield ``(text_delta, {})`` while decoding, then ``("", final_info)`` once."""
@@ -726,8 +423,8 @@ class ChatCore(BaseChatModel):
         if tools and tool_choice in (None, "auto") and kwargs.get("scored_tool_choice", self.scored_tool_choice):
             from genaisys.core.tool_choice import choose_tool
 
-            with self._lock:
-                scores = self._tool_scores(prompt, images, [t["function"]["name"] for t in tools])
+            with self.engine.lock:
+                scores = self.engine.tool_scores(prompt, images, [t["function"]["name"] for t in tools])
             tool_choice = choose_tool(scores, no_tool_bias=float(kwargs.get("no_tool_bias", self.no_tool_bias)))
             no_call = not tool_choice  # the choice binds: a "no tool" answer cannot open a call
             tool_choice = tool_choice or None
@@ -747,8 +444,8 @@ class ChatCore(BaseChatModel):
 
             grammar, force = JsonGrammar(self.tokenizer, _response_schema(kwargs["response_format"])), True
         signals: list[dict[str, Any]] = []
-        with self._lock:
-            for token in self._token_stream(
+        with self.engine.lock:
+            for token in self.engine.token_stream(
                 prompt, images, max_new_tokens=self._max_tokens(kwargs),
                 temperature=float(kwargs.get("temperature", self.temperature)),
                 top_p=float(kwargs.get("top_p", self.top_p)), seed=kwargs.get("seed", self.seed), usage=usage,
@@ -770,7 +467,7 @@ class ChatCore(BaseChatModel):
         info = self._final_info(full, tools, usage.get("input_tokens", 0), usage.get("output_tokens", 0),
                                 ended=bool(stopper.stopped or usage.get("finish")), vcd=bool(usage.get("vcd")))
         for sig in signals:  # each produced signal becomes a typed call to a decoder, by reference
-            ref = self._keep_signal(sig["embeds"])
+            ref = self.engine.keep_signal(sig["embeds"])
             info["tool_calls"].append({
                 "name": f"generate_{sig['modality']}", "id": new_tool_call_id(), "type": "tool_call",
                 "args": {"prompt": info["content"], "signal": {"kind": "signal_embeddings", "ref": ref,
@@ -871,8 +568,8 @@ class ChatCore(BaseChatModel):
             return results
         seed = kwargs.get("seed", self.seed)
         generator = torch.Generator().manual_seed(seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,))))
-        with self._lock, torch.no_grad():
-            decoded = self._decode_batch([r[1] for r in rows], [r[2] for r in rows], stop=stop or self.stop or [],
+        with self.engine.lock, torch.no_grad():
+            decoded = self.engine.decode_batch([r[1] for r in rows], [r[2] for r in rows], stop=stop or self.stop or [],
                                          max_new_tokens=self._max_tokens(kwargs),
                                          temperature=float(kwargs.get("temperature", self.temperature)),
                                          top_p=float(kwargs.get("top_p", self.top_p)), generator=generator)
@@ -883,70 +580,11 @@ class ChatCore(BaseChatModel):
                                    usage_metadata=info["usage_metadata"], response_metadata=info["response_metadata"])
         return results
 
-    def _decode_batch(self, prompts: list[str], images: list[list[Any]], *, stop: list[str], max_new_tokens: int,
-                      temperature: float, top_p: float, generator: Any) -> list[tuple[str, int, int, bool]]:
-        """Left-pad the prompts into one batch and decode them in lockstep with one KV cache."""
-        import torch
-
-        tok, lm = self.tokenizer, self._decoder()
-        encoded = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
-        B, L = len(encoded), max(len(e) for e in encoded)
-        pad = tok.pad_token_id if tok.pad_token_id is not None else 0
-        ids = torch.full((B, L), pad, dtype=torch.long)
-        mask = torch.zeros((B, L), dtype=torch.long)
-        for b, e in enumerate(encoded):
-            ids[b, L - len(e):] = torch.tensor(e, dtype=torch.long)
-            mask[b, L - len(e):] = 1
-        flat = [im for row in images for im in row]
-        if self.core is not None:
-            pixel_values = self.core.preprocess_images(flat) if flat else None
-            prep = _embeds_as(self.core.prepare_inputs(ids, mask, pixel_values, padding_side="left"), lm)
-        else:
-            embed = lm.get_input_embeddings()
-            ids, mask = ids.to(embed.weight.device), mask.to(embed.weight.device)
-            prep = {"inputs_embeds": embed(ids), "attention_mask": mask,
-                    "position_ids": (mask.cumsum(-1) - 1).clamp(min=0)}
-        mask, pos = prep["attention_mask"], prep["position_ids"]  # (B, L'), (B, L')
-        n_in = [int(n) for n in mask.sum(1)]
-        eos = set()
-        for src in (getattr(getattr(lm, "generation_config", None), "eos_token_id", None), tok.eos_token_id):
-            eos.update(src if isinstance(src, list) else [src] if src is not None else [])
-        banned = [self.core.image_token_id] if self.core is not None else []
-        cache_kw, prefill_kw = forward_kwargs(lm)
-        generated: list[list[int]] = [[] for _ in range(B)]
-        stoppers = [_Stopper(stop, hold_calls=False) for _ in range(B)]
-        ended = [False] * B
-        out = lm(**prep, use_cache=True, **prefill_kw)
-        for _ in range(max_new_tokens):
-            logits = out.logits[:, -1].to(torch.float32, copy=True)  # (B, V)
-            if banned:
-                logits[:, banned] = float("-inf")
-            step_tokens = []
-            for b in range(B):
-                nxt = pad if ended[b] else _sample(logits[b], temperature, top_p, generator)
-                if not ended[b] and nxt in eos:
-                    ended[b], nxt = True, pad
-                elif not ended[b]:
-                    generated[b].append(nxt)
-                    stoppers[b].feed(tok.decode(generated[b], skip_special_tokens=True))
-                    ended[b] = stoppers[b].stopped
-                step_tokens.append(nxt)
-            if all(ended):
-                break
-            mask = torch.cat([mask, mask.new_ones(B, 1)], dim=1)
-            pos = pos[:, -1:] + 1
-            out = lm(input_ids=torch.tensor(step_tokens, device=mask.device).view(B, 1), attention_mask=mask,
-                     position_ids=pos, use_cache=True, **{cache_kw: cache_of(out)})
-        for b in range(B):  # rows that hit max_new_tokens: their full text
-            if not stoppers[b].stopped:
-                stoppers[b].feed(tok.decode(generated[b], skip_special_tokens=True))
-        return [(stoppers[b].text, n_in[b], len(generated[b]), ended[b]) for b in range(B)]
-
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
         if self.batch_window_ms > 0 and self._batchable(kwargs):
             # Concurrent sessions: wait a moment for other calls and decode them as one batch.
-            message = self._micro_batcher().submit(messages, stop, kwargs)
+            message = self.engine.micro_batcher().submit(messages, stop, kwargs)
             return ChatResult(generations=[ChatGeneration(message=message)])
         final: dict[str, Any] = {}
         for delta, info in self._run(messages, stop, **kwargs):
@@ -1006,59 +644,6 @@ class ChatCore(BaseChatModel):
             cancelled.set()
 
 
-class _MicroBatcher:
-    """Collects concurrent `ChatCore` calls for a short window and decodes them as one batch."""
-
-    def __init__(self, chat: ChatCore, window_s: float, max_batch: int) -> None:
-        self.chat, self.window_s, self.max_batch = chat, window_s, max(1, max_batch)
-        self.requests: queue.Queue[tuple[str, list[BaseMessage], list[str] | None, dict[str, Any], Future[Any]]] = \
-            queue.Queue()
-        self.thread = threading.Thread(target=self._loop, name="genaisys-chatcore-batcher", daemon=True)
-        self.thread.start()
-
-    def submit(self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]) -> AIMessage:
-        # Only calls with the same settings share a batch.
-        key = json.dumps([stop, kwargs], sort_keys=True, default=str)
-        future: Future[Any] = Future()
-        self.requests.put((key, messages, stop, kwargs, future))
-        return future.result()
-
-    def _loop(self) -> None:
-        while True:
-            first = self.requests.get()
-            group, others = [first], []
-            deadline = time.monotonic() + self.window_s
-            while len(group) < self.max_batch and (left := deadline - time.monotonic()) > 0:
-                try:
-                    item = self.requests.get(timeout=left)
-                except queue.Empty:
-                    break
-                (group if item[0] == first[0] else others).append(item)
-            for item in others:
-                self.requests.put(item)
-            try:
-                results = self.chat.batch_generate([g[1] for g in group], stop=first[2], return_exceptions=True,
-                                                   **first[3])
-            except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
-                for g in group:
-                    g[4].set_exception(exc)
-                continue
-            for g, result in zip(group, results, strict=True):
-                if isinstance(result, BaseException):
-                    g[4].set_exception(result)
-                else:
-                    g[4].set_result(result)
-
-
-def _embeds_as(prep: dict[str, Any], lm: Any) -> dict[str, Any]:
-    """A core's spliced inputs with ``inputs_embeds`` in the decoding LM's dtype (its float32 embeddings
-    and image features meet a bf16 decoding copy here)."""
-    dtype = lm.get_input_embeddings().weight.dtype
-    if prep["inputs_embeds"].dtype != dtype:
-        prep = {**prep, "inputs_embeds": prep["inputs_embeds"].to(dtype)}
-    return prep
-
-
 def _forces_call(tool_choice: Any) -> bool:
     return tool_choice not in (None, "auto", "none")
 
@@ -1103,31 +688,6 @@ def _response_schema(response_format: dict[str, Any]) -> dict[str, Any] | None:
         raise ConfigError("a json_schema response_format needs {'type': 'json_schema', 'json_schema': "
                           "{'name': ..., 'schema': {...}}}")
     return schema
-
-
-def _guide_after(grammar: Any, tokenizer: Any, text: str) -> Any:
-    """A fresh call guide advanced over ``text``; ``None`` if that text already breaks the grammar."""
-    guide = grammar.new_guide()
-    for token in tokenizer(text, add_special_tokens=False)["input_ids"] if text else []:
-        if token not in guide.get_tokens():
-            return None  # left to the tolerant parser
-        guide.advance(token)
-    return guide
-
-
-def _vcd_config(value: Any) -> Any:
-    """``None``/``False`` → off; ``True`` → defaults; a dict or `VCDConfig` → those settings."""
-    if value is None or value is False:
-        return None
-    from genaisys.core.vcd import VCDConfig
-
-    if value is True:
-        return VCDConfig()
-    if isinstance(value, dict):
-        return VCDConfig(**value)
-    if isinstance(value, VCDConfig):
-        return value
-    raise ConfigError(f"vcd must be True, a dict or a VCDConfig, got {type(value).__name__}")
 
 
 def _last_chunk(info: dict[str, Any]) -> AIMessageChunk:

@@ -1,6 +1,6 @@
 """Connectors: map vision features into the language model's embedding space.
 
-One registry, LLaVA-style names (REFERENCES.md, "LLaVA"):
+One registry, LLaVA-style names (docs/architecture.md, "References", LLaVA):
 
 * ``identity`` — pass-through; needs ``in_dim == out_dim``.
 * ``linear`` — one ``nn.Linear`` (LLaVA-1).
@@ -29,12 +29,14 @@ Example:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from genaisys.errors import ConfigError, UnknownNameError
+from genaisys._registry import Registry
+from genaisys.errors import ConfigError
 
 __all__ = [
     "CONNECTOR_NAMES",
@@ -43,9 +45,10 @@ __all__ = [
     "MLPConnector",
     "ResamplerConnector",
     "build_connector",
+    "register_connector",
 ]
 
-# The allow-list (also for names read back from a saved config). Families are regexes.
+# The built-in names (families as patterns); `register_connector` adds more to the registry below.
 CONNECTOR_NAMES = ("identity", "linear", "mlp{N}x_gelu", "resampler{Q}[x{depth}]",
                    "gated_resampler{Q}[x{depth}]")
 _MLP_RE = re.compile(r"^mlp(\d+)x_gelu$")
@@ -188,11 +191,40 @@ class ResamplerConnector(_Connector):
         return latents  # (B, Q, d)
 
 
+def _mlp(name: str, in_dim: int, out_dim: int, n_tokens: int | None) -> _Connector:
+    return MLPConnector(in_dim, out_dim, n_tokens, depth=int(_MLP_RE.match(name).group(1)))
+
+
+def _resampler(name: str, in_dim: int, out_dim: int, n_tokens: int | None) -> _Connector:
+    m = _RESAMPLER_RE.match(name)
+    return ResamplerConnector(in_dim, out_dim, n_tokens, n_queries=int(m.group(2) or 32), depth=int(m.group(3) or 1),
+                              gated=bool(m.group(1)))
+
+
+# The allow-list (also for names read back from a saved config): exact names, then regex families.
+_REGISTRY = Registry("connector", {"identity": IdentityConnector, "linear": LinearConnector},
+                     pattern=r"[a-z][a-z0-9_]*", hint="'linear' or 'my_connector'")
+_REGISTRY.register_family(_MLP_RE.pattern, "mlp{N}x_gelu", _mlp)
+_REGISTRY.register_family(r"^resampler(\d*)(?:x(\d+))?$", "resampler{Q}[x{depth}]", _resampler)
+_REGISTRY.register_family(r"^gated_resampler(\d*)(?:x(\d+))?$", "gated_resampler{Q}[x{depth}]", _resampler)
+
+
+def register_connector(name: str, factory: Callable[..., nn.Module], *, replace: bool = False) -> None:
+    """Add a connector family member: ``factory(in_dim, out_dim, n_tokens)`` → an ``nn.Module`` mapping
+    ``(B, n_img_tokens, in_dim)`` vision features to ``(B, n_tokens, out_dim)`` LM embeddings.
+
+    Raises:
+        ConfigError: a malformed name, or a taken one without ``replace``.
+    """
+    _REGISTRY.register(name, factory, replace=replace)
+
+
 def build_connector(name: str, in_dim: int, out_dim: int, *, n_tokens: int | None = None) -> _Connector:
     """Build a connector by registry name.
 
     Args:
-        name: ``identity``, ``linear``, ``mlp{N}x_gelu``, ``resampler{Q}`` or ``gated_resampler{Q}``.
+        name: ``identity``, ``linear``, ``mlp{N}x_gelu``, ``resampler{Q}`` or ``gated_resampler{Q}``
+            (or a name given to `register_connector`).
         in_dim: width of the vision features.
         out_dim: hidden size of the language model.
         n_tokens: pool the image tokens to this count (``None`` keeps the encoder's count).
@@ -204,13 +236,4 @@ def build_connector(name: str, in_dim: int, out_dim: int, *, n_tokens: int | Non
         >>> build_connector("linear", 8, 4)(__import__("torch").zeros(1, 3, 8)).shape
         torch.Size([1, 3, 4])
     """
-    if name == "identity":
-        return IdentityConnector(in_dim, out_dim, n_tokens)
-    if name == "linear":
-        return LinearConnector(in_dim, out_dim, n_tokens)
-    if m := _MLP_RE.match(name):
-        return MLPConnector(in_dim, out_dim, n_tokens, depth=int(m.group(1)))
-    if m := _RESAMPLER_RE.match(name):
-        return ResamplerConnector(in_dim, out_dim, n_tokens, n_queries=int(m.group(2) or 32),
-                                  depth=int(m.group(3) or 1), gated=bool(m.group(1)))
-    raise UnknownNameError("connector", name, CONNECTOR_NAMES)
+    return _REGISTRY.build(name, in_dim, out_dim, n_tokens)

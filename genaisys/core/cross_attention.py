@@ -7,7 +7,7 @@ its own row::
     y = y + tanh(a_attn) · XAttn(LN(y), v)
     y = y + tanh(a_ff)   · FFW(LN(y))
 
-Both gates start at 0, so at init the model *is* the frozen LM (REFERENCES.md, "Flamingo");
+Both gates start at 0, so at init the model *is* the frozen LM (docs/architecture.md, "References", Flamingo);
 training opens the gates. Simplification against Flamingo: every text position sees all
 images of its row (Flamingo limits a token to the image just before it).
 

@@ -2,7 +2,7 @@
 
 A low-resolution tower gives the visual tokens the LM sees; a high-resolution tower gives
 detail. *Patch info mining* lets every low-res token attend to the high-res features of its own
-image region (REFERENCES.md, "Mini-Gemini")::
+image region (docs/architecture.md, "References", Mini-Gemini)::
 
     T' = T_low + W_o · softmax(q(T_low) k(F_high)ᵀ / √d) v(F_high)
 

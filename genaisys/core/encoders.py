@@ -1,7 +1,7 @@
 """Vision towers with one face: ``forward(pixel_values) -> (B, n_tokens, hidden_size)``.
 
-* `EfficientNetLite0Encoder` — the packaged ImageNet EfficientNet-Lite0 (DESIGN.md §7): its
-  last feature map ``(B, 1280, 7, 7)`` at 224 px becomes 49 tokens of 1280-d.
+* `EfficientNetLite0Encoder` — the packaged ImageNet EfficientNet-Lite0 (docs/architecture.md, "The
+  embedded default"): its last feature map ``(B, 1280, 7, 7)`` at 224 px becomes 49 tokens of 1280-d.
 * `HFVisionEncoder` — any Hugging Face vision transformer (CLIP, SigLIP, ViT, …) from an id, a
   local folder or a config dict; features come from a chosen hidden layer (default the
   penultimate one, as LLaVA does) with the CLS token dropped.
@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,8 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict
 from torch import nn
 
-from genaisys.errors import ConfigError, MediaError, UnknownNameError
+from genaisys._registry import Registry
+from genaisys.errors import ConfigError, MediaError
 
 __all__ = [
     "VISION_ENCODERS",
@@ -38,6 +40,7 @@ __all__ = [
     "VisionEncoderConfig",
     "build_vision_encoder",
     "images_to_array",
+    "register_vision_encoder",
 ]
 
 _CLIP_MEAN, _CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
@@ -266,8 +269,36 @@ def _norm_for(config: VisionEncoderConfig, model_type: str) -> tuple[tuple[float
     return (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
 
 
-VISION_ENCODERS = {"efficientnet-lite0": "EfficientNetLite0Encoder", "hf": "HFVisionEncoder",
-                   "dual": "genaisys.core.dual_encoder.DualVisionEncoder"}
+def _efficientnet_lite0(config: VisionEncoderConfig) -> nn.Module:
+    if config.model is not None or config.config is not None:
+        raise ConfigError("efficientnet-lite0 takes no `model`/`config`; use `weights` for another .pth file")
+    return EfficientNetLite0Encoder(pretrained=config.pretrained, weights=config.weights, image_size=config.image_size,
+                                    image_mean=config.image_mean, image_std=config.image_std)
+
+
+def _dual(config: VisionEncoderConfig) -> nn.Module:
+    if config.low is None or config.high is None:
+        raise ConfigError("a 'dual' vision encoder needs both `low` and `high` encoder configs")
+    from genaisys.core.dual_encoder import DualVisionEncoder
+
+    return DualVisionEncoder(build_vision_encoder(config.low), build_vision_encoder(config.high))
+
+
+#: The vision-tower registry (and allow-list): ``VisionEncoderConfig.name`` → a factory taking the config.
+VISION_ENCODERS = Registry("vision encoder", {"efficientnet-lite0": _efficientnet_lite0, "hf": HFVisionEncoder,
+                                              "dual": _dual},
+                           pattern=r"[a-z][a-z0-9_.\-]*", hint="'hf' or 'my-tower'")
+
+
+def register_vision_encoder(name: str, factory: Callable[[VisionEncoderConfig], nn.Module], *,
+                            replace: bool = False) -> None:
+    """Add a vision tower: ``factory(config)`` → an ``nn.Module`` with ``hidden_size``, ``n_tokens``,
+    ``preprocess(images)`` and ``forward(pixel_values) -> (B, n_tokens, hidden_size)``.
+
+    Raises:
+        ConfigError: a malformed name, or a taken one without ``replace``.
+    """
+    VISION_ENCODERS.register(name, factory, replace=replace)
 
 
 def build_vision_encoder(config: VisionEncoderConfig | dict[str, Any]) -> nn.Module:
@@ -283,18 +314,4 @@ def build_vision_encoder(config: VisionEncoderConfig | dict[str, Any]) -> nn.Mod
     """
     if isinstance(config, dict):
         config = VisionEncoderConfig(**config)
-    if config.name == "efficientnet-lite0":
-        if config.model is not None or config.config is not None:
-            raise ConfigError("efficientnet-lite0 takes no `model`/`config`; use `weights` for another .pth file")
-        return EfficientNetLite0Encoder(pretrained=config.pretrained, weights=config.weights,
-                                        image_size=config.image_size, image_mean=config.image_mean,
-                                        image_std=config.image_std)
-    if config.name == "hf":
-        return HFVisionEncoder(config)
-    if config.name == "dual":
-        if config.low is None or config.high is None:
-            raise ConfigError("a 'dual' vision encoder needs both `low` and `high` encoder configs")
-        from genaisys.core.dual_encoder import DualVisionEncoder
-
-        return DualVisionEncoder(build_vision_encoder(config.low), build_vision_encoder(config.high))
-    raise UnknownNameError("vision encoder", config.name, list(VISION_ENCODERS))
+    return VISION_ENCODERS.build(config.name, config)

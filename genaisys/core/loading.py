@@ -2,7 +2,7 @@
 
 Specs:
 
-* ``"nano"`` — the embedded default (DESIGN.md §7): packaged EfficientNet-Lite0 →
+* ``"nano"`` — the embedded default (docs/architecture.md, "The embedded default"): packaged EfficientNet-Lite0 →
   ``mlp2x_gelu`` → packaged SmolLM2-135M-Instruct. When trained parts ship in the repo folder
   ``genaisys/core/nano/`` (the `MultimodalCore.save_pretrained` layout) they are loaded; until
   then the connector is freshly initialised with seed 0 — an *untrained* core that reads text
@@ -29,6 +29,7 @@ from genaisys.core.chat import ChatCore
 from genaisys.core.encoders import VisionEncoderConfig
 from genaisys.core.multimodal import CONFIG_NAME, MultimodalCore, MultimodalCoreConfig, resolve_model_ref
 from genaisys.errors import ConfigError
+from genaisys.types import BlobReader
 
 __all__ = ["NANO_DIR", "hub_offline", "load_core", "nano_config"]
 
@@ -69,7 +70,7 @@ def _untrained_nano() -> MultimodalCore:
     return core
 
 
-def load_core(spec: str = "nano", *, blobs: Any = None, **chat_kwargs: Any) -> ChatCore:
+def load_core(spec: str = "nano", *, blobs: BlobReader | None = None, **chat_kwargs: Any) -> ChatCore:
     """Load a core by name or folder and wrap it as a LangChain chat model.
 
     Args:

@@ -1,6 +1,6 @@
 """Images from LangChain / OpenAI content blocks → PIL, with errors that say what to fix.
 
-Accepted forms (DESIGN.md §2): ``{"type": "image", "base64": ..., "mime_type": ...}``,
+Accepted forms (docs/architecture.md, "The CPU"): ``{"type": "image", "base64": ..., "mime_type": ...}``,
 ``{"type": "image", "url": "data:…" | "file:///…" | "/abs/path.png"}``, OpenAI's
 ``{"type": "image_url", "image_url": {"url": ...}}``, ``{"type": "image", "file_id": <blob id>}``
 resolved through a duck-typed blob store (anything with ``.path(blob_id) -> Path``), and the
@@ -18,13 +18,33 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from genaisys.errors import MediaError
+from genaisys.types import BlobReader
 
-__all__ = ["ATTACHED_TEMPLATE", "attachment_note", "load_image_block"]
+__all__ = ["ATTACHED_TEMPLATE", "attachment_note", "image_block", "load_image_block"]
 
 # How media the assistant produced (an image or sound a decoder made, attached to its answer)
 # reads when that answer is part of a later prompt: the core is told it is there, not shown it.
 ATTACHED_TEMPLATE = "[{kind} attached]"
 _MEDIA_KINDS = ("image", "image_url", "audio", "video", "file")
+
+
+def image_block(path: str | Path) -> dict[str, Any]:
+    """A LangChain v1 ``image`` content block carrying the file's bytes as base64.
+
+    The evaluation sends images this way and the training data inlines them the same way, so a
+    trained prompt and an evaluated one are the same bytes.
+
+    Example:
+        >>> import tempfile
+        >>> from PIL import Image
+        >>> path = Path(tempfile.mkdtemp()) / "dot.png"; Image.new("RGB", (2, 2)).save(path)
+        >>> block = image_block(path); block["type"], block["mime_type"]
+        ('image', 'image/png')
+    """
+    p = Path(path)
+    mime = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}.get(
+        p.suffix.lower(), "image/png")
+    return {"type": "image", "base64": base64.b64encode(p.read_bytes()).decode(), "mime_type": mime}
 
 
 def attachment_note(block: Any) -> str | None:
@@ -62,7 +82,7 @@ def _read_path(path: Path, where: str) -> bytes:
     return path.read_bytes()
 
 
-def _from_url(url: str, blobs: Any) -> Any:
+def _from_url(url: str, blobs: BlobReader | None) -> Any:
     if url.startswith("data:"):
         header, _, payload = url.partition(",")
         if ";base64" not in header:
@@ -88,7 +108,7 @@ def _b64(payload: str, where: str) -> bytes:
         raise MediaError(f"the base64 image data in {where} is corrupt ({exc})") from exc
 
 
-def _from_blob(blob_id: str, blobs: Any) -> Any:
+def _from_blob(blob_id: str, blobs: BlobReader | None) -> Any:
     if blobs is None:
         raise MediaError(f"image block names blob {blob_id!r} but this ChatCore has no blob store; "
                          "pass blobs=<store with .path(blob_id)> to ChatCore")
@@ -99,7 +119,7 @@ def _from_blob(blob_id: str, blobs: Any) -> Any:
     return _open_image(_read_path(path, f"blob {blob_id}"), f"blob {blob_id}")
 
 
-def load_image_block(block: dict[str, Any], blobs: Any = None) -> Any:
+def load_image_block(block: dict[str, Any], blobs: BlobReader | None = None) -> Any:
     """One LangChain / OpenAI image content block → an RGB ``PIL.Image``.
 
     Raises:

@@ -4,7 +4,7 @@ The core adds one placeholder token (``<image>``) to the tokenizer. A prompt hol
 placeholder per image, anywhere and as many as wanted (interleaved with text); the core expands
 each to ``n_image_tokens`` positions, fills those positions of ``inputs_embeds`` with the
 projected image features, and sets their labels to -100 so the loss never scores them
-(REFERENCES.md, "LLaVA"). Prompts whose placeholders are already expanded (``n_image_tokens``
+(docs/architecture.md, "References", LLaVA). Prompts whose placeholders are already expanded (``n_image_tokens``
 in a row per image) are accepted too. Images are matched to placeholders in reading order,
 row by row through the batch.
 
@@ -266,7 +266,7 @@ class MultimodalCore(nn.Module):
     def encode_vision(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """Pixel values ``(N, 3, H, W)`` → vision-tower features ``(N, n_vis, d_vis)``.
 
-        With a frozen tower these can be computed once and cached (pre-alignment, DESIGN.md §6),
+        With a frozen tower these can be computed once and cached (pre-alignment; docs/training.md),
         then passed as ``vision_features=`` to `forward` / `prepare_inputs`.
         """
         # Frozen towers build no graph (their parameters need no grad); trainable parts (dual-tower

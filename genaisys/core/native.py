@@ -1,7 +1,7 @@
 """NativeCore: an existing Hugging Face MLLM behind the same face as `MultimodalCore`.
 
 LLaVA, SmolVLM, Idefics, Qwen-VL … load through ``AutoModelForImageTextToText`` and
-``AutoProcessor`` (DESIGN.md §2, "Native MLLMs"). The model does its own image splicing; the
+``AutoProcessor`` (docs/architecture.md, "The CPU"). The model does its own image splicing; the
 processor expands its image placeholder. `ChatCore` drives a `NativeCore` with the same
 KV-cached loop, streaming, tools and stop sequences as a composed core.
 

@@ -1,6 +1,6 @@
 """Output projector: signal-token hidden states → a diffusion decoder's conditioning (NExT-GPT).
 
-The core can emit signal tokens (``[IMG0]…[IMG3]`` for images; REFERENCES.md, "NExT-GPT").
+The core can emit signal tokens (``[IMG0]…[IMG3]`` for images; docs/architecture.md, "References", NExT-GPT).
 Their last-layer hidden states ``(B, k, d_lm)`` go through a small transformer whose learned
 queries attend to them and give ``(B, out_tokens, out_dim)`` — for Stable Diffusion 1.5, the
 ``77 × 768`` ``prompt_embeds`` its UNet is conditioned on. Trained by decoder-side alignment:

@@ -49,10 +49,11 @@ from langchain_core.messages import (
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, SkipValidation
 
-from genaisys.core.toolcall import TOOL_CALL_ERROR_TEMPLATE, new_tool_call_id
+from genaisys.core.openai_format import tool_calls_from_openai, tool_calls_to_openai, usage_from_openai
 from genaisys.errors import ConfigError, CoreError, MediaError
+from genaisys.types import BlobReader
 
 __all__ = ["RemoteCore"]
 
@@ -117,7 +118,7 @@ class RemoteCore(BaseChatModel):
     temperature: float | None = None
     top_p: float | None = None
     stop: list[str] | None = None
-    blobs: Any = None
+    blobs: SkipValidation[BlobReader | None] = None
     extra_body: dict[str, Any] = Field(default_factory=dict)
     transport: Any = None
 
@@ -193,19 +194,17 @@ class RemoteCore(BaseChatModel):
 
     def _message(self, msg: BaseMessage) -> dict[str, Any]:
         if isinstance(msg, SystemMessage):
-            return {"role": "system", "content": _text(msg.content)}
+            return {"role": "system", "content": msg.text}
         if isinstance(msg, HumanMessage):
             return {"role": "user", "content": self._parts(msg.content)}
         if isinstance(msg, AIMessage):
-            out: dict[str, Any] = {"role": "assistant", "content": _text(msg.content) or None}
+            out: dict[str, Any] = {"role": "assistant", "content": msg.text or None}
             if msg.tool_calls:
-                out["tool_calls"] = [{"id": tc.get("id") or new_tool_call_id(), "type": "function",
-                                      "function": {"name": tc["name"], "arguments": json.dumps(tc["args"])}}
-                                     for tc in msg.tool_calls]
+                out["tool_calls"] = tool_calls_to_openai(msg.tool_calls)
             return out
         if isinstance(msg, ToolMessage):
-            return {"role": "tool", "tool_call_id": msg.tool_call_id, "content": _text(msg.content)}
-        return {"role": getattr(msg, "role", msg.type), "content": _text(msg.content)}
+            return {"role": "tool", "tool_call_id": msg.tool_call_id, "content": msg.text}
+        return {"role": getattr(msg, "role", msg.type), "content": msg.text}
 
     def _parts(self, content: str | list[Any]) -> str | list[dict[str, Any]]:
         if isinstance(content, str):
@@ -254,22 +253,9 @@ class RemoteCore(BaseChatModel):
             msg = choice["message"]
         except (KeyError, IndexError, TypeError) as exc:
             raise CoreError(f"{self._url()} answered without choices[0].message: {json.dumps(data)[:300]}") from exc
-        calls, invalid = [], []
-        for tc in msg.get("tool_calls") or []:
-            fn = tc.get("function") or {}
-            raw = fn.get("arguments") or "{}"
-            try:
-                args = json.loads(raw) if isinstance(raw, str) else raw
-                if not isinstance(args, dict):
-                    raise ValueError("arguments are not a JSON object")
-                calls.append({"name": fn.get("name", ""), "args": args, "id": tc.get("id") or new_tool_call_id(),
-                              "type": "tool_call"})
-            except ValueError as exc:
-                invalid.append({"name": fn.get("name"), "args": raw if isinstance(raw, str) else json.dumps(raw),
-                                "id": tc.get("id") or new_tool_call_id(), "type": "invalid_tool_call",
-                                "error": TOOL_CALL_ERROR_TEMPLATE.format(error=str(exc))})
+        calls, invalid = tool_calls_from_openai(msg.get("tool_calls"))
         message = AIMessage(content=msg.get("content") or "", tool_calls=calls, invalid_tool_calls=invalid,
-                            usage_metadata=_usage(data.get("usage")),
+                            usage_metadata=usage_from_openai(data.get("usage")),
                             response_metadata={"finish_reason": choice.get("finish_reason"),
                                                "model_name": data.get("model", self.model)})
         return ChatResult(generations=[ChatGeneration(message=message)])
@@ -517,27 +503,14 @@ class _StreamState:
                     content=delta.get("content") or "", tool_call_chunks=tool_chunks, response_metadata=meta,
                     chunk_position="last" if meta else None)))
         if data.get("usage"):
-            out.append(ChatGenerationChunk(message=AIMessageChunk(content="", usage_metadata=_usage(data["usage"]))))
+            out.append(ChatGenerationChunk(message=AIMessageChunk(content="",
+                                                                  usage_metadata=usage_from_openai(data["usage"]))))
         self.yielded += len(out)
         return out
 
     def finish(self, url: str) -> None:
         if not (self.done or self.finished):
             raise httpx.RemoteProtocolError(f"the stream from {url} ended without [DONE] or a finish_reason")
-
-
-def _text(content: str | list[Any]) -> str:
-    if isinstance(content, str):
-        return content
-    return "".join(b if isinstance(b, str) else str(b.get("text", "")) for b in content
-                   if isinstance(b, str) or b.get("type") == "text")
-
-
-def _usage(usage: dict[str, Any] | None) -> Any:
-    if not usage:
-        return None
-    n_in, n_out = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
-    return {"input_tokens": n_in, "output_tokens": n_out, "total_tokens": int(usage.get("total_tokens", n_in + n_out))}
 
 
 def _describe(exc: BaseException) -> str:

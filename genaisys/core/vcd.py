@@ -6,7 +6,7 @@ distorted copy ``v'`` (diffusion noise at step ``noise_step`` of 1000) — and d
     softmax[(1 + α)·logit(y | v, x) − α·logit(y | v', x)]
 
 restricted to the tokens the real-image pass finds plausible, ``p(y | v, x) ≥ β · max p``
-(REFERENCES.md, "VCD"; LLaVA-1.5 on POPE used α = 1, β = 0.2, noise step 500). Tokens that
+(docs/architecture.md, "References", VCD; LLaVA-1.5 on POPE used α = 1, β = 0.2, noise step 500). Tokens that
 the model would say even without seeing the image properly lose weight. `ChatCore` runs both
 passes as one batch of two rows sharing one KV-cached loop; select it per call with
 ``chat.invoke(messages, vcd=True)`` or ``vcd={"alpha": 1.0, "beta": 0.1}``.

@@ -24,19 +24,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from genaisys._lazy import lazy_exports
+from genaisys._lazy import moved_exports
 
 __all__ = [
     "BaseTask",
     "EvalItem",
     "EvalResult",
-    "LoopReport",
     "Prediction",
     "PredictionCache",
     "compare",
     "gather_adversarial",
     "get_task",
-    "improvement_round",
     "list_tasks",
     "markdown_table",
     "register_task",
@@ -52,8 +50,6 @@ _EXPORTS = {
     "list_tasks": "genaisys.eval.tasks",
     "register_task": "genaisys.eval.tasks",
     "run_eval": "genaisys.eval.runner",
-    "improvement_round": "genaisys.eval.loop",
-    "LoopReport": "genaisys.eval.loop",
     "EvalResult": "genaisys.eval.runner",
     "PredictionCache": "genaisys.eval.runner",
     "write_report": "genaisys.eval.report",
@@ -64,11 +60,12 @@ _EXPORTS = {
 
 if TYPE_CHECKING:
     from genaisys.eval.adversarial import gather_adversarial
-    from genaisys.eval.loop import LoopReport, improvement_round
     from genaisys.eval.report import compare, markdown_table, write_report
     from genaisys.eval.runner import EvalResult, PredictionCache, run_eval
     from genaisys.eval.task import BaseTask, EvalItem, Prediction
     from genaisys.eval.tasks import get_task, list_tasks, register_task
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+# The evaluate → retrain loop moved a layer up; the old names still resolve, with a DeprecationWarning.
+_MOVED = dict.fromkeys(("improvement_round", "LoopReport"), "genaisys.improve.round")
+__getattr__, __dir__ = moved_exports(__name__, _MOVED, _EXPORTS)

@@ -16,8 +16,8 @@ Each output line: ``{"id", "source": "eval"|"session", "origin", "task", "model_
 eval reference, or the user's correction), so the line is a ready SFT example and, with
 ``rejected``, a DPO pair. Ids are content hashes: gathering twice adds nothing twice.
 
-Turning this file into training data (`genaisys.train.engine.failures`) and retraining the core
-(`genaisys.train.run`) is one round of `genaisys.eval.loop.improvement_round` (``genaisys eval loop``).
+Turning this file into training data (`genaisys.improve.failures`) and retraining the core
+(`genaisys.train.run`) is one round of `genaisys.improve.round.improvement_round` (``genaisys improve``).
 
 Example:
     >>> n = gather_adversarial("runs/adversarial.jsonl", results=["runs/pope/result.json"])  # doctest: +SKIP

@@ -5,9 +5,11 @@ Example:
     $ genaisys eval run judge --model nano --judge asset:smollm2 --limit 10
     $ genaisys eval compare runs/old/easy-vqa/result.json runs/new/easy-vqa/result.json
     $ genaisys eval gather runs/adversarial.jsonl --result runs/nano/easy-vqa/result.json --sessions s.jsonl
-    $ genaisys eval loop --core nano --tasks easy-vqa,pope-adversarial --limit 40 --out runs/loop
     $ genaisys eval heldout --core nano --out runs/heldout [--suites tools,rag] [--limit 10]
     $ genaisys eval tasks
+
+The evaluate → retrain loop uses training too: it is ``genaisys improve`` (`genaisys.improve.cli`;
+``genaisys eval loop`` still runs it).
 
 ``runs/<out>/predictions.jsonl`` caches every answer: rerunning the same command after an
 interruption only asks what is missing.
@@ -15,7 +17,6 @@ interruption only asks what is missing.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -23,31 +24,12 @@ from typing import Any
 import typer
 
 from genaisys.errors import ConfigError, GenaisysError
+from genaisys.eval.fingerprint import model_fingerprint  # re-exported: the CLI's cache keys use it
 
 __all__ = ["eval_app", "model_fingerprint"]
 
 eval_app = typer.Typer(help="Evaluate a core, a chat model or a graph; compare runs; gather failures.",
                        no_args_is_help=True, pretty_exceptions_enable=False)
-
-
-def model_fingerprint(spec: str) -> str:
-    """A short hash of what ``spec`` loads: the trained files of a folder (or of the shipped nano parts).
-
-    The cache keys on it, so new weights under the same name never reuse old answers.
-    """
-    import genaisys
-
-    nano_dir = Path(genaisys.__file__).parent / "core" / "nano"  # Copied from genaisys.core.loading.NANO_DIR
-    folder = nano_dir if spec == "nano" else Path(spec)
-    if not folder.is_dir():
-        return "untrained-seed0" if spec == "nano" else hashlib.sha256(spec.encode()).hexdigest()[:10]
-    h = hashlib.sha256()
-    for f in sorted(p for p in folder.rglob("*") if p.is_file()):
-        st = f.stat()
-        h.update(f"{f.relative_to(folder)}:{st.st_size}:{int(st.st_mtime)}".encode())
-        if f.suffix == ".json":
-            h.update(f.read_bytes())
-    return h.hexdigest()[:10]
 
 
 def _options(pairs: list[str]) -> dict[str, Any]:
@@ -139,41 +121,6 @@ def gather(out: Path = typer.Argument(..., help="The adversarial set (JSONL; new
     except GenaisysError as exc:
         _fail(exc)
     typer.echo(f"added {counts['added']}, already there {counts['already_there']}, total {counts['total']} → {out}")
-
-
-@eval_app.command("loop")
-def loop(core: str = typer.Option("nano", "--core", help="Core spec to improve: nano, or a saved core's folder "
-                                  "(the previous round's OUT/round-NNN/train/final)."),
-         tasks: str = typer.Option("easy-vqa,pope-adversarial", "--tasks", help="Comma-separated task names."),
-         limit: int = typer.Option(40, "--limit", help="Probe items per task (failures are trained on)."),
-         holdout: int | None = typer.Option(None, "--holdout", help="Held-out items per task (never trained on); "
-                                            "default = --limit."),
-         out: Path = typer.Option(Path("runs/loop"), "--out", help="Loop folder: adversarial set, answer cache, "
-                                  "round-NNN/."),
-         sessions: Path | None = typer.Option(None, "--sessions", help="SQLite checkpointer file of recorded "
-                                              "sessions."),
-         feedback: Path | None = typer.Option(None, "--feedback", help="FeedbackStore SQLite file (with --sessions)."),
-         steps: int = typer.Option(30, "--steps", help="Optimiser steps of the sft stage."),
-         replay: int = typer.Option(16, "--replay", help="Replay records per task from the train split."),
-         max_new_tokens: int = typer.Option(16, help="Generation budget per answer."),
-         batch_size: int = typer.Option(8, help="Items per batched model call."),
-         seed: int = typer.Option(0, help="Data order, bootstrap and training seed."),
-         set_: list[str] = typer.Option([], "--set", help="Training override key=value (loop.lr=1e-4, lora.r=16 …)."),
-         json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-         ) -> None:
-    """One round of the loop: evaluate, gather failures, retrain (sft), re-evaluate; report before/after."""
-    names = [t.strip() for t in tasks.split(",") if t.strip()]
-    try:
-        from genaisys.eval.loop import improvement_round
-        from genaisys.train.config import parse_overrides
-
-        report = improvement_round(core, tasks=names, out_dir=out, sessions=sessions, feedback=feedback, limit=limit,
-                                   holdout=holdout, steps=steps, replay=replay, train_overrides=parse_overrides(set_),
-                                   max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
-                                   log=lambda m: typer.echo(m, err=True))
-    except GenaisysError as exc:
-        _fail(exc)
-    typer.echo(json.dumps(report.to_dict(), indent=2) if json_out else report.markdown())
 
 
 @eval_app.command("heldout")

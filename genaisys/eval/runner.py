@@ -172,13 +172,13 @@ def _is_chat(model: Any) -> bool:
 
 
 def _text(message: Any) -> str:
+    """A reply's text: a message's ``.text``; a plain string (a graph may answer with one) as it is."""
+    from langchain_core.messages import BaseMessage
+
+    if isinstance(message, BaseMessage):
+        return message.text
     content = getattr(message, "content", message)
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(b if isinstance(b, str) else str(b.get("text", "")) for b in content
-                       if isinstance(b, str) or (isinstance(b, dict) and b.get("type") == "text"))
-    return str(content)
+    return content if isinstance(content, str) else str(content)
 
 
 def _calls(messages: Sequence[Any]) -> list[dict[str, Any]]:

@@ -36,13 +36,14 @@ Adding a task (one file)::
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
+
+from genaisys.core.media import image_block  # re-exported: the block every task sends its images as
 
 __all__ = ["BaseTask", "EvalItem", "Prediction", "Task", "data_hash", "image_block"]
 
@@ -95,14 +96,6 @@ def data_hash(items: Sequence[EvalItem]) -> str:
         h.update(json.dumps(item.fingerprint(), sort_keys=True, default=str).encode())
         h.update(b"\n")
     return h.hexdigest()
-
-
-def image_block(path: str | Path) -> dict[str, Any]:
-    """A LangChain v1 ``image`` content block carrying the file's bytes as base64."""
-    p = Path(path)
-    mime = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}.get(
-        p.suffix.lower(), "image/png")
-    return {"type": "image", "base64": base64.b64encode(p.read_bytes()).decode(), "mime_type": mime}
 
 
 @runtime_checkable

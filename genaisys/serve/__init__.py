@@ -1,4 +1,4 @@
-"""genaisys.serve: the OpenAI-compatible HTTP server and its web chat page (DESIGN.md §1, layer 4).
+"""genaisys.serve: the OpenAI-compatible HTTP server and its web chat page (docs/architecture.md: layer 4).
 
 * ``app.py`` — `create_app(core, ...)`: FastAPI app with ``/v1/chat/completions`` (text,
   images, tools, SSE streaming), ``/v1/models``, ``/v1/embeddings``, ``/v1/graphs/{name}/runs``

@@ -70,7 +70,14 @@ from langchain_core.messages import (
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from genaisys.core.openai_format import (
+    finish_reason,
+    parse_arguments,
+    tool_calls_to_openai,
+    usage_to_openai,
+)
 from genaisys.errors import ConfigError, GenaisysError, ToolError
+from genaisys.types import Blobs, Memory
 
 __all__ = [
     "ApiError",
@@ -330,13 +337,13 @@ async def to_langchain_messages(messages: list[ChatMessageIn],
             calls = []
             for tc in m.tool_calls or []:
                 try:
-                    args = json.loads(tc.function.arguments or "{}")
+                    args = parse_arguments(tc.function.arguments or "{}")
                 except json.JSONDecodeError:
                     raise ApiError(400, f"messages[{i}].tool_calls: arguments of {tc.function.name!r} are not "
                                         "valid JSON", param=f"messages[{i}].tool_calls") from None
-                if not isinstance(args, dict):
+                except ValueError:
                     raise ApiError(400, f"messages[{i}].tool_calls: arguments must be a JSON object",
-                                   param=f"messages[{i}].tool_calls")
+                                   param=f"messages[{i}].tool_calls") from None
                 calls.append({"name": tc.function.name, "args": args, "id": tc.id, "type": "tool_call"})
             out.append(AIMessage(content=_text_only(content, m.role), tool_calls=calls))
         else:  # tool
@@ -347,48 +354,17 @@ async def to_langchain_messages(messages: list[ChatMessageIn],
     return out
 
 
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    parts = []
-    for block in content or []:
-        if isinstance(block, str):
-            parts.append(block)
-        elif isinstance(block, dict) and block.get("type") == "text":
-            parts.append(str(block.get("text", "")))
-    return "".join(parts)
-
-
-def _openai_tool_calls(message: AIMessage) -> list[dict[str, Any]]:
-    return [{"id": tc.get("id") or f"call_{uuid.uuid4().hex[:24]}", "type": "function",
-             "function": {"name": tc["name"], "arguments": json.dumps(tc["args"], ensure_ascii=False)}}
-            for tc in message.tool_calls]
-
-
-def _usage(message: AIMessage) -> dict[str, int]:
-    meta = message.usage_metadata or {}
-    prompt, completion = int(meta.get("input_tokens", 0)), int(meta.get("output_tokens", 0))
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
-
-
-def _finish_reason(message: AIMessage) -> str:
-    if message.tool_calls:
-        return "tool_calls"
-    reason = (message.response_metadata or {}).get("finish_reason")
-    return reason if reason in ("stop", "length", "tool_calls", "content_filter") else "stop"
-
-
 def from_langchain_message(message: BaseMessage) -> dict[str, Any]:
     """One LangChain message as an OpenAI chat message (for graph run results)."""
     if isinstance(message, AIMessage):
-        out: dict[str, Any] = {"role": "assistant", "content": _text_of(message.content)}
+        out: dict[str, Any] = {"role": "assistant", "content": message.text}
         if message.tool_calls:
-            out["tool_calls"] = _openai_tool_calls(message)
+            out["tool_calls"] = tool_calls_to_openai(message.tool_calls)
         return out
     if isinstance(message, ToolMessage):
-        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": _text_of(message.content)}
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.text}
     role = "system" if isinstance(message, SystemMessage) else "user"
-    return {"role": role, "content": _text_of(message.content)}
+    return {"role": role, "content": message.text}
 
 
 # --------------------------------------------------------------------------------- ASGI guard
@@ -544,8 +520,8 @@ def _ensure_worker_threads(count: int) -> None:
 
 def create_app(core: Any, *, api_key: str | None = None, allow_no_auth_on_loopback: bool = False,
                max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, model_id: str = "genaisys-nano",
-               memory: Any = None, graphs: dict[str, Any] | None = None, embedder: Any = None,
-               fetcher: Any = None, worker_threads: int = 64, blobs: Any = None) -> FastAPI:
+               memory: Memory | None = None, graphs: dict[str, Any] | None = None, embedder: Any = None,
+               fetcher: Any = None, worker_threads: int = 64, blobs: Blobs | None = None) -> FastAPI:
     """Build the OpenAI-compatible app around a LangChain chat model.
 
     Args:
@@ -678,15 +654,15 @@ def create_app(core: Any, *, api_key: str | None = None, allow_no_auth_on_loopba
             raise _client_error(exc) from None
         except Exception:  # noqa: BLE001 - logged with its traceback, answered without it
             raise _internal_error("generating a chat completion") from None
-        message: dict[str, Any] = {"role": "assistant", "content": _text_of(answer.content)}
+        message: dict[str, Any] = {"role": "assistant", "content": answer.text}
         if answer.tool_calls:
-            message["tool_calls"] = _openai_tool_calls(answer)
+            message["tool_calls"] = tool_calls_to_openai(answer.tool_calls)
             message["content"] = message["content"] or None
         return JSONResponse({
             "id": completion_id, "object": "chat.completion", "created": int(time.time()), "model": model_id,
-            "choices": [{"index": 0, "message": message, "finish_reason": _finish_reason(answer),
+            "choices": [{"index": 0, "message": message, "finish_reason": finish_reason(answer),
                          "logprobs": None}],
-            "usage": _usage(answer)})
+            "usage": usage_to_openai(answer.usage_metadata)})
 
     @app.post("/v1/embeddings")
     async def embeddings(req: EmbeddingRequest) -> dict[str, Any]:
@@ -757,7 +733,7 @@ def create_app(core: Any, *, api_key: str | None = None, allow_no_auth_on_loopba
         artifacts = [dict(_jsonable(dict(a)), url=f"/v1/blobs/{a['blob_id']}" if blobs is not None else None)
                      for a in values.get("artifacts", []) if isinstance(a, dict) and a.get("blob_id")]
         return {"object": "graph.run", "graph": name, "thread_id": thread_id,
-                "output": _text_of(last_ai.content) if last_ai is not None else "",
+                "output": last_ai.text if last_ai is not None else "",
                 "messages": [from_langchain_message(m) for m in msgs], "interrupts": interrupts,
                 "context": [_jsonable(dict(h)) for h in values.get("context", []) if isinstance(h, dict)],
                 "artifacts": artifacts}
@@ -871,7 +847,7 @@ async def _stream_response(model: Any, messages: list[BaseMessage], kwargs: dict
                 piece = first
                 while piece is not None:
                     total = piece if total is None else total + piece
-                    text = _text_of(piece.content)
+                    text = piece.text
                     if text:
                         yield chunk({"content": text})
                     try:
@@ -889,11 +865,11 @@ async def _stream_response(model: Any, messages: list[BaseMessage], kwargs: dict
                           usage_metadata=total.usage_metadata if total is not None else None,
                           response_metadata=total.response_metadata if total is not None else {})
         if final.tool_calls:
-            yield chunk({"tool_calls": [dict(c, index=i) for i, c in enumerate(_openai_tool_calls(final))]})
-        yield chunk({}, _finish_reason(final))
+            yield chunk({"tool_calls": [dict(c, index=i) for i, c in enumerate(tool_calls_to_openai(final.tool_calls))]})
+        yield chunk({}, finish_reason(final))
         if req.stream_options is not None and req.stream_options.include_usage:
             yield _sse({"id": completion_id, "object": "chat.completion.chunk", "created": created,
-                        "model": model_id, "choices": [], "usage": _usage(final)})
+                        "model": model_id, "choices": [], "usage": usage_to_openai(final.usage_metadata)})
         yield _sse("[DONE]")
 
     return StreamingResponse(events(), media_type="text/event-stream",

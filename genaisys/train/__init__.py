@@ -1,8 +1,9 @@
-"""Training the core: stages, the one loop, data and the data engine (DESIGN.md §6).
+"""Training the core: stages, the one loop, data and the data engine (docs/training.md).
 
 - ``stage.py`` the `Stage` contract; ``stages/`` align, sft, dpo, decoder
 - ``loop.py`` the one Accelerate loop (checkpoint/resume, metrics); ``config.py`` YAML configs
-- ``run.py`` `run_stage(config)`; ``nano.py`` the nano recipe (`train_nano`, `evaluate_nano`)
+- ``run.py`` `run_stage(config)`; ``nano.py`` the nano recipe (`train_nano`; its evaluation is
+  `genaisys.improve.nano`)
 - ``data.py`` the conversation format; ``engine/`` the data engine
 - ``encoding.py``, ``features.py``, ``preflight.py`` what the stages share
 
@@ -16,7 +17,7 @@ Example:
 
 from __future__ import annotations
 
-from genaisys._lazy import lazy_exports
+from genaisys._lazy import moved_exports
 
 _LAZY: dict[str, str] = {
     "Stage": "genaisys.train.stage",
@@ -31,8 +32,9 @@ _LAZY: dict[str, str] = {
     "to_messages": "genaisys.train.data",
     "NanoRecipe": "genaisys.train.nano",
     "train_nano": "genaisys.train.nano",
-    "evaluate_nano": "genaisys.train.nano",
 }
+# Moved a layer up (they use the evaluation too); the old names still resolve, with a DeprecationWarning.
+_MOVED: dict[str, str] = {"evaluate_nano": "genaisys.improve.nano"}
 
 __all__ = list(_LAZY)
-__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
+__getattr__, __dir__ = moved_exports(__name__, _MOVED, _LAZY)

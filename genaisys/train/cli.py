@@ -9,8 +9,10 @@ Example:
     $ genaisys train sft --config my.yaml --set loop.grad_accum=4 --set lora.r=16 --max-steps 300
     $ genaisys train sft --config my.yaml --no-resume --output runs/sft-2
     $ genaisys train dpo --config my.yaml --dry-run      # print the resolved config, train nothing
-    $ genaisys train nano --scale 0.01                   # the nano recipe, align → sft (smoke size)
+    $ genaisys train nano --scale 0.01                   # the nano recipe (smoke size)
 
+``genaisys train nano`` evaluates and ships what it trained, so it uses the evaluation too: it is
+defined a layer up, in `genaisys.improve.cli`, and mounted here by the main CLI.
 Config errors print one line and exit with code 2; errors while training (a failed preflight, a
 corrupt checkpoint) reach the main CLI, which prints them as one line (exit 1; ``--debug`` shows
 the traceback).
@@ -136,51 +138,76 @@ for _stage in STAGES:
     train_app.command(_stage, help=_HELP[_stage])(_command(_stage))
 
 
-@train_app.command("nano")
-def nano(
-    output: Path | None = typer.Option(None, "--output", "-o", help="Recipe folder (default runs/nano)."),
-    scale: float | None = typer.Option(None, "--scale", help="Multiply every data size (0.01: a smoke run)."),
-    seed: int | None = typer.Option(None, "--seed"),
-    threads: int | None = typer.Option(None, "--threads", help="torch threads."),
-    sets: list[str] | None = typer.Option(None, "--set", help="Any NanoRecipe field: sft_lr=3e-4 (repeatable)."),
-    progress: bool = typer.Option(True, "--progress/--no-progress"),
-    json_out: bool = typer.Option(False, "--json", help="Print the timings and paths as JSON."),
-    evaluate: bool = typer.Option(True, "--evaluate/--no-evaluate",
-                                  help="Evaluate the trained core into <output>/eval: the held-out suites (tools, "
-                                       "retrieval, follow-ups, shapes, photos, text), the demo, easy-VQA, POPE."),
-    ship: bool = typer.Option(False, "--ship", help="Copy the trained parts + model card to genaisys/core/nano "
-                                                    "(the default load_core('nano') loads); implies --evaluate."),
+@train_app.command("data")
+def data(
+    out: Path = typer.Option(..., "--out", help="Output folder."),
+    seed: int = typer.Option(0, "--seed"),
+    captions: int = typer.Option(4000, "--captions", help="Caption records."),
+    qa: int = typer.Option(6000, "--qa", help="easy-VQA question records."),
+    pope: int = typer.Option(2000, "--pope", help="POPE probe records."),
+    tools: int = typer.Option(2000, "--tools", help="Tool-use conversation records."),
+    pope_pairs: int = typer.Option(1000, "--pope-pairs", help="POPE preference pairs (DPO)."),
+    heldout_routing: int = typer.Option(200, "--heldout-routing", help="Held-out tool-routing items."),
 ) -> None:
-    """Train the embedded nano core with the shipped recipe: align → sft on recorded programs (genaisys.train.nano).
+    """Write the nano core's offline training data (easy-VQA train split, tool-use train phrasings) and
+    held-out routing items (`genaisys.train.engine.mix.write_nano_data`)."""
+    from genaisys.train.engine.mix import MixSizes, write_nano_data
 
-    Each stage checkpoints and a finished stage is skipped, so rerunning continues an interrupted run.
-    ``genaisys train nano --ship`` is the command that made the shipped core.
+    sizes = MixSizes(captions=captions, qa=qa, pope=pope, tools=tools, pope_pairs=pope_pairs,
+                     heldout_routing=heldout_routing)
+    for name, path in write_nano_data(out, sizes, seed=seed).items():
+        typer.echo(f"{name:22s} {path}")
+
+
+@train_app.command("shape-decoder")
+def shape_decoder(
+    out: Path | None = typer.Option(None, "--out", help="Output folder (config.json, model.safetensors, "
+                                                        "metrics.jsonl)."),
+    embeddings: Path | None = typer.Option(None, "--embeddings", help="Train from precomputed prompt embeddings "
+                                                                      "(no MiniLM needed)."),
+    export_embeddings: Path | None = typer.Option(None, "--export-embeddings",
+                                                  help="Only write every prompt's MiniLM embedding to this file."),
+    steps: int = typer.Option(1200, "--steps"),
+    batch_size: int = typer.Option(32, "--batch-size"),
+    lr: float = typer.Option(1e-3, "--lr"),
+    seed: int = typer.Option(0, "--seed"),
+    ema_decay: float = typer.Option(0.995, "--ema-decay"),
+    device: str = typer.Option("cpu", "--device"),
+    threads: int = typer.Option(1, "--threads"),
+    channels: str = typer.Option("32,64,64", "--channels", help="block_out_channels, comma-separated."),
+    eval_images_per_prompt: int = typer.Option(2, "--eval-images-per-prompt"),
+    holdout_pairs: str = typer.Option("", "--holdout-pairs", help="colour:shape pairs never trained on, e.g. "
+                                                                  "blue:triangle,gray:circle."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar (metrics.jsonl is still "
+                                                                  "written)."),
+) -> None:
+    """Train genaisys's own shape decoder, the offline image decoder (`genaisys.train.shape_decoder`).
+
+    Not the ``decoder`` stage, which aligns the core's output projector to a decoder.
     """
-    from pydantic import ValidationError
+    from genaisys.tools.decoders.shapes import ShapeUNetConfig
+    from genaisys.train.shape_decoder import (
+        PrecomputedTextEncoder,
+        ShapeDecoderTrainConfig,
+        export_prompt_embeddings,
+        train_shape_decoder,
+    )
 
-    from genaisys.train.nano import NanoRecipe, train_nano
-
-    fields = parse_overrides(sets or [])
-    flags = {"output_dir": str(output) if output is not None else None, "scale": scale, "seed": seed,
-             "threads": threads}
-    fields.update({k: v for k, v in flags.items() if v is not None})
-    fields["progress"] = progress
-    try:
-        recipe = NanoRecipe(**fields)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        typer.echo(f"error: bad nano recipe: {problems}", err=True)
-        raise typer.Exit(2) from None
-    log = (lambda line: None) if json_out else typer.echo
-    out = train_nano(recipe, log=log)
-    if evaluate or ship:
-        from genaisys.train.nano import evaluate_nano, ship_nano
-
-        evaluation = evaluate_nano(out["core"], recipe.output_dir / "eval", log=log)
-        out["evaluation"] = recipe.output_dir / "eval" / "nano_eval.json"
-        if ship:
-            out["shipped"] = ship_nano(out["core"], recipe=recipe, timings=out["timings"], evaluation=evaluation)
-    if json_out:
-        typer.echo(json.dumps(_jsonable(out), default=str))
-    else:
-        typer.echo(f"trained nano core: {out.get('core') if isinstance(out, dict) else out}")
+    if export_embeddings:
+        n = export_prompt_embeddings(export_embeddings)
+        typer.echo(f"wrote {n} prompt embeddings to {export_embeddings}")
+        return
+    if out is None:
+        typer.echo("error: --out is required (or --export-embeddings)", err=True)
+        raise typer.Exit(2)
+    config = ShapeDecoderTrainConfig(
+        steps=steps, batch_size=batch_size, lr=lr, seed=seed, device=device, ema_decay=ema_decay,
+        num_threads=threads, output_dir=out, eval_images_per_prompt=eval_images_per_prompt,
+        progress=not no_progress,
+        holdout_pairs=[tuple(x.split(":", 1)) for x in holdout_pairs.split(",") if x],
+        unet=ShapeUNetConfig(block_out_channels=tuple(int(c) for c in channels.split(","))),
+    )
+    encoder = PrecomputedTextEncoder.from_file(embeddings) if embeddings else None
+    result = train_shape_decoder(config, text_encoder=encoder)
+    summary = {k: v for k, v in dataclasses.asdict(result).items() if k != "losses"}
+    typer.echo(json.dumps(summary, indent=2, default=str))

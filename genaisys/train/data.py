@@ -30,7 +30,7 @@ gpt turn. ``docs/data-format.md`` has the full reference.
 
 `to_messages` gives exactly what `genaisys.core.ChatCore.render_prompt` takes: images become
 ``{"type": "image", "url": "/abs/path.png"}`` blocks (or, with ``inline_images=True``, the
-base64 block `genaisys.eval.task.image_block` builds — what the evaluation sends), tool calls an
+base64 block `genaisys.core.media.image_block` builds — what the evaluation sends), tool calls an
 ``AIMessage(content="", tool_calls=[...])``, tool results a ``ToolMessage``.
 
 Example:
@@ -58,6 +58,7 @@ from urllib.parse import unquote, urlparse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from genaisys.errors import ConfigError
+from genaisys.types import BlobReader
 
 __all__ = [
     "IMAGE_MARK",
@@ -547,7 +548,7 @@ def _image_block(path: str, inline: bool) -> dict[str, Any]:
     if path.startswith("data:"):
         return {"type": "image", "url": path}
     if inline:
-        from genaisys.eval.task import image_block  # the exact block the evaluation sends
+        from genaisys.core.media import image_block  # the exact block the evaluation sends
 
         return image_block(path)
     block: dict[str, Any] = {"type": "image", "url": path}
@@ -701,7 +702,7 @@ def to_preference(record: Mapping[str, Any] | Record, base_dir: str | Path | Non
 
 
 # ---------------------------------------------------------------------------------------------- inverse
-def _block_image_path(block: Mapping[str, Any], image_dir: Path | None, blobs: Any) -> str:
+def _block_image_path(block: Mapping[str, Any], image_dir: Path | None, blobs: BlobReader | None) -> str:
     kind = block.get("type")
     url = None
     if kind == "image_url":
@@ -744,6 +745,8 @@ def _block_image_path(block: Mapping[str, Any], image_dir: Path | None, blobs: A
 
 
 def _text_of(msg: Any) -> str:
+    """A message's text as ChatCore renders it: langchain-core's ``.text`` plus a note for each medium
+    an answer carries (``[image attached]``), which ``.text`` leaves out."""
     from langchain_core.messages import AIMessage
 
     from genaisys.core.media import attachment_note
@@ -763,7 +766,7 @@ def _text_of(msg: Any) -> str:
 
 
 def from_messages(messages: Sequence[Any], tools: Sequence[Any] | None = None, *, id: str,
-                  image_dir: str | Path | None = None, blobs: Any = None, require_answer: bool = True,
+                  image_dir: str | Path | None = None, blobs: BlobReader | None = None, require_answer: bool = True,
                   **extra: Any) -> dict[str, Any]:
     """LangChain messages → one record (the inverse of `to_messages`), validated.
 

@@ -1,4 +1,4 @@
-"""Frozen vision features, computed once and cached on disk (pre-alignment, DESIGN.md §6).
+"""Frozen vision features, computed once and cached on disk (pre-alignment; docs/training.md).
 
 While the vision tower is frozen its output for an image never changes, so stage 1 computes
 it once: `VisionFeatureCache.build` runs the tower over every image of the dataset in batches
@@ -28,6 +28,7 @@ import torch
 
 from genaisys.errors import MediaError, TrainingError
 from genaisys.train.encoding import image_ref
+from genaisys.types import BlobReader
 
 __all__ = ["VisionFeatureCache", "tower_fingerprint"]
 
@@ -51,7 +52,7 @@ class VisionFeatureCache:
         blobs: blob store for ``file_id`` image blocks.
     """
 
-    def __init__(self, core: Any, directory: str | Path, *, batch_size: int = 32, blobs: Any = None) -> None:
+    def __init__(self, core: Any, directory: str | Path, *, batch_size: int = 32, blobs: BlobReader | None = None) -> None:
         if any(p.requires_grad for p in core.vision_tower.parameters()) and not getattr(
                 core.vision_tower, "mining", None):
             raise TrainingError("the vision tower is trainable, so its features change while training; "

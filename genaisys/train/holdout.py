@@ -2,7 +2,7 @@
 
 What the core is measured on must not be what it learned from. This module knows the
 evaluation's material — Python's help topics (``pydoc_data``), the demo's turns, the text-only
-regression questions, the held-out suites' strings (`genaisys.eval.heldout.material`) and the
+regression questions, the held-out suites' strings (`genaisys.datasets.heldout.material`) and the
 scikit-image / scikit-learn photos — and checks records against it:
 
 - text: a record whose human turn *is* an evaluation question (compared case- and
@@ -45,10 +45,8 @@ def _shingles(text: str) -> set[int]:
 
 
 def _heldout() -> dict[str, list[str]]:
-    try:
-        from genaisys.eval.heldout import material
-    except ImportError:  # an install without the held-out suites: nothing of theirs to protect
-        return {}
+    from genaisys.datasets.heldout import material
+
     return material()
 
 

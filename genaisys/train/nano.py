@@ -46,8 +46,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["NanoRecipe", "TEXT_QUESTIONS", "build_nano_data", "evaluate_nano", "nano_chat", "request_diversity",
-           "train_nano"]
+__all__ = ["NanoRecipe", "TEXT_QUESTIONS", "build_nano_data", "nano_chat", "request_diversity", "train_nano"]
+
+# The recipe's evaluation, model card and shipping (evaluate_nano, write_model_card, ship_nano) use the
+# evaluation too, so they live a layer above training and evaluation: genaisys.improve.nano.
 
 # Text-only questions for the regression check (the answer must appear in the reply).
 TEXT_QUESTIONS: tuple[tuple[str, str], ...] = (
@@ -146,9 +148,9 @@ def nano_chat(recipe: NanoRecipe) -> Any:
 
 
 def _caption_records(n: int, folder: Path, seed: int) -> list[dict[str, Any]]:
+    from genaisys.datasets.shapes import COLORS, SHAPES
     from genaisys.train.engine.easy_vqa import CAPTION_PROMPTS
     from genaisys.train.engine.shapes import render_varied
-    from genaisys.train.shapes_data import COLORS, SHAPES
 
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
@@ -229,7 +231,7 @@ def _first_data(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> di
 def _refine_data(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> dict[str, Any]:
     """The refine stage's data: programs recorded in a world of its own, shapes in wide shades with
     the verdict last, and replay of long and short answers."""
-    from genaisys.eval.heldout import material
+    from genaisys.datasets.heldout import material
     from genaisys.train.data import write_records
     from genaisys.train.engine.programs import record_programs
     from genaisys.train.engine.programs.talk import base_answers, fact_prompts, talk_prompts
@@ -374,234 +376,8 @@ def train_nano(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> dic
     return {"core": recipe.output_dir / stages[-1][0] / "final", "timings": timings, "data": files}
 
 
-def _text_answers(chat: Any, questions: tuple[tuple[str, str], ...]) -> list[dict[str, Any]]:
-    import re
+# Old imports of the moved functions keep working, with a DeprecationWarning.
+from genaisys._lazy import moved_exports  # noqa: E402
 
-    from langchain_core.messages import HumanMessage
-
-    replies = chat.batch([[HumanMessage(q)] for q, _ in questions])
-    return [{"question": q, "answer": str(r.content), "correct": bool(re.search(rf"\b({pattern})\b", str(r.content).lower()))}
-            for (q, pattern), r in zip(questions, replies)]
-
-
-def evaluate_nano(core: str | Path, out_dir: str | Path, *, vqa_limit: int = 500, pope_limit: int = 300,
-                  heldout_limit: int | None = None, demo: bool = True, seed: int = 0,
-                  log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Every figure of a trained nano core, in distribution and out of it.
-
-    - **benchmarks** (the distribution the old recipe trained on): easy-VQA test questions, POPE
-      on test images in the three settings, tool routing on the 16 built-in requests;
-    - **held-out suites** (`genaisys.eval.heldout`, written apart from every training generator):
-      tool choice over varied tool sets, retrieval QA with citations and abstention through the
-      assistant and RAG graphs, follow-ups, shapes from another renderer, photos through
-      perception, text-only questions against the base model;
-    - the **demo**'s four turns (right or not, seconds each) and the text-only regression questions.
-
-    Writes ``out_dir/benchmarks`` (report, plots), ``out_dir/heldout`` (its report) and
-    ``out_dir/nano_eval.json``; returns the same dict.
-    """
-    from genaisys.core.loading import load_core
-    from genaisys.eval.heldout import run_heldout
-    from genaisys.eval.report import write_report
-    from genaisys.eval.runner import run_eval
-    from genaisys.eval.tasks.easy_vqa import EasyVQATask
-    from genaisys.eval.tasks.pope import PopeTask
-    from genaisys.eval.tasks.tool_routing import ToolRoutingTask
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    chat = load_core(str(core), max_new_tokens=64)
-    cache = out / "predictions.jsonl"
-    runs = [(EasyVQATask("test"), vqa_limit), *[(PopeTask(s, "test"), pope_limit) for s in ("random", "popular",
-                                                                                                "adversarial")],
-            (ToolRoutingTask(), None)]
-    results = []
-    for task, limit in runs:
-        t = time.perf_counter()
-        result = run_eval(task, chat, limit=limit, seed=seed, cache=cache, batch_size=16)
-        results.append(result)
-        shown = {k: round(v["value"], 3) for k, v in result.metrics.items()}
-        log(f"{result.task}: {shown} ({time.perf_counter() - t:.0f} s)")
-    write_report(results, out / "benchmarks")
-    heldout = run_heldout(str(core), out / "heldout", limit=heldout_limit, seed=seed, log=log)
-    base = _text_answers(load_core("asset:smollm2", max_new_tokens=48), TEXT_QUESTIONS)
-    after = _text_answers(chat, TEXT_QUESTIONS)
-    known = [i for i, row in enumerate(base) if row["correct"]]
-    text = {"questions": len(TEXT_QUESTIONS), "base_correct": len(known),
-            "kept_after_training": sum(after[i]["correct"] for i in known),
-            "after_correct_overall": sum(r["correct"] for r in after),
-            "rows": [{"question": b["question"], "before": b["answer"], "after": a["answer"],
-                      "before_ok": b["correct"], "after_ok": a["correct"]} for b, a in zip(base, after)]}
-    log(f"text-only: SmolLM2 right on {text['base_correct']}/{len(TEXT_QUESTIONS)}; "
-        f"the trained core keeps {text['kept_after_training']} of those")
-    evaluation: dict[str, Any] = {
-        "metrics": {r.task: r.metrics for r in results},
-        "heldout": {name: suite["metrics"] for name, suite in heldout["suites"].items()},
-        "heldout_latency": heldout["latency"], "text": text}
-    if demo:
-        from genaisys.demo import run_demo
-
-        turns = run_demo(out / "demo", core=str(core))
-        evaluation["demo"] = [{"turn": r.name, "right": bool((r.tool_ok is not False) and r.words_ok),
-                               "tool_ok": r.tool_ok, "words_ok": r.words_ok, "seconds": round(r.seconds, 1),
-                               "answer": r.answer} for r in turns]
-        log(f"demo: {sum(t['right'] for t in evaluation['demo'])} of {len(turns)} turns right")
-    (out / "nano_eval.json").write_text(json.dumps(evaluation, indent=2, default=str))
-    return evaluation
-
-
-def _fmt(metric: dict[str, float] | None) -> str:
-    if not metric:
-        return "–"
-    return f"{metric['value']:.3f} [{metric['ci_low']:.3f}, {metric['ci_high']:.3f}]"
-
-
-def _heldout_rows(heldout: dict[str, dict[str, Any]]) -> str:
-    from genaisys.eval.heldout import TARGETS
-
-    rows = []
-    for suite, metrics in heldout.items():
-        for name, low, high in TARGETS.get(suite, ()):
-            m = metrics.get(name)
-            if m is None:
-                continue
-            met = "✓" if low <= m["value"] <= high else "✗"
-            wanted = f"≥ {low:g}" if high >= 1.0 else f"{low:g}–{high:g}"
-            rows.append(f"| {suite} | {name} | {_fmt(m)} | {wanted} | {met} |")
-    return "\n".join(rows)
-
-
-def write_model_card(folder: str | Path, *, recipe: NanoRecipe, timings: dict[str, Any], evaluation: dict[str, Any],
-                     command: str = "genaisys train nano --ship") -> Path:
-    """``MODEL_CARD.md`` beside a trained nano core: data, steps, wall time, device, every figure."""
-    import platform
-
-    import torch
-
-    m, text = evaluation["metrics"], evaluation["text"]
-    vqa, tools = m.get("easy-vqa", {}), m.get("tool-routing", {})
-    pope_rows = "\n".join(
-        f"| pope-{s} | {_fmt(m.get(f'pope-{s}', {}).get('accuracy'))} | {_fmt(m.get(f'pope-{s}', {}).get('f1'))} | "
-        f"{_fmt(m.get(f'pope-{s}', {}).get('yes_ratio'))} |" for s in ("random", "popular", "adversarial"))
-    stage_rows = "\n".join(
-        f"| {s}{' ¹' if t.get('from') else ''} | {t['steps']} | {t['wall_s']} | {t['samples_per_s']} | "
-        f"{t['first_loss']} → {t['final_loss']} | {t['peak_rss_mb']} |"
-        for s, t in timings.items() if isinstance(t, dict) and "steps" in t)
-    earlier = sorted({str(t["from"]) for t in timings.values() if isinstance(t, dict) and t.get("from")})
-    provenance = (f"\n¹ Trained by an earlier run of the recipe; this run started from its weights "
-                  f"(`{', '.join(earlier)}`, stored as float16) and ran the stages without the mark.\n"
-                  if earlier else "")
-    text_rows = "\n".join(f"| {r['question']} | {'✓' if r['before_ok'] else '✗'} | {'✓' if r['after_ok'] else '✗'} |"
-                          for r in text["rows"])
-    records = timings.get("records", {})
-    demo = evaluation.get("demo") or []
-    demo_rows = "\n".join(f"| {d['turn']} | {'✓' if d['right'] else '✗'} | {d['seconds']} | {d['answer'][:120]} |"
-                          for d in demo)
-    spread = {part: d for part, d in (timings.get("diversity") or {}).items() if d}
-    diversity = ("\nHow varied the users' requests are (last user turn of each record; distinct n-grams over all "
-                 "n-grams,\nmean ROUGE-L between random pairs: lower is more varied):\n\n"
-                 "| data | requests | unique | distinct-2 | distinct-3 | mean ROUGE-L |\n|---|---|---|---|---|---|\n" +
-                 "\n".join(f"| {part} | {d['n']} | {d['unique']} | {d['distinct_2']} | {d['distinct_3']} | "
-                           f"{d['mean_rouge_l']} |" for part, d in spread.items()) + "\n") if spread else ""
-    latency = evaluation.get("heldout_latency") or {}
-    first_s, warm_s = latency.get("first_turn_s"), (latency.get("warm") or {}).get("median_s")
-    first_s, warm_s = (round(v, 1) if isinstance(v, (int, float)) else v for v in (first_s, warm_s))
-    card = f"""# genaisys nano — model card
-
-EfficientNet-Lite0 (frozen, ImageNet) → `mlp2x_gelu` connector ({recipe.n_image_tokens or 49} image tokens) →
-SmolLM2-135M-Instruct (frozen) + LoRA (r={recipe.lora_r}, alpha={recipe.lora_alpha}, {", ".join(recipe.lora_targets)}).
-This folder holds only the trained parts (connector, LoRA adapters, the image token's embedding row);
-the base models come from their packages (`genaisys.assets`). Its encoder path reads synthetic shapes
-(`native_domain: shapes`): graphs send photos and documents through the image textualizer instead.
-
-**Reproduce:** `{command}` (the recipe: `genaisys.train.nano.NanoRecipe`, seed {recipe.seed}).
-Trained on: {platform.machine()} CPU, {recipe.threads or torch.get_num_threads()} threads, mixed precision
-{recipe.mixed_precision}; no GPU. Total wall time {timings.get('total_s')} s (data {timings.get('data_s')} s).
-
-## Data — made by running the programs the core runs in
-
-| part | records | what |
-|---|---|---|
-| align | {records.get('align', '?')} | caption requests about shapes drawn many ways and easy-VQA train images |
-| recorded programs | {records.get('programs', '?')} | every model call of the assistant, RAG, any-to-any and planner graphs run around a scripted oracle with real tools, a real Chroma memory and blob store: tool sets of 0–7 tools, documents with citations and abstention, photos via the textualizer, follow-ups |
-| vision | {records.get('vision', '?')} | questions about shapes drawn many ways (yes/no balanced) and easy-VQA train questions, POPE probes |
-| replay | {records.get('replay', '?')} | requests needing no tool, with the base model's own answers |
-| refine | {records.get('refine', '?')} | stage 3: {records.get('refine_programs', '?')} records of the programs recorded in a second world (facts in tables, YAML and key lists; more follow-ups, photos and tool requests), {records.get('refine_vision', '?')} shape questions in every shade of their colour name with the verdict said last, {records.get('refine_replay', '?')} replayed long and short answers |
-
-{records.get('dropped_as_evaluation_material', 0) + records.get('refine_dropped_as_evaluation_material', 0)} composed records matched evaluation material (help topics, demo turns,
-held-out strings, evaluation photos) and were dropped (`genaisys.train.holdout`).
-{diversity}
-
-## Training
-
-| stage | steps | wall s | samples/s | loss first → last | peak RSS MB |
-|---|---|---|---|---|---|
-{stage_rows}
-{provenance}
-Learning rates: align {recipe.align_lr}, sft {recipe.sft_lr}, refine {recipe.refine_lr}; micro-batches packed to {recipe.max_batch_tokens} tokens;
-prompt tokens more than {recipe.frozen_context} before each answer run as a gradient-free cache; cosine schedule,
-10 warm-up steps; one epoch per stage.
-
-## Out of distribution — held-out suites (`genaisys.eval.heldout`; other phrasings, documents, renderer, photos)
-
-| suite | metric | value [95 % CI] | target | met |
-|---|---|---|---|---|
-{_heldout_rows(evaluation.get('heldout') or {})}
-
-Seconds per graph turn (held-out suites): first turn {first_s}, warm median
-{warm_s}.
-
-## The demo (`genaisys demo`, its four turns unchanged)
-
-| turn | right | seconds | answer |
-|---|---|---|---|
-{demo_rows}
-
-## In distribution — the old benchmarks (easy-VQA test split, POPE, built-in routing requests)
-
-| task | metric | value [95 % CI] |
-|---|---|---|
-| easy-vqa | accuracy | {_fmt(vqa.get('accuracy'))} |
-| tool-routing (16 built-in requests, 4 tools) | accuracy | {_fmt(tools.get('accuracy'))} |
-
-| POPE (test images) | accuracy | F1 | yes-ratio (predictions) |
-|---|---|---|---|
-{pope_rows}
-
-### Text-only questions (no regression)
-
-SmolLM2-135M-Instruct alone answered {text['base_correct']} of {text['questions']} right; the trained core keeps
-**{text['kept_after_training']}** of those ({text['after_correct_overall']} right overall).
-
-| question | SmolLM2 | nano |
-|---|---|---|
-{text_rows}
-"""
-    path = Path(folder) / "MODEL_CARD.md"
-    path.write_text(card)
-    return path
-
-
-def ship_nano(core_dir: str | Path, *, recipe: NanoRecipe, timings: dict[str, Any],
-              evaluation: dict[str, Any]) -> Path:
-    """Copy a trained core's folder to ``genaisys/core/nano/`` (the default ``load_core("nano")``
-    loads) with its model card and figures; the trained weights are stored as float16."""
-    import shutil
-
-    from safetensors import safe_open
-    from safetensors.torch import load_file, save_file
-
-    from genaisys.core.loading import NANO_DIR
-    from genaisys.core.multimodal import CONFIG_NAME, WEIGHTS_NAME
-
-    NANO_DIR.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(Path(core_dir) / CONFIG_NAME, NANO_DIR / CONFIG_NAME)
-    # float16 halves what the package carries (24 → 12 MB); loading casts back into the fp32 parameters
-    source = Path(core_dir) / WEIGHTS_NAME
-    with safe_open(str(source), "pt") as f:
-        metadata = f.metadata()
-    state = {k: v.half() if v.is_floating_point() else v for k, v in load_file(str(source)).items()}
-    save_file(state, str(NANO_DIR / WEIGHTS_NAME), metadata=metadata)
-    (NANO_DIR / "evaluation.json").write_text(json.dumps({"timings": timings, **evaluation}, indent=2))
-    write_model_card(NANO_DIR, recipe=recipe, timings=timings, evaluation=evaluation)
-    return NANO_DIR
+__getattr__, __dir__ = moved_exports(__name__, dict.fromkeys(("evaluate_nano", "write_model_card", "ship_nano"),
+                                                             "genaisys.improve.nano"))

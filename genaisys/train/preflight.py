@@ -1,6 +1,6 @@
 """The preflight check: one batch proves labels, placeholders and the template line up before
 any step runs (LLaVA's most-reported failure is a template that silently masks every label and
-trains on a loss of 0 — REFERENCES.md).
+trains on a loss of 0; docs/architecture.md, "References").
 
 Checks, each with a message that says what to fix:
 

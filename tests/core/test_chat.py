@@ -344,12 +344,12 @@ def test_a_shared_prompt_prefix_is_prefilled_once_and_answers_stay_the_same():
     for msgs in turns:
         assert cached.invoke(msgs).content == fresh.invoke(msgs).content
         assert "".join(c.content for c in cached.stream(msgs)) == fresh.invoke(msgs).content
-    assert cached._prefix_hits[0] == 0 and min(cached._prefix_hits[1:]) >= 16
-    assert fresh._prefix_hits == []
+    assert cached.engine.prefix_hits[0] == 0 and min(cached.engine.prefix_hits[1:]) >= 16
+    assert fresh.engine.prefix_hits == []
     with torch.no_grad():  # an in-place weight update (a training step) invalidates the cache
         lm.model.layers[0].mlp.up_proj.weight.mul_(1.5)
     assert cached.invoke(turns[0]).content == fresh.invoke(turns[0]).content
-    assert cached._prefix_hits[-1] == 0
+    assert cached.engine.prefix_hits[-1] == 0
 
 
 def test_media_an_earlier_answer_carried_is_named_not_shown(scripted_chat):

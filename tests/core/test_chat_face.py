@@ -1,4 +1,4 @@
-"""ChatCore's LangChain face end to end (issue 3 item 3): every tool form through a real call,
+"""ChatCore's LangChain face end to end: every tool form through a real call,
 every ``tool_choice``, ``with_structured_output``, usage metadata and stop sequences in every path."""
 
 from __future__ import annotations

@@ -285,6 +285,6 @@ def test_a_native_mllm_decodes_in_its_own_dtype(llava_dir, monkeypatch):
     monkeypatch.setattr("genaisys.core.precision.native_bf16", lambda: True)
     core = NativeCore.from_pretrained(llava_dir)
     chat = ChatCore(core=core, max_new_tokens=2)
-    assert chat.decode_dtype == torch.float32 and chat._decoder() is core.language_model
+    assert chat.decode_dtype == torch.float32 and chat.engine.decoder() is core.language_model
     with pytest.raises(ConfigError, match="cannot be applied to a native MLLM"):
         ChatCore(core=core, dtype="bf16")

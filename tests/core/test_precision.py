@@ -63,7 +63,7 @@ def test_a_bf16_core_decodes_text_and_images_while_the_trained_weights_stay_floa
     # decoding ran on a copy: the core (what training sees) is as it was
     lm = tiny_core.language_model
     assert {p.dtype for p in lm.parameters()} == {torch.float32}
-    assert chat._decoder() is not lm and chat._decoder().get_input_embeddings().weight.dtype == torch.bfloat16
+    assert chat.engine.decoder() is not lm and chat.engine.decoder().get_input_embeddings().weight.dtype == torch.bfloat16
     # batched decoding takes the same copy
     rows = chat.batch_generate([[HumanMessage("Hi")], [HumanMessage(content=[image, {"type": "text", "text": "?"}])]])
     assert all(r.usage_metadata["output_tokens"] >= 1 for r in rows)
@@ -71,11 +71,11 @@ def test_a_bf16_core_decodes_text_and_images_while_the_trained_weights_stay_floa
 
 def test_a_bf16_copy_is_rebuilt_when_the_weights_change():
     chat = _chat(dtype="bfloat16")
-    first = chat._decoder()
-    assert chat._decoder() is first  # kept while the weights are unchanged
+    first = chat.engine.decoder()
+    assert chat.engine.decoder() is first  # kept while the weights are unchanged
     with torch.no_grad():
         chat.language_model.get_input_embeddings().weight.add_(1.0)  # what an optimizer step does
-    second = chat._decoder()
+    second = chat.engine.decoder()
     assert second is not first
     torch.testing.assert_close(second.get_input_embeddings().weight.float(),
                                chat.language_model.get_input_embeddings().weight, rtol=1e-2, atol=1e-2)
@@ -94,8 +94,8 @@ def test_tool_scores_under_bf16_are_probabilities_close_to_float32():
     fp32, bf16 = _chat(dtype="float32"), _chat(dtype="bfloat16")
     tools = fp32.bind_tools([Lights]).kwargs["tools"]
     prompt, images = fp32._render([HumanMessage("Lights on, please.")], tools, None)
-    a = fp32._tool_scores(prompt, images, ["Lights"])
-    b = bf16._tool_scores(prompt, images, ["Lights"])
+    a = fp32.engine.tool_scores(prompt, images, ["Lights"])
+    b = bf16.engine.tool_scores(prompt, images, ["Lights"])
     assert set(a) == set(b)
     for name in a:
         assert math.isfinite(b[name]) and b[name] <= 0.0

@@ -51,7 +51,7 @@ def test_scores_are_the_lms_log_probabilities_of_each_option():
     bound = chat.bind_tools([Lights, Weather])
     tools = bound.kwargs["tools"]
     prompt, images = chat._render([HumanMessage("Is it raining in Paris?")], tools, None)
-    scores = chat._tool_scores(prompt, images, ["Lights", "Weather"])
+    scores = chat.engine.tool_scores(prompt, images, ["Lights", "Weather"])
     for name in ("Lights", "Weather"):
         opening = f'<tool_call>{{"name": "{name}", "arguments"'
         assert scores[name] == pytest.approx(_full_logprob(chat, prompt, opening, drop_last=1), abs=1e-3)
@@ -88,7 +88,7 @@ def test_the_decode_after_scoring_starts_from_the_scored_prompts_cache():
     n_prompt = len(chat.tokenizer(prompt, add_special_tokens=False)["input_ids"])
     chat.bind_tools([Lights]).invoke("Is it raining in Paris?", seed=0)
     # scoring prefilled the prompt; the decode reused all of it but the last token
-    assert chat._prefix_hits[-2:] == [0, n_prompt - 1]
+    assert chat.engine.prefix_hits[-2:] == [0, n_prompt - 1]
 
 
 def test_a_no_tool_choice_binds_even_when_the_model_opens_a_call(scripted_chat):

@@ -425,7 +425,7 @@ def test_every_suite_on_the_real_nano(tmp_path: Path) -> None:
     assert photos["perception"] and photos["textualizer"]
 
 
-@pytest.mark.parametrize("module", ["_common", "tools", "rag", "followups", "shapes", "photos", "text", "strings",
+@pytest.mark.parametrize("module", ["_common", "tools", "rag", "followups", "shapes", "photos", "text",
                                     "run", "__init__"])
 def test_docstring_examples_run(module: str) -> None:
     import doctest

@@ -23,6 +23,7 @@ def test_wheel_installs_every_subpackage(tmp_path):
     assert {"genaisys", "genaisys.core", "genaisys.tools", "genaisys.graphs", "genaisys.memory"} <= set(packages)
     assert not any(n.startswith(("tools/", "graphs/", "memory/", "tests/")) for n in names)
     assert "genaisys/serve/chat.html" in names and "genaisys/py.typed" in names  # package data ships
+    assert "genaisys/datasets/heldout/docs/harbor-README.md" in names and "genaisys.improve" in packages
 
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=False)

@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["blobs", "chunking", "readers", "embeddings", "image_embeddings", "chroma", "store"]
+MODULES = ["blobs", "chunking", "readers", "embeddings", "image_embeddings", "chroma", "ingest", "store"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -140,7 +140,7 @@ def test_hostile_url_is_refused_before_connecting(url, reason, only_loopback):
 
 
 def test_hostile_url_through_the_tool_is_error_text(only_loopback):
-    tool = get_tool("builtin:http_fetch", resolver=fake_resolver, safety={"idempotent_cache": None})
+    tool = get_tool("builtin:http_fetch", resolver=fake_resolver)
     message = tool.invoke(tool_call("http_fetch", {"url": "http://0x7f.1/admin"}, "c1"))
     assert message.status == "error"
     assert message.content == "refused http://0x7f.1/admin: 127.0.0.1 is a loopback address"
@@ -310,7 +310,7 @@ TRAVERSALS = [
 
 @pytest.mark.parametrize(("path", "reason"), TRAVERSALS, ids=[p for p, _ in TRAVERSALS])
 def test_path_traversal_is_refused(jail, path, reason):
-    tool = get_tool("builtin:file_reader", roots=[jail], safety={"idempotent_cache": None, "timeout_s": 5})
+    tool = get_tool("builtin:file_reader", roots=[jail], safety={"timeout_s": 5})
     path = path.replace("{tmp}", str(jail.parent))
     message = tool.invoke(tool_call("read_file", {"path": path}, "c1"))
     assert message.status == "error" and reason in message.content
@@ -318,7 +318,7 @@ def test_path_traversal_is_refused(jail, path, reason):
 
 
 def test_file_reader_reads_inside_and_lists_without_hidden(jail):
-    tool = get_tool("builtin:file_reader", roots=[jail], safety={"idempotent_cache": None})
+    tool = get_tool("builtin:file_reader", roots=[jail])
     assert tool.invoke({"path": "docs/ok.txt"}) == "fine"
     assert tool.invoke({"path": str(jail / "docs" / "ok.txt")}) == "fine"
     listing = tool.invoke({"path": "."})
@@ -334,7 +334,7 @@ def test_file_reader_reads_inside_and_lists_without_hidden(jail):
      "*".join(["(9**999)"] * 5), "-(" * 100 + "1" + ")" * 100, "max(" + "9**9999," * 15 + "1)"],
 )
 def test_calculator_exhaustion_is_refused_fast(expression):
-    calc = get_tool("builtin:calculator", safety={"idempotent_cache": None})
+    calc = get_tool("builtin:calculator")
     start = time.perf_counter()
     message = calc.invoke(tool_call("calculator", {"expression": expression}, "c1"))
     assert message.status == "error" and message.content.startswith("Error: ")
@@ -352,11 +352,11 @@ def test_malformed_tool_calls_never_crash_the_graph(jail, only_loopback):
             return []
 
     tools = [
-        get_tool("builtin:calculator", safety={"idempotent_cache": None}),
-        get_tool("builtin:http_fetch", resolver=fake_resolver, safety={"idempotent_cache": None}),
-        get_tool("builtin:file_reader", roots=[jail], safety={"idempotent_cache": None}),
-        get_tool("builtin:memory_search", memory=NoMemory(), safety={"idempotent_cache": None}),
-        get_tool("builtin:clock", safety={"idempotent_cache": None}),
+        get_tool("builtin:calculator"),
+        get_tool("builtin:http_fetch", resolver=fake_resolver),
+        get_tool("builtin:file_reader", roots=[jail]),
+        get_tool("builtin:memory_search", memory=NoMemory()),
+        get_tool("builtin:clock"),
     ]
     assert build_memory_search_tool  # the registry built the same tool
     bad_calls = [

@@ -8,7 +8,6 @@ from genaisys.errors import ConfigError
 from genaisys.tools import get_tool
 from genaisys.tools.file_reader import FileReader, FileReaderConfig
 
-NO_CACHE = {"idempotent_cache": None}
 
 
 def test_large_file_comes_in_pages(tmp_path):
@@ -25,7 +24,7 @@ def test_several_roots_and_symlinks_inside(tmp_path):
     a.mkdir(), b.mkdir()
     (b / "note.md").write_text("# note")
     (a / "alias.md").symlink_to(b / "note.md")  # points into another allowed root: fine
-    tool = get_tool("builtin:file_reader", roots=[a, b], safety=NO_CACHE)
+    tool = get_tool("builtin:file_reader", roots=[a, b])
     assert tool.invoke({"path": "alias.md"}) == "# note"
     assert tool.invoke({"path": str(b / "note.md")}) == "# note"
 
@@ -45,7 +44,7 @@ def test_bad_settings_are_config_errors(tmp_path):
 
 def test_paging_note_survives_the_wrappers_output_cap(tmp_path):
     (tmp_path / "long.txt").write_text("z" * 100_000)
-    tool = get_tool("builtin:file_reader", roots=[tmp_path], safety=NO_CACHE)
+    tool = get_tool("builtin:file_reader", roots=[tmp_path])
     out = tool.invoke({"path": "long.txt"})
     assert out.endswith("call again with offset=16000 ...]") and "output truncated" not in out
     assert tool.invoke({"path": "long.txt", "offset": 96_000}) == "z" * 4_000

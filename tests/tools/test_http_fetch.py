@@ -50,7 +50,7 @@ def test_redirect_inside_the_allowed_host_is_followed(loopback_server, fetcher, 
 
 def test_tool_output_for_the_model(loopback_server, only_loopback):
     base, _ = loopback_server
-    tool = get_tool("builtin:http_fetch", allow_hosts=["localhost"], resolver=_resolver, safety={"idempotent_cache": None})
+    tool = get_tool("builtin:http_fetch", allow_hosts=["localhost"], resolver=_resolver)
     message = tool.invoke(tool_call("http_fetch", {"url": f"{base}/page"}, "c1"))
     assert message.status == "success"
     assert message.content.startswith(

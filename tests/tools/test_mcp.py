@@ -21,7 +21,6 @@ from genaisys.tools.mcp_server import build_mcp_server, main
 from tests.tools.conftest import build_scripted_graph, tool_call
 
 ROOT = Path(__file__).resolve().parents[2]
-NO_CACHE = {"idempotent_cache": None}
 
 THIRD_PARTY_SERVER = textwrap.dedent(
     '''
@@ -72,8 +71,7 @@ THIRD_PARTY_SERVER = textwrap.dedent(
 def third_party_tools(tmp_path):
     script = tmp_path / "ext_server.py"
     script.write_text(THIRD_PARTY_SERVER)
-    tools = load_mcp_tools("ext", {"transport": "stdio", "command": sys.executable, "args": [str(script)]},
-                           safety=NO_CACHE)
+    tools = load_mcp_tools("ext", {"transport": "stdio", "command": sys.executable, "args": [str(script)]})
     yield tools
     for name in list_tools("mcp"):
         if name.startswith("mcp:ext/"):
@@ -137,7 +135,7 @@ def test_persistent_connection_keeps_one_server_process(tmp_path):
     script = tmp_path / "ext_server.py"
     script.write_text(THIRD_PARTY_SERVER)
     with MCPConnection("extp", {"transport": "stdio", "command": sys.executable, "args": [str(script)]}) as conn:
-        tools = {t.name: t for t in conn.tools(safety=NO_CACHE)}
+        tools = {t.name: t for t in conn.tools()}
         assert "mcp:extp/count" in list_tools("mcp")
         start = time.perf_counter()
         results = [tools["count"].invoke({}) for _ in range(3)]
@@ -171,7 +169,7 @@ def test_genaisys_tools_served_over_stdio():
     connection = {"transport": "stdio", "command": sys.executable,
                   "args": ["-m", "genaisys.tools.mcp_server", "builtin:calculator", "builtin:clock"], "cwd": str(ROOT)}
     with MCPConnection("self", connection) as conn:
-        by_name = {t.name: t for t in conn.tools(register=False, safety=NO_CACHE)}
+        by_name = {t.name: t for t in conn.tools(register=False)}
         assert set(by_name) == {"calculator", "current_time"}
         assert "mcp:self/calculator" not in list_tools()
         assert by_name["calculator"].invoke({"expression": "6 * 7"}) == "42"
@@ -205,12 +203,12 @@ def test_genaisys_tools_served_over_streamable_http(tmp_path):
                     raise AssertionError(f"MCP server did not start: {(tmp_path / 'server.log').read_text()}") from None
                 time.sleep(0.1)
         connection = {"transport": "streamable_http", "url": f"http://127.0.0.1:{port}/mcp"}
-        (calc,) = load_mcp_tools("web", connection, register=False, safety=NO_CACHE)  # a session per call
+        (calc,) = load_mcp_tools("web", connection, register=False)  # a session per call
         assert calc.invoke({"expression": "2 ** 10"}) == "1024"
         bad = calc.invoke(tool_call("calculator", {"expression": 5}, "c1"))
         assert bad.status == "error" and "Invalid arguments" in bad.content
         with MCPConnection("web", connection) as conn:  # one session for many calls
-            (calc,) = conn.tools(register=False, safety=NO_CACHE)
+            (calc,) = conn.tools(register=False)
             assert [calc.invoke({"expression": f"{i} * 3"}) for i in range(3)] == ["0", "3", "6"]
     finally:
         process.terminate()
@@ -277,7 +275,7 @@ def test_streamable_http_server_logs_no_traceback_when_clients_leave(tmp_path):
             _wait_for_port(port, process, log_path)
             connection = {"transport": "streamable_http", "url": f"http://127.0.0.1:{port}/mcp"}
             with MCPConnection("leaving", connection) as conn:  # a clean goodbye
-                (calc,) = conn.tools(register=False, safety=NO_CACHE)
+                (calc,) = conn.tools(register=False)
                 assert calc.invoke({"expression": "1 + 1"}) == "2"
             client = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
                 from genaisys.tools.mcp_client import MCPConnection

@@ -21,7 +21,6 @@ from tests.tools.conftest import build_scripted_graph, tool_call
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "@modelcontextprotocol/server-everything@2026.8.31"  # pinned with the Makefile's install
 INSTALLED = ROOT / ".venv" / "node" / "node_modules" / "@modelcontextprotocol" / "server-everything" / "dist" / "index.js"
-NO_CACHE = {"idempotent_cache": None}
 
 
 def _connection() -> dict:
@@ -36,7 +35,7 @@ def _connection() -> dict:
 @pytest.fixture(scope="module")
 def everything():
     with MCPConnection("everything", _connection(), connect_timeout_s=120) as conn:
-        yield {t.name: t for t in conn.tools(register=False, safety=NO_CACHE)}
+        yield {t.name: t for t in conn.tools(register=False)}
 
 
 def test_the_reference_servers_tools_and_schemas(everything):
@@ -86,7 +85,7 @@ def test_resource_links_and_embedded_resources_become_text(everything):
 
 
 def test_in_a_graph_with_per_call_sessions():
-    tools = load_mcp_tools("everything1", _connection(), register=False, safety=NO_CACHE)
+    tools = load_mcp_tools("everything1", _connection(), register=False)
     echo = next(t for t in tools if t.name == "echo")
     script = [AIMessage("", tool_calls=[tool_call("echo", {"message": "ping"}, "e1")]), AIMessage("done")]
     out = build_scripted_graph([echo], script).invoke({"messages": [HumanMessage("go")]})

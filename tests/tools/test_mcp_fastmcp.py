@@ -45,6 +45,6 @@ def test_genaisys_client_loads_a_fastmcp_servers_tools(tmp_path):
         server.run("stdio", show_banner=False)
     '''))
     with MCPConnection("fast", {"transport": "stdio", "command": sys.executable, "args": [str(script)]}) as conn:
-        (shout,) = conn.tools(register=False, safety={"idempotent_cache": None})
+        (shout,) = conn.tools(register=False)
         assert shout.invoke({"word": "owl"}) == "OWL"
         assert shout.args_schema["required"] == ["word"]

@@ -10,7 +10,6 @@ from genaisys.errors import ConfigError
 from genaisys.tools import get_tool
 from genaisys.tools.memory_tools import MAX_HIT_CHARS, format_hits
 
-NO_CACHE = {"idempotent_cache": None}
 
 
 @dataclass
@@ -45,8 +44,8 @@ class FakeMemory:
 
 def test_write_then_search_with_citations():
     memory = FakeMemory()
-    write = get_tool("builtin:memory_write", memory=memory, safety=NO_CACHE)
-    search = get_tool("builtin:memory_search", memory=memory, safety=NO_CACHE)
+    write = get_tool("builtin:memory_write", memory=memory)
+    search = get_tool("builtin:memory_search", memory=memory)
     assert write.invoke({"text": "the office cat is called Miso", "source": "chat"}) == "Stored in memory (id id1)."
     assert write.invoke({"text": "the server room is cold"}) == "Stored in memory (id id2)."
     assert memory.calls[1] == ("add_texts", ["the server room is cold"], [{"source": "memory_write"}])
@@ -58,7 +57,7 @@ def test_write_then_search_with_citations():
 
 def test_no_hits_and_bad_arguments():
     memory = FakeMemory()
-    search = get_tool("builtin:memory_search", memory=memory, safety=NO_CACHE)
+    search = get_tool("builtin:memory_search", memory=memory)
     assert search.invoke({"query": "nothing"}).startswith("No matching memories for 'nothing'")
     message = search.invoke({"name": "memory_search", "args": {"query": "x", "k": 500}, "id": "c", "type": "tool_call"})
     assert message.status == "error" and "- k: Input should be less than or equal to 20" in message.content
@@ -72,7 +71,7 @@ def test_backend_errors_become_text():
         def search(self, query, k=4, where=None):
             raise OSError("store offline")
 
-    out = get_tool("builtin:memory_search", memory=Broken(), safety=NO_CACHE).invoke({"query": "x"})
+    out = get_tool("builtin:memory_search", memory=Broken()).invoke({"query": "x"})
     assert out == "Memory search failed: OSError: store offline"
 
 
@@ -90,8 +89,8 @@ def test_memory_without_methods_is_a_config_error():
 def test_with_a_real_chroma_memory(tmp_path):
     memory_mod = pytest.importorskip("genaisys.memory.chroma", reason="genaisys.memory.ChromaMemory not built yet")
     memory = memory_mod.ChromaMemory(tmp_path / "mem")
-    write = get_tool("builtin:memory_write", memory=memory, safety=NO_CACHE)
-    search = get_tool("builtin:memory_search", memory=memory, safety=NO_CACHE)
+    write = get_tool("builtin:memory_write", memory=memory)
+    search = get_tool("builtin:memory_search", memory=memory)
     write.invoke({"text": "The lighthouse keeper feeds the gulls every morning at six.", "source": "notes.md"})
     write.invoke({"text": "Quarterly revenue grew by four percent.", "source": "report.md"})
     out = search.invoke({"query": "who feeds the birds?", "k": 1})

@@ -10,7 +10,6 @@ import pytest
 from genaisys.errors import ConfigError, UnknownNameError
 from genaisys.tools import SafeTool, get_tool, list_tools, register_tool, unregister_tool
 
-NO_CACHE = {"idempotent_cache": None}
 
 
 def test_builtins_are_listed_and_built_safe():
@@ -19,10 +18,10 @@ def test_builtins_are_listed_and_built_safe():
         assert name in names
     assert names == sorted(names)
     assert all(n.startswith("builtin:") for n in list_tools("builtin"))
-    calc = get_tool("builtin:calculator", safety=NO_CACHE)
+    calc = get_tool("builtin:calculator")
     assert isinstance(calc, SafeTool) and calc.name == "calculator" and calc.timeout_s == 5.0
     assert calc.invoke({"expression": "6 * 7"}) == "42"
-    clock = get_tool("builtin:clock", safety=NO_CACHE)
+    clock = get_tool("builtin:clock")
     assert "UTC offset +00:00" in clock.invoke({"timezone": "UTC"})
 
 
@@ -42,13 +41,13 @@ def test_register_get_and_unregister_a_user_tool():
 
     register_tool("test:weather", lambda: weather, safety={"timeout_s": 2.0})
     try:
-        tool = get_tool("test:weather", safety=NO_CACHE)
+        tool = get_tool("test:weather")
         assert tool.timeout_s == 2.0 and tool.invoke({"city": "Oslo"}) == "sunny in Oslo"
-        assert get_tool("test:weather", safety={"timeout_s": 9.0, **NO_CACHE}).timeout_s == 9.0
+        assert get_tool("test:weather", safety={"timeout_s": 9.0}).timeout_s == 9.0
         with pytest.raises(ConfigError, match="already registered"):
             register_tool("test:weather", lambda: weather)
         register_tool("test:weather", "genaisys.tools.calculator:build_calculator_tool", replace=True)
-        assert get_tool("test:weather", safety=NO_CACHE).name == "calculator"  # lazy import path
+        assert get_tool("test:weather").name == "calculator"  # lazy import path
     finally:
         unregister_tool("test:weather")
     assert "test:weather" not in list_tools()
@@ -69,7 +68,7 @@ def test_safe_false_builds_the_plain_tool():
         """Today's weather in a city."""
         return f"sunny in {city}"
 
-    wrapped = safe_tool(weather, timeout_s=60.0, idempotent_cache=None)
+    wrapped = safe_tool(weather, timeout_s=60.0)
     register_tool("test:function", lambda: weather)
     register_tool("test:wrapped", lambda: wrapped)  # what an MCP server's tools look like in the registry
     try:

@@ -32,7 +32,7 @@ def add(a: int, b: int) -> int:
 
 
 def test_plain_function_becomes_a_structured_langchain_tool():
-    wrapped = safe_tool(add, idempotent_cache=None)
+    wrapped = safe_tool(add)
     assert isinstance(wrapped, BaseTool) and isinstance(wrapped, SafeTool)
     assert wrapped.name == "add" and wrapped.description == "Add two integers."
     assert set(wrapped.tool_call_schema.model_json_schema()["properties"]) == {"a", "b"}
@@ -47,7 +47,7 @@ def test_langchain_tool_keeps_its_name_schema_and_artifact():
         """Look a key up."""
         return f"value of {key}", {"raw": key}
 
-    wrapped = safe_tool(lookup, idempotent_cache=None)
+    wrapped = safe_tool(lookup)
     assert wrapped.name == "lookup" and wrapped.args_schema is lookup.args_schema
     message = wrapped.invoke(tool_call("lookup", {"key": "k"}, "c1"))
     assert message.content == "value of k" and message.artifact == {"raw": "k"}
@@ -70,7 +70,7 @@ def test_timeout_returns_text_quickly():
         release.wait(30)
         return "late"
 
-    wrapped = safe_tool(stuck, timeout_s=0.3, idempotent_cache=None)
+    wrapped = safe_tool(stuck, timeout_s=0.3)
     start = time.perf_counter()
     message = wrapped.invoke(tool_call("stuck", {"x": 1}, "c1"))
     elapsed = time.perf_counter() - start
@@ -90,9 +90,9 @@ def test_async_timeout_and_async_function():
         """Doubles."""
         return 2 * x
 
-    assert asyncio.run(safe_tool(fast, idempotent_cache=None).ainvoke({"x": 21})) == "42"
+    assert asyncio.run(safe_tool(fast).ainvoke({"x": 21})) == "42"
     start = time.perf_counter()
-    out = asyncio.run(safe_tool(slow, timeout_s=0.2, idempotent_cache=None).ainvoke({"x": 1}))
+    out = asyncio.run(safe_tool(slow, timeout_s=0.2).ainvoke({"x": 1}))
     assert "did not finish within 0.2 s" in out and time.perf_counter() - start < 2.0
 
 
@@ -101,7 +101,7 @@ def test_output_is_capped_with_a_marker():
         """A long text."""
         return "x" * n
 
-    wrapped = safe_tool(big, max_output_chars=100, idempotent_cache=None)
+    wrapped = safe_tool(big, max_output_chars=100)
     out = wrapped.invoke({"n": 10_000})
     assert out.startswith("x" * 100) and "x" * 101 not in out
     assert "[... output truncated: 100 of 10000 characters shown ...]" in out
@@ -116,7 +116,7 @@ def test_content_blocks_are_capped_too():
         """Text blocks and an image."""
         return [{"type": "text", "text": "a" * n}, image, {"type": "text", "text": "b" * n}]
 
-    out = safe_tool(blocks, max_output_chars=150, idempotent_cache=None).invoke(tool_call("blocks", {"n": 100}, "c"))
+    out = safe_tool(blocks, max_output_chars=150).invoke(tool_call("blocks", {"n": 100}, "c"))
     assert out.content[1] == image
     texts = [b["text"] for b in out.content if b["type"] == "text"]
     assert texts[0] == "a" * 100 and texts[1] == "b" * 50 and "150 of 200" in texts[2]
@@ -128,11 +128,11 @@ def test_text_only_blocks_become_one_string():
         """Two text blocks (what MCP tools return)."""
         return [{"type": "text", "text": "one", "id": "x"}, {"type": "text", "text": "two"}]
 
-    assert safe_tool(blocks, idempotent_cache=None).invoke(tool_call("blocks", {}, "c")).content == "one\ntwo"
+    assert safe_tool(blocks).invoke(tool_call("blocks", {}, "c")).content == "one\ntwo"
 
 
 def test_validation_error_is_text_for_the_model_not_an_exception():
-    wrapped = safe_tool(add, idempotent_cache=None)
+    wrapped = safe_tool(add)
     message = wrapped.invoke(tool_call("add", {"a": "two"}, "c1"))
     assert message.status == "error"
     assert message.content.startswith("Invalid arguments for tool 'add':")
@@ -147,7 +147,7 @@ def test_tool_exception_becomes_text():
         """Always fails."""
         raise RuntimeError(f"disk on fire ({x})")
 
-    message = safe_tool(broken, idempotent_cache=None).invoke(tool_call("broken", {"x": 7}, "c1"))
+    message = safe_tool(broken).invoke(tool_call("broken", {"x": 7}, "c1"))
     assert message.status == "error" and message.content == "Tool 'broken' failed: RuntimeError: disk on fire (7)"
 
 
@@ -161,7 +161,7 @@ def test_bad_arguments_and_failures_do_not_stop_a_real_graph():
         AIMessage("", tool_calls=[tool_call("add", {"a": 1, "b": 2}, "c3")]),
         AIMessage("the answer is 3"),
     ]
-    graph = build_scripted_graph([safe_tool(add, idempotent_cache=None), safe_tool(broken, idempotent_cache=None)], script)
+    graph = build_scripted_graph([safe_tool(add), safe_tool(broken)], script)
     out = graph.invoke({"messages": [HumanMessage("hi")]})
     tool_messages = [m for m in out["messages"] if isinstance(m, ToolMessage)]
     assert [m.status for m in tool_messages] == ["error", "error", "success"]
@@ -271,13 +271,13 @@ def test_results_of_any_type_become_text():
         """A dict."""
         return {"a": [1, 2]}
 
-    assert safe_tool(point, idempotent_cache=None).invoke({}) == '{"x":1}'
-    assert safe_tool(nothing, idempotent_cache=None).invoke({}) == "null"
-    assert safe_tool(mapping, idempotent_cache=None).invoke({}) == '{"a": [1, 2]}'
+    assert safe_tool(point).invoke({}) == '{"x":1}'
+    assert safe_tool(nothing).invoke({}) == "null"
+    assert safe_tool(mapping).invoke({}) == '{"a": [1, 2]}'
 
 
 def test_approval_outside_a_graph_says_how_to_fix_it():
-    wrapped = safe_tool(add, require_approval=True, idempotent_cache=None)
+    wrapped = safe_tool(add, require_approval=True)
     with pytest.raises(ToolError, match="requires human approval"):
         wrapped.invoke({"a": 1, "b": 2})
 
@@ -440,7 +440,7 @@ def test_injected_call_id_and_runtime_reach_the_wrapped_tool():
         """Report the graph state size."""
         return f"{x}:{runtime.tool_call_id}:{len(runtime.state['messages'])}"
 
-    wrapped = [safe_tool(who, idempotent_cache=None), safe_tool(state_size, idempotent_cache=None)]
+    wrapped = [safe_tool(who), safe_tool(state_size)]
     assert set(wrapped[1].tool_call_schema.model_json_schema()["properties"]) == {"x"}  # hidden from the model
     script = [AIMessage("", tool_calls=[tool_call("who", {"x": 1}, "w1"), tool_call("state_size", {"x": 2}, "s1")])]
     out = build_scripted_graph(wrapped, script).invoke({"messages": [HumanMessage("go")]})
@@ -508,3 +508,13 @@ def test_several_gated_calls_in_one_turn_get_their_own_decisions(cache_path):
     results = {m.tool_call_id: m for m in out["messages"] if isinstance(m, ToolMessage)}
     assert results["rA"].content == "refunded A" and results["rC"].content == "refunded C"
     assert results["rB"].status == "error" and "rejected" in results["rB"].content
+
+
+def test_the_default_cache_follows_genaisys_home(monkeypatch, tmp_path):
+    from genaisys.tools.safety import default_cache_path
+
+    monkeypatch.delenv("GENAISYS_TOOL_CACHE", raising=False)
+    monkeypatch.setenv("GENAISYS_HOME", str(tmp_path / "home"))
+    assert default_cache_path() == tmp_path / "home" / "tool_calls.sqlite"
+    monkeypatch.setenv("GENAISYS_TOOL_CACHE", str(tmp_path / "own.sqlite"))
+    assert default_cache_path() == tmp_path / "own.sqlite"

@@ -58,7 +58,7 @@ def test_record_to_messages_matches_what_the_core_takes(tmp_path, png):
 
 
 def test_inline_images_are_the_evaluations_block(png):
-    from genaisys.eval.task import image_block
+    from genaisys.core.media import image_block
 
     msgs, _ = to_messages({"id": "a", "images": [str(png)], "conversations": [
         {"from": "human", "value": "Colour?"}, {"from": "gpt", "value": "blue"}]}, inline_images=True)
@@ -77,7 +77,7 @@ def test_round_trip_record_messages_record(tmp_path, png):
 
 
 def test_round_trip_messages_record_messages_with_mid_text_image_and_base64(tmp_path, png):
-    from genaisys.eval.task import image_block
+    from genaisys.core.media import image_block
 
     msgs = [HumanMessage([{"type": "text", "text": "Compare "}, image_block(png), {"type": "text", "text": "with "},
                           {"type": "image", "url": f"file://{png}"}]), AIMessage("Same.")]
@@ -92,7 +92,7 @@ def test_round_trip_messages_record_messages_with_mid_text_image_and_base64(tmp_
 
 
 def test_inline_images_without_image_dir_is_a_clear_error(png):
-    from genaisys.eval.task import image_block
+    from genaisys.core.media import image_block
 
     with pytest.raises(ConfigError, match="image_dir"):
         from_messages([HumanMessage([image_block(png)]), AIMessage("ok")], id="x")

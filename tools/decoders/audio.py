@@ -14,20 +14,16 @@ Example:
 from __future__ import annotations
 
 import io
-import secrets
 import wave
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from genaisys._optional import require
 from genaisys.errors import ConfigError
 from genaisys.tools.decoders.base import (
     DecodedArtifact,
     DiffusersDecoder,
-    merge_settings,
-    resolve_signal,
     write_artifact,
 )
 
@@ -99,7 +95,13 @@ class DiffusersAudioDecoder(DiffusersDecoder):
 
     kind = "audio"
     task = "text-to-audio"
+    subject = "sound"
     config_class = DiffusersAudioDecoderConfig
+
+    def _check_limits(self, cfg: Any) -> None:
+        if cfg.audio_length_s > cfg.max_audio_s:
+            raise ConfigError(f"audio_length_s={cfg.audio_length_s:g} is over max_audio_s={cfg.max_audio_s:g}; "
+                              "ask for a shorter clip")
 
     def decode(
         self,
@@ -124,35 +126,11 @@ class DiffusersAudioDecoder(DiffusersDecoder):
         Raises:
             ConfigError: empty prompt, out-of-range settings, or conditioning the pipeline refuses.
         """
-        torch = require("torch", "torch")
-        if not isinstance(prompt, str):
-            raise ConfigError(f"prompt must be text; got {type(prompt).__name__}")
-        if signal is not None and prompt_embeds is None:
-            prompt_embeds = resolve_signal(signal, self.signals)
-        if not prompt.strip() and prompt_embeds is None:
-            raise ConfigError("the audio prompt is empty: describe the sound to make (or pass prompt_embeds)")
-        cfg = merge_settings(self.config, {"negative_prompt": negative_prompt, "seed": seed, "steps": steps,
-                                           "guidance_scale": guidance_scale, "audio_length_s": audio_length_s})
-        if cfg.audio_length_s > cfg.max_audio_s:
-            raise ConfigError(f"audio_length_s={cfg.audio_length_s:g} is over max_audio_s={cfg.max_audio_s:g}; "
-                              "ask for a shorter clip")
-        used_seed = cfg.seed if cfg.seed is not None else secrets.randbelow(2**63)
-        kwargs: dict[str, Any] = {
-            "num_inference_steps": cfg.steps, "guidance_scale": cfg.guidance_scale,
-            "audio_length_in_s": cfg.audio_length_s,
-            "generator": torch.Generator(device=cfg.device).manual_seed(used_seed), "output_type": "np",
-        }
-        if prompt_embeds is not None:
-            kwargs["prompt_embeds"] = prompt_embeds
-        else:
-            kwargs["prompt"] = prompt
-        if cfg.negative_prompt and cfg.guidance_scale > 1:
-            kwargs["negative_prompt"] = cfg.negative_prompt
-        try:
-            with self._lock:
-                result = self.pipeline(**kwargs)
-        except (RuntimeError, ValueError, TypeError) as exc:
-            raise ConfigError(f"the audio pipeline refused these settings: {exc}") from exc
+        cfg, kwargs, used_seed = self._prepare(prompt, prompt_embeds, signal, {
+            "negative_prompt": negative_prompt, "seed": seed, "steps": steps, "guidance_scale": guidance_scale,
+            "audio_length_s": audio_length_s})
+        kwargs.update(audio_length_in_s=cfg.audio_length_s, output_type="np")
+        result = self._call_pipeline(kwargs)
         audios = getattr(result, "audios", None)
         if audios is None or len(audios) == 0:
             raise ConfigError(f"the pipeline returned no audio ({type(result).__name__}); is it text-to-audio?")

@@ -19,7 +19,7 @@ Example:
     >>> root = tempfile.mkdtemp()
     >>> art = write_artifact(b"RIFF....", kind="speech", suffix=".wav", mime_type="audio/wav",
     ...                      params={"text": "hi"}, output_dir=root, blobs=BlobStore(root + "/blobs"),
-    ...                      decoder="SpeechDecoder")
+    ...                      decoder="EspeakSpeechDecoder")
     >>> art.path.name.startswith("speech-"), read_params(art.path)["params"]
     (True, {'text': 'hi'})
 """
@@ -29,6 +29,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import secrets
 import tempfile
 import threading
 import time
@@ -41,6 +42,7 @@ from pydantic import BaseModel, ValidationError
 
 from genaisys._optional import require
 from genaisys.errors import ConfigError
+from genaisys.types import Blobs
 
 __all__ = [
     "DiffusersDecoder",
@@ -112,7 +114,7 @@ class RecordedDecoder:
         ('audio/wav', {'prompt': 'hi', 'speed': 120})
     """
 
-    def __init__(self, decoder: Any, *, kind: str, output_dir: str | Path | None = None, blobs: Any = None) -> None:
+    def __init__(self, decoder: Any, *, kind: str, output_dir: str | Path | None = None, blobs: Blobs | None = None) -> None:
         if kind not in _SUFFIX:
             raise ConfigError(f"kind must be one of {', '.join(_SUFFIX)}; got {kind!r}")
         if not (hasattr(decoder, "decode") or callable(decoder)):
@@ -180,7 +182,7 @@ def write_artifact(
     mime_type: str,
     params: Mapping[str, Any],
     output_dir: str | Path,
-    blobs: Any,
+    blobs: Blobs | None,
     decoder: str,
 ) -> DecodedArtifact:
     """Put ``data`` in the blob store, write it under ``output_dir`` with a JSON sidecar of ``params``.
@@ -253,7 +255,7 @@ def merge_settings(config: BaseModel, overrides: Mapping[str, Any]) -> Any:
     return merged
 
 
-def make_blob_store(blobs: Any, output_dir: Path) -> Any:
+def make_blob_store(blobs: Blobs | None, output_dir: Path) -> Any:
     """The caller's blob store, or a `BlobStore` under ``output_dir/blobs``."""
     if blobs is not None:
         if not (hasattr(blobs, "put") and callable(blobs.put)):
@@ -342,7 +344,11 @@ class DiffusersDecoder:
     pipeline, loaded on first use and called one at a time (a pipeline keeps per-call state — its
     scheduler's timesteps — and LangGraph runs parallel tool calls in threads).
 
-    Subclasses set ``kind``, ``task`` (the pipeline task `load_pipeline` checks) and ``config_class``.
+    Subclasses set ``kind``, ``task`` (the pipeline task `load_pipeline` checks), ``config_class``
+    and ``subject`` (what a prompt describes, for the empty-prompt message). Their ``decode`` is one
+    template: `_prepare` (check the prompt, resolve a signal, merge and bound the settings, pick the
+    seed, validate and cast the conditioning), `_call_pipeline`, then the kind's own encoding and
+    `write_artifact`.
 
     Args:
         config: a config of ``config_class``, or its fields as keywords.
@@ -353,9 +359,10 @@ class DiffusersDecoder:
 
     kind = ""
     task = ""
+    subject = ""
     config_class: type[BaseModel] = BaseModel
 
-    def __init__(self, config: BaseModel | None = None, *, blobs: Any = None,
+    def __init__(self, config: BaseModel | None = None, *, blobs: Blobs | None = None,
                  signals: Callable[[str], Any] | None = None, pipeline: Any = None, **kwargs: Any) -> None:
         self.config = config = build_config(self.config_class, config, kwargs)
         self.output_dir = (config.output_dir or default_output_dir()).expanduser()
@@ -380,3 +387,52 @@ class DiffusersDecoder:
                 self._pipe = load_pipeline(self.config.model, self.task, torch_dtype=self.config.torch_dtype,
                                            device=self.config.device)
         return self._pipe
+
+    def _check_limits(self, cfg: Any) -> None:
+        """Refuse merged settings over the config's caps (a kind with caps overrides this)."""
+
+    def _check_embeds(self, embeds: Any) -> Any:
+        """``prompt_embeds`` as a tensor on the pipeline's device and dtype (a kind checks its shape too)."""
+        torch = require("torch", "torch")
+        if not isinstance(embeds, torch.Tensor):
+            raise ConfigError(f"prompt_embeds must be a torch tensor; got {type(embeds).__name__}")
+        return embeds.to(device=self.config.device, dtype=getattr(torch, self.config.torch_dtype))
+
+    def _prepare(self, prompt: str, prompt_embeds: Any, signal: Any,
+                 overrides: Mapping[str, Any]) -> tuple[Any, dict[str, Any], int]:
+        """The steps every decode shares; returns ``(settings, pipeline arguments, seed used)``.
+
+        Raises:
+            ConfigError: a prompt that is not text, an empty one without embeddings, settings out
+                of bounds, or conditioning of the wrong kind.
+        """
+        torch = require("torch", "torch")
+        if not isinstance(prompt, str):
+            raise ConfigError(f"prompt must be text; got {type(prompt).__name__}")
+        if signal is not None and prompt_embeds is None:
+            prompt_embeds = resolve_signal(signal, self.signals)
+        if not prompt.strip() and prompt_embeds is None:
+            raise ConfigError(f"the {self.kind} prompt is empty: describe the {self.subject} to make "
+                              "(or pass prompt_embeds)")
+        cfg = merge_settings(self.config, overrides)
+        self._check_limits(cfg)
+        used_seed = cfg.seed if cfg.seed is not None else secrets.randbelow(2**63)
+        kwargs: dict[str, Any] = {
+            "num_inference_steps": cfg.steps, "guidance_scale": cfg.guidance_scale,
+            "generator": torch.Generator(device=cfg.device).manual_seed(used_seed),
+        }
+        if prompt_embeds is not None:
+            kwargs["prompt_embeds"] = self._check_embeds(prompt_embeds)
+        else:
+            kwargs["prompt"] = prompt
+        if cfg.negative_prompt and cfg.guidance_scale > 1:
+            kwargs["negative_prompt"] = cfg.negative_prompt
+        return cfg, kwargs, used_seed
+
+    def _call_pipeline(self, kwargs: Mapping[str, Any]) -> Any:
+        """Run the pipeline, one call at a time; its shape and argument errors become a `ConfigError`."""
+        try:
+            with self._lock:
+                return self.pipeline(**kwargs)
+        except (RuntimeError, ValueError, TypeError) as exc:
+            raise ConfigError(f"the {self.kind} pipeline refused these settings: {exc}") from exc

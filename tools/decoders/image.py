@@ -15,7 +15,6 @@ Example:
 from __future__ import annotations
 
 import io
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +25,6 @@ from genaisys.errors import ConfigError
 from genaisys.tools.decoders.base import (
     DecodedArtifact,
     DiffusersDecoder,
-    merge_settings,
-    resolve_signal,
     write_artifact,
 )
 
@@ -80,9 +77,11 @@ class DiffusersImageDecoder(DiffusersDecoder):
 
     kind = "image"
     task = "text-to-image"
+    subject = "image"
     config_class = DiffusersImageDecoderConfig
 
     def _check_embeds(self, embeds: Any) -> Any:
+        """``(1, tokens, dim)`` conditioning as wide as the UNet attends to, on its device and dtype."""
         torch = require("torch", "torch")
         if not isinstance(embeds, torch.Tensor):
             raise ConfigError(f"prompt_embeds must be a torch tensor (1, tokens, dim); got {type(embeds).__name__}")
@@ -127,35 +126,15 @@ class DiffusersImageDecoder(DiffusersDecoder):
             ConfigError: empty prompt without embeddings, out-of-range settings, embeddings of the
                 wrong shape, or a pipeline that is not text-to-image.
         """
-        torch = require("torch", "torch")
-        if not isinstance(prompt, str):
-            raise ConfigError(f"prompt must be text; got {type(prompt).__name__}")
-        if signal is not None and prompt_embeds is None:
-            prompt_embeds = resolve_signal(signal, self.signals)
-        if not prompt.strip() and prompt_embeds is None:
-            raise ConfigError("the image prompt is empty: describe the image to make (or pass prompt_embeds)")
-        cfg = merge_settings(self.config, {"negative_prompt": negative_prompt, "seed": seed, "steps": steps,
-                                       "guidance_scale": guidance_scale, "width": width, "height": height})
-        used_seed = cfg.seed if cfg.seed is not None else secrets.randbelow(2**63)
-        kwargs: dict[str, Any] = {
-            "num_inference_steps": cfg.steps, "guidance_scale": cfg.guidance_scale,
-            "generator": torch.Generator(device=cfg.device).manual_seed(used_seed), "output_type": "pil",
-        }
+        cfg, kwargs, used_seed = self._prepare(prompt, prompt_embeds, signal, {
+            "negative_prompt": negative_prompt, "seed": seed, "steps": steps, "guidance_scale": guidance_scale,
+            "width": width, "height": height})
+        kwargs["output_type"] = "pil"
         if cfg.width is not None:
             kwargs["width"] = cfg.width
         if cfg.height is not None:
             kwargs["height"] = cfg.height
-        if prompt_embeds is not None:
-            kwargs["prompt_embeds"] = self._check_embeds(prompt_embeds)
-        else:
-            kwargs["prompt"] = prompt
-        if cfg.negative_prompt and cfg.guidance_scale > 1:
-            kwargs["negative_prompt"] = cfg.negative_prompt
-        try:
-            with self._lock:
-                result = self.pipeline(**kwargs)
-        except (RuntimeError, ValueError, TypeError) as exc:  # shape and argument errors inside the pipeline
-            raise ConfigError(f"the image pipeline refused these settings: {exc}") from exc
+        result = self._call_pipeline(kwargs)
         image = _first_image(result)
         buf = io.BytesIO()
         image.save(buf, format="PNG")

@@ -1,7 +1,7 @@
 """genaisys's own offline image decoder: a small text-conditioned diffusion model that draws shapes.
 
-No diffusion weights exist in any package here (DESIGN.md §7), so genaisys trains its own
-(`genaisys.train.image_decoder`): a diffusers `UNet2DConditionModel` in 32×32 pixel space (no
+No diffusion weights can be downloaded offline (docs/architecture.md), so genaisys trains its own
+(`genaisys.train.shape_decoder`): a diffusers `UNet2DConditionModel` in 32×32 pixel space (no
 VAE) that draws one easy-VQA-style coloured circle, rectangle or triangle on white, conditioned
 on text. The trained weights ship beside this file in ``shapes_model/`` with a model card.
 
@@ -16,9 +16,11 @@ Example:
     >>> unet.config.cross_attention_dim, unet.config.down_block_types
     (384, ('DownBlock2D', 'CrossAttnDownBlock2D'))
     >>> decoder = ShapeImageDecoder()  # the shipped weights  # doctest: +SKIP
-    >>> png = decoder.decode("draw a blue triangle", seed=0)  # doctest: +SKIP
+    >>> png = decoder.render("draw a blue triangle", seed=0)  # doctest: +SKIP
     >>> png[:8] == b"\\x89PNG\\r\\n\\x1a\\n"  # doctest: +SKIP
     True
+    >>> decoder.decode("draw a blue triangle", seed=0).mime_type  # stored and written, like every decoder  # doctest: +SKIP
+    'image/png'
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import functools
 import io
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -35,6 +37,10 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from genaisys.errors import AssetError, ConfigError
+from genaisys.types import Blobs
+
+if TYPE_CHECKING:
+    from genaisys.tools.decoders.base import DecodedArtifact
 
 __all__ = [
     "CONDITIONING_DIM",
@@ -202,27 +208,35 @@ class ShapeImageDecoder:
     """Text (or signal-token embeddings) → a PNG of one coloured shape, with genaisys's own weights.
 
     Args:
-        folder: a folder written by `genaisys.train.image_decoder.train_shape_decoder`
+        folder: a folder written by `genaisys.train.shape_decoder.train_shape_decoder`
             (``config.json`` + ``model.safetensors``); default: the shipped ``shapes_model/``.
         device: torch device for the UNet.
         text_encoder: a SentenceTransformer to use instead of the packaged MiniLM (tests).
+        output_dir: where `decode` writes its PNGs and their JSON sidecars (default
+            `genaisys.tools.decoders.base.default_output_dir`).
+        blobs: the blob store `decode` puts PNGs in (pass the graph's); default ``output_dir/blobs``.
 
     Example:
         >>> decoder = ShapeImageDecoder()  # doctest: +SKIP
-        >>> png = decoder.decode("a red circle", seed=1, steps=20, guidance_scale=3.0)  # doctest: +SKIP
+        >>> png = decoder.render("a red circle", seed=1, steps=20, guidance_scale=3.0)  # doctest: +SKIP
         >>> embeds = decoder.encode_prompt(["a red circle"])  # (1, 1, 384)  # doctest: +SKIP
-        >>> png == decoder.decode("ignored when prompt_embeds is given", seed=1, prompt_embeds=embeds)  # doctest: +SKIP
+        >>> png == decoder.render("ignored when prompt_embeds is given", seed=1, prompt_embeds=embeds)  # doctest: +SKIP
         True
     """
 
-    def __init__(self, folder: str | Path | None = None, *, device: str = "cpu", text_encoder: Any = None) -> None:
+    kind = "image"
+
+    def __init__(self, folder: str | Path | None = None, *, device: str = "cpu", text_encoder: Any = None,
+                 output_dir: str | Path | None = None, blobs: Blobs | None = None) -> None:
         from safetensors.torch import load_file
+
+        from genaisys.tools.decoders.base import default_output_dir, make_blob_store
 
         self.folder = Path(folder) if folder is not None else DEFAULT_FOLDER
         config_path, weights_path = self.folder / _CONFIG_FILE, self.folder / _WEIGHTS_FILE
         if not config_path.is_file() or not weights_path.is_file():
             raise AssetError(f"{self.folder} is not a shape decoder folder (needs {_CONFIG_FILE} and "
-                             f"{_WEIGHTS_FILE}); train one with genaisys.train.image_decoder.train_shape_decoder")
+                             f"{_WEIGHTS_FILE}); train one with genaisys.train.shape_decoder.train_shape_decoder")
         self.config: dict[str, Any] = json.loads(config_path.read_text())
         unet = build_shape_unet(ShapeUNetConfig(**self.config["unet"]))
         missing, unexpected = unet.load_state_dict(load_file(str(weights_path)), strict=False)
@@ -236,6 +250,17 @@ class ShapeImageDecoder:
         self.default_steps: int = int(defaults.get("steps", 20))
         self.default_guidance: float = float(defaults.get("guidance_scale", 3.0))
         self.default_sampler: Literal["ddim", "dpm"] = defaults.get("sampler", "dpm")
+        self.output_dir = Path(output_dir).expanduser() if output_dir is not None else default_output_dir()
+        self._blobs = make_blob_store(blobs, self.output_dir) if blobs is not None else None
+
+    @property
+    def blobs(self) -> Any:  # Copied from genaisys.tools.decoders.base.DiffusersDecoder.blobs
+        """The blob store `decode` puts PNGs in."""
+        if self._blobs is None:
+            from genaisys.tools.decoders.base import make_blob_store
+
+            self._blobs = make_blob_store(None, self.output_dir)
+        return self._blobs
 
     @property
     def image_size(self) -> int:
@@ -273,7 +298,22 @@ class ShapeImageDecoder:
             sampler=sampler or self.default_sampler,
         )
 
-    def decode(
+    def decode(self, prompt: str, **settings: Any) -> DecodedArtifact:
+        """One image, stored and written like every decoder's output: a `DecodedArtifact`
+        (``blob_id``, ``mime_type="image/png"``, ``path``, ``params``) and a JSON sidecar.
+
+        Takes `render`'s settings; the sidecar records the prompt and them.
+        """
+        from genaisys.tools.decoders.base import write_artifact
+
+        png = self.render(prompt, **settings)
+        return write_artifact(png, kind=self.kind, suffix=".png", mime_type="image/png",
+                              params={"prompt": prompt, **settings}, output_dir=self.output_dir, blobs=self.blobs,
+                              decoder=type(self).__name__)
+
+    __call__ = decode
+
+    def render(
         self,
         prompt: str,
         *,
@@ -283,7 +323,7 @@ class ShapeImageDecoder:
         prompt_embeds: torch.Tensor | None = None,
         size: int | None = None,
     ) -> bytes:
-        """One image as PNG bytes; the same arguments give the same bytes.
+        """One image as PNG bytes, stored nowhere; the same arguments give the same bytes.
 
         Args:
             prompt: what to draw (ignored when ``prompt_embeds`` is given).

@@ -7,7 +7,7 @@ blob store and under ``output_dir`` with a JSON sidecar of the voice settings (s
 `genaisys.tools.decoders.base`). ``genaisys doctor`` reports whether espeak-ng is installed.
 
 Example:
-    >>> decoder = SpeechDecoder(voice="en-us", speed=160)
+    >>> decoder = EspeakSpeechDecoder(voice="en-us", speed=160)
     >>> decoder.config.voice
     'en-us'
     >>> decoder.decode("Hello from genaisys.").mime_type                               # doctest: +SKIP
@@ -36,12 +36,13 @@ from genaisys.tools.decoders.base import (
     merge_settings,
     write_artifact,
 )
+from genaisys.types import Blobs
 
-__all__ = ["SpeechDecoder", "SpeechDecoderConfig", "espeak_ng_path"]
+__all__ = ["EspeakSpeechDecoder", "EspeakSpeechDecoderConfig", "espeak_ng_path"]
 
 
-class SpeechDecoderConfig(BaseModel):
-    """Settings of `SpeechDecoder`; voice settings can be overridden per call.
+class EspeakSpeechDecoderConfig(BaseModel):
+    """Settings of `EspeakSpeechDecoder`; voice settings can be overridden per call.
 
     Attributes:
         voice: an espeak-ng voice (``espeak-ng --voices``), e.g. ``"en-us"``, ``"en-gb"``, ``"fr"``,
@@ -72,25 +73,26 @@ def espeak_ng_path(executable: str = "espeak-ng") -> str | None:
     return shutil.which(executable)
 
 
-class SpeechDecoder:
+class EspeakSpeechDecoder:
     """Speak text with espeak-ng into a WAV (22.05 kHz mono 16-bit).
 
     Args:
-        config: a `SpeechDecoderConfig`, or its fields as keywords.
+        config: an `EspeakSpeechDecoderConfig`, or its fields as keywords.
         blobs: the blob store to put WAVs in (pass the graph's); default ``output_dir/blobs``.
 
     Example:
-        >>> SpeechDecoder(speed=140).config.speed
+        >>> EspeakSpeechDecoder(speed=140).config.speed
         140
     """
 
     kind = "speech"
 
-    def __init__(self, config: SpeechDecoderConfig | None = None, *, blobs: Any = None, **kwargs: Any) -> None:
-        self.config = config = build_config(SpeechDecoderConfig, config, kwargs)
+    def __init__(self, config: EspeakSpeechDecoderConfig | None = None, *, blobs: Blobs | None = None,
+                 **kwargs: Any) -> None:
+        self.config = config = build_config(EspeakSpeechDecoderConfig, config, kwargs)
         self.output_dir = (config.output_dir or default_output_dir()).expanduser()
         self._blobs = make_blob_store(blobs, self.output_dir) if blobs is not None else None
-        self.name = f"SpeechDecoder(espeak-ng {config.voice})"
+        self.name = f"EspeakSpeechDecoder(espeak-ng {config.voice})"
 
     @property
     def blobs(self) -> Any:
@@ -161,3 +163,16 @@ class SpeechDecoder:
 
     __call__ = decode
 
+
+# The names before the class said which backend it runs; they still resolve, with a DeprecationWarning.
+_RENAMED = {"SpeechDecoder": "EspeakSpeechDecoder", "SpeechDecoderConfig": "EspeakSpeechDecoderConfig"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _RENAMED:
+        import warnings
+
+        warnings.warn(f"{name} is now {_RENAMED[name]} (genaisys.tools.decoders.speech)", DeprecationWarning,
+                      stacklevel=2)
+        return globals()[_RENAMED[name]]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

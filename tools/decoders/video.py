@@ -13,7 +13,6 @@ Example:
 from __future__ import annotations
 
 import io
-import secrets
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,6 @@ from genaisys.errors import ConfigError
 from genaisys.tools.decoders.base import (
     DecodedArtifact,
     DiffusersDecoder,
-    merge_settings,
-    resolve_signal,
     write_artifact,
 )
 
@@ -119,7 +116,12 @@ class DiffusersVideoDecoder(DiffusersDecoder):
 
     kind = "video"
     task = "text-to-video"
+    subject = "video"
     config_class = DiffusersVideoDecoderConfig
+
+    def _check_limits(self, cfg: Any) -> None:
+        if cfg.num_frames > cfg.max_frames:
+            raise ConfigError(f"num_frames={cfg.num_frames} is over max_frames={cfg.max_frames}; ask for fewer frames")
 
     def decode(
         self,
@@ -147,38 +149,15 @@ class DiffusersVideoDecoder(DiffusersDecoder):
         Raises:
             ConfigError: empty prompt, out-of-range settings, or conditioning the pipeline refuses.
         """
-        torch = require("torch", "torch")
-        if not isinstance(prompt, str):
-            raise ConfigError(f"prompt must be text; got {type(prompt).__name__}")
-        if signal is not None and prompt_embeds is None:
-            prompt_embeds = resolve_signal(signal, self.signals)
-        if not prompt.strip() and prompt_embeds is None:
-            raise ConfigError("the video prompt is empty: describe the video to make (or pass prompt_embeds)")
-        cfg = merge_settings(self.config, {"negative_prompt": negative_prompt, "seed": seed, "steps": steps,
-                                           "guidance_scale": guidance_scale, "num_frames": num_frames, "fps": fps,
-                                           "width": width, "height": height})
-        if cfg.num_frames > cfg.max_frames:
-            raise ConfigError(f"num_frames={cfg.num_frames} is over max_frames={cfg.max_frames}; ask for fewer frames")
-        used_seed = cfg.seed if cfg.seed is not None else secrets.randbelow(2**63)
-        kwargs: dict[str, Any] = {
-            "num_inference_steps": cfg.steps, "guidance_scale": cfg.guidance_scale, "num_frames": cfg.num_frames,
-            "generator": torch.Generator(device=cfg.device).manual_seed(used_seed), "output_type": "np",
-        }
+        cfg, kwargs, used_seed = self._prepare(prompt, prompt_embeds, signal, {
+            "negative_prompt": negative_prompt, "seed": seed, "steps": steps, "guidance_scale": guidance_scale,
+            "num_frames": num_frames, "fps": fps, "width": width, "height": height})
+        kwargs.update(num_frames=cfg.num_frames, output_type="np")
         if cfg.width is not None:
             kwargs["width"] = cfg.width
         if cfg.height is not None:
             kwargs["height"] = cfg.height
-        if prompt_embeds is not None:
-            kwargs["prompt_embeds"] = prompt_embeds
-        else:
-            kwargs["prompt"] = prompt
-        if cfg.negative_prompt and cfg.guidance_scale > 1:
-            kwargs["negative_prompt"] = cfg.negative_prompt
-        try:
-            with self._lock:
-                result = self.pipeline(**kwargs)
-        except (RuntimeError, ValueError, TypeError) as exc:
-            raise ConfigError(f"the video pipeline refused these settings: {exc}") from exc
+        result = self._call_pipeline(kwargs)
         frames = getattr(result, "frames", None)
         if frames is None or len(frames) == 0:
             raise ConfigError(f"the pipeline returned no frames ({type(result).__name__}); is it text-to-video?")

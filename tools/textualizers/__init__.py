@@ -1,5 +1,5 @@
 if __name__ != "genaisys.tools.textualizers":  # a bare `import tools...` from the repo root would load a second copy
-    raise ImportError("import this package as genaisys.tools.textualizers, not tools.textualizers (DESIGN.md §1)")
+    raise ImportError("import this package as genaisys.tools.textualizers, not tools.textualizers (docs/architecture.md, Packaging)")
 __doc__ = """Textualizers: audio and video → timed text segments for `ChromaMemory.ingest(textualize=...)`;
 images → a description for `ChromaMemory.ingest(describe_image=...)`.
 
@@ -32,7 +32,9 @@ __all__ = [
     "get_textualizer",
     "list_textualizers",
     "media_textualizer",
+    "register_textualizer",
     "timeline_text",
+    "unregister_textualizer",
 ]
 
 from genaisys._lazy import lazy_exports
@@ -48,13 +50,20 @@ _EXPORTS = {
     "media_textualizer": "genaisys.tools.textualizers.media",
     "get_textualizer": "genaisys.tools.textualizers.registry",
     "list_textualizers": "genaisys.tools.textualizers.registry",
+    "register_textualizer": "genaisys.tools.textualizers.registry",
+    "unregister_textualizer": "genaisys.tools.textualizers.registry",
 }
 
 if TYPE_CHECKING:
     from genaisys.tools.textualizers.audio import WhisperAudioTextualizer, WhisperAudioTextualizerConfig
     from genaisys.tools.textualizers.image import ImageTextualizer, ImageTextualizerConfig
     from genaisys.tools.textualizers.media import media_textualizer
-    from genaisys.tools.textualizers.registry import get_textualizer, list_textualizers
+    from genaisys.tools.textualizers.registry import (
+        get_textualizer,
+        list_textualizers,
+        register_textualizer,
+        unregister_textualizer,
+    )
     from genaisys.tools.textualizers.video import VideoTextualizer, VideoTextualizerConfig, timeline_text
 
 

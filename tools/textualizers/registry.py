@@ -1,4 +1,4 @@
-"""Textualizer names → textualizers, imported lazily (STYLE.md §5).
+"""Textualizer names → textualizers, imported lazily (a `genaisys._registry.Registry`).
 
 Each name is the media kind it reads, as the any-to-any graph's ``textualizers={...}`` takes
 them, plus ``"media"`` (audio or video by file type, for `ChromaMemory.ingest`):
@@ -20,26 +20,44 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from pydantic import ValidationError
 
-from genaisys.errors import ConfigError, UnknownNameError
+from genaisys._registry import Registry
+from genaisys.errors import ConfigError
 
-__all__ = ["get_textualizer", "list_textualizers"]
+__all__ = ["get_textualizer", "list_textualizers", "register_textualizer", "unregister_textualizer"]
 
-_REGISTRY = {
+_REGISTRY = Registry("textualizer", {
     "image": "genaisys.tools.textualizers.image:ImageTextualizer",
     "audio": "genaisys.tools.textualizers.audio:WhisperAudioTextualizer",
     "video": "genaisys.tools.textualizers.video:VideoTextualizer",
     "media": "genaisys.tools.textualizers.media:media_textualizer",
-}
+}, pattern=r"[a-z][a-z0-9_]*(:[A-Za-z0-9_.\-]+)?", hint="'image' or 'image:my_captioner'")
+
+
+def register_textualizer(name: str, factory: Any, *, replace: bool = False) -> None:
+    """Add a textualizer class or factory (or a ``"module:attribute"`` path) under ``name``.
+
+    The factory takes a config object (positionally) or keyword settings, and returns a
+    textualizer: anything with ``textualize(media) -> list[Segment]``
+    (`genaisys.tools.textualizers.base.Textualizer`).
+
+    Raises:
+        ConfigError: a malformed name, or a taken one without ``replace``.
+    """
+    _REGISTRY.register(name, factory, replace=replace)
+
+
+def unregister_textualizer(name: str) -> None:
+    """Remove a registered textualizer (an unknown name raises `UnknownNameError`)."""
+    _REGISTRY.unregister(name)
 
 
 def list_textualizers() -> list[str]:
     """The registered textualizer names, sorted."""
-    return sorted(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def get_textualizer(name: str, config: Any = None, **kwargs: Any) -> Any:
@@ -49,11 +67,7 @@ def get_textualizer(name: str, config: Any = None, **kwargs: Any) -> Any:
         UnknownNameError: an unknown name (the message lists the known ones).
         ConfigError: settings that textualizer does not accept.
     """
-    path = _REGISTRY.get(name)
-    if path is None:
-        raise UnknownNameError("textualizer", name, list_textualizers())
-    module, _, attr = path.partition(":")
-    factory = getattr(importlib.import_module(module), attr)
+    factory, _ = _REGISTRY.resolve(name)
     try:
         if name == "media" and config is not None:
             raise ConfigError("the 'media' textualizer takes audio=... and video=... settings, not one config")

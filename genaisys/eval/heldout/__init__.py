@@ -2,9 +2,10 @@
 
 A core trained on data that genaisys's own graphs produced is only measured honestly on data
 that no training generator made: other phrasings, other documents, other photos, another shape
-renderer. This package is that data and the harness that runs it. Nothing here reads or reuses
-``genaisys.train``; `material` returns every held-out string so a data check can prove that no
-training record contains one.
+renderer. This package is the harness that runs that data; the data itself (requests, questions,
+documents, phrasings) lives in `genaisys.datasets.heldout`, below training and evaluation, whose
+`material` returns every held-out string so a data check can prove that no training record
+contains one. Nothing here reads or reuses ``genaisys.train``.
 
 Suites (each a registered task ``heldout-<name>``, one file each; the graph suites build the
 graphs with the public builders and their defaults — no custom system prompt or perception
@@ -19,7 +20,6 @@ policy — so when the defaults change, the suites measure what users get):
                     calls (batched) plus a subset through the assistant graph
 - ``photos.py``     scikit-image / scikit-learn photos through the assistant graph; perception
 - ``text.py``       text-only knowledge, core vs. its base LM (kept / lost / gained)
-- ``strings.py``    `material`: the held-out strings, for the no-overlap check on training data
 - ``run.py``        `run_heldout` and its report
 
 Run them all with `run_heldout` (``results.json`` + ``report.md`` with 95 % bootstrap
@@ -48,11 +48,11 @@ _EXPORTS = {
     "TARGETS": "genaisys.eval.heldout.run",
     "run_heldout": "genaisys.eval.heldout.run",
     "write_heldout_report": "genaisys.eval.heldout.run",
-    "material": "genaisys.eval.heldout.strings",
+    "material": "genaisys.datasets.heldout",
 }
 
 if TYPE_CHECKING:
-    from genaisys.eval.heldout.strings import material
+    from genaisys.datasets.heldout import material
     from genaisys.eval.heldout.run import SUITES, TARGETS, run_heldout, write_heldout_report
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -37,7 +37,7 @@ TARGETS: dict[str, tuple[tuple[str, float, float], ...]] = {
 
 
 def _model_id(spec: str, max_new_tokens: int) -> str:
-    from genaisys.eval.cli import model_fingerprint
+    from genaisys.eval.fingerprint import model_fingerprint
 
     return f"{spec}@{model_fingerprint(spec)}:max_new_tokens={max_new_tokens}"
 

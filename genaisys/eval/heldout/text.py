@@ -22,79 +22,13 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from genaisys.datasets.heldout.text import QUESTIONS
 from genaisys.eval.heldout._common import answer_holds
 from genaisys.eval.metrics import accuracy
 from genaisys.eval.task import BaseTask, EvalItem, Prediction
 
 __all__ = ["QUESTIONS", "HeldoutTextTask"]
 
-# (id, question, accepted phrases)
-QUESTIONS: tuple[tuple[str, str, str], ...] = (
-    ("t01", "Who painted the ceiling of the Sistine Chapel?", "michelangelo"),
-    ("t02", "What is the capital city of Canada?", "ottawa"),
-    ("t03", "What is the capital of Australia?", "canberra"),
-    ("t04", "Which country is home to the city of Cairo?", "egypt"),
-    ("t05", "How many sides does a hexagon have?", "6|six"),
-    ("t06", "How many minutes are there in an hour?", "60|sixty"),
-    ("t07", "How many hours are in a full day?", "24|twenty four"),
-    ("t08", "What is 9 plus 6?", "15|fifteen"),
-    ("t09", "What is 12 divided by 3?", "4|four"),
-    ("t10", "What is ten minus seven?", "3|three"),
-    ("t11", "What is the square root of 81?", "9|nine"),
-    ("t12", "Which is larger, 0.5 or 0.25?", "0.5|one half|a half"),
-    ("t13", "If today is Monday, what day is tomorrow?", "tuesday"),
-    ("t14", "Which month comes right after April?", "may"),
-    ("t15", "How many months are there in a year?", "12|twelve"),
-    ("t16", "What is the chemical symbol for gold?", "au"),
-    ("t17", "What is the chemical symbol for sodium?", "na"),
-    ("t18", "Which gas do humans need to breathe to stay alive?", "oxygen"),
-    ("t19", "What is the hardest natural material?", "diamond|diamonds"),
-    ("t20", "Which planet is closest to the Sun?", "mercury"),
-    ("t21", "What is the name of the star at the centre of our solar system?", "sun|sol"),
-    ("t22", "What natural satellite orbits the Earth?", "moon"),
-    ("t23", "Which organ pumps blood around the human body?", "heart"),
-    ("t24", "How many legs does an insect have?", "6|six"),
-    ("t25", "What do caterpillars turn into?", "butterfly|butterflies|moth|moths"),
-    ("t26", "Which animal is the largest mammal on Earth?", "blue whale|whale"),
-    ("t27", "What is a baby dog called?", "puppy|pup"),
-    ("t28", "What is a baby cat called?", "kitten"),
-    ("t29", "Which bird is a symbol of peace?", "dove|doves|pigeon"),
-    ("t30", "What is the main ingredient of guacamole?", "avocado|avocados"),
-    ("t31", "Which fruit is dried to make raisins?", "grape|grapes"),
-    ("t32", "What colour do you get by mixing blue and yellow?", "green"),
-    ("t33", "What colour do you get by mixing red and white?", "pink"),
-    ("t34", "What is the opposite of 'up'?", "down"),
-    ("t35", "What is the opposite of 'early'?", "late"),
-    ("t36", "What is the past tense of 'go'?", "went"),
-    ("t37", "What is the plural of 'child'?", "children"),
-    ("t38", "What word means a person who writes books?", "author|writer|novelist"),
-    ("t39", "What is the name for a word that means the same as another word?", "synonym"),
-    ("t40", "What is the name for a word with the opposite meaning of another word?", "antonym"),
-    ("t41", "What do we call frozen water?", "ice"),
-    ("t42", "What do you call a shape with three sides?", "triangle"),
-    ("t43", "What is the name of a polygon with eight sides?", "octagon"),
-    ("t44", "Who developed the theory of relativity?", "einstein"),
-    ("t45", "Who wrote the play 'Hamlet'?", "shakespeare"),
-    ("t46", "Who is known for the laws of motion and gravity?", "newton"),
-    ("t47", "In which country are the pyramids of Giza?", "egypt"),
-    ("t48", "Which is the longest river in South America?", "amazon"),
-    ("t49", "What is the tallest mountain on Earth?", "everest"),
-    ("t50", "Which ocean lies between Europe and North America?", "atlantic"),
-    ("t51", "What language is mainly spoken in Mexico?", "spanish"),
-    ("t52", "What currency is used in Japan?", "yen"),
-    ("t53", "How many players does a football (soccer) team have on the field?", "11|eleven"),
-    ("t54", "What instrument has black and white keys?", "piano|keyboard"),
-    ("t55", "What does a thermometer measure?", "temperature|heat"),
-    ("t56", "What device do you use to take photographs?", "camera"),
-    ("t57", "What is the name of the programming language named after a comedy group and a snake?", "python"),
-    ("t58", "What does 'www' stand for in a web address?", "world wide web"),
-    ("t59", "What season comes after winter?", "spring"),
-    ("t60", "What do plants need from the Sun to make food?", "light|sunlight|energy"),
-    ("t61", "What is H2O better known as?", "water"),
-    ("t62", "How many wheels does a bicycle have?", "2|two"),
-    ("t63", "What is 5 times 5?", "25|twenty five"),
-    ("t64", "Which is heavier, a kilogram of iron or a gram of iron?", "kilogram|kg"),
-)
 
 
 class HeldoutTextTask(BaseTask):

@@ -25,11 +25,11 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
-from genaisys.errors import ConfigError, UnknownNameError
+from genaisys._registry import Registry
+from genaisys.errors import ConfigError
 
 __all__ = ["get_task", "list_tasks", "register_task", "unregister_task"]
 
@@ -50,32 +50,26 @@ _BUILTIN: dict[str, tuple[str, dict[str, Any]]] = {
     "heldout-photos": ("genaisys.eval.heldout.photos:HeldoutPhotosTask", {}),
     "heldout-text": ("genaisys.eval.heldout.text:HeldoutTextTask", {}),
 }
-_REGISTRY: dict[str, tuple[str | Callable[..., Any], dict[str, Any]]] = dict(_BUILTIN)
+_REGISTRY = Registry("task", _BUILTIN, settings=True)
 
 
-def register_task(name: str, factory: str | Callable[..., Any], **defaults: Any) -> None:
+def register_task(name: str, factory: str | Callable[..., Any], *, replace: bool = False, **defaults: Any) -> None:
     """Register a task class/factory (or ``"module:attr"``) under ``name``; ``defaults`` preset options.
 
     Raises:
-        ConfigError: the name is taken (unregister it first) or empty.
+        ConfigError: the name is taken (without ``replace``) or empty.
     """
-    if not name or not isinstance(name, str):
-        raise ConfigError("a task name must be a non-empty string")
-    if name in _REGISTRY:
-        raise ConfigError(f"task {name!r} is already registered; call unregister_task({name!r}) first")
-    _REGISTRY[name] = (factory, dict(defaults))
+    _REGISTRY.register(name, factory, replace=replace, settings=defaults)
 
 
 def unregister_task(name: str) -> None:
     """Remove a registered task (built-ins included)."""
-    if name not in _REGISTRY:
-        raise UnknownNameError("task", name, list(_REGISTRY))
-    del _REGISTRY[name]
+    _REGISTRY.unregister(name)
 
 
 def list_tasks() -> list[str]:
     """Names `get_task` accepts, sorted."""
-    return sorted(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def get_task(name: str, **options: Any) -> Any:
@@ -85,12 +79,7 @@ def get_task(name: str, **options: Any) -> Any:
         UnknownNameError: the name is not registered (the message lists the known ones).
         ConfigError: an option the task does not take.
     """
-    if name not in _REGISTRY:
-        raise UnknownNameError("task", name, list(_REGISTRY))
-    factory, defaults = _REGISTRY[name]
-    if isinstance(factory, str):
-        module, _, attr = factory.partition(":")
-        factory = getattr(importlib.import_module(module), attr)
+    factory, defaults = _REGISTRY.resolve(name)
     try:
         return factory(**{**defaults, **options})
     except TypeError as exc:

@@ -7,8 +7,8 @@ must name the asked colour/shape; for negated questions only a leading yes/no co
 with `extract_answer` over the non-yes/no answers, ignoring words echoed from the question, so
 "The circle is blue." answers "What color is the circle?" with "blue".
 
-This file also reads each image's shape and colour from the questions (`image_attributes`),
-which the POPE, multiple-choice and judge tasks build on.
+The readers (`load_questions`, `image_path`, and `image_attributes`, each image's shape and colour
+read from its questions) live in `genaisys.datasets.easy_vqa`, below training and evaluation.
 
 Example:
     >>> task = EasyVQATask()
@@ -17,85 +17,26 @@ Example:
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from genaisys.errors import AssetError, ConfigError
+from genaisys.datasets.easy_vqa import (
+    ANSWERS,
+    COLORS,
+    QUESTION_SUFFIX,
+    SHAPES,
+    image_attributes,
+    image_path,
+    load_questions,
+)
 from genaisys.eval.metrics import accuracy, yes_ratio
 from genaisys.eval.parsing import extract_answer, parse_yes_no
 from genaisys.eval.task import BaseTask, EvalItem, Prediction
 
+# The data readers live in genaisys.datasets.easy_vqa (training reads them too); they stay importable here.
 __all__ = ["COLORS", "SHAPES", "EasyVQATask", "image_attributes", "image_path", "load_questions"]
-
-SHAPES = ("circle", "rectangle", "triangle")
-COLORS = ("black", "blue", "brown", "gray", "green", "red", "teal", "yellow")
-_ANSWERS = (*SHAPES, *COLORS, "yes", "no")
-_SUFFIX = "\nAnswer with a single word."
-
-
-def _root(root: str | Path | None) -> Path:
-    if root is not None:
-        return Path(root)
-    from genaisys import assets
-
-    return Path(assets.resolve("easy-vqa"))
-
-
-@lru_cache(maxsize=8)
-def _questions(root: str, split: str) -> tuple[tuple[str, str, int], ...]:
-    file = Path(root) / split / "questions.json"
-    if not file.is_file():
-        raise AssetError(f"easy-VQA questions not found at {file}; run `genaisys doctor --fetch easy-vqa` "
-                         "or pass root= a folder holding <split>/questions.json and <split>/images/")
-    return tuple((str(q), str(a), int(i)) for q, a, i in json.loads(file.read_text()))
-
-
-def load_questions(split: str = "test", root: str | Path | None = None) -> tuple[tuple[str, str, int], ...]:
-    """``(question, answer, image_id)`` rows of an easy-VQA split (``"train"`` or ``"test"``)."""
-    if split not in {"train", "test"}:
-        raise ConfigError(f"easy-VQA split must be 'train' or 'test', got {split!r}")
-    return _questions(str(_root(root)), split)
-
-
-def image_path(image_id: int, split: str = "test", root: str | Path | None = None) -> Path:
-    """The PNG file of an easy-VQA image."""
-    return _root(root) / split / "images" / f"{image_id}.png"
-
-
-def image_attributes(split: str = "test", root: str | Path | None = None) -> dict[int, tuple[str, str]]:
-    """``{image_id: (colour, shape)}`` read from the questions ("what is the red shape?" → triangle).
-
-    Images whose questions name only one of the two are left out.
-    """
-    shape: dict[int, str] = {}
-    color: dict[int, str] = {}
-    for q, a, img in load_questions(split, root):
-        if a in SHAPES and q.startswith(("what is the", "what shape")):
-            shape[img] = a
-            words = q.replace("?", "").split()
-            for c in COLORS:  # "what is the red shape?" names the colour too
-                if c in words:
-                    color.setdefault(img, c)
-        elif a in {"yes", "no"}:
-            words = q.replace("?", "").split()
-            present = (a == "yes") != ("not" in words or "no" in words)  # "is there not a …?" flips it
-            if present:
-                for s in SHAPES:
-                    if s in words:
-                        shape.setdefault(img, s)
-                for c in COLORS:
-                    if c in words:
-                        color.setdefault(img, c)
-        elif a in COLORS:
-            color[img] = a
-            for s in SHAPES:  # "what color is the circle?" names the shape too
-                if s in q:
-                    shape.setdefault(img, s)
-    return {i: (color[i], shape[i]) for i in sorted(shape) if i in color}
 
 
 class EasyVQATask(BaseTask):
@@ -107,7 +48,7 @@ class EasyVQATask(BaseTask):
     """
 
     name = "easy-vqa"
-    labels = _ANSWERS
+    labels = ANSWERS
 
     def __init__(self, split: str = "test", root: str | Path | None = None) -> None:
         self.split, self.root = split, root
@@ -119,7 +60,7 @@ class EasyVQATask(BaseTask):
         rows = list(enumerate(load_questions(self.split, self.root)))
         random.Random(seed).shuffle(rows)  # a seeded sample: the first N of a shuffle, not of the file
         rows = rows[:limit] if limit is not None else rows
-        return [EvalItem(id=f"{self.split}-{i}", prompt=q[0].upper() + q[1:] + _SUFFIX,
+        return [EvalItem(id=f"{self.split}-{i}", prompt=q[0].upper() + q[1:] + QUESTION_SUFFIX,
                          images=(str(image_path(img, self.split, self.root)),), reference=a,
                          meta={"kind": "yes/no" if a in {"yes", "no"} else "open", "question": q})
                 for i, (q, a, img) in rows]
@@ -130,10 +71,10 @@ class EasyVQATask(BaseTask):
         if item.reference in {"yes", "no"}:
             # "Is there not a circle?": only a leading yes/no is safe to read; a statement is ambiguous.
             negated = "not" in words or "no" in words
-            subject = " ".join(w for w in words if w in _ANSWERS[:-2]) or None
+            subject = " ".join(w for w in words if w in ANSWERS[:-2]) or None
             parsed = parse_yes_no(prediction.text, subject, strict=negated)
         else:
-            parsed = extract_answer(prediction.text, _ANSWERS[:-2], question=question)
+            parsed = extract_answer(prediction.text, ANSWERS[:-2], question=question)
         return {"id": item.id, "pred": parsed, "ref": item.reference, "correct": parsed == item.reference,
                 "kind": item.meta.get("kind")}
 

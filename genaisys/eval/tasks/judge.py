@@ -1,6 +1,7 @@
 """``judge``: open-ended answers scored 1–5 by a chat model acting as judge.
 
-Judges are not neutral: scores move with the judge model and with its prompt (REFERENCES.md). So
+Judges are not neutral: scores move with the judge model and with its prompt (docs/architecture.md,
+"References", LLM-as-a-judge). So
 every record stores the judge's id, the sha256 of the judge prompt *template* and of the exact
 rendered prompt, and the judge's raw reply, beside the score. Two runs are only comparable when
 those match; `genaisys.eval.report.compare` refuses to call a difference real when they do not.
@@ -29,7 +30,7 @@ from typing import Any
 
 from genaisys.errors import ConfigError
 from genaisys.eval.task import BaseTask, EvalItem, Prediction
-from genaisys.eval.tasks.easy_vqa import image_attributes, image_path
+from genaisys.datasets.easy_vqa import image_attributes, image_path
 
 __all__ = ["JUDGE_PROMPT", "JudgeTask", "parse_score"]
 

@@ -29,7 +29,7 @@ from genaisys.errors import ConfigError
 from genaisys.eval.metrics import accuracy
 from genaisys.eval.parsing import parse_choice
 from genaisys.eval.task import BaseTask, EvalItem, Prediction
-from genaisys.eval.tasks.easy_vqa import COLORS, SHAPES, image_attributes, image_path
+from genaisys.datasets.easy_vqa import COLORS, SHAPES, image_attributes, image_path
 
 __all__ = ["CircularMCTask", "rotations"]
 

@@ -11,8 +11,9 @@ absent object (answer no), sampled as POPE does, three ways:
   image the analogue is the closest confuser — an absent object that shares the colour *or* the
   shape ("red triangle" for a red circle, "blue circle" for a red circle), chosen uniformly.
 
-Metrics (REFERENCES.md): accuracy, precision, recall, F1 with "yes" positive, and the yes-ratio of
-the *predictions* (not of the labels), plus the share of unreadable answers.
+Metrics (POPE; docs/architecture.md, "References"): accuracy, precision, recall, F1 with "yes"
+positive, and the yes-ratio of the *predictions* (not of the labels), plus the share of
+unreadable answers.
 
 Example:
     >>> task = PopeTask(setting="popular")
@@ -28,38 +29,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from genaisys.datasets.easy_vqa import image_attributes, image_path
+from genaisys.datasets.pope import OBJECTS, PROMPT, SETTINGS, sample_absent
 from genaisys.errors import ConfigError
 from genaisys.eval.metrics import binary_scores
 from genaisys.eval.parsing import parse_yes_no
 from genaisys.eval.task import BaseTask, EvalItem, Prediction
-from genaisys.eval.tasks.easy_vqa import COLORS, SHAPES, image_attributes, image_path
 
-__all__ = ["SETTINGS", "PopeTask", "sample_absent"]
-
-SETTINGS = ("random", "popular", "adversarial")
-OBJECTS = tuple(f"{c} {s}" for c in COLORS for s in SHAPES)
-
-
-def sample_absent(present: str, setting: str, rng: random.Random, popularity: Sequence[str]) -> str:
-    """One absent object for an image showing ``present``, drawn the way ``setting`` says.
-
-    Example:
-        >>> sample_absent("red circle", "popular", random.Random(0), ["red circle", "blue triangle"])
-        'blue triangle'
-        >>> a = sample_absent("red circle", "adversarial", random.Random(0), OBJECTS)
-        >>> a != "red circle" and (a.startswith("red ") or a.endswith(" circle"))
-        True
-    """
-    absent = [o for o in OBJECTS if o != present]
-    if setting == "random":
-        return rng.choice(absent)
-    if setting == "popular":
-        return next(o for o in popularity if o != present)
-    if setting == "adversarial":
-        color, shape = present.split()
-        confusers = [o for o in absent if o.split()[0] == color or o.split()[1] == shape]
-        return rng.choice(confusers)
-    raise ConfigError(f"POPE setting must be one of {SETTINGS}, got {setting!r}")
+# The objects and their sampling live in genaisys.datasets.pope (training samples them too).
+__all__ = ["OBJECTS", "SETTINGS", "PopeTask", "sample_absent"]
 
 
 class PopeTask(BaseTask):
@@ -101,8 +79,8 @@ class PopeTask(BaseTask):
             pair = [(present, "yes", "pos"), (absent, "no", "neg")]
             rng.shuffle(pair)  # the yes is not always asked first
             for obj, ref, tag in pair:
-                items.append(EvalItem(id=f"{self.split}-{img}-{tag}", prompt=f"Is there a {obj} in the image? "
-                                      "Answer yes or no.", images=path, reference=ref, meta={"object": obj}))
+                items.append(EvalItem(id=f"{self.split}-{img}-{tag}", prompt=PROMPT.format(obj=obj), images=path,
+                                      reference=ref, meta={"object": obj}))
         return items[:limit] if limit is not None else items
 
     def score(self, item: EvalItem, prediction: Prediction) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from typing import Any
 from genaisys.eval.metrics import accuracy
 from genaisys.eval.parsing import normalize
 from genaisys.eval.task import BaseTask, EvalItem, Prediction
+from genaisys.types import Memory
 
 __all__ = ["QUESTIONS", "RagQATask", "build_pydoc_memory", "pydoc_passages"]
 
@@ -88,7 +89,7 @@ class RagQATask(BaseTask):
 
     name = "rag-qa"
 
-    def __init__(self, memory: Any = None, k: int = 3) -> None:
+    def __init__(self, memory: Memory | None = None, k: int = 3) -> None:
         self._memory, self.k = memory, k
 
     def options(self) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The data engine: training records made offline, by a teacher, and from recorded use (DESIGN.md §6).
+"""The data engine: training records made offline, by a teacher, and from recorded use (docs/training.md).
 
 One generator per file, each returning records in the `genaisys.train.data` format:
 
@@ -8,7 +8,6 @@ One generator per file, each returning records in the `genaisys.train.data` form
 - ``self_instruct.py`` Self-Instruct from any LangChain chat model as teacher
 - ``sessions.py``      recorded LangGraph threads + user feedback → SFT records and DPO pairs
 - ``feedback.py``      the SQLite feedback store (accept / reject / edit per message)
-- ``failures.py``      evaluation failures / the adversarial set → SFT records and DPO pairs
 - ``mix.py``           the nano core's data in one call (``python -m genaisys.train.engine --out DIR``)
 
 Nothing heavy loads at import; names import on first use.
@@ -20,7 +19,7 @@ Example:
 
 from __future__ import annotations
 
-from genaisys._lazy import lazy_exports
+from genaisys._lazy import moved_exports
 
 _LAZY: dict[str, str] = {
     "captions": "genaisys.train.engine.easy_vqa",
@@ -33,12 +32,11 @@ _LAZY: dict[str, str] = {
     "sessions_to_records": "genaisys.train.engine.sessions",
     "self_instruct": "genaisys.train.engine.self_instruct",
     "InstructionFilters": "genaisys.train.engine.self_instruct",
-    "failures_to_records": "genaisys.train.engine.failures",
-    "failures_to_pairs": "genaisys.train.engine.failures",
-    "append_adversarial": "genaisys.train.engine.failures",
     "MixSizes": "genaisys.train.engine.mix",
     "write_nano_data": "genaisys.train.engine.mix",
 }
 
 __all__ = list(_LAZY)
-__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
+# Moved a layer up (they read evaluation results); the old names still resolve, with a DeprecationWarning.
+_MOVED = dict.fromkeys(("failures_to_records", "failures_to_pairs", "append_adversarial"), "genaisys.improve.failures")
+__getattr__, __dir__ = moved_exports(__name__, _MOVED, _LAZY)

@@ -1,14 +1,14 @@
 """easy-VQA → training records: captions (stage 1), QA and POPE probes (stage 2), POPE pairs (DPO).
 
 Everything comes from the packaged easy-VQA data (`genaisys.assets.resolve("easy-vqa")`) through
-the evaluation's own readers (`genaisys.eval.tasks.easy_vqa`), so a training question is built
+the readers the evaluation uses too (`genaisys.datasets.easy_vqa`), so a training question is built
 exactly as the evaluation builds its prompt:
 
 - `qa`: the dataset's question, ``q[0].upper() + q[1:] + "\\nAnswer with a single word."``, and
   the dataset's one-word answer (what `EasyVQATask` asks and scores);
 - `pope_probes`: ``"Is there a <colour> <shape> in the image? Answer yes or no."`` → ``"Yes"`` /
   ``"No"``, one present and one absent object per image (balanced), absent objects sampled like
-  `genaisys.eval.tasks.pope.sample_absent` (random / popular / adversarial);
+  `genaisys.datasets.pope.sample_absent` (random / popular / adversarial);
 - `pope_pairs`: the same probes as DPO records (chosen = the right answer, rejected = the wrong one);
 - `captions`: varied caption requests → ``"A red circle."``.
 
@@ -28,15 +28,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from genaisys.datasets.easy_vqa import QUESTION_SUFFIX as _QA_SUFFIX
+from genaisys.datasets.easy_vqa import image_attributes, image_path, load_questions
+from genaisys.datasets.pope import OBJECTS, SETTINGS, sample_absent
+from genaisys.datasets.pope import PROMPT as _POPE
 from genaisys.errors import ConfigError
-from genaisys.eval.tasks.easy_vqa import image_attributes, image_path, load_questions
-from genaisys.eval.tasks.pope import OBJECTS, SETTINGS, sample_absent
 from genaisys.train.data import IMAGE_MARK
 
 __all__ = ["CAPTION_PROMPTS", "captions", "pope_pairs", "pope_probes", "qa"]
-
-_QA_SUFFIX = "\nAnswer with a single word."  # = genaisys.eval.tasks.easy_vqa._SUFFIX (a test checks it)
-_POPE = "Is there a {obj} in the image? Answer yes or no."
 
 CAPTION_PROMPTS = (
     "Describe the image briefly.",

@@ -1,6 +1,6 @@
 """Sessions → data: recorded graph threads plus user feedback become SFT records and DPO pairs.
 
-This is the loop by which a deployed assistant learns from its use (DESIGN.md §6). A graph run
+This is the loop by which a deployed assistant learns from its use (docs/training.md). A graph run
 with a checkpointer (``SqliteSaver`` by default) keeps every thread's messages; users judge the
 answers in a `FeedbackStore` (``accept`` / ``reject`` / ``edit``, keyed by thread id and message
 id). For each judged answer, the conversation before it is the prompt:

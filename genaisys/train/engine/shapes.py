@@ -32,7 +32,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from genaisys.train.data import IMAGE_MARK
 from genaisys.train.engine.phrasing import expand
-from genaisys.train.shapes_data import COLORS, SHAPES
+from genaisys.datasets.shapes import COLORS, SHAPES
 
 __all__ = ["OPEN_PATTERNS", "SHADES", "YES_NO_PATTERNS", "render_varied", "shape_question", "shape_records"]
 

@@ -1,4 +1,4 @@
-"""The four training stages (DESIGN.md §6), each a `genaisys.train.stage.Stage`.
+"""The four training stages (docs/architecture.md, "Training and evaluation"), each a `genaisys.train.stage.Stage`.
 
 - ``conversation.py`` `ConversationStage` — ``align`` (connector only) and ``sft`` (connector + LoRA)
 - ``dpo.py`` `DPOStage` — preference alignment against a frozen reference

@@ -9,6 +9,7 @@ import torch
 
 from genaisys.errors import ConfigError
 from genaisys.train.encoding import IGNORE_INDEX, Encoded
+from genaisys.types import BlobReader
 
 __all__ = ["TRAINABLE_PARTS", "as_messages", "core_of", "image_inputs", "pad_batch", "select_trainable"]
 
@@ -81,7 +82,7 @@ def pad_batch(encoded: Sequence[Encoded], pad_id: int) -> dict[str, torch.Tensor
 
 
 def image_inputs(core: Any, blocks: Sequence[dict[str, Any]], features: Any = None,
-                 blobs: Any = None) -> dict[str, torch.Tensor]:
+                 blobs: BlobReader | None = None) -> dict[str, torch.Tensor]:
     """The batch's images as cached ``vision_features`` (when a cache is given) or ``pixel_values``."""
     if not blocks:
         return {}

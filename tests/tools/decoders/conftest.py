@@ -1,6 +1,6 @@
 """Tiny random diffusers pipelines built from configs (no hub), saved as folders once per module.
 
-Sizes follow DESIGN.md §8 and the brief: hidden 8–32, one block per stage, a 26-letter
+Sizes are transformers-tester sizes: hidden 8–32, one block per stage, a 26-letter
 character vocabulary, 8×8 latents; one inference step runs in well under a second on one thread.
 """
 

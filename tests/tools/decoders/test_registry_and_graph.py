@@ -13,13 +13,13 @@ from genaisys.graphs import build_any_to_any_graph, run_turn
 from genaisys.graphs.media import make_decode_node
 from genaisys.tools.decoders import (
     DiffusersImageDecoder,
-    SpeechDecoder,
+    EspeakSpeechDecoder,
     build_decoder,
     list_decoders,
     read_params,
     register_decoder,
 )
-from genaisys.tools.decoders.registry import _REGISTRY
+from genaisys.tools.decoders.registry import unregister_decoder
 from tests.graphs.fakes import ScriptedChatModel, call
 from tests.tools.decoders.conftest import espeak_or_skip
 
@@ -31,15 +31,15 @@ def test_registry_names_build_and_unknown_lists_known(tmp_path):
         build_decoder("smell")
     with pytest.raises(ConfigError, match="speed"):
         build_decoder("speech", speed=1)
-    register_decoder("speech:slow", lambda **kw: SpeechDecoder(speed=90, **kw))
+    register_decoder("speech:slow", lambda **kw: EspeakSpeechDecoder(speed=90, **kw))
     try:
         assert build_decoder("speech:slow", output_dir=tmp_path).config.speed == 90
         with pytest.raises(ConfigError, match="already registered"):
-            register_decoder("speech:slow", SpeechDecoder)
+            register_decoder("speech:slow", EspeakSpeechDecoder)
     finally:
-        _REGISTRY.pop("speech:slow")
+        unregister_decoder("speech:slow")
     with pytest.raises(ConfigError, match="look like"):
-        register_decoder("Bad Name", SpeechDecoder)
+        register_decoder("Bad Name", EspeakSpeechDecoder)
 
 
 def test_any_to_any_graph_draws_with_a_real_tiny_pipeline(image_pipeline_dir, tmp_path, blobs):
@@ -82,7 +82,7 @@ def test_decode_node_speaks(tmp_path, blobs):
     from langgraph.graph import END, START, MessagesState, StateGraph
 
     graph = StateGraph(MessagesState)  # a custom graph: just the decode node
-    graph.add_node("decode", make_decode_node({"speech": SpeechDecoder(output_dir=tmp_path, blobs=blobs)}, blobs=blobs))
+    graph.add_node("decode", make_decode_node({"speech": EspeakSpeechDecoder(output_dir=tmp_path, blobs=blobs)}, blobs=blobs))
     graph.add_edge(START, "decode")
     graph.add_edge("decode", END)
     out = graph.compile().invoke({"messages": [AIMessage("", tool_calls=[call("speak", {"prompt": "good morning"}, "s1")])]})
@@ -122,7 +122,7 @@ def test_one_turn_answers_in_every_modality(image_pipeline_dir, audio_pipeline_d
                                        blobs=blobs),
         "video": DiffusersVideoDecoder(model=str(video_pipeline_dir), steps=1, num_frames=2, output_dir=out,
                                        blobs=blobs),
-        "speech": SpeechDecoder(output_dir=out, blobs=blobs),
+        "speech": EspeakSpeechDecoder(output_dir=out, blobs=blobs),
     }
     calls = [call("generate_image", {"prompt": "a cat"}, "c1"), call("generate_audio", {"prompt": "a purr"}, "c2"),
              call("generate_video", {"prompt": "a cat walking"}, "c3"), call("speak", {"prompt": "meow"}, "c4")]

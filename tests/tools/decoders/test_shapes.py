@@ -17,7 +17,7 @@ from genaisys.tools.decoders.shapes import (
 from PIL import Image
 
 from genaisys.errors import AssetError, ConfigError
-from tests.train.test_image_decoder import TINY_UNET, BagOfWordsEncoder
+from tests.train.test_shape_decoder import TINY_UNET, BagOfWordsEncoder
 
 # diffusers' DPMSolverMultistepScheduler.set_timesteps calls np.array on a torch tensor; numpy 2 warns.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't
 
 @pytest.fixture(scope="module")
 def tiny_folder(tmp_path_factory):
-    from genaisys.train.image_decoder import (
+    from genaisys.train.shape_decoder import (
         ShapeDecoderTrainConfig,
         train_shape_decoder,
     )
@@ -39,22 +39,35 @@ def tiny_folder(tmp_path_factory):
 
 def test_decode_is_deterministic_for_a_seed(tiny_folder):
     decoder = ShapeImageDecoder(tiny_folder, text_encoder=BagOfWordsEncoder())
-    png = decoder.decode("a red circle", seed=4)
-    assert png == decoder.decode("a red circle", seed=4)
-    assert png != decoder.decode("a red circle", seed=5)
+    png = decoder.render("a red circle", seed=4)
+    assert png == decoder.render("a red circle", seed=4)
+    assert png != decoder.render("a red circle", seed=5)
     image = Image.open(io.BytesIO(png))
     assert image.size == (16, 16) and image.mode == "RGB"
-    assert Image.open(io.BytesIO(decoder.decode("a red circle", seed=4, size=64))).size == (64, 64)
+    assert Image.open(io.BytesIO(decoder.render("a red circle", seed=4, size=64))).size == (64, 64)
+
+
+def test_decode_stores_and_writes_an_artifact_like_every_decoder(tiny_folder, tmp_path):
+    from genaisys.memory.blobs import BlobStore
+    from genaisys.tools.decoders import DecodedArtifact, build_decoder, read_params
+
+    blobs = BlobStore(tmp_path / "blobs")
+    decoder = build_decoder("image:shapes", folder=str(tiny_folder), output_dir=str(tmp_path / "out"), blobs=blobs,
+                            text_encoder=BagOfWordsEncoder())
+    art = decoder.decode("a red circle", seed=4)
+    assert isinstance(art, DecodedArtifact) and art.mime_type == "image/png"
+    assert art.path.read_bytes() == blobs.get(art.blob_id) == decoder.render("a red circle", seed=4)
+    assert read_params(art.path)["params"] == {"prompt": "a red circle", "seed": 4}
 
 
 def test_prompt_embeds_replace_the_text_encoder(tiny_folder):
     decoder = ShapeImageDecoder(tiny_folder, text_encoder=BagOfWordsEncoder())
     embeds = decoder.encode_prompt(["a blue triangle"])  # (1, 1, 384)
     assert embeds.shape == (1, 1, 384)
-    from_text = decoder.decode("a blue triangle", seed=0)
-    assert decoder.decode("anything", seed=0, prompt_embeds=embeds) == from_text
-    assert decoder.decode("anything", seed=0, prompt_embeds=embeds[:, 0]) == from_text  # pooled (1, 384) works too
-    assert decoder.decode("a blue triangle", seed=0, prompt_embeds=torch.zeros(1, 1, 384)) != from_text
+    from_text = decoder.render("a blue triangle", seed=0)
+    assert decoder.render("anything", seed=0, prompt_embeds=embeds) == from_text
+    assert decoder.render("anything", seed=0, prompt_embeds=embeds[:, 0]) == from_text  # pooled (1, 384) works too
+    assert decoder.render("a blue triangle", seed=0, prompt_embeds=torch.zeros(1, 1, 384)) != from_text
 
 
 def test_an_image_does_not_depend_on_its_batch(tiny_folder):
@@ -68,9 +81,9 @@ def test_an_image_does_not_depend_on_its_batch(tiny_folder):
 def test_bad_input_is_refused(tiny_folder, tmp_path):
     decoder = ShapeImageDecoder(tiny_folder, text_encoder=BagOfWordsEncoder())
     with pytest.raises(ConfigError, match="384"):
-        decoder.decode("x", prompt_embeds=torch.zeros(1, 1, 768))
+        decoder.render("x", prompt_embeds=torch.zeros(1, 1, 768))
     with pytest.raises(ConfigError, match="batch 1"):
-        decoder.decode("x", prompt_embeds=torch.zeros(2, 1, 384))
+        decoder.render("x", prompt_embeds=torch.zeros(2, 1, 384))
     with pytest.raises(ConfigError, match="non-empty"):
         decoder.encode_prompt([""])
     with pytest.raises(ConfigError, match="seeds"):
@@ -93,7 +106,7 @@ def test_build_shape_unet_checks_its_config():
 
 @pytest.mark.packaged
 def test_shipped_weights_draw_what_the_prompt_asks():
-    from genaisys.eval.shape_oracle import classify_shape_image
+    from genaisys.datasets.shape_oracle import classify_shape_image
 
     decoder = ShapeImageDecoder()  # the shipped folder and the packaged MiniLM
     assert DEFAULT_FOLDER.joinpath("MODEL_CARD.md").is_file()

@@ -1,4 +1,4 @@
-"""SpeechDecoder on espeak-ng: a real WAV with its voice settings recorded; bad input refused;
+"""EspeakSpeechDecoder on espeak-ng: a real WAV with its voice settings recorded; bad input refused;
 (packaged) Whisper hears the words back."""
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ import wave
 import pytest
 
 from genaisys.errors import ConfigError
-from genaisys.tools.decoders import SpeechDecoder, read_params
+from genaisys.tools.decoders import EspeakSpeechDecoder, read_params
 from tests.tools.decoders.conftest import espeak_or_skip
 
 
 def test_speaks_text_into_a_wav_with_its_settings(tmp_path, blobs):
     espeak_or_skip()
-    decoder = SpeechDecoder(voice="en-gb", speed=150, output_dir=tmp_path / "out", blobs=blobs)
+    decoder = EspeakSpeechDecoder(voice="en-gb", speed=150, output_dir=tmp_path / "out", blobs=blobs)
     art = decoder.decode("Hello   from\ngenaisys.")
     with wave.open(io.BytesIO(blobs.get(art.blob_id))) as wav:
         seconds = wav.getnframes() / wav.getframerate()
@@ -30,7 +30,7 @@ def test_speaks_text_into_a_wav_with_its_settings(tmp_path, blobs):
 
 def test_bad_input(tmp_path, blobs):
     espeak_or_skip()
-    decoder = SpeechDecoder(output_dir=tmp_path / "out", blobs=blobs, max_chars=20)
+    decoder = EspeakSpeechDecoder(output_dir=tmp_path / "out", blobs=blobs, max_chars=20)
     with pytest.raises(ConfigError, match="empty"):
         decoder.decode(" \n ")
     with pytest.raises(ConfigError, match="over max_chars=20"):
@@ -47,7 +47,7 @@ def test_bad_input(tmp_path, blobs):
 
 def test_missing_program_says_how_to_install(tmp_path):
     with pytest.raises(ConfigError, match="apt-get install espeak-ng"):
-        SpeechDecoder(executable="espeak-ng-not-here", output_dir=tmp_path).decode("hi")
+        EspeakSpeechDecoder(executable="espeak-ng-not-here", output_dir=tmp_path).decode("hi")
 
 
 @pytest.mark.packaged
@@ -55,6 +55,15 @@ def test_whisper_hears_what_was_spoken(tmp_path, blobs):
     espeak_or_skip()
     from genaisys.tools.textualizers import WhisperAudioTextualizer
 
-    art = SpeechDecoder(speed=150, output_dir=tmp_path, blobs=blobs).decode("The quick brown fox jumps over the lazy dog.")
+    art = EspeakSpeechDecoder(speed=150, output_dir=tmp_path, blobs=blobs).decode("The quick brown fox jumps over the lazy dog.")
     heard = " ".join(s["text"] for s in WhisperAudioTextualizer()(art.path)).lower()
     assert "quick" in heard and "lazy dog" in heard  # whisper tiny.en on espeak-ng: not every word
+
+
+def test_the_old_class_names_still_resolve_with_a_warning():
+    import genaisys.tools.decoders.speech as speech
+
+    with pytest.warns(DeprecationWarning, match="SpeechDecoder is now EspeakSpeechDecoder"):
+        assert speech.SpeechDecoder is speech.EspeakSpeechDecoder
+    with pytest.warns(DeprecationWarning, match="SpeechDecoderConfig is now EspeakSpeechDecoderConfig"):
+        assert speech.SpeechDecoderConfig is speech.EspeakSpeechDecoderConfig

@@ -1,4 +1,4 @@
-"""Textualizers by name (issue 6 item 1), and the bad-media cases the other test files do not
+"""Textualizers by name, and the bad-media cases the other test files do not
 cover: an image over max_bytes, a video whose tiny file declares huge frames, an audio file
 that declares a long duration in a few bytes."""
 

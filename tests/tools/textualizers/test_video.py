@@ -119,7 +119,7 @@ _COFFEE = {"espresso", "cup", "coffee mug"}
 
 @pytest.mark.packaged
 def test_scenes_tags_and_speech_at_the_right_times(shots_mp4: Path) -> None:
-    """The issue's test: photos + espeak speech → a timeline with the spoken words and the right labels in time."""
+    """End to end: photos + espeak speech → a timeline with the spoken words and the right labels in time."""
     t = VideoTextualizer(tags=True)
     segments = t(shots_mp4)
     scenes = [s for s in segments if s["kind"] == "scene"]

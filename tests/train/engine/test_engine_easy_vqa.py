@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from genaisys.datasets.easy_vqa import QUESTION_SUFFIX
 from genaisys.errors import ConfigError
 from genaisys.eval.tasks import easy_vqa as eval_evqa
 from genaisys.eval.tasks.pope import PopeTask
@@ -22,7 +23,7 @@ def test_qa_human_turn_is_the_eval_prompt():
     for rec in recs:
         i = int(rec["id"].rsplit("-", 1)[1])
         q, a, img = rows[i]
-        assert rec["conversations"][0]["value"] == "<image>\n" + q[0].upper() + q[1:] + eval_evqa._SUFFIX
+        assert rec["conversations"][0]["value"] == "<image>\n" + q[0].upper() + q[1:] + QUESTION_SUFFIX
         assert rec["conversations"][1]["value"] == a and " " not in a
         assert rec["images"] == [str(eval_evqa.image_path(img, "train"))]
     # what the eval sends for the same question: image then the same text

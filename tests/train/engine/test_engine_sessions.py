@@ -26,7 +26,7 @@ def recorded(tmp_path):
     """Two threads of a think → tools → think graph with a scripted model, in a real SqliteSaver."""
     from genaisys.tools import get_tool
 
-    calc = get_tool("builtin:calculator", safety={"idempotent_cache": None})
+    calc = get_tool("builtin:calculator")
     model = FakeMessagesListChatModel(responses=[
         AIMessage("Paris."),                                    # thread a, turn 1
         AIMessage("", tool_calls=_CALC), AIMessage("It is 41."),  # thread a, turn 2 (wrong final)
@@ -179,7 +179,7 @@ def test_the_assistant_graph_with_images_in_the_blob_store(tmp_path):
 
 
 def test_session_failures_join_the_adversarial_set_and_come_back_as_data(recorded, tmp_path):
-    from genaisys.train.engine.failures import append_adversarial, failures_to_records
+    from genaisys.improve.failures import append_adversarial, failures_to_records
 
     b = _ai(recorded, "b")
     store = FeedbackStore()

@@ -51,11 +51,10 @@ def tools(tmp_path_factory):
     for name, text in FILES:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
-    quiet = {"idempotent_cache": None}
-    pool = [get_tool("builtin:calculator", safety=quiet), get_tool("builtin:clock", safety=quiet),
-            get_tool("builtin:file_reader", roots=[root], safety=quiet),
-            get_tool("builtin:memory_write", memory=_Memory(), safety=quiet),
-            get_tool("builtin:memory_search", memory=_Memory(), safety=quiet), fetch_tool(),
+    pool = [get_tool("builtin:calculator"), get_tool("builtin:clock"),
+            get_tool("builtin:file_reader", roots=[root]),
+            get_tool("builtin:memory_write", memory=_Memory()),
+            get_tool("builtin:memory_search", memory=_Memory()), fetch_tool(),
             *make_decoder_tools(stand_in_decoders(), blobs=BlobStore(tmp_path_factory.mktemp("blobs"))),
             *everyday_tools()]
     return {t.name: t for t in pool}
@@ -160,7 +159,7 @@ def test_shapes_are_drawn_as_labelled_and_yes_no_questions_are_balanced():
     import numpy as np
 
     from genaisys.train.engine.shapes import render_varied, shape_question
-    from genaisys.train.shapes_data import COLORS, SHAPES
+    from genaisys.datasets.shapes import COLORS, SHAPES
 
     rng = random.Random(0)
     for color in COLORS:

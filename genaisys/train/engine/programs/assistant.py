@@ -170,7 +170,7 @@ def photo_turn(world: Any, rng: random.Random, verdict: str = "first") -> Turn:
 def shape_turn(rng: random.Random, verdict: str = "first", shades: str = "pure") -> Turn:
     from genaisys.core.perception import looks_like_shapes
     from genaisys.train.engine.shapes import render_varied, shape_question
-    from genaisys.train.shapes_data import COLORS, SHAPES
+    from genaisys.datasets.shapes import COLORS, SHAPES
 
     while True:
         image, label = render_varied(rng.choice(list(COLORS)), rng.choice(SHAPES), rng, shades=shades)

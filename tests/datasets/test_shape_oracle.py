@@ -1,4 +1,4 @@
-"""The shape oracle is right on ground-truth images before it judges the decoder (issue #6 item 3)."""
+"""The shape oracle is right on ground-truth images before it judges the decoder."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import pytest
 from PIL import Image
 
 from genaisys.errors import ConfigError, MediaError
-from genaisys.eval.shape_oracle import (
+from genaisys.datasets.shape_oracle import (
     classify_shape_image,
     oracle_accuracy,
     oracle_agrees,
     parse_shape_prompt,
 )
-from genaisys.train.shapes_data import COLORS, SHAPES, make_shape_dataset, render_shape
+from genaisys.datasets.shapes import COLORS, SHAPES, make_shape_dataset, render_shape
 
 
 @pytest.mark.parametrize("size", [32, 64])
@@ -98,7 +98,7 @@ def test_oracle_is_right_on_easy_vqa_test_images():
     assert scores["accuracy"] >= 0.97, scores
 
 
-@pytest.mark.parametrize("name", ["genaisys.eval.shape_oracle", "genaisys.train.shapes_data"])
+@pytest.mark.parametrize("name", ["genaisys.datasets.shape_oracle", "genaisys.datasets.shapes"])
 def test_docstring_examples_run(name):
     import doctest
     import importlib

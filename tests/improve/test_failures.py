@@ -11,7 +11,7 @@ from genaisys.eval.adversarial import gather_adversarial
 from genaisys.eval.runner import run_eval
 from genaisys.eval.tasks import get_task
 from genaisys.train.data import to_messages, to_preference, validate_record
-from genaisys.train.engine.failures import failures_to_pairs, failures_to_records
+from genaisys.improve.failures import failures_to_pairs, failures_to_records
 from tests.eval.conftest import ScriptedChat
 
 
@@ -86,3 +86,12 @@ def test_session_rows_and_bad_sources(tmp_path):
     (tmp_path / "bad.jsonl").write_text("{oops\n")
     with pytest.raises(ConfigError, match=r"bad\.jsonl:1"):
         failures_to_records(tmp_path / "bad.jsonl")
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import genaisys.improve.failures as module
+
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0

@@ -1,4 +1,4 @@
-"""`genaisys eval loop`: one round on a tiny core — evaluate, gather, retrain, re-evaluate, report."""
+"""`genaisys improve`: one round on a tiny core — evaluate, gather, retrain, re-evaluate, report."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from genaisys.errors import ConfigError
-from genaisys.eval.loop import LoopReport, _pair_row, default_replay, improvement_round
+from genaisys.improve.round import LoopReport, _pair_row, default_replay, improvement_round
 from genaisys.eval.metrics import accuracy
 from genaisys.eval.parsing import normalize
 from genaisys.eval.task import BaseTask, EvalItem
@@ -194,16 +194,16 @@ def test_pair_rows_keep_the_prompt_and_both_answers():
     assert "chosen" not in row["record"]
 
 
-def test_cli_loop_runs_a_round_on_a_saved_core(tmp_path):
-    from genaisys.eval.cli import eval_app
+def test_cli_improve_runs_a_round_on_a_saved_core(tmp_path):
+    from genaisys.cli import app
     from genaisys.eval.tasks import register_task, unregister_task
 
     core_dir = tmp_path / "core"
     tiny_chat(init=0.2).core.save_pretrained(core_dir)
     register_task("colours-test", lambda: ColourTask(tmp_path))
     try:
-        res = CliRunner().invoke(eval_app, [
-            "loop", "--core", str(core_dir), "--tasks", "colours-test", "--limit", "6", "--holdout", "2",
+        res = CliRunner().invoke(app, [
+            "improve", "--core", str(core_dir), "--tasks", "colours-test", "--limit", "6", "--holdout", "2",
             "--out", str(tmp_path / "loop"), "--steps", "30", "--replay", "0", "--max-new-tokens", "4",
             "--set", "loop.lr=1e-2", "--set", "loop.batch_size=4", "--set", f"stage_options.feature_dir={tmp_path}/f",
             "--json"])
@@ -214,5 +214,5 @@ def test_cli_loop_runs_a_round_on_a_saved_core(tmp_path):
     assert data["adversarial"]["n"] == 6 and data["adversarial"]["before"]["accuracy"]["value"] == 0.0
     assert data["training"]["steps"] == 30 and data["tasks"]["colours"]["heldout"]["n"] == 2
     assert (tmp_path / "loop" / "round-001" / "loop_report.md").is_file()
-    bad = CliRunner().invoke(eval_app, ["loop", "--tasks", "no-such-task", "--out", str(tmp_path / "x")])
+    bad = CliRunner().invoke(app, ["eval", "loop", "--tasks", "no-such-task", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 1 and "no-such-task" in bad.output and "Traceback" not in bad.output

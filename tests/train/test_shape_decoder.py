@@ -1,4 +1,4 @@
-"""Training genaisys's own shape decoder: a tiny UNet learns, runs are seeded, the folder loads (issue #6 item 3)."""
+"""Training genaisys's own shape decoder: a tiny UNet learns, runs are seeded, the folder loads."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 from genaisys.tools.decoders.shapes import ShapeImageDecoder, ShapeUNetConfig
 
 from genaisys.errors import ConfigError
-from genaisys.train.image_decoder import (
+from genaisys.train.shape_decoder import (
     ShapeDecoderTrainConfig,
     evaluate_shape_decoder,
     train_shape_decoder,
@@ -55,8 +55,8 @@ def test_tiny_decoder_loss_goes_down_and_the_folder_loads(tmp_path):
     assert "draw a {color} {shape}" in saved["prompts"]["heldout_templates"]
     assert not set(saved["prompts"]["heldout_templates"]) & set(saved["prompts"]["train_templates"])
     decoder = ShapeImageDecoder(tmp_path, text_encoder=BagOfWordsEncoder())
-    png = decoder.decode("draw a red circle", seed=0, steps=2)
-    assert png.startswith(b"\x89PNG") and png == decoder.decode("draw a red circle", seed=0, steps=2)
+    png = decoder.render("draw a red circle", seed=0, steps=2)
+    assert png.startswith(b"\x89PNG") and png == decoder.render("draw a red circle", seed=0, steps=2)
 
 
 def test_training_is_seeded():
@@ -97,7 +97,7 @@ def test_bad_configs_are_refused():
 
 
 def test_precomputed_embeddings_stand_in_for_the_text_encoder(tmp_path):
-    from genaisys.train.image_decoder import (
+    from genaisys.train.shape_decoder import (
         PrecomputedTextEncoder,
         export_prompt_embeddings,
     )
@@ -116,7 +116,7 @@ def test_precomputed_embeddings_stand_in_for_the_text_encoder(tmp_path):
 
 
 def test_precomputed_embeddings_honour_encode_options():
-    from genaisys.train.image_decoder import PrecomputedTextEncoder
+    from genaisys.train.shape_decoder import PrecomputedTextEncoder
 
     enc = PrecomputedTextEncoder({"a red circle": torch.full((384,), 2.0)})
     rows = enc.encode(["a red circle"])
@@ -128,7 +128,7 @@ def test_precomputed_embeddings_honour_encode_options():
 
 
 def test_holdout_pairs_are_never_drawn_and_scored_apart(tmp_path, monkeypatch):
-    import genaisys.train.image_decoder as mod
+    import genaisys.train.shape_decoder as mod
 
     drawn = []
     real_render = mod.render_shape
@@ -146,7 +146,17 @@ def test_holdout_pairs_are_never_drawn_and_scored_apart(tmp_path, monkeypatch):
 def test_docstring_examples_run():
     import doctest
 
-    import genaisys.train.image_decoder as module
+    import genaisys.train.shape_decoder as module
 
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_the_old_module_path_still_imports_with_a_warning():
+    import importlib
+    import sys
+
+    sys.modules.pop("genaisys.train.image_decoder", None)
+    with pytest.warns(DeprecationWarning, match="moved to genaisys.train.shape_decoder"):
+        old = importlib.import_module("genaisys.train.image_decoder")
+    assert old.train_shape_decoder is train_shape_decoder

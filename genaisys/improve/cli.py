@@ -1,0 +1,115 @@
+"""The commands that use training and evaluation together, mounted into the main CLI.
+
+- ``genaisys improve`` — one round of the evaluate → retrain loop (`genaisys.improve.round`);
+  ``genaisys eval loop`` is its old name and still runs it;
+- ``genaisys train nano`` — the nano recipe: train (`genaisys.train.nano`), then evaluate and ship
+  (`genaisys.improve.nano`).
+
+Example:
+    $ genaisys improve --core nano --tasks easy-vqa,pope-adversarial --limit 40 --out runs/loop
+    $ genaisys train nano --scale 0.01 --no-evaluate
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from genaisys.errors import GenaisysError
+from genaisys.train.config import parse_overrides
+
+__all__ = ["improve", "mount", "nano"]
+
+
+def mount(app: typer.Typer, *, eval_app: typer.Typer, train_app: typer.Typer) -> None:
+    """Add ``improve`` to the main app, ``nano`` to ``genaisys train`` and the old ``eval loop`` name."""
+    app.command("improve")(improve)
+    eval_app.command("loop", hidden=True, help="The old name of `genaisys improve`.")(improve)
+    train_app.command("nano")(nano)
+
+
+def improve(core: str = typer.Option("nano", "--core", help="Core spec to improve: nano, or a saved core's folder "
+                                     "(the previous round's OUT/round-NNN/train/final)."),
+            tasks: str = typer.Option("easy-vqa,pope-adversarial", "--tasks", help="Comma-separated task names."),
+            limit: int = typer.Option(40, "--limit", help="Probe items per task (failures are trained on)."),
+            holdout: int | None = typer.Option(None, "--holdout", help="Held-out items per task (never trained on); "
+                                               "default = --limit."),
+            out: Path = typer.Option(Path("runs/loop"), "--out", help="Loop folder: adversarial set, answer cache, "
+                                     "round-NNN/."),
+            sessions: Path | None = typer.Option(None, "--sessions", help="SQLite checkpointer file of recorded "
+                                                 "sessions."),
+            feedback: Path | None = typer.Option(None, "--feedback",
+                                                 help="FeedbackStore SQLite file (with --sessions)."),
+            steps: int = typer.Option(30, "--steps", help="Optimiser steps of the sft stage."),
+            replay: int = typer.Option(16, "--replay", help="Replay records per task from the train split."),
+            max_new_tokens: int = typer.Option(16, help="Generation budget per answer."),
+            batch_size: int = typer.Option(8, help="Items per batched model call."),
+            seed: int = typer.Option(0, help="Data order, bootstrap and training seed."),
+            set_: list[str] = typer.Option([], "--set",
+                                           help="Training override key=value (loop.lr=1e-4, lora.r=16 …)."),
+            json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+            ) -> None:
+    """One round of the evaluate → retrain loop: evaluate, gather failures, retrain (sft), re-evaluate; report."""
+    names = [t.strip() for t in tasks.split(",") if t.strip()]
+    try:
+        from genaisys.improve.round import improvement_round
+
+        report = improvement_round(core, tasks=names, out_dir=out, sessions=sessions, feedback=feedback, limit=limit,
+                                   holdout=holdout, steps=steps, replay=replay, train_overrides=parse_overrides(set_),
+                                   max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
+                                   log=lambda m: typer.echo(m, err=True))
+    except GenaisysError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(report.to_dict(), indent=2) if json_out else report.markdown())
+
+
+def nano(
+    output: Path | None = typer.Option(None, "--output", "-o", help="Recipe folder (default runs/nano)."),
+    scale: float | None = typer.Option(None, "--scale", help="Multiply every data size (0.01: a smoke run)."),
+    seed: int | None = typer.Option(None, "--seed"),
+    threads: int | None = typer.Option(None, "--threads", help="torch threads."),
+    sets: list[str] | None = typer.Option(None, "--set", help="Any NanoRecipe field: sft_lr=3e-4 (repeatable)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+    json_out: bool = typer.Option(False, "--json", help="Print the timings and paths as JSON."),
+    evaluate: bool = typer.Option(True, "--evaluate/--no-evaluate",
+                                  help="Evaluate the trained core into <output>/eval: the held-out suites (tools, "
+                                       "retrieval, follow-ups, shapes, photos, text), the demo, easy-VQA, POPE."),
+    ship: bool = typer.Option(False, "--ship", help="Copy the trained parts + model card to genaisys/core/nano "
+                                                    "(the default load_core('nano') loads); implies --evaluate."),
+) -> None:
+    """Train the embedded nano core with the shipped recipe: align → sft on recorded programs (genaisys.train.nano).
+
+    Each stage checkpoints and a finished stage is skipped, so rerunning continues an interrupted run.
+    ``genaisys train nano --ship`` is the command that made the shipped core.
+    """
+    from pydantic import ValidationError
+
+    from genaisys.train.nano import NanoRecipe, train_nano
+
+    fields = parse_overrides(sets or [])
+    flags = {"output_dir": str(output) if output is not None else None, "scale": scale, "seed": seed,
+             "threads": threads}
+    fields.update({k: v for k, v in flags.items() if v is not None})
+    fields["progress"] = progress
+    try:
+        recipe = NanoRecipe(**fields)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        typer.echo(f"error: bad nano recipe: {problems}", err=True)
+        raise typer.Exit(2) from None
+    log = (lambda line: None) if json_out else typer.echo
+    out = train_nano(recipe, log=log)
+    if evaluate or ship:
+        from genaisys.improve.nano import evaluate_nano, ship_nano
+
+        evaluation = evaluate_nano(out["core"], recipe.output_dir / "eval", log=log)
+        out["evaluation"] = recipe.output_dir / "eval" / "nano_eval.json"
+        if ship:
+            out["shipped"] = ship_nano(out["core"], recipe=recipe, timings=out["timings"], evaluation=evaluation)
+    if json_out:
+        typer.echo(json.dumps(out, default=str))
+    else:
+        typer.echo(f"trained nano core: {out.get('core') if isinstance(out, dict) else out}")
