@@ -40,7 +40,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -339,6 +339,9 @@ def train_nano(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> dic
         for st in _STAGES:  # the figures of the run that trained the stages this one starts after
             if st not in recipe.stages and isinstance(earlier.get(st), dict):
                 timings[st] = {**earlier[st], "from": str(recipe.init_core)}
+        # the record counts of the parts those stages trained on, for the model card's data table
+        timings["records"] = {**{k: v for k, v in (earlier.get("records") or {}).items()
+                                 if k not in files["counts"]}, **files["counts"]}
     chat = None
     lrs = {"align": recipe.align_lr, "sft": recipe.sft_lr, "refine": recipe.refine_lr}
     stages = [(st, lrs[st]) for st in _STAGES if st in recipe.stages]
@@ -360,8 +363,7 @@ def train_nano(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> dic
         t = time.perf_counter()
         result = run_stage(_stage_config(recipe, stage, files[stage], lr=lr), chat=chat)
         timings[stage] = {"wall_s": round(time.perf_counter() - t, 1), "steps": result.steps,
-                          "first_loss": round(result.losses[0], 4) if result.losses else None,
-                          "final_loss": round(result.final_loss, 4) if result.final_loss is not None else None,
+                          **loss_ends(result.losses), "precision": result.extra.get("precision"),
                           "samples_per_s": round(result.samples_per_s, 2), "peak_rss_mb": round(result.peak_rss_mb)}
         (recipe.output_dir / stage / "timing.json").write_text(json.dumps(timings[stage]))
         log(f"{stage}: {json.dumps(timings[stage])}")
@@ -423,7 +425,7 @@ def evaluate_nano(core: str | Path, out_dir: str | Path, *, vqa_limit: int = 500
         shown = {k: round(v["value"], 3) for k, v in result.metrics.items()}
         log(f"{result.task}: {shown} ({time.perf_counter() - t:.0f} s)")
     write_report(results, out / "benchmarks")
-    heldout = run_heldout(str(core), out / "heldout", limit=heldout_limit, seed=seed, log=log)
+    heldout = run_heldout(str(core), out / "heldout", limit=heldout_limit, seed=seed, resume=True, log=log)
     base = _text_answers(load_core("asset:smollm2", max_new_tokens=48), TEXT_QUESTIONS)
     after = _text_answers(chat, TEXT_QUESTIONS)
     known = [i for i, row in enumerate(base) if row["correct"]]
@@ -448,6 +450,26 @@ def evaluate_nano(core: str | Path, out_dir: str | Path, *, vqa_limit: int = 500
         log(f"demo: {sum(t['right'] for t in evaluation['demo'])} of {len(turns)} turns right")
     (out / "nano_eval.json").write_text(json.dumps(evaluation, indent=2, default=str))
     return evaluation
+
+
+_PRECISION = {"bf16": "bf16", "fp16": "fp16", "no": "float32"}
+
+
+def loss_ends(losses: Sequence[float]) -> dict[str, float | None]:
+    """The mean loss of a stage's first and last 5 % of steps (at least one step each).
+
+    One step's loss swings with what its micro-batch holds (0.17 to 1.7 late in the refine stage),
+    so a single first or last step says little about how far a stage went.
+
+    >>> loss_ends([4.0, 3.0] + [1.0] * 36 + [0.5, 0.7])
+    {'first_loss': 3.5, 'final_loss': 0.6}
+    >>> loss_ends([])
+    {'first_loss': None, 'final_loss': None}
+    """
+    if not losses:
+        return {"first_loss": None, "final_loss": None}
+    k = max(1, len(losses) // 20)
+    return {"first_loss": round(sum(losses[:k]) / k, 4), "final_loss": round(sum(losses[-k:]) / k, 4)}
 
 
 def _fmt(metric: dict[str, float] | None) -> str:
@@ -485,7 +507,7 @@ def write_model_card(folder: str | Path, *, recipe: NanoRecipe, timings: dict[st
         f"{_fmt(m.get(f'pope-{s}', {}).get('yes_ratio'))} |" for s in ("random", "popular", "adversarial"))
     stage_rows = "\n".join(
         f"| {s}{' ¹' if t.get('from') else ''} | {t['steps']} | {t['wall_s']} | {t['samples_per_s']} | "
-        f"{t['first_loss']} → {t['final_loss']} | {t['peak_rss_mb']} |"
+        f"{t['first_loss']} → {t['final_loss']} | {_PRECISION.get(t.get('precision'), '–')} | {t['peak_rss_mb']} |"
         for s, t in timings.items() if isinstance(t, dict) and "steps" in t)
     earlier = sorted({str(t["from"]) for t in timings.values() if isinstance(t, dict) and t.get("from")})
     provenance = (f"\n¹ Trained by an earlier run of the recipe; this run started from its weights "
@@ -516,7 +538,7 @@ the base models come from their packages (`genaisys.assets`). Its encoder path r
 
 **Reproduce:** `{command}` (the recipe: `genaisys.train.nano.NanoRecipe`, seed {recipe.seed}).
 Trained on: {platform.machine()} CPU, {recipe.threads or torch.get_num_threads()} threads, mixed precision
-{recipe.mixed_precision}; no GPU. Total wall time {timings.get('total_s')} s (data {timings.get('data_s')} s).
+{recipe.mixed_precision} asked (a CPU without native bf16 trains in float32: see each stage); no GPU. Total wall time {timings.get('total_s')} s (data {timings.get('data_s')} s).
 
 ## Data — made by running the programs the core runs in
 
@@ -534,8 +556,8 @@ held-out strings, evaluation photos) and were dropped (`genaisys.train.holdout`)
 
 ## Training
 
-| stage | steps | wall s | samples/s | loss first → last | peak RSS MB |
-|---|---|---|---|---|---|
+| stage | steps | wall s | samples/s | loss, first → last 5 % of steps | ran in | peak RSS MB |
+|---|---|---|---|---|---|---|
 {stage_rows}
 {provenance}
 Learning rates: align {recipe.align_lr}, sft {recipe.sft_lr}, refine {recipe.refine_lr}; micro-batches packed to {recipe.max_batch_tokens} tokens;
