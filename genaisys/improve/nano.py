@@ -74,7 +74,7 @@ def evaluate_nano(core: str | Path, out_dir: str | Path, *, vqa_limit: int = 500
         shown = {k: round(v["value"], 3) for k, v in result.metrics.items()}
         log(f"{result.task}: {shown} ({time.perf_counter() - t:.0f} s)")
     write_report(results, out / "benchmarks")
-    heldout = run_heldout(str(core), out / "heldout", limit=heldout_limit, seed=seed, log=log)
+    heldout = run_heldout(str(core), out / "heldout", limit=heldout_limit, seed=seed, resume=True, log=log)
     base = _text_answers(load_core("asset:smollm2", max_new_tokens=48), TEXT_QUESTIONS)
     after = _text_answers(chat, TEXT_QUESTIONS)
     known = [i for i, row in enumerate(base) if row["correct"]]
@@ -99,6 +99,9 @@ def evaluate_nano(core: str | Path, out_dir: str | Path, *, vqa_limit: int = 500
         log(f"demo: {sum(t['right'] for t in evaluation['demo'])} of {len(turns)} turns right")
     (out / "nano_eval.json").write_text(json.dumps(evaluation, indent=2, default=str))
     return evaluation
+
+
+_PRECISION = {"bf16": "bf16", "fp16": "fp16", "no": "float32"}
 
 
 def _fmt(metric: dict[str, float] | None) -> str:
@@ -136,7 +139,7 @@ def write_model_card(folder: str | Path, *, recipe: NanoRecipe, timings: dict[st
         f"{_fmt(m.get(f'pope-{s}', {}).get('yes_ratio'))} |" for s in ("random", "popular", "adversarial"))
     stage_rows = "\n".join(
         f"| {s}{' ¹' if t.get('from') else ''} | {t['steps']} | {t['wall_s']} | {t['samples_per_s']} | "
-        f"{t['first_loss']} → {t['final_loss']} | {t['peak_rss_mb']} |"
+        f"{t['first_loss']} → {t['final_loss']} | {_PRECISION.get(t.get('precision'), '–')} | {t['peak_rss_mb']} |"
         for s, t in timings.items() if isinstance(t, dict) and "steps" in t)
     earlier = sorted({str(t["from"]) for t in timings.values() if isinstance(t, dict) and t.get("from")})
     provenance = (f"\n¹ Trained by an earlier run of the recipe; this run started from its weights "
@@ -167,7 +170,7 @@ the base models come from their packages (`genaisys.assets`). Its encoder path r
 
 **Reproduce:** `{command}` (the recipe: `genaisys.train.nano.NanoRecipe`, seed {recipe.seed}).
 Trained on: {platform.machine()} CPU, {recipe.threads or torch.get_num_threads()} threads, mixed precision
-{recipe.mixed_precision}; no GPU. Total wall time {timings.get('total_s')} s (data {timings.get('data_s')} s).
+{recipe.mixed_precision} asked (a CPU without native bf16 trains in float32: see each stage); no GPU. Total wall time {timings.get('total_s')} s (data {timings.get('data_s')} s).
 
 ## Data — made by running the programs the core runs in
 
@@ -185,8 +188,8 @@ held-out strings, evaluation photos) and were dropped (`genaisys.train.holdout`)
 
 ## Training
 
-| stage | steps | wall s | samples/s | loss first → last | peak RSS MB |
-|---|---|---|---|---|---|
+| stage | steps | wall s | samples/s | loss, first → last 5 % of steps | ran in | peak RSS MB |
+|---|---|---|---|---|---|---|
 {stage_rows}
 {provenance}
 Learning rates: align {recipe.align_lr}, sft {recipe.sft_lr}, refine {recipe.refine_lr}; micro-batches packed to {recipe.max_batch_tokens} tokens;

@@ -174,7 +174,8 @@ class TrainResult:
         resumed_from: the checkpoint this call continued from, if any.
         last_checkpoint: the newest checkpoint folder (the final step's).
         peak_device_mb: peak CUDA memory allocated during this call, MiB (None off CUDA).
-        extra: ``total_steps``, ``steps_per_epoch``, ``epoch``, ``num_processes``.
+        extra: ``total_steps``, ``steps_per_epoch``, ``epoch``, ``num_processes``, ``precision`` (the
+            mixed precision the run used: ``"no"`` where bf16 was asked on a CPU without native bf16).
     """
 
     steps: int
@@ -897,7 +898,7 @@ def train(model: Any, dataset: Any, stage: Any, config: LoopConfig, *,
         peak_rss_mb=_peak_rss_mb(), output_dir=output_dir, metrics_path=metrics_path,
         resumed_from=ckpt_path, last_checkpoint=last_ckpt, peak_device_mb=peak_dev,
         extra={"total_steps": total_steps, "steps_per_epoch": steps_per_epoch, "epoch": epoch,
-               "num_processes": accelerator.num_processes},
+               "num_processes": accelerator.num_processes, "precision": accelerator.mixed_precision},
     )
 
 

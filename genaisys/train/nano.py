@@ -40,7 +40,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -341,6 +341,9 @@ def train_nano(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> dic
         for st in _STAGES:  # the figures of the run that trained the stages this one starts after
             if st not in recipe.stages and isinstance(earlier.get(st), dict):
                 timings[st] = {**earlier[st], "from": str(recipe.init_core)}
+        # the record counts of the parts those stages trained on, for the model card's data table
+        timings["records"] = {**{k: v for k, v in (earlier.get("records") or {}).items()
+                                 if k not in files["counts"]}, **files["counts"]}
     chat = None
     lrs = {"align": recipe.align_lr, "sft": recipe.sft_lr, "refine": recipe.refine_lr}
     stages = [(st, lrs[st]) for st in _STAGES if st in recipe.stages]
@@ -362,8 +365,7 @@ def train_nano(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> dic
         t = time.perf_counter()
         result = run_stage(_stage_config(recipe, stage, files[stage], lr=lr), chat=chat)
         timings[stage] = {"wall_s": round(time.perf_counter() - t, 1), "steps": result.steps,
-                          "first_loss": round(result.losses[0], 4) if result.losses else None,
-                          "final_loss": round(result.final_loss, 4) if result.final_loss is not None else None,
+                          **loss_ends(result.losses), "precision": result.extra.get("precision"),
                           "samples_per_s": round(result.samples_per_s, 2), "peak_rss_mb": round(result.peak_rss_mb)}
         (recipe.output_dir / stage / "timing.json").write_text(json.dumps(timings[stage]))
         log(f"{stage}: {json.dumps(timings[stage])}")
@@ -374,6 +376,23 @@ def train_nano(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> dic
                             if part in recipe.stages and path.is_file()}
     (recipe.output_dir / "timings.json").write_text(json.dumps(timings, indent=2))
     return {"core": recipe.output_dir / stages[-1][0] / "final", "timings": timings, "data": files}
+
+
+def loss_ends(losses: Sequence[float]) -> dict[str, float | None]:
+    """The mean loss of a stage's first and last 5 % of steps (at least one step each).
+
+    One step's loss swings with what its micro-batch holds (0.17 to 1.7 late in the refine stage),
+    so a single first or last step says little about how far a stage went.
+
+    >>> loss_ends([4.0, 3.0] + [1.0] * 36 + [0.5, 0.7])
+    {'first_loss': 3.5, 'final_loss': 0.6}
+    >>> loss_ends([])
+    {'first_loss': None, 'final_loss': None}
+    """
+    if not losses:
+        return {"first_loss": None, "final_loss": None}
+    k = max(1, len(losses) // 20)
+    return {"first_loss": round(sum(losses[:k]) / k, 4), "final_loss": round(sum(losses[-k:]) / k, 4)}
 
 
 # Old imports of the moved functions keep working, with a DeprecationWarning.

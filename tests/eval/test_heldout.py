@@ -382,6 +382,28 @@ def test_run_heldout_writes_results_and_report(tmp_path: Path) -> None:
         run_heldout(MessagesChat(reply=reply), tmp_path, suites=["nope"])
 
 
+def test_run_heldout_resume_keeps_a_finished_suite_of_the_same_run(tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    def reply(messages: list[BaseMessage]) -> str:
+        calls.append(1)
+        return "Yes."
+
+    first = run_heldout(MessagesChat(reply=reply), tmp_path, suites=["tools"], limit=2, plots=False)
+    ran = len(calls)
+    assert ran > 0
+    kept = run_heldout(MessagesChat(reply=reply), tmp_path, suites=["tools"], limit=2, plots=False, resume=True)
+    assert len(calls) == ran  # nothing asked again
+    assert kept["suites"]["tools"]["metrics"] == first["suites"]["tools"]["metrics"]
+    # another limit is another run: the suite runs again; so does a run without resume
+    run_heldout(MessagesChat(reply=reply), tmp_path, suites=["tools"], limit=1, plots=False, resume=True)
+    assert len(calls) > ran
+    (tmp_path / "tools" / "result.json").write_text("{not json")  # a result cut off mid-write
+    before = len(calls)
+    run_heldout(MessagesChat(reply=reply), tmp_path, suites=["tools"], limit=1, plots=False, resume=True)
+    assert len(calls) > before
+
+
 def test_turn_clock_marks_one_cold_turn() -> None:
     clock = TurnClock()
     clock.turns += [{"suite": "a", "seconds": 3.0, "cold": True}, {"suite": "a", "seconds": 1.0, "cold": False},

@@ -92,6 +92,7 @@ def test_loss_goes_down_with_grad_accumulation(tmp_path):
     assert result.samples_per_s > 0 and result.peak_rss_mb > 0 and result.wall_s > 0
     # 32 rows / (4 rows x 2 micro-batches) = 4 steps per epoch
     assert result.extra["steps_per_epoch"] == 4
+    assert result.extra["precision"] == "no"  # what the run used, not only what was asked
 
 
 def test_accumulating_2x4_equals_one_batch_of_8(tmp_path):
@@ -756,9 +757,10 @@ def test_bf16_without_native_support_trains_in_float32(tmp_path, caplog, monkeyp
             return ((model(batch["x"]) - batch["y"]) ** 2).mean(), {}
 
     with caplog.at_level("WARNING", logger="genaisys.train"):
-        train(nn.Linear(1, 1), [i / 16 for i in range(8)], Watch(),
-              _cfg(tmp_path, max_steps=2, mixed_precision="bf16"))
+        r = train(nn.Linear(1, 1), [i / 16 for i in range(8)], Watch(),
+                  _cfg(tmp_path, max_steps=2, mixed_precision="bf16"))
     assert seen[0] == torch.float32 and "no native bf16" in caplog.text
+    assert r.extra["precision"] == "no"  # the model card reports this, not the bf16 that was asked
 
 
 def test_tensorboard_without_the_package_fails_before_training(tmp_path, monkeypatch):

@@ -54,6 +54,7 @@ def run_heldout(
     embedding: Any = None,
     plots: bool = True,
     threads: int | None = None,
+    resume: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run the held-out suites on a core and write ``results.json`` and ``report.md`` into ``out_dir``.
@@ -73,6 +74,9 @@ def run_heldout(
         plots: write PNG plots (needs matplotlib).
         threads: ``torch.set_num_threads`` for the run (1 is much faster when another process
             keeps the CPU busy); default: leave torch's setting.
+        resume: keep a suite whose ``out_dir/<suite>/result.json`` an earlier, interrupted run of
+            the same model, limit and seed wrote, instead of running it again (its turns are then
+            missing from the latency figures).
         log: progress lines (default: none).
 
     Returns:
@@ -119,6 +123,11 @@ def run_heldout(
     results: dict[str, EvalResult] = {}
     timings: dict[str, float] = {}
     for suite in suites:
+        done = _finished(out / suite / "result.json", model_id, limit, seed) if resume else None
+        if done is not None:
+            say(f"heldout-{suite}: kept from an earlier run ({out / suite / 'result.json'})")
+            results[suite], timings[suite] = done, float(done.meta.get("suite_seconds") or 0.0)
+            continue
         say(f"heldout-{suite} …")
         t0 = time.perf_counter()
         task = get_task(f"heldout-{suite}", **({"base": base} if suite == "text" else {}))
@@ -142,6 +151,18 @@ def run_heldout(
     (out / "results.json").write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
     write_heldout_report(results, out, latency=latency, timings=timings, core=core_name, plots=plots)
     return payload
+
+
+def _finished(path: Path, model_id: str, limit: int | None, seed: int) -> EvalResult | None:
+    """The result an earlier run of this model, limit and seed saved at ``path``, if there is one."""
+    if not path.is_file():
+        return None
+    try:
+        result = EvalResult.load(path)
+    except (ConfigError, ValueError):
+        return None  # unreadable: run the suite again
+    same = (result.model_id == model_id and result.meta.get("limit") == limit and result.meta.get("seed") == seed)
+    return result if same else None
 
 
 def _met(value: float, low: float, high: float) -> str:
