@@ -232,7 +232,8 @@ def test_hf_dataset_from_disk(tmp_path, png):
     ds.save_to_disk(str(tmp_path / "single"))
     rec = load_hf_dataset(tmp_path / "single", split=None, image_dir=tmp_path / "cache")[0]
     assert rec["images"][0].startswith(str(tmp_path / "cache"))
-    assert Image.open(rec["images"][0]).size == (8, 8)
+    with Image.open(rec["images"][0]) as image:  # .size alone never loads, so the file would stay open
+        assert image.size == (8, 8)
 
 
 def test_records_render_with_a_tiny_core(chat, png):
