@@ -45,6 +45,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--batch", type=int, default=96)
     p.add_argument("--device", default="cpu")
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--templates", type=int, default=None,
+                   help="only the first N held-out phrasings (the smoke test's setting)")
     p.add_argument("--json", help="also write the rows to this JSON file")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -53,22 +55,23 @@ def main(argv: list[str] | None = None) -> list[dict]:
     decoder = ShapeImageDecoder(args.folder, device=args.device)
     steps, guidance, sampler = decoder.default_steps, decoder.default_guidance, decoder.default_sampler
     per_prompt = 1 if args.quick else args.per_prompt
+    heldout = tuple(HELDOUT_TEMPLATES[: args.templates] if args.templates else HELDOUT_TEMPLATES)
     rows = []
 
-    images, labels = make_shape_dataset(24 * len(HELDOUT_TEMPLATES) * per_prompt, size=decoder.image_size, seed=99)
+    images, labels = make_shape_dataset(24 * len(heldout) * per_prompt, size=decoder.image_size, seed=99)
     start = time.perf_counter()
     truth = oracle_accuracy(list(images), labels)
     rows.append({"row": "ground truth (drawn by shapes_data)", **truth, "images_per_s": float("nan"),
                  "oracle_s": time.perf_counter() - start})
 
-    settings = [("held-out phrasings", HELDOUT_TEMPLATES, steps, guidance, sampler)]
+    settings = [("held-out phrasings", heldout, steps, guidance, sampler)]
     if not args.quick:
         settings += [
-            ("training phrasings", TRAIN_TEMPLATES[: len(HELDOUT_TEMPLATES)], steps, guidance, sampler),
-            ("held-out, no guidance (1.0)", HELDOUT_TEMPLATES, steps, 1.0, sampler),
-            ("held-out, ddim" if sampler != "ddim" else "held-out, dpm", HELDOUT_TEMPLATES, steps, guidance,
+            ("training phrasings", TRAIN_TEMPLATES[: len(heldout)], steps, guidance, sampler),
+            ("held-out, no guidance (1.0)", heldout, steps, 1.0, sampler),
+            ("held-out, ddim" if sampler != "ddim" else "held-out, dpm", heldout, steps, guidance,
              "ddim" if sampler != "ddim" else "dpm"),
-            (f"held-out, {max(1, steps // 2)} steps", HELDOUT_TEMPLATES, max(1, steps // 2), guidance, sampler),
+            (f"held-out, {max(1, steps // 2)} steps", heldout, max(1, steps // 2), guidance, sampler),
         ]
     for name, templates, n_steps, g, s in settings:
         scores = evaluate_shape_decoder(decoder.unet, decoder.scheduler_config, templates=tuple(templates),

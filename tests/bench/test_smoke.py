@@ -23,7 +23,7 @@ RUNS = [
     pytest.param("bench/memory.py", ["--repeats", "1", "--topics", "2", "--sizes", "300", "--queries", "3",
                                      "--ef-search"],
                  ["ChromaMemory.ingest", "recall@10"], id="memory", marks=pytest.mark.packaged),
-    pytest.param("bench/shape_decoder.py", ["--quick"], ["ground truth"], id="shape_decoder",
+    pytest.param("bench/shape_decoder.py", ["--quick", "--templates", "1"], ["ground truth"], id="shape_decoder",
                  marks=pytest.mark.packaged),
     pytest.param("bench/textualize.py", ["--shot-s", "1", "--repeats", "1", "--no-ocr"],
                  ["scene-change keyframes", "one frame per second"], id="textualize", marks=pytest.mark.packaged),
