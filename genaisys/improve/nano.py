@@ -158,6 +158,9 @@ def write_model_card(folder: str | Path, *, recipe: NanoRecipe, timings: dict[st
                  "\n".join(f"| {part} | {d['n']} | {d['unique']} | {d['distinct_2']} | {d['distinct_3']} | "
                            f"{d['mean_rouge_l']} |" for part, d in spread.items()) + "\n") if spread else ""
     latency = evaluation.get("heldout_latency") or {}
+    kept = latency.get("kept_suites") or []
+    timed_note = (f" (timed over {', '.join(sorted(latency.get('per_suite') or {})) or 'no graph suite'} only: "
+                  f"{', '.join(kept)} came from an earlier, interrupted run and were not timed again)") if kept else ""
     first_s, warm_s = latency.get("first_turn_s"), (latency.get("warm") or {}).get("median_s")
     first_s, warm_s = (round(v, 1) if isinstance(v, (int, float)) else v for v in (first_s, warm_s))
     card = f"""# genaisys nano — model card
@@ -203,7 +206,7 @@ prompt tokens more than {recipe.frozen_context} before each answer run as a grad
 {_heldout_rows(evaluation.get('heldout') or {})}
 
 Seconds per graph turn (held-out suites): first turn {first_s}, warm median
-{warm_s}.
+{warm_s}{timed_note}.
 
 ## The demo (`genaisys demo`, its four turns unchanged)
 

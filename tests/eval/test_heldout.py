@@ -395,6 +395,7 @@ def test_run_heldout_resume_keeps_a_finished_suite_of_the_same_run(tmp_path: Pat
     kept = run_heldout(MessagesChat(reply=reply), tmp_path, suites=["tools"], limit=2, plots=False, resume=True)
     assert len(calls) == ran  # nothing asked again
     assert kept["suites"]["tools"]["metrics"] == first["suites"]["tools"]["metrics"]
+    assert kept["latency"]["kept_suites"] == ["tools"] and first["latency"]["kept_suites"] == []
     # another limit is another run: the suite runs again; so does a run without resume
     run_heldout(MessagesChat(reply=reply), tmp_path, suites=["tools"], limit=1, plots=False, resume=True)
     assert len(calls) > ran

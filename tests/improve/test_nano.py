@@ -46,3 +46,9 @@ def test_the_model_card_reports_every_figure(tmp_path):
     assert "| shapes | yes_ratio | 0.600 [0.590, 0.610] | 0.45–0.55 | ✗ |" in body
     assert "| retrieval | ✓ | 4.2 |" in body and "| arithmetic | ✗ | 3.1 | 42 |" in body
     assert "first turn 4.7, warm median\n2.5" in body
+    # suites resumed from an interrupted run are not in the latency figures, and the card says so
+    evaluation = {"metrics": metrics, "text": text, "heldout": heldout, "demo": demo,
+                  "heldout_latency": {"first_turn_s": 1.7, "warm": {"median_s": 1.6}, "kept_suites": ["tools", "rag"],
+                                      "per_suite": {"photos": {}, "shapes/graph": {}}}}
+    body = write_model_card(tmp_path, recipe=recipe, timings=timings, evaluation=evaluation).read_text()
+    assert "(timed over photos, shapes/graph only: tools, rag came from an earlier, interrupted run" in body

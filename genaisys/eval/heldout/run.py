@@ -122,11 +122,13 @@ def run_heldout(
     clock = TurnClock()
     results: dict[str, EvalResult] = {}
     timings: dict[str, float] = {}
+    kept: list[str] = []  # suites resumed from an earlier run: their turns are not in the latency figures
     for suite in suites:
         done = _finished(out / suite / "result.json", model_id, limit, seed) if resume else None
         if done is not None:
             say(f"heldout-{suite}: kept from an earlier run ({out / suite / 'result.json'})")
             results[suite], timings[suite] = done, float(done.meta.get("suite_seconds") or 0.0)
+            kept.append(suite)
             continue
         say(f"heldout-{suite} …")
         t0 = time.perf_counter()
@@ -144,7 +146,7 @@ def run_heldout(
         results[suite] = result
         result.save(out / suite / "result.json")
         say(f"heldout-{suite}: " + ", ".join(f"{k}={v['value']:.3f}" for k, v in result.metrics.items()))
-    latency = {"core_load_s": load_s, **clock.summary()}
+    latency = {"core_load_s": load_s, **clock.summary(), "kept_suites": kept}
     payload = {"core": core_name, "model_id": model_id, "suites": {s: r.to_dict() for s, r in results.items()},
                "latency": latency, "threads": threads, "suite_seconds": timings, "seconds": time.perf_counter() - started,
                "targets": {s: [list(t) for t in TARGETS[s]] for s in results}}
