@@ -101,9 +101,6 @@ def evaluate_nano(core: str | Path, out_dir: str | Path, *, vqa_limit: int = 500
     return evaluation
 
 
-_PRECISION = {"bf16": "bf16", "fp16": "fp16", "no": "float32"}
-
-
 def _fmt(metric: dict[str, float] | None) -> str:
     if not metric:
         return "–"
@@ -139,7 +136,8 @@ def write_model_card(folder: str | Path, *, recipe: NanoRecipe, timings: dict[st
         f"{_fmt(m.get(f'pope-{s}', {}).get('yes_ratio'))} |" for s in ("random", "popular", "adversarial"))
     stage_rows = "\n".join(
         f"| {s}{' ¹' if t.get('from') else ''} | {t['steps']} | {t['wall_s']} | {t['samples_per_s']} | "
-        f"{t['first_loss']} → {t['final_loss']} | {_PRECISION.get(t.get('precision'), '–')} | {t['peak_rss_mb']} |"
+        f"{t['first_loss']} → {t['final_loss']} ({t.get('loss_steps', 1)}) | "
+        f"{ {'no': 'float32', None: '–'}.get(t.get('precision'), t.get('precision')) } | {t['peak_rss_mb']} |"
         for s, t in timings.items() if isinstance(t, dict) and "steps" in t)
     earlier = sorted({str(t["from"]) for t in timings.values() if isinstance(t, dict) and t.get("from")})
     provenance = (f"\n¹ Trained by an earlier run of the recipe; this run started from its weights "
@@ -191,7 +189,7 @@ held-out strings, evaluation photos) and were dropped (`genaisys.train.holdout`)
 
 ## Training
 
-| stage | steps | wall s | samples/s | loss, first → last 5 % of steps | ran in | peak RSS MB |
+| stage | steps | wall s | samples/s | loss, first → last (steps averaged) | ran in | peak RSS MB |
 |---|---|---|---|---|---|---|
 {stage_rows}
 {provenance}

@@ -378,21 +378,22 @@ def train_nano(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> dic
     return {"core": recipe.output_dir / stages[-1][0] / "final", "timings": timings, "data": files}
 
 
-def loss_ends(losses: Sequence[float]) -> dict[str, float | None]:
-    """The mean loss of a stage's first and last 5 % of steps (at least one step each).
+def loss_ends(losses: Sequence[float]) -> dict[str, float | int | None]:
+    """The mean loss of a stage's first and last 5 % of steps (``loss_steps`` each, at least one).
 
     One step's loss swings with what its micro-batch holds (0.17 to 1.7 late in the refine stage),
     so a single first or last step says little about how far a stage went.
 
     >>> loss_ends([4.0, 3.0] + [1.0] * 36 + [0.5, 0.7])
-    {'first_loss': 3.5, 'final_loss': 0.6}
+    {'first_loss': 3.5, 'final_loss': 0.6, 'loss_steps': 2}
     >>> loss_ends([])
-    {'first_loss': None, 'final_loss': None}
+    {'first_loss': None, 'final_loss': None, 'loss_steps': 0}
     """
     if not losses:
-        return {"first_loss": None, "final_loss": None}
+        return {"first_loss": None, "final_loss": None, "loss_steps": 0}
     k = max(1, len(losses) // 20)
-    return {"first_loss": round(sum(losses[:k]) / k, 4), "final_loss": round(sum(losses[-k:]) / k, 4)}
+    return {"first_loss": round(sum(losses[:k]) / k, 4), "final_loss": round(sum(losses[-k:]) / k, 4),
+            "loss_steps": k}
 
 
 # Old imports of the moved functions keep working, with a DeprecationWarning.

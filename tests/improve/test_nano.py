@@ -17,7 +17,7 @@ def test_the_model_card_reports_every_figure(tmp_path):
                "align": {"steps": 75, "wall_s": 190.0, "samples_per_s": 6.3, "first_loss": 3.6,
                          "final_loss": 0.07, "peak_rss_mb": 2744, "from": "genaisys/core/nano"},
                "refine": {"steps": 40, "wall_s": 300.0, "samples_per_s": 0.5, "first_loss": 0.9,
-                          "final_loss": 0.3, "precision": "no", "peak_rss_mb": 5000}, "total_s": 900.0,
+                          "final_loss": 0.3, "loss_steps": 2, "precision": "no", "peak_rss_mb": 5000}, "total_s": 900.0,
                "diversity": {"refine": {"n": 1900, "unique": 0.97, "distinct_1": 0.1, "distinct_2": 0.31,
                                         "distinct_3": 0.52, "mean_rouge_l": 0.08}}}
     metrics = {"easy-vqa": {"accuracy": _metric(0.97)}, "tool-routing": {"accuracy": _metric(0.94)},
@@ -34,9 +34,10 @@ def test_the_model_card_reports_every_figure(tmp_path):
                                         "heldout_latency": {"first_turn_s": 4.7, "warm": {"median_s": 2.5}}})
     body = card.read_text()
     assert "0.970 [0.960, 0.980]" in body and "0.940" in body and "| pope-adversarial | 0.960" in body
-    # the precision a stage ran in (float32 where bf16 was asked on a CPU without it); unknown: –
-    assert "| align ¹ | 75 | 190.0 | 6.3 | 3.6 → 0.07 | – | 2744 |" in body
-    assert "| refine | 40 | 300.0 | 0.5 | 0.9 → 0.3 | float32 | 5000 |" in body
+    # the precision a stage ran in (float32 where bf16 was asked on a CPU without it); unknown: –.
+    # The loss is averaged over loss_steps steps; figures recorded before that are single steps (1).
+    assert "| align ¹ | 75 | 190.0 | 6.3 | 3.6 → 0.07 (1) | – | 2744 |" in body
+    assert "| refine | 40 | 300.0 | 0.5 | 0.9 → 0.3 (2) | float32 | 5000 |" in body
     assert "¹ Trained by an earlier run of the recipe" in body and "`genaisys/core/nano`" in body
     assert "| refine | 1900 | 0.97 | 0.31 | 0.52 | 0.08 |" in body
     assert "| recorded programs | 640 |" in body and "7 composed records" in body and "keeps\n**1**" in body

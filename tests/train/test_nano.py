@@ -59,6 +59,7 @@ def test_an_unknown_stage_is_refused_before_any_data_is_made(tmp_path):
 def test_a_stage_loss_is_the_mean_of_its_first_and_last_twentieth():
     from genaisys.train.nano import loss_ends
 
-    assert loss_ends([4.0, 3.0] + [1.0] * 36 + [0.5, 0.7]) == {"first_loss": 3.5, "final_loss": 0.6}
-    assert loss_ends([2.0, 1.0]) == {"first_loss": 2.0, "final_loss": 1.0}  # short runs: one step each
-    assert loss_ends([]) == {"first_loss": None, "final_loss": None}
+    assert loss_ends([4.0, 3.0] + [1.0] * 36 + [0.5, 0.7]) == {"first_loss": 3.5, "final_loss": 0.6,
+                                                                "loss_steps": 2}
+    assert loss_ends([2.0, 1.0]) == {"first_loss": 2.0, "final_loss": 1.0, "loss_steps": 1}  # short runs
+    assert loss_ends([]) == {"first_loss": None, "final_loss": None, "loss_steps": 0}

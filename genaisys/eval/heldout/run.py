@@ -161,8 +161,8 @@ def _finished(path: Path, model_id: str, limit: int | None, seed: int) -> EvalRe
         return None
     try:
         result = EvalResult.load(path)
-    except (ConfigError, ValueError):
-        return None  # unreadable: run the suite again
+    except (ConfigError, ValueError, TypeError):
+        return None  # unreadable or not a result: run the suite again
     same = (result.model_id == model_id and result.meta.get("limit") == limit and result.meta.get("seed") == seed)
     return result if same else None
 
