@@ -7,7 +7,7 @@ limit among them), stop sequences and usage metadata, and structured output: a f
 (``tool_choice="any"`` or a tool's name) and a ``response_format`` (JSON, or JSON matching a
 schema) are decoded under a grammar, so they are valid by construction. Decoding — a KV-cached
 loop, greedy at ``temperature=0``, otherwise temperature + top-p sampling, with the prefix cache,
-batching, VCD and signal tokens — is the generation engine's job (`genaisys.core.generation`,
+continuous batching of concurrent calls, VCD and signal tokens — is the generation engine's job (`genaisys.core.generation`,
 `ChatCore.engine`); streaming, stop sequences and tool-call hold-back share one path through it.
 
 Prompts go through the tokenizer's chat template. When that template knows ``tools`` (it
@@ -105,8 +105,13 @@ class ChatCore(BaseChatModel):
             "no tool" and each tool as a closed set (``no_tool_bias`` nats added to "no tool"),
             then decode the chosen tool's call under its grammar; after "no tool" no call can
             open. See `genaisys.core.tool_choice`.
-        batch_window_ms / max_batch_size: with a window > 0, concurrent non-streaming calls
-            (several graph sessions) that arrive within it are decoded together as one batch.
+        continuous_batching: concurrent calls — streams and non-streams, several graph sessions,
+            a server's clients — decode as rows of one running batch, joining and leaving at token
+            boundaries, each with its own settings (`genaisys.core.batching`); ``False``: one call
+            at a time. Calls with VCD or signal tokens, and native MLLMs, always decode alone.
+        max_batch_size: the most calls decoded together; others wait for a row to free.
+        batch_window_ms: when no call is decoding, how long the first one waits for others to
+            start together (0: at once; calls arriving later join at the next token anyway).
         prefix_cache: a text-only call starts from the KV cache of the prefix it shares with the
             previous one (system prompt, tool list, earlier turns) instead of prefilling it again.
         dtype: what the language model decodes in: ``"auto"`` (float32 for now: bf16 on a CPU with
@@ -138,8 +143,9 @@ class ChatCore(BaseChatModel):
     constrain_tool_calls: bool = False
     scored_tool_choice: bool = False
     no_tool_bias: float = 0.0
+    continuous_batching: bool = True
     batch_window_ms: float = 0.0
-    max_batch_size: int = 8
+    max_batch_size: int = 16
     prefix_cache: bool = True
     dtype: str = "auto"
 
@@ -216,13 +222,6 @@ class ChatCore(BaseChatModel):
 
     def _max_tokens(self, kwargs: dict[str, Any]) -> int:
         return int(kwargs.get("max_new_tokens", kwargs.get("max_tokens", self.max_new_tokens)))
-
-    def _batchable(self, kwargs: dict[str, Any]) -> bool:
-        constrained = self._constrained(kwargs)
-        scored = bool(kwargs.get("tools")) and kwargs.get("scored_tool_choice", self.scored_tool_choice)
-        return not (constrained or scored or getattr(self.core, "is_native", False)
-                    or _vcd_config(kwargs.get("vcd", self.vcd)) is not None
-                    or (self.core is not None and getattr(self.core, "signal_token_ids", None)))
 
     @property
     def _llm_type(self) -> str:
@@ -444,27 +443,31 @@ class ChatCore(BaseChatModel):
 
             grammar, force = JsonGrammar(self.tokenizer, _response_schema(kwargs["response_format"])), True
         signals: list[dict[str, Any]] = []
-        with self.engine.lock:
-            for token in self.engine.token_stream(
-                prompt, images, max_new_tokens=self._max_tokens(kwargs),
-                temperature=float(kwargs.get("temperature", self.temperature)),
-                top_p=float(kwargs.get("top_p", self.top_p)), seed=kwargs.get("seed", self.seed), usage=usage,
-                vcd=_vcd_config(kwargs.get("vcd", self.vcd)), grammar=grammar,
-                force_call=force, no_call=no_call, signals=signals,
-            ):
+        tokens = self.engine.tokens(
+            prompt, images, max_new_tokens=self._max_tokens(kwargs),
+            temperature=float(kwargs.get("temperature", self.temperature)),
+            top_p=float(kwargs.get("top_p", self.top_p)), seed=kwargs.get("seed", self.seed), usage=usage,
+            vcd=_vcd_config(kwargs.get("vcd", self.vcd)), grammar=grammar,
+            force_call=force, no_call=no_call, signals=signals,
+        )
+        try:
+            for token in tokens:
                 generated.append(token)
                 delta = stopper.feed(self.tokenizer.decode(generated, skip_special_tokens=True))
                 if delta:
                     yield delta, {}
                 if stopper.stopped:
                     break
+        finally:
+            tokens.close()  # a stop sequence or a consumer that left: the call's row is freed now
         if not stopper.stopped:
             tail = stopper.finish() if not tools else ""
             if tail:
                 yield tail, {}
         full = stopper.text
         shown = full[:stopper.emitted]
-        info = self._final_info(full, tools, usage.get("input_tokens", 0), usage.get("output_tokens", 0),
+        # The tokens this call took: a batch row may have decoded a few more before a stop closed it.
+        info = self._final_info(full, tools, usage.get("input_tokens", 0), len(generated),
                                 ended=bool(stopper.stopped or usage.get("finish")), vcd=bool(usage.get("vcd")))
         for sig in signals:  # each produced signal becomes a typed call to a decoder, by reference
             ref = self.engine.keep_signal(sig["embeds"])
@@ -582,10 +585,6 @@ class ChatCore(BaseChatModel):
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
-        if self.batch_window_ms > 0 and self._batchable(kwargs):
-            # Concurrent sessions: wait a moment for other calls and decode them as one batch.
-            message = self.engine.micro_batcher().submit(messages, stop, kwargs)
-            return ChatResult(generations=[ChatGeneration(message=message)])
         final: dict[str, Any] = {}
         for delta, info in self._run(messages, stop, **kwargs):
             if delta and run_manager is not None:

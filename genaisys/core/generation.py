@@ -1,20 +1,21 @@
 """The generation engine behind `ChatCore`: the KV-cached token loop and what feeds it.
 
 `ChatCore` is the LangChain face (messages, prompts, tool calls, streaming events); this module
-is what it calls to turn a rendered prompt into tokens, read top to bottom:
+is what it calls to turn a rendered prompt into tokens, read top to bottom (each step's token is
+chosen by a `genaisys.core.rows.DecodeRow`: sampling, grammar, end of text):
 
-- `_sample`: greedy at ``temperature=0``, else temperature + top-p;
 - `_Stopper`: incremental detokenisation with stop sequences and tool-call hold-back;
 - `GenerationEngine.token_stream`: one prompt's loop — inputs (a `MultimodalCore`'s spliced
   image features, a native MLLM's processor inputs, or plain text), the prefill (from the
-  **prefix cache** when a text-only prompt shares a prefix with the last one), then one token per
+  **prefix cache** when a text-only prompt shares a prefix with a recent one), then one token per
   step with **visual contrastive decoding** (`genaisys.core.vcd`), **grammar-guided** tool calls
   and JSON (`genaisys.core.constrained`), a binding "no tool" choice and **signal tokens**
   (NExT-GPT), whose hidden states are projected and kept for a decoder (`keep_signal`);
 - `GenerationEngine.decode_batch`: many prompts left-padded into one batch, decoded in lockstep;
 - `GenerationEngine.tool_scores`: the closed-set tool choice's scores on the same LM and cache;
 - `GenerationEngine.decoder`: the LM decoding runs on, or its copy cast to ``ChatCore.dtype``;
-- `_MicroBatcher`: concurrent calls within ``batch_window_ms`` decoded as one batch.
+- `GenerationEngine.tokens`: a call's tokens, as a row of the running batch that concurrent
+  calls share (continuous batching, `genaisys.core.batching`) or alone under the lock.
 
 The engine reads the chat's core, tokenizer and settings at every call: training may wrap or
 update the language model between calls, and the caches key on the weights' versions.
@@ -29,18 +30,14 @@ Example:
 
 from __future__ import annotations
 
-import json
-import queue
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from langchain_core.messages import AIMessage, BaseMessage
-
+from genaisys.core.batching import ContinuousBatcher
 from genaisys.core.forward import PLAIN_INPUTS, cache_of, forward_kwargs, text_inputs
+from genaisys.core.rows import DecodeRow, embeds_as, eos_ids, sample
 from genaisys.core.toolcall import TOOL_CALL_OPEN, new_tool_call_id
 from genaisys.errors import ConfigError, CoreError
 
@@ -51,22 +48,9 @@ __all__ = ["GenerationEngine"]
 
 _MIN_PREFIX = 16  # shorter shared prefixes are cheaper to prefill again than to copy
 _MAX_SIGNALS = 64
+_PREFIXES_KEPT = 4  # prompts whose KV caches the prefix cache keeps (most recent last)
 # Text that may open a tool call: streaming holds back from here so raw call text never leaks.
 _CALL_OPENERS = (TOOL_CALL_OPEN, "```", "{")
-
-
-def _sample(logits: Any, temperature: float, top_p: float, generator: Any) -> int:
-    import torch
-
-    # logits: (V,)
-    if temperature <= 0:
-        return int(torch.argmax(logits))
-    probs = torch.softmax(logits.float() / temperature, dim=-1)
-    if top_p < 1.0:
-        sorted_p, idx = torch.sort(probs, descending=True)
-        keep = torch.cumsum(sorted_p, 0) - sorted_p < top_p  # always keeps the top token
-        probs = torch.zeros_like(probs).scatter(0, idx[keep], sorted_p[keep])
-    return int(torch.multinomial(probs / probs.sum(), 1, generator=generator))
 
 
 class _Stopper:
@@ -113,7 +97,7 @@ class _Stopper:
 
 class GenerationEngine:
     """Token-level decoding for one `ChatCore`: the token loop, the prefix cache, batched decoding,
-    the decoding dtype's weight copy, signal embeddings and the micro-batcher.
+    the decoding dtype's weight copy, signal embeddings and the running batch.
 
     Args:
         chat: the chat model it decodes for; its core, tokenizer and settings are read at each call.
@@ -127,10 +111,10 @@ class GenerationEngine:
         self.chat = chat
         self.lock = threading.Lock()
         self.prefix_hits: list[int] = []
-        self._prefix: Any = None  # (model, weight version, prompt ids, KV cache after prefill)
+        self._prefixes: list[Any] = []  # (model, weight version, prompt ids, KV cache after prefill)
         self._decoding: Any = None  # (source LM, its weight version, the cast copy)
         self._signals: OrderedDict[str, Any] = OrderedDict()
-        self._batcher: _MicroBatcher | None = None
+        self._batcher: ContinuousBatcher | None = None
         self._batcher_lock = threading.Lock()
 
     def signal_embeddings(self, ref: str) -> Any:
@@ -153,12 +137,41 @@ class GenerationEngine:
             self._signals.popitem(last=False)
         return ref
 
-    def micro_batcher(self) -> _MicroBatcher:
-        """The batcher that decodes concurrent calls arriving within ``batch_window_ms`` together."""
+    def batcher(self) -> ContinuousBatcher:
+        """The running batch that concurrent calls share (`genaisys.core.batching`), started on first use."""
         with self._batcher_lock:
             if self._batcher is None:
-                self._batcher = _MicroBatcher(self.chat, self.chat.batch_window_ms / 1000, self.chat.max_batch_size)
+                self._batcher = ContinuousBatcher(self, max_rows=self.chat.max_batch_size,
+                                                  window_s=self.chat.batch_window_ms / 1000)
             return self._batcher
+
+    def shares_batch(self, images: list[Any], vcd: Any) -> bool:
+        """Whether a call can decode as a row of the running batch rather than alone."""
+        core = self.chat.core
+        return bool(self.chat.continuous_batching) and not (
+            getattr(core, "is_native", False) or getattr(core, "cross_attention", None) is not None
+            or (core is not None and getattr(core, "signal_token_ids", None))
+            or (vcd is not None and core is not None and bool(images)))
+
+    def tokens(self, prompt: str, images: list[Any], *, vcd: Any = None,
+               signals: list[dict[str, Any]] | None = None, **settings: Any) -> Iterator[int]:
+        """Decode a call: as a row of the running batch when it can share it (`shares_batch`), else
+        alone under `lock` (`token_stream`). Closing the iterator early stops its decoding.
+
+        ``settings``: ``max_new_tokens``, ``temperature``, ``top_p``, ``seed``, ``usage``,
+        ``grammar``, ``force_call``, ``no_call``, as `token_stream` takes them.
+        """
+        if not self.shares_batch(images, vcd):
+            with self.lock:
+                yield from self.token_stream(prompt, images, vcd=vcd, signals=signals, **settings)
+            return
+        settings["usage"]["vcd"] = 0
+        job = self.batcher().submit(DecodeRow(self.chat, self.lm(), prompt, images, **settings),
+                                    reuse_prefix=not images)
+        try:
+            yield from job
+        finally:
+            job.cancel()  # a consumer that stopped early frees its row
 
     def lm(self) -> Any:
         """The language model as it is now."""
@@ -187,117 +200,59 @@ class GenerationEngine:
                       top_p: float, seed: int | None, usage: dict[str, int], vcd: Any = None,
                       grammar: Any = None, force_call: bool = False, no_call: bool = False,
                       signals: list[dict[str, Any]] | None = None) -> Iterator[int]:
-        """Decode ``prompt`` (with ``images``) token by token; ``usage`` is filled as it goes.
+        """Decode ``prompt`` (with ``images``) token by token, alone; ``usage`` is filled as it goes.
 
         Greedy at ``temperature=0``, else temperature + top-p. ``vcd`` contrasts each step's logits
         with a distorted-image row; ``grammar`` guides a tool call (or JSON) token by token, from
         the first token when ``force_call``; ``no_call`` refuses to open a call; projected signal
-        tokens are appended to ``signals``.
+        tokens are appended to ``signals``. Each step's token is chosen by a `DecodeRow`, as in
+        the continuous batch (`genaisys.core.batching`). The caller holds `lock`.
         """
         import torch
 
-        tok = self.chat.tokenizer
-        ids = tok(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]  # (1, L)
-        prompt_ids = ids[0].tolist()
         lm = self.decoder()
-        generator = torch.Generator().manual_seed(seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,))))
+        row = DecodeRow(self.chat, lm, prompt, images, max_new_tokens=max_new_tokens, temperature=temperature,
+                        top_p=top_p, seed=seed, usage=usage, grammar=grammar, force_call=force_call, no_call=no_call)
         use_vcd = vcd is not None and self.chat.core is not None and bool(images)
         usage["vcd"] = int(use_vcd)
+        native = getattr(self.chat.core, "is_native", False)
         with torch.no_grad():
-            if getattr(self.chat.core, "is_native", False):
-                prep = self._native_inputs(prompt, images, vcd if use_vcd else None, generator)
-            elif self.chat.core is not None:
-                pixel_values = self.chat.core.preprocess_images(images) if images else None
-                if use_vcd:
-                    from genaisys.core.vcd import distort_images
+            if native:
+                prep = self._native_inputs(prompt, images, vcd if use_vcd else None, row.generator)
+                usage["input_tokens"] = int(prep["attention_mask"][0].sum())
+            elif use_vcd:
+                from genaisys.core.vcd import distort_images
 
-                    # Row 0 sees the real images, row 1 the distorted ones: one batch, one cache.
-                    distorted = distort_images(pixel_values, vcd.noise_step, generator)
-                    ids = ids.repeat(2, 1)  # (2, L)
-                    pixel_values = torch.cat([pixel_values, distorted])
-                prep = _embeds_as(self.chat.core.prepare_inputs(ids, pixel_values=pixel_values), lm)
+                # Row 0 sees the real images, row 1 the distorted ones: one batch, one cache.
+                pixel_values = self.chat.core.preprocess_images(images)
+                distorted = distort_images(pixel_values, vcd.noise_step, row.generator)
+                prep = embeds_as(self.chat.core.prepare_inputs(row.ids.repeat(2, 1),  # (2, L)
+                                                               pixel_values=torch.cat([pixel_values, distorted])), lm)
+                usage["input_tokens"] = int(prep["attention_mask"][0].sum())
             else:
-                prep = text_inputs(lm, ids)
+                prep = row.inputs()
         # (B, L'), (B, L'); B = 2 with VCD. Native models place their own positions (pos = None).
         mask, pos = prep["attention_mask"], prep.get("position_ids")
-        usage["input_tokens"] = int(mask[0].sum())
-        eos = set()
-        for src in (getattr(getattr(lm, "generation_config", None), "eos_token_id", None), tok.eos_token_id):
-            eos.update(src if isinstance(src, list) else [src] if src is not None else [])
-        banned = [self.chat.core.image_token_id] if self.chat.core is not None else []
         cache_kw, prefill_kw = forward_kwargs(lm)
-        # Grammar-constrained text: while `guide` is set only tokens continuing valid text are
-        # allowed. A demanded call or JSON answer is guided from the first token (`whole`); a call
-        # the model opens itself from right after its opener. `forced` tokens (signal tokens) are
-        # emitted as they are.
-        forced: list[int] = []
-        whole = grammar is not None and force_call
-        guide = grammar.new_guide(whole=True) if whole else None
-        recent: list[int] = []
-        tail_ids: list[int] = []  # the last tokens, when a call's opener is refused (no_call)
         # Signal tokens (NExT-GPT): the first one of a modality forces the rest (as GILL does);
         # each one's last hidden state is captured when it is fed back, then projected.
-        signal_ids = {} if self.chat.core is None or getattr(self.chat.core, "is_native", False) else \
-            getattr(self.chat.core, "signal_token_ids", {})
-        signal_of = {t: m for m, ids in signal_ids.items() for t in ids}
         captured: dict[str, list[Any]] = {}
-        extra = {"output_hidden_states": True} if signal_of else {}
+        extra = {"output_hidden_states": True} if row.signal_of else {}
         with torch.no_grad():
-            out = self._prefill(lm, prompt_ids, prep, {**prefill_kw, **extra}, reuse=not images and not use_vcd)
-            for _ in range(max_new_tokens):
+            out = self._prefill(lm, row.prompt_ids, prep, {**prefill_kw, **extra}, reuse=not images and not use_vcd)
+            while not row.done:
                 # (V,), float32: bf16 logits tie and round before softmax and argmax
                 logits = out.logits[0, -1].to(torch.float32, copy=True)
                 if use_vcd:
                     from genaisys.core.vcd import contrast_logits
 
                     logits = contrast_logits(logits, out.logits[1, -1], alpha=vcd.alpha, beta=vcd.beta)
-                if banned:
-                    logits[banned] = float("-inf")
-                if forced:
-                    nxt = forced.pop(0)
-                else:
-                    if guide is not None:
-                        tokens = guide.get_tokens()
-                        budget = max_new_tokens - usage.get("output_tokens", 0)
-                        tokens = grammar.finish_within(guide, tokens, budget, whole=whole) or tokens
-                        allowed = torch.tensor(tokens, dtype=torch.long, device=logits.device)
-                        masked = torch.full_like(logits, float("-inf"))
-                        masked[allowed] = logits[allowed]
-                        logits = masked
-                    nxt = _sample(logits, temperature, top_p, generator)
-                    # no_call: a "no tool" choice binds; a token that would complete a call's opener is
-                    # refused and another drawn in its place
-                    for _ in range(8 if no_call else 0):
-                        if TOOL_CALL_OPEN not in tok.decode(tail_ids + [nxt]):
-                            break
-                        logits[nxt] = float("-inf")
-                        nxt = _sample(logits, temperature, top_p, generator)
-                    if no_call:
-                        tail_ids = (tail_ids + [nxt])[-8:]
-                    if guide is not None:
-                        guide.advance(nxt)
-                        if guide.is_finished():
-                            guide = None  # the call is closed: free text again …
-                            if force_call:  # … unless the call was demanded: then it is the answer
-                                usage["output_tokens"] = usage.get("output_tokens", 0) + 1
-                                usage["finish"] = 1
-                                yield nxt
-                                return
-                    elif grammar is not None:
-                        recent = (recent + [nxt])[-16:]
-                        tail = self.chat.tokenizer.decode(recent)
-                        if (at := tail.rfind(TOOL_CALL_OPEN)) >= 0:
-                            # The token that closed the opener may carry the call's first
-                            # characters ('>{"'): start the guide past them.
-                            guide, recent = _guide_after(grammar, self.chat.tokenizer, tail[at + len(TOOL_CALL_OPEN):]), []
-                            whole = False
-                if nxt in eos:
-                    usage["finish"] = 1
+                nxt = row.pick(logits)
+                if nxt is None:
                     return
-                if nxt in signal_of and signal_ids[signal_of[nxt]][0] == nxt and not forced:
-                    forced = list(signal_ids[signal_of[nxt]][1:])
-                usage["output_tokens"] = usage.get("output_tokens", 0) + 1
                 yield nxt
+                if row.done:
+                    return
                 mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=1)
                 step: dict[str, Any] = {cache_kw: cache_of(out), **extra}
                 if pos is not None:
@@ -305,11 +260,11 @@ class GenerationEngine:
                     step["position_ids"] = pos
                 out = lm(input_ids=torch.full((mask.shape[0], 1), nxt, device=mask.device), attention_mask=mask,
                          use_cache=True, **step)
-                if nxt in signal_of:
-                    modality = signal_of[nxt]
+                if nxt in row.signal_of:
+                    modality = row.signal_of[nxt]
                     got = captured.setdefault(modality, [])
                     got.append(out.hidden_states[-1][0, -1])  # (d,)
-                    if len(got) == len(signal_ids[modality]) and signals is not None:
+                    if len(got) == len(row.signal_ids[modality]) and signals is not None:
                         hidden = torch.stack(got).unsqueeze(0)  # (1, k, d)
                         signals.append({"modality": modality, "embeds": self.chat.core.project_signals(hidden, modality)})
                         captured[modality] = []
@@ -337,7 +292,7 @@ class GenerationEngine:
             if self.chat.core is None:
                 return text_inputs(lm, ids)
             pixel_values = self.chat.core.preprocess_images(images) if images else None
-            return _embeds_as(self.chat.core.prepare_inputs(ids, pixel_values=pixel_values), lm)
+            return embeds_as(self.chat.core.prepare_inputs(ids, pixel_values=pixel_values), lm)
 
         def prefill(prompt_ids: list[int], prep: dict[str, Any], kw: dict[str, Any]) -> Any:
             return self._prefill(lm, prompt_ids, prep, kw, reuse=not images)
@@ -348,7 +303,8 @@ class GenerationEngine:
     def _prefill_reusing_prefix(self, lm: Any, prompt_ids: list[int], prep: dict[str, Any], cache_kw: str,
                                 kw: dict[str, Any]) -> Any:
         """Prefill a text-only prompt, starting from the KV cache of the longest prefix it shares
-        with the previous such prompt (the system prompt and tool list of a session, earlier turns).
+        with one of the last `_PREFIXES_KEPT` such prompts (the system prompt and tool list of a
+        session, earlier turns; several, so that concurrent sessions in one batch each find theirs).
 
         The cache is keyed by the model object and its parameters' version counters, so weights
         changed in place (a training step) are never served stale keys and values.
@@ -356,21 +312,28 @@ class GenerationEngine:
         import copy
 
         version = sum(p._version for p in lm.parameters())
-        n, stored = 0, self._prefix
-        if stored is not None and stored[0] is lm and stored[1] == version:
-            old, limit = stored[2], min(len(stored[2]), len(prompt_ids) - 1)  # feed at least one token
-            while n < limit and old[n] == prompt_ids[n]:
-                n += 1
+        self._prefixes = [e for e in self._prefixes if e[0] is lm and e[1] == version]
+        n, best = 0, None
+        for entry in self._prefixes:
+            old, limit, k = entry[2], min(len(entry[2]), len(prompt_ids) - 1), 0  # feed at least one token
+            while k < limit and old[k] == prompt_ids[k]:
+                k += 1
+            if k > n:
+                n, best = k, entry
         if n >= _MIN_PREFIX:
-            cache = copy.deepcopy(stored[3])
-            if n < len(stored[2]):
-                cache.crop(n - len(stored[2]))  # transformers 5 crops by a negative count of tokens to drop
+            cache = copy.deepcopy(best[3])
+            if n < len(best[2]):
+                cache.crop(n - len(best[2]))  # transformers 5 crops by a negative count of tokens to drop
             out = lm(inputs_embeds=prep["inputs_embeds"][:, n:], attention_mask=prep["attention_mask"],
                      position_ids=prep["position_ids"][:, n:], use_cache=True, **{cache_kw: cache}, **kw)
         else:
             out = lm(**prep, use_cache=True, **kw)
         cache = cache_of(out)
-        self._prefix = (lm, version, prompt_ids, copy.deepcopy(cache)) if hasattr(cache, "crop") else None
+        if hasattr(cache, "crop"):
+            if best is not None and (n == len(best[2]) or best[2] == prompt_ids):
+                self._prefixes.remove(best)  # this prompt extends it: the longer one replaces it
+            self._prefixes.append((lm, version, prompt_ids, copy.deepcopy(cache)))
+            del self._prefixes[:-_PREFIXES_KEPT]
         self.prefix_hits.append(n if n >= _MIN_PREFIX else 0)
         del self.prefix_hits[:-64]
         return out
@@ -408,7 +371,7 @@ class GenerationEngine:
         flat = [im for row in images for im in row]
         if self.chat.core is not None:
             pixel_values = self.chat.core.preprocess_images(flat) if flat else None
-            prep = _embeds_as(self.chat.core.prepare_inputs(ids, mask, pixel_values, padding_side="left"), lm)
+            prep = embeds_as(self.chat.core.prepare_inputs(ids, mask, pixel_values, padding_side="left"), lm)
         else:
             embed = lm.get_input_embeddings()
             ids, mask = ids.to(embed.weight.device), mask.to(embed.weight.device)
@@ -416,9 +379,7 @@ class GenerationEngine:
                     "position_ids": (mask.cumsum(-1) - 1).clamp(min=0)}
         mask, pos = prep["attention_mask"], prep["position_ids"]  # (B, L'), (B, L')
         n_in = [int(n) for n in mask.sum(1)]
-        eos = set()
-        for src in (getattr(getattr(lm, "generation_config", None), "eos_token_id", None), tok.eos_token_id):
-            eos.update(src if isinstance(src, list) else [src] if src is not None else [])
+        eos = eos_ids(lm, tok)
         banned = [self.chat.core.image_token_id] if self.chat.core is not None else []
         cache_kw, prefill_kw = forward_kwargs(lm)
         generated: list[list[int]] = [[] for _ in range(B)]
@@ -431,7 +392,7 @@ class GenerationEngine:
                 logits[:, banned] = float("-inf")
             step_tokens = []
             for b in range(B):
-                nxt = pad if ended[b] else _sample(logits[b], temperature, top_p, generator)
+                nxt = pad if ended[b] else sample(logits[b], temperature, top_p, generator)
                 if not ended[b] and nxt in eos:
                     ended[b], nxt = True, pad
                 elif not ended[b]:
@@ -449,69 +410,6 @@ class GenerationEngine:
             if not stoppers[b].stopped:
                 stoppers[b].feed(tok.decode(generated[b], skip_special_tokens=True))
         return [(stoppers[b].text, n_in[b], len(generated[b]), ended[b]) for b in range(B)]
-
-
-class _MicroBatcher:
-    """Collects concurrent `ChatCore` calls for a short window and decodes them as one batch."""
-
-    def __init__(self, chat: ChatCore, window_s: float, max_batch: int) -> None:
-        self.chat, self.window_s, self.max_batch = chat, window_s, max(1, max_batch)
-        self.requests: queue.Queue[tuple[str, list[BaseMessage], list[str] | None, dict[str, Any], Future[Any]]] = \
-            queue.Queue()
-        self.thread = threading.Thread(target=self._loop, name="genaisys-chatcore-batcher", daemon=True)
-        self.thread.start()
-
-    def submit(self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]) -> AIMessage:
-        # Only calls with the same settings share a batch.
-        key = json.dumps([stop, kwargs], sort_keys=True, default=str)
-        future: Future[Any] = Future()
-        self.requests.put((key, messages, stop, kwargs, future))
-        return future.result()
-
-    def _loop(self) -> None:
-        while True:
-            first = self.requests.get()
-            group, others = [first], []
-            deadline = time.monotonic() + self.window_s
-            while len(group) < self.max_batch and (left := deadline - time.monotonic()) > 0:
-                try:
-                    item = self.requests.get(timeout=left)
-                except queue.Empty:
-                    break
-                (group if item[0] == first[0] else others).append(item)
-            for item in others:
-                self.requests.put(item)
-            try:
-                results = self.chat.batch_generate([g[1] for g in group], stop=first[2], return_exceptions=True,
-                                                   **first[3])
-            except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
-                for g in group:
-                    g[4].set_exception(exc)
-                continue
-            for g, result in zip(group, results, strict=True):
-                if isinstance(result, BaseException):
-                    g[4].set_exception(result)
-                else:
-                    g[4].set_result(result)
-
-
-def _embeds_as(prep: dict[str, Any], lm: Any) -> dict[str, Any]:
-    """A core's spliced inputs with ``inputs_embeds`` in the decoding LM's dtype (its float32 embeddings
-    and image features meet a bf16 decoding copy here)."""
-    dtype = lm.get_input_embeddings().weight.dtype
-    if prep["inputs_embeds"].dtype != dtype:
-        prep = {**prep, "inputs_embeds": prep["inputs_embeds"].to(dtype)}
-    return prep
-
-
-def _guide_after(grammar: Any, tokenizer: Any, text: str) -> Any:
-    """A fresh call guide advanced over ``text``; ``None`` if that text already breaks the grammar."""
-    guide = grammar.new_guide()
-    for token in tokenizer(text, add_special_tokens=False)["input_ids"] if text else []:
-        if token not in guide.get_tokens():
-            return None  # left to the tolerant parser
-        guide.advance(token)
-    return guide
 
 
 def _vcd_config(value: Any) -> Any:

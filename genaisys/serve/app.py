@@ -11,8 +11,8 @@
   call), ``response_format`` (``json_object`` / ``json_schema``: decoding is constrained to it,
   so ``client.chat.completions.parse`` works), ``stream: true`` as server-sent events
   (``data: {chunk}`` lines, then ``data: [DONE]``), ``usage``. ``logprobs`` and ``n > 1`` are
-  refused with OpenAI's 400 error. Concurrent callers reach the core at once, so a `ChatCore`
-  with ``batch_window_ms > 0`` decodes them as one batch.
+  refused with OpenAI's 400 error. Concurrent callers reach the core at once, and a `ChatCore`
+  decodes them, streams and non-streams alike, as rows of one running batch (continuous batching).
 * ``GET /v1/models`` (and ``/v1/models/{id}``) — the chat model and the embedding model.
 * ``POST /v1/embeddings`` — from the memory's embedder (or the packaged MiniLM), ``float`` or
   ``base64`` encoding (the openai SDK asks for base64 by default); ``dimensions`` may only name
@@ -508,7 +508,7 @@ def _ensure_worker_threads(count: int) -> None:
 
     Local cores decode in worker threads (``asyncio.to_thread``); the default pool has only
     ``cpu_count + 4`` threads, which would cap how many concurrent requests can reach the
-    core's micro-batcher at once.
+    core's running batch at once.
     """
     from concurrent.futures import ThreadPoolExecutor
 

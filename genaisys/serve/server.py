@@ -57,7 +57,9 @@ def serve(core_spec: str = "nano", host: str = "127.0.0.1", port: int = 8000, ap
             printed at start-up).
         no_auth: serve without a key; allowed on a loopback host only.
         max_new_tokens: the core's cap on generated tokens (requests may ask for fewer).
-        batch_window_ms: concurrent requests arriving within this window decode as one batch.
+        batch_window_ms: concurrent requests always decode as one running batch (continuous
+            batching); when the core is idle, the first request waits this long for others to
+            start with it.
         max_body_bytes: request size limit (default `genaisys.serve.app.DEFAULT_MAX_BODY_BYTES`).
         log_level: uvicorn's log level.
         tools: registry names of the tools the served ``assistant`` graph may call.
@@ -111,7 +113,7 @@ def serve_main(core: str = typer.Option("nano", help="core to load: nano, a fold
                                                   help="Bearer key clients must send (default: a random one)"),
                no_auth: bool = typer.Option(False, "--no-auth", help="no key; only with a loopback --host"),
                max_new_tokens: int = typer.Option(256, help="cap on generated tokens per request"),
-               batch_window_ms: float = typer.Option(20.0, help="micro-batching window for concurrent requests"),
+               batch_window_ms: float = typer.Option(20.0, help="when idle, how long a first request waits for others to start a batch together"),
                tool: list[str] = typer.Option(["builtin:calculator", "builtin:clock"], "--tool",
                                               help="a tool the assistant graph may call (repeat the option)"),
                checkpointer: str | None = typer.Option(None, help="SQLite path or postgresql:// DSN for threads"),

@@ -278,16 +278,6 @@ def test_batch_with_images_errors_tools_and_stops(tiny_core, scripted_chat):
     assert [m.content for m in scripted_chat("One two STOP three").batch(["x", "yy"], stop=["STOP"])] == ["One two "] * 2
 
 
-def test_concurrent_sessions_are_decoded_together_within_the_batch_window(scripted_chat):
-    from concurrent.futures import ThreadPoolExecutor
-
-    chat = scripted_chat("A cat sits on a red mat.", batch_window_ms=200, max_batch_size=4)
-    with ThreadPoolExecutor(4) as pool:
-        answers = list(pool.map(lambda q: chat.invoke(q), ["a", "bb", "ccc", "dddd"]))
-    assert [a.content for a in answers] == ["A cat sits on a red mat."] * 4
-    assert max(chat.language_model.batch_sizes) > 1  # at least two sessions shared forward passes
-
-
 def test_concurrent_greedy_answers_equal_sequential_ones():
     from concurrent.futures import ThreadPoolExecutor
 
