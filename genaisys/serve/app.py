@@ -52,6 +52,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import html
 import io
 import ipaddress
 import json
@@ -660,7 +661,10 @@ def create_app(core: Any, *, api_key: str | None = None, allow_no_auth_on_loopba
         if not _PAGE.is_file():
             raise ApiError(500, f"the chat page {_PAGE.name} is missing from this installation of genaisys "
                                 "(package data not installed); reinstall genaisys", type="server_error")
-        return HTMLResponse(_PAGE.read_text(encoding="utf-8").replace("{{MODEL_ID}}", model_id))
+        # The page opens on the assistant graph (else the first served one) before it may list them.
+        default = "assistant" if "assistant" in graphs else min(graphs, default="")
+        return HTMLResponse(_PAGE.read_text(encoding="utf-8").replace("{{MODEL_ID}}", html.escape(model_id))
+                            .replace("{{DEFAULT_GRAPH}}", html.escape(default)))
 
     @app.get("/v1/models")
     async def list_models() -> dict[str, Any]:
