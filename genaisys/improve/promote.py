@@ -176,12 +176,13 @@ def decide_promotion(report: Any, *, served: str | Path, promote: bool,
                      "intervals of the change"),
         "checks": checks,
         "caveats": [
-            "The adversarial items were trained on this round: their rise shows the round fixed what it was shown, "
-            "not that the core generalises.",
-            "The held-out slices were never trained on, but they are the same in every round: deciding by them "
-            "round after round slowly makes them less held-out; refresh them (another seed or --limit) now and then.",
-            "Each check is at the 95% level with no correction for the several checks; small slices have wide "
-            "intervals, so 'not lowered beyond noise' is weak evidence on a few items.",
+            ("The adversarial items were trained on this round: their rise shows the round fixed what it was shown, "
+             "not that the core generalises."),
+            ("The held-out slices were never trained on, but they are the same in every round: deciding by them "
+             "round after round slowly makes them less held-out; refresh them (another seed or --limit) now and "
+             "then."),
+            ("Each check is at the 95% level with no correction for the several checks; small slices have wide "
+             "intervals, so 'not lowered beyond noise' is weak evidence on a few items."),
         ]}
     if out["promoted"]:
         promote_core(data["core_after"], served, record={**out, "round": str(data.get("round_dir")),
