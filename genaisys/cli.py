@@ -93,7 +93,12 @@ def _assistant(core: str, store: Path, max_new_tokens: int, dtype: str = "auto")
     memory = ChromaMemory(path=store / "memory")
     chat_model = load_core(core, blobs=memory.blobs, max_new_tokens=max_new_tokens, dtype=dtype)
     return build_assistant_graph(chat_model, tools=["builtin:calculator", "builtin:memory_search", "builtin:clock"],
-                                 memory=memory, blobs=memory.blobs, checkpointer=store / "checkpoints.sqlite")
+                                 memory=memory, blobs=memory.blobs, checkpointer=_checkpoints(store))
+
+
+def _checkpoints(store: Path) -> Path:
+    """The SQLite file of ``ask`` and ``chat`` threads; their feedback sits beside it."""
+    return store.expanduser().resolve() / "checkpoints.sqlite"
 
 
 def _user_content(text: str, attachments: list[Path]) -> str | list[dict]:
@@ -161,12 +166,18 @@ def chat(thread: str = typer.Option("chat", help="Thread id; give an earlier one
          core: str = typer.Option("nano", help="Core spec for genaisys.load_core."),
          max_new_tokens: int = typer.Option(128),
          dtype: str = typer.Option("auto", help="Decoding precision: auto, float32 or bfloat16.")) -> None:
-    """Interactive multimodal chat. `/attach PATH` adds a file to the next message; `/quit` ends."""
+    """Interactive multimodal chat. `/attach PATH` adds a file to the next message; `/good`, `/bad`
+    and `/edit TEXT` rate the last answer (stored beside the thread's checkpoints, for
+    `genaisys feedback export`); `/quit` ends."""
     from genaisys.graphs import run_turn
+    from genaisys.train.engine.feedback import FeedbackStore
 
     graph = _assistant(core, store, max_new_tokens, dtype)
-    console.print(f"thread [bold]{thread}[/] — /attach PATH, /quit")
+    feedback = FeedbackStore.beside(_checkpoints(store))
+    console.print(f"thread [bold]{thread}[/] — /attach PATH, /good, /bad, /edit TEXT (rate the last answer), /quit")
     pending: list[Path] = []
+    earlier = graph.get_state({"configurable": {"thread_id": thread}}).values.get("messages", [])
+    last_answer = next((m.id for m in reversed(earlier) if m.type == "ai"), None)  # a resumed thread's
     while True:
         try:
             line = console.input("[bold green]you>[/] ").strip()
@@ -184,9 +195,39 @@ def chat(thread: str = typer.Option("chat", help="Thread id; give an earlier one
             else:
                 console.print(f"[red]no such file: {path}[/]")
             continue
+        command, _, rest = line.partition(" ")
+        if command in ("/good", "/bad", "/edit"):
+            console.print(_rate(feedback, thread, last_answer, command, rest.strip()))
+            continue
         state = run_turn(graph, _user_content(line, pending), thread_id=thread, stream=_show_event)
         pending = []
+        last_answer = state["messages"][-1].id
         console.print(f"[bold]assistant>[/] {state['messages'][-1].text}")
+    feedback.close()
+
+
+def _rate(feedback, thread: str, message_id: str | None, command: str, text: str) -> str:
+    """Store ``/good``, ``/bad`` or ``/edit TEXT`` on the last answer; returns the line to show.
+
+    ``/edit`` after ``/bad`` keeps the answer rejected and adds the right one (a DPO pair:
+    the correction over the answer); ``/edit`` alone replaces the answer's text.
+    """
+    if message_id is None:
+        return "[red]no answer to rate yet: ask something first[/]"
+    if command == "/edit" and not text:
+        return "[red]/edit needs the corrected answer: /edit TEXT[/]"
+    if command != "/edit" and text:
+        return f"[red]{command} takes no text; to correct the answer use /edit TEXT[/]"
+    if command == "/good":
+        feedback.record(thread, message_id, "accept")
+        return "[dim]rated good[/]"
+    if command == "/bad":
+        feedback.record(thread, message_id, "reject")
+        return "[dim]rated bad; /edit TEXT gives the right answer[/]"
+    earlier = feedback.get(thread, message_id)
+    verdict = "reject" if earlier is not None and earlier.verdict == "reject" else "edit"
+    feedback.record(thread, message_id, verdict, edited=text)
+    return f"[dim]correction saved ({'bad answer, corrected' if verdict == 'reject' else 'edited'})[/]"
 
 
 memory_app = typer.Typer(help="The assistant's vector memory.", no_args_is_help=True)
@@ -255,6 +296,55 @@ def memory_rm(source: str = typer.Argument(..., help="Remove every chunk ingeste
     source = str(Path(source).resolve()) if Path(source).exists() else source
     n = memory.delete(where={"source": source})
     console.print(f"removed {n} entries from {source}")
+
+
+feedback_app = typer.Typer(help="Ratings of the assistant's answers (chat /good /bad /edit, the web page, "
+                                "POST /v1/feedback).", no_args_is_help=True)
+app.add_typer(feedback_app, name="feedback")
+
+
+@feedback_app.command("export")
+def feedback_export(
+    out: Path = typer.Option(Path("runs/feedback"), "--out", help="Folder for sft.jsonl, dpo.jsonl, failures.jsonl."),
+    store: Path = typer.Option(Path(".genaisys"), help="Folder of `genaisys chat` / `ask` threads "
+                               "(its checkpoints.sqlite)."),
+    checkpointer: str | None = typer.Option(None, help="The threads instead: a SQLite file (`genaisys serve` keeps "
+                                            "$GENAISYS_HOME/graphs/checkpoints.sqlite) or a postgresql:// DSN."),
+    feedback: Path | None = typer.Option(None, help="The FeedbackStore file (default: beside the checkpointer)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the counts as JSON."),
+) -> None:
+    """Write the SFT records and DPO pairs the data engine makes from rated answers; print the counts."""
+    from genaisys.graphs import make_checkpointer
+    from genaisys.memory.blobs import BlobStore
+    from genaisys.train.engine.feedback import FeedbackStore, feedback_path_for
+    from genaisys.train.engine.sessions import export_sessions
+
+    spec = checkpointer or str(_checkpoints(store))
+    is_dsn = spec.startswith(("postgresql://", "postgres://"))
+    if not is_dsn and not Path(spec).expanduser().is_file():
+        raise GenaisysError(f"no threads at {spec}: pass --store (the folder `genaisys chat` used) or "
+                            "--checkpointer (the SQLite file or postgresql:// DSN the graphs wrote)")
+    fb_path = Path(feedback) if feedback is not None else Path(feedback_path_for(spec))
+    if not fb_path.is_file():
+        raise GenaisysError(f"no feedback at {fb_path}: rate answers first (`genaisys chat` /good /bad /edit, the "
+                            "web page, POST /v1/feedback), or pass --feedback FILE")
+    blob_dir = store.expanduser() / "memory" / "blobs"
+    saver = make_checkpointer(spec if is_dsn else str(Path(spec).expanduser()))
+    try:
+        with FeedbackStore(fb_path) as ratings:
+            counts = export_sessions(saver, ratings, out, blobs=BlobStore(blob_dir) if blob_dir.is_dir() else None)
+    finally:
+        getattr(getattr(saver, "conn", None), "close", lambda: None)()  # the SQLite connection or Postgres pool
+    if json_out:
+        import json
+
+        print(json.dumps({**counts, "files": {k: str(v) for k, v in counts["files"].items()}}))
+        return
+    console.print(f"SFT records: {counts['sft']}  DPO pairs: {counts['dpo']}  failures (bad, no correction): "
+                  f"{counts['failures']}  skipped: {counts['skipped']}  (of {counts['ratings']} ratings on "
+                  f"{counts['threads']} threads)")
+    for name, path in counts["files"].items():
+        console.print(f"  {name}: {path}")
 
 
 graph_app = typer.Typer(help="Inspect the prebuilt graphs.", no_args_is_help=True)

@@ -5,6 +5,8 @@ both read lives below them in `genaisys.datasets`. What needs both sits here:
 
 - ``round.py``    `improvement_round`: one round of the evaluate → retrain loop (evaluate, gather
                   failures, turn them into training data, retrain, re-evaluate, report)
+- ``promote.py``  `decide_promotion` / `promotion_checks` / `promote_core`: a round's candidate
+                  core replaces the served core only when the report's checks hold
 - ``failures.py`` `failures_to_records` / `failures_to_pairs`: evaluation failures and the
                   adversarial set → SFT records and DPO pairs; `append_adversarial`
 - ``nano.py``     the nano recipe's evaluation, model card and shipping (`evaluate_nano`,
@@ -24,8 +26,9 @@ from typing import TYPE_CHECKING
 
 from genaisys._lazy import lazy_exports
 
-__all__ = ["LoopReport", "append_adversarial", "default_replay", "evaluate_nano", "failures_to_pairs",
-           "failures_to_records", "improvement_round", "ship_nano", "write_model_card"]
+__all__ = ["LoopReport", "append_adversarial", "decide_promotion", "default_replay", "evaluate_nano",
+           "failures_to_pairs", "failures_to_records", "improvement_round", "promote_core", "promotion_checks",
+           "ship_nano", "write_model_card"]
 
 _EXPORTS = {
     "LoopReport": "genaisys.improve.round",
@@ -34,6 +37,9 @@ _EXPORTS = {
     "append_adversarial": "genaisys.improve.failures",
     "failures_to_pairs": "genaisys.improve.failures",
     "failures_to_records": "genaisys.improve.failures",
+    "decide_promotion": "genaisys.improve.promote",
+    "promote_core": "genaisys.improve.promote",
+    "promotion_checks": "genaisys.improve.promote",
     "evaluate_nano": "genaisys.improve.nano",
     "ship_nano": "genaisys.improve.nano",
     "write_model_card": "genaisys.improve.nano",
@@ -42,6 +48,7 @@ _EXPORTS = {
 if TYPE_CHECKING:
     from genaisys.improve.failures import append_adversarial, failures_to_pairs, failures_to_records
     from genaisys.improve.nano import evaluate_nano, ship_nano, write_model_card
+    from genaisys.improve.promote import decide_promotion, promote_core, promotion_checks
     from genaisys.improve.round import LoopReport, default_replay, improvement_round
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

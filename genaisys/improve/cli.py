@@ -1,7 +1,8 @@
 """The commands that use training and evaluation together, mounted into the main CLI.
 
 - ``genaisys improve`` — one round of the evaluate → retrain loop (`genaisys.improve.round`);
-  ``genaisys eval loop`` is its old name and still runs it;
+  ``genaisys eval loop`` is its old name and still runs it; ``--promote`` serves the round's
+  candidate core only when the report's checks hold (`genaisys.improve.promote`);
 - ``genaisys train nano`` — the nano recipe: train (`genaisys.train.nano`), then evaluate and ship
   (`genaisys.improve.nano`).
 
@@ -49,9 +50,17 @@ def improve(core: str = typer.Option("nano", "--core", help="Core spec to improv
             seed: int = typer.Option(0, help="Data order, bootstrap and training seed."),
             set_: list[str] = typer.Option([], "--set",
                                            help="Training override key=value (loop.lr=1e-4, lora.r=16 …)."),
+            promote: bool = typer.Option(False, "--promote", help="Replace the served core with this round's "
+                                         "candidate if the report's checks all hold (adversarial set up beyond "
+                                         "noise, no held-out accuracy/F1 down beyond noise, yes-ratio in its band)."),
+            served: Path | None = typer.Option(None, "--served", help="The served core's folder (default "
+                                               "OUT/served): what `genaisys serve --core` loads."),
             json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
             ) -> None:
-    """One round of the evaluate → retrain loop: evaluate, gather failures, retrain (sft), re-evaluate; report."""
+    """One round of the evaluate → retrain loop: evaluate, gather failures, retrain (sft), re-evaluate; report.
+
+    The retrained core is a candidate; ``--promote`` serves it only when the report's checks hold.
+    """
     names = [t.strip() for t in tasks.split(",") if t.strip()]
     try:
         from genaisys.improve.round import improvement_round
@@ -59,7 +68,7 @@ def improve(core: str = typer.Option("nano", "--core", help="Core spec to improv
         report = improvement_round(core, tasks=names, out_dir=out, sessions=sessions, feedback=feedback, limit=limit,
                                    holdout=holdout, steps=steps, replay=replay, train_overrides=parse_overrides(set_),
                                    max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
-                                   log=lambda m: typer.echo(m, err=True))
+                                   promote=promote, served=served, log=lambda m: typer.echo(m, err=True))
     except GenaisysError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

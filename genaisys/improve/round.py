@@ -19,6 +19,11 @@ This is the Dynabench-style loop (docs/architecture.md, "References"), run on a 
 5. **re-evaluate** the new core on the same slices *and* on the adversarial set itself, and
    report before → after per task and slice with bootstrap intervals and a paired bootstrap
    (`genaisys.eval.report.compare`: is the change beyond noise?).
+6. **decide**: the new core is a *candidate*; with ``promote=True`` it replaces the served core
+   (``served``, default ``<out>/served``) only when the report's checks all hold — the adversarial
+   set rose beyond noise, no held-out accuracy / F1 fell beyond noise, no held-out yes-ratio left
+   its band (`genaisys.improve.promote`). The report's "Promotion" section says what was compared,
+   each check, and the decision.
 
 **Leakage, said plainly.** The adversarial items are trained on, so accuracy on the adversarial set
 measures how well the loop fixed what it was shown — not generalisation. The *held-out* slice is
@@ -150,6 +155,9 @@ class LoopReport:
             without a reference (nothing to train on or score against: a teacher or a person must answer).
         training: record counts by source, steps, first/final loss, wall time, the stage's folder.
         notes: what the numbers mean (leakage) and anything left out.
+        promotion: the checks on this report and the decision
+            (`genaisys.improve.promote.decide_promotion`): ``asked``, ``checks_hold``, ``promoted``,
+            ``decision``, ``candidate``, ``served``, ``compared``, ``checks``, ``caveats``.
         wall_s: seconds the round took.
     """
 
@@ -162,6 +170,7 @@ class LoopReport:
     adversarial_set: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    promotion: dict[str, Any] = field(default_factory=dict)
     wall_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -208,7 +217,16 @@ class LoopReport:
                   "## Training (one sft stage)", "",
                   f"records: {json.dumps(t.get('records', {}))}; steps {t.get('steps')}, loss {t.get('first_loss')} → "
                   f"{t.get('final_loss')}, {t.get('wall_s')} s; run in `{t.get('output_dir')}`.", "",
-                  "## Notes", "", *[f"- {n}" for n in self.notes], "", f"Round wall time: {self.wall_s:.1f} s."]
+                  "## Notes", "", *[f"- {n}" for n in self.notes], ""]
+        p = self.promotion
+        if p:
+            lines += ["## Promotion", "", f"**Decision: {p['decision']}.** Candidate `{p['candidate']}`; served core "
+                      f"`{p['served']}`.", "", f"Compared: {p['compared']}.", "",
+                      "| check | compared | rule | value | holds |", "|---|---|---|---|---|",
+                      *[f"| {c['name']} | {c['compared']} | {c['rule']} | {c['value']} | "
+                        f"{'✓' if c['passed'] else '✗'} |" for c in p["checks"]],
+                      "", "What the checks cannot see:", "", *[f"- {c}" for c in p["caveats"]], ""]
+        lines.append(f"Round wall time: {self.wall_s:.1f} s.")
         return "\n".join(lines) + "\n"
 
     def save(self, folder: str | Path | None = None) -> dict[str, Path]:
@@ -360,6 +378,9 @@ def improvement_round(
     batch_size: int = 8,
     seed: int = 0,
     n_resamples: int = DEFAULT_RESAMPLES,
+    promote: bool = False,
+    served: str | Path | None = None,
+    bands: Mapping[str, tuple[float, float]] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> LoopReport:
     """Run one round of the loop (module doc) and write its report; returns it.
@@ -384,6 +405,12 @@ def improvement_round(
         batch_size: items per batched model call.
         seed: data order, bootstrap and training seed.
         n_resamples: bootstrap resamples.
+        promote: replace the served core with this round's candidate if the report's checks all
+            hold (`genaisys.improve.promote`); without it the checks are still reported.
+        served: the served core's folder (default ``<out_dir>/served``): what ``genaisys serve
+            --core`` and the next round load.
+        bands: held-out metrics that must stay in a band (default
+            `genaisys.improve.promote.DEFAULT_BANDS`: yes-ratio 0.35–0.65).
         log: progress lines (default: none).
 
     Raises:
@@ -396,6 +423,7 @@ def improvement_round(
     from genaisys.train.config import load_config
     from genaisys.train.data import write_records
     from genaisys.improve.failures import append_adversarial, failures_to_records
+    from genaisys.improve.promote import decide_promotion
     from genaisys.train.run import run_stage
 
     say = log or (lambda _msg: None)
@@ -580,7 +608,11 @@ def improvement_round(
                   "final_loss": round(trained.final_loss, 4) if trained.final_loss is not None else None,
                   "wall_s": round(trained.wall_s, 1), "output_dir": str(config.loop.output_dir),
                   "config": json.loads(config.model_dump_json())},
-        notes=notes, wall_s=round(time.perf_counter() - t0, 1))
+        notes=notes)
+    report.promotion = decide_promotion(report, served=Path(served) if served is not None else root / "served",
+                                        promote=promote, bands=bands)
+    say(f"promotion: {report.promotion['decision']}")
+    report.wall_s = round(time.perf_counter() - t0, 1)
     report.save()
     say(f"report: {rdir / _REPORT_MD}")
     return report

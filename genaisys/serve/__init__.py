@@ -1,11 +1,12 @@
 """genaisys.serve: the OpenAI-compatible HTTP server and its web chat page (docs/architecture.md: layer 4).
 
 * ``app.py`` — `create_app(core, ...)`: FastAPI app with ``/v1/chat/completions`` (text,
-  images, tools, SSE streaming), ``/v1/models``, ``/v1/embeddings``, ``/v1/graphs/{name}/runs``
-  and the chat page at ``/``.
+  images, tools, SSE streaming), ``/v1/models``, ``/v1/embeddings``, ``/v1/graphs/{name}/runs``,
+  ``/v1/feedback`` (ratings of graph answers) and the assistant's page at ``/``.
 * ``server.py`` — `serve(...)`: load a core and run the app under uvicorn; `serve_main` is the
   same as a typer command (``genaisys serve``).
-* ``chat.html`` — the web chat page (one file, no build step, no CDN).
+* ``chat.html`` — the assistant's web page: served graphs, each answer's steps and media, ratings
+  (one file, no build step, no CDN).
 
 Nothing heavy loads at import: FastAPI, uvicorn and the core load on first use (PEP 562).
 

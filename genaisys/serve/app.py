@@ -21,7 +21,14 @@
   turn on a thread id (``{"input": ..., "thread_id": ...}``, or ``{"resume": ...}`` to answer
   an interrupt); the answer carries the output, the messages (OpenAI shape), retrieved
   ``context`` (citations) and ``artifacts`` (generated media, served by ``GET /v1/blobs/{id}``).
-* ``GET /`` — a small web chat page (one HTML file, no build step, no CDN).
+  Each message carries its ``id``; ``message_id`` names the answer, and ``perception`` says how
+  each medium of the user's message was read.
+* ``POST /v1/feedback`` — rate an answer of a graph thread by ``thread_id`` and ``message_id``:
+  ``good``, ``bad`` (with ``edited``, the right answer) or ``edit``; stored in a `FeedbackStore`
+  beside the thread's checkpoints (404 for an unknown thread or message, 400 for a bad rating, 413
+  for oversize text). ``genaisys feedback export`` makes SFT records and DPO pairs from it.
+* ``GET /`` — the web page of the assistant (one HTML file, no build step, no CDN): it lists the
+  served graphs, opens on ``assistant``, shows each answer's steps and media, and rates answers.
 * ``GET /openapi.json`` — the OpenAPI schema of all of the above, with the statuses the server
   really answers (400 for a bad request, never FastAPI's 422) and OpenAI's error shape.
 
@@ -45,6 +52,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import html
 import io
 import ipaddress
 import json
@@ -84,6 +92,8 @@ __all__ = [
     "ChatCompletionRequest",
     "DEFAULT_MAX_BODY_BYTES",
     "EMBEDDING_MODEL_ID",
+    "FEEDBACK_MAX_CHARS",
+    "FeedbackRequest",
     "create_app",
     "from_langchain_message",
     "to_langchain_messages",
@@ -251,6 +261,26 @@ class GraphRunRequest(_Body):
     config: dict[str, Any] | None = None
 
 
+FEEDBACK_MAX_CHARS = 20_000  # an edited answer; longer text is refused with 413 rather than cut
+_NOTE_MAX_CHARS = 2_000
+
+
+class FeedbackRequest(_Body):
+    """The body of ``POST /v1/feedback``: a rating of one assistant answer on a graph thread."""
+
+    thread_id: str = Field(min_length=1, max_length=200, description="the thread of the graph run")
+    message_id: str = Field(min_length=1, max_length=200,
+                            description="the answer's id: a graph run's `message_id`, or a message's `id`")
+    rating: Literal["good", "bad", "edit"] = Field(
+        description="good (the answer is right), bad (wrong; `edited` may give the right one), or edit "
+                    "(`edited` replaces the answer)")
+    edited: str | None = Field(default=None, description=f"the corrected answer (at most {FEEDBACK_MAX_CHARS} "
+                                                         "characters)")
+    note: str | None = Field(default=None, description=f"a remark (at most {_NOTE_MAX_CHARS} characters)")
+    graph: str | None = Field(default=None, description="the graph that ran the thread (default: whichever "
+                                                        "served graph has it)")
+
+
 # ---------------------------------------------------------------------------------------- images
 
 def _data_url_block(url: str) -> dict[str, Any]:
@@ -355,16 +385,18 @@ async def to_langchain_messages(messages: list[ChatMessageIn],
 
 
 def from_langchain_message(message: BaseMessage) -> dict[str, Any]:
-    """One LangChain message as an OpenAI chat message (for graph run results)."""
+    """One LangChain message as an OpenAI chat message (for graph run results), with its ``id``:
+    the key a rating of the answer (``POST /v1/feedback``) names it by."""
+    ident = {"id": message.id} if message.id else {}
     if isinstance(message, AIMessage):
-        out: dict[str, Any] = {"role": "assistant", "content": message.text}
+        out: dict[str, Any] = {"role": "assistant", "content": message.text, **ident}
         if message.tool_calls:
             out["tool_calls"] = tool_calls_to_openai(message.tool_calls)
         return out
     if isinstance(message, ToolMessage):
-        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.text}
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.text, **ident}
     role = "system" if isinstance(message, SystemMessage) else "user"
-    return {"role": role, "content": message.text}
+    return {"role": role, "content": message.text, **ident}
 
 
 # --------------------------------------------------------------------------------- ASGI guard
@@ -521,7 +553,8 @@ def _ensure_worker_threads(count: int) -> None:
 def create_app(core: Any, *, api_key: str | None = None, allow_no_auth_on_loopback: bool = False,
                max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, model_id: str = "genaisys-nano",
                memory: Memory | None = None, graphs: dict[str, Any] | None = None, embedder: Any = None,
-               fetcher: Any = None, worker_threads: int = 64, blobs: Blobs | None = None) -> FastAPI:
+               fetcher: Any = None, worker_threads: int = 64, blobs: Blobs | None = None,
+               feedback: Any = None) -> FastAPI:
     """Build the OpenAI-compatible app around a LangChain chat model.
 
     Args:
@@ -541,6 +574,10 @@ def create_app(core: Any, *, api_key: str | None = None, allow_no_auth_on_loopba
             audio) so graph-run artifacts can be shown.
         worker_threads: threads for blocking work (local decoding, graph runs), so that many
             concurrent requests can wait in the core's batching window together.
+        feedback: the `FeedbackStore` that ``POST /v1/feedback`` writes to; default one beside
+            each graph's checkpointer (`genaisys.train.engine.feedback.feedback_path_for`: the
+            SQLite file's ``.feedback.sqlite`` sibling, in memory for an in-memory one, and
+            ``$GENAISYS_HOME/graphs/feedback.sqlite`` for PostgreSQL), opened on first use.
 
     Raises:
         ConfigError: no ``api_key`` and loopback-only no-auth not asked for; a bad limit.
@@ -563,6 +600,7 @@ def create_app(core: Any, *, api_key: str | None = None, allow_no_auth_on_loopba
     graphs = dict(graphs or {})
     created = int(time.time())
     state: dict[str, Any] = {"embedder": embedder, "fetcher": fetcher}
+    stores: dict[int, Any] = {}
 
     def fetch(url: str) -> tuple[bytes, str]:
         if state["fetcher"] is None:
@@ -623,7 +661,10 @@ def create_app(core: Any, *, api_key: str | None = None, allow_no_auth_on_loopba
         if not _PAGE.is_file():
             raise ApiError(500, f"the chat page {_PAGE.name} is missing from this installation of genaisys "
                                 "(package data not installed); reinstall genaisys", type="server_error")
-        return HTMLResponse(_PAGE.read_text(encoding="utf-8").replace("{{MODEL_ID}}", model_id))
+        # The page opens on the assistant graph (else the first served one) before it may list them.
+        default = "assistant" if "assistant" in graphs else min(graphs, default="")
+        return HTMLResponse(_PAGE.read_text(encoding="utf-8").replace("{{MODEL_ID}}", html.escape(model_id))
+                            .replace("{{DEFAULT_GRAPH}}", html.escape(default)))
 
     @app.get("/v1/models")
     async def list_models() -> dict[str, Any]:
@@ -734,9 +775,80 @@ def create_app(core: Any, *, api_key: str | None = None, allow_no_auth_on_loopba
                      for a in values.get("artifacts", []) if isinstance(a, dict) and a.get("blob_id")]
         return {"object": "graph.run", "graph": name, "thread_id": thread_id,
                 "output": last_ai.text if last_ai is not None else "",
+                "message_id": last_ai.id if last_ai is not None else None,
                 "messages": [from_langchain_message(m) for m in msgs], "interrupts": interrupts,
                 "context": [_jsonable(dict(h)) for h in values.get("context", []) if isinstance(h, dict)],
+                "perception": [_jsonable(dict(p)) for p in values.get("perception", []) or []
+                               if isinstance(p, Mapping)],
                 "artifacts": artifacts}
+
+    def thread_answer(req: FeedbackRequest) -> Any:
+        """The checkpointer holding the request's thread, after checking the message is an answer in it."""
+        if req.graph is not None and req.graph not in graphs:
+            raise ApiError(404, f"no graph named {req.graph!r}; known: {sorted(graphs) or 'none'}", param="graph",
+                           code="graph_not_found")
+        names = [req.graph] if req.graph is not None else sorted(graphs)
+        kept = [n for n in names if getattr(graphs[n], "checkpointer", None) not in (None, False)]
+        if not kept:
+            raise ApiError(404, f"no served graph keeps threads ({', '.join(names) or 'none served'} run without a "
+                                "checkpointer), so there is no thread to rate; serve a graph with a checkpointer",
+                           param="thread_id", code="thread_not_found")
+        for n in kept:
+            snapshot = graphs[n].get_state({"configurable": {"thread_id": req.thread_id}})
+            messages = (snapshot.values or {}).get("messages") if snapshot.created_at else None
+            if not messages:
+                continue
+            found = next((m for m in messages if getattr(m, "id", None) == req.message_id), None)
+            if found is None:
+                raise ApiError(404, f"thread {req.thread_id!r} has no message {req.message_id!r}; rate an answer by "
+                                    "the message_id its graph run returned", param="message_id",
+                               code="message_not_found")
+            if not isinstance(found, AIMessage):
+                raise ApiError(400, f"message {req.message_id!r} of thread {req.thread_id!r} is a "
+                                    f"{found.type} message; only assistant answers can be rated",
+                               param="message_id", code="not_an_answer")
+            return graphs[n].checkpointer
+        raise ApiError(404, f"no thread {req.thread_id!r} in {', '.join(repr(n) for n in kept)}; rate an answer "
+                            "on the thread_id a graph run returned", param="thread_id", code="thread_not_found")
+
+    def feedback_store(checkpointer: Any) -> Any:
+        if feedback is not None:
+            return feedback
+        key = id(checkpointer)
+        if key not in stores:
+            from genaisys.train.engine.feedback import FeedbackStore
+
+            stores[key] = FeedbackStore.beside(checkpointer)
+        return stores[key]
+
+    @app.post("/v1/feedback")
+    async def post_feedback(req: FeedbackRequest) -> dict[str, Any]:
+        """Rate one assistant answer of a graph thread: ``good``, ``bad`` (optionally with the right
+        answer in ``edited``) or ``edit``. Stored in the `FeedbackStore` beside the thread's
+        checkpoints; a later rating of the same answer replaces the earlier one.
+        ``genaisys feedback export`` turns the ratings into SFT records and DPO pairs."""
+        for field_name, limit in (("edited", FEEDBACK_MAX_CHARS), ("note", _NOTE_MAX_CHARS)):
+            text = getattr(req, field_name)
+            if text is not None and len(text) > limit:
+                raise ApiError(413, f"{field_name} is {len(text)} characters; feedback takes at most {limit}",
+                               param=field_name, code="feedback_too_large")
+        edited = req.edited if (req.edited or "").strip() else None
+        if req.rating == "good" and edited is not None:
+            raise ApiError(400, "a 'good' rating takes no edited text; send rating 'edit' (or 'bad') with the "
+                                "corrected answer", param="edited", code="invalid_feedback")
+        if req.rating == "edit" and edited is None:
+            raise ApiError(400, "an 'edit' rating needs the corrected answer in 'edited'", param="edited",
+                           code="invalid_feedback")
+        checkpointer = await asyncio.to_thread(thread_answer, req)
+        verdict = {"good": "accept", "bad": "reject", "edit": "edit"}[req.rating]
+        try:
+            stored = await asyncio.to_thread(feedback_store(checkpointer).record, req.thread_id, req.message_id,
+                                             verdict, edited, req.note)
+        except GenaisysError as exc:
+            raise _client_error(exc) from None
+        return {"object": "feedback", "thread_id": stored.thread_id, "message_id": stored.message_id,
+                "rating": req.rating, "verdict": stored.verdict, "edited": stored.edited, "note": stored.note,
+                "created_at": stored.created_at}
 
     @app.get("/v1/blobs/{blob_id}")
     async def get_blob(blob_id: str) -> Response:
@@ -770,7 +882,8 @@ _ERROR_SCHEMA = {
         "message": {"type": "string"}, "type": {"type": "string"},
         "param": {"type": ["string", "null"]}, "code": {"type": ["string", "null"]}}}}}
 _ERRORS = {"400": "bad request (OpenAI's error shape)", "401": "missing or wrong API key",
-           "404": "unknown model, graph, blob or route", "413": "request body too large",
+           "404": "unknown model, graph, blob, thread, message or route",
+           "413": "request body (or feedback text) too large",
            "500": "internal error (the server log has the details)"}
 
 

@@ -64,7 +64,8 @@ def serve(core_spec: str = "nano", host: str = "127.0.0.1", port: int = 8000, ap
         log_level: uvicorn's log level.
         tools: registry names of the tools the served ``assistant`` graph may call.
         checkpointer: where the ``assistant`` graph keeps its threads (a SQLite path,
-            ``":memory:"``, a ``postgresql://`` DSN; default SQLite under ``$GENAISYS_HOME``).
+            ``":memory:"``, a ``postgresql://`` DSN; default SQLite under ``$GENAISYS_HOME``). Ratings
+            sent to ``POST /v1/feedback`` are kept beside it (docs/feedback.md).
         constrain_tool_calls: decode every tool call under the tools' grammar, also the calls the
             model chooses freely (forced calls and ``response_format`` always are).
         timeout_keep_alive: seconds an idle client connection is kept open (default

@@ -7,7 +7,9 @@ One generator per file, each returning records in the `genaisys.train.data` form
                        held-out routing items for the evaluation
 - ``self_instruct.py`` Self-Instruct from any LangChain chat model as teacher
 - ``sessions.py``      recorded LangGraph threads + user feedback → SFT records and DPO pairs
-- ``feedback.py``      the SQLite feedback store (accept / reject / edit per message)
+                       (``export_sessions`` writes them: ``genaisys feedback export``)
+- ``feedback.py``      the SQLite feedback store (accept / reject / edit per message), kept
+                       beside the thread's checkpoints
 - ``mix.py``           the nano core's data in one call (``python -m genaisys.train.engine --out DIR``)
 
 Nothing heavy loads at import; names import on first use.
@@ -30,6 +32,7 @@ _LAZY: dict[str, str] = {
     "tool_routing_items": "genaisys.train.engine.tool_use",
     "FeedbackStore": "genaisys.train.engine.feedback",
     "sessions_to_records": "genaisys.train.engine.sessions",
+    "export_sessions": "genaisys.train.engine.sessions",
     "self_instruct": "genaisys.train.engine.self_instruct",
     "InstructionFilters": "genaisys.train.engine.self_instruct",
     "MixSizes": "genaisys.train.engine.mix",

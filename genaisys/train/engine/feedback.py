@@ -7,6 +7,12 @@ replaces the answer). A later verdict on the same message replaces the earlier o
 `genaisys.train.engine.sessions.sessions_to_records` turns the verdicts and the recorded threads
 into SFT records and DPO pairs.
 
+**Where the store lives.** Next to the thread's checkpoints (`feedback_path_for`): a SQLite
+checkpointer in ``DIR/NAME.sqlite`` keeps its feedback in the sibling ``DIR/NAME.feedback.sqlite``
+(a file of its own, so a feedback write never waits on a checkpoint write's lock); an in-memory
+checkpointer keeps it in memory; a PostgreSQL (or any other) checkpointer has no file to sit beside,
+so its feedback goes to ``$GENAISYS_HOME/graphs/feedback.sqlite`` on the machine that took it.
+
 Example:
     >>> store = FeedbackStore(":memory:")
     >>> store.record("thread-1", "msg-7", "edit", edited="Paris is the capital of France.").verdict
@@ -17,19 +23,23 @@ Example:
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from genaisys.errors import ConfigError
 
-__all__ = ["VERDICTS", "Feedback", "FeedbackStore"]
+__all__ = ["FALLBACK_NAME", "VERDICTS", "Feedback", "FeedbackStore", "feedback_path_for"]
 
 VERDICTS = ("accept", "reject", "edit")
+
+FALLBACK_NAME = "feedback.sqlite"
+"""The store's file under ``$GENAISYS_HOME/graphs`` when the checkpointer has no file (PostgreSQL)."""
 
 _SCHEMA = """CREATE TABLE IF NOT EXISTS feedback (
     thread_id TEXT NOT NULL, message_id TEXT NOT NULL, verdict TEXT NOT NULL, edited TEXT, note TEXT,
@@ -49,6 +59,46 @@ class Feedback(BaseModel):
     created_at: float = 0.0
 
 
+def feedback_path_for(checkpointer: Any) -> str:
+    """Where the feedback on a checkpointer's threads is kept (see the module docstring).
+
+    Args:
+        checkpointer: a LangGraph saver, or a checkpointer spec as graphs take it: a SQLite path,
+            ``":memory:"``, a ``postgresql://`` DSN, or ``None`` (the default SQLite file,
+            ``$GENAISYS_HOME/graphs/checkpoints.sqlite``).
+
+    Returns:
+        A SQLite path, or ``":memory:"``.
+
+    Example:
+        >>> feedback_path_for("runs/threads.sqlite")
+        'runs/threads.feedback.sqlite'
+        >>> feedback_path_for(":memory:")
+        ':memory:'
+    """
+    from genaisys.assets import cache_dir
+
+    fallback = str(cache_dir() / "graphs" / FALLBACK_NAME)
+    if checkpointer is None:
+        checkpointer = cache_dir() / "graphs" / "checkpoints.sqlite"
+    if isinstance(checkpointer, (str, os.PathLike)):
+        target = str(checkpointer)
+        if target == ":memory:":
+            return target
+        if target.startswith(("postgresql://", "postgres://")):
+            return fallback
+        path = Path(target).expanduser()
+        return str(path.with_name(f"{path.stem}.feedback{path.suffix or '.sqlite'}"))
+    conn = getattr(checkpointer, "conn", None)
+    if isinstance(conn, sqlite3.Connection):  # a SqliteSaver: beside its database file
+        rows = conn.execute("PRAGMA database_list").fetchall()
+        file = next((r[2] for r in rows if r[1] == "main"), "")
+        return feedback_path_for(file) if file else ":memory:"
+    if type(checkpointer).__name__ == "InMemorySaver":
+        return ":memory:"
+    return fallback
+
+
 class FeedbackStore:
     """Verdicts in a SQLite file (or ``":memory:"``); safe to share between threads of one process.
 
@@ -65,6 +115,16 @@ class FeedbackStore:
         self._db = sqlite3.connect(target, check_same_thread=False)
         with self._lock, self._db:
             self._db.execute(_SCHEMA)
+
+    @classmethod
+    def beside(cls, checkpointer: Any) -> FeedbackStore:
+        """The store next to a checkpointer's threads (`feedback_path_for`).
+
+        Example:
+            >>> FeedbackStore.beside(":memory:").path
+            ':memory:'
+        """
+        return cls(feedback_path_for(checkpointer))
 
     def record(self, thread_id: str, message_id: str, verdict: str, edited: str | None = None,
                note: str | None = None) -> Feedback:

@@ -21,8 +21,13 @@ in the adversarial-set format of `genaisys.eval.adversarial` (``id``, ``source``
 ``prompt``, ``images``, ``reference``, ``rejected``) plus ``record``, the prompt as a record,
 ready for a teacher (`genaisys.train.engine.self_instruct`) or a person to answer.
 
+`export_sessions` writes all three to a folder (``sft.jsonl``, ``dpo.jsonl``, ``failures.jsonl``)
+and counts what it wrote and what it skipped; ``genaisys feedback export`` is that call.
+
 Example:
     >>> sft, dpo, failures = sessions_to_records(saver, store)  # doctest: +SKIP
+    >>> export_sessions(saver, store, "runs/feedback")  # doctest: +SKIP
+    {'sft': 2, 'dpo': 1, 'failures': 1, 'skipped': 0, 'ratings': 3, ...}
 """
 
 from __future__ import annotations
@@ -35,10 +40,10 @@ from pathlib import Path
 from typing import Any
 
 from genaisys.errors import ConfigError
-from genaisys.train.data import from_messages
+from genaisys.train.data import from_messages, write_records
 from genaisys.train.engine.feedback import Feedback, FeedbackStore
 
-__all__ = ["sessions_to_records", "thread_messages"]
+__all__ = ["export_sessions", "sessions_to_records", "thread_messages"]
 
 _log = logging.getLogger(__name__)
 
@@ -160,6 +165,58 @@ def sessions_to_records(
                              "images": record.get("images", []), "reference": None, "rejected": rejected_text,
                              "note": fb.note, "record": record})
     return sft, dpo, failures
+
+
+def export_sessions(
+    checkpointer: Any,
+    feedback: FeedbackStore,
+    out_dir: str | Path,
+    *,
+    tools: Sequence[str | dict[str, Any]] | None = None,
+    key: str = "messages",
+    blobs: Any = None,
+) -> dict[str, Any]:
+    """Write the data `sessions_to_records` makes from every rated thread into ``out_dir``.
+
+    Files: ``sft.jsonl`` (SFT records), ``dpo.jsonl`` (preference records, chosen ≻ rejected),
+    ``failures.jsonl`` (rejected answers without a correction, for a teacher or a person), and the
+    answers' images under ``images/``. A rating is *skipped* when its thread is not in the
+    checkpointer (another store, a deleted thread), its message is not an answer of the thread, or
+    the answer has no user turn before it.
+
+    Returns:
+        ``{"sft", "dpo", "failures", "skipped", "ratings", "threads", "files": {name: path}}``.
+
+    Example:
+        >>> export_sessions(saver, store, "runs/feedback")["dpo"]  # doctest: +SKIP
+        1
+    """
+    out = Path(out_dir)
+    sft: list[dict[str, Any]] = []
+    dpo: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
+    ratings = skipped = 0
+    threads = feedback.threads()
+    for tid in threads:
+        n = len(feedback.for_thread(tid))
+        ratings += n
+        try:
+            s, d, f = sessions_to_records(checkpointer, feedback, [tid], tools=tools, key=key,
+                                          image_dir=out / "images", blobs=blobs)
+        except ConfigError as exc:
+            _log.warning("feedback on thread %s skipped: %s", tid, exc)
+            skipped += n
+            continue
+        skipped += n - len(s) - len(f)  # every used rating makes one SFT record or one failure row
+        sft += s
+        dpo += d
+        failures += f
+    files = {"sft": write_records(out / "sft.jsonl", sft), "dpo": write_records(out / "dpo.jsonl", dpo)}
+    files["failures"] = out / "failures.jsonl"
+    files["failures"].write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in failures),
+                                 encoding="utf-8")
+    return {"sft": len(sft), "dpo": len(dpo), "failures": len(failures), "skipped": skipped, "ratings": ratings,
+            "threads": len(threads), "files": files}
 
 
 def _corrected(messages: Sequence[Any], verdicts: dict[str, Feedback]) -> list[Any | None]:
