@@ -72,3 +72,39 @@ def test_unreachable_postgres_raises_a_graph_error_naming_the_dsn():
     with pytest.raises(GraphError, match=r"cannot reach PostgreSQL at postgresql://someone@127\.0\.0\.1:1/db") as info:
         postgres_checkpointer("postgresql://someone:secret@127.0.0.1:1/db", timeout=0.5)
     assert "secret" not in str(info.value)
+
+
+def test_servers_starting_together_create_the_tables_once(postgres_dsn):
+    import threading
+
+    import psycopg
+
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS started_together")
+        conn.execute("CREATE DATABASE started_together")
+    fresh = postgres_dsn.rsplit("/", 1)[0] + "/started_together"
+    savers, errors = [], []
+    gate = threading.Barrier(4)
+
+    def start() -> None:
+        gate.wait()
+        try:
+            savers.append(postgres_checkpointer(fresh, max_size=2))
+        except Exception as exc:  # noqa: BLE001 - every failure is reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    try:
+        assert not errors, errors  # without the setup lock: UniqueViolation on checkpoint_migrations
+        assert len(savers) == 4
+        graph = build_assistant_graph(ScriptedChatModel(responses=[AIMessage("ok")]), checkpointer=savers[0])
+        run_turn(graph, "hi", thread_id="together")
+        assert [m.content for m in savers[3].get_tuple(
+            {"configurable": {"thread_id": "together"}}).checkpoint["channel_values"]["messages"]] == ["hi", "ok"]
+    finally:
+        for saver in savers:
+            saver.conn.close()
