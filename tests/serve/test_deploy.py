@@ -22,6 +22,8 @@ import pytest
 from tests.loopback_servers import chroma_cli, chroma_server, postgres_server
 from tests.serve.conftest import ServeProcess
 
+pytestmark = pytest.mark.processes  # ~35 s, most of it starting the five servers; in the default run
+
 pytest.importorskip(
     "langgraph.checkpoint.postgres",
     reason="pip install 'langgraph-checkpoint-postgres>=3.2' 'psycopg[binary]>=3.3' 'psycopg-pool>=3.3'",
