@@ -83,6 +83,33 @@ def sqlite_checkpointer(path: str | os.PathLike = ":memory:") -> BaseCheckpointS
     return saver
 
 
+_SETUP_LOCK = 0x67656E6169  # any fixed 64-bit key: 'genai'
+_SETUP_WAIT_S = 120.0
+
+
+def _setup_once(saver: Any, conn: Any, *, timeout: float) -> None:
+    """``saver.setup()`` (create or migrate the tables) while no other process does.
+
+    Servers started together would run the migrations at once and collide on the migrations
+    table's key, so one migrates under an advisory lock while the others wait. They wait by
+    polling ``pg_try_advisory_lock``, not in a blocking ``pg_advisory_lock``: a migration builds
+    an index ``CONCURRENTLY``, which waits for every open statement, and a blocked lock call is
+    one, so the two would deadlock.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not conn.execute("SELECT pg_try_advisory_lock(%s) AS taken", (_SETUP_LOCK,)).fetchone()["taken"]:
+        if time.monotonic() > deadline:
+            raise GraphError(f"another process has been creating the checkpoint tables for over {timeout:.0f} s; "
+                             "check the PostgreSQL server's log and restart")
+        time.sleep(0.05)
+    try:
+        saver.setup()
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK,))
+
+
 def postgres_checkpointer(dsn: str, *, max_size: int = 8, **pool_kwargs: Any) -> BaseCheckpointSaver:
     """A LangGraph ``PostgresSaver`` over a ``psycopg_pool.ConnectionPool`` on ``dsn``.
 
@@ -123,8 +150,9 @@ def postgres_checkpointer(dsn: str, *, max_size: int = 8, **pool_kwargs: Any) ->
     )
     try:
         pool.open(wait=True, timeout=pool_kwargs["timeout"])
+        with pool.connection() as conn:
+            _setup_once(pg.PostgresSaver(conn), conn, timeout=_SETUP_WAIT_S)
         saver = pg.PostgresSaver(pool)
-        saver.setup()
     except (pool_mod.PoolTimeout, psycopg.OperationalError) as exc:
         pool.close()
         raise GraphError(

@@ -3,8 +3,12 @@
 * ``app.py`` — `create_app(core, ...)`: FastAPI app with ``/v1/chat/completions`` (text,
   images, tools, SSE streaming), ``/v1/models``, ``/v1/embeddings``, ``/v1/graphs/{name}/runs``,
   ``/v1/feedback`` (ratings of graph answers) and the assistant's page at ``/``.
+* ``memory_routes.py`` — ``/v1/memory/ingest`` and ``/v1/memory/search`` over the app's memory.
+* ``errors.py`` — `ApiError`: every error answered in OpenAI's JSON shape.
 * ``server.py`` — `serve(...)`: load a core and run the app under uvicorn; `serve_main` is the
   same as a typer command (``genaisys serve``).
+* ``backends.py`` — what servers share to scale out (docs/deploy.md): a ``chroma run`` memory
+  and a remote core (`RemoteCore`); threads share a ``postgresql://`` checkpointer.
 * ``chat.html`` — the assistant's web page: served graphs, each answer's steps and media, ratings
   (one file, no build step, no CDN).
 

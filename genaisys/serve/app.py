@@ -27,6 +27,8 @@
   ``good``, ``bad`` (with ``edited``, the right answer) or ``edit``; stored in a `FeedbackStore`
   beside the thread's checkpoints (404 for an unknown thread or message, 400 for a bad rating, 413
   for oversize text). ``genaisys feedback export`` makes SFT records and DPO pairs from it.
+* ``POST /v1/memory/ingest`` and ``POST /v1/memory/search`` — store documents in the memory and
+  search it (`genaisys.serve.memory_routes`); 404 ``memory_not_configured`` without a memory.
 * ``GET /`` — the web page of the assistant (one HTML file, no build step, no CDN): it lists the
   served graphs, opens on ``assistant``, shows each answer's steps and media, and rates answers.
 * ``GET /openapi.json`` — the OpenAPI schema of all of the above, with the statuses the server
@@ -56,7 +58,6 @@ import html
 import io
 import ipaddress
 import json
-import logging
 import secrets
 import time
 import uuid
@@ -85,6 +86,10 @@ from genaisys.core.openai_format import (
     usage_to_openai,
 )
 from genaisys.errors import ConfigError, GenaisysError, ToolError
+from genaisys.serve.errors import ApiError
+from genaisys.serve.memory_routes import add_memory_routes
+from genaisys.serve.errors import client_error as _client_error
+from genaisys.serve.errors import internal_error as _internal_error
 from genaisys.types import Blobs, Memory
 
 __all__ = [
@@ -99,50 +104,10 @@ __all__ = [
     "to_langchain_messages",
 ]
 
-logger = logging.getLogger("genaisys.serve")
-
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024  # a few photos as data URLs fit; a runaway upload does not
 EMBEDDING_MODEL_ID = "genaisys-embed"
 _MAX_IMAGE_BYTES = 10 * 1024 * 1024
 _PAGE = Path(__file__).with_name("chat.html")
-
-
-# ---------------------------------------------------------------------------------------- errors
-
-class ApiError(Exception):
-    """An error answered in OpenAI's JSON shape.
-
-    Args:
-        status: the HTTP status code.
-        message: what was wrong and how to fix it.
-        type: OpenAI's error type (``invalid_request_error``, ``authentication_error``, ``server_error``).
-        param: the offending request field, if any.
-        code: a machine-readable code (``invalid_api_key``, ``model_not_found`` …).
-    """
-
-    def __init__(self, status: int, message: str, *, type: str = "invalid_request_error",
-                 param: str | None = None, code: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.type, self.param, self.code = status, message, type, param, code
-
-    def body(self) -> dict[str, Any]:
-        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
-
-    def response(self, headers: Mapping[str, str] | None = None) -> JSONResponse:
-        headers = {**(headers or {}), **({"WWW-Authenticate": "Bearer"} if self.status == 401 else {})}
-        return JSONResponse(self.body(), status_code=self.status, headers=headers or None)
-
-
-def _internal_error(where: str) -> ApiError:
-    request_id = uuid.uuid4().hex[:12]
-    logger.exception("internal error in %s (request %s)", where, request_id)
-    return ApiError(500, f"internal server error while {where} (request id {request_id}; details are in the "
-                         "server log)", type="server_error", code="internal_error")
-
-
-def _client_error(exc: GenaisysError | NotImplementedError) -> ApiError:
-    """Errors caused by the request's content (a bad image, a refused URL) → 400."""
-    return ApiError(400, str(exc), code=type(exc).__name__)
 
 
 # ---------------------------------------------------------------------------------- request models
@@ -564,7 +529,8 @@ def create_app(core: Any, *, api_key: str | None = None, allow_no_auth_on_loopba
             only. Without a key and without this, `create_app` refuses to build.
         max_body_bytes: larger request bodies are answered 413.
         model_id: the chat model's id in ``/v1/models``; requests naming another model get 404.
-        memory: a `ChromaMemory`; its ``embedding`` serves ``/v1/embeddings``.
+        memory: a `ChromaMemory` (or any `genaisys.types.Memory`): ``/v1/memory/ingest`` and
+            ``/v1/memory/search`` use it, and its ``embedding`` serves ``/v1/embeddings``.
         graphs: compiled graphs by name for ``/v1/graphs/{name}/runs`` (give them a
             checkpointer so turns on one thread share state).
         embedder: a text embedding function (``list[str] -> vectors``) used before ``memory``;
@@ -862,6 +828,7 @@ def create_app(core: Any, *, api_key: str | None = None, allow_no_auth_on_loopba
                         headers={"X-Content-Type-Options": "nosniff",
                                  "Content-Security-Policy": "default-src 'none'; sandbox"})
 
+    add_memory_routes(app, memory)
     app.add_middleware(_Guard, api_key=api_key, allow_no_auth_on_loopback=allow_no_auth_on_loopback,
                        max_body_bytes=max_body_bytes)
     return app
@@ -882,7 +849,7 @@ _ERROR_SCHEMA = {
         "message": {"type": "string"}, "type": {"type": "string"},
         "param": {"type": ["string", "null"]}, "code": {"type": ["string", "null"]}}}}}
 _ERRORS = {"400": "bad request (OpenAI's error shape)", "401": "missing or wrong API key",
-           "404": "unknown model, graph, blob, thread, message or route",
+           "404": "unknown model, graph, blob, thread, message or route; no memory on this server",
            "413": "request body (or feedback text) too large",
            "500": "internal error (the server log has the details)"}
 

@@ -1,20 +1,14 @@
 """The Postgres checkpointer against a real PostgreSQL server on loopback.
 
-The server is ``$GENAISYS_TEST_POSTGRES_DSN`` when set; otherwise a throwaway one is started
-from the system's PostgreSQL binaries (``initdb`` + ``pg_ctl``, as the ``postgres`` user when
-run as root) for this test session. Where neither works, the tests skip and say why.
+The server is ``$GENAISYS_TEST_POSTGRES_DSN`` when set; otherwise a throwaway one is started for
+this module (`tests.loopback_servers.postgres_server`). Where neither works, the tests skip and
+say why.
 """
 
 from __future__ import annotations
 
-import glob
-import os
-import pwd
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import textwrap
 from pathlib import Path
 
@@ -24,6 +18,7 @@ from langchain_core.messages import AIMessage
 from genaisys.errors import GraphError
 from genaisys.graphs import build_assistant_graph, postgres_checkpointer, run_turn
 from tests.graphs.fakes import ScriptedChatModel, call
+from tests.loopback_servers import postgres_server
 
 pytest.importorskip(
     "langgraph.checkpoint.postgres",
@@ -33,57 +28,10 @@ pytest.importorskip(
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _pg_bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return candidates[-1] if candidates else None
-
-
 @pytest.fixture(scope="module")
 def postgres_dsn():
-    if os.environ.get("GENAISYS_TEST_POSTGRES_DSN"):
-        yield os.environ["GENAISYS_TEST_POSTGRES_DSN"]
-        return
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    if not (initdb and pg_ctl):
-        pytest.skip("no PostgreSQL server: set GENAISYS_TEST_POSTGRES_DSN or install postgresql (initdb, pg_ctl)")
-    prefix: list[str] = []
-    root = tempfile.mkdtemp(prefix="genaisys-pg-")
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        try:
-            user = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and there is no 'postgres' user to run the PostgreSQL server as")
-        if not shutil.which("runuser"):
-            pytest.skip("running as root without runuser to start PostgreSQL as the 'postgres' user")
-        os.chown(root, user.pw_uid, user.pw_gid)
-        prefix = ["runuser", "-u", "postgres", "--"]
-    data = os.path.join(root, "data")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    init = subprocess.run(
-        [*prefix, initdb, "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"],
-        capture_output=True, text=True, timeout=120,
-    )
-    if init.returncode != 0:
-        shutil.rmtree(root, ignore_errors=True)
-        pytest.skip(f"initdb failed, no PostgreSQL server for these tests: {init.stderr[-500:]}")
-    opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-    start = subprocess.run(
-        [*prefix, pg_ctl, "-D", data, "-l", os.path.join(root, "log"), "-o", opts, "-w", "-t", "60", "start"],
-        capture_output=True, text=True, timeout=120,
-    )
-    if start.returncode != 0:
-        shutil.rmtree(root, ignore_errors=True)
-        pytest.skip(f"PostgreSQL did not start: {start.stdout[-300:]} {start.stderr[-300:]}")
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*prefix, pg_ctl, "-D", data, "-m", "immediate", "stop"], capture_output=True, timeout=60)
-        shutil.rmtree(root, ignore_errors=True)
+    with postgres_server() as dsn:
+        yield dsn
 
 
 def test_thread_on_postgres_is_shared_with_another_process(postgres_dsn):
@@ -124,3 +72,39 @@ def test_unreachable_postgres_raises_a_graph_error_naming_the_dsn():
     with pytest.raises(GraphError, match=r"cannot reach PostgreSQL at postgresql://someone@127\.0\.0\.1:1/db") as info:
         postgres_checkpointer("postgresql://someone:secret@127.0.0.1:1/db", timeout=0.5)
     assert "secret" not in str(info.value)
+
+
+def test_servers_starting_together_create_the_tables_once(postgres_dsn):
+    import threading
+
+    import psycopg
+
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS started_together")
+        conn.execute("CREATE DATABASE started_together")
+    fresh = postgres_dsn.rsplit("/", 1)[0] + "/started_together"
+    savers, errors = [], []
+    gate = threading.Barrier(4)
+
+    def start() -> None:
+        gate.wait()
+        try:
+            savers.append(postgres_checkpointer(fresh, max_size=2))
+        except Exception as exc:  # noqa: BLE001 - every failure is reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    try:
+        assert not errors, errors  # without the setup lock: UniqueViolation on checkpoint_migrations
+        assert len(savers) == 4
+        graph = build_assistant_graph(ScriptedChatModel(responses=[AIMessage("ok")]), checkpointer=savers[0])
+        run_turn(graph, "hi", thread_id="together")
+        assert [m.content for m in savers[3].get_tuple(
+            {"configurable": {"thread_id": "together"}}).checkpoint["channel_values"]["messages"]] == ["hi", "ok"]
+    finally:
+        for saver in savers:
+            saver.conn.close()

@@ -3,58 +3,24 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
 import textwrap
-import time
-from pathlib import Path
 
 import pytest
 
 from genaisys.memory import ChromaMemory
 from genaisys.memory.embeddings import HashingEmbedding
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.loopback_servers import chroma_cli
+from tests.loopback_servers import chroma_server as loopback_chroma
 
 
 @pytest.fixture(scope="module")
 def chroma_server(tmp_path_factory):
-    cli = Path(sys.executable).parent / "chroma"
-    assert cli.exists(), f"the chroma CLI should sit beside the interpreter at {cli}"
+    assert chroma_cli() is not None, "the chroma CLI should sit beside the interpreter"
     data = tmp_path_factory.mktemp("chroma-server")
-    port = _free_port()
-    log = (data / "server.log").open("wb")
-    proc = subprocess.Popen([str(cli), "run", "--host", "127.0.0.1", "--port", str(port), "--path", str(data / "db")],
-                            stdout=log, stderr=subprocess.STDOUT)
-    try:
-        import httpx
-
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"chroma server did not start: {(data / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.1)
+    with loopback_chroma(data) as port:
         yield port, data
-    finally:
-        os.kill(proc.pid, signal.SIGTERM)  # stop exactly the server this test started
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        log.close()
 
 
 def _http_memory(port, blobs, **kwargs):

@@ -6,7 +6,6 @@ import asyncio
 import base64
 import io
 import json
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -20,6 +19,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import PrivateAttr
 
 from genaisys.serve.server import KEEP_ALIVE_S
+from tests.loopback_servers import free_port
 
 API_KEY = "sk-test-genaisys"
 MODEL_ID = "scripted"
@@ -134,12 +134,6 @@ def _final_chunk(messages: list[BaseMessage], words: list[str], calls: list[dict
                         "total_tokens": len(messages) + len(words)})
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class LiveServer:
     """uvicorn serving an app on 127.0.0.1 in a background thread; started and stopped by the test."""
 
@@ -221,9 +215,15 @@ def live(scripted: ScriptedChat, blobs: Any) -> Iterator[LiveServer]:
 
 
 class ServeProcess:
-    """``genaisys serve`` as a real process on 127.0.0.1, serving a tiny random core saved to a folder."""
+    """``genaisys serve`` as a real process on 127.0.0.1, serving a tiny random core saved to a folder.
 
-    def __init__(self, folder: Any, *, api_key: str, extra: tuple[str, ...] = ()) -> None:
+    With ``folder=None`` no ``--core`` is given (``extra`` names the core, ``--remote-core`` say) and
+    ``log`` says where the server's output goes. The process starts at once; ``with`` waits until it
+    answers and stops it (by its PID) at the end.
+    """
+
+    def __init__(self, folder: Any = None, *, api_key: str, extra: tuple[str, ...] = (),
+                 checkpointer: str = ":memory:", max_new_tokens: int = 128, log: Any = None) -> None:
         import os
         import shutil
         import subprocess
@@ -233,14 +233,16 @@ class ServeProcess:
         exe = shutil.which("genaisys", path=str(Path(sys.executable).parent)) or shutil.which("genaisys")
         if exe is None:
             raise RuntimeError("the genaisys command is not installed in this environment (pip install -e .)")
-        self.port, self.api_key, self.model = free_port(), api_key, Path(folder).name
+        self.port, self.api_key = free_port(), api_key
+        self.model = Path(folder).name if folder is not None else None
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "GENAISYS_API_KEY": api_key}
-        self.log = Path(folder).with_suffix(".log")
+        self.log = Path(log) if log is not None else Path(folder).with_suffix(".log")
         self._log_file = self.log.open("wb")
+        core = ("--core", str(folder)) if folder is not None else ()
         self.proc = subprocess.Popen(
-            [exe, "serve", "--core", str(folder), "--port", str(self.port), "--checkpointer", ":memory:",
-             "--max-new-tokens", "128", "--batch-window-ms", "0", *extra],
+            [exe, "serve", *core, "--port", str(self.port), "--checkpointer", checkpointer,
+             "--max-new-tokens", str(max_new_tokens), "--batch-window-ms", "0", *extra],
             env=env, stdout=self._log_file, stderr=subprocess.STDOUT)
 
     def __enter__(self) -> ServeProcess:

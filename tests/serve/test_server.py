@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -103,3 +104,81 @@ def test_serve_passes_its_dtype_to_the_core(captured: dict[str, Any]) -> None:
 
     serve("nano", port=8124, no_auth=True, checkpointer=":memory:", dtype="bfloat16")
     assert captured["core_kwargs"]["dtype"] == "bfloat16"
+
+
+def test_a_remote_core_decodes_and_local_settings_are_refused_beside_it(captured: dict[str, Any],
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import genaisys.serve.backends
+    from genaisys.errors import ConfigError
+    from genaisys.serve import serve
+
+    build = genaisys.serve.backends.build_remote_core
+    monkeypatch.setattr(genaisys.serve.backends, "build_remote_core",
+                        lambda *a, **kw: captured.setdefault("remote", build(*a, **kw)))
+    serve(remote_core="http://backend:9000/v1/", remote_model="big-model", remote_api_key="sk-backend",
+          no_auth=True, checkpointer=":memory:", max_new_tokens=12)
+    assert "spec" not in captured  # no local core was loaded
+    remote = captured["remote"]
+    assert (remote.base_url, remote.model, remote.max_tokens) == ("http://backend:9000/v1", "big-model", 12)
+    assert remote.api_key.get_secret_value() == "sk-backend"
+    models = asyncio.run(_get(captured["app"], "/v1/models"))["data"]
+    assert models[0]["id"] == "big-model"
+    for wrong, what in [({"core_spec": "nano"}, "core"), ({"dtype": "bfloat16"}, "dtype"),
+                        ({"constrain_tool_calls": True}, "constrain_tool_calls")]:
+        with pytest.raises(ConfigError, match=f"{what} set a local core"):
+            serve(remote_core="http://backend:9000/v1", remote_model="m", no_auth=True, **wrong)
+    with pytest.raises(ConfigError, match="give remote_core"):
+        serve(remote_model="m", no_auth=True)
+
+
+def test_cli_flags_for_the_shared_backends(captured: dict[str, Any], tmp_path: Any,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from genaisys.serve import serve_app
+
+    monkeypatch.setenv("GENAISYS_REMOTE_API_KEY", "sk-from-env")
+    ok = CliRunner().invoke(serve_app, [
+        "--no-auth", "--checkpointer", ":memory:", "--remote-core", "http://backend:9000/v1",
+        "--remote-model", "big-model", "--memory", str(tmp_path / "memory"), "--memory-embedding", "hashing:32",
+        "--memory-collection", "team-notes"])
+    assert ok.exit_code == 0, ok.output
+    app = captured["app"]
+    ingest = asyncio.run(_post(app, "/v1/memory/ingest", {"documents": [{"text": "Biscuit is the cat.",
+                                                                         "source": "cats.md"}]}))
+    assert ingest["chunks"] == 1
+    search = asyncio.run(_post(app, "/v1/memory/search", {"query": "cat", "k": 1}))
+    assert search["data"][0]["source"] == "cats.md"
+    from genaisys.memory import ChromaMemory
+
+    reopened = ChromaMemory(tmp_path / "memory", collection="team-notes", image_embedding=False)
+    assert reopened.count() == 1 and reopened.embedding.dim == 32
+    refused = CliRunner().invoke(serve_app, ["--no-auth", "--core", "nano", "--remote-core", "http://b/v1",
+                                             "--remote-model", "m"])
+    assert refused.exit_code == 2 and "give one or the other" in refused.output
+    bad_url = CliRunner().invoke(serve_app, ["--no-auth", "--memory", "http://chroma:8000/some/path"])
+    assert bad_url.exit_code == 2 and "http://<host>:<port>" in bad_url.output
+
+
+def test_the_served_assistant_recalls_from_the_memory(captured: dict[str, Any], tmp_path: Any) -> None:
+    from genaisys.serve import serve
+
+    serve("nano", no_auth=True, checkpointer=":memory:", memory=str(tmp_path / "memory"), memory_embedding="hashing:64")
+    app = captured["app"]
+    asyncio.run(_post(app, "/v1/memory/ingest", {"documents": [
+        {"text": "The lighthouse keeper's cat is called Biscuit.", "source": "cats.md"}]}))
+    run = asyncio.run(_post(app, "/v1/graphs/assistant/runs", {"input": "What is the lighthouse cat called?",
+                                                                "thread_id": "t"}))
+    assert run["context"][0]["source"] == "cats.md" and "Biscuit" in run["context"][0]["text"]
+
+
+async def _get(app: Any, path: str) -> Any:
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        return (await client.get(path)).json()
+
+
+async def _post(app: Any, path: str, body: Any) -> Any:
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        answer = await client.post(path, json=body)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
