@@ -1,8 +1,12 @@
 """The CPU's decoding, measured side by side in one run on the packaged nano core (SmolLM2-135M).
 
-(a) single-stream tokens/s of ``ChatCore.invoke`` vs plain ``model.generate`` on the same language
-    model, the same rendered prompt, greedy, both prefilling the whole prompt (ChatCore's prefix
-    cache off: it would skip the repeated prompt) — goal ≥ 0.95×;
+(a) single-stream tokens/s of ``ChatCore.invoke`` vs plain float32 ``model.generate`` on the
+    language model as loaded (the nano core's is LoRA-wrapped; ChatCore decodes on a copy with the
+    adapters merged), the same rendered prompt, greedy, both prefilling the whole prompt
+    (ChatCore's prefix cache off: it would skip the repeated prompt) — goal ≥ 1.4× (issue #18);
+    then the same rate as a share of this machine's limit: measured read bandwidth (the best of 5
+    sums over 1 GiB of float32) ÷ bytes of weights each token reads (every parameter of the
+    decoding model once) — goal ≥ 50 %;
 (b) aggregate tokens/s of 8 concurrent sessions (8 threads calling ``invoke`` on a ChatCore with a
     batch window: its micro-batching scheduler) vs the same 8 requests one after another — goal ≥ 3×;
 (c) per-token cost of visual contrastive decoding vs greedy on an image question (skimage photo)
@@ -144,8 +148,8 @@ def bench_single_stream(chat: Any, tokens: int, repeats: int) -> dict[str, Any]:
 
     question = "Write a short story about a robot who learns to paint. Use at least five sentences."
     # The same prompt every round: with its prefix cache on, ChatCore would skip the prefill that
-    # generate pays each time. Off here, and float32 like generate (bench/precision.py weighs bf16),
-    # so both sides do the same work and the loops are compared.
+    # generate pays each time. Off here, and float32 like generate (bench/precision.py weighs bf16
+    # and the merged adapters), so both sides decode the same float32 weights.
     chat = ChatCore(core=chat.core, max_new_tokens=tokens, prefix_cache=False, dtype="float32")
     prompt, _ = chat.render_prompt([HumanMessage(question)])
     tok, lm = chat.tokenizer, chat.core.language_model
@@ -169,8 +173,33 @@ def bench_single_stream(chat: Any, tokens: int, repeats: int) -> dict[str, Any]:
 
     ours(), plain()  # warm-up
     r_ours, r_plain = alternate(ours, plain, repeats)
-    return {"ours": r_ours, "plain": r_plain, "counts": counts,
+    return {"ours": r_ours, "plain": r_plain, "counts": counts, "decoder": chat.engine.decoder(),
             "ratio": statistics.median(r_ours) / statistics.median(r_plain)}
+
+
+def machine_limit(model: Any) -> dict[str, Any]:
+    """This machine's single-stream ceiling for ``model``: read bandwidth ÷ weight bytes per token.
+
+    Each decoded token reads every weight once (the tied embedding as the output projection), so
+    no single stream can beat bandwidth / weight bytes; the KV cache and activations are ignored.
+    """
+    import torch
+
+    block = torch.ones(256 * 1024 * 1024, dtype=torch.float32)  # 1 GiB
+    best = 0.0
+    for _ in range(5):
+        t0 = time.perf_counter()
+        block.sum()
+        best = max(best, block.numel() * block.element_size() / (time.perf_counter() - t0))
+    del block
+    seen: set[int] = set()
+    weight_bytes = 0
+    for p in model.parameters():
+        if id(p) not in seen:
+            seen.add(id(p))
+            weight_bytes += p.numel() * p.element_size()
+    dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
+    return {"bandwidth": best, "bytes": weight_bytes, "tokens_per_s": best / weight_bytes, "dtype": dtype}
 
 
 def bench_concurrent(chat: Any, sessions: int, tokens: int, repeats: int, window_ms: float) -> dict[str, Any]:
@@ -282,7 +311,13 @@ def main(argv: list[str] | None = None) -> None:
         print(f"(a) single stream tok/s  ChatCore.invoke {_fmt(r['ours'])}   model.generate {_fmt(r['plain'])}   "
               f"tokens {r['counts']}")
         table.append(("(a) single-stream tok/s, ChatCore / model.generate", f"{statistics.median(r['ours']):.2f}",
-                      f"{statistics.median(r['plain']):.2f}", f"{r['ratio']:.2f}×", "≥ 0.95×"))
+                      f"{statistics.median(r['plain']):.2f}", f"{r['ratio']:.2f}×", "≥ 1.4×"))
+        limit = machine_limit(r["decoder"])
+        share = statistics.median(r["ours"]) / limit["tokens_per_s"]
+        print(f"    machine limit: read bandwidth {limit['bandwidth'] / 1e9:.1f} GB/s ÷ {limit['bytes'] / 1e6:.0f} MB "
+              f"of weights per token ({limit['dtype']}) = {limit['tokens_per_s']:.1f} tokens/s")
+        table.append(("(a) single-stream tok/s, ChatCore / bandwidth limit", f"{statistics.median(r['ours']):.2f}",
+                      f"{limit['tokens_per_s']:.1f}", f"{share:.0%}", "≥ 50 %"))
     if "b" in args.only:
         r = bench_concurrent(chat, args.sessions, tokens, repeats, args.window_ms)
         print(f"(b) aggregate tok/s  {args.sessions} concurrent sessions {_fmt(r['concurrent'])}   "

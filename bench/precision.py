@@ -1,19 +1,21 @@
-"""bf16 against float32 decoding on the CPU, side by side in one run on the packaged nano core (SmolLM2-135M).
+"""Decoding precision and merged LoRA on the CPU, side by side in one run on the packaged nano core (SmolLM2-135M).
+
+Three ways to decode the same core (`VARIANTS`): "fp32 lora" — float32 on the LoRA-wrapped model
+as loaded (what ChatCore did before ``merge_adapters``), "fp32" — float32 on a copy with the
+adapters merged into the weights (the default now), "bf16" — that merged copy in bfloat16.
 
 (a) speed: single-stream tokens/s, greedy, ``--tokens`` new tokens (default 64), over a few
-    realistic prompts rendered through the core's chat template, for
-      * float32 ``model.generate`` on the plain Hugging Face language model (the baseline),
-      * ``ChatCore(dtype="float32")`` and ``ChatCore(dtype="bfloat16")`` on the same core,
-      * bf16 ``model.generate`` on the bf16 copy the chat decodes on (is any gain the dtype's or the loop's?).
-    Each side prefills the whole prompt (ChatCore's prefix cache off: it would skip the repeated
-    prompt) and counts the tokens it generated; tokens/s is that over the wall time of the call.
-    A short warm-up first, then ``--repeats`` rounds in which the order of the sides rotates so that load
-    from other processes hits all of them; medians are reported, with ratios to the baseline.
+    realistic prompts rendered through the core's chat template: ``model.generate`` and
+    ``ChatCore.invoke`` for each variant. The baseline is float32 ``model.generate`` on the model
+    as loaded (LoRA-wrapped). Each side prefills the whole prompt (ChatCore's prefix cache off: it
+    would skip the repeated prompt) and counts the tokens it generated; tokens/s is that over the
+    wall time of the call. A short warm-up first, then ``--repeats`` rounds in which the order of
+    the sides rotates so that load from other processes hits all of them; medians are reported.
 (b) quality: greedy answers (``--quality-tokens``, default 64) to 60 fixed questions — 40 of the
     heldout-text suite, 10 heldout tool requests, 5 tool-routing and 5 RAG-QA questions, asked as
-    plain chat turns, decoded in padded batches of 10 (``chat.batch``) — in float32 and in bf16: the share of identical answers, the share whose
-    first 16 tokens agree, the heldout-text accuracy (accepted phrases) on each side, and the
-    first few differing answers side by side.
+    plain chat turns, decoded in padded batches of 10 (``chat.batch``) — for each variant: the
+    share identical to "fp32 lora", the share whose first 16 tokens agree, the heldout-text
+    accuracy (accepted phrases), and the first differing answers side by side.
 
 ``genaisys.core.precision.AUTO_BF16`` records what this measured: ``dtype="auto"`` picks bf16 only
 where it is faster and changes few answers.
@@ -67,17 +69,24 @@ def rotate(sides: dict[str, Callable[[], float]], repeats: int) -> dict[str, lis
     return results
 
 
+# The chat variants compared: (dtype, merge_adapters). "fp32 lora" decodes on the LoRA-wrapped
+# model itself (what ChatCore did before it merged adapters) and is the quality reference.
+VARIANTS = {"fp32 lora": ("float32", False), "fp32": ("float32", True), "bf16": ("bfloat16", True)}
+
+
 def bench_speed(core: Any, tokens: int, repeats: int, prompts: tuple[str, ...]) -> dict[str, Any]:
     import torch
 
     from genaisys.core.chat import ChatCore
 
-    chats = {"fp32": ChatCore(core=core, max_new_tokens=tokens, prefix_cache=False, dtype="float32"),
-             "bf16": ChatCore(core=core, max_new_tokens=tokens, prefix_cache=False, dtype="bfloat16")}
+    chats = {kind: ChatCore(core=core, max_new_tokens=tokens, prefix_cache=False, dtype=dtype, merge_adapters=merge)
+             for kind, (dtype, merge) in VARIANTS.items()}
     tok = chats["fp32"].tokenizer
     encoded = [tok(chats["fp32"].render_prompt([HumanMessage(p)])[0], return_tensors="pt", add_special_tokens=False)
                for p in prompts]
-    models = {"fp32": core.language_model, "bf16": chats["bf16"].engine.decoder()}
+    # generate on the model as loaded (LoRA-wrapped: the baseline), and on the chats' merged copies
+    models = {"fp32 lora": core.language_model, "fp32": chats["fp32"].engine.decoder(),
+              "bf16": chats["bf16"].engine.decoder()}
     counts: dict[str, int] = {}
 
     def generate(kind: str) -> Callable[[], float]:
@@ -106,38 +115,41 @@ def bench_speed(core: Any, tokens: int, repeats: int, prompts: tuple[str, ...]) 
             return n / t
         return run
 
-    sides = {"generate fp32": generate("fp32"), "core fp32": invoke("fp32"), "core bf16": invoke("bf16"),
-             "generate bf16": generate("bf16")}
+    sides = {f"{how} {kind}": (generate if how == "generate" else invoke)(kind)
+             for how in ("generate", "core") for kind in VARIANTS}
     with torch.no_grad():  # warm-up: every side's kernels once, on a few tokens
-        for kind in ("fp32", "bf16"):
+        for kind in VARIANTS:
             models[kind].generate(**encoded[0], max_new_tokens=4, do_sample=False, pad_token_id=tok.pad_token_id)
             chats[kind].invoke(prompts[0], max_new_tokens=4)
     return {"rates": rotate(sides, repeats), "counts": counts}
 
 
 def bench_quality(core: Any, tokens: int, rows: list[tuple[str, str, str | None]]) -> dict[str, Any]:
+    """Greedy answers of every variant; each compared with the reference ("fp32 lora")."""
     from genaisys.core.chat import ChatCore
 
     answers: dict[str, list[tuple[str, list[int]]]] = {}
     seconds: dict[str, float] = {}
-    for kind, dtype in (("fp32", "float32"), ("bf16", "bfloat16")):
-        chat = ChatCore(core=core, max_new_tokens=tokens, dtype=dtype)
+    for kind, (dtype, merge) in VARIANTS.items():
+        chat = ChatCore(core=core, max_new_tokens=tokens, dtype=dtype, merge_adapters=merge)
         t0 = time.perf_counter()
         out = []
-        for i in range(0, len(rows), 10):  # padded batches of 10 (greedy: as served with a batch window)
+        for i in range(0, len(rows), 10):  # padded batches of 10 (greedy: as one by one)
             replies = chat.batch([[HumanMessage(question)] for _, question, _ in rows[i:i + 10]])
             out += [(r.text, chat.tokenizer(r.text, add_special_tokens=False)["input_ids"]) for r in replies]
             print(f"  {kind}: {len(out)}/{len(rows)} answers", file=sys.stderr, flush=True)
         seconds[kind] = time.perf_counter() - t0
         answers[kind] = out
-    same = [a[0] == b[0] for a, b in zip(answers["fp32"], answers["bf16"], strict=True)]
-    prefix = [a[1][:16] == b[1][:16] for a, b in zip(answers["fp32"], answers["bf16"], strict=True)]
+    ref = answers["fp32 lora"]
     scored = [(i, pattern) for i, (_, _, pattern) in enumerate(rows) if pattern is not None]
-    accuracy = {kind: sum(bool(re.search(rf"\b({pattern})\b", answers[kind][i][0].lower())) for i, pattern in scored)
-                for kind in answers}
-    differing = [(rows[i][1], answers["fp32"][i][0], answers["bf16"][i][0]) for i, s in enumerate(same) if not s]
-    return {"n": len(rows), "identical": sum(same), "prefix16": sum(prefix), "n_scored": len(scored),
-            "accuracy": accuracy, "differing": differing, "seconds": seconds}
+    result: dict[str, Any] = {"n": len(rows), "n_scored": len(scored), "seconds": seconds, "variants": {}}
+    for kind, out in answers.items():
+        same = [a[0] == b[0] for a, b in zip(ref, out, strict=True)]
+        result["variants"][kind] = {
+            "identical": sum(same), "prefix16": sum(a[1][:16] == b[1][:16] for a, b in zip(ref, out, strict=True)),
+            "accuracy": sum(bool(re.search(rf"\b({pattern})\b", out[i][0].lower())) for i, pattern in scored),
+            "differing": [(rows[i][1], ref[i][0], out[i][0]) for i, s in enumerate(same) if not s]}
+    return result
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -165,26 +177,27 @@ def main(argv: list[str] | None = None) -> None:
     tokens, quality_tokens = (8, 8) if args.quick else (args.tokens, args.quality_tokens)
     speed = bench_speed(core, tokens, 1 if args.quick else args.repeats, prompts)
     rates = {k: statistics.median(v) for k, v in speed["rates"].items()}
-    base = rates["generate fp32"]
+    base = rates["generate fp32 lora"]
     print(f"\n(a) single-stream decode, greedy, {len(prompts)} prompt(s) × ≤{tokens} new tokens, "
           f"median of {len(next(iter(speed['rates'].values())))} round(s)")
-    print("| side | tokens/s | × generate fp32 | × core fp32 | tokens |")
+    print("| side | tokens/s | × generate fp32 lora (baseline) | × core fp32 lora | tokens |")
     print("|---|---|---|---|---|")
     for name, rate in rates.items():
-        print(f"| {name} | {rate:.1f} | {rate / base:.2f}× | {rate / rates['core fp32']:.2f}× | "
+        print(f"| {name} | {rate:.1f} | {rate / base:.2f}× | {rate / rates['core fp32 lora']:.2f}× | "
               f"{speed['counts'][name]} |")
     rows = quality_prompts()[:6] if args.quick else quality_prompts()
     q = bench_quality(core, quality_tokens, rows)
-    print(f"\n(b) greedy answers, float32 vs bf16, n={q['n']} questions, ≤{quality_tokens} new tokens "
-          f"({q['seconds']['fp32']:.0f} s fp32, {q['seconds']['bf16']:.0f} s bf16)")
-    print("| measure | value |")
-    print("|---|---|")
-    print(f"| identical answers | {q['identical']}/{q['n']} ({q['identical'] / q['n']:.0%}) |")
-    print(f"| same first 16 tokens | {q['prefix16']}/{q['n']} ({q['prefix16'] / q['n']:.0%}) |")
-    for kind in ("fp32", "bf16"):
-        print(f"| heldout-text accuracy, {kind} | {q['accuracy'][kind]}/{q['n_scored']} |")
-    for question, a, b in q["differing"][:3]:
-        print(f"\nQ: {question}\n  fp32: {a!r}\n  bf16: {b!r}")
+    took = ", ".join(f"{s:.0f} s {k}" for k, s in q["seconds"].items())
+    print(f"\n(b) greedy answers against fp32 lora (decoding on the LoRA-wrapped model), n={q['n']} questions, "
+          f"≤{quality_tokens} new tokens ({took})")
+    print("| variant | identical answers | same first 16 tokens | heldout-text accuracy |")
+    print("|---|---|---|---|")
+    for kind, v in q["variants"].items():
+        print(f"| {kind} | {v['identical']}/{q['n']} ({v['identical'] / q['n']:.0%}) | "
+              f"{v['prefix16']}/{q['n']} ({v['prefix16'] / q['n']:.0%}) | {v['accuracy']}/{q['n_scored']} |")
+    for kind, v in q["variants"].items():
+        for question, a, b in v["differing"][:2]:
+            print(f"\n[{kind}] Q: {question}\n  fp32 lora: {a!r}\n  {kind}: {b!r}")
 
 
 if __name__ == "__main__":

@@ -1,16 +1,22 @@
-"""What the HTTP server costs, and whether it overlaps streams.
+"""What the HTTP server costs, and how far concurrent streams scale, side by side in one run.
 
 1. **Added latency**: one chat completion through ``genaisys serve`` (uvicorn in a separate
    process on 127.0.0.1, httpx keep-alive client) against the same call in-process
    (``await core.ainvoke``), interleaved, p50 and p95 of each and of the difference.
-2. **Throughput**: aggregate tokens/s of 16 concurrent streaming clients against 1 client,
-   side by side, same requests; the same for non-streaming clients (where a `ChatCore` with
-   ``batch_window_ms`` decodes concurrent requests as one batch; its streams decode one by one).
+2. **Throughput**: aggregate tokens/s of 16 concurrent clients against 1 client, same requests,
+   streaming and non-streaming.
+3. **Scaling (``--nano``)**: 16 different questions through ``genaisys serve`` with 1, 4 and 16
+   streaming clients (the same 16 requests each time, split between the clients), greedy, up to
+   ``--scale-tokens`` new tokens each: aggregate tokens/s, × one client, and time to first token
+   p50/p95 under that load. Then the same 16 rendered prompts through **transformers' own
+   continuous batching** (``model.generate_batch``, in-process, no HTTP) on the same language
+   model (the core's LoRA merged, float32, as the server decodes by default) and the same limit:
+   the peer a user would pick instead. Goals (issue #18): 16 clients ≥ 4× one client; ≥ 1.0× the peer.
 
-Baseline: the in-process call (1) and one streaming client (2).
+Baseline: the in-process call (1), one streaming client (2, 3), transformers' continuous batching (3).
 Default core: a scripted model (``--tokens`` tokens, ``--token-ms`` ms apart, as a decoder
 would emit them) so the numbers are the server's own; ``--nano`` serves the packaged nano core
-(greedy, ``--tokens`` new tokens at most).
+(greedy, ``--tokens`` new tokens at most) and adds (3). Server and peer use ``--threads`` torch threads.
 
 Run: ``.venv/bin/python bench/serve.py [--nano] [--requests 200] [--tokens 32] [--token-ms 5]``.
 Only 127.0.0.1 is contacted.
@@ -73,8 +79,9 @@ def _core(args: argparse.Namespace) -> Any:
 
         from genaisys.core import load_core
 
-        torch.set_num_threads(1)
-        return load_core("nano", max_new_tokens=args.tokens, batch_window_ms=args.batch_window_ms)
+        torch.set_num_threads(args.threads)
+        return load_core("nano", max_new_tokens=max(args.tokens, args.scale_tokens),
+                         batch_window_ms=args.batch_window_ms)
     return _scripted_model(args.tokens, args.token_ms)
 
 
@@ -146,6 +153,91 @@ async def _stream_throughput(client: Any, clients: int, per_client: int, stream:
     return time.perf_counter() - t, sum(counts)
 
 
+QUESTIONS = ("Why is the sky blue?", "Name three colours and describe each.", "What does a CPU do?",
+             "Give me a recipe for pancakes.", "Write a haiku about winter.", "List five ocean animals.",
+             "What is photosynthesis?", "Tell me a fun fact about the Moon.", "How do bicycles stay upright?",
+             "Describe a day at the beach.", "Explain how a refrigerator keeps food cold.",
+             "What is the capital of France, and why is it famous?", "Give three tips for learning a language.",
+             "Describe the water cycle to a child.", "What makes a good friend?", "How do plants drink water?")
+
+
+async def _one_stream(client: Any, question: str, tokens: int) -> tuple[float, int]:
+    """One streamed completion: (seconds to its first content token, completion tokens)."""
+    body = {"model": "bench", "messages": [{"role": "user", "content": question}], "stream": True,
+            "max_tokens": tokens, "temperature": 0, "stream_options": {"include_usage": True}}
+    t0, first, used = time.perf_counter(), None, 0
+    async with client.stream("POST", "/v1/chat/completions", json=body) as resp:
+        resp.raise_for_status()
+        async for line in resp.aiter_lines():
+            if not line.startswith("data: {"):
+                continue
+            event = json.loads(line[6:])
+            if event["choices"] and event["choices"][0]["delta"].get("content") and first is None:
+                first = time.perf_counter() - t0
+            if event.get("usage"):
+                used = event["usage"]["completion_tokens"]
+    return (first if first is not None else time.perf_counter() - t0), used
+
+
+async def _scaling(client: Any, clients: int, tokens: int) -> tuple[float, int, list[float]]:
+    """The 16 questions split between ``clients`` streaming clients: (wall s, tokens, first-token s)."""
+    share = [QUESTIONS[i::clients] for i in range(clients)]
+
+    async def one_client(questions: tuple[str, ...]) -> list[tuple[float, int]]:
+        return [await _one_stream(client, q, tokens) for q in questions]
+
+    t = time.perf_counter()
+    done = await asyncio.gather(*(one_client(qs) for qs in share))
+    elapsed = time.perf_counter() - t
+    results = [r for rows in done for r in rows]
+    return elapsed, sum(n for _, n in results), [f for f, _ in results]
+
+
+def _transformers_peer(tokens: int, threads: int) -> tuple[float, int]:
+    """The 16 questions through transformers' continuous batching on the nano LM: (wall s, tokens)."""
+    import copy
+
+    import torch
+    from langchain_core.messages import HumanMessage
+    from transformers import GenerationConfig
+
+    from genaisys.core import load_core
+
+    torch.set_num_threads(threads)
+    chat = load_core("nano")
+    lm = chat.language_model
+    lm = copy.deepcopy(lm).merge_and_unload() if hasattr(lm, "merge_and_unload") else lm
+    tok = chat.tokenizer
+    prompts = [tok(chat.render_prompt([HumanMessage(q)])[0], add_special_tokens=False)["input_ids"] for q in QUESTIONS]
+    config = GenerationConfig(max_new_tokens=tokens, do_sample=False, eos_token_id=tok.eos_token_id,
+                              pad_token_id=tok.pad_token_id)
+    lm.generate_batch(inputs=prompts[:2], generation_config=config, max_new_tokens=2, progress_bar=False)  # warm-up
+    t = time.perf_counter()
+    out = lm.generate_batch(inputs=prompts, generation_config=config, progress_bar=False)
+    elapsed = time.perf_counter() - t
+    return elapsed, sum(len(o.generated_tokens) for o in out.values())
+
+
+async def _scaling_table(client: Any, args: argparse.Namespace) -> None:
+    print(f"# scaling: the same {len(QUESTIONS)} questions (greedy, ≤{args.scale_tokens} new tokens each) through "
+          f"genaisys serve, split between N streaming clients; torch threads {args.threads}")
+    await _scaling(client, 2, 4)  # warm-up
+    print(f"{'side':<44} {'wall s':>8} {'tokens':>7} {'tokens/s':>9} {'× 1 client':>11} {'TTFT p50 s':>11} "
+          f"{'TTFT p95 s':>11}")
+    rates: dict[str, float] = {}
+    for clients in (1, 4, 16):
+        elapsed, tokens, firsts = await _scaling(client, clients, args.scale_tokens)
+        rates[f"{clients}"] = tokens / elapsed
+        print(f"{'genaisys serve, ' + str(clients) + ' streaming client(s)':<44} {elapsed:>8.1f} {tokens:>7} "
+              f"{tokens / elapsed:>9.1f} {tokens / elapsed / rates['1']:>11.2f} {_pct(firsts, 0.5):>11.2f} "
+              f"{_pct(firsts, 0.95):>11.2f}")
+    elapsed, tokens = await asyncio.to_thread(_transformers_peer, args.scale_tokens, args.threads)
+    print(f"{'transformers generate_batch (in-process)':<44} {elapsed:>8.1f} {tokens:>7} {tokens / elapsed:>9.1f} "
+          f"{tokens / elapsed / rates['1']:>11.2f} {'-':>11} {'-':>11}")
+    print(f"16 streaming clients / 1 client: {rates['16'] / rates['1']:.2f}× (goal ≥ 4×); "
+          f"/ transformers continuous batching: {rates['16'] / (tokens / elapsed):.2f}× (goal ≥ 1.0×)")
+
+
 async def _bench(args: argparse.Namespace, base_url: str) -> None:
     import httpx
 
@@ -153,6 +245,9 @@ async def _bench(args: argparse.Namespace, base_url: str) -> None:
     limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
     async with httpx.AsyncClient(base_url=base_url, headers={"Authorization": f"Bearer {API_KEY}"},
                                  timeout=600, limits=limits) as client:
+        if args.nano and args.scaling_only:
+            await _scaling_table(client, args)
+            return
         local, remote = await _latency(core, client, args.requests)
         diffs = [r - lo for r, lo in zip(remote, local, strict=True)]
         kind = "nano core (packaged)" if args.nano else f"scripted model ({args.tokens} tokens, unpaced)"
@@ -178,6 +273,9 @@ async def _bench(args: argparse.Namespace, base_url: str) -> None:
             for clients, elapsed, tokens in rows:
                 print(f"{'streaming' if stream else 'non-streaming':<14} {clients:>8} {elapsed:>8.2f} {tokens:>8} "
                       f"{tokens / elapsed:>10.1f} {tokens / elapsed / base_rate:>11.2f}")
+        if args.nano:
+            print()
+            await _scaling_table(client, args)
 
 
 def main() -> None:
@@ -188,7 +286,11 @@ def main() -> None:
                         help="streamed requests per client at 16 clients (default 4; nano 1)")
     parser.add_argument("--tokens", type=int, default=None, help="tokens per answer (default 32; nano 8)")
     parser.add_argument("--token-ms", type=float, default=5.0, help="scripted model: ms between tokens")
-    parser.add_argument("--batch-window-ms", type=float, default=10.0, help="nano: micro-batching window")
+    parser.add_argument("--batch-window-ms", type=float, default=10.0,
+                        help="nano: when idle, how long a first request waits for others")
+    parser.add_argument("--scale-tokens", type=int, default=32, help="nano, (3): new tokens per answer at most")
+    parser.add_argument("--threads", type=int, default=2, help="nano: torch threads of the server and the peer")
+    parser.add_argument("--scaling-only", action="store_true", help="nano: only (3)")
     parser.add_argument("--serve-port", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.requests = args.requests or (10 if args.nano else 200)
@@ -201,7 +303,8 @@ def main() -> None:
 
     port = _free_port()
     cmd = [sys.executable, __file__, "--serve-port", str(port), "--tokens", str(args.tokens),
-           "--token-ms", str(args.token_ms), "--batch-window-ms", str(args.batch_window_ms)] + (
+           "--token-ms", str(args.token_ms), "--batch-window-ms", str(args.batch_window_ms),
+           "--scale-tokens", str(args.scale_tokens), "--threads", str(args.threads)] + (
         ["--nano"] if args.nano else [])
     server = subprocess.Popen(cmd, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     try:

@@ -179,7 +179,8 @@ class GenerationEngine:
         return self.chat.core.language_model if self.chat.core is not None else self.chat.language_model
 
     def decoder(self) -> Any:
-        """The language model decoding runs on: the LM itself, or its copy cast to `decode_dtype`.
+        """The language model decoding runs on: the LM itself, or its copy cast to `decode_dtype`
+        with LoRA adapters merged (`genaisys.core.precision.decoding_copy`; ``merge_adapters``).
 
         The copy is kept while the LM is the same object with the same weights (the parameters'
         version counters, which every in-place update bumps); a training step or a LoRA wrap since
@@ -188,7 +189,8 @@ class GenerationEngine:
         from genaisys.core.precision import decoding_copy
 
         lm = self.lm()
-        if lm.get_input_embeddings().weight.dtype == self.chat.decode_dtype:
+        merge = self.chat.merge_adapters and hasattr(lm, "merge_and_unload")  # peft LoRA: merged in a copy
+        if lm.get_input_embeddings().weight.dtype == self.chat.decode_dtype and not merge:
             return lm
         version = sum(p._version for p in lm.parameters())
         held = self._decoding

@@ -107,14 +107,23 @@ def dtype_name(dtype: Any) -> str:
 
 
 def decoding_copy(model: Any, dtype: Any) -> Any:
-    """A copy of ``model`` whose floating parameters are ``dtype``, for inference only.
+    """A copy of ``model`` for inference only: LoRA adapters merged, floating parameters ``dtype``.
 
-    Parameters are cast one by one while copying (the float32 model is never copied whole), tied
-    weights stay tied, and buffers keep their dtype (rotary frequencies stay float32). The copy
-    needs no gradients; ``model`` itself is left as it is.
+    A peft-wrapped model (the nano core's LoRA) is copied in float32, its adapters merged into the
+    base weights (``merge_and_unload``: one matmul per layer instead of three), then cast, so the
+    merge rounds once. Otherwise parameters are cast one by one while copying (the float32 model is
+    never copied whole). Tied weights stay tied, and buffers keep their dtype (rotary frequencies
+    stay float32). The copy needs no gradients; ``model`` itself is left as it is.
     """
     import torch
 
+    if hasattr(model, "merge_and_unload"):
+        merged = copy.deepcopy(model).merge_and_unload()
+        for p in merged.parameters():  # unique parameters: a tied weight is cast once
+            if p.is_floating_point():
+                p.data = p.data.to(dtype)
+            p.requires_grad_(False)
+        return merged
     memo: dict[int, Any] = {}
     for p in model.parameters():
         if id(p) not in memo:

@@ -139,3 +139,40 @@ def _png_b64() -> str:
     buf = io.BytesIO()
     Image.new("RGB", (32, 32), (200, 30, 30)).save(buf, format="PNG")
     return base64.b64encode(buf.getvalue()).decode()
+
+
+def _lora_chat(**kwargs):
+    from peft import LoraConfig
+
+    from genaisys.core.multimodal import _peft_wrap
+
+    tok = make_tokenizer()
+    lm = _peft_wrap(make_lm(len(tok), tie=True), LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]))
+    with torch.no_grad():  # a trained adapter: B is zero at initialisation, which would hide the merge
+        for name, p in lm.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.2)
+    return ChatCore(language_model=lm, tokenizer=tok, max_new_tokens=16, **kwargs)
+
+
+def test_a_lora_model_decodes_on_a_merged_copy_with_the_same_answers():
+    merged, wrapped = _lora_chat(), _lora_chat(merge_adapters=False)
+    decoder = merged.engine.decoder()
+    assert not hasattr(decoder, "merge_and_unload") and not any("lora" in n for n, _ in decoder.named_parameters())
+    assert wrapped.engine.decoder() is wrapped.language_model  # no copy when asked not to merge
+    assert hasattr(merged.language_model, "merge_and_unload")  # the trained model keeps its adapters
+    assert decoder.get_output_embeddings().weight is decoder.get_input_embeddings().weight
+    for prompt in ("One two three", "The weather in Paris", "What is in the picture?"):
+        assert merged.invoke(prompt).content == wrapped.invoke(prompt).content
+    with torch.no_grad():  # a training step on the adapter: the merged copy is rebuilt from it
+        next(p for n, p in merged.language_model.named_parameters() if "lora_B" in n).add_(0.5)
+    assert merged.engine.decoder() is not decoder
+
+
+def test_a_bf16_copy_of_a_lora_model_merges_in_float32_then_casts():
+    chat = _lora_chat(dtype="bfloat16")
+    decoder = chat.engine.decoder()
+    assert {p.dtype for p in decoder.parameters()} == {torch.bfloat16}
+    reference = precision.decoding_copy(chat.language_model, torch.float32)
+    for (name, p), (_, q) in zip(decoder.named_parameters(), reference.named_parameters(), strict=True):
+        torch.testing.assert_close(p, q.to(torch.bfloat16), msg=name)
