@@ -12,6 +12,8 @@
    continuous batching** (``model.generate_batch``, in-process, no HTTP) on the same language
    model (the core's LoRA merged, float32, as the server decodes by default) and the same limit:
    the peer a user would pick instead. Goals (issue #18): 16 clients ≥ 4× one client; ≥ 1.0× the peer.
+4. **Remote calls (``--nano``)**: ``bench/remote.py`` — `RemoteCore` calls/s against a loopback
+   server, its pooled client vs a new client per call.
 
 Baseline: the in-process call (1), one streaming client (2, 3), transformers' continuous batching (3).
 Default core: a scripted model (``--tokens`` tokens, ``--token-ms`` ms apart, as a decoder
@@ -276,6 +278,10 @@ async def _bench(args: argparse.Namespace, base_url: str) -> None:
         if args.nano:
             print()
             await _scaling_table(client, args)
+    if args.nano:  # 4. what a front server pays per call to a remote core: bench/remote.py, in this run
+        print("\n# RemoteCore calls/s against a loopback server, pooled vs a client per call (bench/remote.py)",
+              flush=True)
+        subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "remote.py")], check=True)
 
 
 def main() -> None:

@@ -13,13 +13,23 @@
   bf16/fp16 up. `AUTO_BF16` is off: ``bench/precision.py`` on the nano core (SmolLM2-135M, 2
   cores with AVX512-BF16, torch 2.13) measured bf16 1.35x faster than float32 decoding (17.0 vs
   12.6 tokens/s; float32 ``generate`` 13.1), but only 37 of 60 greedy answers identical (62%;
-  45/60 agree on the first 16 tokens; heldout-text accuracy 13/40 vs 14/40). Changing more than
-  a fifth of the answers is too much for a default; ask for ``"bfloat16"`` to trade them for speed.
+  45/60 agree on the first 16 tokens; heldout-text accuracy 13/40 vs 14/40). On 2 AVX2 cores
+  without native bf16 (2026-12-06) bf16 was no faster than merged float32 (13.0 vs 13.9
+  tokens/s; its emulated prefill is slow) and again changed 22 of 60 answers. Changing more
+  than a fifth of the answers is too much for a default; ask for ``"bfloat16"`` to trade them
+  for speed.
 
-The bf16 weights are a *copy*, made on the first decode and rebuilt when the source weights
-change (a training step bumps their version counters), so training never sees them: the
-trained model stays float32 whatever the chat model decodes in. The copy costs half the
-language model's float32 size in memory (nano: 270 MB); ``dtype="float32"`` avoids it.
+A language model with LoRA adapters (peft; the nano core's) decodes on a copy with the adapters
+merged into its weights (`decoding_copy`, ``ChatCore(merge_adapters=True)``, the default), in
+float32 too: on the AVX2 machine that made decoding 1.26x faster than through peft's wrapper
+(13.9 vs 11.0 tokens/s; 1.39x float32 ``generate`` on the wrapped model) with all 60 greedy
+answers identical.
+
+The decoding weights are a *copy*, made on the first decode and rebuilt when the source
+weights change (a training step bumps their version counters), so training never sees them:
+the trained model stays float32, with its adapters, whatever the chat model decodes on. The
+copy costs the language model's size in its dtype (nano: 540 MB merged float32, 270 MB bf16);
+a model without adapters decoding in its own dtype, or ``merge_adapters=False``, needs none.
 
 Example:
     >>> from genaisys.core.precision import resolve_dtype
