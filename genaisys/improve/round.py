@@ -217,6 +217,7 @@ class LoopReport:
                   f"`{s.get('path')}`: {s.get('added', 0)} rows added this round, {s.get('total', 0)} in all "
                   f"(by source: {json.dumps(s.get('by_source', {}))}); {s.get('without_reference', 0)} without a "
                   "reference (need a teacher or a person before they can be trained on or scored).", "",
+                  *self._sessions_markdown(),
                   "## Training (one sft stage)", "",
                   f"records: {json.dumps(t.get('records', {}))}; steps {t.get('steps')}, loss {t.get('first_loss')} → "
                   f"{t.get('final_loss')}, {t.get('wall_s')} s; run in `{t.get('output_dir')}`.", "",
@@ -236,6 +237,14 @@ class LoopReport:
             lines += ["## Plot", "", self.plot, ""]
         lines.append(f"Round wall time: {self.wall_s:.1f} s.")
         return "\n".join(lines) + "\n"
+
+    def _sessions_markdown(self) -> list[str]:
+        n = self.adversarial_set.get("sessions") or {}
+        if not any(n.values()):
+            return []
+        return [f"Sessions (rated answers): {n.get('sft', 0)} SFT records (accepted or corrected answers, trained on), "
+                f"{n.get('dpo', 0)} DPO pairs (corrected answers, added to the set), {n.get('failures', 0)} failures "
+                "(rejected without a correction).", ""]
 
     def _labels_markdown(self) -> list[str]:
         counts = self.training.get("labels") or {}
