@@ -22,7 +22,7 @@ from genaisys.errors import ConfigError
 from genaisys.eval.metrics import DEFAULT_RESAMPLES, confusion_matrix, paired_bootstrap
 from genaisys.eval.runner import EvalResult
 
-__all__ = ["compare", "markdown_table", "plot_confusion", "plot_metrics", "write_report"]
+__all__ = ["compare", "markdown_table", "plot_before_after", "plot_confusion", "plot_metrics", "write_report"]
 
 
 def markdown_table(results: Sequence[EvalResult]) -> str:
@@ -71,6 +71,58 @@ def plot_metrics(results: Sequence[EvalResult], path: str | Path) -> Path:
         ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
         ax.set_title(f"{results[0].task} (95% bootstrap CI)")
         ax.legend(fontsize=7)
+        return _save(fig, path)
+    finally:
+        plt.close(fig)
+
+
+def plot_before_after(
+    tasks: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    path: str | Path,
+    *,
+    metrics: Sequence[str] = ("accuracy", "yes_ratio"),
+    title: str = "before → after (95% bootstrap CI)",
+) -> Path:
+    """Before/after bars per task and slice: one panel per task, a pair of bars per slice and metric.
+
+    Args:
+        tasks: ``{task: {slice: {"before": metrics, "after": metrics}}}`` with metrics as results
+            carry them (``{name: {value, ci_low, ci_high}}``; a side may be ``None``) — the shape of
+            `genaisys.improve.round.LoopReport.tasks`.
+        path: the PNG to write.
+        metrics: the metrics to draw where a slice has them (a yes/no task's ``yes_ratio`` beside
+            its accuracy); others are left out.
+
+    Example:
+        >>> m = lambda v: {"accuracy": {"value": v, "ci_low": v, "ci_high": v}}
+        >>> plot_before_after({"pope": {"heldout": {"before": m(0.5), "after": m(0.7)}}}, "ba.png")  # doctest: +SKIP
+    """
+    panels = {}
+    for task, parts in tasks.items():
+        bars = [(part, name, entry.get("before") or {}, entry.get("after") or {})
+                for part, entry in parts.items() for name in metrics
+                if name in (entry.get("before") or {}) or name in (entry.get("after") or {})]
+        if bars:
+            panels[task] = bars
+    if not panels:
+        raise ConfigError(f"nothing to plot: no task has any of {list(metrics)} before or after")
+    plt = _pyplot()
+    width = max(len(b) for b in panels.values())
+    fig, axes = plt.subplots(len(panels), 1, figsize=(max(4.0, 1.3 * width + 1.5), 2.8 * len(panels)), squeeze=False)
+    try:
+        for ax, (task, bars) in zip(axes[:, 0], panels.items()):
+            for k, side in enumerate(("before", "after")):
+                ms = [(b if side == "before" else a).get(name) for _, name, b, a in bars]
+                vals = [m["value"] if m else 0.0 for m in ms]
+                lo = [v - m.get("ci_low", v) if m else 0.0 for v, m in zip(vals, ms)]
+                hi = [m.get("ci_high", v) - v if m else 0.0 for v, m in zip(vals, ms)]
+                xs = [i + (k - 0.5) * 0.38 for i in range(len(bars))]
+                ax.bar(xs, vals, 0.38, yerr=[lo, hi], capsize=3, label=side, color=("#9aa7b8", "#2f6db5")[k])
+            ax.set_xticks(range(len(bars)), [f"{part}\n{name}" for part, name, _, _ in bars], fontsize=7)
+            ax.set_ylim(0, 1.05)
+            ax.set_title(task, fontsize=9)
+            ax.legend(fontsize=7, loc="upper right")
+        fig.suptitle(title, fontsize=9)
         return _save(fig, path)
     finally:
         plt.close(fig)

@@ -55,6 +55,8 @@ def improve(core: str = typer.Option("nano", "--core", help="Core spec to improv
                                          "noise, no held-out accuracy/F1 down beyond noise, yes-ratio in its band)."),
             served: Path | None = typer.Option(None, "--served", help="The served core's folder (default "
                                                "OUT/served): what `genaisys serve --core` loads."),
+            balance: str = typer.Option("yes,no", "--balance", help="Answer labels to balance in the training data "
+                                        "per task (comma-separated; '' balances nothing)."),
             json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
             ) -> None:
     """One round of the evaluate → retrain loop: evaluate, gather failures, retrain (sft), re-evaluate; report.
@@ -68,7 +70,9 @@ def improve(core: str = typer.Option("nano", "--core", help="Core spec to improv
         report = improvement_round(core, tasks=names, out_dir=out, sessions=sessions, feedback=feedback, limit=limit,
                                    holdout=holdout, steps=steps, replay=replay, train_overrides=parse_overrides(set_),
                                    max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
-                                   promote=promote, served=served, log=lambda m: typer.echo(m, err=True))
+                                   promote=promote, served=served,
+                                   balance_on=[b.strip() for b in balance.split(",") if b.strip()],
+                                   log=lambda m: typer.echo(m, err=True))
     except GenaisysError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -62,7 +62,7 @@ __all__ = ["LoopReport", "default_replay", "improvement_round"]
 
 PROBE, HELDOUT, ADVERSARIAL = "probe", "heldout", "adversarial"
 SESSIONS_TASK = "sessions"
-_REPORT_JSON, _REPORT_MD = "loop_report.json", "loop_report.md"
+_REPORT_JSON, _REPORT_MD, _REPORT_PNG = "loop_report.json", "loop_report.md", "loop_report.png"
 
 
 # --------------------------------------------------------------------------- task slices
@@ -159,6 +159,8 @@ class LoopReport:
             (`genaisys.improve.promote.decide_promotion`): ``asked``, ``checks_hold``, ``promoted``,
             ``decision``, ``candidate``, ``served``, ``compared``, ``checks``, ``caveats``.
         wall_s: seconds the round took.
+        plot: the before/after bar plot's file name beside the report (``loop_report.png``), or why
+            there is none.
     """
 
     round_dir: Path
@@ -172,6 +174,7 @@ class LoopReport:
     notes: list[str] = field(default_factory=list)
     promotion: dict[str, Any] = field(default_factory=dict)
     wall_s: float = 0.0
+    plot: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(asdict(self), default=str))
@@ -214,9 +217,11 @@ class LoopReport:
                   f"`{s.get('path')}`: {s.get('added', 0)} rows added this round, {s.get('total', 0)} in all "
                   f"(by source: {json.dumps(s.get('by_source', {}))}); {s.get('without_reference', 0)} without a "
                   "reference (need a teacher or a person before they can be trained on or scored).", "",
+                  *self._sessions_markdown(),
                   "## Training (one sft stage)", "",
                   f"records: {json.dumps(t.get('records', {}))}; steps {t.get('steps')}, loss {t.get('first_loss')} → "
                   f"{t.get('final_loss')}, {t.get('wall_s')} s; run in `{t.get('output_dir')}`.", "",
+                  *self._labels_markdown(),
                   "## Notes", "", *[f"- {n}" for n in self.notes], ""]
         p = self.promotion
         if p:
@@ -226,16 +231,55 @@ class LoopReport:
                       *[f"| {c['name']} | {c['compared']} | {c['rule']} | {c['value']} | "
                         f"{'✓' if c['passed'] else '✗'} |" for c in p["checks"]],
                       "", "What the checks cannot see:", "", *[f"- {c}" for c in p["caveats"]], ""]
+        if self.plot == _REPORT_PNG:
+            lines += ["## Plot", "", f"![before and after per task and slice]({_REPORT_PNG})", ""]
+        elif self.plot:
+            lines += ["## Plot", "", self.plot, ""]
         lines.append(f"Round wall time: {self.wall_s:.1f} s.")
         return "\n".join(lines) + "\n"
 
+    def _sessions_markdown(self) -> list[str]:
+        n = self.adversarial_set.get("sessions") or {}
+        if not any(n.values()):
+            return []
+        return [f"Sessions (rated answers): {n.get('sft', 0)} SFT records (accepted or corrected answers, trained on), "
+                f"{n.get('dpo', 0)} DPO pairs (corrected answers, added to the set), {n.get('failures', 0)} failures "
+                "(rejected without a correction).", ""]
+
+    def _labels_markdown(self) -> list[str]:
+        counts = self.training.get("labels") or {}
+        groups = counts.get("groups") or {}
+        head = f"### Answer labels trained on ({' / '.join(counts.get('labels') or [])})"
+        if not groups:
+            return [head, "", "No failure or session answer was one of these labels: nothing to balance.", ""]
+        lines = [head, "", "Failures and session answers per task and label, before and after balancing (probe items "
+                 "answered right added; the majority downsampled where there were too few):", "",
+                 "| task | label | before | after |", "|---|---|---:|---:|"]
+        for group, g in groups.items():
+            lines += [f"| {group} | {lab} | {n} | {g['after'][lab]} |" for lab, n in g["before"].items()]
+        return [*lines, "", f"{counts.get('added', 0)} records added, {counts.get('dropped', 0)} dropped.", ""]
+
     def save(self, folder: str | Path | None = None) -> dict[str, Path]:
-        """Write ``loop_report.json`` and ``loop_report.md`` (default: into the round folder)."""
+        """Write ``loop_report.json``, ``loop_report.md`` and the before/after plot ``loop_report.png``
+        (matplotlib permitting; default: into the round folder)."""
+        from genaisys.eval.report import plot_before_after
+
         out = Path(folder) if folder is not None else self.round_dir
         out.mkdir(parents=True, exist_ok=True)
+        panels = dict(self.tasks)
+        if self.adversarial.get("after"):
+            panels["adversarial set (pooled)"] = {ADVERSARIAL: self.adversarial}
+        try:
+            plot_before_after(panels, out / _REPORT_PNG, title=f"{self.round_dir.name}: before → after (95% CI)")
+            self.plot = _REPORT_PNG
+        except ImportError as exc:  # MissingDependencyError is an ImportError
+            self.plot = f"plot skipped: {exc}"
+        except ConfigError as exc:
+            self.plot = f"plot skipped: {exc}"
         (out / _REPORT_JSON).write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
         (out / _REPORT_MD).write_text(self.markdown(), encoding="utf-8")
-        return {"json": out / _REPORT_JSON, "markdown": out / _REPORT_MD}
+        paths = {"json": out / _REPORT_JSON, "markdown": out / _REPORT_MD}
+        return {**paths, "plot": out / _REPORT_PNG} if self.plot == _REPORT_PNG else paths
 
 
 # --------------------------------------------------------------------------- helpers
@@ -354,6 +398,30 @@ def _open_sessions(sessions: Any, feedback: Any) -> tuple[Any, Any, Callable[[],
     return sessions, feedback, lambda: [c() for c in closers]
 
 
+def _right_answers(before: Mapping[str, Mapping[str, EvalResult | None]],
+                   slices: Mapping[str, Mapping[str, _Slice]]) -> list[dict[str, Any]]:
+    """SFT records of the probe items each task answered right: the pool `balance_labels` tops up from.
+    Only the probe slice: the held-out slice is never trained on."""
+    from genaisys.improve.failures import failures_to_records
+
+    rows = []
+    for name, parts in before.items():
+        result = parts.get(PROBE)
+        if result is None:
+            continue
+        items = {i.id: i for i in slices[name][PROBE].items}
+        for rec in result.records:
+            item = items.get(str(rec["id"]))
+            if rec.get("correct") and item is not None:
+                rows.append({"id": f"right-{name}-{item.id}", "task": name, "origin": f"{name}/{item.id}",
+                             "prompt": item.prompt, "images": list(item.images), "reference": item.reference})
+    records = failures_to_records(rows) if rows else []
+    for r in records:
+        r["id"] = r["id"].replace("fail-right-", "balance-", 1)
+        r["meta"]["source"] = "balance"
+    return records
+
+
 def _metric_dict(result: EvalResult | None) -> dict[str, Any] | None:
     return None if result is None else result.metrics
 
@@ -381,6 +449,7 @@ def improvement_round(
     promote: bool = False,
     served: str | Path | None = None,
     bands: Mapping[str, tuple[float, float]] | None = None,
+    balance_on: Sequence[str] = ("yes", "no"),
     log: Callable[[str], None] | None = None,
 ) -> LoopReport:
     """Run one round of the loop (module doc) and write its report; returns it.
@@ -411,6 +480,9 @@ def improvement_round(
             --core`` and the next round load.
         bands: held-out metrics that must stay in a band (default
             `genaisys.improve.promote.DEFAULT_BANDS`: yes-ratio 0.35–0.65).
+        balance_on: the answer labels to balance in the training data (`genaisys.improve.balance`):
+            per task, under-represented labels are topped up with probe items the core answered
+            right, else the majority is downsampled; ``()`` balances nothing.
         log: progress lines (default: none).
 
     Raises:
@@ -422,6 +494,7 @@ def improvement_round(
     from genaisys.eval.tasks import get_task
     from genaisys.train.config import load_config
     from genaisys.train.data import write_records
+    from genaisys.improve.balance import balance_labels
     from genaisys.improve.failures import append_adversarial, failures_to_records
     from genaisys.improve.promote import decide_promotion
     from genaisys.train.run import run_stage
@@ -523,13 +596,15 @@ def improvement_round(
     for name, task in adv_tasks.items():  # this round's probe failures are cached; older rows are asked again
         before.setdefault(name, {})[ADVERSARIAL] = evaluate(task, chat, before_id, ADVERSARIAL, "before")
 
-    # (c) data engine: failures → SFT records, + session records, + replay
+    # (c) data engine: failures → SFT records, + session records, label-balanced, + replay
     failure_records = failures_to_records(eval_rows) if eval_rows else []
+    balanced, label_counts = balance_labels([*failure_records, *session_sft], _right_answers(before, slices),
+                                            labels=balance_on, seed=seed)
     if replay_records is not None:
         replay_set = [dict(r) for r in replay_records]
     else:
         replay_set = default_replay(names, replay, seed)
-    train_rows = [*failure_records, *session_sft, *replay_set]
+    train_rows = [*balanced, *replay_set]
     if not train_rows:
         raise ConfigError("nothing to train on: no failure has a reference answer, no session answer was accepted "
                           "or corrected, and there is no replay data; evaluate more items or give replay_records")
@@ -543,6 +618,7 @@ def improvement_round(
         "lora.r": 8, "lora.alpha": 16}
     config = load_config(None, {**settings, **dict(train_overrides or {})})
     say(f"training: {len(train_rows)} records ({len(failure_records)} failures, {len(session_sft)} session, "
+        f"{label_counts['added']} added and {label_counts['dropped']} dropped to balance labels, "
         f"{len(replay_set)} replay), {config.loop.max_steps} steps")
     trained = run_stage(config, chat=chat, records=train_rows)
     final = Path(config.loop.output_dir) / "final"
@@ -602,8 +678,10 @@ def improvement_round(
         adversarial=adversarial,
         adversarial_set={"path": str(adv_path), "added": added, "total": len(rows), "by_source": by_source,
                          "without_reference": without_ref, "sessions": session_counts},
-        training={"records": {"failures": len(failure_records), "sessions": len(session_sft), "replay": len(replay_set),
-                              "total": len(train_rows)},
+        training={"records": {"failures": len(failure_records), "sessions": len(session_sft),
+                              "balance_added": label_counts["added"], "balance_dropped": label_counts["dropped"],
+                              "replay": len(replay_set), "total": len(train_rows)},
+                  "labels": label_counts,
                   "steps": trained.steps, "first_loss": round(trained.losses[0], 4) if trained.losses else None,
                   "final_loss": round(trained.final_loss, 4) if trained.final_loss is not None else None,
                   "wall_s": round(trained.wall_s, 1), "output_dir": str(config.loop.output_dir),

@@ -67,7 +67,8 @@ def test_one_round_fixes_the_adversarial_set_and_reports_it(tmp_path):
     assert len(adv_rows) == 6 and {r["source"] for r in adv_rows} == {"eval"}
     assert sorted(r["origin"] for r in adv_rows) == sorted(f"colours/c{i}" for i in range(6))
     assert report.adversarial_set["added"] == 6 and report.training["records"] == {
-        "failures": 6, "sessions": 0, "replay": 0, "total": 6}
+        "failures": 6, "sessions": 0, "balance_added": 0, "balance_dropped": 0, "replay": 0, "total": 6}
+    assert report.training["labels"]["groups"] == {}  # colour answers are not yes/no: nothing to balance
     assert report.training["steps"] == 30 and report.training["final_loss"] < report.training["first_loss"]
     # before: 0/6 on the adversarial set (by construction); after: learnt
     adv = report.adversarial
@@ -206,13 +207,15 @@ def test_cli_improve_runs_a_round_on_a_saved_core(tmp_path):
             "improve", "--core", str(core_dir), "--tasks", "colours-test", "--limit", "6", "--holdout", "2",
             "--out", str(tmp_path / "loop"), "--steps", "30", "--replay", "0", "--max-new-tokens", "4",
             "--set", "loop.lr=1e-2", "--set", "loop.batch_size=4", "--set", f"stage_options.feature_dir={tmp_path}/f",
-            "--json"])
+            "--balance", "red,green", "--json"])
     finally:
         unregister_task("colours-test")
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["adversarial"]["n"] == 6 and data["adversarial"]["before"]["accuracy"]["value"] == 0.0
     assert data["training"]["steps"] == 30 and data["tasks"]["colours"]["heldout"]["n"] == 2
+    # --balance red,green: the six colour failures (3 red, 3 green) are balanced already
+    assert data["training"]["labels"]["groups"]["colours"]["after"] == {"red": 3, "green": 3}
     assert (tmp_path / "loop" / "round-001" / "loop_report.md").is_file()
     bad = CliRunner().invoke(app, ["eval", "loop", "--tasks", "no-such-task", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 1 and "no-such-task" in bad.output and "Traceback" not in bad.output
