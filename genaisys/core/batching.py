@@ -6,9 +6,11 @@ token boundaries (as vLLM, TGI and transformers' ``ContinuousBatchingManager`` s
 settings and seed, stop rules (applied by the caller, which closes the stream), tool grammar,
 "no tool" choice and images. One scheduler thread runs the batch:
 
-1. **join**: a waiting call is prefilled alone (from the engine's prefix cache when its text
-   shares a prefix with a recent prompt; with its images spliced in) and its first token picked;
-   its KV cache is then left-padded (or the batch's is) to one length and appended as a row;
+1. **join**: the calls that arrived during the last step are prefilled — one alone, several
+   together in one forward pass per group (rows sharing a cached prefix start from it, the
+   others are left-padded; `GenerationEngine.prefill_rows`) — with the engine's prefix cache
+   and their images spliced in, and their first tokens picked; their KV caches are then
+   left-padded (or the batch's is) to one length and appended as rows;
 2. **step**: one forward pass feeds every row its last token, each at its own position, with an
    attention mask that hides the padding; each row's `DecodeRow.pick` chooses its next token;
 3. **leave**: rows that ended — end of text, a closed call, the token limit, or a consumer that
@@ -39,7 +41,8 @@ from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from genaisys.core.forward import cache_of, forward_kwargs
+from genaisys.core.forward import cache_of, forward_kwargs, unwrapped
+from genaisys.errors import CoreError
 
 if TYPE_CHECKING:
     from genaisys.core.generation import GenerationEngine
@@ -120,8 +123,7 @@ class ContinuousBatcher:
     def _loop(self) -> None:
         while True:
             try:
-                for job in self._arrivals():
-                    self._join(job)
+                self._arrive(self._arrivals())
                 if self.rows:
                     self._step()
             except BaseException as exc:  # noqa: BLE001 - every waiting caller gets it; the batch restarts
@@ -142,6 +144,43 @@ class ContinuousBatcher:
             while self._waiting and len(self.rows) + len(joined) < self.max_rows:
                 joined.append(self._waiting.popleft())
             return joined
+
+    def _arrive(self, jobs: list[BatchJob]) -> None:
+        """Let the arrivals join: one alone, several prefilled together (`GenerationEngine.prefill_rows`)."""
+        import torch
+
+        for job in [j for j in jobs if j.cancelled.is_set()]:
+            job.put(_END)
+        jobs = [j for j in jobs if not j.cancelled.is_set()]
+        if len(jobs) < 2 or not _transformers_model(self.engine.lm()):
+            for job in jobs:  # a model of unknown cache decodes a row at a time (`_alone`)
+                self._join(job)
+            return
+        try:
+            with self.engine.lock, torch.no_grad():
+                lm = self.engine.decoder()
+                for job in jobs:
+                    job.row.lm = lm
+                groups = self.engine.prefill_rows(lm, [job.row for job in jobs])
+        except Exception:  # noqa: BLE001 - one row's bad input must not fail the others: each alone
+            for job in jobs:
+                self._join(job)
+            return
+        for idx, out, mask, last_pos in groups:
+            members = [jobs[i] for i in idx]
+            cache = cache_of(out)
+            going = [b for b, job in enumerate(members) if self._advance(job, out.logits[b, -1])]
+            if not going:
+                continue
+            if not mergeable(cache):
+                for b in going:  # a cache that cannot be batched cannot be split by rows either
+                    members[b].put(CoreError("this language model's KV cache cannot be batched; "
+                                             "use ChatCore(continuous_batching=False)"))
+                continue
+            if len(going) < len(members):
+                cache.batch_select_indices(torch.tensor(going))
+                mask, last_pos = mask[going], last_pos[going]
+            self._add(cache, mask, last_pos, [members[b] for b in going])
 
     def _join(self, job: BatchJob) -> None:
         """Prefill one call alone, pick its first token, and append it to the batch as a row."""
@@ -166,6 +205,12 @@ class ContinuousBatcher:
         if not mergeable(cache):  # a model whose cache cannot be batched: it decodes alone, here
             self._alone(job, lm, cache, mask, last_pos)
             return
+        self._add(cache, mask, last_pos, [job])
+
+    def _add(self, cache: Any, mask: Any, last_pos: Any, jobs: list[BatchJob]) -> None:
+        """Append prefilled rows (their cache, mask (n, L) and last positions (n, 1)) to the batch."""
+        import torch
+
         if not self.rows:
             self._cache, self._mask, self._last_pos = cache, mask, last_pos
         else:
@@ -174,7 +219,7 @@ class ContinuousBatcher:
                                   _pad_left(cache, width - mask.shape[1]))
             self._mask = torch.cat([_pad_mask(self._mask, width), _pad_mask(mask, width)])
             self._last_pos = torch.cat([self._last_pos, last_pos])
-        self.rows.append(job)
+        self.rows.extend(jobs)
         self.peak_rows = max(self.peak_rows, len(self.rows))
 
     def _advance(self, job: BatchJob, logits: Any) -> bool:
@@ -246,6 +291,13 @@ class ContinuousBatcher:
             cache = cache_of(out)
             if not self._advance(job, out.logits[0, -1]):
                 return
+
+
+def _transformers_model(lm: Any) -> bool:
+    """Whether ``lm`` is a transformers model (whose KV cache rows can be padded, joined and cut)."""
+    from transformers import PreTrainedModel
+
+    return isinstance(unwrapped(lm), PreTrainedModel)
 
 
 def mergeable(cache: Any) -> bool:

@@ -340,6 +340,86 @@ class GenerationEngine:
         del self.prefix_hits[:-64]
         return out
 
+    def prefill_rows(self, lm: Any, rows: list[DecodeRow]) -> list[tuple[list[int], Any, Any, Any]]:
+        """Prefill several rows together, a forward pass per group; the caller holds `lock`.
+
+        Text-only rows that share a cached prefix (the prefix cache's same entry) start from it
+        together: the prefix's KV cache repeated per row, their remaining tokens left-padded after
+        it (the padding masked). The other rows — no cached prefix, or images — are left-padded
+        into one plain pass. Each group's longest text-only prompt is kept in the prefix cache.
+
+        Returns:
+            per group: (the rows' indices in ``rows``, the forward output with the first-token
+            logits ``(B, 1, V)``, the attention mask ``(B, T)``, each row's last position ``(B, 1)``).
+        """
+        import torch
+
+        cache_kw, prefill_kw = forward_kwargs(lm)
+        version = sum(p._version for p in lm.parameters())
+        self._prefixes = [e for e in self._prefixes if e[0] is lm and e[1] == version]
+        groups: dict[int, list[tuple[int, int]]] = {}  # prefix entry index (-1: none) → [(row, shared)]
+        for i, row in enumerate(rows):
+            at, n = -1, 0
+            if not row.images and self.chat.prefix_cache:
+                for e, entry in enumerate(self._prefixes):
+                    old, limit, k = entry[2], min(len(entry[2]), len(row.prompt_ids) - 1), 0
+                    while k < limit and old[k] == row.prompt_ids[k]:
+                        k += 1
+                    if k > n:
+                        at, n = e, k
+            groups.setdefault(at if n >= _MIN_PREFIX else -1, []).append((i, n))
+        done = []
+        pad = self.chat.tokenizer.pad_token_id if self.chat.tokenizer.pad_token_id is not None else 0
+        embed = lm.get_input_embeddings()
+        for at, members in groups.items():
+            idx = [i for i, _ in members]
+            shared = min(n for _, n in members) if at >= 0 else 0
+            tails = [rows[i].prompt_ids[shared:] for i in idx]
+            width = max(len(t) for t in tails)
+            ids = torch.full((len(idx), width), pad, dtype=torch.long)
+            tail_mask = torch.zeros((len(idx), width), dtype=torch.long)
+            for b, t in enumerate(tails):
+                ids[b, width - len(t):] = torch.tensor(t, dtype=torch.long)
+                tail_mask[b, width - len(t):] = 1
+            kw: dict[str, Any] = {}
+            if at >= 0:
+                import copy
+
+                entry = self._prefixes[at]
+                cache = copy.deepcopy(entry[3])
+                if shared < len(entry[2]):
+                    cache.crop(shared - len(entry[2]))
+                cache.batch_repeat_interleave(len(idx))
+                mask = torch.cat([torch.ones((len(idx), shared), dtype=torch.long), tail_mask], dim=1)
+                prep = {"inputs_embeds": embed(ids), "attention_mask": mask,
+                        "position_ids": shared + (tail_mask.cumsum(-1) - 1).clamp(min=0)}
+                kw[cache_kw] = cache
+            elif self.chat.core is not None:
+                flat = [im for i in idx for im in rows[i].images]
+                pixel_values = self.chat.core.preprocess_images(flat) if flat else None
+                prep = embeds_as(self.chat.core.prepare_inputs(ids, tail_mask, pixel_values, padding_side="left"), lm)
+            else:
+                prep = {"inputs_embeds": embed(ids), "attention_mask": tail_mask,
+                        "position_ids": (tail_mask.cumsum(-1) - 1).clamp(min=0)}
+            out = lm(**prep, use_cache=True, **prefill_kw, **kw)
+            mask = prep["attention_mask"]
+            for b, i in enumerate(idx):
+                rows[i].usage["input_tokens"] = int(mask[b].sum())
+                self.prefix_hits.append(shared)
+            del self.prefix_hits[:-64]
+            texts = [b for b, i in enumerate(idx) if not rows[i].images]
+            cache = cache_of(out)
+            if texts and self.chat.prefix_cache and hasattr(cache, "crop"):
+                import copy
+
+                longest = max(texts, key=lambda b: len(tails[b]))  # no padding in its row
+                kept = copy.deepcopy(cache)
+                kept.batch_select_indices(torch.tensor([longest]))
+                self._prefixes.append((lm, version, rows[idx[longest]].prompt_ids, kept))
+                del self._prefixes[:-_PREFIXES_KEPT]
+            done.append((idx, out, mask, prep["position_ids"][:, -1:]))
+        return done
+
     def _native_inputs(self, prompt: str, images: list[Any], vcd: Any, generator: Any) -> dict[str, Any]:
         """A native MLLM's processor inputs; with VCD, a second row whose images are noised."""
         import torch

@@ -163,3 +163,43 @@ def test_the_prefix_cache_serves_rows_that_join_the_batch(lm_tok):
     chat = ChatCore(language_model=lm, tokenizer=tok, max_new_tokens=10)
     assert _staggered(lambda t: _streamed(chat, t), turns) == alone
     assert chat.engine.prefix_hits[0] == 0 and min(chat.engine.prefix_hits[1:]) >= 16
+
+
+def _spy_prefill(chat):
+    """Count the rows each grouped prefill took."""
+    engine, seen = chat.engine, []
+    original = engine.prefill_rows
+
+    def spy(lm, rows):
+        seen.append(len(rows))
+        return original(lm, rows)
+
+    engine.prefill_rows = spy
+    return seen
+
+
+def test_calls_arriving_together_are_prefilled_in_one_pass_and_equal_their_solo_decode(lm_tok, tiny_core):
+    lm, tok = lm_tok
+    solo = ChatCore(language_model=lm, tokenizer=tok, max_new_tokens=16, continuous_batching=False)
+    alone = [solo.invoke(p).content for p in PROMPTS]
+    chat = ChatCore(language_model=lm, tokenizer=tok, max_new_tokens=16, batch_window_ms=300)
+    seen = _spy_prefill(chat)
+    with ThreadPoolExecutor(len(PROMPTS)) as pool:
+        assert list(pool.map(lambda p: _streamed(chat, p), PROMPTS)) == alone
+    assert max(seen) > 1  # several rows in one prefill
+
+    # images, and a shared system prompt served from the prefix cache, in the same grouped prefill
+    buf = io.BytesIO()
+    Image.new("RGB", (12, 9), "green").save(buf, format="PNG")
+    image = {"type": "image", "base64": base64.b64encode(buf.getvalue()).decode(), "mime_type": "image/png"}
+    system = SystemMessage("You are a helpful assistant. Answer the question about the image. " * 2)
+    turns = [[system, HumanMessage(p)] for p in PROMPTS[:3]] + [[HumanMessage([image, {"type": "text", "text": "Hm?"}])]]
+    solo = ChatCore(core=tiny_core, max_new_tokens=10, continuous_batching=False, prefix_cache=False)
+    alone = [solo.invoke(t).content for t in turns]
+    chat = ChatCore(core=tiny_core, max_new_tokens=10, batch_window_ms=300)
+    chat.invoke([system, HumanMessage("seed the prefix cache")])
+    seen = _spy_prefill(chat)
+    with ThreadPoolExecutor(len(turns)) as pool:
+        assert list(pool.map(lambda t: chat.invoke(t).content, turns)) == alone
+    assert seen and max(seen) > 1
+    assert sum(h >= 16 for h in chat.engine.prefix_hits[-len(turns):]) >= 2  # the system prompt came from the cache
