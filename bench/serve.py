@@ -8,7 +8,8 @@
 3. **Scaling (``--nano``)**: 16 different questions through ``genaisys serve`` with 1, 4 and 16
    streaming clients (the same 16 requests each time, split between the clients), greedy, up to
    ``--scale-tokens`` new tokens each: aggregate tokens/s, × one client, and time to first token
-   p50/p95 under that load. Then the same 16 rendered prompts through **transformers' own
+   p50/p95 under that load, and how many answers are the one-client answers (greedy: rows batched
+   together can differ from a solo decode where float sums in another order flip a near-tie). Then the same 16 rendered prompts through **transformers' own
    continuous batching** (``model.generate_batch``, in-process, no HTTP) on the same language
    model (the core's LoRA merged, float32, as the server decodes by default) and the same limit:
    the peer a user would pick instead. Goals (issue #18): 16 clients ≥ 4× one client; ≥ 1.0× the peer.
@@ -163,36 +164,37 @@ QUESTIONS = ("Why is the sky blue?", "Name three colours and describe each.", "W
              "Describe the water cycle to a child.", "What makes a good friend?", "How do plants drink water?")
 
 
-async def _one_stream(client: Any, question: str, tokens: int) -> tuple[float, int]:
-    """One streamed completion: (seconds to its first content token, completion tokens)."""
+async def _one_stream(client: Any, question: str, tokens: int) -> tuple[float, int, str]:
+    """One streamed completion: (seconds to its first content token, completion tokens, text)."""
     body = {"model": "bench", "messages": [{"role": "user", "content": question}], "stream": True,
             "max_tokens": tokens, "temperature": 0, "stream_options": {"include_usage": True}}
-    t0, first, used = time.perf_counter(), None, 0
+    t0, first, used, text = time.perf_counter(), None, 0, []
     async with client.stream("POST", "/v1/chat/completions", json=body) as resp:
         resp.raise_for_status()
         async for line in resp.aiter_lines():
             if not line.startswith("data: {"):
                 continue
             event = json.loads(line[6:])
-            if event["choices"] and event["choices"][0]["delta"].get("content") and first is None:
-                first = time.perf_counter() - t0
+            if event["choices"] and event["choices"][0]["delta"].get("content"):
+                text.append(event["choices"][0]["delta"]["content"])
+                first = time.perf_counter() - t0 if first is None else first
             if event.get("usage"):
                 used = event["usage"]["completion_tokens"]
-    return (first if first is not None else time.perf_counter() - t0), used
+    return (first if first is not None else time.perf_counter() - t0), used, "".join(text)
 
 
-async def _scaling(client: Any, clients: int, tokens: int) -> tuple[float, int, list[float]]:
-    """The 16 questions split between ``clients`` streaming clients: (wall s, tokens, first-token s)."""
+async def _scaling(client: Any, clients: int, tokens: int) -> tuple[float, int, list[float], dict[str, str]]:
+    """The 16 questions split between ``clients`` streaming clients: (wall s, tokens, first-token s, answers)."""
     share = [QUESTIONS[i::clients] for i in range(clients)]
 
-    async def one_client(questions: tuple[str, ...]) -> list[tuple[float, int]]:
-        return [await _one_stream(client, q, tokens) for q in questions]
+    async def one_client(questions: tuple[str, ...]) -> list[tuple[str, tuple[float, int, str]]]:
+        return [(q, await _one_stream(client, q, tokens)) for q in questions]
 
     t = time.perf_counter()
     done = await asyncio.gather(*(one_client(qs) for qs in share))
     elapsed = time.perf_counter() - t
     results = [r for rows in done for r in rows]
-    return elapsed, sum(n for _, n in results), [f for f, _ in results]
+    return elapsed, sum(r[1] for _, r in results), [r[0] for _, r in results], {q: r[2] for q, r in results}
 
 
 def _transformers_peer(tokens: int, threads: int) -> tuple[float, int]:
@@ -225,17 +227,20 @@ async def _scaling_table(client: Any, args: argparse.Namespace) -> None:
           f"genaisys serve, split between N streaming clients; torch threads {args.threads}")
     await _scaling(client, 2, 4)  # warm-up
     print(f"{'side':<44} {'wall s':>8} {'tokens':>7} {'tokens/s':>9} {'× 1 client':>11} {'TTFT p50 s':>11} "
-          f"{'TTFT p95 s':>11}")
+          f"{'TTFT p95 s':>11} {'same text as 1 client':>22}")
     rates: dict[str, float] = {}
+    alone: dict[str, str] = {}
     for clients in (1, 4, 16):
-        elapsed, tokens, firsts = await _scaling(client, clients, args.scale_tokens)
+        elapsed, tokens, firsts, answers = await _scaling(client, clients, args.scale_tokens)
+        alone = alone or answers
         rates[f"{clients}"] = tokens / elapsed
+        same = sum(answers[q] == alone[q] for q in QUESTIONS)
         print(f"{'genaisys serve, ' + str(clients) + ' streaming client(s)':<44} {elapsed:>8.1f} {tokens:>7} "
               f"{tokens / elapsed:>9.1f} {tokens / elapsed / rates['1']:>11.2f} {_pct(firsts, 0.5):>11.2f} "
-              f"{_pct(firsts, 0.95):>11.2f}")
+              f"{_pct(firsts, 0.95):>11.2f} {f'{same}/{len(QUESTIONS)}':>22}")
     elapsed, tokens = await asyncio.to_thread(_transformers_peer, args.scale_tokens, args.threads)
     print(f"{'transformers generate_batch (in-process)':<44} {elapsed:>8.1f} {tokens:>7} {tokens / elapsed:>9.1f} "
-          f"{tokens / elapsed / rates['1']:>11.2f} {'-':>11} {'-':>11}")
+          f"{tokens / elapsed / rates['1']:>11.2f} {'-':>11} {'-':>11} {'-':>22}")
     print(f"16 streaming clients / 1 client: {rates['16'] / rates['1']:.2f}× (goal ≥ 4×); "
           f"/ transformers continuous batching: {rates['16'] / (tokens / elapsed):.2f}× (goal ≥ 1.0×)")
 
