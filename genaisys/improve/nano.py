@@ -232,9 +232,65 @@ SmolLM2-135M-Instruct alone answered {text['base_correct']} of {text['questions'
 |---|---|---|
 {text_rows}
 """
+    card += _rounds_section(evaluation.get("loop_rounds") or [])
     path = Path(folder) / "MODEL_CARD.md"
     path.write_text(card)
     return path
+
+
+def round_summary(report: str | Path, *, name: str, source: str, plot: str | None = None) -> dict[str, Any]:
+    """What the model card shows of one improvement round (`genaisys.improve.round`): its held-out
+    slices and adversarial set before → after, the training labels and the promotion decision.
+
+    Args:
+        report: the round's ``loop_report.json``.
+        name: a short title ("from eval failures"); source: where its data came from, in words.
+        plot: the round's before/after plot, copied beside the card under this file name.
+    """
+    data = json.loads(Path(report).read_text())
+    rows = []
+    for task, slices in data["tasks"].items():
+        held = slices.get("heldout")
+        if not held:
+            continue
+        for metric in ("accuracy", "f1", "yes_ratio"):
+            if metric in held["before"]:
+                d = held["compare"][metric]
+                rows.append({"task": task, "metric": metric, "before": held["before"][metric]["value"],
+                             "after": held["after"][metric]["value"], "delta": d["delta"], "ci": [d["ci_low"], d["ci_high"]],
+                             "beyond_noise": d["beyond_noise"]})
+    adv = data["adversarial"]
+    return {"name": name, "source": source, "plot": plot, "heldout": rows,
+            "adversarial": {"n": adv["n"], "before": adv["before"]["accuracy"]["value"],
+                            "after": adv["after"]["accuracy"]["value"], "ci": [adv["compare"]["accuracy"]["ci_low"],
+                                                                             adv["compare"]["accuracy"]["ci_high"]]},
+            "records": data["training"]["records"], "decision": data["promotion"]["decision"],
+            "failed_checks": [c["name"] for c in data["promotion"]["checks"] if not c["passed"]]}
+
+
+def _rounds_section(rounds: list[dict[str, Any]]) -> str:
+    if not rounds:
+        return ""
+    out = ["\n## Learning from use — improvement rounds on this core (`genaisys improve`)\n",
+           "Each round retrains a *candidate* from this core; the shipped weights above are unchanged. "
+           "Held-out items were never trained on; the adversarial items were (docs/feedback.md). A candidate is "
+           "promoted only if the adversarial set rose beyond noise, no held-out accuracy or F1 fell beyond noise "
+           "and each held-out yes-ratio is inside 0.35–0.65 or no further outside it than before.\n"]
+    for r in rounds:
+        adv = r["adversarial"]
+        out.append(f"### {r['name']}\n\n{r['source']}. Trained on {json.dumps(r['records'])}. "
+                   f"Adversarial set ({adv['n']} items): {adv['before']:.3f} → {adv['after']:.3f} "
+                   f"(Δ 95% CI [{adv['ci'][0]:+.3f}, {adv['ci'][1]:+.3f}]). **Promotion: {r['decision'].split(':')[0]}**"
+                   + (f" (failed: {'; '.join(r['failed_checks'])})" if r["failed_checks"] else "") + ".\n")
+        out.append("| task (held-out slice) | metric | before | after | Δ [95% CI] |\n|---|---|---|---|---|")
+        for h in r["heldout"]:
+            mark = " beyond noise" if h["beyond_noise"] else ""
+            out.append(f"| {h['task']} | {h['metric']} | {h['before']:.3f} | {h['after']:.3f} | "
+                       f"{h['delta']:+.3f} [{h['ci'][0]:+.3f}, {h['ci'][1]:+.3f}]{mark} |")
+        if r.get("plot"):
+            out.append(f"\n![{r['name']}: before → after]({r['plot']})")
+        out.append("")
+    return "\n".join(out) + "\n"
 
 
 def ship_nano(core_dir: str | Path, *, recipe: NanoRecipe, timings: dict[str, Any],

@@ -127,6 +127,15 @@ def test_a_round_balances_its_labels_reports_them_and_plots(tmp_path):
     png = report.round_dir / "loop_report.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 1000
     assert "![before and after per task and slice](loop_report.png)" in md and data["plot"] == "loop_report.png"
+    # what the model card shows of the round: held-out before → after, the adversarial set, the decision
+    from genaisys.improve.nano import _rounds_section, round_summary
+
+    summary = round_summary(report.round_dir / "loop_report.json", name="Round 1", source="tiny", plot="r1.png")
+    assert [(h["task"], h["metric"]) for h in summary["heldout"]] == [("yes-no", "accuracy"), ("yes-no", "yes_ratio")]
+    assert summary["adversarial"]["n"] == 4 and summary["records"]["balance_added"] == 2
+    section = _rounds_section([summary])
+    assert "### Round 1" in section and "![Round 1: before → after](r1.png)" in section
+    assert f"**Promotion: {summary['decision'].split(':')[0]}**" in section and "| yes-no | yes_ratio |" in section
 
 
 def test_the_plot_needs_something_to_draw(tmp_path):
