@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = ["BatchJob", "ContinuousBatcher", "mergeable"]
 
 _END = object()
+_IDLE_S = 2.0  # an idle scheduler thread ends after this long, so an unused ChatCore's model can be freed
 
 
 class BatchJob:
@@ -94,6 +95,9 @@ class ContinuousBatcher:
         window_s: when the batch is idle, how long the first call waits for others so that they
             start together (0: start at once; later calls still join at the next token).
 
+    The scheduler thread starts with the first call and ends after 2 s without work, so it never
+    keeps a model alive that nothing uses any more.
+
     Attributes:
         rows: the calls in the batch, in cache order.
         steps: batched forward passes run so far; peak_rows: the largest batch seen.
@@ -108,8 +112,7 @@ class ContinuousBatcher:
         self._cache: Any = None  # the batch's KV cache (B rows, T positions)
         self._mask: Any = None  # (B, T): 1 where a row has a token, 0 for left padding
         self._last_pos: Any = None  # (B, 1): each row's position of its last cached token
-        self._thread = threading.Thread(target=self._loop, name="genaisys-continuous-batch", daemon=True)
-        self._thread.start()
+        self._running = False  # whether the scheduler thread is up (it ends after `_IDLE_S` without work)
 
     def submit(self, row: DecodeRow, *, reuse_prefix: bool = True) -> BatchJob:
         """Queue a call; it joins the batch at the next token boundary. Iterate the job for tokens."""
@@ -117,13 +120,19 @@ class ContinuousBatcher:
         with self._wake:
             self._waiting.append(job)
             self._wake.notify()
+            if not self._running:  # an idle scheduler has ended (and let go of the model): start one
+                self._running = True
+                threading.Thread(target=self._loop, name="genaisys-continuous-batch", daemon=True).start()
         return job
 
     # ------------------------------------------------------------------ scheduler
     def _loop(self) -> None:
         while True:
             try:
-                self._arrive(self._arrivals())
+                arrivals = self._arrivals()
+                if arrivals is None:
+                    return  # idle: the thread ends; the next submit starts another
+                self._arrive(arrivals)
                 if self.rows:
                     self._step()
             except BaseException as exc:  # noqa: BLE001 - every waiting caller gets it; the batch restarts
@@ -131,12 +140,17 @@ class ContinuousBatcher:
                     job.put(exc)
                 self.rows, self._cache, self._mask, self._last_pos = [], None, None, None
 
-    def _arrivals(self) -> list[BatchJob]:
-        """The calls that join before the next step (waits for one when the batch is idle)."""
+    def _arrivals(self) -> list[BatchJob] | None:
+        """The calls that join before the next step (waits for one when the batch is idle);
+        ``None`` when none came for `_IDLE_S` seconds and the scheduler should end."""
         with self._wake:
             if not self.rows:
+                deadline = time.monotonic() + _IDLE_S
                 while not self._waiting:
-                    self._wake.wait()
+                    if (left := deadline - time.monotonic()) <= 0:
+                        self._running = False
+                        return None
+                    self._wake.wait(left)
                 deadline = time.monotonic() + self.window_s
                 while len(self._waiting) < self.max_rows and (left := deadline - time.monotonic()) > 0:
                     self._wake.wait(left)

@@ -203,3 +203,29 @@ def test_calls_arriving_together_are_prefilled_in_one_pass_and_equal_their_solo_
         assert list(pool.map(lambda t: chat.invoke(t).content, turns)) == alone
     assert seen and max(seen) > 1
     assert sum(h >= 16 for h in chat.engine.prefix_hits[-len(turns):]) >= 2  # the system prompt came from the cache
+
+
+def test_an_idle_scheduler_ends_and_lets_go_of_the_model(monkeypatch):
+    import gc
+    import weakref
+
+    from genaisys.core import batching
+
+    monkeypatch.setattr(batching, "_IDLE_S", 0.05)
+    tok = make_tokenizer()
+    lm = make_lm(len(tok))
+    chat = ChatCore(language_model=lm, tokenizer=tok, max_new_tokens=4)
+    first = chat.invoke("One").content
+    batcher = chat.engine.batcher()
+    deadline = time.monotonic() + 5
+    while batcher._running and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not batcher._running
+    assert chat.invoke("One").content == first  # the next call starts a scheduler again
+    ref = weakref.ref(lm)
+    del chat, lm, batcher
+    deadline = time.monotonic() + 5
+    while ref() is not None and time.monotonic() < deadline:
+        gc.collect()
+        time.sleep(0.05)
+    assert ref() is None  # no thread keeps an unused model alive
