@@ -35,8 +35,10 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -52,6 +54,15 @@ __all__ = ["BatchJob", "ContinuousBatcher", "mergeable"]
 
 _END = object()
 _IDLE_S = 2.0  # an idle scheduler thread ends after this long, so an unused ChatCore's model can be freed
+_LIVE: weakref.WeakSet[ContinuousBatcher] = weakref.WeakSet()  # batchers whose scheduler may be running
+
+
+@atexit.register
+def _stop_schedulers() -> None:
+    """At exit, end every scheduler between two steps: a daemon thread still inside torch while the
+    interpreter shuts down aborts the process ("terminate called without an active exception")."""
+    for batcher in list(_LIVE):
+        batcher.stop()
 
 
 class BatchJob:
@@ -113,6 +124,18 @@ class ContinuousBatcher:
         self._mask: Any = None  # (B, T): 1 where a row has a token, 0 for left padding
         self._last_pos: Any = None  # (B, 1): each row's position of its last cached token
         self._running = False  # whether the scheduler thread is up (it ends after `_IDLE_S` without work)
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        _LIVE.add(self)
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """End the scheduler at the next token boundary and wait for it; rows still decoding get an error."""
+        with self._wake:
+            self._stopping = True
+            self._wake.notify_all()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout_s)
 
     def submit(self, row: DecodeRow, *, reuse_prefix: bool = True) -> BatchJob:
         """Queue a call; it joins the batch at the next token boundary. Iterate the job for tokens."""
@@ -120,9 +143,12 @@ class ContinuousBatcher:
         with self._wake:
             self._waiting.append(job)
             self._wake.notify()
+            if self._stopping:
+                raise CoreError("this core's batch scheduler was stopped (the interpreter is exiting)")
             if not self._running:  # an idle scheduler has ended (and let go of the model): start one
                 self._running = True
-                threading.Thread(target=self._loop, name="genaisys-continuous-batch", daemon=True).start()
+                self._thread = threading.Thread(target=self._loop, name="genaisys-continuous-batch", daemon=True)
+                self._thread.start()
         return job
 
     # ------------------------------------------------------------------ scheduler
@@ -131,7 +157,7 @@ class ContinuousBatcher:
             try:
                 arrivals = self._arrivals()
                 if arrivals is None:
-                    return  # idle: the thread ends; the next submit starts another
+                    return  # idle or stopping: the thread ends; the next submit starts another
                 self._arrive(arrivals)
                 if self.rows:
                     self._step()
@@ -144,10 +170,17 @@ class ContinuousBatcher:
         """The calls that join before the next step (waits for one when the batch is idle);
         ``None`` when none came for `_IDLE_S` seconds and the scheduler should end."""
         with self._wake:
+            if self._stopping:
+                for job in [*self.rows, *self._waiting]:
+                    job.put(CoreError("this core's batch scheduler was stopped (the interpreter is exiting)"))
+                self.rows, self._cache, self._mask, self._last_pos = [], None, None, None
+                self._waiting.clear()
+                self._running = False
+                return None
             if not self.rows:
                 deadline = time.monotonic() + _IDLE_S
                 while not self._waiting:
-                    if (left := deadline - time.monotonic()) <= 0:
+                    if self._stopping or (left := deadline - time.monotonic()) <= 0:
                         self._running = False
                         return None
                     self._wake.wait(left)

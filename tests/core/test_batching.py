@@ -229,3 +229,17 @@ def test_an_idle_scheduler_ends_and_lets_go_of_the_model(monkeypatch):
         gc.collect()
         time.sleep(0.05)
     assert ref() is None  # no thread keeps an unused model alive
+
+
+def test_stopping_the_scheduler_joins_it_and_later_calls_are_refused(lm_tok):
+    # What the interpreter's exit does to every batcher (a daemon thread inside torch at exit aborts the process).
+    from genaisys.errors import CoreError
+
+    lm, tok = lm_tok
+    chat = ChatCore(language_model=lm, tokenizer=tok, max_new_tokens=4)
+    chat.invoke("One")
+    batcher = chat.engine.batcher()
+    batcher.stop()
+    assert not batcher._running and not batcher._thread.is_alive()
+    with pytest.raises(CoreError, match="stopped"):
+        chat.invoke("One")
