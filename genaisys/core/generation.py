@@ -30,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -311,10 +312,28 @@ class GenerationEngine:
         The cache is keyed by the model object and its parameters' version counters, so weights
         changed in place (a training step) are never served stale keys and values.
         """
-        import copy
+        version = self._fresh_prefixes(lm)
+        best, n = self._best_prefix(prompt_ids)
+        if best is not None:
+            out = lm(inputs_embeds=prep["inputs_embeds"][:, n:], attention_mask=prep["attention_mask"],
+                     position_ids=prep["position_ids"][:, n:], use_cache=True,
+                     **{cache_kw: _cropped(best, n)}, **kw)
+        else:
+            out = lm(**prep, use_cache=True, **kw)
+        self._keep_prefix(lm, version, prompt_ids, cache_of(out), best, n)
+        self.prefix_hits.append(n)
+        del self.prefix_hits[:-64]
+        return out
 
+    def _fresh_prefixes(self, lm: Any) -> int:
+        """Drop cached prefixes of another model or older weights; the weights' version now."""
         version = sum(p._version for p in lm.parameters())
         self._prefixes = [e for e in self._prefixes if e[0] is lm and e[1] == version]
+        return version
+
+    def _best_prefix(self, prompt_ids: list[int]) -> tuple[Any, int]:
+        """The kept prefix sharing the most leading tokens with ``prompt_ids`` (at least `_MIN_PREFIX`,
+        at most all but the last token) and that count; ``(None, 0)`` when none serves."""
         n, best = 0, None
         for entry in self._prefixes:
             old, limit, k = entry[2], min(len(entry[2]), len(prompt_ids) - 1), 0  # feed at least one token
@@ -322,23 +341,27 @@ class GenerationEngine:
                 k += 1
             if k > n:
                 n, best = k, entry
-        if n >= _MIN_PREFIX:
-            cache = copy.deepcopy(best[3])
-            if n < len(best[2]):
-                cache.crop(n - len(best[2]))  # transformers 5 crops by a negative count of tokens to drop
-            out = lm(inputs_embeds=prep["inputs_embeds"][:, n:], attention_mask=prep["attention_mask"],
-                     position_ids=prep["position_ids"][:, n:], use_cache=True, **{cache_kw: cache}, **kw)
-        else:
-            out = lm(**prep, use_cache=True, **kw)
-        cache = cache_of(out)
-        if hasattr(cache, "crop"):
-            if best is not None and (n == len(best[2]) or best[2] == prompt_ids):
-                self._prefixes.remove(best)  # this prompt extends it: the longer one replaces it
-            self._prefixes.append((lm, version, prompt_ids, copy.deepcopy(cache)))
-            del self._prefixes[:-_PREFIXES_KEPT]
-        self.prefix_hits.append(n if n >= _MIN_PREFIX else 0)
-        del self.prefix_hits[:-64]
-        return out
+        return (best, n) if n >= _MIN_PREFIX else (None, 0)
+
+    def _keep_prefix(self, lm: Any, version: int, prompt_ids: list[int], cache: Any, used: Any, n: int) -> None:
+        """Keep a prompt's KV cache (a copy) for later prompts; it replaces the prefix it extends."""
+        if not hasattr(cache, "crop"):
+            return
+        if used is not None and used in self._prefixes and (n == len(used[2]) or used[2] == prompt_ids):
+            self._prefixes.remove(used)
+        self._prefixes.append((lm, version, prompt_ids, copy.deepcopy(cache)))
+        del self._prefixes[:-_PREFIXES_KEPT]
+
+    def _padded_inputs(self, lm: Any, seqs: list[list[int]], images: list[Any]) -> dict[str, Any]:
+        """Token sequences left-padded into one batch, as model inputs (a core splices ``images``,
+        all the rows' images in order, into their placeholders)."""
+        ids, mask = _left_padded(seqs, self.chat.tokenizer)
+        if self.chat.core is not None:
+            pixel_values = self.chat.core.preprocess_images(images) if images else None
+            return embeds_as(self.chat.core.prepare_inputs(ids, mask, pixel_values, padding_side="left"), lm)
+        embed = lm.get_input_embeddings()
+        ids, mask = ids.to(embed.weight.device), mask.to(embed.weight.device)
+        return {"inputs_embeds": embed(ids), "attention_mask": mask, "position_ids": (mask.cumsum(-1) - 1).clamp(min=0)}
 
     def prefill_rows(self, lm: Any, rows: list[DecodeRow]) -> list[tuple[list[int], Any, Any, Any]]:
         """Prefill several rows together, a forward pass per group; the caller holds `lock`.
@@ -355,68 +378,39 @@ class GenerationEngine:
         import torch
 
         cache_kw, prefill_kw = forward_kwargs(lm)
-        version = sum(p._version for p in lm.parameters())
-        self._prefixes = [e for e in self._prefixes if e[0] is lm and e[1] == version]
-        groups: dict[int, list[tuple[int, int]]] = {}  # prefix entry index (-1: none) → [(row, shared)]
+        version = self._fresh_prefixes(lm)
+        groups: dict[int, tuple[Any, list[tuple[int, int]]]] = {}  # id(prefix entry) → (entry or None, [(row, n)])
         for i, row in enumerate(rows):
-            at, n = -1, 0
-            if not row.images and self.chat.prefix_cache:
-                for e, entry in enumerate(self._prefixes):
-                    old, limit, k = entry[2], min(len(entry[2]), len(row.prompt_ids) - 1), 0
-                    while k < limit and old[k] == row.prompt_ids[k]:
-                        k += 1
-                    if k > n:
-                        at, n = e, k
-            groups.setdefault(at if n >= _MIN_PREFIX else -1, []).append((i, n))
+            entry, n = self._best_prefix(row.prompt_ids) if not row.images and self.chat.prefix_cache else (None, 0)
+            groups.setdefault(id(entry), (entry, []))[1].append((i, n))
         done = []
-        pad = self.chat.tokenizer.pad_token_id if self.chat.tokenizer.pad_token_id is not None else 0
-        embed = lm.get_input_embeddings()
-        for at, members in groups.items():
+        for entry, members in groups.values():  # entries were chosen before any is added or dropped
             idx = [i for i, _ in members]
-            shared = min(n for _, n in members) if at >= 0 else 0
+            shared = min(n for _, n in members)
             tails = [rows[i].prompt_ids[shared:] for i in idx]
-            width = max(len(t) for t in tails)
-            ids = torch.full((len(idx), width), pad, dtype=torch.long)
-            tail_mask = torch.zeros((len(idx), width), dtype=torch.long)
-            for b, t in enumerate(tails):
-                ids[b, width - len(t):] = torch.tensor(t, dtype=torch.long)
-                tail_mask[b, width - len(t):] = 1
-            kw: dict[str, Any] = {}
-            if at >= 0:
-                import copy
-
-                entry = self._prefixes[at]
-                cache = copy.deepcopy(entry[3])
-                if shared < len(entry[2]):
-                    cache.crop(shared - len(entry[2]))
-                cache.batch_repeat_interleave(len(idx))
-                mask = torch.cat([torch.ones((len(idx), shared), dtype=torch.long), tail_mask], dim=1)
-                prep = {"inputs_embeds": embed(ids), "attention_mask": mask,
-                        "position_ids": shared + (tail_mask.cumsum(-1) - 1).clamp(min=0)}
-                kw[cache_kw] = cache
-            elif self.chat.core is not None:
-                flat = [im for i in idx for im in rows[i].images]
-                pixel_values = self.chat.core.preprocess_images(flat) if flat else None
-                prep = embeds_as(self.chat.core.prepare_inputs(ids, tail_mask, pixel_values, padding_side="left"), lm)
+            if entry is None:
+                prep, kw = self._padded_inputs(lm, tails, [im for i in idx for im in rows[i].images]), {}
             else:
-                prep = {"inputs_embeds": embed(ids), "attention_mask": tail_mask,
-                        "position_ids": (tail_mask.cumsum(-1) - 1).clamp(min=0)}
+                ids, tail_mask = _left_padded(tails, self.chat.tokenizer)
+                cache = _cropped(entry, shared)
+                cache.batch_repeat_interleave(len(idx))
+                prep = {"inputs_embeds": lm.get_input_embeddings()(ids),
+                        "attention_mask": torch.cat([torch.ones((len(idx), shared), dtype=torch.long), tail_mask], 1),
+                        "position_ids": shared + (tail_mask.cumsum(-1) - 1).clamp(min=0)}
+                kw = {cache_kw: cache}
             out = lm(**prep, use_cache=True, **prefill_kw, **kw)
             mask = prep["attention_mask"]
             for b, i in enumerate(idx):
                 rows[i].usage["input_tokens"] = int(mask[b].sum())
-                self.prefix_hits.append(shared)
+            self.prefix_hits.extend([shared] * len(idx))
             del self.prefix_hits[:-64]
             texts = [b for b, i in enumerate(idx) if not rows[i].images]
             cache = cache_of(out)
-            if texts and self.chat.prefix_cache and hasattr(cache, "crop"):
-                import copy
-
+            if texts and self.chat.prefix_cache and hasattr(cache, "batch_select_indices"):
                 longest = max(texts, key=lambda b: len(tails[b]))  # no padding in its row
                 kept = copy.deepcopy(cache)
                 kept.batch_select_indices(torch.tensor([longest]))
-                self._prefixes.append((lm, version, rows[idx[longest]].prompt_ids, kept))
-                del self._prefixes[:-_PREFIXES_KEPT]
+                self._keep_prefix(lm, version, rows[idx[longest]].prompt_ids, kept, entry, shared)
             done.append((idx, out, mask, prep["position_ids"][:, -1:]))
         return done
 
@@ -443,22 +437,9 @@ class GenerationEngine:
 
         tok, lm = self.chat.tokenizer, self.decoder()
         encoded = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
-        B, L = len(encoded), max(len(e) for e in encoded)
+        B = len(encoded)
+        prep = self._padded_inputs(lm, encoded, [im for row in images for im in row])
         pad = tok.pad_token_id if tok.pad_token_id is not None else 0
-        ids = torch.full((B, L), pad, dtype=torch.long)
-        mask = torch.zeros((B, L), dtype=torch.long)
-        for b, e in enumerate(encoded):
-            ids[b, L - len(e):] = torch.tensor(e, dtype=torch.long)
-            mask[b, L - len(e):] = 1
-        flat = [im for row in images for im in row]
-        if self.chat.core is not None:
-            pixel_values = self.chat.core.preprocess_images(flat) if flat else None
-            prep = embeds_as(self.chat.core.prepare_inputs(ids, mask, pixel_values, padding_side="left"), lm)
-        else:
-            embed = lm.get_input_embeddings()
-            ids, mask = ids.to(embed.weight.device), mask.to(embed.weight.device)
-            prep = {"inputs_embeds": embed(ids), "attention_mask": mask,
-                    "position_ids": (mask.cumsum(-1) - 1).clamp(min=0)}
         mask, pos = prep["attention_mask"], prep["position_ids"]  # (B, L'), (B, L')
         n_in = [int(n) for n in mask.sum(1)]
         eos = eos_ids(lm, tok)
@@ -492,6 +473,28 @@ class GenerationEngine:
             if not stoppers[b].stopped:
                 stoppers[b].feed(tok.decode(generated[b], skip_special_tokens=True))
         return [(stoppers[b].text, n_in[b], len(generated[b]), ended[b]) for b in range(B)]
+
+
+def _left_padded(seqs: list[list[int]], tokenizer: Any) -> tuple[Any, Any]:
+    """Token sequences left-padded to one length: ``ids`` (B, L) and ``mask`` (B, L), 0 on padding."""
+    import torch
+
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for b, seq in enumerate(seqs):
+        ids[b, width - len(seq):] = torch.tensor(seq, dtype=torch.long)
+        mask[b, width - len(seq):] = 1
+    return ids, mask
+
+
+def _cropped(entry: Any, n: int) -> Any:
+    """A copy of a kept prefix's KV cache, cut to its first ``n`` tokens."""
+    cache = copy.deepcopy(entry[3])
+    if n < len(entry[2]):
+        cache.crop(n - len(entry[2]))  # transformers 5 crops by a negative count of tokens to drop
+    return cache
 
 
 def _vcd_config(value: Any) -> Any:

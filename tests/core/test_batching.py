@@ -243,3 +243,24 @@ def test_stopping_the_scheduler_joins_it_and_later_calls_are_refused(lm_tok):
     assert not batcher._running and not batcher._thread.is_alive()
     with pytest.raises(CoreError, match="stopped"):
         chat.invoke("One")
+
+
+def test_rows_of_two_cached_prefixes_arriving_together_each_start_from_their_own(lm_tok):
+    # Keeping one group's prompt evicts the oldest kept prefix: the other group must still get its own.
+    lm, tok = lm_tok
+    systems = [SystemMessage("You are a helpful assistant. Answer the question about the image. " * 2),
+               SystemMessage("One two three four five six seven eight nine ten. " * 3)]
+    turns = [[systems[i % 2], HumanMessage(p)] for i, p in enumerate(PROMPTS[:4])] + [[HumanMessage("ten")]]
+    fresh = ChatCore(language_model=lm, tokenizer=tok, max_new_tokens=10, prefix_cache=False,
+                     continuous_batching=False)
+    alone = [fresh.invoke(t).content for t in turns]
+    chat = ChatCore(language_model=lm, tokenizer=tok, max_new_tokens=10, batch_window_ms=300)
+    for filler in ("The weather in Paris is sunny today, 21 degrees. " * 2, "What is in the picture? " * 4):
+        chat.invoke(filler)  # the kept prefixes: 4, the two system prompts the oldest
+    for system in systems:
+        chat.invoke([system, HumanMessage("seed")])
+    seen = _spy_prefill(chat)
+    with ThreadPoolExecutor(len(turns)) as pool:
+        assert list(pool.map(lambda t: chat.invoke(t).content, turns)) == alone
+    assert seen and max(seen) > 1
+    assert sum(h >= 16 for h in chat.engine.prefix_hits[-len(turns):]) >= 3
