@@ -192,12 +192,7 @@ def machine_limit(model: Any) -> dict[str, Any]:
         block.sum()
         best = max(best, block.numel() * block.element_size() / (time.perf_counter() - t0))
     del block
-    seen: set[int] = set()
-    weight_bytes = 0
-    for p in model.parameters():
-        if id(p) not in seen:
-            seen.add(id(p))
-            weight_bytes += p.numel() * p.element_size()
+    weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())  # tied weights once
     dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
     return {"bandwidth": best, "bytes": weight_bytes, "tokens_per_s": best / weight_bytes, "dtype": dtype}
 

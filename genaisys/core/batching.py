@@ -141,10 +141,10 @@ class ContinuousBatcher:
         """Queue a call; it joins the batch at the next token boundary. Iterate the job for tokens."""
         job = BatchJob(row, reuse_prefix=reuse_prefix)
         with self._wake:
-            self._waiting.append(job)
-            self._wake.notify()
             if self._stopping:
                 raise CoreError("this core's batch scheduler was stopped (the interpreter is exiting)")
+            self._waiting.append(job)
+            self._wake.notify()
             if not self._running:  # an idle scheduler has ended (and let go of the model): start one
                 self._running = True
                 self._thread = threading.Thread(target=self._loop, name="genaisys-continuous-batch", daemon=True)
@@ -233,9 +233,6 @@ class ContinuousBatcher:
         """Prefill one call alone, pick its first token, and append it to the batch as a row."""
         import torch
 
-        if job.cancelled.is_set():
-            job.put(_END)
-            return
         row = job.row
         try:
             with self.engine.lock, torch.no_grad():

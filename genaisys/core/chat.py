@@ -7,8 +7,9 @@ limit among them), stop sequences and usage metadata, and structured output: a f
 (``tool_choice="any"`` or a tool's name) and a ``response_format`` (JSON, or JSON matching a
 schema) are decoded under a grammar, so they are valid by construction. Decoding — a KV-cached
 loop, greedy at ``temperature=0``, otherwise temperature + top-p sampling, with the prefix cache,
-continuous batching of concurrent calls, VCD and signal tokens — is the generation engine's job (`genaisys.core.generation`,
-`ChatCore.engine`); streaming, stop sequences and tool-call hold-back share one path through it.
+continuous batching of concurrent calls, VCD and signal tokens — is the generation engine's job
+(`genaisys.core.generation`, `ChatCore.engine`); streaming, stop sequences and tool-call hold-back
+share one path through it.
 
 Prompts go through the tokenizer's chat template. When that template knows ``tools`` (it
 mentions them), tools and tool turns are passed to it natively; otherwise genaisys's own format
@@ -112,8 +113,9 @@ class ChatCore(BaseChatModel):
         max_batch_size: the most calls decoded together; others wait for a row to free.
         batch_window_ms: when no call is decoding, how long the first one waits for others to
             start together (0: at once; calls arriving later join at the next token anyway).
-        prefix_cache: a text-only call starts from the KV cache of the prefix it shares with the
-            previous one (system prompt, tool list, earlier turns) instead of prefilling it again.
+        prefix_cache: a text-only call starts from the KV cache of the prefix it shares with one of
+            the last few prompts (system prompt, tool list, earlier turns) instead of prefilling it
+            again.
         dtype: what the language model decodes in: ``"auto"`` (float32 for now: bf16 on a CPU with
             native bf16 was faster but changed too many answers, see `genaisys.core.precision`),
             ``"float32"`` or ``"bfloat16"``; `decode_dtype` is the choice made. bf16
