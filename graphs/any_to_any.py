@@ -44,6 +44,7 @@ from genaisys.graphs.media import (
 from genaisys.graphs.nodes import (
     ToolSpec,
     add_tool_loop,
+    context_sentences_for,
     make_recall_node,
     make_think_node,
     resolve_tools,
@@ -79,6 +80,7 @@ def build_any_to_any_graph(
     system_prompt: str | None = None,
     recursion_limit: int = 25,
     k: int = 4,
+    context_sentences: int | None | str = "auto",
     approve: bool | Sequence[str] = False,
     tool_safety: dict[str, Any] | None = None,
     stream_tokens: bool = True,
@@ -96,8 +98,8 @@ def build_any_to_any_graph(
         decoders: Kind (``"image"``, ``"audio"``, ``"video"``, ``"speech"``) → decoder.
         policy: Perception policy ``(block, *, native, textualizers[, blobs]) -> (route, reason)``;
             default: what `~genaisys.graphs.media.default_perception` picks for ``core``.
-        tools, memory, checkpointer, system_prompt, recursion_limit, k, approve, tool_safety,
-        stream_tokens: As for :func:`~genaisys.graphs.assistant.build_assistant_graph`.
+        tools, memory, checkpointer, system_prompt, recursion_limit, k, context_sentences, approve,
+        tool_safety, stream_tokens: As for :func:`~genaisys.graphs.assistant.build_assistant_graph`.
 
     Raises:
         ConfigError: Bad arguments (a textualizer or decoder without a blob store…).
@@ -124,7 +126,7 @@ def build_any_to_any_graph(
     graph.add_conditional_edges(PERCEIVE, route_after_perceive, {TEXTUALIZE: TEXTUALIZE, "next": after_perception})
     graph.add_edge(TEXTUALIZE, after_perception)
     if memory is not None:
-        graph.add_node(RECALL, make_recall_node(memory, k))
+        graph.add_node(RECALL, make_recall_node(memory, k, sentences=context_sentences_for(core, context_sentences)))
         graph.add_edge(RECALL, THINK)
     graph.add_node(THINK, make_think_node(core, resolved, system_prompt, stream_tokens=stream_tokens))
     graph.add_node(RESPOND, make_respond_node())

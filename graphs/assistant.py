@@ -40,6 +40,7 @@ from genaisys.graphs.checkpoint import CheckpointerSpec, make_checkpointer, rewi
 from genaisys.graphs.nodes import (
     ToolSpec,
     add_tool_loop,
+    context_sentences_for,
     make_recall_node,
     make_remember_node,
     make_think_node,
@@ -65,6 +66,7 @@ def build_assistant_graph(
     system_prompt: str | None = None,
     recursion_limit: int = 25,
     k: int = 4,
+    context_sentences: int | None | str = "auto",
     approve: bool | Sequence[str] = False,
     remember: bool = False,
     tool_safety: dict[str, Any] | None = None,
@@ -91,6 +93,9 @@ def build_assistant_graph(
         recursion_limit: Steps (node runs) allowed per turn before the run stops; each tool
             round costs two steps. Set on the compiled graph.
         k: Hits to retrieve per turn.
+        context_sentences: Focus the recalled context on its sentences closest to the question
+            (`genaisys.memory.focus`): ``"auto"`` (default) asks the core (the embedded nano keeps
+            6; other models whole chunks), an integer keeps that many, ``None`` whole chunks.
         approve: ``True`` to ask a human before any tool call, or the tool names that need it
             (an ``approve`` node that pauses with ``interrupt()``; needs a checkpointer).
         remember: Write every finished exchange back to ``memory`` (a ``remember`` node before
@@ -133,7 +138,7 @@ def build_assistant_graph(
     graph.add_node(THINK, make_think_node(core, resolved, system_prompt, stream_tokens=stream_tokens))
     first = THINK
     if memory is not None:
-        graph.add_node(RECALL, make_recall_node(memory, k))
+        graph.add_node(RECALL, make_recall_node(memory, k, sentences=context_sentences_for(core, context_sentences)))
         graph.add_edge(RECALL, THINK)
         first = RECALL
     if blobs is not None:

@@ -68,6 +68,7 @@ __all__ = [
     "TOOL_ERROR_TEMPLATE",
     "ToolSpec",
     "add_tool_loop",
+    "context_sentences_for",
     "make_act_node",
     "make_approval_node",
     "make_recall_node",
@@ -179,14 +180,18 @@ def resolve_tools(
 
 
 # -------------------------------------------------------------------------------------- recall
-def make_recall_node(memory: Memory | None, k: int = 4, *, where: dict[str, Any] | None = None) -> Callable[..., dict]:
+def make_recall_node(memory: Memory | None, k: int = 4, *, where: dict[str, Any] | None = None,
+                     sentences: int | None = None) -> Callable[..., dict]:
     """A node that searches ``memory`` with the latest user text and puts the hits in ``context``.
 
     Args:
-        memory: Memory | Nonething with ``search(query, k=..., where=...)`` returning hits with
+        memory: Anything with ``search(query, k=..., where=...)`` returning hits with
             ``id/text/score/source/citation/metadata`` (``genaisys.memory.ChromaMemory`` does).
         k: How many hits to keep.
         where: Optional metadata filter passed to ``search``.
+        sentences: Focus the context: keep only this many of the hits' sentences, those closest
+            to the question (`genaisys.memory.focus.focus_hits`, scored with ``memory.embedding``
+            when the memory has one). ``None`` keeps whole chunks.
 
     Example:
         >>> class Mem:
@@ -200,16 +205,43 @@ def make_recall_node(memory: Memory | None, k: int = 4, *, where: dict[str, Any]
         raise ConfigError(f"memory must have a search(query, k=..., where=...) method; got {type(memory).__name__}")
     if k < 1:
         raise ConfigError(f"k must be at least 1, got {k}")
+    if sentences is not None and (isinstance(sentences, bool) or not isinstance(sentences, int) or sentences < 1):
+        raise ConfigError(f"sentences must be None or an integer ≥ 1, got {sentences!r}")
 
     def recall(state: dict, config: Optional[RunnableConfig] = None) -> dict[str, list[ContextHit]]:
         query = last_user_text(state.get(MESSAGES, []))
         if not query.strip():
             return {CONTEXT: []}
         hits = memory.search(query, k=k, where=where) if where is not None else memory.search(query, k=k)
-        return {CONTEXT: [hit_to_context(h) for h in hits]}
+        context = [hit_to_context(h) for h in hits]
+        if sentences is not None and context:
+            from genaisys.memory.focus import focus_hits  # lazy: layer 2
+
+            embedding = getattr(memory, "embedding", None)
+            context = [hit_to_context(h) for h in focus_hits(query, context, sentences=sentences,
+                                                             embedding=embedding if callable(embedding) else None)]
+        return {CONTEXT: context}
 
     recall.__name__ = RECALL
     return recall
+
+
+def context_sentences_for(core: Any, context_sentences: int | None | str = "auto") -> int | None:
+    """Resolve a graph builder's ``context_sentences``: ``"auto"`` asks the core (a `ChatCore`'s
+    ``context_sentences``: the embedded nano reads focused context, other models whole chunks).
+
+    Example:
+        >>> from langchain_core.language_models import FakeListChatModel
+        >>> context_sentences_for(FakeListChatModel(responses=["ok"])), context_sentences_for(None, 4)
+        (None, 4)
+    """
+    if context_sentences == "auto":
+        value = getattr(core, "context_sentences", None)
+        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else None
+    if context_sentences is None or (isinstance(context_sentences, int) and not isinstance(context_sentences, bool)
+                                     and context_sentences >= 1):
+        return context_sentences
+    raise ConfigError(f"context_sentences must be 'auto', None or an integer ≥ 1, got {context_sentences!r}")
 
 
 def make_remember_node(memory: Memory | None, *, source_prefix: str = "conversation") -> Callable[..., dict]:
@@ -221,7 +253,7 @@ def make_remember_node(memory: Memory | None, *, source_prefix: str = "conversat
     graph that runs this node again stores nothing twice.
 
     Args:
-        memory: Memory | Nonething with ``add_texts(texts, metadatas)`` (``genaisys.memory.ChromaMemory``).
+        memory: Anything with ``add_texts(texts, metadatas)`` (``genaisys.memory.ChromaMemory``).
         source_prefix: The start of the ``source`` recorded with each exchange.
 
     Example:

@@ -41,7 +41,7 @@ from typing_extensions import TypedDict
 
 from genaisys.errors import ConfigError
 from genaisys.graphs.checkpoint import CheckpointerSpec, make_checkpointer
-from genaisys.graphs.nodes import make_recall_node, make_think_node
+from genaisys.graphs.nodes import context_sentences_for, make_recall_node, make_think_node
 from genaisys.graphs.state import (
     ABSTAIN,
     ANSWER,
@@ -114,6 +114,7 @@ def build_rag_graph(
     memory: Memory,
     *,
     k: int = 4,
+    context_sentences: int | None | str = "auto",
     min_score: float = 0.3,
     where: dict[str, Any] | None = None,
     require_citation: bool = False,
@@ -130,6 +131,9 @@ def build_rag_graph(
         memory: Anything with ``search(query, k=..., where=...)`` returning hits whose ``score``
             is a similarity, higher is closer (``genaisys.memory.ChromaMemory``: cosine similarity).
         k: Chunks retrieved per question.
+        context_sentences: Focus the recalled context on its sentences closest to the question
+            (`genaisys.memory.focus`): ``"auto"`` (default) asks the core (the embedded nano keeps
+            6; other models whole chunks), an integer keeps that many, ``None`` whole chunks.
         min_score: Abstain without calling the model when the best hit scores below this.
         where: Optional metadata filter for the search.
         require_citation: Also abstain when the model's answer cites none of the chunks.
@@ -195,7 +199,8 @@ def build_rag_graph(
         return _abstention(reason=reason)
 
     graph = StateGraph(RagState)
-    graph.add_node(RETRIEVE, make_recall_node(memory, k, where=where))
+    graph.add_node(RETRIEVE, make_recall_node(memory, k, where=where,
+                                                sentences=context_sentences_for(core, context_sentences)))
     graph.add_node(ANSWER, answer)
     graph.add_node(ABSTAIN, abstain)
     graph.add_edge(START, RETRIEVE)

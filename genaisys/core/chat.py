@@ -52,7 +52,7 @@ from langchain_core.messages import (
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
-from pydantic import ConfigDict, PrivateAttr, SkipValidation
+from pydantic import ConfigDict, Field, PrivateAttr, SkipValidation
 
 from genaisys.core.generation import GenerationEngine, _Stopper, _vcd_config
 from genaisys.core.media import attachment_note, load_image_block
@@ -125,6 +125,11 @@ class ChatCore(BaseChatModel):
             whose adapters are merged into its weights: 1.26x faster on nano, the same answers up
             to float rounding (bench/precision.py); the trained model keeps its adapters.
             ``False``: decode on the wrapped model itself (no copy: 540 MB less for nano).
+        context_sentences: how much recalled context this core reads well: graphs built with
+            ``context_sentences="auto"`` (their default) keep only this many of the retrieved
+            chunks' sentences, those closest to the question (`genaisys.memory.focus`); ``None``
+            (default): the value the core's config records (``MultimodalCoreConfig.context_sentences``,
+            what it was trained to read), else whole chunks.
 
     Example:
         >>> chat = ChatCore(language_model=lm, tokenizer=tok, max_new_tokens=32)  # doctest: +SKIP
@@ -155,6 +160,7 @@ class ChatCore(BaseChatModel):
     prefix_cache: bool = True
     dtype: str = "auto"
     merge_adapters: bool = True
+    context_sentences: int | None = Field(None, ge=1)
 
     _decode_dtype: Any = PrivateAttr(default=None)  # torch.dtype decoding runs in
     _engine: Any = PrivateAttr(default=None)
@@ -166,6 +172,8 @@ class ChatCore(BaseChatModel):
 
     def model_post_init(self, context: Any) -> None:
         super().model_post_init(context)
+        if self.context_sentences is None and "context_sentences" not in self.model_fields_set:
+            self.context_sentences = getattr(getattr(self.core, "config", None), "context_sentences", None)
         if self.max_tokens is not None:
             if "max_new_tokens" in self.model_fields_set and self.max_new_tokens != self.max_tokens:
                 raise ConfigError(f"max_tokens={self.max_tokens} and max_new_tokens={self.max_new_tokens} disagree; "

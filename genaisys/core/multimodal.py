@@ -77,6 +77,9 @@ class MultimodalCoreConfig(BaseModel):
         native_domain: what images the encoder path was trained to read: ``None`` (any image) or
             ``"shapes"`` (synthetic flat-coloured shapes: graphs then send photos and documents
             to a textualizer instead, see `genaisys.core.perception`).
+        context_sentences: how much recalled context the core was trained to read: graphs keep
+            this many of the retrieved chunks' sentences, those closest to the question
+            (`genaisys.memory.focus`); ``None``: whole chunks.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -95,6 +98,7 @@ class MultimodalCoreConfig(BaseModel):
     signal_tokens: dict[str, int] = Field(default_factory=dict)
     output_projectors: dict[str, OutputProjectorConfig] = Field(default_factory=dict)
     native_domain: Literal["shapes"] | None = None
+    context_sentences: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _signals_have_projectors(self) -> MultimodalCoreConfig:

@@ -105,6 +105,8 @@ class NanoRecipe(BaseModel):
     refine_shape_questions: int = 1000
     refine_replay_prompts: int = 100
     refine_fact_prompts: int = 200
+    refine_handbooks: int = Field(28, description="prose documents of other domains (handbooks, appliance guides, "
+                                                  "event notices, course pages, club rules) in the refine world")
     refine_weights: dict[str, Any] = Field(
         default_factory=lambda: {"intent": 50, "document": [24, 8], "talk": 8, "photo": 16, "shape": 6, "tell": 8,
                                  "followup": 45},
@@ -116,6 +118,8 @@ class NanoRecipe(BaseModel):
                               description="stages to run, in order, from align, sft and refine")
     init_core: Path | None = Field(None, description="a trained core the first stage starts from (default: the "
                                                      "untrained nano); its evaluation.json timings are kept")
+    context_sentences: int | None = Field(6, ge=1, description="sentences of recalled context the core learns to "
+                                                               "read (genaisys.memory.focus); None: whole chunks")
     lora_r: int = 16
     lora_alpha: int = 32
     lora_targets: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj",
@@ -140,7 +144,8 @@ def nano_chat(recipe: NanoRecipe) -> Any:
     from genaisys.core.loading import nano_config
     from genaisys.core.multimodal import MultimodalCore
 
-    config = nano_config().model_copy(update={"n_image_tokens": recipe.n_image_tokens})
+    config = nano_config().model_copy(update={"n_image_tokens": recipe.n_image_tokens,
+                                              "context_sentences": recipe.context_sentences})
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(recipe.seed)
         core = MultimodalCore(config)
@@ -204,7 +209,7 @@ def _first_data(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> di
     prompts = talk_prompts(random.Random(s), n(recipe.replay_prompts))
     replay = base_answers(prompts, data / "replay.json", excluded=[q for q, _ in TEXT_QUESTIONS], progress=log)
     log(f"replay: {len(replay)} of {len(prompts)} base answers kept")
-    world = World(recipe.output_dir / "world", seed=s)
+    world = World(recipe.output_dir / "world", seed=s, context_sentences=recipe.context_sentences)
     programs = record_programs(world, replay=replay, seed=s, assistant=n(recipe.assistant_threads),
                                rag=n(recipe.rag_questions), any_to_any=n(recipe.any_to_any_threads),
                                planner=n(recipe.planner_requests), log=log)
@@ -248,7 +253,8 @@ def _refine_data(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> d
     replay = base_answers(prompts, data / "replay-refine.json", excluded=[q for q, _ in TEXT_QUESTIONS],
                           progress=log)
     log(f"refine replay: {len(replay)} of {len(prompts)} base answers kept")
-    world = World(recipe.output_dir / "world-refine", seed=s, extended=True)
+    world = World(recipe.output_dir / "world-refine", seed=s, extended=True, handbooks=n(recipe.refine_handbooks),
+                  context_sentences=recipe.context_sentences)
     options = {"weights": recipe.refine_weights, "verdict": "last", "shades": "wide"}
     programs = record_programs(world, replay=replay, seed=s, assistant=n(recipe.refine_assistant_threads),
                                rag=n(recipe.refine_rag_questions), any_to_any=n(recipe.refine_any_to_any_threads),
@@ -362,6 +368,9 @@ def train_nano(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> dic
                 done = [Path(recipe.init_core)]
             chat = ChatCore(core=MultimodalCore.from_pretrained(done[-1]), model_name="genaisys-nano") if done \
                 else nano_chat(recipe)
+            # the core reads recalled context as its data showed it (focused or whole), whatever it started from
+            chat.core.config.context_sentences = recipe.context_sentences
+            chat.context_sentences = recipe.context_sentences
         t = time.perf_counter()
         result = run_stage(_stage_config(recipe, stage, files[stage], lr=lr), chat=chat)
         timings[stage] = {"wall_s": round(time.perf_counter() - t, 1), "steps": result.steps,

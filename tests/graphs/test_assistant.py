@@ -356,3 +356,15 @@ def test_a_tools_error_is_never_handed_back_as_the_answer():
     state = run_turn(build_assistant_graph(model, tools=[add], checkpointer=False), "add x", thread_id="t")
     errors = [m for m in state["messages"] if isinstance(m, ToolMessage) and m.status == "error"]
     assert errors and state["messages"][-1].content == NO_ANSWER_TEXT
+
+
+def test_recall_focuses_the_context_when_asked():
+    memory = FakeMemory({"guide.md": "Orchard runs eight workers. The dashboard listens on port 9181.",
+                         "cook.md": "Boil pasta in salted water."})
+    model = ScriptedChatModel(responses=[AIMessage("9181 [1].")], cycle=True)
+    graph = build_assistant_graph(model, memory=memory, checkpointer=False, context_sentences=1)
+    state = run_turn(graph, "Which port does the dashboard listen on?", thread_id="f")
+    assert [h["text"] for h in state["context"]] == ["The dashboard listens on port 9181."]
+    assert "eight workers" not in model.prompts[0][0].content
+    run_turn(build_assistant_graph(model, memory=memory, checkpointer=False), "Which port?", thread_id="g")
+    assert "eight workers" in model.prompts[1][0].content  # "auto" on a core without context_sentences: whole chunks

@@ -122,3 +122,26 @@ def test_topology_matches_mermaid_snapshot():
     if os.environ.get("GENAISYS_UPDATE_SNAPSHOTS") == "1":
         snapshot.write_text(mermaid)
     assert mermaid == snapshot.read_text()
+
+
+def test_focused_context_shows_only_the_sentences_closest_to_the_question():
+    docs = {"guide.md": "Orchard runs eight workers. The dashboard listens on port 9181. Logs go to stderr.",
+            "cook.md": "Boil pasta in salted water for ten minutes."}
+
+    class Focusing(ScriptedChatModel):
+        context_sentences: int | None = None
+
+    model = Focusing(responses=[AIMessage("Port 9181 [1].")], cycle=True, context_sentences=1)
+    state = ask(build_rag_graph(model, FakeMemory(docs), min_score=0.0), "Which port does the dashboard listen on?")
+    system = model.prompts[0][0].content
+    assert "[1] (source: guide.md#chunk0) The dashboard listens on port 9181.\n" in system + "\n"
+    assert "eight workers" not in system and "pasta" not in system and "[2]" not in system
+    assert [c["citation"] for c in state["citations"]] == ["guide.md#chunk0"]
+    assert state["context"][0]["metadata"]["focused"] is True
+
+    # an explicit value wins over the core's; None shows whole chunks
+    build_rag_graph(model, FakeMemory(docs), min_score=0.0, context_sentences=None).invoke(
+        {"messages": [HumanMessage("Which port does the dashboard listen on?")]})
+    assert "eight workers" in model.prompts[1][0].content and "pasta" in model.prompts[1][0].content
+    with pytest.raises(ConfigError, match="context_sentences"):
+        build_rag_graph(model, FakeMemory(docs), context_sentences=0)

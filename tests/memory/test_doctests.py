@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["blobs", "chunking", "readers", "embeddings", "image_embeddings", "chroma", "ingest", "store"]
+MODULES = ["blobs", "chunking", "readers", "embeddings", "image_embeddings", "chroma", "ingest", "store", "focus"]
 
 
 @pytest.mark.parametrize("name", MODULES)

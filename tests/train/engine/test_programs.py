@@ -262,3 +262,20 @@ def test_short_fact_prompts_skip_excluded_questions():
     banned = made[:20]
     again = fact_prompts(random.Random(0), 200, excluded=[b.upper() + "  " for b in banned])
     assert not set(banned) & set(again)
+
+
+def test_handbooks_hide_facts_in_wrapped_prose_and_know_what_they_leave_out():
+    import random
+
+    from genaisys.train.engine.programs.handbooks import DOMAINS, handbook
+
+    rng = random.Random(0)
+    for domain in sorted(DOMAINS):
+        doc = handbook("Oakhaven", rng, domain=domain)
+        flat = " ".join(doc.text.split())
+        assert all(" ".join(f.evidence.split()) in flat for f in doc.facts)
+        assert max(len(line) for line in doc.text.splitlines()) <= 96  # hard-wrapped paragraphs
+        assert all("Oakhaven" in q for f in doc.facts for q in f.questions)  # a world holds several per domain
+        stated = {f.key for f in doc.facts}
+        assert doc.missing and all(key not in stated and questions for key, questions in doc.missing)
+        assert stated | {key for key, _ in doc.missing} == {f"{domain}:{k}" for k in DOMAINS[domain]["facts"]}

@@ -38,10 +38,11 @@ class ReplayCore(ChatCore):
         yield "", info
 
 
-def _worlds(tmp_path):
+def _worlds(tmp_path, focus=None):
     from genaisys.train.engine.programs.world import World
 
-    return [World(tmp_path / f"world{i}", n_products=4, api_notes=False) for i in (0, 1)]
+    return [World(tmp_path / f"world{i}", n_products=4, api_notes=False, handbooks=2 if focus else 0,
+                  context_sentences=focus) for i in (0, 1)]
 
 
 def _check(records: list[dict], prompts: list[str], chat: ChatCore, n_calls: int) -> None:
@@ -64,15 +65,18 @@ def _check(records: list[dict], prompts: list[str], chat: ChatCore, n_calls: int
     assert not missing, f"{len(missing)} inference prompt(s) the training records never render; first:\n{missing[0][-600:]}"
 
 
-def _run_both(tmp_path, record):
-    """``record(world, model, seed)`` drives a graph; returns (records, inference prompts, calls)."""
-    oracle_world, replay_world = _worlds(tmp_path)
-    oracle = OracleCore()
+def _run_both(tmp_path, record, focus=None):
+    """``record(world, model, seed)`` drives a graph; returns (records, inference prompts, calls).
+    ``focus``: the oracle (as the recorders set it) and the core read context focused to that many sentences."""
+    oracle_world, replay_world = _worlds(tmp_path, focus)
+    oracle = OracleCore(context_sentences=oracle_world.context_sentences)
     record(oracle_world, oracle, 0)
     records = [c.to_record(f"r{i}", blobs=oracle_world.blobs, train_on=t)
                for i, (c, t) in enumerate(merge_calls(oracle.calls))]
     chat = tiny_chat()
+    chat.core.config.context_sentences = focus  # as the nano recipe writes it into the trained core's config
     replay = ReplayCore(core=chat.core, blobs=replay_world.blobs, max_new_tokens=4)
+    assert replay.context_sentences == focus
     record(replay_world, replay, 0)
     return records, replay.prompts, len(oracle.calls), chat
 
@@ -148,3 +152,14 @@ def _planner(world, model, seed):
 def test_recorded_training_text_is_the_inference_text(tmp_path, graph):
     records, prompts, n_calls, chat = _run_both(tmp_path, graph)
     _check(records, prompts, chat, n_calls)
+
+
+@pytest.mark.parametrize("graph", [_assistant, _rag], ids=lambda f: f.__name__.strip("_"))
+def test_focused_context_is_trained_as_it_is_read(tmp_path, graph):
+    records, prompts, n_calls, chat = _run_both(tmp_path, graph, focus=3)
+    _check(records, prompts, chat, n_calls)
+    import re
+
+    shown = [re.findall(r"^\[\d+\] \(source: [^)]*\) (.*)$", p, re.M) for p in prompts]
+    shown = [chunks for chunks in shown if chunks]
+    assert shown and all(sum(len(c.split(" … ")) for c in chunks) <= 3 for chunks in shown)

@@ -101,8 +101,8 @@ def _answer_fact(fact: Any, number: int, rng: random.Random) -> str:
     return f"{sentence.rstrip('.')} [{number}]."
 
 
-def doc_turn(world: Any, rng: random.Random, tools: Sequence[str], memory: bool) -> Turn:
-    answerable = rng.random() < 0.72
+def doc_turn(world: Any, rng: random.Random, tools: Sequence[str], memory: bool, answerable_share: float = 0.72) -> Turn:
+    answerable = rng.random() < answerable_share
     if answerable:
         doc = rng.choice(world.documents)
         fact = rng.choice(doc.facts)
@@ -116,9 +116,12 @@ def doc_turn(world: Any, rng: random.Random, tools: Sequence[str], memory: bool)
             question = expand(rng.choice(rng.choice(list(table.values()))[2]).replace("{p}", subject), rng)
         else:  # a known product, a fact its manual does not state
             doc = rng.choice([d for d in world.documents if d.facts[0].key.split(":")[0] != "api"])
-            missing = [k for k in table if k not in {f.key for f in doc.facts}]
             subject = doc.subject
-            question = expand(rng.choice(table[rng.choice(missing)][2]).replace("{p}", subject), rng)
+            if doc.missing:  # a prose handbook knows the facts of its kind it leaves out
+                question = expand(rng.choice(rng.choice(doc.missing)[1]), rng)
+            else:
+                missing = [k for k in table if k not in {f.key for f in doc.facts}]
+                question = expand(rng.choice(table[rng.choice(missing)][2]).replace("{p}", subject), rng)
     search = "memory_search" in tools
 
     def policy(view: View) -> AIMessage | str:
@@ -484,7 +487,7 @@ def record_threads(world: Any, plans: Sequence[ThreadPlan], *, seed: int = 0,
     from genaisys.graphs import build_assistant_graph, run_turn
     from genaisys.graphs.media import ByContent
 
-    oracle = OracleCore(graph="assistant")
+    oracle = OracleCore(graph="assistant", context_sentences=getattr(world, "context_sentences", None))
     records: list[dict[str, Any]] = []
     for i, thread in enumerate(plans):
         first = len(oracle.calls)

@@ -65,6 +65,7 @@ class Document:
     text: str
     facts: list[DocFact] = field(default_factory=list)
     subject: str = ""
+    missing: tuple[tuple[str, tuple[str, ...]], ...] = ()  # facts of its kind it leaves out: (key, questions)
 
 
 # fact key → (value choices, statement patterns, question patterns); {p} is the product, {v} the value
@@ -346,15 +347,18 @@ def _api_notes(module_name: str, *, max_entries: int = 14) -> Document | None:
 
 
 def write_documents(folder: str | Path, *, n_products: int = 24, seed: int = 0,
-                    api_notes: bool = True, extended: bool = False) -> list[Document]:
-    """Write product manuals (``extended``: see `product_manual`) and API notes into ``folder``;
-    returns them (facts know their file)."""
+                    api_notes: bool = True, extended: bool = False, handbooks: int = 0) -> list[Document]:
+    """Write product manuals (``extended``: see `product_manual`), API notes and ``handbooks`` prose
+    documents (`genaisys.train.engine.programs.handbooks`) into ``folder``; returns them (facts know
+    their file)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     from genaisys.train.engine.programs.content import PRODUCTS
+    from genaisys.train.engine.programs.handbooks import ORGANISATIONS, handbook
 
     docs = [product_manual(p, rng, extended=extended) for p in PRODUCTS[:n_products]]
+    docs += [handbook(ORGANISATIONS[i % len(ORGANISATIONS)], rng) for i in range(handbooks)]
     if api_notes:
         docs += [d for d in (_api_notes(m) for m in _MODULES) if d is not None]
     for doc in docs:

@@ -234,6 +234,8 @@ class OracleCore(BaseChatModel):
         calls: the recorded calls, in order.
         graph: the graph name written into each `RecordedCall` (set by the runner).
         meta: extra fields written into each call's record ``meta``.
+        context_sentences: what graphs built around it with ``context_sentences="auto"`` focus the
+            recalled context to — set it to the trained core's value, so records show what it will read.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -242,6 +244,7 @@ class OracleCore(BaseChatModel):
     calls: list[Any] = []
     graph: str = ""
     meta: dict[str, Any] = {}
+    context_sentences: int | None = None
 
     @property
     def _llm_type(self) -> str:

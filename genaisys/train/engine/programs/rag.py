@@ -32,7 +32,7 @@ def record_rag(world: Any, n_questions: int, *, seed: int = 0,
     from genaisys.train.engine.programs.assistant import _chunk_with, doc_turn
 
     rng = random.Random(seed)
-    oracle = OracleCore(graph="rag")
+    oracle = OracleCore(graph="rag", context_sentences=getattr(world, "context_sentences", None))
     graph = build_rag_graph(oracle, world.memory, checkpointer=":memory:")
     records: list[dict[str, Any]] = []
     for i in range(n_questions):

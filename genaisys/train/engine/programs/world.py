@@ -35,10 +35,14 @@ class World:
         seed: the documents' seed.
         api_notes: also write the API notes of installed modules (off: a small, fast world for tests).
         extended: manuals draw from more kinds of fact and styles (`documents.product_manual`).
+        handbooks: prose documents of other domains to add (`genaisys.train.engine.programs.handbooks`).
+        context_sentences: the focus of recalled context in the recorded graphs: the value of the
+            core being trained (`genaisys.core.multimodal.MultimodalCoreConfig.context_sentences`).
     """
 
     def __init__(self, root: str | Path, *, n_products: int = 24, seed: int = 0, api_notes: bool = True,
-                 extended: bool = False) -> None:
+                 extended: bool = False, handbooks: int = 0,
+                 context_sentences: int | None = None) -> None:
         from genaisys.assets import cache_dir
         from genaisys.graphs.media import make_decoder_tools
         from genaisys.memory import BlobStore, ChromaMemory, SentenceTransformerEmbedding
@@ -48,6 +52,7 @@ class World:
         from genaisys.train.engine.programs.tools import everyday_tools, fetch_tool, stand_in_decoders
 
         self.root = Path(root)
+        self.context_sentences = context_sentences
         self.root.mkdir(parents=True, exist_ok=True)
         self.blobs = BlobStore(self.root / "blobs")
         self.files = self.root / "files"
@@ -55,7 +60,7 @@ class World:
             (self.files / name).parent.mkdir(parents=True, exist_ok=True)
             (self.files / name).write_text(text, encoding="utf-8")
         self.documents = write_documents(self.root / "docs", n_products=n_products, seed=seed, api_notes=api_notes,
-                                         extended=extended)
+                                         extended=extended, handbooks=handbooks)
         self.fact_table = fact_table(extended)
         self.unknown_products = content.PRODUCTS[n_products:]
         embedding = SentenceTransformerEmbedding(cache=cache_dir() / "embeddings.sqlite")

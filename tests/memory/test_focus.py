@@ -1,0 +1,72 @@
+"""Focused context: the sentences of retrieved chunks closest to the question, in document order."""
+
+from __future__ import annotations
+
+import pytest
+
+from genaisys.memory import HashingEmbedding
+from genaisys.memory.focus import focus_hits, sentences_of
+
+GUIDE = ("# Configuring Orchard\n\nOrchard reads one YAML file from the folder named by\n`ORCHARD_HOME`.\n\n"
+         "## Dashboard\n\nThe dashboard listens on port 9181. It shows running jobs and the queue.\n"
+         "- `workers`: jobs that run at once, 8 by default\n| Key | Default |\n|---|---|\n| retries | 5 |")
+
+
+def hit(text: str, source: str, score: float = 0.8) -> dict:
+    return {"id": source, "text": text, "score": score, "source": source, "citation": f"{source}#0",
+            "metadata": {"start": 0}}
+
+
+def test_sentences_join_wrapped_lines_and_keep_markdown_lines_apart():
+    units = sentences_of(GUIDE)
+    assert "Orchard reads one YAML file from the folder named by `ORCHARD_HOME`." in units
+    assert "The dashboard listens on port 9181." in units and "It shows running jobs and the queue." in units
+    assert "- `workers`: jobs that run at once, 8 by default" in units and "| retries | 5 |" in units
+    assert "|---|---|" not in units  # no letters or digits: dropped
+
+
+def test_keeps_the_best_sentences_across_hits_in_document_order_and_drops_empty_hits():
+    hits = [hit("Cats sleep a lot. Dogs bark at night.", "pets.md"), hit(GUIDE, "orchard.md"),
+            hit("Bread needs flour, water and salt.", "bread.md")]
+    focused = focus_hits("On which port does the Orchard dashboard listen?", hits, sentences=2)
+    assert [h["source"] for h in focused] == ["orchard.md"]  # the others lost every sentence
+    assert "The dashboard listens on port 9181." in focused[0]["text"]
+    assert focused[0]["citation"] == "orchard.md#0" and focused[0]["metadata"] == {"start": 0, "focused": True}
+    assert hits[1]["text"] == GUIDE  # inputs unchanged
+
+    three = focus_hits("Which port does the dashboard use, and how many workers run?", [hits[1]], sentences=3)[0]
+    parts = three["text"].split(" … ")
+    assert len(parts) == 3 and parts == sorted(parts, key=GUIDE.replace("\n", " ").find)
+
+
+def test_scores_with_the_embedding_when_given():
+    calls = []
+
+    class Recording(HashingEmbedding):
+        def __call__(self, input):
+            calls.append(list(input))
+            return super().__call__(input)
+
+    focused = focus_hits("port 9181", [hit(GUIDE, "docs/orchard-guide.md")], sentences=1, embedding=Recording())
+    units = [u for u in sentences_of(GUIDE) if not u.startswith("#")]  # headings are no units of their own
+    assert calls and calls[0][0] == "port 9181" and len(calls[0]) == 1 + len(units)
+    # each sentence is scored with its document's name and its heading in front, and shown with its heading
+    assert "orchard guide: Dashboard: The dashboard listens on port 9181." in calls[0]
+    assert len(focused) == 1 and focused[0]["text"].startswith("Dashboard: ")
+
+
+def test_soft_breaks_join_like_markdown_and_headings_travel_with_their_sentences():
+    text = ("1. Make a backup\n   Run the dump on the host. The dump is written to\n   /var/backups and"
+            " is encrypted\n   with AES.\n\n```yaml\nworkers: 8\nretries: 5\n```\n## Release 4.1.0\n- Added PDF export.")
+    units = sentences_of(text)
+    assert "The dump is written to /var/backups and is encrypted with AES." in units
+    assert "workers: 8" in units and "retries: 5" in units  # code lines stay apart
+    focused = focus_hits("Which release added PDF export?", [hit(text, "notes.md")], sentences=1)
+    assert focused[0]["text"] == "Release 4.1.0: - Added PDF export."
+
+
+def test_bad_counts_and_empty_hits():
+    with pytest.raises(ValueError, match="at least 1"):
+        focus_hits("q", [hit(GUIDE, "a")], sentences=0)
+    assert focus_hits("q", [hit("", "empty.md")]) == [hit("", "empty.md")]
+    assert focus_hits("q", []) == []
