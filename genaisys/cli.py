@@ -173,7 +173,7 @@ def chat(thread: str = typer.Option("chat", help="Thread id; give an earlier one
     from genaisys.train.engine.feedback import FeedbackStore
 
     graph = _assistant(core, store, max_new_tokens, dtype)
-    feedback = FeedbackStore.beside(_checkpoints(store))
+    feedback: FeedbackStore | None = None  # opened (and its file created) at the first rating
     console.print(f"thread [bold]{thread}[/] — /attach PATH, /good, /bad, /edit TEXT (rate the last answer), /quit")
     pending: list[Path] = []
     earlier = graph.get_state({"configurable": {"thread_id": thread}}).values.get("messages", [])
@@ -197,13 +197,15 @@ def chat(thread: str = typer.Option("chat", help="Thread id; give an earlier one
             continue
         command, _, rest = line.partition(" ")
         if command in ("/good", "/bad", "/edit"):
+            feedback = feedback or FeedbackStore.beside(_checkpoints(store))
             console.print(_rate(feedback, thread, last_answer, command, rest.strip()))
             continue
         state = run_turn(graph, _user_content(line, pending), thread_id=thread, stream=_show_event)
         pending = []
         last_answer = state["messages"][-1].id
         console.print(f"[bold]assistant>[/] {state['messages'][-1].text}")
-    feedback.close()
+    if feedback is not None:
+        feedback.close()
 
 
 def _rate(feedback, thread: str, message_id: str | None, command: str, text: str) -> str:

@@ -17,6 +17,10 @@ from pathlib import Path
 __all__ = ["model_fingerprint"]
 
 
+_DOCS = {".md", ".png", ".svg", ".txt", ".html"}
+_RESULTS = {"evaluation.json"}
+
+
 def model_fingerprint(spec: str) -> str:
     """A short hash of what ``spec`` loads: the trained files of a folder (or of the shipped nano parts).
 
@@ -29,7 +33,8 @@ def model_fingerprint(spec: str) -> str:
     if not folder.is_dir():
         return "untrained-seed0" if spec == "nano" else hashlib.sha256(spec.encode()).hexdigest()[:10]
     h = hashlib.sha256()
-    for f in sorted(p for p in folder.rglob("*") if p.is_file()):
+    # what a load reads; the model card, its figures and plots can change without changing an answer
+    for f in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix not in _DOCS and p.name not in _RESULTS):
         st = f.stat()
         h.update(f"{f.relative_to(folder)}:{st.st_size}:{int(st.st_mtime)}".encode())
         if f.suffix == ".json":

@@ -56,3 +56,19 @@ def test_cli_errors_are_one_line(fake_cores, tmp_path) -> None:
     assert res.exit_code == 2
     res = runner.invoke(eval_app, ["tasks"])
     assert "pope-adversarial" in res.output
+
+
+def test_fingerprint_follows_the_weights_not_the_model_card(tmp_path):
+    folder = tmp_path / "core"
+    folder.mkdir()
+    (folder / "genaisys_core.json").write_text('{"connector": "linear"}')
+    (folder / "trained.safetensors").write_bytes(b"weights")
+    (folder / "MODEL_CARD.md").write_text("# card")
+    (folder / "evaluation.json").write_text("{}")
+    before = model_fingerprint(str(folder))
+    (folder / "MODEL_CARD.md").write_text("# card, with a new section")
+    (folder / "evaluation.json").write_text('{"loop_rounds": []}')
+    (folder / "round-1.png").write_bytes(b"png")
+    assert model_fingerprint(str(folder)) == before
+    (folder / "genaisys_core.json").write_text('{"connector": "mlp2x_gelu"}')
+    assert model_fingerprint(str(folder)) != before

@@ -101,6 +101,7 @@ def test_ask_and_chat_on_the_nano_core(tmp_path):
                           capture_output=True, text=True)
     assert chat.returncode == 0, chat.stderr[-2000:]
     assert chat.stdout.count("assistant>") == 2 and "attached" in chat.stdout
+    assert not list((tmp_path / "s").rglob("*feedback*"))  # nothing rated: no feedback file
 
 
 @pytest.mark.packaged
