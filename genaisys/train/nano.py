@@ -46,7 +46,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["NanoRecipe", "TEXT_QUESTIONS", "build_nano_data", "nano_chat", "request_diversity", "train_nano"]
+__all__ = ["NanoRecipe", "TEXT_QUESTIONS", "build_nano_data", "earlier_timings", "nano_chat", "request_diversity",
+           "train_nano"]
 
 # The recipe's evaluation, model card and shipping (evaluate_nano, write_model_card, ship_nano) use the
 # evaluation too, so they live a layer above training and evaluation: genaisys.improve.nano.
@@ -342,14 +343,7 @@ def train_nano(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> dic
     files = build_nano_data(recipe, log=log)
     timings: dict[str, Any] = {"data_s": round(time.perf_counter() - t0, 1), "records": files["counts"]}
     log(f"data written to {recipe.output_dir / 'data'} in {timings['data_s']} s: {files['counts']}")
-    if recipe.init_core is not None and (Path(recipe.init_core) / "evaluation.json").is_file():
-        earlier = json.loads((Path(recipe.init_core) / "evaluation.json").read_text()).get("timings") or {}
-        for st in _STAGES:  # the figures of the run that trained the stages this one starts after
-            if st not in recipe.stages and isinstance(earlier.get(st), dict):
-                timings[st] = {**earlier[st], "from": str(recipe.init_core)}
-        # the record counts of the parts those stages trained on, for the model card's data table
-        timings["records"] = {**{k: v for k, v in (earlier.get("records") or {}).items()
-                                 if k not in files["counts"]}, **files["counts"]}
+    timings.update(earlier_timings(recipe, files["counts"]))
     chat = None
     lrs = {"align": recipe.align_lr, "sft": recipe.sft_lr, "refine": recipe.refine_lr}
     stages = [(st, lrs[st]) for st in _STAGES if st in recipe.stages]
@@ -385,6 +379,29 @@ def train_nano(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> dic
                             if part in recipe.stages and path.is_file()}
     (recipe.output_dir / "timings.json").write_text(json.dumps(timings, indent=2))
     return {"core": recipe.output_dir / stages[-1][0] / "final", "timings": timings, "data": files}
+
+
+def earlier_timings(recipe: NanoRecipe, counts: dict[str, Any]) -> dict[str, Any]:
+    """What the run that trained ``init_core`` recorded, for a run that starts from it: the figures
+    of the stages it does not run again (marked with ``from``), those of a stage it runs once more
+    as ``"<stage> (earlier run)"`` (the core went through both), and the record counts of the data
+    it does not make anew (``records``). Empty without an ``init_core`` that has an evaluation.json.
+
+    Example:
+        >>> earlier_timings(NanoRecipe(), {})
+        {}
+    """
+    if recipe.init_core is None or not (Path(recipe.init_core) / "evaluation.json").is_file():
+        return {}
+    earlier = json.loads((Path(recipe.init_core) / "evaluation.json").read_text()).get("timings") or {}
+    out: dict[str, Any] = {}
+    for key, value in earlier.items():  # stages, in the order that run trained them
+        stage = key.split(" (", 1)[0]
+        if stage in _STAGES and isinstance(value, dict):
+            name = key if stage not in recipe.stages or key != stage else f"{stage} (earlier run)"
+            out[name] = {**value, "from": value.get("from") or str(recipe.init_core)}
+    out["records"] = {**{k: v for k, v in (earlier.get("records") or {}).items() if k not in counts}, **counts}
+    return out
 
 
 def loss_ends(losses: Sequence[float]) -> dict[str, float | int | None]:

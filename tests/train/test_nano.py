@@ -63,3 +63,21 @@ def test_a_stage_loss_is_the_mean_of_its_first_and_last_twentieth():
                                                                 "loss_steps": 2}
     assert loss_ends([2.0, 1.0]) == {"first_loss": 2.0, "final_loss": 1.0, "loss_steps": 1}  # short runs
     assert loss_ends([]) == {"first_loss": None, "final_loss": None, "loss_steps": 0}
+
+
+def test_a_run_from_a_trained_core_keeps_the_figures_of_every_stage_that_core_went_through(tmp_path):
+    import json
+
+    from genaisys.train.nano import NanoRecipe, earlier_timings
+
+    core = tmp_path / "core"
+    core.mkdir()
+    stage = {"steps": 3, "wall_s": 1.0, "samples_per_s": 1.0, "first_loss": 1.0, "final_loss": 0.5, "peak_rss_mb": 9}
+    (core / "evaluation.json").write_text(json.dumps({"timings": {
+        "data_s": 1.0, "records": {"align": 10, "sft": 20, "refine": 30},
+        "align": {**stage, "from": "older"}, "sft": stage, "refine": stage}}))
+    once_more = earlier_timings(NanoRecipe(stages=["refine"], init_core=core), {"refine": 40})
+    assert list(once_more) == ["align", "sft", "refine (earlier run)", "records"]
+    assert once_more["align"]["from"] == "older" and once_more["refine (earlier run)"]["from"] == str(core)
+    assert once_more["records"] == {"align": 10, "sft": 20, "refine": 40}  # this run's data replaces that stage's
+    assert earlier_timings(NanoRecipe(stages=["refine"]), {}) == {}
