@@ -271,8 +271,10 @@ def round_summary(report: str | Path, *, name: str, source: str, plot: str | Non
 def _rounds_section(rounds: list[dict[str, Any]]) -> str:
     if not rounds:
         return ""
-    out = ["\n## Learning from use — improvement rounds on this core (`genaisys improve`)\n",
-           "Each round retrains a *candidate* from this core; the shipped weights above are unchanged. "
+    earlier = sorted({str(r["core"]) for r in rounds if r.get("core")})
+    where = f"the core shipped before this one (`{', '.join(earlier)}`)" if earlier else "this core"
+    out = [f"\n## Learning from use — improvement rounds on {where} (`genaisys improve`)\n",
+           f"Each round retrains a *candidate* from {where}; the shipped weights above are not a round's. "
            "Held-out items were never trained on; the adversarial items were (docs/feedback.md). A candidate is "
            "promoted only if the adversarial set rose beyond noise, no held-out accuracy or F1 fell beyond noise "
            "and each held-out yes-ratio is inside 0.35–0.65 or no further outside it than before.\n"]

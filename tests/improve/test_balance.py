@@ -136,6 +136,10 @@ def test_a_round_balances_its_labels_reports_them_and_plots(tmp_path):
     section = _rounds_section([summary])
     assert "### Round 1" in section and "![Round 1: before → after](r1.png)" in section
     assert f"**Promotion: {summary['decision'].split(':')[0]}**" in section and "| yes-no | yes_ratio |" in section
+    assert "rounds on this core" in section
+    # once a new core ships, the rounds stay on its card as history of the core they ran on
+    older = _rounds_section([{**summary, "core": "nano@9368c0c009"}])
+    assert "rounds on the core shipped before this one (`nano@9368c0c009`)" in older and "### Round 1" in older
 
 
 def test_the_plot_needs_something_to_draw(tmp_path):
