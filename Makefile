@@ -10,8 +10,10 @@ export ANONYMIZED_TELEMETRY := False
 demo: $(STAMP)
 	$(VENV)/bin/genaisys demo
 
+# Two workers (a file's tests stay together, so its module fixtures are built once): the suite's
+# tests run one torch thread each, so two cores run two files at once.
 test: $(STAMP) system-deps
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n 2 --dist loadfile
 
 # First use on a fresh machine, which a warm asset cache hides: the asset-fetch tests with an
 # empty GENAISYS_HOME (CI runs this after `make test`).

@@ -94,8 +94,8 @@ def build_assistant_graph(
             round costs two steps. Set on the compiled graph.
         k: Hits to retrieve per turn.
         context_sentences: Focus the recalled context on its sentences closest to the question
-            (`genaisys.memory.focus`): ``"auto"`` (default) asks the core (the embedded nano keeps
-            6; other models whole chunks), an integer keeps that many, ``None`` whole chunks.
+            (`genaisys.memory.focus`): ``"auto"`` (default) asks the core (a core trained on focused
+            context says how many; others read whole chunks), an integer keeps that many, ``None`` whole chunks.
         approve: ``True`` to ask a human before any tool call, or the tool names that need it
             (an ``approve`` node that pauses with ``interrupt()``; needs a checkpointer).
         remember: Write every finished exchange back to ``memory`` (a ``remember`` node before

@@ -228,7 +228,8 @@ def make_recall_node(memory: Memory | None, k: int = 4, *, where: dict[str, Any]
 
 def context_sentences_for(core: Any, context_sentences: int | None | str = "auto") -> int | None:
     """Resolve a graph builder's ``context_sentences``: ``"auto"`` asks the core (a `ChatCore`'s
-    ``context_sentences``: the embedded nano reads focused context, other models whole chunks).
+    ``context_sentences``, taken from its config when it was trained on focused context; any other model
+    reads whole chunks).
 
     Example:
         >>> from langchain_core.language_models import FakeListChatModel

@@ -132,8 +132,8 @@ def build_rag_graph(
             is a similarity, higher is closer (``genaisys.memory.ChromaMemory``: cosine similarity).
         k: Chunks retrieved per question.
         context_sentences: Focus the recalled context on its sentences closest to the question
-            (`genaisys.memory.focus`): ``"auto"`` (default) asks the core (the embedded nano keeps
-            6; other models whole chunks), an integer keeps that many, ``None`` whole chunks.
+            (`genaisys.memory.focus`): ``"auto"`` (default) asks the core (a core trained on focused
+            context says how many; others read whole chunks), an integer keeps that many, ``None`` whole chunks.
         min_score: Abstain without calling the model when the best hit scores below this.
         where: Optional metadata filter for the search.
         require_citation: Also abstain when the model's answer cites none of the chunks.

@@ -31,19 +31,16 @@ from genaisys.core.multimodal import CONFIG_NAME, MultimodalCore, MultimodalCore
 from genaisys.errors import ConfigError
 from genaisys.types import BlobReader
 
-__all__ = ["NANO_CONTEXT_SENTENCES", "NANO_DIR", "hub_offline", "load_core", "nano_config"]
+__all__ = ["NANO_DIR", "hub_offline", "load_core", "nano_config"]
 
 NANO_DIR = Path(__file__).parent / "nano"
-#: sentences of recalled context the nano recipe trains the core to read (`genaisys.memory.focus`).
-NANO_CONTEXT_SENTENCES = 6
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")  # 'name' or 'org/name'
 
 
 def nano_config() -> MultimodalCoreConfig:
     """The nano core's architecture: EfficientNet-Lite0 (49×1280) → mlp2x_gelu → SmolLM2-135M (576-d)."""
     return MultimodalCoreConfig(vision=VisionEncoderConfig(name="efficientnet-lite0"), connector="mlp2x_gelu",
-                                language_model="asset:smollm2", native_domain="shapes",
-                                context_sentences=NANO_CONTEXT_SENTENCES)
+                                language_model="asset:smollm2", native_domain="shapes")
 
 
 def hub_offline() -> bool:

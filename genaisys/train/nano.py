@@ -106,8 +106,9 @@ class NanoRecipe(BaseModel):
     refine_shape_questions: int = 1000
     refine_replay_prompts: int = 100
     refine_fact_prompts: int = 200
-    refine_handbooks: int = Field(28, description="prose documents of other domains (handbooks, appliance guides, "
-                                                  "event notices, course pages, club rules) in the refine world")
+    refine_handbooks: int = Field(0, description="prose documents of other domains (handbooks, appliance guides, "
+                                                 "event notices, course pages, club rules) in the refine world; the "
+                                                 "focused-context candidate used 28")
     refine_weights: dict[str, Any] = Field(
         default_factory=lambda: {"intent": 50, "document": [24, 8], "talk": 8, "photo": 16, "shape": 6, "tell": 8,
                                  "followup": 45},
@@ -119,8 +120,9 @@ class NanoRecipe(BaseModel):
                               description="stages to run, in order, from align, sft and refine")
     init_core: Path | None = Field(None, description="a trained core the first stage starts from (default: the "
                                                      "untrained nano); its evaluation.json timings are kept")
-    context_sentences: int | None = Field(6, ge=1, description="sentences of recalled context the core learns to "
-                                                               "read (genaisys.memory.focus); None: whole chunks")
+    context_sentences: int | None = Field(None, ge=1, description="sentences of recalled context the core learns "
+                                                                  "to read (genaisys.memory.focus; the focused-"
+                                                                  "context candidate used 6); None: whole chunks")
     lora_r: int = 16
     lora_alpha: int = 32
     lora_targets: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj",
@@ -254,7 +256,8 @@ def _refine_data(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> d
     replay = base_answers(prompts, data / "replay-refine.json", excluded=[q for q, _ in TEXT_QUESTIONS],
                           progress=log)
     log(f"refine replay: {len(replay)} of {len(prompts)} base answers kept")
-    world = World(recipe.output_dir / "world-refine", seed=s, extended=True, handbooks=n(recipe.refine_handbooks),
+    handbooks = n(recipe.refine_handbooks) if recipe.refine_handbooks else 0
+    world = World(recipe.output_dir / "world-refine", seed=s, extended=True, handbooks=handbooks,
                   context_sentences=recipe.context_sentences)
     options = {"weights": recipe.refine_weights, "verdict": "last", "shades": "wide"}
     programs = record_programs(world, replay=replay, seed=s, assistant=n(recipe.refine_assistant_threads),
