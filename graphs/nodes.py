@@ -205,7 +205,7 @@ def make_recall_node(memory: Memory | None, k: int = 4, *, where: dict[str, Any]
         raise ConfigError(f"memory must have a search(query, k=..., where=...) method; got {type(memory).__name__}")
     if k < 1:
         raise ConfigError(f"k must be at least 1, got {k}")
-    if sentences is not None and (isinstance(sentences, bool) or not isinstance(sentences, int) or sentences < 1):
+    if sentences is not None and not _is_count(sentences):
         raise ConfigError(f"sentences must be None or an integer ≥ 1, got {sentences!r}")
 
     def recall(state: dict, config: Optional[RunnableConfig] = None) -> dict[str, list[ContextHit]]:
@@ -226,6 +226,10 @@ def make_recall_node(memory: Memory | None, k: int = 4, *, where: dict[str, Any]
     return recall
 
 
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
 def context_sentences_for(core: Any, context_sentences: int | None | str = "auto") -> int | None:
     """Resolve a graph builder's ``context_sentences``: ``"auto"`` asks the core (a `ChatCore`'s
     ``context_sentences``, taken from its config when it was trained on focused context; any other model
@@ -238,9 +242,8 @@ def context_sentences_for(core: Any, context_sentences: int | None | str = "auto
     """
     if context_sentences == "auto":
         value = getattr(core, "context_sentences", None)
-        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else None
-    if context_sentences is None or (isinstance(context_sentences, int) and not isinstance(context_sentences, bool)
-                                     and context_sentences >= 1):
+        return value if _is_count(value) else None
+    if context_sentences is None or _is_count(context_sentences):
         return context_sentences
     raise ConfigError(f"context_sentences must be 'auto', None or an integer ≥ 1, got {context_sentences!r}")
 

@@ -172,7 +172,7 @@ class ChatCore(BaseChatModel):
 
     def model_post_init(self, context: Any) -> None:
         super().model_post_init(context)
-        if self.context_sentences is None and "context_sentences" not in self.model_fields_set:
+        if "context_sentences" not in self.model_fields_set:
             self.context_sentences = getattr(getattr(self.core, "config", None), "context_sentences", None)
         if self.max_tokens is not None:
             if "max_new_tokens" in self.model_fields_set and self.max_new_tokens != self.max_tokens:

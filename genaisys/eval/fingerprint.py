@@ -17,7 +17,7 @@ from pathlib import Path
 __all__ = ["model_fingerprint"]
 
 
-_DOCS = {".md", ".png", ".svg", ".txt", ".html"}
+_DOCS = {".md", ".png", ".svg"}  # not .txt: a tokenizer's vocab.txt and merges.txt are weights too
 _RESULTS = {"evaluation.json"}
 
 

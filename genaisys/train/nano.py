@@ -363,11 +363,10 @@ def train_nano(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> dic
             done = [p for p in previous if (p / "genaisys_core.json").is_file()]
             if not done and recipe.init_core is not None:
                 done = [Path(recipe.init_core)]
-            chat = ChatCore(core=MultimodalCore.from_pretrained(done[-1]), model_name="genaisys-nano") if done \
-                else nano_chat(recipe)
+            core = MultimodalCore.from_pretrained(done[-1]) if done else nano_chat(recipe).core
             # the core reads recalled context as its data showed it (focused or whole), whatever it started from
-            chat.core.config.context_sentences = recipe.context_sentences
-            chat.context_sentences = recipe.context_sentences
+            core.config.context_sentences = recipe.context_sentences
+            chat = ChatCore(core=core, model_name="genaisys-nano")
         t = time.perf_counter()
         result = run_stage(_stage_config(recipe, stage, files[stage], lr=lr), chat=chat)
         timings[stage] = {"wall_s": round(time.perf_counter() - t, 1), "steps": result.steps,
@@ -402,6 +401,8 @@ def earlier_timings(recipe: NanoRecipe, counts: dict[str, Any]) -> dict[str, Any
         stage = key.split(" (", 1)[0]
         if stage in _STAGES and isinstance(value, dict):
             name = key if stage not in recipe.stages or key != stage else f"{stage} (earlier run)"
+            while name in out:  # the same stage run more than twice
+                name += "'"
             out[name] = {**value, "from": value.get("from") or str(recipe.init_core)}
     out["records"] = {**{k: v for k, v in (earlier.get("records") or {}).items() if k not in counts}, **counts}
     return out

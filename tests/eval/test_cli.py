@@ -72,3 +72,6 @@ def test_fingerprint_follows_the_weights_not_the_model_card(tmp_path):
     assert model_fingerprint(str(folder)) == before
     (folder / "genaisys_core.json").write_text('{"connector": "mlp2x_gelu"}')
     assert model_fingerprint(str(folder)) != before
+    changed = model_fingerprint(str(folder))
+    (folder / "vocab.txt").write_text("a tokenizer's file")  # read by a load: counts
+    assert model_fingerprint(str(folder)) != changed

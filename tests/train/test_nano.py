@@ -81,3 +81,9 @@ def test_a_run_from_a_trained_core_keeps_the_figures_of_every_stage_that_core_we
     assert once_more["align"]["from"] == "older" and once_more["refine (earlier run)"]["from"] == str(core)
     assert once_more["records"] == {"align": 10, "sft": 20, "refine": 40}  # this run's data replaces that stage's
     assert earlier_timings(NanoRecipe(stages=["refine"]), {}) == {}
+    # a core refined twice, refined once more: both earlier refines keep a row of their own
+    (core / "evaluation.json").write_text(json.dumps({"timings": {
+        "sft": stage, "refine (earlier run)": stage, "refine": {**stage, "steps": 7}}}))
+    third = earlier_timings(NanoRecipe(stages=["refine"], init_core=core), {})
+    assert list(third) == ["sft", "refine (earlier run)", "refine (earlier run)'", "records"]
+    assert third["refine (earlier run)'"]["steps"] == 7

@@ -101,8 +101,8 @@ def _answer_fact(fact: Any, number: int, rng: random.Random) -> str:
     return f"{sentence.rstrip('.')} [{number}]."
 
 
-def doc_turn(world: Any, rng: random.Random, tools: Sequence[str], memory: bool, answerable_share: float = 0.72) -> Turn:
-    answerable = rng.random() < answerable_share
+def doc_turn(world: Any, rng: random.Random, tools: Sequence[str], memory: bool) -> Turn:
+    answerable = rng.random() < 0.72
     if answerable:
         doc = rng.choice(world.documents)
         fact = rng.choice(doc.facts)

@@ -37,7 +37,8 @@ ORGANISATIONS: tuple[str, ...] = (
     "Pebblestone", "Quarrydale", "Rookwood", "Sablewood", "Thornbury Cycling Club", "Upfield", "Valewood Clinic",
     "Wrenfield", "Yarrowby", "Ashcombe Theatre", "Birchmoor", "Cloverdale Library", "Dunhollow", "Everleigh")
 
-# domain → (title patterns, section headings, facts: key → (values, statements, questions), filler)
+# domain → about (how a question names the subject), titles, section headings, facts (key → (values,
+# statements, questions)) and filler
 # {s} the subject, {v} the value. Statements are what the document says and what an answer quotes.
 DOMAINS: dict[str, dict] = {
     "workplace": {
