@@ -44,8 +44,7 @@ from genaisys.graphs.media import (
 from genaisys.graphs.nodes import (
     ToolSpec,
     add_tool_loop,
-    context_sentences_for,
-    make_recall_node,
+    focused_recall_node,
     make_think_node,
     resolve_tools,
 )
@@ -126,7 +125,7 @@ def build_any_to_any_graph(
     graph.add_conditional_edges(PERCEIVE, route_after_perceive, {TEXTUALIZE: TEXTUALIZE, "next": after_perception})
     graph.add_edge(TEXTUALIZE, after_perception)
     if memory is not None:
-        graph.add_node(RECALL, make_recall_node(memory, k, sentences=context_sentences_for(core, context_sentences)))
+        graph.add_node(RECALL, focused_recall_node(memory, k, core, context_sentences))
         graph.add_edge(RECALL, THINK)
     graph.add_node(THINK, make_think_node(core, resolved, system_prompt, stream_tokens=stream_tokens))
     graph.add_node(RESPOND, make_respond_node())

@@ -40,8 +40,7 @@ from genaisys.graphs.checkpoint import CheckpointerSpec, make_checkpointer, rewi
 from genaisys.graphs.nodes import (
     ToolSpec,
     add_tool_loop,
-    context_sentences_for,
-    make_recall_node,
+    focused_recall_node,
     make_remember_node,
     make_think_node,
     resolve_tools,
@@ -138,7 +137,7 @@ def build_assistant_graph(
     graph.add_node(THINK, make_think_node(core, resolved, system_prompt, stream_tokens=stream_tokens))
     first = THINK
     if memory is not None:
-        graph.add_node(RECALL, make_recall_node(memory, k, sentences=context_sentences_for(core, context_sentences)))
+        graph.add_node(RECALL, focused_recall_node(memory, k, core, context_sentences))
         graph.add_edge(RECALL, THINK)
         first = RECALL
     if blobs is not None:

@@ -69,6 +69,7 @@ __all__ = [
     "ToolSpec",
     "add_tool_loop",
     "context_sentences_for",
+    "focused_recall_node",
     "make_act_node",
     "make_approval_node",
     "make_recall_node",
@@ -181,7 +182,7 @@ def resolve_tools(
 
 # -------------------------------------------------------------------------------------- recall
 def make_recall_node(memory: Memory | None, k: int = 4, *, where: dict[str, Any] | None = None,
-                     sentences: int | None = None) -> Callable[..., dict]:
+                     sentences: int | None = None, min_score: float | None = None) -> Callable[..., dict]:
     """A node that searches ``memory`` with the latest user text and puts the hits in ``context``.
 
     Args:
@@ -192,6 +193,8 @@ def make_recall_node(memory: Memory | None, k: int = 4, *, where: dict[str, Any]
         sentences: Focus the context: keep only this many of the hits' sentences, those closest
             to the question (`genaisys.memory.focus.focus_hits`, scored with ``memory.embedding``
             when the memory has one). ``None`` keeps whole chunks.
+        min_score: With ``sentences``: keep only sentences scoring at least this, so a question
+            nothing in memory bears on gets no context (see `genaisys.memory.focus.focus_hits`).
 
     Example:
         >>> class Mem:
@@ -207,6 +210,9 @@ def make_recall_node(memory: Memory | None, k: int = 4, *, where: dict[str, Any]
         raise ConfigError(f"k must be at least 1, got {k}")
     if sentences is not None and not _is_count(sentences):
         raise ConfigError(f"sentences must be None or an integer ≥ 1, got {sentences!r}")
+    if min_score is not None and (sentences is None or not _is_number(min_score)):
+        raise ConfigError(f"min_score is a number that filters focused sentences; give sentences=N with it "
+                          f"(got sentences={sentences!r}, min_score={min_score!r})")
 
     def recall(state: dict, config: Optional[RunnableConfig] = None) -> dict[str, list[ContextHit]]:
         query = last_user_text(state.get(MESSAGES, []))
@@ -218,7 +224,7 @@ def make_recall_node(memory: Memory | None, k: int = 4, *, where: dict[str, Any]
             from genaisys.memory.focus import focus_hits  # lazy: layer 2
 
             embedding = getattr(memory, "embedding", None)
-            context = [hit_to_context(h) for h in focus_hits(query, context, sentences=sentences,
+            context = [hit_to_context(h) for h in focus_hits(query, context, sentences=sentences, min_score=min_score,
                                                              embedding=embedding if callable(embedding) else None)]
         return {CONTEXT: context}
 
@@ -228,6 +234,10 @@ def make_recall_node(memory: Memory | None, k: int = 4, *, where: dict[str, Any]
 
 def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def context_sentences_for(core: Any, context_sentences: int | None | str = "auto") -> int | None:
@@ -246,6 +256,15 @@ def context_sentences_for(core: Any, context_sentences: int | None | str = "auto
     if context_sentences is None or _is_count(context_sentences):
         return context_sentences
     raise ConfigError(f"context_sentences must be 'auto', None or an integer ≥ 1, got {context_sentences!r}")
+
+
+def focused_recall_node(memory: Memory, k: int, core: Any, context_sentences: int | None | str = "auto", *,
+                        where: dict[str, Any] | None = None) -> Callable[..., dict]:
+    """The recall node a graph builder adds: focused as `context_sentences_for` resolves, with the
+    core's relevance floor (its ``context_min_score``) when the focus comes from the core (``"auto"``)."""
+    sentences = context_sentences_for(core, context_sentences)
+    floor = getattr(core, "context_min_score", None) if context_sentences == "auto" and sentences else None
+    return make_recall_node(memory, k, where=where, sentences=sentences, min_score=floor if _is_number(floor) else None)
 
 
 def make_remember_node(memory: Memory | None, *, source_prefix: str = "conversation") -> Callable[..., dict]:

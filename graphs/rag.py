@@ -41,7 +41,7 @@ from typing_extensions import TypedDict
 
 from genaisys.errors import ConfigError
 from genaisys.graphs.checkpoint import CheckpointerSpec, make_checkpointer
-from genaisys.graphs.nodes import context_sentences_for, make_recall_node, make_think_node
+from genaisys.graphs.nodes import focused_recall_node, make_think_node
 from genaisys.graphs.state import (
     ABSTAIN,
     ANSWER,
@@ -199,8 +199,7 @@ def build_rag_graph(
         return _abstention(reason=reason)
 
     graph = StateGraph(RagState)
-    graph.add_node(RETRIEVE, make_recall_node(memory, k, where=where,
-                                                sentences=context_sentences_for(core, context_sentences)))
+    graph.add_node(RETRIEVE, focused_recall_node(memory, k, core, context_sentences, where=where))
     graph.add_node(ANSWER, answer)
     graph.add_node(ABSTAIN, abstain)
     graph.add_edge(START, RETRIEVE)

@@ -130,6 +130,8 @@ class ChatCore(BaseChatModel):
             chunks' sentences, those closest to the question (`genaisys.memory.focus`); ``None``
             (default): the value the core's config records (``MultimodalCoreConfig.context_sentences``,
             what it was trained to read), else whole chunks.
+        context_min_score: the relevance floor of that focus (sentences scoring below it are not
+            shown); ``None`` (default): the value the core's config records.
 
     Example:
         >>> chat = ChatCore(language_model=lm, tokenizer=tok, max_new_tokens=32)  # doctest: +SKIP
@@ -161,6 +163,7 @@ class ChatCore(BaseChatModel):
     dtype: str = "auto"
     merge_adapters: bool = True
     context_sentences: int | None = Field(None, ge=1)
+    context_min_score: float | None = None
 
     _decode_dtype: Any = PrivateAttr(default=None)  # torch.dtype decoding runs in
     _engine: Any = PrivateAttr(default=None)
@@ -172,8 +175,9 @@ class ChatCore(BaseChatModel):
 
     def model_post_init(self, context: Any) -> None:
         super().model_post_init(context)
-        if "context_sentences" not in self.model_fields_set:
-            self.context_sentences = getattr(getattr(self.core, "config", None), "context_sentences", None)
+        for field in ("context_sentences", "context_min_score"):
+            if field not in self.model_fields_set:
+                setattr(self, field, getattr(getattr(self.core, "config", None), field, None))
         if self.max_tokens is not None:
             if "max_new_tokens" in self.model_fields_set and self.max_new_tokens != self.max_tokens:
                 raise ConfigError(f"max_tokens={self.max_tokens} and max_new_tokens={self.max_new_tokens} disagree; "

@@ -80,6 +80,9 @@ class MultimodalCoreConfig(BaseModel):
         context_sentences: how much recalled context the core was trained to read: graphs keep
             this many of the retrieved chunks' sentences, those closest to the question
             (`genaisys.memory.focus`); ``None``: whole chunks.
+        context_min_score: with ``context_sentences``, the relevance floor the core was trained
+            with: sentences scoring below it are not shown, so a turn nothing in memory bears on
+            gets no context (`genaisys.memory.focus.focus_hits`'s ``min_score``).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -99,6 +102,7 @@ class MultimodalCoreConfig(BaseModel):
     output_projectors: dict[str, OutputProjectorConfig] = Field(default_factory=dict)
     native_domain: Literal["shapes"] | None = None
     context_sentences: int | None = Field(default=None, ge=1)
+    context_min_score: float | None = None
 
     @model_validator(mode="after")
     def _signals_have_projectors(self) -> MultimodalCoreConfig:

@@ -113,6 +113,8 @@ class NanoRecipe(BaseModel):
         default_factory=lambda: {"intent": 50, "document": [24, 8], "talk": 8, "photo": 16, "shape": 6, "tell": 8,
                                  "followup": 45},
         description="turn mix of the refine stage's assistant threads (see programs.assistant.TURN_WEIGHTS)")
+    refine_answerable: float = Field(0.72, ge=0, le=1, description="share of the refine stage's document questions "
+                                                                 "that the documents answer (the rest are declined)")
     align_lr: float = 1e-3
     sft_lr: float = 3e-4
     refine_lr: float = 2e-4
@@ -123,6 +125,9 @@ class NanoRecipe(BaseModel):
     context_sentences: int | None = Field(None, ge=1, description="sentences of recalled context the core learns "
                                                                   "to read (genaisys.memory.focus; the focused-"
                                                                   "context candidate used 6); None: whole chunks")
+    context_min_score: float | None = Field(None, description="with context_sentences: the relevance floor of the "
+                                                               "focus (MiniLM cosine; 0.55 was probed on dev); "
+                                                               "None: the best sentences whatever they score")
     lora_r: int = 16
     lora_alpha: int = 32
     lora_targets: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj",
@@ -148,7 +153,8 @@ def nano_chat(recipe: NanoRecipe) -> Any:
     from genaisys.core.multimodal import MultimodalCore
 
     config = nano_config().model_copy(update={"n_image_tokens": recipe.n_image_tokens,
-                                              "context_sentences": recipe.context_sentences})
+                                              "context_sentences": recipe.context_sentences,
+                                              "context_min_score": recipe.context_min_score})
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(recipe.seed)
         core = MultimodalCore(config)
@@ -212,7 +218,8 @@ def _first_data(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> di
     prompts = talk_prompts(random.Random(s), n(recipe.replay_prompts))
     replay = base_answers(prompts, data / "replay.json", excluded=[q for q, _ in TEXT_QUESTIONS], progress=log)
     log(f"replay: {len(replay)} of {len(prompts)} base answers kept")
-    world = World(recipe.output_dir / "world", seed=s, context_sentences=recipe.context_sentences)
+    world = World(recipe.output_dir / "world", seed=s, context_sentences=recipe.context_sentences,
+                  context_min_score=recipe.context_min_score)
     programs = record_programs(world, replay=replay, seed=s, assistant=n(recipe.assistant_threads),
                                rag=n(recipe.rag_questions), any_to_any=n(recipe.any_to_any_threads),
                                planner=n(recipe.planner_requests), log=log)
@@ -258,8 +265,9 @@ def _refine_data(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> d
     log(f"refine replay: {len(replay)} of {len(prompts)} base answers kept")
     handbooks = n(recipe.refine_handbooks) if recipe.refine_handbooks else 0
     world = World(recipe.output_dir / "world-refine", seed=s, extended=True, handbooks=handbooks,
-                  context_sentences=recipe.context_sentences)
-    options = {"weights": recipe.refine_weights, "verdict": "last", "shades": "wide"}
+                  context_sentences=recipe.context_sentences, context_min_score=recipe.context_min_score)
+    options = {"weights": recipe.refine_weights, "verdict": "last", "shades": "wide",
+               "answerable": recipe.refine_answerable}
     programs = record_programs(world, replay=replay, seed=s, assistant=n(recipe.refine_assistant_threads),
                                rag=n(recipe.refine_rag_questions), any_to_any=n(recipe.refine_any_to_any_threads),
                                planner=n(recipe.refine_planner_requests), assistant_options=options, log=log)
@@ -366,6 +374,7 @@ def train_nano(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> dic
             core = MultimodalCore.from_pretrained(done[-1]) if done else nano_chat(recipe).core
             # the core reads recalled context as its data showed it (focused or whole), whatever it started from
             core.config.context_sentences = recipe.context_sentences
+            core.config.context_min_score = recipe.context_min_score
             chat = ChatCore(core=core, model_name="genaisys-nano")
         t = time.perf_counter()
         result = run_stage(_stage_config(recipe, stage, files[stage], lr=lr), chat=chat)

@@ -70,3 +70,34 @@ def test_bad_counts_and_empty_hits():
         focus_hits("q", [hit(GUIDE, "a")], sentences=0)
     assert focus_hits("q", [hit("", "empty.md")]) == [hit("", "empty.md")]
     assert focus_hits("q", []) == []
+
+
+def test_a_relevance_floor_keeps_only_sentences_that_reach_it():
+    hits = [hit(GUIDE, "orchard.md"), hit("Boil pasta in salted water for ten minutes.", "cook.md")]
+    question = "Which port does the Orchard dashboard listen on?"
+    best = focus_hits(question, hits, sentences=20)
+    floored = focus_hits(question, hits, sentences=20, min_score=0.3)
+    assert len(best) == 2 and [h["source"] for h in floored] == ["orchard.md"]
+    assert "port 9181" in floored[0]["text"] and "pasta" not in floored[0]["text"]
+    assert focus_hits("Who won the cup final in 1966?", hits, sentences=6, min_score=0.3) == []
+    assert focus_hits(question, hits, sentences=1, min_score=0.3) == focus_hits(question, hits, sentences=1)
+
+
+def test_recall_takes_the_floor_from_a_core_trained_with_it():
+    from langchain_core.messages import HumanMessage
+
+    from genaisys.errors import ConfigError
+    from genaisys.graphs.nodes import focused_recall_node, make_recall_node
+
+    class Memory:
+        def search(self, query, k=4, where=None):
+            return [hit(GUIDE, "orchard.md")]
+
+    class Core:
+        context_sentences, context_min_score = 2, 0.3
+
+    state = {"messages": [HumanMessage("What was that number again?")]}
+    assert focused_recall_node(Memory(), 4, Core())(state)["context"] == []
+    assert len(focused_recall_node(Memory(), 4, Core(), 2)(state)["context"]) == 1  # an explicit count: no floor
+    with pytest.raises(ConfigError, match="give sentences=N"):
+        make_recall_node(Memory(), min_score=0.5)

@@ -40,7 +40,7 @@ def record_programs(world: Any, *, replay: dict[str, str], seed: int = 0, assist
     records: list[dict[str, Any]] = []
     options = dict(assistant_options or {})
     for name, run in (("assistant", lambda: record_assistant(world, assistant, replay=replay, seed=seed, **options)),
-                      ("rag", lambda: record_rag(world, rag, seed=seed + 1)),
+                      ("rag", lambda: record_rag(world, rag, seed=seed + 1, answerable=options.get("answerable"))),
                       ("any-to-any", lambda: record_any_to_any(world, any_to_any, replay=replay, seed=seed + 2,
                                                                **{k: v for k, v in options.items()
                                                                   if k in ("verdict", "shades")})),

@@ -101,8 +101,13 @@ def _answer_fact(fact: Any, number: int, rng: random.Random) -> str:
     return f"{sentence.rstrip('.')} [{number}]."
 
 
-def doc_turn(world: Any, rng: random.Random, tools: Sequence[str], memory: bool) -> Turn:
-    answerable = rng.random() < 0.72
+#: share of document questions whose answer the documents hold (the rest must be declined)
+ANSWERABLE = 0.72
+
+
+def doc_turn(world: Any, rng: random.Random, tools: Sequence[str], memory: bool,
+             answerable_share: float = ANSWERABLE) -> Turn:
+    answerable = rng.random() < answerable_share
     if answerable:
         doc = rng.choice(world.documents)
         fact = rng.choice(doc.facts)
@@ -423,12 +428,13 @@ TURN_WEIGHTS = {"intent": 48, "document": (22, 8), "talk": 12, "photo": 7, "shap
 
 
 def plan_thread(world: Any, rng: random.Random, replay: dict[str, str], *, weights: dict[str, Any] | None = None,
-                verdict: str = "first", shades: str = "pure") -> ThreadPlan:
+                verdict: str = "first", shades: str = "pure", answerable: float = ANSWERABLE) -> ThreadPlan:
     """One thread: its graph configuration and its turns (see the module doc).
 
     ``weights`` overrides entries of `TURN_WEIGHTS`; ``verdict`` places the yes/no verdict of photo
     and shape answers (`genaisys.train.engine.shapes.shape_question`), ``shades`` picks the shapes'
-    colours (`genaisys.train.engine.shapes.render_varied`).
+    colours (`genaisys.train.engine.shapes.render_varied`), ``answerable`` the share of document
+    questions the documents answer.
     """
     mix = {**TURN_WEIGHTS, **(weights or {})}
     demo_like = rng.random() < 0.2
@@ -465,7 +471,7 @@ def plan_thread(world: Any, rng: random.Random, replay: dict[str, str], *, weigh
             draft.policy = draft.ask.policy(tools)
             turns.append(draft)
         elif kind == "document":
-            turns.append(doc_turn(world, rng, tools, memory))
+            turns.append(doc_turn(world, rng, tools, memory, answerable))
         elif kind == "talk":
             turns.append(talk_turn(rng, replay))
         elif kind == "photo":
@@ -487,7 +493,7 @@ def record_threads(world: Any, plans: Sequence[ThreadPlan], *, seed: int = 0,
     from genaisys.graphs import build_assistant_graph, run_turn
     from genaisys.graphs.media import ByContent
 
-    oracle = OracleCore(graph="assistant", context_sentences=getattr(world, "context_sentences", None))
+    oracle = OracleCore.for_world("assistant", world)
     records: list[dict[str, Any]] = []
     for i, thread in enumerate(plans):
         first = len(oracle.calls)
@@ -510,10 +516,11 @@ def record_threads(world: Any, plans: Sequence[ThreadPlan], *, seed: int = 0,
 
 def record_assistant(world: Any, n_threads: int, *, replay: dict[str, str], seed: int = 0,
                      weights: dict[str, Any] | None = None, verdict: str = "first", shades: str = "pure",
+                     answerable: float = ANSWERABLE,
                      progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
     """Plan ``n_threads`` threads (`plan_thread` with ``weights``, ``verdict`` and ``shades``) and
     record them (see `record_threads`)."""
     rng = random.Random(seed)
-    plans = [plan_thread(world, rng, replay, weights=weights, verdict=verdict, shades=shades)
+    plans = [plan_thread(world, rng, replay, weights=weights, verdict=verdict, shades=shades, answerable=answerable)
              for _ in range(n_threads)]
     return record_threads(world, plans, seed=seed, progress=progress)

@@ -32,7 +32,7 @@ def record_any_to_any(world: Any, n_threads: int, *, replay: dict[str, str], see
     from genaisys.train.engine.programs.tools import stand_in_decoders
 
     rng = random.Random(seed)
-    oracle = OracleCore(graph="any_to_any", context_sentences=getattr(world, "context_sentences", None))
+    oracle = OracleCore.for_world("any_to_any", world)
     records: list[dict[str, Any]] = []
     for i in range(n_threads):
         extra = rng.sample(["calculator", "current_time", "memory_search", "get_weather", "read_file"], rng.randint(0, 2))

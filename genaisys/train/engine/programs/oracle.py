@@ -236,6 +236,7 @@ class OracleCore(BaseChatModel):
         meta: extra fields written into each call's record ``meta``.
         context_sentences: what graphs built around it with ``context_sentences="auto"`` focus the
             recalled context to — set it to the trained core's value, so records show what it will read.
+        context_min_score: the relevance floor of that focus (the trained core's value too).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -245,6 +246,14 @@ class OracleCore(BaseChatModel):
     graph: str = ""
     meta: dict[str, Any] = {}
     context_sentences: int | None = None
+    context_min_score: float | None = None
+
+    @classmethod
+    def for_world(cls, graph: str, world: Any) -> OracleCore:
+        """An oracle for ``graph`` that focuses recalled context as ``world`` says (its
+        ``context_sentences`` and ``context_min_score``: those of the core being trained)."""
+        return cls(graph=graph, context_sentences=getattr(world, "context_sentences", None),
+                   context_min_score=getattr(world, "context_min_score", None))
 
     @property
     def _llm_type(self) -> str:

@@ -83,7 +83,7 @@ def record_planner(world: Any, n_requests: int, *, seed: int = 0,
     from genaisys.graphs.planner import build_planner_graph
 
     rng = random.Random(seed)
-    oracle = OracleCore(graph="planner", context_sentences=getattr(world, "context_sentences", None))
+    oracle = OracleCore.for_world("planner", world)
     tools = world.toolset(["calculator", "current_time", "get_weather", "read_file", "convert_currency"])
     graph = build_planner_graph(oracle, tools=tools)
     records: list[dict[str, Any]] = []
