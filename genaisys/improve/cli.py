@@ -52,7 +52,8 @@ def improve(core: str = typer.Option("nano", "--core", help="Core spec to improv
                                            help="Training override key=value (loop.lr=1e-4, lora.r=16 …)."),
             promote: bool = typer.Option(False, "--promote", help="Replace the served core with this round's "
                                          "candidate if the report's checks all hold (adversarial set up beyond "
-                                         "noise, no held-out accuracy/F1 down beyond noise, yes-ratio in its band)."),
+                                         "noise, no held-out accuracy/F1 down beyond noise, yes-ratio in its band); "
+                                         "a refusal exits with status 3."),
             served: Path | None = typer.Option(None, "--served", help="The served core's folder (default "
                                                "OUT/served): what `genaisys serve --core` loads."),
             balance: str = typer.Option("yes,no", "--balance", help="Answer labels to balance in the training data "
@@ -61,7 +62,8 @@ def improve(core: str = typer.Option("nano", "--core", help="Core spec to improv
             ) -> None:
     """One round of the evaluate → retrain loop: evaluate, gather failures, retrain (sft), re-evaluate; report.
 
-    The retrained core is a candidate; ``--promote`` serves it only when the report's checks hold.
+    The retrained core is a candidate; ``--promote`` serves it only when the report's checks hold,
+    and exits with status 3 when it refuses (so a script can tell a refused round from a promoted one).
     """
     names = [t.strip() for t in tasks.split(",") if t.strip()]
     try:
@@ -77,6 +79,9 @@ def improve(core: str = typer.Option("nano", "--core", help="Core spec to improv
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(json.dumps(report.to_dict(), indent=2) if json_out else report.markdown())
+    if promote and not report.promotion.get("promoted"):
+        typer.echo(f"not promoted: {report.promotion.get('decision', 'no decision')}", err=True)
+        raise typer.Exit(3)
 
 
 def nano(

@@ -142,8 +142,9 @@ def test_eval_loop_promote_on_the_command_line(tmp_path: Path) -> None:
             "--promote", "--json"])
     finally:
         unregister_task("colours-abstain")
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 3, res.output  # a refused promotion is the command's failure status
     promotion = json.loads(res.stdout)["promotion"]
     assert promotion["asked"] and not promotion["promoted"] and promotion["served"] == str(tmp_path / "loop" / "served")
     assert "promotion: refused: colours held-out accuracy not lowered" in res.stderr
+    assert "not promoted: refused: colours held-out accuracy not lowered" in res.stderr
     assert not (tmp_path / "loop" / "served").exists()
