@@ -439,15 +439,25 @@ def _generation_kwargs(core: Any, req: ChatCompletionRequest) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     if req.stop is not None:
         kwargs["stop"] = [req.stop] if isinstance(req.stop, str) else req.stop
-    # ChatCore-style local cores take these per call; other LangChain models keep their own settings
-    # (an unknown keyword would be forwarded to their provider and fail there).
+    # ChatCore-style local cores and a RemoteCore take these per call, capped by the server's own
+    # limit; other LangChain models keep their own settings (an unknown keyword would be forwarded
+    # to their provider and fail there).
+    from genaisys.core.remote import RemoteCore
+
+    limit = req.max_completion_tokens or req.max_tokens
     if hasattr(core, "max_new_tokens"):
-        limit = req.max_completion_tokens or req.max_tokens
         if limit is not None:
             kwargs["max_new_tokens"] = min(limit, int(core.max_new_tokens))
-        for name in ("temperature", "top_p", "seed"):
-            if getattr(req, name) is not None and hasattr(core, name):
-                kwargs[name] = getattr(req, name)
+        names: tuple[str, ...] = ("temperature", "top_p", "seed")
+    elif isinstance(core, RemoteCore):
+        if limit is not None:
+            kwargs["max_tokens"] = limit if core.max_tokens is None else min(limit, int(core.max_tokens))
+        names = ("temperature", "top_p")
+    else:
+        return kwargs
+    for name in names:
+        if getattr(req, name) is not None and hasattr(core, name):
+            kwargs[name] = getattr(req, name)
     return kwargs
 
 

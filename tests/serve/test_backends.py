@@ -46,3 +46,31 @@ def test_an_unreadable_model_list_says_how_to_fix_it(status: int, body: dict) ->
         build_remote_core("http://b/v1", transport=transport)
     with pytest.raises(ConfigError, match="not an http"):
         build_remote_core("backend:9000/v1")
+
+
+def test_a_front_forwards_each_request_s_sampling_settings_to_its_remote_core() -> None:
+    """A front serving a RemoteCore passes the client's max_tokens (capped by its own), temperature
+    and top_p on to the backend, as a local core takes them."""
+    import json
+
+    from genaisys.core.remote import RemoteCore
+    from genaisys.serve import create_app
+    from tests.serve.conftest import LiveServer
+
+    bodies = []
+
+    def backend(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        return httpx.Response(200, json={"id": "c", "object": "chat.completion", "created": 0, "model": "m",
+                                         "choices": [{"index": 0, "finish_reason": "stop",
+                                                      "message": {"role": "assistant", "content": "hi"}}]})
+
+    core = RemoteCore(base_url="http://backend/v1", model="m", max_tokens=64, transport=httpx.MockTransport(backend))
+    with LiveServer(create_app(core, api_key="k", model_id="m")) as front:
+        ask = {"model": "m", "messages": [{"role": "user", "content": "Hello"}]}
+        for extra in ({"max_tokens": 5, "temperature": 0.7, "top_p": 0.9}, {"max_tokens": 500}, {}):
+            response = httpx.post(f"{front.url}/v1/chat/completions", json={**ask, **extra},
+                                  headers={"Authorization": "Bearer k"}, timeout=30)
+            assert response.status_code == 200 and response.json()["choices"][0]["message"]["content"] == "hi"
+    assert [(b["max_tokens"], b.get("temperature"), b.get("top_p")) for b in bodies] == [
+        (5, 0.7, 0.9), (64, None, None), (64, None, None)]
