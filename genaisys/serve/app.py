@@ -224,6 +224,10 @@ class GraphRunRequest(_Body):
     input: str | list[ContentPart] | None = None
     resume: Any = None
     config: dict[str, Any] | None = None
+    stream: bool = Field(default=False, description="answer with server-sent events as the graph runs: `node` "
+                                                    "(a node finished), `token` (answer text), `tool_start` / "
+                                                    "`tool_end`, then `done` carrying the run as the "
+                                                    "non-streamed answer gives it, and `[DONE]`")
 
 
 FEEDBACK_MAX_CHARS = 20_000  # an edited answer; longer text is refused with 413 rather than cut
@@ -718,8 +722,8 @@ def create_app(core: Any, *, api_key: str | None = None, allow_no_auth_on_loopba
     async def list_graphs() -> dict[str, Any]:
         return {"object": "list", "data": [{"id": name, "object": "graph"} for name in sorted(graphs)]}
 
-    @app.post("/v1/graphs/{name}/runs")
-    async def run_graph(name: str, req: GraphRunRequest) -> dict[str, Any]:
+    @app.post("/v1/graphs/{name}/runs", response_model=None)
+    async def run_graph(name: str, req: GraphRunRequest) -> dict[str, Any] | StreamingResponse:
         if name not in graphs:
             raise ApiError(404, f"no graph named {name!r}; known: {sorted(graphs) or 'none'}", param="name",
                            code="graph_not_found")
@@ -736,6 +740,10 @@ def create_app(core: Any, *, api_key: str | None = None, allow_no_auth_on_loopba
                            param="input")
         thread_id = req.thread_id or uuid.uuid4().hex
         _ensure_worker_threads(worker_threads)
+        if req.stream:
+            return await _stream_graph_run(lambda on_event: run_turn(graphs[name], content, thread_id=thread_id,
+                                                                     config=req.config, stream=on_event),
+                                           lambda values: run_payload(name, thread_id, values), name)
         try:
             values = await asyncio.to_thread(run_turn, graphs[name], content, thread_id=thread_id,
                                              config=req.config)
@@ -743,6 +751,10 @@ def create_app(core: Any, *, api_key: str | None = None, allow_no_auth_on_loopba
             raise _client_error(exc) from None
         except Exception:  # noqa: BLE001
             raise _internal_error(f"running graph {name!r}") from None
+        return run_payload(name, thread_id, values)
+
+    def run_payload(name: str, thread_id: str, values: dict[str, Any]) -> dict[str, Any]:
+        """A finished graph run as ``POST /v1/graphs/{name}/runs`` answers it."""
         msgs = [m for m in values.get("messages", []) if isinstance(m, BaseMessage)]
         last_ai = next((m for m in reversed(msgs) if isinstance(m, AIMessage)), None)
         interrupts = [{"id": getattr(i, "id", None), "value": _jsonable(getattr(i, "value", i))}
@@ -960,6 +972,77 @@ async def _stream_response(model: Any, messages: list[BaseMessage], kwargs: dict
         if req.stream_options is not None and req.stream_options.include_usage:
             yield _sse({"id": completion_id, "object": "chat.completion.chunk", "created": created,
                         "model": model_id, "choices": [], "usage": usage_to_openai(final.usage_metadata)})
+        yield _sse("[DONE]")
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+#: custom-stream events of the prebuilt graphs that a streamed graph run passes on (tokens, tool calls)
+_GRAPH_EVENTS = ("token", "tool_start", "tool_end", "tool_loop", "repair")
+
+
+async def _stream_graph_run(run: Callable[[Callable[[str, Any], None]], dict[str, Any]],
+                            payload: Callable[[dict[str, Any]], dict[str, Any]], name: str) -> StreamingResponse:
+    """Run a graph turn in a worker thread and stream its events as server-sent events.
+
+    ``run(on_event)`` runs the turn (`genaisys.graphs.run_turn` with ``stream=on_event``);
+    ``payload(values)`` is the finished run as the non-streamed answer gives it. A turn that fails
+    before its first event is answered with its proper status code; a later failure is reported
+    in-band (``{"type": "error", ...}``). A client that goes away does not stop the turn: it runs
+    to its end, so the thread's checkpoints stay whole.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+
+    def on_event(mode: str, data: Any) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, (mode, data))
+
+    task = asyncio.ensure_future(asyncio.to_thread(run, on_event))
+
+    async def next_event() -> tuple[str, Any] | None:
+        """The next event, or None once the turn has ended and every event was taken."""
+        while True:
+            if not queue.empty():
+                return queue.get_nowait()
+            if task.done():
+                await asyncio.sleep(0)  # events the worker queued just before it ended
+                if queue.empty():
+                    return None
+                continue
+            getter = asyncio.ensure_future(queue.get())
+            await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+            if getter.done():
+                return getter.result()
+            getter.cancel()
+
+    def failure(exc: BaseException) -> ApiError:
+        if isinstance(exc, (GenaisysError, NotImplementedError)):
+            return _client_error(exc)
+        return _internal_error(f"running graph {name!r}", exc)
+
+    first = await next_event()
+    if first is None and task.exception() is not None:
+        raise failure(task.exception()) from None
+
+    def encode(mode: str, data: Any) -> list[bytes]:
+        if mode == "custom" and isinstance(data, dict) and data.get("type") in _GRAPH_EVENTS:
+            return [_sse(_jsonable(data))]
+        if mode == "updates" and isinstance(data, dict):
+            return [_sse({"type": "node", "node": node}) for node in data if node != "__interrupt__"]
+        return []
+
+    async def events() -> AsyncIterator[bytes]:
+        event = first
+        while event is not None:
+            for piece in encode(*event):
+                yield piece
+            event = await next_event()
+        exc = task.exception()
+        if exc is not None:
+            yield _sse({"type": "error", **failure(exc).body()})
+        else:
+            yield _sse({"type": "done", "run": payload(task.result())})
         yield _sse("[DONE]")
 
     return StreamingResponse(events(), media_type="text/event-stream",

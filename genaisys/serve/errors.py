@@ -50,10 +50,11 @@ class ApiError(Exception):
         return JSONResponse(self.body(), status_code=self.status, headers=headers or None)
 
 
-def internal_error(where: str) -> ApiError:
-    """A 500 for an unexpected failure while ``where``: logged with its traceback, answered without it."""
+def internal_error(where: str, exc: BaseException | None = None) -> ApiError:
+    """A 500 for an unexpected failure while ``where``: logged with its traceback (that of ``exc``,
+    else the one being handled), answered without it."""
     request_id = uuid.uuid4().hex[:12]
-    logger.exception("internal error in %s (request %s)", where, request_id)
+    logger.error("internal error in %s (request %s)", where, request_id, exc_info=exc if exc is not None else True)
     return ApiError(500, f"internal server error while {where} (request id {request_id}; details are in the "
                          "server log)", type="server_error", code="internal_error")
 

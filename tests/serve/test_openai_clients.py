@@ -198,6 +198,47 @@ def test_graph_runs_share_a_thread(live: LiveServer) -> None:
     assert empty.status_code == 400 and empty.json()["error"]["param"] == "input"
 
 
+def _events(response: httpx.Response) -> list:
+    import json
+
+    return [line[6:] if line == "data: [DONE]" else json.loads(line[6:])
+            for line in response.iter_lines() if line.startswith("data: ")]
+
+
+def test_a_graph_run_streams_nodes_tool_calls_and_tokens_as_it_goes() -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from genaisys.graphs import build_assistant_graph
+    from genaisys.serve import create_app
+
+    def get_weather(city: str) -> str:
+        """The weather in a city."""
+        return f"sunny in {city}"
+
+    graph = build_assistant_graph(ScriptedChat(), tools=[get_weather], checkpointer=InMemorySaver())
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    with LiveServer(create_app(ScriptedChat(), api_key=API_KEY, graphs={"assistant": graph})) as live:
+        url = live.url + "/v1/graphs/assistant/runs"
+        with httpx.stream("POST", url, headers=headers, timeout=30,
+                          json={"input": "weather in Paris?", "thread_id": "s", "stream": True}) as response:
+            assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+            events = _events(response)
+        assert events[-1] == "[DONE]" and events[-2]["type"] == "done"
+        steps = [(e["type"], e.get("node") or e.get("name")) for e in events[:-2] if e["type"] != "token"]
+        assert steps == [("node", "think"), ("tool_start", "get_weather"), ("tool_end", "get_weather"),
+                         ("node", "act"), ("node", "think")]
+        run = events[-2]["run"]
+        assert run["output"] == "The tool said: sunny in Paris" and run["thread_id"] == "s"
+        assert "".join(e["text"] for e in events[:-1] if e["type"] == "token") == run["output"]
+        # the streamed turn is the thread's like any other
+        later = httpx.post(url, headers=headers, json={"input": "thanks", "thread_id": "s"}, timeout=30).json()
+        assert [m["role"] for m in later["messages"]] == ["user", "assistant", "tool", "assistant", "user", "assistant"]
+        # a turn that fails before its first event gets its status code, with nothing streamed
+        failed = httpx.post(url, headers=headers, json={"input": "explode", "stream": True}, timeout=30)
+        assert failed.status_code == 500 and failed.json()["error"]["code"] == "internal_error"
+        assert "secret-internal-detail" not in failed.text
+
+
 def test_langchain_chat_openai(live: LiveServer) -> None:
     from langchain_core.messages import HumanMessage
     from langchain_openai import ChatOpenAI
