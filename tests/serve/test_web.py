@@ -113,11 +113,17 @@ def test_assistant_page_shows_steps_media_and_rates_answers(tmp_path: Path) -> N
             _shot(page, shots, "1-opened-on-assistant")
 
             # a tool turn: the call with its arguments and the tool's result show inline as steps
+            # (every text the answer shows on its way is kept: the run streams, token by token)
+            page.evaluate("""() => { window.shown = []; new MutationObserver((records) => { for (const r of records)
+                for (const n of r.addedNodes) if (n.nodeType === 3) window.shown.push(n.data); })
+                .observe(document.getElementById('log'), {subtree: true, childList: true}); }""")
             page.fill("#text", "weather in Paris?")
             page.click("#send")
             page.wait_for_selector(".assistant[data-done='1']", timeout=15_000)
             first = page.locator(".msg.assistant").nth(0)
             assert first.locator(".text").text_content() == "The tool said: sunny in Paris"
+            shown = page.evaluate("window.shown")
+            assert "… get_weather" in shown and "The tool " in shown  # the tool starting, then the first tokens
             assert first.locator(".steps summary").text_content() == "2 steps"
             assert first.locator(".tool-call").text_content() == 'tool call: get_weather({"city": "Paris"})'
             assert first.locator(".tool-result").text_content() == "tool result (get_weather): sunny in Paris"
