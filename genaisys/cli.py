@@ -134,6 +134,41 @@ def _show_event(mode: str, payload: object) -> None:
                 console.print(f"[magenta]{node}: tool result {str(msg.content)[:200]}[/]")
 
 
+class _Live:
+    """Shows a graph turn as it runs: sources, tool calls and results as lines (`_show_event`), the
+    answer's tokens as they come. `finish` ends the turn; it prints the kept answer once more only
+    when it differs from what streamed (a repaired or guarded answer)."""
+
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix, self.text, self.open = prefix, "", False
+
+    def __call__(self, mode: str, payload: object) -> None:
+        if mode == "custom" and isinstance(payload, dict) and payload.get("type") == "token":
+            if not self.open:
+                console.print(self.prefix, end="")
+                self.open, self.text = True, ""
+            console.print(str(payload["text"]), end="", markup=False, highlight=False, soft_wrap=True)
+            self.text += str(payload["text"])
+        elif mode == "updates":
+            self._end_line()
+            _show_event(mode, payload)
+
+    def _end_line(self) -> None:
+        if self.open:
+            console.print()
+            self.open = False
+
+    def finish(self, answer: str) -> None:
+        self._end_line()
+        if not self.text.strip():
+            console.print(self.prefix, end="")
+            console.print(answer, markup=False, highlight=False, soft_wrap=True)
+        elif self.text.strip() != answer.strip():
+            console.print("[dim](answer as kept)[/] ", end="")
+            console.print(answer, markup=False, highlight=False, soft_wrap=True)
+        self.text = ""
+
+
 @app.command()
 def ask(question: str = typer.Argument(..., help="The question."),
         attach: list[Path] = typer.Option([], "--attach", "-a", help="An image, audio or video file (repeatable)."),
@@ -147,8 +182,8 @@ def ask(question: str = typer.Argument(..., help="The question."),
     from genaisys.graphs import run_turn
 
     graph = _assistant(core, store, max_new_tokens, dtype)
-    state = run_turn(graph, _user_content(question, attach), thread_id=thread,
-                     stream=None if json_out else _show_event)
+    live = _Live()
+    state = run_turn(graph, _user_content(question, attach), thread_id=thread, stream=None if json_out else live)
     answer = state["messages"][-1]
     if json_out:
         import json
@@ -157,7 +192,7 @@ def ask(question: str = typer.Argument(..., help="The question."),
         print(json.dumps({"thread": thread, "answer": answer.text, "tool_calls": calls,
                           "sources": [h.get("citation") for h in state.get("context", []) or []]}))
     else:
-        console.print(answer.text)
+        live.finish(answer.text)
 
 
 @app.command()
@@ -200,10 +235,11 @@ def chat(thread: str = typer.Option("chat", help="Thread id; give an earlier one
             feedback = feedback or FeedbackStore.beside(_checkpoints(store))
             console.print(_rate(feedback, thread, last_answer, command, rest.strip()))
             continue
-        state = run_turn(graph, _user_content(line, pending), thread_id=thread, stream=_show_event)
+        live = _Live("[bold]assistant>[/] ")
+        state = run_turn(graph, _user_content(line, pending), thread_id=thread, stream=live)
         pending = []
         last_answer = state["messages"][-1].id
-        console.print(f"[bold]assistant>[/] {state['messages'][-1].text}")
+        live.finish(state["messages"][-1].text)
     if feedback is not None:
         feedback.close()
 

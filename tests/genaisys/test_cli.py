@@ -135,3 +135,27 @@ def test_a_broken_attachment_is_refused_and_the_thread_still_works(tmp_path):
     later = run("ask", "hello", "--json", *common)  # the same (default) thread
     assert later.returncode == 0, later.stdout + later.stderr[-2000:]
     assert json.loads(later.stdout)["thread"] == "cli"
+
+
+def test_a_turn_shows_its_answer_token_by_token_and_once(capsys):
+    from langchain_core.language_models import FakeListChatModel
+
+    from genaisys.cli import _Live
+    from genaisys.graphs import build_assistant_graph, run_turn
+
+    graph = build_assistant_graph(FakeListChatModel(responses=["Paris, see [1]."]), checkpointer=False)
+    live, printed = _Live("assistant> "), []
+
+    def watch(mode, payload):
+        live(mode, payload)
+        printed.append(capsys.readouterr().out)  # what the terminal shows after each event
+
+    state = run_turn(graph, "Capital of France?", thread_id="t", stream=watch)
+    live.finish(state["messages"][-1].text)
+    assert "".join(printed) + capsys.readouterr().out == "assistant> Paris, see [1].\n"  # no markup eaten, not twice
+    assert len([p for p in printed if p]) > 3  # it came in pieces, as decoded
+    # an answer that the graph changed after it streamed is shown as kept
+    live = _Live("assistant> ")
+    live("custom", {"type": "token", "text": "<tool_call>{broken"})
+    live.finish("I could not run that tool.")
+    assert capsys.readouterr().out == "assistant> <tool_call>{broken\n(answer as kept) I could not run that tool.\n"
