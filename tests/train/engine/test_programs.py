@@ -279,3 +279,17 @@ def test_handbooks_hide_facts_in_wrapped_prose_and_know_what_they_leave_out():
         stated = {f.key for f in doc.facts}
         assert doc.missing and all(key not in stated and questions for key, questions in doc.missing)
         assert stated | {key for key, _ in doc.missing} == {f"{domain}:{k}" for k in DOMAINS[domain]["facts"]}
+
+
+def test_the_thread_mix_can_favour_some_requests():
+    from types import SimpleNamespace
+
+    from genaisys.train.engine.programs.assistant import plan_thread
+
+    world = SimpleNamespace(tools=("calculator", "current_time", "http_fetch"))
+    only_requests = {"intent": 1, "document": (0, 0), "talk": 0, "photo": 0, "shape": 0, "tell": 0, "followup": 0}
+    arithmetic = {**only_requests, "intents": {**{k: 0 for k in intents.WEIGHTS}, "arithmetic": 1}}
+    rng = random.Random(0)
+    assert {t.kind for _ in range(20) for t in plan_thread(world, rng, {}, weights=arithmetic).turns} == {"arithmetic"}
+    mixed = Counter(t.kind for _ in range(60) for t in plan_thread(world, rng, {}, weights=only_requests).turns)
+    assert len(mixed) > 5 and mixed["arithmetic"] < sum(mixed.values()) / 2  # the default mix of requests

@@ -315,7 +315,11 @@ def followup_turn(rng: random.Random, earlier: Sequence[Turn], tools: Sequence[s
                 "What was the result of that {w} from before?", "What did the {w} come to?",
                 "Remind me, what was the answer to the {w}?", "What number did you get for the {w}[ earlier|]?",
                 "What was the result of {e} again?", "Can you repeat the result of my [calculation|math question]?",
-                "What was that number again?", "Sorry, what was the answer to {e}?"]), rng, w=word, e=expression)
+                "What was that number again?", "Sorry, what was the answer to {e}?",
+                "What was the [outcome|answer|result] of [that|the|my] {w}[ earlier| before|]?",
+                "[Tell me|Say] again what the {w} [gave|came to].", "How much did the {w} come to?",
+                "What did you get when you did the {w}[ for me|]?", "Which number did the {w} give[ me|]?",
+                "[Quick question: |Wait, |]what was the {w}'s result?"]), rng, w=word, e=expression)
 
             def policy(view: View) -> str:
                 got = _tool_result(view, "calculator")
@@ -417,8 +421,9 @@ def followup_turn(rng: random.Random, earlier: Sequence[Turn], tools: Sequence[s
 
 
 # ------------------------------------------------------------------------------------- threads
-def _intent_turn(rng: random.Random, tools: Sequence[str]) -> Turn:
-    name = rng.choices(list(intents.WEIGHTS), list(intents.WEIGHTS.values()))[0]
+def _intent_turn(rng: random.Random, tools: Sequence[str], weights: dict[str, float] | None = None) -> Turn:
+    mix = {**intents.WEIGHTS, **(weights or {})}
+    name = rng.choices(list(mix), list(mix.values()))[0]
     ask = intents.INTENTS[name](rng)
     return Turn(name, ask.text, ask.policy(tools), needs=ask.tool, facts=ask.facts, ask=ask)
 
@@ -431,7 +436,8 @@ def plan_thread(world: Any, rng: random.Random, replay: dict[str, str], *, weigh
                 verdict: str = "first", shades: str = "pure", answerable: float = ANSWERABLE) -> ThreadPlan:
     """One thread: its graph configuration and its turns (see the module doc).
 
-    ``weights`` overrides entries of `TURN_WEIGHTS`; ``verdict`` places the yes/no verdict of photo
+    ``weights`` overrides entries of `TURN_WEIGHTS` (its ``"intents"`` entry, entries of
+    `~genaisys.train.engine.programs.intents.WEIGHTS`: the mix of tool requests); ``verdict`` places the yes/no verdict of photo
     and shape answers (`genaisys.train.engine.shapes.shape_question`), ``shades`` picks the shapes'
     colours (`genaisys.train.engine.shapes.render_varied`), ``answerable`` the share of document
     questions the documents answer.
@@ -447,7 +453,7 @@ def plan_thread(world: Any, rng: random.Random, replay: dict[str, str], *, weigh
                  "followup": mix["followup"] if i else 0}
         kinds.append(rng.choices(list(drawn), list(drawn.values()))[0])
     # the needed tools first (each present with p = 0.85), then distractors up to 0..7 tools
-    provisional = [_intent_turn(rng, ()) if k == "intent" else None for k in kinds]
+    provisional = [_intent_turn(rng, (), mix.get("intents")) if k == "intent" else None for k in kinds]
     needed = {t.needs for t in provisional if t is not None and t.needs}
     if demo_like:
         tools = list(_DEMO_LIKE)
