@@ -437,10 +437,11 @@ def plan_thread(world: Any, rng: random.Random, replay: dict[str, str], *, weigh
     """One thread: its graph configuration and its turns (see the module doc).
 
     ``weights`` overrides entries of `TURN_WEIGHTS` (its ``"intents"`` entry, entries of
-    `~genaisys.train.engine.programs.intents.WEIGHTS`: the mix of tool requests); ``verdict`` places the yes/no verdict of photo
-    and shape answers (`genaisys.train.engine.shapes.shape_question`), ``shades`` picks the shapes'
-    colours (`genaisys.train.engine.shapes.render_varied`), ``answerable`` the share of document
-    questions the documents answer.
+    `~genaisys.train.engine.programs.intents.WEIGHTS`: the mix of tool requests); ``verdict``
+    places the yes/no verdict of photo and shape answers
+    (`genaisys.train.engine.shapes.shape_question`), ``shades`` picks the shapes' colours
+    (`genaisys.train.engine.shapes.render_varied`), ``answerable`` the share of document questions
+    the documents answer.
     """
     mix = {**TURN_WEIGHTS, **(weights or {})}
     demo_like = rng.random() < 0.2
