@@ -1001,15 +1001,14 @@ async def _stream_graph_run(run: Callable[[Callable[[str, Any], None]], dict[str
     task = asyncio.ensure_future(asyncio.to_thread(run, on_event))
 
     async def next_event() -> tuple[str, Any] | None:
-        """The next event, or None once the turn has ended and every event was taken."""
+        """The next event, or None once the turn has ended and every event was taken. The worker
+        queues its events with call_soon_threadsafe before it returns, so by the time the task is
+        done the loop has run every put: an empty queue then is the end."""
         while True:
             if not queue.empty():
                 return queue.get_nowait()
             if task.done():
-                await asyncio.sleep(0)  # events the worker queued just before it ended
-                if queue.empty():
-                    return None
-                continue
+                return None
             getter = asyncio.ensure_future(queue.get())
             await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
             if getter.done():

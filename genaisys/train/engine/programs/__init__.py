@@ -32,7 +32,7 @@ def record_programs(world: Any, *, replay: dict[str, str], seed: int = 0, assist
     per folded chain of model calls)."""
     import time
 
-    from genaisys.train.engine.programs.assistant import record_assistant
+    from genaisys.train.engine.programs.assistant import ANSWERABLE, record_assistant
     from genaisys.train.engine.programs.media import record_any_to_any
     from genaisys.train.engine.programs.planner import record_planner
     from genaisys.train.engine.programs.rag import record_rag
@@ -40,7 +40,7 @@ def record_programs(world: Any, *, replay: dict[str, str], seed: int = 0, assist
     records: list[dict[str, Any]] = []
     options = dict(assistant_options or {})
     for name, run in (("assistant", lambda: record_assistant(world, assistant, replay=replay, seed=seed, **options)),
-                      ("rag", lambda: record_rag(world, rag, seed=seed + 1, answerable=options.get("answerable"))),
+                      ("rag", lambda: record_rag(world, rag, seed=seed + 1, answerable=options.get("answerable", ANSWERABLE))),
                       ("any-to-any", lambda: record_any_to_any(world, any_to_any, replay=replay, seed=seed + 2,
                                                                **{k: v for k, v in options.items()
                                                                   if k in ("verdict", "shades")})),

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from genaisys.train.engine.phrasing import expand
+from genaisys.train.engine.programs.assistant import ANSWERABLE
 from genaisys.train.engine.programs.oracle import OracleCore, View, merge_calls
 
 __all__ = ["record_rag"]
@@ -25,19 +26,19 @@ _DONT_KNOW = ("I don't know: the chunks do not say.", "The context does not answ
               "I don't know — none of the chunks mentions it.", "The provided chunks don't contain that information.")
 
 
-def record_rag(world: Any, n_questions: int, *, seed: int = 0, answerable: float | None = None,
+def record_rag(world: Any, n_questions: int, *, seed: int = 0, answerable: float = ANSWERABLE,
                progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
     """Ask ``n_questions`` through the RAG graph; one record per model call. ``answerable``: the
-    share of questions the documents answer (default `~genaisys.train.engine.programs.assistant.ANSWERABLE`)."""
+    share of questions the documents answer."""
     from genaisys.graphs import build_rag_graph, run_turn
-    from genaisys.train.engine.programs.assistant import ANSWERABLE, _chunk_with, doc_turn
+    from genaisys.train.engine.programs.assistant import _chunk_with, doc_turn
 
     rng = random.Random(seed)
     oracle = OracleCore.for_world("rag", world)
     graph = build_rag_graph(oracle, world.memory, checkpointer=":memory:")
     records: list[dict[str, Any]] = []
     for i in range(n_questions):
-        turn = doc_turn(world, rng, (), True, ANSWERABLE if answerable is None else answerable)
+        turn = doc_turn(world, rng, (), True, answerable)
         fact = turn.facts["fact"]
         evidence = next((f.evidence for d in world.documents for f in d.facts if f.sentence == fact), None)
 
