@@ -354,12 +354,16 @@ class ChatCore(BaseChatModel):
                 for tc in msg.tool_calls:
                     if tc.get("id"):
                         names_by_id[tc["id"]] = tc["name"]
-                if native and msg.tool_calls:
+                # a decoder call the core made by emitting signal tokens reads back as those tokens
+                signalled = [self._signal_tokens(tc) for tc in msg.tool_calls]
+                text += "".join(t for t in signalled if t)
+                tool_calls = [tc for tc, t in zip(msg.tool_calls, signalled) if not t]
+                if native and tool_calls:
                     turns.append({"role": "assistant", "content": text, "tool_calls": [
                         {"type": "function", "id": tc.get("id"),
-                         "function": {"name": tc["name"], "arguments": tc["args"]}} for tc in msg.tool_calls]})
+                         "function": {"name": tc["name"], "arguments": tc["args"]}} for tc in tool_calls]})
                 else:
-                    calls = "\n".join(render_tool_call(tc["name"], tc["args"]) for tc in msg.tool_calls)
+                    calls = "\n".join(render_tool_call(tc["name"], tc["args"]) for tc in tool_calls)
                     turns.append({"role": "assistant", "content": "\n".join(p for p in (text, calls) if p)})
             elif isinstance(msg, ToolMessage):
                 name = msg.name or names_by_id.get(msg.tool_call_id)
@@ -393,6 +397,20 @@ class ChatCore(BaseChatModel):
         else:  # no template at all: a plain transcript
             prompt = "".join(f"{t['role']}: {t['content']}\n" for t in turns) + ("assistant: " if add_generation_prompt else "")
         return prompt, images
+
+    def _signal_tokens(self, tool_call: dict[str, Any]) -> str:
+        """The signal tokens a ``generate_<modality>`` call stands for, when the core made it by emitting
+        them (its ``signal`` is a ``signal_embeddings`` reference) and has them; else ``""``."""
+        signal = (tool_call.get("args") or {}).get("signal")
+        ids = getattr(self.core, "signal_token_ids", None) or {}
+        if not isinstance(signal, dict) or signal.get("kind") != "signal_embeddings":
+            return ""
+        modality = str(signal.get("modality") or tool_call["name"].removeprefix("generate_"))
+        if tool_call["name"] != f"generate_{modality}" or modality not in ids:
+            return ""
+        from genaisys.core.multimodal import signal_token_names
+
+        return "".join(signal_token_names(modality, len(ids[modality])))
 
     def _content_text(self, msg: BaseMessage, images: list[Any], image_token: str | None) -> str:
         content = msg.content

@@ -165,7 +165,9 @@ class LabelScores:
         logps: ``(B,)`` summed log-probability of each row's labelled tokens.
         n_tokens: ``(B,)`` labelled tokens per row.
         hidden: ``(B, L', d)`` last-layer hidden states of the spliced sequence.
-        signals: with ``signal_modality``, the projected signal tokens ``(B, out_tokens, out_dim)``.
+        signals: with ``signal_modality``, the projected signal tokens ``(B_s, out_tokens, out_dim)``
+            of the ``B_s`` rows that hold them (``None`` when none does).
+        signal_rows: with ``signal_modality``, ``(B,)`` which rows hold the signal tokens.
     """
 
     loss: torch.Tensor
@@ -173,6 +175,7 @@ class LabelScores:
     n_tokens: torch.Tensor
     hidden: torch.Tensor | None = None
     signals: torch.Tensor | None = None
+    signal_rows: torch.Tensor | None = None
 
 
 class MultimodalCore(nn.Module):
@@ -227,16 +230,21 @@ class MultimodalCore(nn.Module):
 
     # ------------------------------------------------------------------ setup
     def _add_image_token(self) -> tuple[int, int]:
-        """Add the placeholder to the tokenizer and, if needed, a row to the embeddings."""
+        """Add the placeholder (and the signal tokens) to the tokenizer and, if needed, rows to the embeddings."""
+        names = [self.config.image_token] + [t for m, k in self.config.signal_tokens.items()
+                                             for t in signal_token_names(m, k)]
+        n_rows = self._add_tokens(names)
+        return int(self.tokenizer.convert_tokens_to_ids(self.config.image_token)), n_rows
+
+    def _add_tokens(self, names: list[str]) -> int:
+        """Add special tokens missing from the tokenizer; new embedding rows start at the mean of the
+        existing ones. Returns the row count before any was added."""
         from tokenizers import AddedToken
 
         tok = self.tokenizer
-        names = [self.config.image_token] + [t for m, k in self.config.signal_tokens.items()
-                                             for t in signal_token_names(m, k)]
         for name in names:
             if tok.convert_tokens_to_ids(name) in (None, tok.unk_token_id):
                 tok.add_tokens([AddedToken(name, special=True, normalized=False)])
-        image_id = int(tok.convert_tokens_to_ids(self.config.image_token))
         top = max(int(tok.convert_tokens_to_ids(n)) for n in names)
         emb = self.language_model.get_input_embeddings()
         n_rows = emb.weight.shape[0]
@@ -248,7 +256,40 @@ class MultimodalCore(nn.Module):
                 out = self.language_model.get_output_embeddings()
                 if out is not None and out.weight.data_ptr() != weight.data_ptr():
                     out.weight[n_rows:] = out.weight[:n_rows].mean(0, keepdim=True)
-        return image_id, n_rows
+        return n_rows
+
+    def add_signal_tokens(self, modality: str, count: int, projector: OutputProjectorConfig) -> MultimodalCore:
+        """Give a (trained) core NExT-GPT signal tokens for ``modality`` and a fresh output projector.
+
+        The tokens (``[IMG0]…`` for images) join the tokenizer with embedding rows at the mean of
+        the existing ones; the config records them, so `save_pretrained` / `from_pretrained`
+        rebuild the same core. Train the projector (and LoRA, to learn when to emit them) with
+        the ``decoder`` stage.
+
+        Raises:
+            CoreError: the core already has signal tokens for ``modality``.
+
+        Example:
+            >>> core.add_signal_tokens("image", 4, OutputProjectorConfig(out_tokens=1, out_dim=384))  # doctest: +SKIP
+        """
+        if modality in self.config.signal_tokens:
+            raise CoreError(f"the core already has {modality} signal tokens")
+        if count < 1:
+            raise ConfigError("a modality needs at least one signal token")
+        self._add_tokens(signal_token_names(modality, count))
+        self.config = self.config.model_copy(update={
+            "signal_tokens": {**self.config.signal_tokens, modality: count},
+            "output_projectors": {**self.config.output_projectors, modality: projector}})
+        self.signal_token_ids[modality] = [int(self.tokenizer.convert_tokens_to_ids(t))
+                                           for t in signal_token_names(modality, count)]
+        d_lm = self.language_model.get_input_embeddings().weight.shape[1]
+        dtype = next(self.connector.parameters()).dtype
+        proj = OutputProjector(d_lm, projector)
+        with torch.no_grad():  # start near zero: the L2 term begins at |target|², not swamping the trained LM's loss
+            proj.out_proj.weight.mul_(0.01)
+            proj.out_proj.bias.zero_()
+        self.output_projectors[modality] = proj.to(self.device, dtype)
+        return self
 
     def train(self, mode: bool = True) -> MultimodalCore:
         """Like ``nn.Module.train``, but a frozen vision tower stays in eval mode (BatchNorm statistics)."""
@@ -450,9 +491,13 @@ class MultimodalCore(nn.Module):
             frozen = self._frozen_length(prep["labels"], frozen_context) if frozen_context is not None else 0
             scores = self._score_labels(prep, 0 if frozen else self._shared_prefix_length(input_ids, attention_mask),
                                         frozen=frozen)
-            if signal_modality is not None:
-                hidden = self.signal_hidden_states(scores.hidden, input_ids, signal_modality)  # (B, k, d)
-                scores.signals = self.project_signals(hidden, signal_modality)  # (B, out_tokens, out_dim)
+            if signal_modality is not None:  # rows without the signal tokens (LM loss only) are left out
+                rows = self.signal_rows(input_ids, signal_modality)  # (B,) bool
+                scores.signal_rows = rows
+                if bool(rows.any()):
+                    hidden = self.signal_hidden_states(scores.hidden[rows.to(scores.hidden.device)],
+                                                       input_ids[rows], signal_modality)  # (B_s, k, d)
+                    scores.signals = self.project_signals(hidden, signal_modality)  # (B_s, out_tokens, out_dim)
             return scores
         return self.language_model(**prep, **kwargs)
 
@@ -539,6 +584,14 @@ class MultimodalCore(nn.Module):
                                             attention_mask=prep["attention_mask"], **generate_kwargs)
 
     # ------------------------------------------------------------------ signal tokens (NExT-GPT)
+    def signal_rows(self, input_ids: torch.Tensor, modality: str) -> torch.Tensor:
+        """``(B,)``: which rows hold the first of ``modality``'s signal tokens."""
+        ids = self.signal_token_ids.get(modality)
+        if ids is None:
+            raise ConfigError(f"this core has no signal tokens for {modality!r}; "
+                              f"known: {sorted(self.signal_token_ids)}")
+        return (input_ids == ids[0]).any(1)
+
     def signal_hidden_states(self, hidden: torch.Tensor, input_ids: torch.Tensor, modality: str) -> torch.Tensor:
         """Gather the hidden states at a modality's signal tokens: ``(B, k, d)`` from ``(B, L', d)``.
 
@@ -765,11 +818,13 @@ class MultimodalCore(nn.Module):
                                         f"unexpected {unexpected[:3]})")
                 elif head == "vision_mining":
                     self.vision_tower.mining.load_state_dict(sub)
-                elif head == "added_rows":
+                elif head == "added_rows":  # a core given more tokens since (add_signal_tokens) keeps their init
                     weight = self.language_model.get_input_embeddings().weight
-                    weight[self.n_base_rows:] = sub["input"].to(weight)
+                    end = self.n_base_rows + sub["input"].shape[0]
+                    weight[self.n_base_rows:end] = sub["input"].to(weight)
                     if "output" in sub:
-                        self.language_model.get_output_embeddings().weight[self.n_base_rows:] = sub["output"].to(weight)
+                        out = self.language_model.get_output_embeddings().weight
+                        out[self.n_base_rows:end] = sub["output"].to(weight)
                 elif head != "lora":
                     raise CoreError(f"unknown saved part {head!r} in {WEIGHTS_NAME}")
 

@@ -109,3 +109,76 @@ def test_chatcore_turns_emitted_signal_tokens_into_a_decoder_call_by_reference()
     torch.testing.assert_close(embeds, ref, rtol=1e-4, atol=1e-5)
     with pytest.raises(CoreError, match="no signal embeddings"):
         chat.signal_embeddings("sig_unknown")
+
+
+def _plain_core() -> MultimodalCore:
+    tok = make_tokenizer()
+    torch.manual_seed(0)
+    cfg = MultimodalCoreConfig(vision={"name": "hf", "config": TINY_CLIP}, connector="linear",
+                               language_model_config={**TINY_LLAMA, "vocab_size": len(tok)})
+    return MultimodalCore(cfg, tokenizer=tok)
+
+
+def test_a_trained_core_gains_signal_tokens_that_save_and_load(tmp_path):
+    from genaisys.core.output_projector import OutputProjectorConfig
+
+    core = _plain_core()
+    core.add_lora(r=2, alpha=4)
+    core.save_pretrained(tmp_path / "before")  # saved with the image token's row only
+    grown = MultimodalCore.from_pretrained(tmp_path / "before")
+    rows = grown.language_model.get_input_embeddings().weight.shape[0]
+    grown.add_signal_tokens("image", 2, OutputProjectorConfig(out_tokens=1, out_dim=8, n_layers=1, n_heads=2))
+    ids = grown.signal_token_ids["image"]
+    assert [grown.tokenizer.convert_ids_to_tokens(i) for i in ids] == ["[IMG0]", "[IMG1]"]
+    weight = grown.language_model.get_input_embeddings().weight
+    assert weight.shape[0] == rows + 2
+    torch.testing.assert_close(weight[ids[0]], weight[:grown.n_base_rows].mean(0))  # the mean of the base rows
+    with torch.no_grad():  # the fresh projector starts near zero, so the L2 term starts at |target|²
+        assert grown.project_signals(torch.randn(1, 2, 32), "image").abs().max() < 0.1
+    with pytest.raises(CoreError, match="already has image signal tokens"):
+        grown.add_signal_tokens("image", 2, OutputProjectorConfig(out_tokens=1, out_dim=8))
+    x = torch.randn(1, 2, 32)
+    with torch.no_grad():
+        before = grown.project_signals(x, "image")
+    grown.save_pretrained(tmp_path / "after")
+    loaded = MultimodalCore.from_pretrained(tmp_path / "after")
+    assert loaded.signal_token_ids == grown.signal_token_ids
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.project_signals(x, "image"), before)
+    torch.testing.assert_close(loaded.language_model.get_input_embeddings().weight, weight)
+
+
+def test_a_signal_call_renders_as_the_signal_tokens_it_came_from():
+    from langchain_core.messages import AIMessage
+
+    chat = ChatCore(core=_core())
+    signal = {"kind": "signal_embeddings", "ref": "sig_1", "modality": "image", "shape": [5, 8]}
+    drew = AIMessage("a red circle", tool_calls=[{"name": "generate_image", "id": "c1", "type": "tool_call",
+                                                   "args": {"prompt": "a red circle", "signal": signal}}])
+    tools = [{"type": "function", "function": {"name": "generate_image", "description": "draw",
+                                               "parameters": {"type": "object", "properties": {}}}}]
+    text, _ = chat.render_prompt([HumanMessage("Draw a red circle."), drew], tools=tools, add_generation_prompt=False)
+    assert "a red circle[IMG0][IMG1]" in text and '"signal"' not in text
+    written = AIMessage("", tool_calls=[{"name": "generate_image", "id": "c2", "type": "tool_call",
+                                         "args": {"prompt": "a red circle"}}])
+    text, _ = chat.render_prompt([HumanMessage("Draw a red circle."), written], tools=tools,
+                                 add_generation_prompt=False)
+    assert "[IMG0]" not in text and '"prompt": "a red circle"' in text  # a written call stays a written call
+    plain = ChatCore(core=_plain_core())  # a core without the tokens renders the call as JSON
+    text, _ = plain.render_prompt([HumanMessage("Draw."), drew], tools=tools, add_generation_prompt=False)
+    assert "[IMG0]" not in text and "sig_1" in text
+
+
+def test_forward_projects_only_the_rows_that_hold_signal_tokens():
+    core = _core()
+    tok = core.tokenizer
+    with_signal = tok("a red cat [IMG0][IMG1]", add_special_tokens=False)["input_ids"]
+    without = tok("hello there friend", add_special_tokens=False)["input_ids"]
+    n = max(len(with_signal), len(without))
+    ids = torch.tensor([row + [tok.pad_token_id] * (n - len(row)) for row in (without, with_signal)])
+    mask = (torch.arange(n)[None] < torch.tensor([[len(without)], [len(with_signal)]])).long()
+    scores = core(ids, attention_mask=mask, labels=ids.masked_fill(mask == 0, -100), score_labels=True,
+                  signal_modality="image")
+    assert scores.signal_rows.tolist() == [False, True] and scores.signals.shape == (1, 5, 8)
+    alone = core(ids[:1], attention_mask=mask[:1], labels=ids[:1], score_labels=True, signal_modality="image")
+    assert alone.signals is None and alone.signal_rows.tolist() == [False]
