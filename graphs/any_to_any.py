@@ -83,6 +83,7 @@ def build_any_to_any_graph(
     approve: bool | Sequence[str] = False,
     tool_safety: dict[str, Any] | None = None,
     stream_tokens: bool = True,
+    see_outputs: bool = False,
 ) -> CompiledStateGraph:
     """Build the any-to-any assistant graph (see the module docstring).
 
@@ -99,6 +100,9 @@ def build_any_to_any_graph(
             default: what `~genaisys.graphs.media.default_perception` picks for ``core``.
         tools, memory, checkpointer, system_prompt, recursion_limit, k, context_sentences, approve,
         tool_safety, stream_tokens: As for :func:`~genaisys.graphs.assistant.build_assistant_graph`.
+        see_outputs: Put each image the core draws into the ``generate_image`` result as an image
+            block, so the core reads its own output through its encoder (the native path) and
+            can answer "what did you draw?" from the picture, not from what it meant to draw.
 
     Raises:
         ConfigError: Bad arguments (a textualizer or decoder without a blob store…).
@@ -111,7 +115,8 @@ def build_any_to_any_graph(
     if (textualizers or decoders) and blobs is None:
         raise ConfigError("textualizers and decoders work on media in the blob store; pass blobs=...")
     resolved = resolve_tools(
-        [*tools, *make_decoder_tools(decoders or {}, blobs=blobs)], memory=memory, safety=tool_safety
+        [*tools, *make_decoder_tools(decoders or {}, blobs=blobs, show_images=see_outputs)], memory=memory,
+        safety=tool_safety
     )
 
     _, chosen, default_policy = default_perception(core)

@@ -348,13 +348,16 @@ def _store_decoded(result: Any, kind: str, blobs: Blobs | None) -> tuple[str, st
     )
 
 
-def make_decoder_tools(decoders: Mapping[str, Decoder | Callable[..., Any]], *, blobs: Blobs | None) -> list[BaseTool]:
+def make_decoder_tools(decoders: Mapping[str, Decoder | Callable[..., Any]], *, blobs: Blobs | None,
+                       show_images: bool = False) -> list[BaseTool]:
     """Wrap decoders as tools the core can call: ``generate_image``, ``generate_audio``,
     ``generate_video``, ``speak`` (for kinds ``image``, ``audio``, ``video``, ``speech``).
 
     Each tool stores its output in the blob store and returns a short text for the model plus an
     :class:`~genaisys.graphs.state.Artifact` (the ``ToolMessage.artifact``) that ``respond``
-    attaches to the answer.
+    attaches to the answer. With ``show_images`` the image a ``generate_image`` call made also
+    goes into its result as an image block, so the core sees what it drew — then, and on later
+    turns ("what did you draw?").
 
     Example:
         >>> class Blobs:
@@ -368,7 +371,7 @@ def make_decoder_tools(decoders: Mapping[str, Decoder | Callable[..., Any]], *, 
         raise ConfigError(f"unknown decoder kind(s) {unknown}; known: {', '.join(DECODER_TOOL_NAMES)}")
     if decoders and blobs is None:
         raise ConfigError("decoders store what they make in the blob store; pass blobs=...")
-    return [_decoder_tool(kind, decoder, blobs) for kind, decoder in decoders.items()]
+    return [_decoder_tool(kind, decoder, blobs, show_images) for kind, decoder in decoders.items()]
 
 
 def _takes_signal(fn: Callable[..., Any]) -> bool:
@@ -379,8 +382,9 @@ def _takes_signal(fn: Callable[..., Any]) -> bool:
     return any(p.name == "signal" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
 
 
-def _decoder_tool(kind: str, decoder: Decoder | Callable[..., Any], blobs: Blobs | None) -> BaseTool:
-    def run(prompt: str, signal: dict[str, Any] | None = None) -> tuple[str, Artifact]:
+def _decoder_tool(kind: str, decoder: Decoder | Callable[..., Any], blobs: Blobs | None,
+                  show_images: bool = False) -> BaseTool:
+    def run(prompt: str, signal: dict[str, Any] | None = None) -> tuple[str | list[dict[str, Any]], Artifact]:
         fn = decoder.decode if hasattr(decoder, "decode") else decoder
         if signal is None:
             result = fn(prompt)
@@ -396,7 +400,10 @@ def _decoder_tool(kind: str, decoder: Decoder | Callable[..., Any], blobs: Blobs
         described = prompt or f"(signal {signal.get('ref', '?') if isinstance(signal, Mapping) else signal})"
         artifact = Artifact(blob_id=blob_id, kind=kind, mime_type=mime, producer=DECODER_TOOL_NAMES[kind],
                             description=described)
-        return _DECODED_TEMPLATE.format(kind=kind, blob_id=blob_id, prompt=described), artifact
+        text = _DECODED_TEMPLATE.format(kind=kind, blob_id=blob_id, prompt=described)
+        if show_images and kind == "image":
+            return [{"type": "text", "text": text}, media_block("image", blob_id, mime_type=mime)], artifact
+        return text, artifact
 
     return StructuredTool.from_function(
         func=run,

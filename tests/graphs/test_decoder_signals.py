@@ -138,3 +138,38 @@ def test_end_to_end_core_signal_tokens_condition_a_diffusers_decoder(tmp_path) -
     embeds = chat.signal_embeddings(signal["ref"])  # (1, 4, CROSS_DIM)
     assert decoder.decode("", prompt_embeds=embeds).blob_id == artifact["blob_id"]
     assert decoder.decode("cat").blob_id != artifact["blob_id"]
+
+
+def test_with_see_outputs_the_core_reads_what_it_drew_on_later_turns(tmp_path) -> None:
+    """Round trip: the drawn image goes into the generate_image result as an image block; asked
+    "what did you draw?", the core's prompt holds that very picture (an <image> through its encoder)."""
+    import io
+
+    from PIL import Image
+
+    from genaisys.core.chat import ChatCore
+    from tests.core.test_signals import _core
+
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16), (255, 0, 0)).save(buf, format="PNG")
+    red = buf.getvalue()
+    blobs = BlobStore(tmp_path / "blobs")
+    model = ScriptedChatModel(responses=[
+        AIMessage("", tool_calls=[call("generate_image", {"prompt": "a red square"}, "d1")]),
+        AIMessage("Here it is."), AIMessage("A red square."),
+    ])
+    graph = build_any_to_any_graph(model, blobs=blobs, decoders={"image": lambda prompt: red}, checkpointer=":memory:",
+                                   see_outputs=True)
+    run_turn(graph, "Draw a red square.", thread_id="rt")
+    run_turn(graph, "What did you draw?", thread_id="rt")
+    later = model.prompts[-1]
+    [result] = [m for m in later if isinstance(m, ToolMessage)]
+    assert result.content[0]["text"].startswith("Generated the image for") and result.content[1]["type"] == "image"
+    chat = ChatCore(core=_core(), blobs=blobs)
+    text, images = chat.render_prompt(later)
+    assert text.count("<image>") == 1 and images[0].tobytes() == Image.open(io.BytesIO(red)).convert("RGB").tobytes()
+    plain = ScriptedChatModel(responses=[AIMessage("", tool_calls=[call("generate_image", {"prompt": "x"}, "d2")]),
+                                         AIMessage("Done.")])
+    graph = build_any_to_any_graph(plain, blobs=blobs, decoders={"image": lambda prompt: red}, checkpointer=False)
+    state = run_turn(graph, "Draw x.", thread_id="off")
+    assert isinstance(next(m for m in state["messages"] if isinstance(m, ToolMessage)).content, str)  # off by default

@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -215,6 +216,9 @@ class ShapeImageDecoder:
         output_dir: where `decode` writes its PNGs and their JSON sidecars (default
             `genaisys.tools.decoders.base.default_output_dir`).
         blobs: the blob store `decode` puts PNGs in (pass the graph's); default ``output_dir/blobs``.
+        signals: ``ref -> prompt_embeds`` lookup for the signal references a core's
+            ``generate_image`` calls carry (``chat.signal_embeddings``): with it, ``decode(prompt,
+            signal=...)`` draws from the core's projected signal tokens instead of the text.
 
     Example:
         >>> decoder = ShapeImageDecoder()  # doctest: +SKIP
@@ -227,7 +231,8 @@ class ShapeImageDecoder:
     kind = "image"
 
     def __init__(self, folder: str | Path | None = None, *, device: str = "cpu", text_encoder: Any = None,
-                 output_dir: str | Path | None = None, blobs: Blobs | None = None) -> None:
+                 output_dir: str | Path | None = None, blobs: Blobs | None = None,
+                 signals: Callable[[str], Any] | None = None) -> None:
         from safetensors.torch import load_file
 
         from genaisys.tools.decoders.base import default_output_dir, make_blob_store
@@ -252,6 +257,7 @@ class ShapeImageDecoder:
         self.default_sampler: Literal["ddim", "dpm"] = defaults.get("sampler", "dpm")
         self.output_dir = Path(output_dir).expanduser() if output_dir is not None else default_output_dir()
         self._blobs = make_blob_store(blobs, self.output_dir) if blobs is not None else None
+        self.signals = signals
 
     @property
     def blobs(self) -> Any:  # Copied from genaisys.tools.decoders.base.DiffusersDecoder.blobs
@@ -298,17 +304,31 @@ class ShapeImageDecoder:
             sampler=sampler or self.default_sampler,
         )
 
-    def decode(self, prompt: str, **settings: Any) -> DecodedArtifact:
+    def decode(self, prompt: str, *, signal: Any = None, **settings: Any) -> DecodedArtifact:
         """One image, stored and written like every decoder's output: a `DecodedArtifact`
         (``blob_id``, ``mime_type="image/png"``, ``path``, ``params``) and a JSON sidecar.
 
-        Takes `render`'s settings; the sidecar records the prompt and them.
-        """
-        from genaisys.tools.decoders.base import write_artifact
+        Takes `render`'s settings; the sidecar records the prompt and them. ``signal`` (a core's
+        ``{"kind": "signal_embeddings", "ref": ...}``, resolved with ``signals``) conditions the
+        image on the core's projected signal tokens; the sidecar then records the reference.
 
+        Raises:
+            ConfigError: a signal without a ``signals`` lookup, or a malformed one.
+        """
+        from genaisys.tools.decoders.base import resolve_signal, write_artifact
+
+        params: dict[str, Any] = {"prompt": prompt, **settings}
+        if signal is not None:
+            if settings.get("prompt_embeds") is not None:
+                raise ConfigError("pass signal or prompt_embeds, not both")
+            settings["prompt_embeds"] = resolve_signal(signal, self.signals)
+            params["signal"] = {k: v for k, v in signal.items() if k != "embeds"} if isinstance(signal, dict) \
+                else {"ref": str(signal)}
+        elif settings.get("prompt_embeds") is not None:
+            params["prompt_embeds"] = list(settings["prompt_embeds"].shape)  # the tensor itself is not JSON
         png = self.render(prompt, **settings)
         return write_artifact(png, kind=self.kind, suffix=".png", mime_type="image/png",
-                              params={"prompt": prompt, **settings}, output_dir=self.output_dir, blobs=self.blobs,
+                              params=params, output_dir=self.output_dir, blobs=self.blobs,
                               decoder=type(self).__name__)
 
     __call__ = decode

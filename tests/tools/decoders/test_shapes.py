@@ -70,6 +70,32 @@ def test_prompt_embeds_replace_the_text_encoder(tiny_folder):
     assert decoder.render("a blue triangle", seed=0, prompt_embeds=torch.zeros(1, 1, 384)) != from_text
 
 
+def test_decode_draws_from_a_signal_reference(tiny_folder, tmp_path):
+    from genaisys.tools.decoders import read_params
+
+    plain = ShapeImageDecoder(tiny_folder, text_encoder=BagOfWordsEncoder())
+    kept = {"sig_1": plain.encode_prompt(["a blue triangle"])}
+
+    def lookup(ref: str) -> torch.Tensor:
+        return kept[ref]
+
+    decoder = ShapeImageDecoder(tiny_folder, text_encoder=BagOfWordsEncoder(), output_dir=tmp_path, signals=lookup)
+    signal = {"kind": "signal_embeddings", "ref": "sig_1", "modality": "image", "shape": [1, 384]}
+    art = decoder.decode("a red circle", signal=signal, seed=0)  # the signal wins over the text
+    assert art.path.read_bytes() == decoder.render("a blue triangle", seed=0) != decoder.render("a red circle", seed=0)
+    assert read_params(art.path)["params"] == {"prompt": "a red circle", "seed": 0, "signal": signal}
+    with pytest.raises(KeyError):
+        decoder.decode("x", signal={"ref": "sig_unknown"})
+    with pytest.raises(ConfigError, match="reference string"):
+        decoder.decode("x", signal={"kind": "signal_embeddings"})
+    with pytest.raises(ConfigError, match="no signal lookup"):
+        ShapeImageDecoder(tiny_folder, text_encoder=BagOfWordsEncoder(), output_dir=tmp_path).decode("x", signal=signal)
+    with pytest.raises(ConfigError, match="not both"):
+        decoder.decode("x", signal=signal, prompt_embeds=kept["sig_1"])
+    art = decoder.decode("x", prompt_embeds=kept["sig_1"], seed=0)  # a tensor is recorded by its shape
+    assert read_params(art.path)["params"]["prompt_embeds"] == [1, 1, 384]
+
+
 def test_an_image_does_not_depend_on_its_batch(tiny_folder):
     decoder = ShapeImageDecoder(tiny_folder, text_encoder=BagOfWordsEncoder())
     pair = decoder.generate(["a red circle", "a gray rectangle"], seed=[10, 11])
