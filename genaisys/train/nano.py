@@ -1,7 +1,7 @@
 """The nano recipe: train the embedded default core on the programs it runs in.
 
 EfficientNet-Lite0 (frozen, features cached) → ``mlp2x_gelu`` connector (all 49 image tokens) →
-SmolLM2-135M-Instruct (frozen) + LoRA on every projection, in three stages:
+SmolLM2-135M-Instruct (frozen) + LoRA on every projection, in three stages and an optional fourth:
 
 1. **align** — connector only: caption requests about shapes drawn many ways
    (`genaisys.train.engine.shapes`) and easy-VQA images → "A red circle.";
@@ -21,6 +21,12 @@ SmolLM2-135M-Instruct (frozen) + LoRA on every projection, in three stages:
    short general-knowledge replay. Yes/no answers about photos and shapes now give the evidence
    first and the verdict last ("It is a red circle, so no."): a verdict guessed before the
    colour and shape are named was right about half the time.
+4. **signal** (optional; ``stages=[..., "signal"]``) — NExT-GPT's output side: four image signal
+   tokens ``[IMG0..3]`` and an output projector join the refine core; the projector and LoRA train
+   on threads whose draw requests the core answers by writing the caption and emitting the tokens
+   (`genaisys.train.engine.programs.signals`), beside refine replay, with the LM loss plus the L2
+   distance to the shape decoder's MiniLM caption embedding (the ``decoder`` stage); then the
+   projector alone is fitted on the tokens' cached hidden states (`fit_signal_projector`).
 
 The prompt up to 96 tokens before each answer runs as a gradient-free cache
 (``frozen_context``), and micro-batches are packed by tokens (``max_batch_tokens``): a
@@ -115,11 +121,22 @@ class NanoRecipe(BaseModel):
         description="turn mix of the refine stage's assistant threads (see programs.assistant.TURN_WEIGHTS)")
     refine_answerable: float = Field(0.72, ge=0, le=1, description="share of the refine stage's document questions "
                                                                  "that the documents answer (the rest are declined)")
+    signal_threads: int = Field(450, description="signal stage: threads recorded with draw requests answered by "
+                                                  "image signal tokens (programs.signals)")
+    signal_replay: int = Field(450, description="signal stage: refine records replayed beside them (their draws "
+                                                "turned into signal tokens), so the rest of what the core does holds")
+    signal_tokens: int = Field(4, ge=1, description="image signal tokens [IMG0..k-1] the signal stage adds")
+    signal_scale: float = Field(384.0, description="weight of the signal stage's L2 term: 384 × the mean squared "
+                                                   "error is the squared distance to the unit MiniLM caption embedding")
     align_lr: float = 1e-3
     sft_lr: float = 3e-4
     refine_lr: float = 2e-4
+    signal_lr: float = 4e-4
+    signal_projector_epochs: int = Field(300, ge=0, description="after the signal stage, epochs of fitting the "
+                                                                "output projector alone on the signal tokens' cached "
+                                                                "hidden states (0: none)")
     stages: list[str] = Field(default_factory=lambda: ["align", "sft", "refine"],
-                              description="stages to run, in order, from align, sft and refine")
+                              description="stages to run, in order, from align, sft, refine and signal")
     init_core: Path | None = Field(None, description="a trained core the first stage starts from (default: the "
                                                      "untrained nano); its evaluation.json timings are kept")
     context_sentences: int | None = Field(None, ge=1, description="sentences of recalled context the core learns "
@@ -199,6 +216,10 @@ def build_nano_data(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -
         refine = _refine_data(recipe, log=log)
         files["refine"] = refine.pop("refine")
         files["counts"].update(refine["counts"])
+    if "signal" in recipe.stages:
+        signal = _signal_data(recipe, log=log)
+        files["signal"] = signal.pop("signal")
+        files["counts"].update(signal["counts"])
     return files
 
 
@@ -286,6 +307,39 @@ def _refine_data(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> d
     return {"refine": write_records(data / "refine.jsonl", records), "counts": counts}
 
 
+def _signal_data(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """The signal stage's data: threads whose draw requests are answered with image signal tokens
+    (`programs.signals`), and a sample of the refine data (made first if missing) as replay."""
+    from genaisys.train.data import write_records
+    from genaisys.train.engine.programs.signals import as_signal_records, record_signal_threads
+    from genaisys.train.engine.programs.world import World
+    from genaisys.train.holdout import drop_evaluation_overlap
+
+    data = recipe.output_dir / "data"
+    if not (data / "refine.jsonl").is_file() or not (data / "replay-refine.json").is_file():
+        _refine_data(recipe, log=log)
+    s, n = recipe.seed + 200, recipe.n
+    from genaisys.train.engine.programs.talk import base_answers
+
+    cached = json.loads((data / "replay-refine.json").read_text())  # the refine stage's base answers
+    replay = base_answers(sorted(cached), data / "replay-refine.json")
+    world = World(recipe.output_dir / "world-signal", seed=s, extended=True,
+                  context_sentences=recipe.context_sentences, context_min_score=recipe.context_min_score)
+    threads = record_signal_threads(world, n(recipe.signal_threads), replay=replay, seed=s)
+    refine = [json.loads(line) for line in (data / "refine.jsonl").read_text().splitlines() if line.strip()]
+    rng = random.Random(s)
+    replayed = as_signal_records(rng.sample(refine, min(len(refine), n(recipe.signal_replay))))
+    records = [*threads, *replayed]
+    rng.shuffle(records)
+    records, dropped = drop_evaluation_overlap(records)
+    log(f"signal: {len(threads)} recorded, {len(replayed)} refine records replayed, {len(dropped)} dropped as "
+        "evaluation material")
+    (data / "diversity-signal.json").write_text(json.dumps(request_diversity(threads), indent=1))
+    counts = {"signal": len(records), "signal_draws": sum(1 for r in records if r.get("target_caption")),
+              "signal_replay": len(replayed), "signal_dropped_as_evaluation_material": len(dropped)}
+    return {"signal": write_records(data / "signal.jsonl", records), "counts": counts}
+
+
 def request_diversity(records: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """How varied the users' requests are, per kind of turn (the last human turn of each record):
     `genaisys.train.engine.phrasing.diversity`, plus ``all`` over every kind."""
@@ -304,7 +358,7 @@ def request_diversity(records: list[dict[str, Any]]) -> dict[str, dict[str, floa
     return out
 
 
-_STAGES = ("align", "sft", "refine")
+_STAGES = ("align", "sft", "refine", "signal")
 
 
 def _stage_config(recipe: NanoRecipe, name: str, data: Path, **loop: Any) -> Any:
@@ -318,8 +372,12 @@ def _stage_config(recipe: NanoRecipe, name: str, data: Path, **loop: Any) -> Any
         lora = {"r": recipe.lora_r, "alpha": recipe.lora_alpha, "target_modules": recipe.lora_targets}
         if recipe.frozen_context is not None:
             options["frozen_context"] = recipe.frozen_context
+    if name == "signal":  # decoder-side alignment (NExT-GPT) of the new image signal tokens, LoRA learning when
+        options.update(decoder="shapes", modality="image", scale=recipe.signal_scale,
+                       train=["output_projectors", "lora"])
     # refine is an sft stage (assistant-turn loss on connector + LoRA) on its own data and folder
-    return TrainConfig(stage="align" if name == "align" else "sft", core=str(recipe.output_dir / name), data=[data],
+    kind = {"align": "align", "signal": "decoder"}.get(name, "sft")
+    return TrainConfig(stage=kind, core=str(recipe.output_dir / name), data=[data],
                        lora=lora,
                        stage_options=options,
                        loop={"output_dir": str(recipe.output_dir / name), "epochs": 1, "batch_size": 1,
@@ -356,7 +414,7 @@ def train_nano(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> dic
     log(f"data written to {recipe.output_dir / 'data'} in {timings['data_s']} s: {files['counts']}")
     timings.update(earlier_timings(recipe, files["counts"]))
     chat = None
-    lrs = {"align": recipe.align_lr, "sft": recipe.sft_lr, "refine": recipe.refine_lr}
+    lrs = {"align": recipe.align_lr, "sft": recipe.sft_lr, "refine": recipe.refine_lr, "signal": recipe.signal_lr}
     stages = [(st, lrs[st]) for st in _STAGES if st in recipe.stages]
     for stage, lr in stages:
         final = recipe.output_dir / stage / "final"
@@ -376,11 +434,19 @@ def train_nano(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> dic
             core.config.context_sentences = recipe.context_sentences
             core.config.context_min_score = recipe.context_min_score
             chat = ChatCore(core=core, model_name="genaisys-nano")
+        if stage == "signal" and "image" not in chat.core.signal_token_ids:
+            from genaisys.core.output_projector import OutputProjectorConfig
+            from genaisys.tools.decoders.shapes import CONDITIONING_DIM
+
+            chat.core.add_signal_tokens("image", recipe.signal_tokens, OutputProjectorConfig(
+                out_tokens=1, out_dim=CONDITIONING_DIM, d_model=256, n_layers=2, n_heads=4))
         t = time.perf_counter()
         result = run_stage(_stage_config(recipe, stage, files[stage], lr=lr), chat=chat)
         timings[stage] = {"wall_s": round(time.perf_counter() - t, 1), "steps": result.steps,
                           **loss_ends(result.losses), "precision": result.extra.get("precision"),
                           "samples_per_s": round(result.samples_per_s, 2), "peak_rss_mb": round(result.peak_rss_mb)}
+        if stage == "signal" and recipe.signal_projector_epochs:
+            timings[stage]["projector_fit"] = fit_signal_projector(chat, recipe, files[stage], log=log)
         (recipe.output_dir / stage / "timing.json").write_text(json.dumps(timings[stage]))
         log(f"{stage}: {json.dumps(timings[stage])}")
     timings["total_s"] = round(time.perf_counter() - t0, 1)
@@ -390,6 +456,23 @@ def train_nano(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> dic
                             if part in recipe.stages and path.is_file()}
     (recipe.output_dir / "timings.json").write_text(json.dumps(timings, indent=2))
     return {"core": recipe.output_dir / stages[-1][0] / "final", "timings": timings, "data": files}
+
+
+def fit_signal_projector(chat: Any, recipe: NanoRecipe, data: Path, *,
+                         log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Fit the image output projector of the signal stage's core on its draws' cached signal hidden
+    states (`fit_output_projector`) and save it into ``signal/final``; returns the fit's figures."""
+    from genaisys.train.run import _conditioner
+    from genaisys.train.stages.decoder import fit_output_projector
+
+    t = time.perf_counter()
+    rows = [json.loads(line) for line in data.read_text().splitlines() if line.strip()]
+    fit = fit_output_projector(chat, rows, _conditioner("shapes"), modality="image",
+                               epochs=recipe.signal_projector_epochs, seed=recipe.seed, log=log)
+    chat.core.save_pretrained(recipe.output_dir / "signal" / "final")
+    fit["wall_s"] = round(time.perf_counter() - t, 1)
+    log(f"signal: output projector fitted on cached hidden states: {fit}")
+    return fit
 
 
 def earlier_timings(recipe: NanoRecipe, counts: dict[str, Any]) -> dict[str, Any]:

@@ -20,8 +20,8 @@ the loop (`genaisys.train.loop.train`). The trained parts land in ``loop.output_
   before them runs as a gradient-free cache — long tool and context prompts train ~2× faster).
 * ``dpo``: ``beta`` (0.1), ``sft_weight`` (0), trains ``[connector, lora]``.
 * ``decoder``: ``decoder`` (``"shapes"`` — the shipped shape decoder — or a folder of one; its
-  ``encode_prompt`` gives the conditioning), ``modality`` (``image``), ``scale`` (1.0); trains
-  ``[output_projectors]``.
+  ``encode_prompt`` gives the conditioning), ``modality`` (``image``), ``scale`` (1.0),
+  ``frozen_context`` (as for ``sft``); trains ``[output_projectors]``.
 
 Example:
     >>> from genaisys.train.config import load_config
@@ -44,7 +44,7 @@ _DEFAULT_TRAIN = {"align": ("connector",), "sft": ("connector", "lora"), "dpo": 
 _COMMON = {"train", "features", "feature_dir", "max_length", "group_by_length", "max_batch_tokens"}
 _CONVERSATION = _COMMON | {"train_on", "frozen_context"}
 _ALLOWED = {"align": _CONVERSATION, "sft": _CONVERSATION, "dpo": _COMMON | {"beta", "sft_weight"},
-            "decoder": _COMMON | {"decoder", "modality", "scale"}}
+            "decoder": _COMMON | {"decoder", "modality", "scale", "frozen_context"}}
 
 
 def _conditioner(name: str) -> Callable[[list[str]], Any]:
@@ -75,7 +75,8 @@ def build_stage(stage: str, chat: Any, records: list[Any], options: Mapping[str,
     if "decoder" not in options:
         raise ConfigError("the decoder stage needs stage_options.decoder: the decoder whose conditioning to learn")
     return DecoderAlignmentStage(chat, _conditioner(str(options["decoder"])), modality=options.get("modality", "image"),
-                                 scale=float(options.get("scale", 1.0)), train=train, features=features)
+                                 scale=float(options.get("scale", 1.0)), train=train, features=features,
+                                 frozen_context=options.get("frozen_context"))
 
 
 def _encodings(stage: Any, row: Any) -> list[Any]:

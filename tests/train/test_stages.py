@@ -114,6 +114,51 @@ def test_decoder_alignment_lowers_the_l2_to_the_conditioning(images):
     assert {n.split(".")[0] for n, p in chat.core.named_parameters() if p.requires_grad} == {"output_projectors"}
 
 
+def test_decoder_alignment_mixes_rows_without_signal_tokens_and_checks_each_row(images):
+    proj = {"image": {"out_tokens": 3, "out_dim": 8, "n_layers": 1, "n_heads": 2}}
+    chat = tiny_chat(signal_tokens={"image": 2}, output_projectors=proj)
+    target = torch.randn(3, 8, generator=torch.Generator().manual_seed(2))
+    stage = DecoderAlignmentStage(chat, lambda caps: torch.stack([target for _ in caps]), modality="image",
+                                  frozen_context=4)
+    draw = {"id": "draw", "conversations": [{"from": "human", "value": "Draw a red square."},
+                                            {"from": "gpt", "value": "a red square[IMG0][IMG1]"}],
+            "target_caption": "a red square"}
+    talk = {"id": "talk", "conversations": [{"from": "human", "value": "Hi."}, {"from": "gpt", "value": "Hello."}]}
+    batch = stage.collate([talk, draw])
+    assert batch["target"].shape == (1, 3, 8)  # only the row that draws has a target
+    loss, parts = stage.loss(chat.core, batch)
+    assert set(parts) == {"lm", "l2"} and float(loss.detach()) == pytest.approx(parts["lm"] + parts["l2"], rel=1e-4)
+    loss, parts = stage.loss(chat.core, stage.collate([talk]))  # a batch that draws nothing: the LM loss alone
+    assert set(parts) == {"lm"}
+    with pytest.raises(ConfigError, match="no signal tokens"):
+        stage.collate([{**talk, "target_caption": "a red square"}])
+    with pytest.raises(ConfigError, match="no 'target_caption'"):
+        stage.collate([{k: v for k, v in draw.items() if k != "target_caption"}])
+
+
+def test_the_output_projector_fits_on_cached_signal_hidden_states():
+    from genaisys.train.stages.decoder import fit_output_projector
+
+    proj = {"image": {"out_tokens": 1, "out_dim": 8, "n_layers": 1, "n_heads": 2}}
+    chat = tiny_chat(signal_tokens={"image": 2}, output_projectors=proj)
+    words = ["red", "green", "blue", "white", "black", "gray"]
+    unit = torch.randn(len(words), 1, 8, generator=torch.Generator().manual_seed(0))
+    unit = torch.nn.functional.normalize(unit, dim=-1)
+    table = {f"a {w} square": unit[i] for i, w in enumerate(words)}
+    rows = [{"id": f"d{i}", "target_caption": c,
+             "conversations": [{"from": "human", "value": f"Draw {c}."}, {"from": "gpt", "value": f"{c}[IMG0][IMG1]"}]}
+            for i, c in enumerate(table)] * 2 + [{"id": "t", "conversations": [{"from": "human", "value": "Hi"},
+                                                                             {"from": "gpt", "value": "Hello."}]}]
+    lm_before = {n: p.clone() for n, p in chat.core.language_model.named_parameters()}
+    fit = fit_output_projector(chat, rows, lambda caps: torch.stack([table[c] for c in caps]), epochs=150, lr=1e-2,
+                               holdout=0.2)
+    assert fit["rows"] == 12 and fit["train_l2"] < 0.2 * fit["zero_l2"]  # the captions it was fitted on
+    assert fit["holdout_l2"] == fit["holdout_l2"]  # one caption left out, measured (random targets: no skill)
+    assert all(torch.equal(p, lm_before[n]) for n, p in chat.core.language_model.named_parameters())
+    with pytest.raises(ConfigError, match="target_caption"):
+        fit_output_projector(chat, rows[-1:], lambda caps: None)
+
+
 def test_decoder_stage_needs_a_projector(chat):
     with pytest.raises(ConfigError, match="output projector"):
         DecoderAlignmentStage(chat, lambda caps: None, modality="image")

@@ -21,7 +21,7 @@ occurs in it (after the same normalisation on both sides: `genaisys.eval.parsing
 Example:
     >>> m = material()
     >>> sorted(m)
-    ['followups', 'photos', 'rag_documents', 'rag_questions', 'shapes', 'text', 'tools']
+    ['draw', 'followups', 'photos', 'rag_documents', 'rag_questions', 'shapes', 'text', 'tools']
     >>> "Multiply 4387 by 26 for me." in m["tools"]
     True
 """
@@ -67,10 +67,10 @@ def material() -> dict[str, list[str]]:
 
     Keys: ``tools`` (requests), ``rag_questions`` (answerable and not), ``rag_documents``
     (document sentences), ``followups`` (every user turn), ``shapes`` (every question text as
-    asked, all phrasings filled with every shape and colour), ``photos``, ``text``.
+    asked, all phrasings filled with every shape and colour), ``photos``, ``text``, ``draw``.
     """
     from genaisys.datasets.easy_vqa import COLORS, SHAPES
-    from genaisys.datasets.heldout import followups, photos, rag, shapes, text, tools
+    from genaisys.datasets.heldout import draw, followups, photos, rag, shapes, text, tools
 
     shape_questions = [p.format(shape=s, colour=c) for kind, ps in shapes.PHRASINGS.items() for p in ps
                        for s in SHAPES for c in COLORS]
@@ -82,4 +82,5 @@ def material() -> dict[str, list[str]]:
         "shapes": list(dict.fromkeys(shape_questions)),
         "photos": [q[2] for q in photos.QUESTIONS],
         "text": [q[1] for q in text.QUESTIONS],
+        "draw": [r for r, _, _ in draw.DRAW] + list(draw.NOT_DRAW) + [r for r, _ in draw.SPOKEN],
     }

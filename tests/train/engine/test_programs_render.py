@@ -65,7 +65,7 @@ def _check(records: list[dict], prompts: list[str], chat: ChatCore, n_calls: int
     assert not missing, f"{len(missing)} inference prompt(s) the training records never render; first:\n{missing[0][-600:]}"
 
 
-def _run_both(tmp_path, record, focus=None, floor=None):
+def _run_both(tmp_path, record, focus=None, floor=None, **chat_options):
     """``record(world, model, seed)`` drives a graph; returns (records, inference prompts, calls).
     ``focus``: the oracle (as the recorders set it) and the core read context focused to that many
     sentences, ``floor``: none scoring below it."""
@@ -74,7 +74,7 @@ def _run_both(tmp_path, record, focus=None, floor=None):
     record(oracle_world, oracle, 0)
     records = [c.to_record(f"r{i}", blobs=oracle_world.blobs, train_on=t)
                for i, (c, t) in enumerate(merge_calls(oracle.calls))]
-    chat = tiny_chat()
+    chat = tiny_chat(**chat_options)
     chat.core.config.context_sentences = focus  # as the nano recipe writes them into the trained core's config
     chat.core.config.context_min_score = floor
     replay = ReplayCore(core=chat.core, blobs=replay_world.blobs, max_new_tokens=4)
@@ -138,6 +138,22 @@ def _any_to_any(world, model, seed):
     run_turn(graph, photo.content, thread_id="a")
 
 
+def _signal(world, model, seed):
+    from genaisys.core.perception import looks_like_shapes
+    from genaisys.graphs import build_any_to_any_graph, run_turn
+    from genaisys.graphs.media import ByContent
+    from genaisys.train.engine.programs import intents
+    from genaisys.train.engine.programs.signals import draw_ask
+    from genaisys.train.engine.programs.tools import stand_in_decoders
+
+    graph = build_any_to_any_graph(model, blobs=world.blobs, textualizers={"image": world.textualizer},
+                                   decoders=stand_in_decoders(), policy=ByContent(looks_like_shapes),
+                                   tools=world.toolset(["calculator"]), checkpointer=":memory:")
+    for ask in (draw_ask(random.Random(4)), intents.arithmetic(random.Random(5))):
+        model.policy = ask.policy(["generate_image", "speak", "calculator"])
+        run_turn(graph, ask.text, thread_id="s")
+
+
 def _planner(world, model, seed):
     from genaisys.graphs import run_turn
     from genaisys.graphs.planner import build_planner_graph
@@ -169,3 +185,17 @@ def test_focused_context_is_trained_as_it_is_read(tmp_path, graph, floor):
     if graph is _assistant:
         # the photo, shape and follow-up turns bear on no document: a floor leaves them without context
         assert (len(with_context) < len(shown)) == (floor is not None)
+
+
+def test_a_draw_by_signal_tokens_is_trained_as_the_core_emits_it(tmp_path):
+    from genaisys.train.engine.programs.signals import as_signal_records
+
+    proj = {"image": {"out_tokens": 1, "out_dim": 8, "n_layers": 1, "n_heads": 2}}
+    records, prompts, n_calls, chat = _run_both(tmp_path, _signal, signal_tokens={"image": 4}, output_projectors=proj)
+    _check(records, prompts, chat, n_calls)
+    later = [p for p in prompts if "[IMG0][IMG1][IMG2][IMG3]" in p]  # the calls after the draw read it back
+    assert len(later) >= 2 and all(p.count("[IMG0]") == 1 and "sig_oracle" not in p for p in later)
+    for record in as_signal_records(records):  # each record that draws learns to match its own caption
+        drawn = [tc["arguments"]["prompt"] for t in record["conversations"] for tc in t.get("tool_calls", [])
+                 if tc["arguments"].get("signal")]
+        assert record.get("target_caption") == (drawn[0] if drawn else None)

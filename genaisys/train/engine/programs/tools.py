@@ -166,10 +166,10 @@ def fetch_tool() -> Any:
                                         args_schema=real.args_schema, handle_tool_error=True)
 
 
-def _png(prompt: str) -> bytes:
+def _png(prompt: str, signal: Any = None) -> bytes:
     from PIL import Image
 
-    h = _digest("image", prompt)
+    h = _digest("image", prompt or str((signal or {}).get("ref")))
     buf = io.BytesIO()
     Image.new("RGB", (32, 32), (h % 256, h // 256 % 256, h // 65536 % 256)).save(buf, format="PNG")
     return buf.getvalue()
