@@ -6,6 +6,7 @@ Example:
     $ genaisys eval compare runs/old/easy-vqa/result.json runs/new/easy-vqa/result.json
     $ genaisys eval gather runs/adversarial.jsonl --result runs/nano/easy-vqa/result.json --sessions s.jsonl
     $ genaisys eval heldout --core nano --out runs/heldout [--suites tools,rag] [--limit 10]
+    $ genaisys eval draw --core runs/nano-signal/signal/final --out runs/draw [--limit 4] [--no-speech]
     $ genaisys eval tasks
 
 The evaluate → retrain loop uses training too: it is ``genaisys improve`` (`genaisys.improve.cli`;
@@ -152,6 +153,27 @@ def heldout(core: str = typer.Option("nano", "--core", help="Core spec for genai
         shown = ", ".join(f"{k} {v['value']:.3f}" for k, v in result["metrics"].items())
         typer.echo(f"heldout-{name}: {shown}")
     typer.echo(f"\nresults: {out / 'results.json'}  report: {out / 'report.md'}")
+
+
+@eval_app.command("draw")
+def draw(core: str = typer.Option("nano", "--core", help="Core spec for genaisys.load_core (one with image "
+                                  "signal tokens draws through them)."),
+         out: Path = typer.Option(Path("runs/draw"), "--out", help="Folder for draw/draw.json and the images."),
+         limit: int | None = typer.Option(None, "--limit", help="First N requests of each kind."),
+         speech: bool = typer.Option(True, help="Run the spoken-answer requests (espeak-ng + Whisper)."),
+         max_new_tokens: int = typer.Option(48, help="Generation budget per graph turn."),
+         ) -> None:
+    """Held-out draw requests through the any-to-any graph: drawn right, via signal tokens, unasked images, speech."""
+    try:
+        import genaisys
+        from genaisys.eval.heldout.draw import run_draw
+
+        chat = genaisys.load_core(core, max_new_tokens=max_new_tokens, temperature=0.0)
+        result = run_draw(chat, out_dir=out, speech=speech, limit=limit, progress=lambda m: typer.echo(m, err=True))
+    except GenaisysError as exc:
+        _fail(exc)
+    typer.echo(json.dumps(result["metrics"], indent=1))
+    typer.echo(f"rows: {out / 'draw' / 'draw.json'}")
 
 
 @eval_app.command("tasks")

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,7 +37,7 @@ def _text_answers(chat: Any, questions: tuple[tuple[str, str], ...]) -> list[dic
 
 
 def evaluate_nano(core: str | Path, out_dir: str | Path, *, vqa_limit: int = 500, pope_limit: int = 300,
-                  heldout_limit: int | None = None, demo: bool = True, seed: int = 0,
+                  heldout_limit: int | None = None, demo: bool = True, draw: bool = True, seed: int = 0,
                   log: Callable[[str], None] = print) -> dict[str, Any]:
     """Every figure of a trained nano core, in distribution and out of it.
 
@@ -46,7 +47,9 @@ def evaluate_nano(core: str | Path, out_dir: str | Path, *, vqa_limit: int = 500
       tool choice over varied tool sets, retrieval QA with citations and abstention through the
       assistant and RAG graphs, follow-ups, shapes from another renderer, photos through
       perception, text-only questions against the base model;
-    - the **demo**'s four turns (right or not, seconds each) and the text-only regression questions.
+    - the **demo**'s four turns (right or not, seconds each) and the text-only regression questions;
+    - with ``draw``, the held-out **draw** suite (`genaisys.eval.heldout.draw`): images drawn when
+      asked, through the signal tokens or not, none when not asked, spoken answers.
 
     Writes ``out_dir/benchmarks`` (report, plots), ``out_dir/heldout`` (its report) and
     ``out_dir/nano_eval.json``; returns the same dict.
@@ -89,6 +92,13 @@ def evaluate_nano(core: str | Path, out_dir: str | Path, *, vqa_limit: int = 500
         "metrics": {r.task: r.metrics for r in results},
         "heldout": {name: suite["metrics"] for name, suite in heldout["suites"].items()},
         "heldout_latency": heldout["latency"], "text": text}
+    if draw:
+        from genaisys.eval.heldout.draw import run_draw
+
+        drawn = run_draw(chat, out_dir=out / "draw", speech=shutil.which("espeak-ng") is not None,
+                         progress=None)
+        evaluation["draw"] = {**drawn["metrics"], "seconds_per_turn": drawn["seconds_per_turn"]}
+        log(f"draw: {evaluation['draw']}")
     if demo:
         from genaisys.demo import run_demo
 
@@ -161,11 +171,23 @@ def write_model_card(folder: str | Path, *, recipe: NanoRecipe, timings: dict[st
                   f"{', '.join(kept)} came from an earlier, interrupted run and were not timed again)") if kept else ""
     first_s, warm_s = latency.get("first_turn_s"), (latency.get("warm") or {}).get("median_s")
     first_s, warm_s = (round(v, 1) if isinstance(v, (int, float)) else v for v in (first_s, warm_s))
+    signal_row = (f"| signal | {records.get('signal', '?')} | stage 4: {records.get('signal_draws', '?')} records that "
+                  "draw by emitting the image signal tokens (threads through the any-to-any and assistant graphs, "
+                  "draw requests beside spoken-answer, tool, photo, shape and talk turns; no colour-shape pair of "
+                  f"the held-out draw suite), {records.get('signal_replay', '?')} refine records replayed |\n"
+                  if "signal" in records else "")
+    fit = (timings.get("signal") or {}).get("projector_fit") if isinstance(timings.get("signal"), dict) else None
+    fit_note = (f"\nAfter the signal stage the output projector alone was fitted on the signal tokens' cached hidden "
+                f"states of {fit['rows']} draws ({fit.get('wall_s')} s): squared distance to the caption embedding "
+                f"{fit['train_l2']} on the captions fitted, {fit['holdout_l2']} on captions left out, against "
+                f"{fit['zero_l2']} for predicting zeros.\n" if fit else "")
+    signal_lr = f", signal {recipe.signal_lr}" if "signal" in timings else ""
+    signal_parts = ", the signal tokens' rows and the image output projector" if "signal" in timings else ""
     card = f"""# genaisys nano — model card
 
 EfficientNet-Lite0 (frozen, ImageNet) → `mlp2x_gelu` connector ({recipe.n_image_tokens or 49} image tokens) →
 SmolLM2-135M-Instruct (frozen) + LoRA (r={recipe.lora_r}, alpha={recipe.lora_alpha}, {", ".join(recipe.lora_targets)}).
-This folder holds only the trained parts (connector, LoRA adapters, the image token's embedding row);
+This folder holds only the trained parts (connector, LoRA adapters, the image token's embedding row{signal_parts});
 the base models come from their packages (`genaisys.assets`). Its encoder path reads synthetic shapes
 (`native_domain: shapes`): graphs send photos and documents through the image textualizer instead.
 
@@ -182,7 +204,7 @@ Trained on: {platform.machine()} CPU, {recipe.threads or torch.get_num_threads()
 | vision | {records.get('vision', '?')} | questions about shapes drawn many ways (yes/no balanced) and easy-VQA train questions, POPE probes |
 | replay | {records.get('replay', '?')} | requests needing no tool, with the base model's own answers |
 | refine | {records.get('refine', '?')} | stage 3: {records.get('refine_programs', '?')} records of the programs recorded in a second world (facts in tables, YAML and key lists; {recipe.refine_handbooks} prose handbooks, appliance guides, event notices, course pages and club rules; recalled context {f"focused to {recipe.context_sentences} sentences" if recipe.context_sentences else "in whole chunks"}; more follow-ups, photos and tool requests), {records.get('refine_vision', '?')} shape questions in every shade of their colour name with the verdict said last, {records.get('refine_replay', '?')} replayed long and short answers |
-
+{signal_row}
 {records.get('dropped_as_evaluation_material', 0) + records.get('refine_dropped_as_evaluation_material', 0)} composed records matched evaluation material (help topics, demo turns,
 held-out strings, evaluation photos) and were dropped (`genaisys.train.holdout`).
 {diversity}
@@ -192,8 +214,8 @@ held-out strings, evaluation photos) and were dropped (`genaisys.train.holdout`)
 | stage | steps | wall s | samples/s | loss, first → last (steps averaged) | ran in | peak RSS MB |
 |---|---|---|---|---|---|---|
 {stage_rows}
-{provenance}
-Learning rates: align {recipe.align_lr}, sft {recipe.sft_lr}, refine {recipe.refine_lr}; micro-batches packed to {recipe.max_batch_tokens} tokens;
+{provenance}{fit_note}
+Learning rates: align {recipe.align_lr}, sft {recipe.sft_lr}, refine {recipe.refine_lr}{signal_lr}; micro-batches packed to {recipe.max_batch_tokens} tokens;
 prompt tokens more than {recipe.frozen_context} before each answer run as a gradient-free cache; cosine schedule,
 10 warm-up steps; one epoch per stage.
 
@@ -232,10 +254,33 @@ SmolLM2-135M-Instruct alone answered {text['base_correct']} of {text['questions'
 |---|---|---|
 {text_rows}
 """
+    card += _draw_section(evaluation.get("draw"))
     card += _rounds_section(evaluation.get("loop_rounds") or [])
     path = Path(folder) / "MODEL_CARD.md"
     path.write_text(card)
     return path
+
+
+def _draw_section(draw: dict[str, Any] | None) -> str:
+    """The card's drawing-and-speaking section (`genaisys.eval.heldout.draw` metrics), '' without them."""
+    if not draw:
+        return ""
+    paired = draw.get("paired") or {}
+    rows = [("draw requests that made an image the shape oracle confirms", draw.get("drawn_right"), "≥ 0.9"),
+            ("… whose image came through the signal tokens", draw.get("via_signal"), "≥ 0.9"),
+            (f"signal-token images the oracle confirms, same requests as the text row (n={paired.get('n')})",
+             paired.get("signal_right"), "≥ text row"),
+            ("the core's written caption drawn through the decoder's text encoder", paired.get("text_right"), "–"),
+            ("the user's whole request drawn through the text encoder (no core)", draw.get("request_right"), "–"),
+            (f"images made on {draw.get('n_not_draw')} requests that asked for none", draw.get("images_unasked"), "0"),
+            (f"spoken-answer requests whose WAV's Whisper transcript holds the answer (n={draw.get('n_spoken')})",
+             draw.get("spoken_right"), "≥ 0.9")]
+    table = "\n".join(f"| {what} | {'–' if value is None else value} | {target} |" for what, value, target in rows)
+    return (f"\n## Drawing and speaking — held-out requests (`genaisys.eval.heldout.draw`)\n\n"
+            f"{draw.get('n_draw')} draw requests in phrasings and colour-shape pairs no training record holds,\n"
+            "through"
+            "the any-to-any graph with genaisys's shape decoder; seconds per turn "
+            f"{draw.get('seconds_per_turn')}.\n\n| measure | value | target |\n|---|---|---|\n{table}\n")
 
 
 def round_summary(report: str | Path, *, name: str, source: str, plot: str | None = None) -> dict[str, Any]:
@@ -299,8 +344,6 @@ def ship_nano(core_dir: str | Path, *, recipe: NanoRecipe, timings: dict[str, An
               evaluation: dict[str, Any]) -> Path:
     """Copy a trained core's folder to ``genaisys/core/nano/`` (the default ``load_core("nano")``
     loads) with its model card and figures; the trained weights are stored as float16."""
-    import shutil
-
     from safetensors import safe_open
     from safetensors.torch import load_file, save_file
 

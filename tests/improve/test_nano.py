@@ -53,3 +53,24 @@ def test_the_model_card_reports_every_figure(tmp_path):
                                       "per_suite": {"photos": {}, "shapes/graph": {}}}}
     body = write_model_card(tmp_path, recipe=recipe, timings=timings, evaluation=evaluation).read_text()
     assert "(timed over photos, shapes/graph only: tools, rag came from an earlier, interrupted run" in body
+
+
+def test_the_model_card_reports_the_signal_stage_and_the_draw_suite(tmp_path):
+    recipe = NanoRecipe(stages=["signal"])
+    timings = {"records": {"signal": 700, "signal_draws": 230, "signal_replay": 300},
+               "signal": {"steps": 340, "wall_s": 3600.0, "samples_per_s": 0.2, "first_loss": 1.5, "final_loss": 0.6,
+                          "peak_rss_mb": 6000, "projector_fit": {"rows": 230, "train_l2": 0.05, "holdout_l2": 0.2,
+                                                                 "zero_l2": 1.0, "wall_s": 90.0}}}
+    text = {"questions": 0, "base_correct": 0, "kept_after_training": 0, "after_correct_overall": 0, "rows": []}
+    draw = {"n_draw": 24, "drawn_right": 0.917, "via_signal": 0.958, "signal_right": 0.913, "text_right": 0.95,
+            "request_right": 1.0, "paired": {"n": 22, "signal_right": 0.909, "text_right": 0.955}, "n_not_draw": 12,
+            "images_unasked": 0, "n_spoken": 8, "spoken_right": None, "seconds_per_turn": 6.1}
+    body = write_model_card(tmp_path, recipe=recipe, timings=timings,
+                            evaluation={"metrics": {}, "text": text, "draw": draw}).read_text()
+    assert "| signal | 700 | stage 4: 230 records that draw" in body and "refine 0.0002, signal 0.0004" in body
+    assert "cached hidden states of 230 draws (90.0 s)" in body and "0.2 on captions left out" in body
+    assert "## Drawing and speaking" in body and "| … whose image came through the signal tokens | 0.958 | ≥ 0.9 |" in body
+    assert "same requests as the text row (n=22) | 0.909 |" in body and "asked for none | 0 | 0 |" in body
+    assert "holds the answer (n=8) | – | ≥ 0.9 |" in body  # not measured: a dash, not a number
+    assert "## Drawing" not in write_model_card(tmp_path, recipe=NanoRecipe(), timings={},
+                                                evaluation={"metrics": {}, "text": text}).read_text()
