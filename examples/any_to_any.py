@@ -3,15 +3,20 @@
 1. ``build_any_to_any_graph`` with the nano core, the image textualizer (EfficientNet-Lite0
    ImageNet labels) and the espeak-ng speech decoder as the core's ``speak`` tool: the photo is
    turned into text, the core answers, and it may call ``speak``.
-2. The nano core (135M parameters) seldom decides to call a decoder on its own, so a small custom
-   graph from the same genaisys nodes always answers aloud: perceive → textualize → think → our
-   own ``answer_aloud`` node (turns the answer into a ``speak`` call) → decode. The WAV lands in
-   the blob store and on disk with a JSON sidecar of its voice settings.
+2. A lesson in custom graphs: a small graph from the same genaisys nodes that *always* answers
+   aloud, whatever the core decides: perceive → textualize → think → our own ``answer_aloud``
+   node (turns the answer into a ``speak`` call) → decode. The WAV lands in the blob store and
+   on disk with a JSON sidecar of its voice settings.
+3. Draw, then look: genaisys's own shape decoder as ``generate_image`` (drawing from the core's
+   signal tokens when the core has them, ``--core runs/nano-signal/signal/final``), and
+   ``see_outputs=True``: the drawn image goes back into the conversation, so "What did you
+   draw?" is answered by the core reading the picture through its encoder (the native path).
+   The shape oracle says what is really in the image, to compare.
 
 Without espeak-ng the output decoder is a tiny *random* diffusers text-to-image pipeline built
 from a config (it shows the plumbing; it draws noise: no diffusion weights ship here).
 
-Run: python examples/any_to_any.py [--max-new-tokens 48] [--out DIR]
+Run: python examples/any_to_any.py [--max-new-tokens 48] [--out DIR] [--core nano]
 """
 
 from __future__ import annotations
@@ -42,7 +47,13 @@ from genaisys.graphs.media import (  # noqa: E402
 )
 from genaisys.graphs.nodes import make_think_node  # noqa: E402
 from genaisys.memory.blobs import BlobStore  # noqa: E402
-from genaisys.tools.decoders import DiffusersImageDecoder, EspeakSpeechDecoder, read_params  # noqa: E402
+from genaisys.datasets.shape_oracle import classify_shape_image  # noqa: E402
+from genaisys.tools.decoders import (  # noqa: E402
+    DiffusersImageDecoder,
+    EspeakSpeechDecoder,
+    ShapeImageDecoder,
+    read_params,
+)
 from genaisys.tools.textualizers import ImageTextualizer  # noqa: E402
 
 
@@ -87,6 +98,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--out", type=Path, default=None, help="where decoded files go (default: a temp folder)")
+    parser.add_argument("--core", default="nano", help="core spec for genaisys.load_core (default: the shipped nano)")
     args = parser.parse_args()
 
     out = args.out or Path(tempfile.mkdtemp(prefix="genaisys-any2any-"))
@@ -98,7 +110,7 @@ def main() -> None:
         kind = "image"
         decoder = DiffusersImageDecoder(model=str(tiny_random_image_pipeline(out / "tiny-sd")), steps=1,
                                         width=32, height=32, output_dir=out, blobs=blobs)
-    core = genaisys.load_core("nano", max_new_tokens=args.max_new_tokens, blobs=blobs)
+    core = genaisys.load_core(args.core, max_new_tokens=args.max_new_tokens, blobs=blobs)
     textualizers = {"image": ImageTextualizer(ocr=False)}
     question = "What animal is in this photo? Answer in a few words."
 
@@ -142,6 +154,21 @@ def main() -> None:
     print(f"{tool}: {record['params'].get('text') or record['params'].get('prompt')!r}")
     print(f"  blob {blob_id} ({blobs.mime_type(blob_id)}, {len(blobs.get(blob_id))} bytes)")
     print(f"  file {written} + {written.name}.json")
+
+    # 3. draw, then look at what was drawn (a tool call needs more tokens than a short answer)
+    painter = ShapeImageDecoder(signals=core.signal_embeddings, blobs=blobs, output_dir=out / "drawn")
+    drawer = core.model_copy(update={"max_new_tokens": max(args.max_new_tokens, 48)})
+    graph = build_any_to_any_graph(drawer, blobs=blobs, decoders={"image": painter}, see_outputs=True,
+                                   checkpointer=":memory:")
+    state = run_turn(graph, "Draw a blue triangle.", thread_id="draw")
+    calls = [c for m in state["messages"] if isinstance(m, AIMessage) for c in m.tool_calls]
+    print("draw:", [(c["name"], "signal tokens" if c["args"].get("signal") else "text", c["args"].get("prompt"))
+                    for c in calls] or "no decoder call")
+    for art in state.get("artifacts") or []:
+        seen = classify_shape_image(blobs.get(art["blob_id"]))
+        print(f"  drew {art['blob_id'][:20]}…; the shape oracle sees: {seen.color} {seen.shape}")
+    state = run_turn(graph, "What did you draw?", thread_id="draw")
+    print("what did you draw? →", state["messages"][-1].text)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """examples/any_to_any.py in reduced mode: a photo in through the image textualizer, the answer out
-through the speech decoder (or the tiny image decoder without espeak-ng), stored and written to disk."""
+through the speech decoder (or the tiny image decoder without espeak-ng), stored and written to disk;
+then a drawing the core is shown again and asked about."""
 
 from __future__ import annotations
 
@@ -27,3 +28,7 @@ def test_any_to_any_example_answers_a_photo_aloud(tmp_path):
     blob = tmp_path / "out" / "blobs" / record["blob_id"][7:9] / record["blob_id"][9:]
     assert blob.read_bytes() == written.read_bytes()
     assert written.read_bytes()[:4] == (b"RIFF" if kind == "speech" else b"\x89PNG")
+    # 3. the drawing: made by the shape decoder, judged by the oracle, then asked about
+    [drawn] = (tmp_path / "out" / "drawn").glob("image-*.png")
+    assert "draw: [('generate_image'" in out.stdout and "the shape oracle sees:" in out.stdout
+    assert "what did you draw? →" in out.stdout and drawn.read_bytes()[:4] == b"\x89PNG"
