@@ -14,7 +14,7 @@ demo: $(STAMP)
 # tests run one torch thread each, so two cores run two files at once. (--dist worksteal was
 # measured slower: 1,112 s against 1,021 s, its minutes-long tests landing at the end.)
 test: $(STAMP) system-deps
-	$(VENV)/bin/python -m pytest -q -n 2 --dist loadfile
+	$(VENV)/bin/python -m pytest -q -n 2 --dist loadfile --durations=25
 
 # First use on a fresh machine, which a warm asset cache hides: the asset-fetch tests with an
 # empty GENAISYS_HOME (CI runs this after `make test`).

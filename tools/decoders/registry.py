@@ -66,12 +66,14 @@ def build_decoder(name: str, config: Any = None, **kwargs: Any) -> Any:
 
 
 def build_shapes_decoder(*, folder: str | None = None, device: str = "cpu", output_dir: str | None = None,
-                         blobs: Blobs | None = None, text_encoder: Any = None) -> Any:
-    """genaisys's own shape decoder (default: the shipped weights), writing PNG + sidecar like the others.
+                         blobs: Blobs | None = None, text_encoder: Any = None, signals: Any = None) -> Any:
+    """genaisys's own shape decoder (default: the shipped weights), writing PNG + sidecar like the others;
+    ``signals`` (``chat.signal_embeddings``) lets it draw from a core's signal tokens.
 
     Returns:
         A `genaisys.tools.decoders.shapes.ShapeImageDecoder`.
     """
     from genaisys.tools.decoders.shapes import ShapeImageDecoder
 
-    return ShapeImageDecoder(folder, device=device, text_encoder=text_encoder, output_dir=output_dir, blobs=blobs)
+    return ShapeImageDecoder(folder, device=device, text_encoder=text_encoder, output_dir=output_dir, blobs=blobs,
+                             signals=signals)
