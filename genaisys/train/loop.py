@@ -691,8 +691,11 @@ def train(model: Any, dataset: Any, stage: Any, config: LoopConfig, *,
     buffer_names = _trained_buffer_names(model)
     shapes = {n: list(p.shape) for n, p in named} | {n: list(model.get_buffer(n).shape) for n in buffer_names}
     frozen = _frozen_fingerprint(model, trainable_ids)
-    decay = [(n, p) for n, p in named if p.ndim >= 2 and config.weight_decay > 0]
-    no_decay = [(n, p) for n, p in named if not (p.ndim >= 2 and config.weight_decay > 0)]
+    # a matrix that trains only in part (signal rows of an embedding: masked gradients) is never decayed
+    decayed = {id(p) for n, p in named if p.ndim >= 2 and config.weight_decay > 0
+               and not getattr(p, "_genaisys_signal_mask", False)}
+    decay = [(n, p) for n, p in named if id(p) in decayed]
+    no_decay = [(n, p) for n, p in named if id(p) not in decayed]
     groups = [g for g in (decay, no_decay) if g]
     group_names = [[n for n, _ in g] for g in groups]
     optimizer = torch.optim.AdamW(

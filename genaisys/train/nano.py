@@ -374,7 +374,7 @@ def _stage_config(recipe: NanoRecipe, name: str, data: Path, **loop: Any) -> Any
             options["frozen_context"] = recipe.frozen_context
     if name == "signal":  # decoder-side alignment (NExT-GPT) of the new image signal tokens, LoRA learning when
         options.update(decoder="shapes", modality="image", scale=recipe.signal_scale,
-                       train=["output_projectors", "lora"])
+                       train=["output_projectors", "lora", "signal_rows"])
     # refine is an sft stage (assistant-turn loss on connector + LoRA) on its own data and folder
     kind = {"align": "align", "signal": "decoder"}.get(name, "sft")
     return TrainConfig(stage=kind, core=str(recipe.output_dir / name), data=[data],

@@ -136,6 +136,36 @@ def test_decoder_alignment_mixes_rows_without_signal_tokens_and_checks_each_row(
         stage.collate([{k: v for k, v in draw.items() if k != "target_caption"}])
 
 
+def test_signal_rows_train_alone_so_the_core_learns_to_emit_its_new_tokens():
+    proj = {"image": {"out_tokens": 1, "out_dim": 8, "n_layers": 1, "n_heads": 2}}
+    chat = tiny_chat(signal_tokens={"image": 2}, output_projectors=proj)
+    core = chat.core
+    stage = DecoderAlignmentStage(chat, lambda caps: torch.zeros(len(caps), 1, 8), modality="image",
+                                  train=("output_projectors", "signal_rows"))
+    row = {"id": "d", "target_caption": "a red square",
+           "conversations": [{"from": "human", "value": "Draw a red square."},
+                             {"from": "gpt", "value": "a red square[IMG0][IMG1]"}]}
+    weight = core.language_model.get_input_embeddings().weight
+    before = weight.detach().clone()
+    params = stage.setup(core)
+    opt = torch.optim.AdamW(params, lr=1e-2, weight_decay=0.0)  # the loop never decays a masked matrix
+    batch, losses = stage.collate([row]), []
+    for _ in range(12):
+        loss, _ = stage.loss(core, batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    img0, img1 = core.signal_token_ids["image"]
+    moved = (weight.detach() - before).abs().sum(1).nonzero().flatten().tolist()
+    assert moved == [img0, img1]  # every other row, the base vocabulary and the image token, is as it was
+    assert losses[-1] < losses[0]
+    with pytest.raises(ConfigError, match="no signal tokens"):
+        from genaisys.train.stages._common import select_trainable
+
+        select_trainable(tiny_chat().core, ["signal_rows"])
+
+
 def test_the_output_projector_fits_on_cached_signal_hidden_states():
     from genaisys.train.stages.decoder import fit_output_projector
 

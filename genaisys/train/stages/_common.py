@@ -14,7 +14,8 @@ from genaisys.types import BlobReader
 __all__ = ["TRAINABLE_PARTS", "as_messages", "core_of", "image_inputs", "pad_batch", "select_trainable"]
 
 # What a stage may train: LLaVA's names for the parts.
-TRAINABLE_PARTS = ("connector", "lora", "output_projectors", "cross_attention", "language_model", "vision_tower")
+TRAINABLE_PARTS = ("connector", "lora", "output_projectors", "signal_rows", "cross_attention", "language_model",
+                   "vision_tower")
 
 
 def core_of(model: Any) -> Any:
@@ -42,7 +43,11 @@ def as_messages(row: Any, base_dir: Any = None) -> tuple[list[Any], list[Any] | 
 def select_trainable(model: Any, parts: Sequence[str]) -> list[torch.nn.Parameter]:
     """Freeze everything, then unfreeze ``parts`` (names from `TRAINABLE_PARTS`); return them.
 
-    ``lora`` means the peft adapters (`MultimodalCore.add_lora` first); ``language_model`` the whole LM.
+    ``lora`` means the peft adapters (`MultimodalCore.add_lora` first); ``language_model`` the whole LM;
+    ``signal_rows`` the embedding rows of the signal tokens (the LM can only learn to emit a new
+    token whose row can move: a frozen row starts at the mean of the others and no hidden state
+    the adapters reach makes it the likeliest): the embedding matrices train, with a gradient
+    mask that keeps every other row as it was.
     """
     core = core_of(model)
     unknown = sorted(set(parts) - set(TRAINABLE_PARTS))
@@ -56,6 +61,8 @@ def select_trainable(model: Any, parts: Sequence[str]) -> list[torch.nn.Paramete
             if not found:
                 raise ConfigError("the stage trains 'lora' but the core has no LoRA adapters; "
                                   "call core.add_lora(...) first (or set lora: in the config)")
+        elif part == "signal_rows":
+            found = _signal_rows(core)
         else:
             module = getattr(core, part, None)
             found = list(module.parameters()) if module is not None else []
@@ -65,6 +72,27 @@ def select_trainable(model: Any, parts: Sequence[str]) -> list[torch.nn.Paramete
     for p in params:
         p.requires_grad_(True)
     return params
+
+
+def _signal_rows(core: Any) -> list[torch.nn.Parameter]:
+    """The embedding matrices (input, and output when untied), their gradients masked to the signal rows."""
+    ids = sorted(i for token_ids in getattr(core, "signal_token_ids", {}).values() for i in token_ids)
+    if not ids:
+        raise ConfigError("the stage trains 'signal_rows' but this core has no signal tokens; "
+                          "add them with core.add_signal_tokens(...) first")
+    lm = core.language_model
+    weights = [lm.get_input_embeddings().weight]
+    out = lm.get_output_embeddings()
+    if out is not None and out.weight is not weights[0]:
+        weights.append(out.weight)
+    for weight in weights:
+        weight.requires_grad_(True)
+        if not getattr(weight, "_genaisys_signal_mask", False):  # one hook per matrix, however often selected
+            mask = torch.zeros(weight.shape[0], 1, dtype=weight.dtype, device=weight.device)
+            mask[ids] = 1.0
+            weight.register_hook(lambda grad, mask=mask: grad * mask.to(grad.dtype))
+            weight._genaisys_signal_mask = True
+    return weights
 
 
 def pad_batch(encoded: Sequence[Encoded], pad_id: int) -> dict[str, torch.Tensor]:
