@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -120,8 +121,10 @@ def fit_output_projector(chat: Any, rows: Sequence[Mapping[str, Any]], condition
     fit and measure how well it carries to captions it never saw.
 
     Returns:
-        ``{"rows", "train_l2", "holdout_l2", "zero_l2"}``: mean squared error × ``out_dim`` (the squared
-        distance for unit targets) after fitting, and that of predicting zeros (the scale to beat).
+        ``{"rows", "epoch", "train_l2", "holdout_l2", "zero_l2"}``: the epoch kept (the one best on the
+        captions left out; 0 = none bettered the projector it started from), mean squared error ×
+        ``out_dim`` (the squared distance for unit targets) there, and that of predicting zeros
+        (the scale to beat).
     """
     import random
 
@@ -151,9 +154,16 @@ def fit_output_projector(chat: Any, rows: Sequence[Mapping[str, Any]], condition
     train = [i for i, c in enumerate(captions) if c not in unseen]
     proj = core.output_projectors[modality]
     dtype = next(proj.parameters()).dtype
-    proj.requires_grad_(True).train()
-    opt = torch.optim.AdamW(proj.parameters(), lr=lr)
     scale = target.shape[-1]
+
+    def l2(idx: list[int]) -> float:
+        with torch.no_grad():
+            return float(F.mse_loss(proj(x[idx].to(dtype)).float(), target[idx]) * scale) if idx else float("nan")
+
+    # the epoch whose projector does best on the captions left out is kept (with none left out: the last)
+    best, best_state, best_epoch = l2(test) if test else float("inf"), copy.deepcopy(proj.state_dict()), 0
+    proj.requires_grad_(True).train()
+    opt = torch.optim.AdamW(proj.parameters(), lr=lr, weight_decay=0.01)
     gen = torch.Generator().manual_seed(seed)
     for epoch in range(epochs):
         perm = torch.tensor(train)[torch.randperm(len(train), generator=gen)]
@@ -163,12 +173,12 @@ def fit_output_projector(chat: Any, rows: Sequence[Mapping[str, Any]], condition
             opt.zero_grad()
             loss.backward()
             opt.step()
+        held = l2(test) if test else -float(epoch)
+        if held < best:
+            best, best_state, best_epoch = held, copy.deepcopy(proj.state_dict()), epoch + 1
         if log and (epoch + 1) % max(1, epochs // 5) == 0:
-            log(f"output projector: epoch {epoch + 1}/{epochs}, train l2 {float(loss):.4f}")
+            log(f"output projector: epoch {epoch + 1}/{epochs}, train l2 {float(loss):.4f}, held-out l2 {held:.4f}")
+    proj.load_state_dict(best_state)
     proj.eval().requires_grad_(False)
-    with torch.no_grad():
-        def l2(idx: list[int]) -> float:
-            return float(F.mse_loss(proj(x[idx].to(dtype)).float(), target[idx]) * scale) if idx else float("nan")
-
-        return {"rows": len(rows), "train_l2": round(l2(train), 4), "holdout_l2": round(l2(test), 4),
-                "zero_l2": round(float((target ** 2).mean() * scale), 4)}
+    return {"rows": len(rows), "epoch": best_epoch, "train_l2": round(l2(train), 4), "holdout_l2": round(l2(test), 4),
+            "zero_l2": round(float((target ** 2).mean() * scale), 4)}
