@@ -132,9 +132,11 @@ class NanoRecipe(BaseModel):
     sft_lr: float = 3e-4
     refine_lr: float = 2e-4
     signal_lr: float = 4e-4
-    signal_projector_epochs: int = Field(300, ge=0, description="after the signal stage, epochs of fitting the "
+    signal_projector_epochs: int = Field(200, ge=0, description="after the signal stage, epochs of fitting the "
                                                                 "output projector alone on the signal tokens' cached "
-                                                                "hidden states (0: none)")
+                                                                "hidden states of varied one-turn draws (0: none)")
+    signal_caption_rows: int = Field(800, ge=1, description="one-turn draws of varied colours, shapes and sizes the "
+                                                            "projector is fitted on (programs.signals.caption_records)")
     stages: list[str] = Field(default_factory=lambda: ["align", "sft", "refine"],
                               description="stages to run, in order, from align, sft, refine and signal")
     init_core: Path | None = Field(None, description="a trained core the first stage starts from (default: the "
@@ -460,13 +462,22 @@ def train_nano(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> dic
 
 def fit_signal_projector(chat: Any, recipe: NanoRecipe, data: Path, *,
                          log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Fit the image output projector of the signal stage's core on its draws' cached signal hidden
-    states (`fit_output_projector`) and save it into ``signal/final``; returns the fit's figures."""
+    """Fit the image output projector of the signal stage's core alone (`fit_output_projector`) on the
+    cached signal hidden states of varied one-turn draws (`caption_records`, with the tool list of
+    the stage's draws) and save it into ``signal/final``; returns the fit's figures.
+
+    Fitted on the stage's own draws (about 40 distinct captions) the projector memorised them:
+    squared distance 0.001 on those and 0.40 on captions left out (zeros: 1.0). On 800 draws of
+    26 colours × 13 shapes × sizes it was 0.06 on captions left out.
+    """
+    from genaisys.train.engine.programs.signals import caption_records
     from genaisys.train.run import _conditioner
     from genaisys.train.stages.decoder import fit_output_projector
 
     t = time.perf_counter()
-    rows = [json.loads(line) for line in data.read_text().splitlines() if line.strip()]
+    records = [json.loads(line) for line in data.read_text().splitlines() if line.strip()]
+    tools = next((r.get("tools") for r in records if r.get("target_caption")), None) or []
+    rows = caption_records(recipe.signal_caption_rows, tools, seed=recipe.seed)
     fit = fit_output_projector(chat, rows, _conditioner("shapes"), modality="image",
                                epochs=recipe.signal_projector_epochs, seed=recipe.seed, log=log)
     chat.core.save_pretrained(recipe.output_dir / "signal" / "final")

@@ -177,7 +177,7 @@ def fit_output_projector(chat: Any, rows: Sequence[Mapping[str, Any]], condition
         if held < best:
             best, best_state, best_epoch = held, copy.deepcopy(proj.state_dict()), epoch + 1
         if log and (epoch + 1) % max(1, epochs // 5) == 0:
-            log(f"output projector: epoch {epoch + 1}/{epochs}, train l2 {float(loss):.4f}, held-out l2 {held:.4f}")
+            log(f"output projector: epoch {epoch + 1}/{epochs}, train l2 {loss.item():.4f}, held-out l2 {held:.4f}")
     proj.load_state_dict(best_state)
     proj.eval().requires_grad_(False)
     return {"rows": len(rows), "epoch": best_epoch, "train_l2": round(l2(train), 4), "holdout_l2": round(l2(test), 4),

@@ -199,3 +199,15 @@ def test_a_draw_by_signal_tokens_is_trained_as_the_core_emits_it(tmp_path):
         drawn = [tc["arguments"]["prompt"] for t in record["conversations"] for tc in t.get("tool_calls", [])
                  if tc["arguments"].get("signal")]
         assert record.get("target_caption") == (drawn[0] if drawn else None)
+
+
+def test_caption_draws_vary_and_never_ask_for_a_held_out_pair():
+    from genaisys.datasets.heldout.draw import PAIRS
+    from genaisys.train.engine.programs.signals import caption_records
+
+    rows = caption_records(300, [], seed=1)
+    captions = {r["target_caption"] for r in rows}
+    assert len(rows) == 300 and len(captions) > 150
+    assert not any(f"{c} {s}" in cap for cap in captions for c, s in PAIRS)
+    [reply] = [t for t in rows[0]["conversations"] if t["from"] == "gpt"]
+    assert reply["value"] == rows[0]["target_caption"] and reply["tool_calls"][0]["arguments"]["signal"]

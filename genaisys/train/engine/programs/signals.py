@@ -41,7 +41,7 @@ from genaisys.train.engine.programs.intents import Ask, _after, _cannot, _tool_f
 from genaisys.train.engine.programs.oracle import OracleCore, View, call, merge_calls, plan
 
 __all__ = ["HELDOUT_PAIRS", "ORACLE_SIGNAL", "TRAIN_CAPTIONS", "TRAIN_PAIRS", "as_signal_records", "caption_of",
-           "draw_ask", "record_signal_threads", "signalled", "spoken_answer_ask"]
+           "caption_records", "draw_ask", "record_signal_threads", "signalled", "spoken_answer_ask"]
 
 #: Colour-shape pairs no training record asks to draw (the held-out draw suite asks for them).
 HELDOUT_PAIRS = PAIRS
@@ -190,6 +190,38 @@ def record_signal_threads(world: Any, n_threads: int, *, replay: dict[str, str],
         if progress:
             progress(i + 1)
     return records
+
+
+_MORE_COLOURS = ("pink", "orange", "purple", "white", "cyan", "violet", "gold", "silver", "navy", "maroon", "olive",
+                 "lime", "beige", "magenta", "turquoise", "indigo")
+_MORE_SHAPES = ("square", "star", "heart", "oval", "hexagon", "pentagon", "diamond", "cross", "ring", "arrow")
+_SIZES = ("", "", "", "small ", "big ", "large ", "tiny ")
+
+
+def caption_records(n: int, tools: list[Any], *, seed: int = 0) -> list[dict[str, Any]]:
+    """``n`` one-turn draws of varied captions, for fitting the output projector alone
+    (`genaisys.train.stages.decoder.fit_output_projector`): the projector sees many colours,
+    shapes and sizes and their combinations, so that it maps what the core wrote to the caption's
+    conditioning for pairs it never drew (the held-out ones are never among them).
+
+    ``tools``: the tool list the records carry (a draw's recorded ``tools``: the prompt's tool
+    section is what the graph renders).
+    """
+    rng = random.Random(seed)
+    colours, shapes = list(COLORS) + list(_MORE_COLOURS), list(SHAPES) + list(_MORE_SHAPES)
+    out = []
+    while len(out) < n:
+        colour, shape = rng.choice(colours), rng.choice(shapes)
+        if (colour, shape) in HELDOUT_PAIRS:
+            continue
+        caption = f"a {rng.choice(_SIZES)}{colour} {shape}".replace("a ora", "an ora").replace("a oli", "an oli") \
+            .replace("a ind", "an ind").replace("a ova", "an ova")
+        text = expand(rng.choice(_FRAME), rng, d=caption)
+        reply = {"from": "gpt", "value": caption, "tool_calls": [
+            {"name": "generate_image", "arguments": {"prompt": caption, "signal": dict(ORACLE_SIGNAL)}}]}
+        out.append({"id": f"caption-{seed}-{len(out)}", "tools": tools, "target_caption": caption,
+                    "conversations": [{"from": "human", "value": text}, reply], "meta": {"source": "signal-captions"}})
+    return out
 
 
 def as_signal_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
