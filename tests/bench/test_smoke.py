@@ -23,6 +23,8 @@ RUNS = [
     pytest.param("bench/memory.py", ["--repeats", "1", "--topics", "2", "--sizes", "300", "--queries", "3",
                                      "--ef-search"],
                  ["ChromaMemory.ingest", "recall@10"], id="memory", marks=pytest.mark.packaged),
+    pytest.param("bench/draw_signal.py", ["--core", "nano", "--n", "1"], ["ratio signal/text"], id="draw_signal",
+                 marks=pytest.mark.packaged),  # the shipped nano stands in for a signal core: the plumbing runs
     pytest.param("bench/shape_decoder.py", ["--quick", "--templates", "1"], ["ground truth"], id="shape_decoder",
                  marks=pytest.mark.packaged),
     pytest.param("bench/textualize.py", ["--shot-s", "1", "--repeats", "1", "--no-ocr"],
