@@ -214,8 +214,8 @@ def caption_records(n: int, tools: list[Any], *, seed: int = 0) -> list[dict[str
         colour, shape = rng.choice(colours), rng.choice(shapes)
         if (colour, shape) in HELDOUT_PAIRS:
             continue
-        caption = f"a {rng.choice(_SIZES)}{colour} {shape}".replace("a ora", "an ora").replace("a oli", "an oli") \
-            .replace("a ind", "an ind").replace("a ova", "an ova")
+        words = f"{rng.choice(_SIZES)}{colour} {shape}"
+        caption = f"{'an' if words[0] in 'aeiou' else 'a'} {words}"
         text = expand(rng.choice(_FRAME), rng, d=caption)
         reply = {"from": "gpt", "value": caption, "tool_calls": [
             {"name": "generate_image", "arguments": {"prompt": caption, "signal": dict(ORACLE_SIGNAL)}}]}
