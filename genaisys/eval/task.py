@@ -123,11 +123,19 @@ class BaseTask:
     """Defaults for a task: one human message per item, the model as is, item-by-item scoring.
 
     Subclasses set ``name`` (and ``labels`` for closed-ended tasks: the answer set, which turns on
-    the confusion matrix in reports) and implement `load`, `score` and `metrics`.
+    the confusion matrix in reports) and implement `load`, `score` and `metrics`. A task sets
+    ``failures_trainable = False`` when its failures must never become training data: its
+    references are not answers to learn (answer patterns), or its material is kept for evaluation
+    only (`genaisys.train.holdout`). The improvement loop then evaluates it as a guard but trains
+    nothing from it. A task that runs whole graphs per item (the held-out suites) sets
+    ``drives_graphs = True`` and offers ``run(chat, items=..., seed=..., model_id=..., folder=...)``
+    returning an `EvalResult`; the loop calls it instead of `genaisys.eval.run_eval`.
     """
 
     name: str = "task"
     labels: tuple[str, ...] | None = None
+    failures_trainable: bool = True
+    drives_graphs: bool = False
 
     def load(self, *, limit: int | None = None, seed: int = 0) -> list[EvalItem]:
         raise NotImplementedError(f"{type(self).__name__} must implement load()")

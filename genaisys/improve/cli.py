@@ -34,9 +34,10 @@ def mount(app: typer.Typer, *, eval_app: typer.Typer, train_app: typer.Typer) ->
 def improve(core: str = typer.Option("nano", "--core", help="Core spec to improve: nano, or a saved core's folder "
                                      "(the previous round's OUT/round-NNN/train/final)."),
             tasks: str = typer.Option("easy-vqa,pope-adversarial", "--tasks", help="Comma-separated task names."),
-            limit: int = typer.Option(40, "--limit", help="Probe items per task (failures are trained on)."),
-            holdout: int | None = typer.Option(None, "--holdout", help="Held-out items per task (never trained on); "
-                                               "default = --limit."),
+            limit: str = typer.Option("40", "--limit", help="Probe items per task (failures are trained on): a "
+                                      "number, or task=n pairs naming every task (heldout-shapes=160,heldout-text=24)."),
+            holdout: str | None = typer.Option(None, "--holdout", help="Held-out items per task (never trained on), "
+                                               "as --limit; default = --limit."),
             out: Path = typer.Option(Path("runs/loop"), "--out", help="Loop folder: adversarial set, answer cache, "
                                      "round-NNN/."),
             sessions: Path | None = typer.Option(None, "--sessions", help="SQLite checkpointer file of recorded "
@@ -44,7 +45,10 @@ def improve(core: str = typer.Option("nano", "--core", help="Core spec to improv
             feedback: Path | None = typer.Option(None, "--feedback",
                                                  help="FeedbackStore SQLite file (with --sessions)."),
             steps: int = typer.Option(30, "--steps", help="Optimiser steps of the sft stage."),
-            replay: int = typer.Option(16, "--replay", help="Replay records per task from the train split."),
+            replay: int = typer.Option(16, "--replay", help="Replay records per task from the train split (with "
+                                       "--replay-from: records in all, sampled from that file)."),
+            replay_from: Path | None = typer.Option(None, "--replay-from", help="A training-records JSONL to replay "
+                                                    "from instead (e.g. the recipe's runs/nano/data/refine.jsonl)."),
             max_new_tokens: int = typer.Option(16, help="Generation budget per answer."),
             batch_size: int = typer.Option(8, help="Items per batched model call."),
             seed: int = typer.Option(0, help="Data order, bootstrap and training seed."),
@@ -58,6 +62,11 @@ def improve(core: str = typer.Option("nano", "--core", help="Core spec to improv
                                                "OUT/served): what `genaisys serve --core` loads."),
             balance: str = typer.Option("yes,no", "--balance", help="Answer labels to balance in the training data "
                                         "per task (comma-separated; '' balances nothing)."),
+            select_every: int | None = typer.Option(None, "--select-every", help="Early stopping: train in "
+                                                    "segments of N steps and keep the segment that scores best on a "
+                                                    "validation cut of the probe slice with yes-ratios in band."),
+            validation: float = typer.Option(0.25, "--validation", help="With --select-every: share of each "
+                                             "trainable task's probe slice kept back for validation."),
             json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
             ) -> None:
     """One round of the evaluate → retrain loop: evaluate, gather failures, retrain (sft), re-evaluate; report.
@@ -69,11 +78,19 @@ def improve(core: str = typer.Option("nano", "--core", help="Core spec to improv
     try:
         from genaisys.improve.round import improvement_round
 
-        report = improvement_round(core, tasks=names, out_dir=out, sessions=sessions, feedback=feedback, limit=limit,
-                                   holdout=holdout, steps=steps, replay=replay, train_overrides=parse_overrides(set_),
+        replay_records = None
+        if replay_from is not None:
+            from genaisys.improve.round import sample_records
+
+            replay_records = sample_records(replay_from, replay, seed=seed)
+        report = improvement_round(core, tasks=names, out_dir=out, sessions=sessions, feedback=feedback,
+                                   limit=_counts("--limit", limit),
+                                   holdout=None if holdout is None else _counts("--holdout", holdout), steps=steps, replay=replay, replay_records=replay_records,
+                                   train_overrides=parse_overrides(set_),
                                    max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
                                    promote=promote, served=served,
                                    balance_on=[b.strip() for b in balance.split(",") if b.strip()],
+                                   select_every=select_every, validation=validation,
                                    log=lambda m: typer.echo(m, err=True))
     except GenaisysError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -82,6 +99,20 @@ def improve(core: str = typer.Option("nano", "--core", help="Core spec to improv
     if promote and not report.promotion.get("promoted"):
         typer.echo(f"not promoted: {report.promotion.get('decision', 'no decision')}", err=True)
         raise typer.Exit(3)
+
+
+def _counts(flag: str, text: str) -> int | dict[str, int]:
+    """``"40"`` → 40; ``"heldout-shapes=160,heldout-text=24"`` → ``{"heldout-shapes": 160, "heldout-text": 24}``."""
+    from genaisys.errors import ConfigError
+
+    try:
+        if "=" not in text:
+            return int(text)
+        pairs = [part.partition("=") for part in text.split(",") if part.strip()]
+        return {name.strip(): int(n) for name, _, n in pairs}
+    except ValueError:
+        raise ConfigError(f"{flag} takes a number or task=n pairs (heldout-shapes=160,heldout-text=24), "
+                          f"got {text!r}") from None
 
 
 def nano(

@@ -40,8 +40,8 @@ from typing import Any
 
 from genaisys.errors import ConfigError
 
-__all__ = ["DEFAULT_BANDS", "PROMOTION_FILE", "REGRESSION_METRICS", "decide_promotion", "promote_core",
-           "promotion_checks"]
+__all__ = ["DEFAULT_BANDS", "PROMOTION_FILE", "REGRESSION_METRICS", "band_distance", "decide_promotion",
+           "promote_core", "promotion_checks"]
 
 REGRESSION_METRICS = ("accuracy", "f1")
 """Held-out metrics that must not fall beyond noise."""
@@ -54,7 +54,13 @@ def _interval(s: Mapping[str, Any]) -> str:
     return f"Δ {s['delta']:+.3f} [{s['ci_low']:+.3f}, {s['ci_high']:+.3f}]"
 
 
-def _band_distance(value: float, band: tuple[float, float]) -> float:
+def band_distance(value: float, band: tuple[float, float]) -> float:
+    """How far ``value`` lies outside ``band`` (0 inside).
+
+    Example:
+        >>> band_distance(0.9, (0.35, 0.65)), band_distance(0.5, (0.35, 0.65))
+        (0.25, 0.0)
+    """
     return max(band[0] - value, value - band[1], 0.0)
 
 
@@ -105,8 +111,8 @@ def promotion_checks(report: Any, *, bands: Mapping[str, tuple[float, float]] | 
             if after is None:
                 continue
             before = ((entry.get("before") or {}).get(metric) or {}).get("value")
-            out_after = _band_distance(after, band)
-            out_before = _band_distance(before, band) if before is not None else 0.0
+            out_after = band_distance(after, band)
+            out_before = band_distance(before, band) if before is not None else 0.0
             checks.append({
                 "name": f"{task} held-out {metric} in its band",
                 "compared": f"{metric} on {task}'s {entry['n']} held-out items after the round",

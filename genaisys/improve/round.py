@@ -45,6 +45,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -58,9 +59,9 @@ from genaisys.eval.metrics import DEFAULT_RESAMPLES, accuracy, bootstrap_metrics
 from genaisys.eval.runner import EvalResult, model_identity, run_eval
 from genaisys.eval.task import BaseTask, EvalItem, Prediction
 
-__all__ = ["LoopReport", "default_replay", "improvement_round"]
+__all__ = ["LoopReport", "default_replay", "improvement_round", "sample_records"]
 
-PROBE, HELDOUT, ADVERSARIAL = "probe", "heldout", "adversarial"
+PROBE, VALIDATION, HELDOUT, ADVERSARIAL = "probe", "validation", "heldout", "adversarial"
 SESSIONS_TASK = "sessions"
 _REPORT_JSON, _REPORT_MD, _REPORT_PNG = "loop_report.json", "loop_report.md", "loop_report.png"
 
@@ -222,6 +223,7 @@ class LoopReport:
                   f"records: {json.dumps(t.get('records', {}))}; steps {t.get('steps')}, loss {t.get('first_loss')} → "
                   f"{t.get('final_loss')}, {t.get('wall_s')} s; run in `{t.get('output_dir')}`.", "",
                   *self._labels_markdown(),
+                  *self._selection_markdown(),
                   "## Notes", "", *[f"- {n}" for n in self.notes], ""]
         p = self.promotion
         if p:
@@ -245,6 +247,28 @@ class LoopReport:
         return [f"Sessions (rated answers): {n.get('sft', 0)} SFT records (accepted or corrected answers, trained on), "
                 f"{n.get('dpo', 0)} DPO pairs (corrected answers, added to the set), {n.get('failures', 0)} failures "
                 "(rejected without a correction).", ""]
+
+    def _selection_markdown(self) -> list[str]:
+        sel = self.training.get("selection") or {}
+        if not sel:
+            return []
+
+        def row(label: str, metrics: Mapping[str, Mapping[str, float]], score: float | str, ok: str) -> str:
+            shown = ("accuracy", "yes_ratio")
+            cells = "; ".join(f"{task}: " + ", ".join(f"{k} {v:.3f}" for k, v in m.items() if k in shown)
+                              for task, m in metrics.items())
+            return f"| {label} | {cells} | {score} | {ok} |"
+
+        lines = ["### Early stopping (segments scored on validation cuts never trained on)", "",
+                 f"Segments of {sel['every']} steps; scored on: "
+                 + ", ".join(f"{t} ({p})" for t, p in sel["checked"].items()) + ".", "",
+                 "| after | validation | score | bands hold |", "|---|---|---:|---|",
+                 row("before training", sel["before"], f"{sel['before_score']:.3f}", "—")]
+        for i, seg in enumerate(sel["segments"]):
+            mark = " **kept**" if i == sel["index"] else ""
+            lines.append(row(f"{seg['steps']} steps{mark}", seg["validation"], f"{sel['scores'][i]:.3f}",
+                             "✓" if sel["eligible"][i] else "✗"))
+        return [*lines, "", f"Kept: {sel['reason']}.", ""]
 
     def _labels_markdown(self) -> list[str]:
         counts = self.training.get("labels") or {}
@@ -314,6 +338,38 @@ def default_replay(task_names: Sequence[str], n: int, seed: int = 0) -> list[dic
             from genaisys.train.engine.tool_use import tool_conversations
 
             out += tool_conversations(max(n, 1), seed + k, split="train")
+    return out
+
+
+def sample_records(path: str | Path, n: int, *, seed: int = 0) -> list[dict[str, Any]]:
+    """``n`` training records drawn (seeded, file order kept) from a records JSONL: a round's replay
+    taken from the data the core was trained on (e.g. the nano recipe's ``data/refine.jsonl``).
+
+    Raises:
+        ConfigError: no such file, a line that is not JSON, or ``n < 0``.
+
+    Example:
+        >>> import json, tempfile, pathlib
+        >>> f = pathlib.Path(tempfile.mkdtemp()) / "train.jsonl"
+        >>> _ = f.write_text("".join(json.dumps({"id": str(i)}) + "\\n" for i in range(10)))
+        >>> [r["id"] for r in sample_records(f, 3, seed=1)]
+        ['1', '2', '4']
+    """
+    import random
+
+    source = Path(path)
+    if n < 0:
+        raise ConfigError(f"replay must be ≥ 0, got {n}")
+    if not source.is_file():
+        raise ConfigError(f"no training records at {source}")
+    lines = [line for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
+    keep = sorted(random.Random(seed).sample(range(len(lines)), min(n, len(lines))))
+    out = []
+    for i in keep:
+        try:
+            out.append(json.loads(lines[i]))
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{source}: record {i + 1} is not JSON ({exc.msg})") from exc
     return out
 
 
@@ -398,16 +454,40 @@ def _open_sessions(sessions: Any, feedback: Any) -> tuple[Any, Any, Callable[[],
     return sessions, feedback, lambda: [c() for c in closers]
 
 
+def _per_task(what: str, value: int | Mapping[str, int], names: Sequence[str], *, minimum: int) -> dict[str, int]:
+    """``{task: n}`` from one number for every task or a mapping that names each task."""
+    if isinstance(value, Mapping):
+        missing = [n for n in names if n not in value]
+        if missing:
+            raise ConfigError(f"{what} names no count for {missing}; give every task one, or one number for all")
+        counts = {n: int(value[n]) for n in names}
+    else:
+        counts = {n: int(value) for n in names}
+    low = {n: c for n, c in counts.items() if c < minimum}
+    if low:
+        raise ConfigError(f"{what} must be ≥ {minimum} for every task, got {low}")
+    return counts
+
+
+def _group_end(items: Sequence[EvalItem], n: int) -> int:
+    """``n``, moved forward to the end of the group item ``n - 1`` is in (a follow-up thread's turns
+    stay on one side of the probe / held-out cut)."""
+    cut = min(n, len(items))
+    while 0 < cut < len(items) and (items[cut].group or items[cut].id) == (items[cut - 1].group or items[cut - 1].id):
+        cut += 1
+    return cut
+
+
 def _right_answers(before: Mapping[str, Mapping[str, EvalResult | None]],
-                   slices: Mapping[str, Mapping[str, _Slice]]) -> list[dict[str, Any]]:
+                   slices: Mapping[str, Mapping[str, _Slice]], skip: Sequence[str] = ()) -> list[dict[str, Any]]:
     """SFT records of the probe items each task answered right: the pool `balance_labels` tops up from.
-    Only the probe slice: the held-out slice is never trained on."""
+    Only the probe slice: the held-out slice is never trained on; nor are the tasks in ``skip``."""
     from genaisys.improve.failures import failures_to_records
 
     rows = []
     for name, parts in before.items():
         result = parts.get(PROBE)
-        if result is None:
+        if result is None or name in skip:
             continue
         items = {i.id: i for i in slices[name][PROBE].items}
         for rec in result.records:
@@ -436,8 +516,8 @@ def improvement_round(
     out_dir: str | Path,
     sessions: str | Path | Any | None = None,
     feedback: str | Path | Any | None = None,
-    limit: int = 50,
-    holdout: int | None = None,
+    limit: int | Mapping[str, int] = 50,
+    holdout: int | Mapping[str, int] | None = None,
     steps: int = 30,
     replay: int = 16,
     replay_records: Sequence[Mapping[str, Any]] | None = None,
@@ -450,6 +530,8 @@ def improvement_round(
     served: str | Path | None = None,
     bands: Mapping[str, tuple[float, float]] | None = None,
     balance_on: Sequence[str] = ("yes", "no"),
+    select_every: int | None = None,
+    validation: float = 0.25,
     log: Callable[[str], None] | None = None,
 ) -> LoopReport:
     """Run one round of the loop (module doc) and write its report; returns it.
@@ -463,8 +545,11 @@ def improvement_round(
             ``round-NNN`` folder per round live here.
         sessions, feedback: a LangGraph checkpointer (or its SQLite file) and a `FeedbackStore`
             (or its file); both or neither.
-        limit: probe items per task (their failures are gathered and trained on).
-        holdout: held-out items per task (never trained on); default ``limit``; 0 for none.
+        limit: probe items per task (their failures are gathered and trained on): one number, or
+            ``{task: n}`` naming every task (what a task's ``load(limit=)`` counts: a follow-up
+            thread, an image's question; a cut never splits a group).
+        holdout: held-out items per task (never trained on), a number or ``{task: n}``; default
+            ``limit``; 0 for none.
         steps: optimiser steps of the sft stage.
         replay: replay records per task (`default_replay`); ignored when ``replay_records`` is given.
         replay_records: your own replay records instead.
@@ -483,6 +568,13 @@ def improvement_round(
         balance_on: the answer labels to balance in the training data (`genaisys.improve.balance`):
             per task, under-represented labels are topped up with probe items the core answered
             right, else the majority is downsampled; ``()`` balances nothing.
+        select_every: early stopping (`genaisys.improve.select`): train in segments of this many
+            steps, score each segment on a validation cut that is never trained on, and keep the
+            best segment whose yes-ratios stay in their ``bands`` (or no further out than before);
+            ``None`` trains ``steps`` in one go.
+        validation: with ``select_every``, the share of each trainable task's probe slice kept back
+            as its validation cut (whole groups, the slice's last items); a guard task's probe slice
+            is scored whole. Graph-driven suites take no part in the choice (too slow to re-ask).
         log: progress lines (default: none).
 
     Raises:
@@ -497,16 +589,16 @@ def improvement_round(
     from genaisys.improve.balance import balance_labels
     from genaisys.improve.failures import append_adversarial, failures_to_records
     from genaisys.improve.promote import decide_promotion
+    from genaisys.improve.select import choose_segment
     from genaisys.train.run import run_stage
 
     say = log or (lambda _msg: None)
     if not tasks:
         raise ConfigError("give at least one task (e.g. tasks=['easy-vqa', 'pope-adversarial'])")
-    if limit < 1:
-        raise ConfigError(f"limit must be ≥ 1, got {limit}")
-    holdout = limit if holdout is None else holdout
-    if holdout < 0 or steps < 1:
-        raise ConfigError(f"holdout must be ≥ 0 and steps ≥ 1, got holdout={holdout}, steps={steps}")
+    if steps < 1:
+        raise ConfigError(f"steps must be ≥ 1, got {steps}")
+    if select_every is not None and (select_every < 1 or not 0.0 < validation < 1.0):
+        raise ConfigError(f"select_every must be ≥ 1 and validation in (0, 1), got {select_every} and {validation}")
     if (sessions is None) != (feedback is None):
         raise ConfigError("sessions and feedback go together: pass the checkpointer (or its SQLite file) and the "
                           "FeedbackStore (or its file), or neither")
@@ -515,6 +607,8 @@ def improvement_round(
     names = [t.name for t in task_objs]
     if len(set(names)) != len(names) or SESSIONS_TASK in names:
         raise ConfigError(f"task names must be unique and not {SESSIONS_TASK!r}; got {names}")
+    limits = _per_task("limit", limit, names, minimum=1)
+    holdouts = _per_task("holdout", limits if holdout is None else holdout, names, minimum=0)
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
     rdir = _round_dir(root)
@@ -535,23 +629,43 @@ def improvement_round(
     def evaluate(task: Any, model: Any, mid: str, part: str, tag: str) -> EvalResult | None:
         if not task.items:
             return None
-        result = run_eval(task, model, seed=seed, batch_size=batch_size, cache=cache, model_id=mid,
-                          n_resamples=n_resamples)
-        result.save(rdir / tag / part / task.name / "result.json")
+        where = rdir / tag / part / task.name
+        if getattr(task.task, "drives_graphs", False):  # a held-out suite that runs whole graphs per item
+            result = task.task.run(model, items=task.items, seed=seed, model_id=mid, folder=where / "work")
+        else:
+            result = run_eval(task, model, seed=seed, batch_size=batch_size, cache=cache, model_id=mid,
+                              n_resamples=n_resamples)
+        result.save(where / "result.json")
         return result
 
     # (a) evaluate: the probe slice and the held-out slice of every task
+    guards = [t.name for t in task_objs if not getattr(t, "failures_trainable", True)]
     slices: dict[str, dict[str, _Slice]] = {}
     all_items: dict[str, dict[str, EvalItem]] = {}
+    checked: dict[str, str] = {}  # task → the slice early stopping scores segments on (never trained on)
     for task in task_objs:
-        items = task.load(limit=limit + holdout, seed=seed)
-        slices[task.name] = {PROBE: _Slice(task, items[:limit], PROBE), HELDOUT: _Slice(task, items[limit:], HELDOUT)}
+        items = task.load(limit=limits[task.name] + holdouts[task.name], seed=seed)
+        cut = _group_end(items, limits[task.name])
+        probe = items[:cut]
+        slices[task.name] = {PROBE: _Slice(task, probe, PROBE), HELDOUT: _Slice(task, items[cut:], HELDOUT)}
+        if select_every and not getattr(task, "drives_graphs", False):  # graph suites are too slow to re-ask
+            if task.name in guards:
+                checked[task.name] = PROBE  # a guard's probe slice is never trained on
+            else:
+                keep = _group_end(probe, round(len(probe) * (1 - validation)))
+                if keep < len(probe):
+                    slices[task.name] = {PROBE: _Slice(task, probe[:keep], PROBE),
+                                         VALIDATION: _Slice(task, probe[keep:], VALIDATION),
+                                         HELDOUT: slices[task.name][HELDOUT]}
+                    checked[task.name] = VALIDATION
         all_items[task.name] = {i.id: i for i in items}
+    if select_every and not checked:
+        raise ConfigError("select_every needs a task that is not graph-driven to score segments on")
     before: dict[str, dict[str, EvalResult | None]] = {
         n: {p: evaluate(s, chat, before_id, p, "before") for p, s in parts.items()} for n, parts in slices.items()}
 
     # (b) gather: probe failures + session failures and corrected answers → the adversarial set
-    probe_results = [r for parts in before.values() if (r := parts[PROBE]) is not None]
+    probe_results = [r for name, parts in before.items() if (r := parts[PROBE]) is not None and name not in guards]
     counts = gather_adversarial(adv_path, results=probe_results)
     added = counts["added"]
     session_sft: list[dict[str, Any]] = []
@@ -572,7 +686,12 @@ def improvement_round(
     eval_rows = [r for r in rows if r.get("source") == "eval"]
     notes: list[str] = []
     adv_tasks: dict[str, BaseTask] = {}
+    if guards:
+        notes.append(f"{', '.join(guards)}: evaluated as guards only; their failures are never trained on (their "
+                     "references are not answers to learn, or their material is kept for evaluation)")
     for task in task_objs:
+        if task.name in guards:
+            continue
         wanted = [r for r in eval_rows if r.get("task") == task.name]
         known = all_items[task.name]
         extra_ids = [str(r.get("origin", "")).partition("/")[2] for r in wanted]
@@ -597,8 +716,10 @@ def improvement_round(
         before.setdefault(name, {})[ADVERSARIAL] = evaluate(task, chat, before_id, ADVERSARIAL, "before")
 
     # (c) data engine: failures → SFT records, + session records, label-balanced, + replay
-    failure_records = failures_to_records(eval_rows) if eval_rows else []
-    balanced, label_counts = balance_labels([*failure_records, *session_sft], _right_answers(before, slices),
+    trainable_rows = [r for r in eval_rows if r.get("task") not in guards]
+    failure_records = failures_to_records(trainable_rows) if trainable_rows else []
+    balanced, label_counts = balance_labels([*failure_records, *session_sft],
+                                            _right_answers(before, slices, skip=guards),
                                             labels=balance_on, seed=seed)
     if replay_records is not None:
         replay_set = [dict(r) for r in replay_records]
@@ -620,9 +741,47 @@ def improvement_round(
     say(f"training: {len(train_rows)} records ({len(failure_records)} failures, {len(session_sft)} session, "
         f"{label_counts['added']} added and {label_counts['dropped']} dropped to balance labels, "
         f"{len(replay_set)} replay), {config.loop.max_steps} steps")
-    trained = run_stage(config, chat=chat, records=train_rows)
-    final = Path(config.loop.output_dir) / "final"
-    del chat  # trained in place; the after-evaluation loads the saved core, as a user would
+    selection: dict[str, Any] = {}
+    if not select_every:
+        trained = run_stage(config, chat=chat, records=train_rows)
+        final = Path(config.loop.output_dir) / "final"
+        del chat  # trained in place; the after-evaluation loads the saved core, as a user would
+    else:  # early stopping (genaisys.improve.select): segments, each scored on the validation cuts
+        def scored(results: Mapping[str, EvalResult | None]) -> dict[str, dict[str, float]]:
+            return {n: {k: v["value"] for k, v in r.metrics.items()} for n, r in results.items() if r is not None}
+
+        spec, current = core_name, chat
+        del chat
+        runs: list[Any] = []
+        finals: list[Path] = []
+        seen: list[dict[str, dict[str, float]]] = []
+        while sum(r.steps for r in runs) < config.loop.max_steps:
+            k = len(runs) + 1
+            n = min(select_every, config.loop.max_steps - sum(r.steps for r in runs))
+            seg = load_config(None, {**settings, **dict(train_overrides or {}), "core": spec,
+                                     "loop.output_dir": str(rdir / "train" / f"segment-{k:02d}"),
+                                     "loop.max_steps": n, "loop.save_every": n})
+            runs.append(run_stage(seg, chat=current, records=train_rows))
+            finals.append(Path(seg.loop.output_dir) / "final")
+            del current
+            current, seg_id = _load(str(finals[-1]), max_new_tokens)
+            spec = str(finals[-1])
+            seen.append(scored({n: evaluate(slices[n][part], current, seg_id, part, f"segment-{k:02d}")
+                                for n, part in checked.items()}))
+            say(f"segment {k}: {sum(r.steps for r in runs)} steps, validation {seen[-1]}")
+        del current
+        choice = choose_segment(seen, scored({n: before[n][part] for n, part in checked.items()}), bands=bands)
+        kept = choice["index"]
+        final = finals[kept]
+        losses = [x for r in runs[:kept + 1] for x in r.losses]
+        trained = runs[kept]
+        selection = {**choice, "every": select_every, "validation": validation, "checked": checked,
+                     "segments": [{"steps": sum(r.steps for r in runs[:i + 1]), "final_loss": r.final_loss,
+                                   "validation": m, "core": str(f)} for i, (r, m, f) in enumerate(zip(runs, seen, finals))],
+                     "before": scored({n: before[n][part] for n, part in checked.items()})}
+        trained = dataclasses.replace(trained, steps=selection["segments"][kept]["steps"], losses=losses,
+                                      wall_s=sum(r.wall_s for r in runs))
+        say(f"kept {choice['reason']}")
 
     # (e) re-evaluate: the same slices, and the adversarial set itself
     after_chat, after_id = _load(str(final), max_new_tokens)
@@ -636,7 +795,7 @@ def improvement_round(
     per_task: dict[str, dict[str, Any]] = {}
     for name in [*names, *([SESSIONS_TASK] if SESSIONS_TASK in adv_tasks else [])]:
         per_task[name] = {}
-        for part in (PROBE, HELDOUT, ADVERSARIAL):
+        for part in (PROBE, VALIDATION, HELDOUT, ADVERSARIAL):
             b, a = before.get(name, {}).get(part), after.get(name, {}).get(part)
             if a is None and b is None:
                 continue
@@ -665,11 +824,15 @@ def improvement_round(
         "Leakage: every adversarial item that came from an evaluation failure (and every corrected session answer) "
         "was trained on this round, so the adversarial-set accuracy measures how well the loop fixed what it was "
         "shown, not generalisation.",
-        f"The held-out slice (items {limit}..{limit + holdout - 1} of each task's seeded order) was never gathered "
-        "into training: its before → after change is the honest measure of improvement.",
+        "The held-out slice (" + ", ".join(f"{n}: items {limits[n]}..{limits[n] + holdouts[n] - 1}" for n in names)
+        + " of each task's seeded order) was never gathered into training: its before → after change is the honest "
+        "measure of improvement.",
         "The probe slice's items answered right before were not trained on, but they were selected as right: their "
         "after-accuracy shows forgetting only.",
     ]
+    if selection:
+        notes.append("Early stopping chose the kept segment by its validation cuts (never trained on, apart from the "
+                     "held-out slice): their after-figures are optimistic, the held-out slice's are not.")
     if replay_records is None and replay and not replay_set:
         notes.append(f"no replay data for {names}: default_replay knows easy-vqa, pope-*, tool-routing")
     without_ref = sum(1 for r in rows if not r.get("reference"))
@@ -685,6 +848,7 @@ def improvement_round(
                   "steps": trained.steps, "first_loss": round(trained.losses[0], 4) if trained.losses else None,
                   "final_loss": round(trained.final_loss, 4) if trained.final_loss is not None else None,
                   "wall_s": round(trained.wall_s, 1), "output_dir": str(config.loop.output_dir),
+                  "selection": selection,
                   "config": json.loads(config.model_dump_json())},
         notes=notes)
     report.promotion = decide_promotion(report, served=Path(served) if served is not None else root / "served",

@@ -100,6 +100,125 @@ def test_one_round_fixes_the_adversarial_set_and_reports_it(tmp_path):
     assert second.adversarial["before"]["accuracy"]["value"] == adv["after"]["accuracy"]["value"]
 
 
+class GuardTask(ColourTask):
+    """Scored like `ColourTask`, but its failures may never train (a held-out suite's guard)."""
+
+    name = "guard"
+    failures_trainable = False
+
+
+class GraphColourTask(ColourTask):
+    """`ColourTask` run the way the held-out suites run: ``run(model, items=...)``, not ``run_eval``."""
+
+    name = "graph-colours"
+    drives_graphs = True
+
+    def __init__(self, folder) -> None:
+        super().__init__(folder)
+        self.runs: list[list[str]] = []
+
+    def prepare_model(self, model):
+        raise ConfigError("graph-driven: use run()")
+
+    def run(self, chat, *, items, seed, model_id, folder):
+        from genaisys.eval.heldout._common import finish
+        from genaisys.eval.task import Prediction
+
+        self.runs.append([i.id for i in items])
+        replies = chat.batch([self.build_messages(i) for i in items])
+        return finish(self, items, [Prediction(text=r.content) for r in replies], model_id=model_id, seed=seed,
+                      n_resamples=50)
+
+
+def test_guards_and_graph_suites_take_part_without_training(tmp_path):
+    for sub in ("g", "gr"):
+        (tmp_path / sub).mkdir()
+    guard, graph = GuardTask(tmp_path / "g"), GraphColourTask(tmp_path / "gr")
+    report = improvement_round(
+        tiny_chat(init=0.2), tasks=[ColourTask(tmp_path), guard, graph], out_dir=tmp_path / "loop",
+        limit={"colours": 6, "guard": 4, "graph-colours": 2}, holdout={"colours": 2, "guard": 3, "graph-colours": 5},
+        steps=2, replay_records=[], n_resamples=50,
+        train_overrides={**_TRAIN, "stage_options.feature_dir": str(tmp_path / "features")})
+    # per-task slices: the guard is evaluated on its probe and held-out items, before and after
+    assert report.tasks["guard"]["probe"]["n"] == 4 and report.tasks["guard"]["heldout"]["n"] == 3
+    assert report.tasks["colours"]["heldout"]["n"] == 2
+    # the graph-driven task ran through its own run(): probe, held-out and its failures, before and after
+    assert sorted(map(len, graph.runs)) == [2, 2, 2, 2, 5, 5] and report.tasks["graph-colours"]["heldout"]["n"] == 5
+    # only the trainable tasks' failures were gathered and trained on; the guard is named in the notes
+    rows = [json.loads(x) for x in (tmp_path / "loop" / "adversarial.jsonl").read_text().splitlines()]
+    assert {r["task"] for r in rows} == {"colours", "graph-colours"}
+    assert report.training["records"]["failures"] == len(rows) == 8
+    assert "adversarial" not in report.tasks["guard"]
+    assert any("guard" in n and "never trained on" in n for n in report.notes)
+    with pytest.raises(ConfigError, match="names no count"):
+        improvement_round(tiny_chat(), tasks=[ColourTask(tmp_path), guard], out_dir=tmp_path / "l2",
+                          limit={"colours": 2}, n_resamples=10)
+
+
+def test_early_stopping_scores_segments_on_a_validation_cut(tmp_path):
+    guard_dir = tmp_path / "g"
+    guard_dir.mkdir()
+    report = improvement_round(
+        tiny_chat(init=0.2), tasks=[ColourTask(tmp_path), GuardTask(guard_dir)], out_dir=tmp_path / "loop",
+        limit={"colours": 8, "guard": 2}, holdout=2, steps=5, select_every=2, validation=0.25, replay_records=[],
+        n_resamples=50, train_overrides={**_TRAIN, "stage_options.feature_dir": str(tmp_path / "features")})
+    sel = report.training["selection"]
+    # 5 steps in segments of 2: 2, 4, 5; each scored on the colour task's validation cut and the guard's probe
+    assert [seg["steps"] for seg in sel["segments"]] == [2, 4, 5]
+    assert sel["checked"] == {"colours": "validation", "guard": "probe"}
+    assert all(set(seg["validation"]) == {"colours", "guard"} for seg in sel["segments"])
+    kept = sel["index"]
+    assert report.core_after == tmp_path / "loop" / "round-001" / "train" / f"segment-{kept + 1:02d}" / "final"
+    assert report.training["steps"] == sel["segments"][kept]["steps"]
+    # the validation cut (the probe slice's last 2 items) is reported and was never gathered
+    colours = report.tasks["colours"]
+    assert colours["probe"]["n"] == 6 and colours["validation"]["n"] == 2
+    rows = [json.loads(x) for x in (tmp_path / "loop" / "adversarial.jsonl").read_text().splitlines()]
+    assert {r["origin"] for r in rows} <= {f"colours/c{i}" for i in range(6)}
+    md = (report.round_dir / "loop_report.md").read_text()
+    assert "Early stopping" in md and "**kept**" in md
+    with pytest.raises(ConfigError, match="select_every"):
+        improvement_round(tiny_chat(), tasks=[ColourTask(tmp_path)], out_dir=tmp_path / "x", select_every=0)
+
+
+def test_choose_segment_falls_back_to_the_closest_to_its_band():
+    from genaisys.improve.select import choose_segment
+
+    before = {"t": {"accuracy": 0.5, "yes_ratio": 0.5}}
+    out = choose_segment([{"t": {"accuracy": 0.9, "yes_ratio": 0.95}}, {"t": {"accuracy": 0.6, "yes_ratio": 0.7}}],
+                         before)
+    assert out["index"] == 1 and out["eligible"] == [False, False] and "closest" in out["reason"]
+    # inside the band, the better score wins; a tie keeps the earlier segment
+    out = choose_segment([{"t": {"accuracy": 0.7, "yes_ratio": 0.5}}, {"t": {"accuracy": 0.7, "yes_ratio": 0.4}}],
+                         before)
+    assert out["index"] == 0 and out["before_score"] == 0.5
+    with pytest.raises(ValueError):
+        choose_segment([], before)
+
+
+def test_a_cut_never_splits_a_group():
+    from genaisys.improve.round import _group_end
+
+    items = [EvalItem(id=f"t{t}-{n}", prompt="?", group=f"t{t}") for t, turns in enumerate((2, 3, 1))
+             for n in range(turns)]
+    assert [_group_end(items, n) for n in range(7)] == [0, 2, 2, 5, 5, 5, 6]
+
+
+def test_replay_is_sampled_from_a_records_file(tmp_path):
+    from genaisys.improve.round import sample_records
+
+    f = tmp_path / "train.jsonl"
+    f.write_text("".join(json.dumps({"id": str(i)}) + "\n" for i in range(10)) + "\n")
+    picked = [r["id"] for r in sample_records(f, 4, seed=3)]
+    assert len(set(picked)) == 4 and picked == sorted(picked, key=int)  # file order kept
+    assert len(sample_records(f, 50)) == 10
+    (tmp_path / "bad.jsonl").write_text('{"id": 1}\nnot json\n')
+    with pytest.raises(ConfigError, match="record 2 is not JSON"):
+        sample_records(tmp_path / "bad.jsonl", 2)
+    with pytest.raises(ConfigError, match="no training records"):
+        sample_records(tmp_path / "none.jsonl", 2)
+
+
 def test_bad_arguments_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="together"):
         improvement_round("nano", tasks=["easy-vqa"], out_dir=tmp_path, sessions=tmp_path / "x.sqlite")
@@ -208,6 +327,8 @@ def test_cli_improve_runs_a_round_on_a_saved_core(tmp_path):
             "--out", str(tmp_path / "loop"), "--steps", "30", "--replay", "0", "--max-new-tokens", "4",
             "--set", "loop.lr=1e-2", "--set", "loop.batch_size=4", "--set", f"stage_options.feature_dir={tmp_path}/f",
             "--balance", "red,green", "--json"])
+        bad_limit = CliRunner().invoke(app, ["improve", "--core", str(core_dir), "--tasks", "colours-test",
+                                             "--limit", "colours-test=x", "--out", str(tmp_path / "y")])
     finally:
         unregister_task("colours-test")
     assert res.exit_code == 0, res.output
@@ -217,5 +338,6 @@ def test_cli_improve_runs_a_round_on_a_saved_core(tmp_path):
     # --balance red,green: the six colour failures (3 red, 3 green) are balanced already
     assert data["training"]["labels"]["groups"]["colours"]["after"] == {"red": 3, "green": 3}
     assert (tmp_path / "loop" / "round-001" / "loop_report.md").is_file()
+    assert bad_limit.exit_code == 1 and "task=n pairs" in bad_limit.output
     bad = CliRunner().invoke(app, ["eval", "loop", "--tasks", "no-such-task", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 1 and "no-such-task" in bad.output and "Traceback" not in bad.output

@@ -80,6 +80,7 @@ class HeldoutFollowupsTask(BaseTask):
     """Multi-turn follow-ups through the assistant graph with a checkpointer (see the module docstring)."""
 
     name = "heldout-followups"
+    drives_graphs = True  # run with `run`, not `run_eval`
 
     def load(self, *, limit: int | None = None, seed: int = 0) -> list[EvalItem]:
         """One item per turn, threads in a seeded order; ``limit`` counts threads."""
@@ -95,7 +96,7 @@ class HeldoutFollowupsTask(BaseTask):
         raise graph_only_task(self.name)
 
     def run(self, chat: Any, *, limit: int | None = None, seed: int = 0, folder: str | Path | None = None,
-            clock: TurnClock | None = None, model_id: str | None = None, embedding: Any = None,
+            items: Sequence[EvalItem] | None = None, clock: TurnClock | None = None, model_id: str | None = None, embedding: Any = None,
             log: Any = None) -> EvalResult:
         """Run every thread turn by turn on one checkpointed graph and score each turn."""
         from genaisys.graphs import build_assistant_graph
@@ -104,7 +105,7 @@ class HeldoutFollowupsTask(BaseTask):
         from genaisys.eval.runner import model_identity
 
         clock = clock or TurnClock()
-        items = self.load(limit=limit, seed=seed)
+        items = list(items) if items is not None else self.load(limit=limit, seed=seed)
         root = workdir(folder, "followups")
         memory = build_docs_memory(root, embedding=embedding, collection="heldout-followups", docs=MEMORY_DOCS)
         checkpoints = root / "checkpoints.sqlite"

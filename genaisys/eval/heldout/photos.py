@@ -124,6 +124,8 @@ class HeldoutPhotosTask(BaseTask):
     """
 
     name = "heldout-photos"
+    drives_graphs = True  # run with `run`, not `run_eval`
+    failures_trainable = False  # evaluation-only material (genaisys.train.holdout)
 
     def __init__(self, describe: bool = True) -> None:
         self.describe = describe
@@ -147,7 +149,7 @@ class HeldoutPhotosTask(BaseTask):
         raise graph_only_task(self.name)
 
     def run(self, chat: Any, *, limit: int | None = None, seed: int = 0, folder: str | Path | None = None,
-            clock: TurnClock | None = None, model_id: str | None = None, log: Any = None, **_: Any) -> EvalResult:
+            items: Sequence[EvalItem] | None = None, clock: TurnClock | None = None, model_id: str | None = None, log: Any = None, **_: Any) -> EvalResult:
         """Ask each question with its photo in a fresh thread; score answers, record perception."""
         from genaisys.graphs import build_assistant_graph
         from genaisys.memory import BlobStore
@@ -155,7 +157,7 @@ class HeldoutPhotosTask(BaseTask):
         from genaisys.eval.runner import model_identity
 
         clock = clock or TurnClock()
-        items = self.load(limit=limit, seed=seed)
+        items = list(items) if items is not None else self.load(limit=limit, seed=seed)
         root = workdir(folder, "photos")
         blobs = getattr(chat, "blobs", None) or BlobStore(root / "blobs")
         graph = build_assistant_graph(chat, tools=["builtin:calculator", "builtin:clock"], blobs=blobs,

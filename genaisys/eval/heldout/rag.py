@@ -104,6 +104,8 @@ class HeldoutRagTask(BaseTask):
     """Retrieval QA through the assistant graph and the RAG graph (see the module docstring)."""
 
     name = "heldout-rag"
+    drives_graphs = True  # run with `run`, not `run_eval`
+    failures_trainable = False  # evaluation-only material (genaisys.train.holdout)
 
     def load(self, *, limit: int | None = None, seed: int = 0) -> list[EvalItem]:
         answerable = [EvalItem(id=qid, prompt=q, reference=gold, meta={"answerable": True, "gold_file": file})
@@ -125,7 +127,7 @@ class HeldoutRagTask(BaseTask):
         raise graph_only_task(self.name)
 
     def run(self, chat: Any, *, limit: int | None = None, seed: int = 0, folder: str | Path | None = None,
-            clock: TurnClock | None = None, model_id: str | None = None, embedding: Any = None,
+            items: Sequence[EvalItem] | None = None, clock: TurnClock | None = None, model_id: str | None = None, embedding: Any = None,
             log: Any = None) -> EvalResult:
         """Ingest the folder, ask every question through both graphs, score answers and citations."""
         from genaisys.graphs import build_assistant_graph, build_rag_graph
@@ -133,7 +135,7 @@ class HeldoutRagTask(BaseTask):
         from genaisys.eval.runner import model_identity
 
         clock = clock or TurnClock()
-        items = self.load(limit=limit, seed=seed)
+        items = list(items) if items is not None else self.load(limit=limit, seed=seed)
         root = workdir(folder, "rag")
         memory = build_docs_memory(root, embedding=embedding)
         checkpoints = root / "checkpoints.sqlite"

@@ -40,6 +40,7 @@ class HeldoutTextTask(BaseTask):
     """
 
     name = "heldout-text"
+    failures_trainable = False  # references are accepted-answer patterns, not answers
 
     def __init__(self, base: Any = "asset:smollm2", max_new_tokens: int = 48) -> None:
         self.base, self.max_new_tokens = base, max_new_tokens

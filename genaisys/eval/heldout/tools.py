@@ -121,6 +121,8 @@ class HeldoutToolsTask(BaseTask):
     """Tool choice of the assistant graph's first decision (see the module docstring)."""
 
     name = "heldout-tools"
+    drives_graphs = True  # run with `run`, not `run_eval`
+    failures_trainable = False  # a reference names the tool and checks one argument: not a whole call to learn
     labels = (*TOOL_NAMES, NONE)
 
     def __init__(self) -> None:
@@ -163,7 +165,7 @@ class HeldoutToolsTask(BaseTask):
         return by_name
 
     def run(self, chat: Any, *, limit: int | None = None, seed: int = 0, folder: str | Path | None = None,
-            clock: TurnClock | None = None, model_id: str | None = None, embedding: Any = None,
+            items: Sequence[EvalItem] | None = None, clock: TurnClock | None = None, model_id: str | None = None, embedding: Any = None,
             log: Any = None) -> EvalResult:
         """Ask every request through its own assistant graph and score the first decision."""
         from genaisys.graphs import build_assistant_graph
@@ -171,7 +173,7 @@ class HeldoutToolsTask(BaseTask):
         from genaisys.eval.runner import model_identity
 
         clock = clock or TurnClock()
-        items = self.load(limit=limit, seed=seed)
+        items = list(items) if items is not None else self.load(limit=limit, seed=seed)
         tools = self.build_tools(workdir(folder, "tools"), embedding=embedding)
         predictions: list[Prediction] = []
         for n, item in enumerate(items, 1):
