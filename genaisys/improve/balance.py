@@ -47,11 +47,14 @@ def record_label(record: Mapping[str, Any], labels: Sequence[str] = YES_NO) -> s
     """The label a training record's answer gives, or ``None`` when it gives none of ``labels``.
 
     The answer is the last turn's text, normalised (`genaisys.eval.parsing.normalize`); it gives a
-    label when it *is* the label or is a short sentence (at most six words) that starts with it.
+    label when it *is* the label or is a short sentence (at most six words) that starts with it, or
+    when it states what it sees and then the verdict: "It is a red circle, so yes."
 
     Example:
         >>> record_label({"conversations": [{"from": "human", "value": "Red?"}, {"from": "gpt", "value": "No."}]})
         'no'
+        >>> record_label({"conversations": [{"from": "gpt", "value": "It is a red circle, so yes."}]})
+        'yes'
         >>> record_label({"conversations": [{"from": "gpt", "value": "Nothing I can see."}]}) is None
         True
     """
@@ -61,6 +64,8 @@ def record_label(record: Mapping[str, Any], labels: Sequence[str] = YES_NO) -> s
     if not turns or turns[-1].get("from") != "gpt" or turns[-1].get("tool_calls"):
         return None
     words = normalize(str(turns[-1].get("value") or "")).split()
+    if len(words) >= 2 and words[-2] == "so" and words[-1] in labels and len(words) <= 2 * _MAX_WORDS:
+        return words[-1]  # the verdict said last, after what was seen
     if not words or len(words) > _MAX_WORDS:
         return None
     return words[0] if words[0] in labels else None

@@ -11,6 +11,8 @@ generators do, so a retrained model is scored on what it was taught:
   schema), the four builtin tools listed; a no-tool item is answered with the curated distractor
   answer when the prompt is one of `genaisys.train.engine.tool_use.DISTRACTORS` — else skipped;
 - session rows (rejected answers with a user correction): the correction;
+- a row with an ``answer`` (the round adds it from a task's ``training_answer(item)``, as
+  ``heldout-shapes`` gives one: what the image shows, then the verdict): that answer;
 - any other task whose reference is a plain string (multiple choice letters, …): that string.
 
 Rows without a usable reference are skipped (logged). `append_adversarial` adds rows made
@@ -81,6 +83,8 @@ def _distractor_answer(prompt: str) -> str | None:
 def _answer(row: Mapping[str, Any]) -> tuple[dict[str, Any] | None, list[str] | None]:
     """The gpt turn that answers a row right, and the tools the record lists (or ``(None, None)``)."""
     task, ref = str(row.get("task") or ""), row.get("reference")
+    if row.get("answer"):  # the task's own training answer (a held-out suite's `training_answer`)
+        return {"from": "gpt", "value": str(row["answer"])}, None
     if ref is None or ref == "":
         return None, None
     if task == "tool-routing" and isinstance(ref, Mapping):

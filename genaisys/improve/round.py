@@ -495,11 +495,24 @@ def _right_answers(before: Mapping[str, Mapping[str, EvalResult | None]],
             if rec.get("correct") and item is not None:
                 rows.append({"id": f"right-{name}-{item.id}", "task": name, "origin": f"{name}/{item.id}",
                              "prompt": item.prompt, "images": list(item.images), "reference": item.reference})
-    records = failures_to_records(rows) if rows else []
+    tasks = {name: s[PROBE].task for name, s in slices.items()}
+    known = {name: {i.id: i for i in s[PROBE].items} for name, s in slices.items()}
+    records = failures_to_records([_with_answer(r, tasks, known) for r in rows]) if rows else []
     for r in records:
         r["id"] = r["id"].replace("fail-right-", "balance-", 1)
         r["meta"]["source"] = "balance"
     return records
+
+
+def _with_answer(row: Mapping[str, Any], tasks: Mapping[str, Any],
+                 items: Mapping[str, Mapping[str, EvalItem]]) -> dict[str, Any]:
+    """``row`` with ``answer`` set when its task writes its own training answers (``training_answer``:
+    what a held-out suite's image shows, then the verdict) and its item is known."""
+    task = tasks.get(str(row.get("task")))
+    item = items.get(str(row.get("task")), {}).get(str(row.get("origin", "")).partition("/")[2])
+    if task is None or item is None or not hasattr(task, "training_answer"):
+        return dict(row)
+    return {**row, "answer": task.training_answer(item)}
 
 
 def _metric_dict(result: EvalResult | None) -> dict[str, Any] | None:
@@ -630,8 +643,9 @@ def improvement_round(
         if not task.items:
             return None
         where = rdir / tag / part / task.name
-        if getattr(task.task, "drives_graphs", False):  # a held-out suite that runs whole graphs per item
-            result = task.task.run(model, items=task.items, seed=seed, model_id=mid, folder=where / "work")
+        inner = getattr(task, "task", None)  # a slice's task (the sessions task is no slice)
+        if getattr(inner, "drives_graphs", False):  # a held-out suite that runs whole graphs per item
+            result = inner.run(model, items=task.items, seed=seed, model_id=mid, folder=where / "work")
         else:
             result = run_eval(task, model, seed=seed, batch_size=batch_size, cache=cache, model_id=mid,
                               n_resamples=n_resamples)
@@ -640,6 +654,7 @@ def improvement_round(
 
     # (a) evaluate: the probe slice and the held-out slice of every task
     guards = [t.name for t in task_objs if not getattr(t, "failures_trainable", True)]
+    tasks_by_name = {t.name: t for t in task_objs}
     slices: dict[str, dict[str, _Slice]] = {}
     all_items: dict[str, dict[str, EvalItem]] = {}
     checked: dict[str, str] = {}  # task → the slice early stopping scores segments on (never trained on)
@@ -716,7 +731,7 @@ def improvement_round(
         before.setdefault(name, {})[ADVERSARIAL] = evaluate(task, chat, before_id, ADVERSARIAL, "before")
 
     # (c) data engine: failures → SFT records, + session records, label-balanced, + replay
-    trainable_rows = [r for r in eval_rows if r.get("task") not in guards]
+    trainable_rows = [_with_answer(r, tasks_by_name, all_items) for r in eval_rows if r.get("task") not in guards]
     failure_records = failures_to_records(trainable_rows) if trainable_rows else []
     balanced, label_counts = balance_labels([*failure_records, *session_sft],
                                             _right_answers(before, slices, skip=guards),

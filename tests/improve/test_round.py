@@ -196,6 +196,35 @@ def test_choose_segment_falls_back_to_the_closest_to_its_band():
         choose_segment([], before)
 
 
+def test_a_task_can_write_its_own_training_answers(tmp_path):
+    class Spoken(ColourTask):
+        def training_answer(self, item):
+            return f"{item.reference}, I see it"  # what a held-out suite gives: the answer as the core says it
+
+    report = improvement_round(
+        tiny_chat(init=0.2), tasks=[Spoken(tmp_path)], out_dir=tmp_path / "loop", limit=4, holdout=1, steps=1,
+        replay_records=[], n_resamples=20, train_overrides={**_TRAIN, "stage_options.feature_dir": str(tmp_path / "f")})
+    trained = [json.loads(x) for x in (report.round_dir / "data" / "train.jsonl").read_text().splitlines()]
+    assert trained and all(r["conversations"][-1]["value"].endswith(", I see it") for r in trained)
+
+
+def test_heldout_shapes_trains_on_what_the_image_shows_then_the_verdict(tmp_path):
+    from genaisys.eval.heldout.shapes import HeldoutShapesTask
+    from genaisys.improve.balance import record_label
+    from genaisys.improve.failures import failures_to_records
+
+    task = HeldoutShapesTask(n_images=3, folder=tmp_path)
+    for item in task.load(seed=0):
+        truth = item.meta["image"]
+        answer = task.training_answer(item)
+        assert truth["colour"] in answer if item.meta["kind"] != "which_shape" else truth["shape"] in answer
+        rec = failures_to_records([{"id": item.id, "task": task.name, "prompt": item.prompt,
+                                    "images": list(item.images), "reference": item.reference, "answer": answer}])[0]
+        assert rec["conversations"][-1]["value"] == answer
+        if item.meta["yes_no"]:  # label balance reads the verdict said last
+            assert answer.endswith(f"so {item.reference}.") and record_label(rec) == item.reference
+
+
 def test_a_cut_never_splits_a_group():
     from genaisys.improve.round import _group_end
 

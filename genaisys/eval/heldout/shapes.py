@@ -246,6 +246,27 @@ class HeldoutShapesTask(BaseTask):
         return finish(self, all_items, all_preds, model_id=model_id or model_identity(chat)[0], model=chat,
                       limit=limit, seed=seed, extra_meta={"n_questions": len(items), "graph_items": len(via_graph)})
 
+    # ---------------------------------------------------------------------------- training
+    def training_answer(self, item: EvalItem) -> str:
+        """The answer a round of the improvement loop trains on for ``item``: what the image shows,
+        then the verdict, the way the nano recipe's shape answers put it (``verdict="last"``).
+
+        Example:
+            >>> import tempfile
+            >>> task = HeldoutShapesTask(n_images=1, folder=tempfile.mkdtemp())
+            >>> [task.training_answer(i) for i in task.load(seed=0)]
+            ['It is a yellow circle, so yes.', 'It is a yellow circle, so no.', 'It is a circle.', 'The shape is yellow.']
+        """
+        truth = item.meta["image"]
+        drawn = f"{truth['colour']} {truth['shape']}"
+        seen = f"{'an' if drawn[0] in 'aeiou' else 'a'} {drawn}"
+        kind = item.meta["kind"]
+        if kind == "which_colour":
+            return f"The shape is {truth['colour']}."
+        if kind == "which_shape":
+            return f"It is {'an' if truth['shape'][0] in 'aeiou' else 'a'} {truth['shape']}."
+        return f"It is {seen}, so {item.reference}."
+
     # ---------------------------------------------------------------------------- scoring
     def score_all(self, items: Sequence[EvalItem], predictions: Sequence[Prediction], *,
                   cache: Any = None, model_id: str = "") -> list[dict[str, Any]]:
