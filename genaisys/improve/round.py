@@ -11,11 +11,14 @@ This is the Dynabench-style loop (docs/architecture.md, "References"), run on a 
    ``<out>/adversarial.jsonl``, appended across rounds (ids are content hashes: nothing twice);
 3. the **data engine** turns the set's evaluation rows into SFT records
    (`genaisys.improve.failures.failures_to_records`: the prompt answered with its
-   reference), adds the sessions' SFT records (accepted and edited answers, in their
-   conversation) and a small **replay** sample of the original kind of training data (easy-VQA
+   reference, or with the task's own ``training_answer``), a *contrast* record beside each
+   failure whose task offers one (``contrast(item)``: the same input asked the other way), the
+   sessions' SFT records (accepted and edited answers, in their conversation), balances the
+   yes/no labels, and adds a small **replay** sample of the original kind of training data (easy-VQA
    questions, POPE probes, tool conversations — from the *train* split) so the core does not forget;
 4. **retrain**: one ``sft`` stage (`genaisys.train.run.run_stage`: connector + LoRA, a few steps)
-   on the current core; the new core is ``<round>/train/final``;
+   on the current core; the new core is ``<round>/train/final`` — or, with ``select_every``, the
+   stage runs in segments and early stopping keeps one (`genaisys.improve.select`);
 5. **re-evaluate** the new core on the same slices *and* on the adversarial set itself, and
    report before → after per task and slice with bootstrap intervals and a paired bootstrap
    (`genaisys.eval.report.compare`: is the change beyond noise?).
@@ -515,6 +518,22 @@ def _with_answer(row: Mapping[str, Any], tasks: Mapping[str, Any],
     return {**row, "answer": task.training_answer(item)}
 
 
+def _contrast_row(row: Mapping[str, Any], tasks: Mapping[str, Any],
+                  items: Mapping[str, Mapping[str, EvalItem]]) -> dict[str, Any] | None:
+    """A failure's contrast item as a row to train on (the same input asked the other way, from the
+    task's ``contrast(item)``), or ``None`` when the task offers none."""
+    name = str(row.get("task"))
+    task, item = tasks.get(name), items.get(name, {}).get(str(row.get("origin", "")).partition("/")[2])
+    if task is None or item is None or not hasattr(task, "contrast"):
+        return None
+    other = task.contrast(item)
+    if other is None:
+        return None
+    out = {"id": f"contrast-{row['id']}", "task": name, "origin": f"{name}/{other.id}", "prompt": other.prompt,
+           "images": list(other.images), "reference": other.reference}
+    return _with_answer(out, {name: task}, {name: {other.id: other}})
+
+
 def _metric_dict(result: EvalResult | None) -> dict[str, Any] | None:
     return None if result is None else result.metrics
 
@@ -733,7 +752,12 @@ def improvement_round(
     # (c) data engine: failures → SFT records, + session records, label-balanced, + replay
     trainable_rows = [_with_answer(r, tasks_by_name, all_items) for r in eval_rows if r.get("task") not in guards]
     failure_records = failures_to_records(trainable_rows) if trainable_rows else []
-    balanced, label_counts = balance_labels([*failure_records, *session_sft],
+    contrast_rows = [c for r in trainable_rows if (c := _contrast_row(r, tasks_by_name, all_items)) is not None]
+    contrast_records = failures_to_records(contrast_rows) if contrast_rows else []
+    for r in contrast_records:
+        r["id"] = r["id"].replace("fail-", "", 1)
+        r["meta"]["source"] = "contrast"
+    balanced, label_counts = balance_labels([*failure_records, *contrast_records, *session_sft],
                                             _right_answers(before, slices, skip=guards),
                                             labels=balance_on, seed=seed)
     if replay_records is not None:
@@ -753,7 +777,8 @@ def improvement_round(
         "loop.seed": seed, "loop.progress": False, "loop.log_every": 5, "loop.save_every": max(steps, 1),
         "lora.r": 8, "lora.alpha": 16}
     config = load_config(None, {**settings, **dict(train_overrides or {})})
-    say(f"training: {len(train_rows)} records ({len(failure_records)} failures, {len(session_sft)} session, "
+    say(f"training: {len(train_rows)} records ({len(failure_records)} failures, {len(contrast_records)} contrast, "
+        f"{len(session_sft)} session, "
         f"{label_counts['added']} added and {label_counts['dropped']} dropped to balance labels, "
         f"{len(replay_set)} replay), {config.loop.max_steps} steps")
     selection: dict[str, Any] = {}
@@ -856,7 +881,8 @@ def improvement_round(
         adversarial=adversarial,
         adversarial_set={"path": str(adv_path), "added": added, "total": len(rows), "by_source": by_source,
                          "without_reference": without_ref, "sessions": session_counts},
-        training={"records": {"failures": len(failure_records), "sessions": len(session_sft),
+        training={"records": {"failures": len(failure_records), "contrast": len(contrast_records),
+                              "sessions": len(session_sft),
                               "balance_added": label_counts["added"], "balance_dropped": label_counts["dropped"],
                               "replay": len(replay_set), "total": len(train_rows)},
                   "labels": label_counts,

@@ -67,7 +67,7 @@ def test_one_round_fixes_the_adversarial_set_and_reports_it(tmp_path):
     assert len(adv_rows) == 6 and {r["source"] for r in adv_rows} == {"eval"}
     assert sorted(r["origin"] for r in adv_rows) == sorted(f"colours/c{i}" for i in range(6))
     assert report.adversarial_set["added"] == 6 and report.training["records"] == {
-        "failures": 6, "sessions": 0, "balance_added": 0, "balance_dropped": 0, "replay": 0, "total": 6}
+        "failures": 6, "contrast": 0, "sessions": 0, "balance_added": 0, "balance_dropped": 0, "replay": 0, "total": 6}
     assert report.training["labels"]["groups"] == {}  # colour answers are not yes/no: nothing to balance
     assert report.training["steps"] == 30 and report.training["final_loss"] < report.training["first_loss"]
     # before: 0/6 on the adversarial set (by construction); after: learnt
@@ -223,6 +223,29 @@ def test_heldout_shapes_trains_on_what_the_image_shows_then_the_verdict(tmp_path
         assert rec["conversations"][-1]["value"] == answer
         if item.meta["yes_no"]:  # label balance reads the verdict said last
             assert answer.endswith(f"so {item.reference}.") and record_label(rec) == item.reference
+            other = task.contrast(item)  # the same image, the same property, the other answer
+            prop = "shape" if item.meta["kind"] == "has_shape" else "colour"
+            assert other.images == item.images and other.reference != item.reference
+            assert (other.meta["asked"] == truth[prop]) == (other.reference == "yes")
+            assert task.training_answer(other).endswith(f"so {other.reference}.")
+        else:
+            assert task.contrast(item) is None
+
+
+def test_each_failure_is_trained_beside_its_contrast(tmp_path):
+    class Contrasted(ColourTask):
+        def contrast(self, item):  # the same image asked the other way
+            return EvalItem(id=f"{item.id}-x", prompt="Is it blue?", images=item.images, reference="no")
+
+    report = improvement_round(
+        tiny_chat(init=0.2), tasks=[Contrasted(tmp_path)], out_dir=tmp_path / "loop", limit=4, holdout=1, steps=1,
+        replay_records=[], n_resamples=20, balance_on=(),
+        train_overrides={**_TRAIN, "stage_options.feature_dir": str(tmp_path / "f")})
+    trained = [json.loads(x) for x in (report.round_dir / "data" / "train.jsonl").read_text().splitlines()]
+    contrast = [r for r in trained if r["meta"]["source"] == "contrast"]
+    assert report.training["records"]["contrast"] == len(contrast) == report.training["records"]["failures"] == 4
+    assert {r["conversations"][0]["value"].split("\n")[-1] for r in contrast} == {"Is it blue?"}
+    assert all(r["conversations"][-1]["value"] == "no" and r["id"].startswith("contrast-") for r in contrast)
 
 
 def test_a_cut_never_splits_a_group():

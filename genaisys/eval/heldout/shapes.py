@@ -267,6 +267,33 @@ class HeldoutShapesTask(BaseTask):
             return f"It is {'an' if truth['shape'][0] in 'aeiou' else 'a'} {truth['shape']}."
         return f"It is {seen}, so {item.reference}."
 
+    def contrast(self, item: EvalItem) -> EvalItem | None:
+        """The same image asked the other way (a contrast item): a yes/no question whose answer is
+        the opposite of ``item``'s, about the same property; ``None`` for open questions.
+
+        A round trains on it beside a failure, so the verdict must come from the image and the
+        question, not from a prior over "yes" and "no".
+
+        Example:
+            >>> import tempfile
+            >>> task = HeldoutShapesTask(n_images=1, folder=tempfile.mkdtemp())
+            >>> first = task.load(seed=0)[0]
+            >>> other = task.contrast(first)
+            >>> (first.prompt, first.reference), (other.prompt, other.reference), other.images == first.images
+            (('Does this picture show a circle?', 'yes'), ('Do you see a triangle here?', 'no'), True)
+        """
+        kind = item.meta["kind"]
+        if kind not in ("has_shape", "is_colour"):
+            return None
+        truth = item.meta["image"]
+        pick = random.Random(f"contrast:{item.id}")
+        prop, choices = ("shape", SHAPES) if kind == "has_shape" else ("colour", COLORS)
+        flipped = "no" if item.reference == "yes" else "yes"
+        asked = truth[prop] if flipped == "yes" else pick.choice([c for c in choices if c != truth[prop]])
+        text = pick.choice(PHRASINGS[kind]).format(**{prop: asked})
+        return EvalItem(id=f"{item.id}-contrast", prompt=text, images=item.images, reference=flipped,
+                        group=item.group, meta={**item.meta, "asked": asked})
+
     # ---------------------------------------------------------------------------- scoring
     def score_all(self, items: Sequence[EvalItem], predictions: Sequence[Prediction], *,
                   cache: Any = None, model_id: str = "") -> list[dict[str, Any]]:
