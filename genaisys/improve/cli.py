@@ -67,6 +67,8 @@ def improve(core: str = typer.Option("nano", "--core", help="Core spec to improv
                                                     "validation cut of the probe slice with yes-ratios in band."),
             validation: float = typer.Option(0.25, "--validation", help="With --select-every: share of each "
                                              "trainable task's probe slice kept back for validation."),
+            contrast: bool = typer.Option(False, "--contrast", help="Train each failure beside its contrast item "
+                                          "(the same input asked the other way) where its task offers one."),
             json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
             ) -> None:
     """One round of the evaluate → retrain loop: evaluate, gather failures, retrain (sft), re-evaluate; report.
@@ -90,7 +92,7 @@ def improve(core: str = typer.Option("nano", "--core", help="Core spec to improv
                                    max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
                                    promote=promote, served=served,
                                    balance_on=[b.strip() for b in balance.split(",") if b.strip()],
-                                   select_every=select_every, validation=validation,
+                                   select_every=select_every, validation=validation, contrast=contrast,
                                    log=lambda m: typer.echo(m, err=True))
     except GenaisysError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -11,9 +11,9 @@ This is the Dynabench-style loop (docs/architecture.md, "References"), run on a 
    ``<out>/adversarial.jsonl``, appended across rounds (ids are content hashes: nothing twice);
 3. the **data engine** turns the set's evaluation rows into SFT records
    (`genaisys.improve.failures.failures_to_records`: the prompt answered with its
-   reference, or with the task's own ``training_answer``), a *contrast* record beside each
-   failure whose task offers one (``contrast(item)``: the same input asked the other way), the
-   sessions' SFT records (accepted and edited answers, in their conversation), balances the
+   reference, or with the task's own ``training_answer``), with ``contrast=True`` a *contrast*
+   record beside each failure whose task offers one (``contrast(item)``: the same input asked the
+   other way), the sessions' SFT records (accepted and edited answers, in their conversation), balances the
    yes/no labels, and adds a small **replay** sample of the original kind of training data (easy-VQA
    questions, POPE probes, tool conversations — from the *train* split) so the core does not forget;
 4. **retrain**: one ``sft`` stage (`genaisys.train.run.run_stage`: connector + LoRA, a few steps)
@@ -564,6 +564,7 @@ def improvement_round(
     balance_on: Sequence[str] = ("yes", "no"),
     select_every: int | None = None,
     validation: float = 0.25,
+    contrast: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> LoopReport:
     """Run one round of the loop (module doc) and write its report; returns it.
@@ -607,6 +608,9 @@ def improvement_round(
         validation: with ``select_every``, the share of each trainable task's probe slice kept back
             as its validation cut (whole groups, the slice's last items); a guard task's probe slice
             is scored whole. Graph-driven suites take no part in the choice (too slow to re-ask).
+        contrast: train each failure beside its contrast item, when its task offers one
+            (``contrast(item)``: the same input asked the other way). Off by default: on the
+            shipped nano's ``heldout-shapes`` failures it did worse than without (docs/feedback.md).
         log: progress lines (default: none).
 
     Raises:
@@ -752,7 +756,8 @@ def improvement_round(
     # (c) data engine: failures → SFT records, + session records, label-balanced, + replay
     trainable_rows = [_with_answer(r, tasks_by_name, all_items) for r in eval_rows if r.get("task") not in guards]
     failure_records = failures_to_records(trainable_rows) if trainable_rows else []
-    contrast_rows = [c for r in trainable_rows if (c := _contrast_row(r, tasks_by_name, all_items)) is not None]
+    contrast_rows = [c for r in trainable_rows if (c := _contrast_row(r, tasks_by_name, all_items)) is not None] \
+        if contrast else []
     contrast_records = failures_to_records(contrast_rows) if contrast_rows else []
     for r in contrast_records:
         r["id"] = r["id"].replace("fail-", "", 1)

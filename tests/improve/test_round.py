@@ -239,7 +239,7 @@ def test_each_failure_is_trained_beside_its_contrast(tmp_path):
 
     report = improvement_round(
         tiny_chat(init=0.2), tasks=[Contrasted(tmp_path)], out_dir=tmp_path / "loop", limit=4, holdout=1, steps=1,
-        replay_records=[], n_resamples=20, balance_on=(),
+        replay_records=[], n_resamples=20, balance_on=(), contrast=True,
         train_overrides={**_TRAIN, "stage_options.feature_dir": str(tmp_path / "f")})
     trained = [json.loads(x) for x in (report.round_dir / "data" / "train.jsonl").read_text().splitlines()]
     contrast = [r for r in trained if r["meta"]["source"] == "contrast"]
