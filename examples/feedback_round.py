@@ -16,6 +16,7 @@ on — failures, session answers, label balance, replay — and whether the chec
 ``--promote`` the candidate replaces ``OUT/loop/served`` only if they did.
 
 Run: python examples/feedback_round.py [--core nano] [--out runs/feedback-round] [--limit 20] [--steps 30]
+     [--select-every 5]
 """
 
 from __future__ import annotations
@@ -168,6 +169,11 @@ def main() -> None:
                         help="Training override key=value (loop.lr=1e-4, …), repeatable.")
     parser.add_argument("--threads", type=int, default=None, help="torch threads of the round (default: torch's).")
     parser.add_argument("--promote", action="store_true", help="Serve the candidate only if the checks hold.")
+    parser.add_argument("--select-every", type=int, default=None,
+                        help="Early stopping: train in segments of N steps, keep the one that scores best on a "
+                             "validation cut of the probe slices with yes-ratios in band.")
+    parser.add_argument("--validation", type=float, default=0.25,
+                        help="With --select-every: share of each task's probe slice kept for validation.")
     parser.add_argument("--timeout", type=float, default=600.0, help="Seconds one graph run may take.")
     args = parser.parse_args()
 
@@ -200,7 +206,8 @@ def main() -> None:
         args.core, tasks=[t.strip() for t in args.tasks.split(",") if t.strip()], out_dir=args.out / "loop",
         sessions=threads_db, feedback=feedback_db, limit=args.limit, holdout=args.holdout, steps=args.steps,
         replay=args.replay, max_new_tokens=args.eval_max_new_tokens, n_resamples=args.resamples,
-        train_overrides=parse_overrides(args.overrides), promote=args.promote, log=lambda m: print("  " + m))
+        train_overrides=parse_overrides(args.overrides), promote=args.promote, select_every=args.select_every,
+        validation=args.validation, log=lambda m: print("  " + m))
     print("session data:", json.dumps(report.adversarial_set["sessions"]))
     print(f"report: {report.round_dir / 'loop_report.md'}")
     print(report.markdown())

@@ -690,8 +690,8 @@ def improvement_round(
             if task.name in guards:
                 checked[task.name] = PROBE  # a guard's probe slice is never trained on
             else:
-                keep = _group_end(probe, round(len(probe) * (1 - validation)))
-                if keep < len(probe):
+                keep = _group_end(probe, min(round(len(probe) * (1 - validation)), len(probe) - 1))
+                if 0 < keep < len(probe):  # a cut needs items on both sides
                     slices[task.name] = {PROBE: _Slice(task, probe[:keep], PROBE),
                                          VALIDATION: _Slice(task, probe[keep:], VALIDATION),
                                          HELDOUT: slices[task.name][HELDOUT]}

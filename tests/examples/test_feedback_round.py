@@ -21,8 +21,8 @@ def test_feedback_round_rates_a_served_session_and_trains_on_it(tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     run = subprocess.run(
-        [sys.executable, str(EXAMPLE), "--core", str(core), "--out", str(out), "--limit", "2", "--holdout", "1",
-         "--steps", "2", "--replay", "1", "--max-new-tokens", "8", "--eval-max-new-tokens", "4", "--resamples", "50",
+        [sys.executable, str(EXAMPLE), "--core", str(core), "--out", str(out), "--limit", "3", "--holdout", "1",
+         "--steps", "2", "--select-every", "1", "--replay", "1", "--max-new-tokens", "8", "--eval-max-new-tokens", "4", "--resamples", "50",
          "--threads", "1", "--set", "loop.batch_size=4", "--set", f"stage_options.feature_dir={tmp_path / 'f'}"],
         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:] + run.stdout[-2000:]
@@ -47,3 +47,6 @@ def test_feedback_round_rates_a_served_session_and_trains_on_it(tmp_path):
     assert "Sessions (rated answers): 12 SFT records" in md and "### Answer labels trained on" in md
     assert f"report: {md_path}" in run.stdout and "## Per task and slice" in run.stdout
     assert (md_path.parent / "loop_report.png").is_file()
+    # --select-every 1: two one-step segments, each scored on the probe slices' validation cuts
+    assert [seg["steps"] for seg in report["training"]["selection"]["segments"]] == [1, 2]
+    assert "### Early stopping" in md
