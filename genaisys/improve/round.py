@@ -803,9 +803,10 @@ def improvement_round(
         while sum(r.steps for r in runs) < config.loop.max_steps:
             k = len(runs) + 1
             n = min(select_every, config.loop.max_steps - sum(r.steps for r in runs))
+            # each segment is a fresh run: a seed of its own, or every segment would draw the same first batches
             seg = load_config(None, {**settings, **dict(train_overrides or {}), "core": spec,
                                      "loop.output_dir": str(rdir / "train" / f"segment-{k:02d}"),
-                                     "loop.max_steps": n, "loop.save_every": n})
+                                     "loop.max_steps": n, "loop.save_every": n, "loop.seed": config.loop.seed + k - 1})
             runs.append(run_stage(seg, chat=current, records=train_rows))
             finals.append(Path(seg.loop.output_dir) / "final")
             del current

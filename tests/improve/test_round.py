@@ -7,6 +7,7 @@ import sqlite3
 
 import pytest
 import torch
+import yaml
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -166,6 +167,10 @@ def test_early_stopping_scores_segments_on_a_validation_cut(tmp_path):
     # 5 steps in segments of 2: 2, 4, 5; each scored on the colour task's validation cut and the guard's probe
     assert [seg["steps"] for seg in sel["segments"]] == [2, 4, 5]
     assert sel["checked"] == {"colours": "validation", "guard": "probe"}
+    # each segment draws its own batches (a seed of its own), not the first batches again
+    seeds = [yaml.safe_load((report.round_dir / "train" / f"segment-{k:02d}" / "train_config.yaml").read_text())
+             ["loop"]["seed"] for k in (1, 2, 3)]
+    assert seeds == [0, 1, 2]
     assert all(set(seg["validation"]) == {"colours", "guard"} for seg in sel["segments"])
     kept = sel["index"]
     assert report.core_after == tmp_path / "loop" / "round-001" / "train" / f"segment-{kept + 1:02d}" / "final"
