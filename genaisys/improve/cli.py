@@ -34,8 +34,9 @@ def mount(app: typer.Typer, *, eval_app: typer.Typer, train_app: typer.Typer) ->
 def improve(core: str = typer.Option("nano", "--core", help="Core spec to improve: nano, or a saved core's folder "
                                      "(the previous round's OUT/round-NNN/train/final)."),
             tasks: str = typer.Option("easy-vqa,pope-adversarial", "--tasks", help="Comma-separated task names."),
-            limit: str = typer.Option("40", "--limit", help="Probe items per task (failures are trained on): a "
-                                      "number, or task=n pairs naming every task (heldout-shapes=160,heldout-text=24)."),
+            limit: str = typer.Option("40", "--limit", help="Probe items per task (failures are trained on): "
+                                      "a number, or task=n pairs naming every task "
+                                      "(heldout-shapes=160,heldout-text=24)."),
             holdout: str | None = typer.Option(None, "--holdout", help="Held-out items per task (never trained on), "
                                                "as --limit; default = --limit."),
             out: Path = typer.Option(Path("runs/loop"), "--out", help="Loop folder: adversarial set, answer cache, "
@@ -87,7 +88,8 @@ def improve(core: str = typer.Option("nano", "--core", help="Core spec to improv
             replay_records = sample_records(replay_from, replay, seed=seed)
         report = improvement_round(core, tasks=names, out_dir=out, sessions=sessions, feedback=feedback,
                                    limit=_counts("--limit", limit),
-                                   holdout=None if holdout is None else _counts("--holdout", holdout), steps=steps, replay=replay, replay_records=replay_records,
+                                   holdout=None if holdout is None else _counts("--holdout", holdout), steps=steps,
+                                   replay=replay, replay_records=replay_records,
                                    train_overrides=parse_overrides(set_),
                                    max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
                                    promote=promote, served=served,

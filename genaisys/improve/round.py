@@ -823,7 +823,8 @@ def improvement_round(
         trained = runs[kept]
         selection = {**choice, "every": select_every, "validation": validation, "checked": checked,
                      "segments": [{"steps": sum(r.steps for r in runs[:i + 1]), "final_loss": r.final_loss,
-                                   "validation": m, "core": str(f)} for i, (r, m, f) in enumerate(zip(runs, seen, finals))],
+                                   "validation": m, "core": str(f)}
+                                  for i, (r, m, f) in enumerate(zip(runs, seen, finals))],
                      "before": scored({n: before[n][part] for n, part in checked.items()})}
         trained = dataclasses.replace(trained, steps=selection["segments"][kept]["steps"], losses=losses,
                                       wall_s=sum(r.wall_s for r in runs))

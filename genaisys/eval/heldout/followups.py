@@ -96,7 +96,8 @@ class HeldoutFollowupsTask(BaseTask):
         raise graph_only_task(self.name)
 
     def run(self, chat: Any, *, limit: int | None = None, seed: int = 0, folder: str | Path | None = None,
-            items: Sequence[EvalItem] | None = None, clock: TurnClock | None = None, model_id: str | None = None, embedding: Any = None,
+            items: Sequence[EvalItem] | None = None, clock: TurnClock | None = None, model_id: str | None = None,
+            embedding: Any = None,
             log: Any = None) -> EvalResult:
         """Run every thread turn by turn on one checkpointed graph and score each turn."""
         from genaisys.graphs import build_assistant_graph

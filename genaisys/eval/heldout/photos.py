@@ -149,7 +149,8 @@ class HeldoutPhotosTask(BaseTask):
         raise graph_only_task(self.name)
 
     def run(self, chat: Any, *, limit: int | None = None, seed: int = 0, folder: str | Path | None = None,
-            items: Sequence[EvalItem] | None = None, clock: TurnClock | None = None, model_id: str | None = None, log: Any = None, **_: Any) -> EvalResult:
+            items: Sequence[EvalItem] | None = None, clock: TurnClock | None = None, model_id: str | None = None,
+            log: Any = None, **_: Any) -> EvalResult:
         """Ask each question with its photo in a fresh thread; score answers, record perception."""
         from genaisys.graphs import build_assistant_graph
         from genaisys.memory import BlobStore

@@ -127,7 +127,8 @@ class HeldoutRagTask(BaseTask):
         raise graph_only_task(self.name)
 
     def run(self, chat: Any, *, limit: int | None = None, seed: int = 0, folder: str | Path | None = None,
-            items: Sequence[EvalItem] | None = None, clock: TurnClock | None = None, model_id: str | None = None, embedding: Any = None,
+            items: Sequence[EvalItem] | None = None, clock: TurnClock | None = None, model_id: str | None = None,
+            embedding: Any = None,
             log: Any = None) -> EvalResult:
         """Ingest the folder, ask every question through both graphs, score answers and citations."""
         from genaisys.graphs import build_assistant_graph, build_rag_graph

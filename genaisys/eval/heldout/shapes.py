@@ -254,8 +254,8 @@ class HeldoutShapesTask(BaseTask):
         Example:
             >>> import tempfile
             >>> task = HeldoutShapesTask(n_images=1, folder=tempfile.mkdtemp())
-            >>> [task.training_answer(i) for i in task.load(seed=0)]
-            ['It is a yellow circle, so yes.', 'It is a yellow circle, so no.', 'It is a circle.', 'The shape is yellow.']
+            >>> [task.training_answer(i) for i in task.load(seed=0)][:2]
+            ['It is a yellow circle, so yes.', 'It is a yellow circle, so no.']
         """
         truth = item.meta["image"]
         drawn = f"{truth['colour']} {truth['shape']}"

@@ -165,7 +165,8 @@ class HeldoutToolsTask(BaseTask):
         return by_name
 
     def run(self, chat: Any, *, limit: int | None = None, seed: int = 0, folder: str | Path | None = None,
-            items: Sequence[EvalItem] | None = None, clock: TurnClock | None = None, model_id: str | None = None, embedding: Any = None,
+            items: Sequence[EvalItem] | None = None, clock: TurnClock | None = None, model_id: str | None = None,
+            embedding: Any = None,
             log: Any = None) -> EvalResult:
         """Ask every request through its own assistant graph and score the first decision."""
         from genaisys.graphs import build_assistant_graph
