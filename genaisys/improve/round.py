@@ -799,35 +799,35 @@ def improvement_round(
         del chat
         runs: list[Any] = []
         finals: list[Path] = []
+        reached: list[int] = []  # steps trained after each segment
         seen: list[dict[str, dict[str, float]]] = []
-        while sum(r.steps for r in runs) < config.loop.max_steps:
+        while not reached or reached[-1] < config.loop.max_steps:
             k = len(runs) + 1
-            n = min(select_every, config.loop.max_steps - sum(r.steps for r in runs))
+            n_steps = min(select_every, config.loop.max_steps - (reached[-1] if reached else 0))
             # each segment is a fresh run: a seed of its own, or every segment would draw the same first batches
             seg = load_config(None, {**settings, **dict(train_overrides or {}), "core": spec,
                                      "loop.output_dir": str(rdir / "train" / f"segment-{k:02d}"),
-                                     "loop.max_steps": n, "loop.save_every": n, "loop.seed": config.loop.seed + k - 1})
+                                     "loop.max_steps": n_steps, "loop.save_every": n_steps,
+                                     "loop.seed": config.loop.seed + k - 1})
             runs.append(run_stage(seg, chat=current, records=train_rows))
+            reached.append((reached[-1] if reached else 0) + runs[-1].steps)
             finals.append(Path(seg.loop.output_dir) / "final")
-            del current
-            current, seg_id = _load(str(finals[-1]), max_new_tokens)
             spec = str(finals[-1])
-            seen.append(scored({n: evaluate(slices[n][part], current, seg_id, part, f"segment-{k:02d}")
-                                for n, part in checked.items()}))
-            say(f"segment {k}: {sum(r.steps for r in runs)} steps, validation {seen[-1]}")
+            del current
+            current, seg_id = _load(spec, max_new_tokens)
+            seen.append(scored({name: evaluate(slices[name][part], current, seg_id, part, f"segment-{k:02d}")
+                                for name, part in checked.items()}))
+            say(f"segment {k}: {reached[-1]} steps, validation {seen[-1]}")
         del current
-        choice = choose_segment(seen, scored({n: before[n][part] for n, part in checked.items()}), bands=bands)
+        start = scored({name: before[name][part] for name, part in checked.items()})
+        choice = choose_segment(seen, start, bands=bands)
         kept = choice["index"]
         final = finals[kept]
-        losses = [x for r in runs[:kept + 1] for x in r.losses]
-        trained = runs[kept]
-        selection = {**choice, "every": select_every, "validation": validation, "checked": checked,
-                     "segments": [{"steps": sum(r.steps for r in runs[:i + 1]), "final_loss": r.final_loss,
-                                   "validation": m, "core": str(f)}
-                                  for i, (r, m, f) in enumerate(zip(runs, seen, finals))],
-                     "before": scored({n: before[n][part] for n, part in checked.items()})}
-        trained = dataclasses.replace(trained, steps=selection["segments"][kept]["steps"], losses=losses,
-                                      wall_s=sum(r.wall_s for r in runs))
+        selection = {**choice, "every": select_every, "validation": validation, "checked": checked, "before": start,
+                     "segments": [{"steps": at, "final_loss": r.final_loss, "validation": m, "core": str(f)}
+                                  for at, r, m, f in zip(reached, runs, seen, finals)]}
+        trained = dataclasses.replace(runs[kept], steps=reached[kept], wall_s=sum(r.wall_s for r in runs),
+                                      losses=[x for r in runs[:kept + 1] for x in r.losses])
         say(f"kept {choice['reason']}")
 
     # (e) re-evaluate: the same slices, and the adversarial set itself
