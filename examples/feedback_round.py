@@ -158,10 +158,13 @@ def main() -> None:
     parser.add_argument("--core", default="nano", help="Core to serve and improve: nano, or a saved core's folder.")
     parser.add_argument("--out", type=Path, default=Path("runs/feedback-round"), help="Output folder.")
     parser.add_argument("--tasks", default="easy-vqa,pope-adversarial", help="Comma-separated evaluation tasks.")
-    parser.add_argument("--limit", type=int, default=20, help="Probe items per task (failures are trained on).")
-    parser.add_argument("--holdout", type=int, default=None, help="Held-out items per task (default: --limit).")
+    parser.add_argument("--limit", default="20", help="Probe items per task (failures are trained on): a number, "
+                                                       "or task=n pairs naming every task (heldout-shapes=160,...).")
+    parser.add_argument("--holdout", default=None, help="Held-out items per task, as --limit (default: --limit).")
     parser.add_argument("--steps", type=int, default=30, help="Optimiser steps of the round's sft stage.")
-    parser.add_argument("--replay", type=int, default=16, help="Replay records per task.")
+    parser.add_argument("--replay", type=int, default=16, help="Replay records per task (with --replay-from: in all).")
+    parser.add_argument("--replay-from", type=Path, default=None,
+                        help="A training-records JSONL to replay from (e.g. the recipe's runs/nano/data/refine.jsonl).")
     parser.add_argument("--max-new-tokens", type=int, default=64, help="Token cap of the served answers.")
     parser.add_argument("--eval-max-new-tokens", type=int, default=16, help="Token budget of evaluation answers.")
     parser.add_argument("--resamples", type=int, default=1000, help="Bootstrap resamples of the report.")
@@ -177,6 +180,12 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600.0, help="Seconds one graph run may take.")
     args = parser.parse_args()
 
+    from genaisys.improve.round import parse_task_counts, sample_records
+
+    parse_task_counts("--limit", args.limit)  # a bad count fails here, before the server starts
+    if args.holdout is not None:
+        parse_task_counts("--holdout", args.holdout)
+    replay_records = None if args.replay_from is None else sample_records(args.replay_from, args.replay)
     args.out.mkdir(parents=True, exist_ok=True)
     threads_db = args.out / "threads.sqlite"
     key, port = secrets.token_urlsafe(16), free_port()
@@ -204,8 +213,9 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     report = improvement_round(
         args.core, tasks=[t.strip() for t in args.tasks.split(",") if t.strip()], out_dir=args.out / "loop",
-        sessions=threads_db, feedback=feedback_db, limit=args.limit, holdout=args.holdout, steps=args.steps,
-        replay=args.replay, max_new_tokens=args.eval_max_new_tokens, n_resamples=args.resamples,
+        sessions=threads_db, feedback=feedback_db, limit=parse_task_counts("--limit", args.limit),
+        holdout=None if args.holdout is None else parse_task_counts("--holdout", args.holdout), steps=args.steps,
+        replay=args.replay, replay_records=replay_records, max_new_tokens=args.eval_max_new_tokens, n_resamples=args.resamples,
         train_overrides=parse_overrides(args.overrides), promote=args.promote, select_every=args.select_every,
         validation=args.validation, log=lambda m: print("  " + m))
     print("session data:", json.dumps(report.adversarial_set["sessions"]))

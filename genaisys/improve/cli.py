@@ -79,7 +79,7 @@ def improve(core: str = typer.Option("nano", "--core", help="Core spec to improv
     """
     names = [t.strip() for t in tasks.split(",") if t.strip()]
     try:
-        from genaisys.improve.round import improvement_round
+        from genaisys.improve.round import improvement_round, parse_task_counts
 
         replay_records = None
         if replay_from is not None:
@@ -87,8 +87,9 @@ def improve(core: str = typer.Option("nano", "--core", help="Core spec to improv
 
             replay_records = sample_records(replay_from, replay, seed=seed)
         report = improvement_round(core, tasks=names, out_dir=out, sessions=sessions, feedback=feedback,
-                                   limit=_counts("--limit", limit),
-                                   holdout=None if holdout is None else _counts("--holdout", holdout), steps=steps,
+                                   limit=parse_task_counts("--limit", limit),
+                                   holdout=None if holdout is None else parse_task_counts("--holdout", holdout),
+                                   steps=steps,
                                    replay=replay, replay_records=replay_records,
                                    train_overrides=parse_overrides(set_),
                                    max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
@@ -103,20 +104,6 @@ def improve(core: str = typer.Option("nano", "--core", help="Core spec to improv
     if promote and not report.promotion.get("promoted"):
         typer.echo(f"not promoted: {report.promotion.get('decision', 'no decision')}", err=True)
         raise typer.Exit(3)
-
-
-def _counts(flag: str, text: str) -> int | dict[str, int]:
-    """``"40"`` → 40; ``"heldout-shapes=160,heldout-text=24"`` → ``{"heldout-shapes": 160, "heldout-text": 24}``."""
-    from genaisys.errors import ConfigError
-
-    try:
-        if "=" not in text:
-            return int(text)
-        pairs = [part.partition("=") for part in text.split(",") if part.strip()]
-        return {name.strip(): int(n) for name, _, n in pairs}
-    except ValueError:
-        raise ConfigError(f"{flag} takes a number or task=n pairs (heldout-shapes=160,heldout-text=24), "
-                          f"got {text!r}") from None
 
 
 def nano(

@@ -62,7 +62,7 @@ from genaisys.eval.metrics import DEFAULT_RESAMPLES, accuracy, bootstrap_metrics
 from genaisys.eval.runner import EvalResult, model_identity, run_eval
 from genaisys.eval.task import BaseTask, EvalItem, Prediction
 
-__all__ = ["LoopReport", "default_replay", "improvement_round", "sample_records"]
+__all__ = ["LoopReport", "default_replay", "improvement_round", "parse_task_counts", "sample_records"]
 
 PROBE, VALIDATION, HELDOUT, ADVERSARIAL = "probe", "validation", "heldout", "adversarial"
 SESSIONS_TASK = "sessions"
@@ -455,6 +455,27 @@ def _open_sessions(sessions: Any, feedback: Any) -> tuple[Any, Any, Callable[[],
             raise ConfigError(f"no feedback database at {feedback}; pass the FeedbackStore's SQLite file")
         feedback = FeedbackStore(feedback)
     return sessions, feedback, lambda: [c() for c in closers]
+
+
+def parse_task_counts(flag: str, text: str) -> int | dict[str, int]:
+    """A command line's per-task count: ``"40"`` → 40; ``"heldout-shapes=160,heldout-text=24"`` →
+    ``{"heldout-shapes": 160, "heldout-text": 24}`` (what ``limit`` and ``holdout`` take).
+
+    Raises:
+        ConfigError: neither a number nor ``task=n`` pairs (``flag`` names the option in the message).
+
+    Example:
+        >>> parse_task_counts("--limit", "heldout-shapes=160,heldout-text=24")
+        {'heldout-shapes': 160, 'heldout-text': 24}
+    """
+    try:
+        if "=" not in text:
+            return int(text)
+        pairs = [part.partition("=") for part in text.split(",") if part.strip()]
+        return {name.strip(): int(n) for name, _, n in pairs}
+    except ValueError:
+        raise ConfigError(f"{flag} takes a number or task=n pairs (heldout-shapes=160,heldout-text=24), "
+                          f"got {text!r}") from None
 
 
 def _per_task(what: str, value: int | Mapping[str, int], names: Sequence[str], *, minimum: int) -> dict[str, int]:

@@ -19,10 +19,15 @@ def test_feedback_round_rates_a_served_session_and_trains_on_it(tmp_path):
     core = tmp_path / "core"
     tiny_vision_core().save_pretrained(core)
     out = tmp_path / "out"
+    replay = tmp_path / "replay.jsonl"  # the core's own training records, replayed beside the failures
+    replay.write_text("".join(json.dumps({"id": f"r{i}", "conversations": [
+        {"from": "human", "value": f"What is {i} plus {i}?"}, {"from": "gpt", "value": f"{i} plus {i} is {2 * i}."}]})
+        + "\n" for i in range(5)))
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     run = subprocess.run(
-        [sys.executable, str(EXAMPLE), "--core", str(core), "--out", str(out), "--limit", "3", "--holdout", "1",
-         "--steps", "2", "--select-every", "1", "--replay", "1", "--max-new-tokens", "8", "--eval-max-new-tokens", "4", "--resamples", "50",
+        [sys.executable, str(EXAMPLE), "--core", str(core), "--out", str(out), "--limit", "easy-vqa=3,pope-adversarial=4",
+         "--holdout", "1", "--steps", "2", "--select-every", "1", "--replay", "2", "--replay-from", str(replay),
+         "--max-new-tokens", "8", "--eval-max-new-tokens", "4", "--resamples", "50",
          "--threads", "1", "--set", "loop.batch_size=4", "--set", f"stage_options.feature_dir={tmp_path / 'f'}"],
         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:] + run.stdout[-2000:]
@@ -41,6 +46,10 @@ def test_feedback_round_rates_a_served_session_and_trains_on_it(tmp_path):
     report = json.loads(next((out / "loop").glob("round-*/loop_report.json")).read_text())
     assert report["adversarial_set"]["sessions"] == {"sft": 12, "dpo": summary["bad"], "failures": 0}
     assert report["training"]["records"]["sessions"] == 12
+    assert report["training"]["records"]["replay"] == 2  # two records sampled from --replay-from
+    probe_items = {t: sum(cut["n"] for name, cut in slices.items() if name in ("probe", "validation"))
+                   for t, slices in report["tasks"].items() if t != "sessions"}
+    assert probe_items == {"easy-vqa": 3, "pope-adversarial": 4}  # the per-task --limit, validation cut included
     assert "sessions" in report["training"]["labels"]["groups"]  # the yes/no answers were balanced too
     md_path = next((out / "loop").glob("round-*/loop_report.md"))
     md = md_path.read_text()
@@ -50,3 +59,11 @@ def test_feedback_round_rates_a_served_session_and_trains_on_it(tmp_path):
     # --select-every 1: two one-step segments, each scored on the probe slices' validation cuts
     assert [seg["steps"] for seg in report["training"]["selection"]["segments"]] == [1, 2]
     assert "### Early stopping" in md
+
+
+def test_feedback_round_refuses_a_bad_count_before_serving(tmp_path):
+    run = subprocess.run([sys.executable, str(EXAMPLE), "--out", str(tmp_path / "out"), "--limit", "easy-vqa=lots"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert run.returncode != 0 and "--limit takes a number or task=n pairs" in run.stderr
+    assert "serving" not in run.stdout and not (tmp_path / "out").exists()  # nothing started, nothing written
