@@ -119,15 +119,19 @@ def nano(
                                        "retrieval, follow-ups, shapes, photos, text), the demo, easy-VQA, POPE."),
     ship: bool = typer.Option(False, "--ship", help="Copy the trained parts + model card to genaisys/core/nano "
                                                     "(the default load_core('nano') loads); implies --evaluate."),
+    data_only: bool = typer.Option(False, "--data-only", help="Write the stages' data under <output>/data and stop "
+                                                              "(e.g. an improvement round's --replay-from file)."),
 ) -> None:
     """Train the embedded nano core with the shipped recipe: align → sft on recorded programs (genaisys.train.nano).
 
     Each stage checkpoints and a finished stage is skipped, so rerunning continues an interrupted run.
-    ``genaisys train nano --ship`` is the command that made the shipped core.
+    ``genaisys train nano --ship`` is the command that made the shipped core;
+    ``genaisys train nano --data-only --scale 0.15 --set 'stages=[refine]'`` writes only a small refine set
+    (``<output>/data/refine.jsonl``), the replay file of an improvement round.
     """
     from pydantic import ValidationError
 
-    from genaisys.train.nano import NanoRecipe, train_nano
+    from genaisys.train.nano import NanoRecipe, build_nano_data, train_nano
 
     fields = parse_overrides(sets or [])
     flags = {"output_dir": str(output) if output is not None else None, "scale": scale, "seed": seed,
@@ -141,6 +145,12 @@ def nano(
         typer.echo(f"error: bad nano recipe: {problems}", err=True)
         raise typer.Exit(2) from None
     log = (lambda line: None) if json_out else typer.echo
+    if data_only:
+        files = build_nano_data(recipe, log=log)
+        typer.echo(json.dumps(files, default=str) if json_out else
+                   "\n".join(f"{name}: {path}" for name, path in files.items() if name != "counts")
+                   + f"\ncounts: {json.dumps(files['counts'])}")
+        return
     out = train_nano(recipe, log=log)
     if evaluate or ship:
         from genaisys.improve.nano import evaluate_nano, ship_nano

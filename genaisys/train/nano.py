@@ -211,6 +211,7 @@ def build_nano_data(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -
     refine stage); the base model's replay answers are cached in ``output_dir/data/replay*.json``
     (the slow part of a first run).
     """
+    _check_stages(recipe)
     files: dict[str, Any] = {"counts": {}}
     if {"align", "sft"} & set(recipe.stages):
         files.update(_first_data(recipe, log=log))
@@ -363,6 +364,15 @@ def request_diversity(records: list[dict[str, Any]]) -> dict[str, dict[str, floa
 _STAGES = ("align", "sft", "refine", "signal")
 
 
+def _check_stages(recipe: NanoRecipe) -> None:
+    """Refuse an unknown stage name before any data is made."""
+    unknown = [st for st in recipe.stages if st not in _STAGES]
+    if unknown:
+        from genaisys.errors import ConfigError
+
+        raise ConfigError(f"unknown nano stage(s) {unknown}; known: {', '.join(_STAGES)}")
+
+
 def _stage_config(recipe: NanoRecipe, name: str, data: Path, **loop: Any) -> Any:
     from genaisys.assets import cache_dir
     from genaisys.train.config import TrainConfig
@@ -401,11 +411,7 @@ def train_nano(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> dic
     from genaisys.core.multimodal import MultimodalCore
     from genaisys.train.run import run_stage
 
-    unknown = [st for st in recipe.stages if st not in _STAGES]
-    if unknown:
-        from genaisys.errors import ConfigError
-
-        raise ConfigError(f"unknown nano stage(s) {unknown}; known: {', '.join(_STAGES)}")
+    _check_stages(recipe)
     if recipe.threads:
         torch.set_num_threads(recipe.threads)
     recipe.output_dir.mkdir(parents=True, exist_ok=True)

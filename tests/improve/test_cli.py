@@ -42,8 +42,14 @@ def test_nano_command_builds_the_recipe(monkeypatch, tmp_path):
         shipped.append(core)
         return tmp_path / "shipped"
 
+    built = []
+
+    def build_nano_data(recipe, *, log=print):
+        built.append(recipe)
+        return {"counts": {"refine": 7}, "refine": recipe.output_dir / "data" / "refine.jsonl"}
+
     fake = types.ModuleType("genaisys.train.nano")
-    fake.NanoRecipe, fake.train_nano = NanoRecipe, train_nano
+    fake.NanoRecipe, fake.train_nano, fake.build_nano_data = NanoRecipe, train_nano, build_nano_data
     fake_improve = types.ModuleType("genaisys.improve.nano")
     fake_improve.evaluate_nano, fake_improve.ship_nano = evaluate_nano, ship_nano
     monkeypatch.setitem(sys.modules, "genaisys.train.nano", fake)
@@ -62,3 +68,8 @@ def test_nano_command_builds_the_recipe(monkeypatch, tmp_path):
     assert res.exit_code == 0 and len(evaluated) == 2 and shipped == [tmp_path / "dpo" / "final"]
     res = CliRunner().invoke(app, ["train", "nano", "--set", "sft_learning_rate=1"])
     assert res.exit_code == 2 and "bad nano recipe: sft_learning_rate" in res.output
+    # --data-only writes the data and stops: nothing trained, evaluated or shipped
+    res = CliRunner().invoke(app, ["train", "nano", "--data-only", "--output", str(tmp_path), "--scale", "0.15"])
+    assert res.exit_code == 0, res.output
+    assert [r.scale for r in built] == [0.15] and len(got) == 3 and len(evaluated) == 2  # unchanged
+    assert f"refine: {tmp_path / 'data' / 'refine.jsonl'}" in res.output and 'counts: {"refine": 7}' in res.output

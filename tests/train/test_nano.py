@@ -51,8 +51,12 @@ def test_an_unknown_stage_is_refused_before_any_data_is_made(tmp_path):
     from genaisys.errors import ConfigError
     from genaisys.train.nano import train_nano
 
+    from genaisys.train.nano import build_nano_data
+
     with pytest.raises(ConfigError, match="unknown nano stage.*known: align, sft, refine"):
         train_nano(NanoRecipe(output_dir=tmp_path, stages=["sft", "polish"]), log=lambda s: None)
+    with pytest.raises(ConfigError, match="unknown nano stage.*polish"):  # --data-only goes straight here
+        build_nano_data(NanoRecipe(output_dir=tmp_path, stages=["polish"]), log=lambda s: None)
     assert not (tmp_path / "data").exists()
 
 
