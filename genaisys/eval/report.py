@@ -123,13 +123,13 @@ def plot_before_after(
             ax.set_title(task, fontsize=9)
             ax.legend(fontsize=7, loc="upper right")
         fig.suptitle(title, fontsize=9)
-        return _save(fig, path)
+        return _save(fig, path, top=1 - 0.3 / fig.get_figheight())  # keep the first panel's title clear of it
     finally:
         plt.close(fig)
 
 
-def _save(fig: Any, path: str | Path) -> Path:
-    fig.tight_layout()
+def _save(fig: Any, path: str | Path, *, top: float = 1.0) -> Path:
+    fig.tight_layout(rect=(0, 0, 1, top))
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, format="png", dpi=100)
