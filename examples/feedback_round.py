@@ -177,6 +177,8 @@ def main() -> None:
                              "validation cut of the probe slices with yes-ratios in band.")
     parser.add_argument("--validation", type=float, default=0.25,
                         help="With --select-every: share of each task's probe slice kept for validation.")
+    parser.add_argument("--session-weight", type=int, default=1,
+                        help="Times each rated answer (accepted or corrected) is trained on.")
     parser.add_argument("--timeout", type=float, default=600.0, help="Seconds one graph run may take.")
     args = parser.parse_args()
 
@@ -217,7 +219,7 @@ def main() -> None:
         holdout=None if args.holdout is None else parse_task_counts("--holdout", args.holdout), steps=args.steps,
         replay=args.replay, replay_records=replay_records, max_new_tokens=args.eval_max_new_tokens, n_resamples=args.resamples,
         train_overrides=parse_overrides(args.overrides), promote=args.promote, select_every=args.select_every,
-        validation=args.validation, log=lambda m: print("  " + m))
+        validation=args.validation, session_weight=args.session_weight, log=lambda m: print("  " + m))
     print("session data:", json.dumps(report.adversarial_set["sessions"]))
     print(f"report: {report.round_dir / 'loop_report.md'}")
     print(report.markdown())

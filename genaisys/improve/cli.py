@@ -70,6 +70,8 @@ def improve(core: str = typer.Option("nano", "--core", help="Core spec to improv
                                              "trainable task's probe slice kept back for validation."),
             contrast: bool = typer.Option(False, "--contrast", help="Train each failure beside its contrast item "
                                           "(the same input asked the other way) where its task offers one."),
+            session_weight: int = typer.Option(1, "--session-weight", help="Times each rated session answer "
+                                               "(accepted or corrected) is trained on (with --sessions)."),
             json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
             ) -> None:
     """One round of the evaluate → retrain loop: evaluate, gather failures, retrain (sft), re-evaluate; report.
@@ -96,6 +98,7 @@ def improve(core: str = typer.Option("nano", "--core", help="Core spec to improv
                                    promote=promote, served=served,
                                    balance_on=[b.strip() for b in balance.split(",") if b.strip()],
                                    select_every=select_every, validation=validation, contrast=contrast,
+                                   session_weight=session_weight,
                                    log=lambda m: typer.echo(m, err=True))
     except GenaisysError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -586,6 +586,7 @@ def improvement_round(
     select_every: int | None = None,
     validation: float = 0.25,
     contrast: bool = False,
+    session_weight: int = 1,
     log: Callable[[str], None] | None = None,
 ) -> LoopReport:
     """Run one round of the loop (module doc) and write its report; returns it.
@@ -632,6 +633,9 @@ def improvement_round(
         contrast: train each failure beside its contrast item, when its task offers one
             (``contrast(item)``: the same input asked the other way). Off by default: on the
             shipped nano's ``heldout-shapes`` failures it did worse than without (docs/feedback.md).
+        session_weight: each rated session answer (accepted, or corrected by a person) is trained on
+            this many times: a dozen corrections among a hundred failures and replay records are
+            otherwise barely learned (docs/feedback.md).
         log: progress lines (default: none).
 
     Raises:
@@ -654,6 +658,9 @@ def improvement_round(
         raise ConfigError("give at least one task (e.g. tasks=['easy-vqa', 'pope-adversarial'])")
     if steps < 1:
         raise ConfigError(f"steps must be ≥ 1, got {steps}")
+    if isinstance(session_weight, bool) or not isinstance(session_weight, int) or session_weight < 1:
+        raise ConfigError(f"session_weight is a whole number ≥ 1 (times each session answer is trained on), "
+                          f"got {session_weight!r}")
     if select_every is not None and (select_every < 1 or not 0.0 < validation < 1.0):
         raise ConfigError(f"select_every must be ≥ 1 and validation in (0, 1), got {select_every} and {validation}")
     if (sessions is None) != (feedback is None):
@@ -786,6 +793,9 @@ def improvement_round(
     balanced, label_counts = balance_labels([*failure_records, *contrast_records, *session_sft],
                                             _right_answers(before, slices, skip=guards),
                                             labels=balance_on, seed=seed)
+    session_ids = {r["id"] for r in session_sft}  # repeated after balancing, so both labels repeat alike
+    balanced += [{**r, "id": f"{r['id']}#{k}"} for k in range(2, session_weight + 1)
+                 for r in balanced if r["id"] in session_ids]
     if replay_records is not None:
         replay_set = [dict(r) for r in replay_records]
     else:
@@ -910,7 +920,7 @@ def improvement_round(
         adversarial_set={"path": str(adv_path), "added": added, "total": len(rows), "by_source": by_source,
                          "without_reference": without_ref, "sessions": session_counts},
         training={"records": {"failures": len(failure_records), "contrast": len(contrast_records),
-                              "sessions": len(session_sft),
+                              "sessions": len(session_sft), "session_weight": session_weight,
                               "balance_added": label_counts["added"], "balance_dropped": label_counts["dropped"],
                               "replay": len(replay_set), "total": len(train_rows)},
                   "labels": label_counts,

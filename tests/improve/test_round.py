@@ -358,9 +358,16 @@ def test_sessions_feed_the_adversarial_set_and_the_training_data(tmp_path, recor
     sess = report.tasks["sessions"]["adversarial"]
     assert sess["n"] == 1 and sess["before"]["accuracy"]["value"] == 0.0
     assert report.adversarial["n"] == 7
-    # gathering the same sessions again adds nothing twice
-    again = _round(tmp_path, str(report.core_after), sessions=db, feedback=fb)
+    # gathering the same sessions again adds nothing twice; session_weight=3 trains each answer three times
+    again = _round(tmp_path, str(report.core_after), sessions=db, feedback=fb, session_weight=3)
     assert again.adversarial_set["by_source"]["session"] == 2
+    records = again.training["records"]
+    assert (records["sessions"], records["session_weight"]) == (2, 3)
+    train = [json.loads(x) for x in (again.round_dir / "data" / "train.jsonl").read_text().splitlines()]
+    session_ids = sorted(r["id"] for r in train if r["meta"]["source"] == "session")
+    assert len(session_ids) == 6 == len(set(session_ids)) and records["total"] == len(train)
+    with pytest.raises(ConfigError, match="session_weight is a whole number"):
+        _round(tmp_path, tiny_chat(init=0.2), sessions=db, feedback=fb, session_weight=0)
 
 
 def test_pair_rows_keep_the_prompt_and_both_answers():
