@@ -348,7 +348,10 @@ def make_think_node(
             (``invalid_tool_calls``: bad JSON, say), show it the errors
             (:data:`INVALID_CALL_TEMPLATE`) and ask again, up to this many times; a
             ``{"type": "repair", "node", "errors"}`` event is streamed each time. Only the final
-            reply is stored.
+            reply is stored. A reply still unusable after them (a call to a tool that is not bound,
+            say) is asked once more without tools, so the turn ends in words: its text with any
+            call markup dropped, else :data:`NO_ANSWER_TEXT`, never an empty answer; a
+            ``tool_loop`` event names the calls dropped.
         max_tool_rounds: After this many tool rounds in one turn (since the last user message),
             the model is asked without tools and must answer (calls it still writes are dropped).
             A reply that only repeats a call already answered in this turn is asked again without
@@ -417,11 +420,14 @@ def make_think_node(
         response = once(prompt, config, model if spent else None)
         if spent:
             response = _no_loop(response, None, name, messages)
+        first = prompt
         for _ in range(repair_attempts):
             if not _unusable(response):
                 break
             prompt = _repair_prompt(prompt, response, name)
             response = once(prompt, config)
+        if _unusable(response):  # repairs spent: the turn must still end in words
+            return {MESSAGES: [_in_words(once(first, config, model), response, name)]}
         if tools and _repeats(response, answered):
             response = _no_loop(once(prompt, config, model), answered, name, messages)
         return {MESSAGES: [response]}
@@ -434,11 +440,14 @@ def make_think_node(
         response = await aonce(prompt, config, model if spent else None)
         if spent:
             response = _no_loop(response, None, name, messages)
+        first = prompt
         for _ in range(repair_attempts):
             if not _unusable(response):
                 break
             prompt = _repair_prompt(prompt, response, name)
             response = await aonce(prompt, config)
+        if _unusable(response):  # repairs spent: the turn must still end in words
+            return {MESSAGES: [_in_words(await aonce(first, config, model), response, name)]}
         if tools and _repeats(response, answered):
             response = _no_loop(await aonce(prompt, config, model), answered, name, messages)
         return {MESSAGES: [response]}
@@ -503,6 +512,16 @@ def _no_loop(response: AIMessage, answered: set[str] | None, node: str, messages
     if not stripped and last is not None and last.status != "error":  # a tool's error text is no answer
         stripped = LOOP_TEXT.format(name=last.name or "tool", result=message_text(last)[:500])
     return AIMessage(stripped or NO_ANSWER_TEXT, id=response.id, response_metadata=response.response_metadata)
+
+
+def _in_words(reply: AIMessage, broken: AIMessage, node: str) -> AIMessage:
+    """What a turn ends with when the model's calls stayed unusable after the repairs: ``reply``
+    (the model asked again without tools) as text, calls and call markup dropped, else
+    :data:`NO_ANSWER_TEXT`."""
+    dropped = [c.get("name") for c in (*broken.invalid_tool_calls, *reply.tool_calls, *reply.invalid_tool_calls)]
+    _stream_writer()({"type": "tool_loop", "node": node, "calls": dropped})
+    text = _CALL_MARKUP.sub("", message_text(reply)).strip()
+    return AIMessage(text or NO_ANSWER_TEXT, id=reply.id, response_metadata=reply.response_metadata)
 
 
 def _unusable(response: AIMessage) -> bool:

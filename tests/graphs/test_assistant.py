@@ -301,12 +301,38 @@ def test_unusable_tool_call_is_shown_to_the_model_which_tries_again():
     assert state["messages"][1].tool_calls[0]["id"] == "ok" and add.calls == 1
 
 
-def test_repair_gives_up_after_its_attempts_and_keeps_the_last_reply():
+def test_repair_gives_up_after_its_attempts_and_the_turn_still_ends_in_words():
+    from genaisys.graphs.nodes import NO_ANSWER_TEXT
+
     broken = AIMessage("", invalid_tool_calls=[{"name": "add", "args": "??", "id": "x", "error": "bad", "type": "invalid_tool_call"}])
     model = ScriptedChatModel(responses=[broken], cycle=True)
-    state = run_turn(build_assistant_graph(model, tools=[add], checkpointer=False), "1 + 2?", thread_id="r")
-    assert len(model.prompts) == 2  # one try plus one repair
-    assert state["messages"][-1].invalid_tool_calls and add.calls == 0
+    add.calls = 0
+    events = []
+    state = run_turn(build_assistant_graph(model, tools=[add], checkpointer=False), "1 + 2?", thread_id="r",
+                     stream=lambda m, c: events.append(c) if m == "custom" else None)
+    assert len(model.prompts) == 3  # one try, one repair, then once more without tools
+    assert model.prompts[2] == model.prompts[0]  # the clean conversation, not the repair turns
+    last = state["messages"][-1]
+    assert last.content == NO_ANSWER_TEXT and not last.invalid_tool_calls and add.calls == 0
+    assert [e["calls"] for e in events if e["type"] == "tool_loop"] == [["add", "add"]]
+
+
+def test_a_call_to_a_tool_that_is_not_bound_ends_in_the_models_own_words():
+    # the needed tool is absent: the model calls it anyway, twice, then answers when asked without tools
+    unbound = AIMessage("", invalid_tool_calls=[{"name": "calculator", "args": '{"expression": "3**11"}', "id": "c",
+                                                 "error": "there is no tool named 'calculator'",
+                                                 "type": "invalid_tool_call"}])
+    model = ScriptedChatModel(responses=[unbound, unbound, AIMessage('3 to the 11th is 177147. <tool_call>{"name"')])
+    state = run_turn(build_assistant_graph(model, tools=[add], checkpointer=False), "3 to the 11th?", thread_id="u")
+    assert state["messages"][-1].content == "3 to the 11th is 177147."  # the half-written call markup dropped
+    assert [type(m).__name__ for m in state["messages"]] == ["HumanMessage", "AIMessage"]
+    # the same through an async run (`genaisys serve` awaits the graph)
+    import asyncio
+
+    model = ScriptedChatModel(responses=[unbound, unbound, AIMessage("177147.")])
+    graph = build_assistant_graph(model, tools=[add], checkpointer=False)
+    values = asyncio.run(graph.ainvoke({"messages": [("user", "3 to the 11th?")]}, {"configurable": {"thread_id": "a"}}))
+    assert values["messages"][-1].content == "177147." and len(model.prompts) == 3
 
 
 def test_a_repeated_call_is_answered_without_tools_and_the_turn_ends():
