@@ -521,7 +521,9 @@ def _in_words(reply: AIMessage, broken: AIMessage, node: str) -> AIMessage:
     dropped = [c.get("name") for c in (*broken.invalid_tool_calls, *reply.tool_calls, *reply.invalid_tool_calls)]
     _stream_writer()({"type": "tool_loop", "node": node, "calls": dropped})
     text = _CALL_MARKUP.sub("", message_text(reply)).strip()
-    return AIMessage(text or NO_ANSWER_TEXT, id=reply.id, response_metadata=reply.response_metadata)
+    # the calls stay on record: an evaluation of the model's tool choice must still see them
+    return AIMessage(text or NO_ANSWER_TEXT, id=reply.id,
+                     response_metadata={**reply.response_metadata, "unusable_calls": list(broken.invalid_tool_calls)})
 
 
 def _unusable(response: AIMessage) -> bool:

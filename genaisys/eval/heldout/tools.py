@@ -183,7 +183,10 @@ class HeldoutToolsTask(BaseTask):
             values, seconds = clock.run("tools", graph, item.prompt, thread_id=f"heldout-tools-{item.id}")
             pending = [c for i in values.get("__interrupt__") or [] for c in (i.value or {}).get("tool_calls") or []]
             message = last_ai(values)
-            invalid = [dict(c) for c in getattr(message, "invalid_tool_calls", None) or []] if not pending else []
+            # unusable calls: on the last reply, or kept in its metadata when the graph had the model answer in words
+            invalid = [dict(c) for c in (getattr(message, "invalid_tool_calls", None)
+                                         or (getattr(message, "response_metadata", None) or {}).get("unusable_calls")
+                                         or [])] if not pending else []
             predictions.append(GraphPrediction(
                 text=turn_text(message), tool_calls=[{"name": c["name"], "args": dict(c.get("args") or {})}
                                                      for c in pending],
