@@ -112,8 +112,8 @@ def test_a_round_balances_its_labels_reports_them_and_plots(tmp_path):
     labels = report.training["labels"]
     assert labels["groups"]["yes-no"] == {"before": {"yes": 4, "no": 0}, "after": {"yes": 2, "no": 2},
                                           "added": 2, "dropped": 2}
-    assert report.training["records"] == {"failures": 4, "contrast": 0, "sessions": 0, "balance_added": 2, "balance_dropped": 2,
-                                          "replay": 0, "total": 4}
+    assert report.training["records"] == {"failures": 4, "contrast": 0, "sessions": 0, "session_weight": 1, "balance_added": 2,
+                                          "balance_dropped": 2, "replay": 0, "total": 4}
     train = [json.loads(x) for x in (report.round_dir / "data" / "train.jsonl").read_text().splitlines()]
     assert sorted(r["conversations"][-1]["value"] for r in train) == ["no", "no", "yes", "yes"]
     added = [r for r in train if r["meta"]["source"] == "balance"]

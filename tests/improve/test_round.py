@@ -68,7 +68,8 @@ def test_one_round_fixes_the_adversarial_set_and_reports_it(tmp_path):
     assert len(adv_rows) == 6 and {r["source"] for r in adv_rows} == {"eval"}
     assert sorted(r["origin"] for r in adv_rows) == sorted(f"colours/c{i}" for i in range(6))
     assert report.adversarial_set["added"] == 6 and report.training["records"] == {
-        "failures": 6, "contrast": 0, "sessions": 0, "balance_added": 0, "balance_dropped": 0, "replay": 0, "total": 6}
+        "failures": 6, "contrast": 0, "sessions": 0, "session_weight": 1, "balance_added": 0, "balance_dropped": 0,
+        "replay": 0, "total": 6}
     assert report.training["labels"]["groups"] == {}  # colour answers are not yes/no: nothing to balance
     assert report.training["steps"] == 30 and report.training["final_loss"] < report.training["first_loss"]
     # before: 0/6 on the adversarial set (by construction); after: learnt
