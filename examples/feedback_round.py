@@ -16,7 +16,8 @@ on — failures, session answers, label balance, replay — and whether the chec
 ``--promote`` the candidate replaces ``OUT/loop/served`` only if they did.
 
 Run: python examples/feedback_round.py [--core nano] [--out runs/feedback-round] [--limit 20] [--steps 30]
-     [--select-every 5]
+     [--select-every 5] [--replay-from runs/nano-replay/data/refine.jsonl]
+     (the round on the held-out suites that the model card reports: docs/feedback.md)
 """
 
 from __future__ import annotations
@@ -182,11 +183,11 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600.0, help="Seconds one graph run may take.")
     args = parser.parse_args()
 
-    from genaisys.improve.round import parse_task_counts, sample_records
+    from genaisys.improve.round import improvement_round, parse_task_counts, sample_records
 
-    parse_task_counts("--limit", args.limit)  # a bad count fails here, before the server starts
-    if args.holdout is not None:
-        parse_task_counts("--holdout", args.holdout)
+    # bad counts or a bad replay file fail here, before the server starts
+    limit = parse_task_counts("--limit", args.limit)
+    holdout = None if args.holdout is None else parse_task_counts("--holdout", args.holdout)
     replay_records = None if args.replay_from is None else sample_records(args.replay_from, args.replay)
     args.out.mkdir(parents=True, exist_ok=True)
     threads_db = args.out / "threads.sqlite"
@@ -206,7 +207,6 @@ def main() -> None:
     print("feedback:", json.dumps({"turns": len(rows), "good": good, "bad": len(rows) - good,
                                    "store": str(feedback_db)}))
 
-    from genaisys.improve.round import improvement_round
     from genaisys.train.config import parse_overrides
 
     if args.threads:
@@ -215,9 +215,9 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     report = improvement_round(
         args.core, tasks=[t.strip() for t in args.tasks.split(",") if t.strip()], out_dir=args.out / "loop",
-        sessions=threads_db, feedback=feedback_db, limit=parse_task_counts("--limit", args.limit),
-        holdout=None if args.holdout is None else parse_task_counts("--holdout", args.holdout), steps=args.steps,
-        replay=args.replay, replay_records=replay_records, max_new_tokens=args.eval_max_new_tokens, n_resamples=args.resamples,
+        sessions=threads_db, feedback=feedback_db, limit=limit, holdout=holdout, steps=args.steps,
+        replay=args.replay, replay_records=replay_records, max_new_tokens=args.eval_max_new_tokens,
+        n_resamples=args.resamples,
         train_overrides=parse_overrides(args.overrides), promote=args.promote, select_every=args.select_every,
         validation=args.validation, session_weight=args.session_weight, log=lambda m: print("  " + m))
     print("session data:", json.dumps(report.adversarial_set["sessions"]))

@@ -426,8 +426,8 @@ def make_think_node(
                 break
             prompt = _repair_prompt(prompt, response, name)
             response = once(prompt, config)
-        if _unusable(response):  # repairs spent: the turn must still end in words
-            return {MESSAGES: [_in_words(once(first, config, model), response, name)]}
+        if _unusable(response):  # repairs spent: asked once without tools, the turn still ends in words
+            return {MESSAGES: [_gave_up(_no_loop(once(first, config, model), None, name, messages), response)]}
         if tools and _repeats(response, answered):
             response = _no_loop(once(prompt, config, model), answered, name, messages)
         return {MESSAGES: [response]}
@@ -446,8 +446,8 @@ def make_think_node(
                 break
             prompt = _repair_prompt(prompt, response, name)
             response = await aonce(prompt, config)
-        if _unusable(response):  # repairs spent: the turn must still end in words
-            return {MESSAGES: [_in_words(await aonce(first, config, model), response, name)]}
+        if _unusable(response):  # repairs spent: asked once without tools, the turn still ends in words
+            return {MESSAGES: [_gave_up(_no_loop(await aonce(first, config, model), None, name, messages), response)]}
         if tools and _repeats(response, answered):
             response = _no_loop(await aonce(prompt, config, model), answered, name, messages)
         return {MESSAGES: [response]}
@@ -505,25 +505,21 @@ def _no_loop(response: AIMessage, answered: set[str] | None, node: str, messages
     tool budget is spent (``None``). What is left is its text, else the last tool result."""
     text = message_text(response)
     stripped = _CALL_MARKUP.sub("", text).strip()
-    if (not response.tool_calls or (answered is not None and not _repeats(response, answered))) and stripped == text.strip():
+    calls = [*response.tool_calls, *response.invalid_tool_calls]  # an unusable call is dropped as well
+    if (not calls or (answered is not None and not _repeats(response, answered))) and stripped == text.strip():
         return response
-    _stream_writer()({"type": "tool_loop", "node": node, "calls": [c["name"] for c in response.tool_calls]})
+    _stream_writer()({"type": "tool_loop", "node": node, "calls": [c.get("name") for c in calls]})
     last = next((m for m in reversed(messages) if isinstance(m, ToolMessage)), None)
     if not stripped and last is not None and last.status != "error":  # a tool's error text is no answer
         stripped = LOOP_TEXT.format(name=last.name or "tool", result=message_text(last)[:500])
     return AIMessage(stripped or NO_ANSWER_TEXT, id=response.id, response_metadata=response.response_metadata)
 
 
-def _in_words(reply: AIMessage, broken: AIMessage, node: str) -> AIMessage:
-    """What a turn ends with when the model's calls stayed unusable after the repairs: ``reply``
-    (the model asked again without tools) as text, calls and call markup dropped, else
-    :data:`NO_ANSWER_TEXT`."""
-    dropped = [c.get("name") for c in (*broken.invalid_tool_calls, *reply.tool_calls, *reply.invalid_tool_calls)]
-    _stream_writer()({"type": "tool_loop", "node": node, "calls": dropped})
-    text = _CALL_MARKUP.sub("", message_text(reply)).strip()
-    # the calls stay on record: an evaluation of the model's tool choice must still see them
-    return AIMessage(text or NO_ANSWER_TEXT, id=reply.id,
-                     response_metadata={**reply.response_metadata, "unusable_calls": list(broken.invalid_tool_calls)})
+def _gave_up(answer: AIMessage, broken: AIMessage) -> AIMessage:
+    """``answer`` with the unusable calls of ``broken`` kept in its metadata (``unusable_calls``): an
+    evaluation of the model's tool choice must still see them."""
+    answer.response_metadata["unusable_calls"] = list(broken.invalid_tool_calls)
+    return answer
 
 
 def _unusable(response: AIMessage) -> bool:

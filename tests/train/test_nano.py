@@ -49,9 +49,7 @@ def test_the_recipe_runs_its_three_stages(tmp_path):
 
 def test_an_unknown_stage_is_refused_before_any_data_is_made(tmp_path):
     from genaisys.errors import ConfigError
-    from genaisys.train.nano import train_nano
-
-    from genaisys.train.nano import build_nano_data
+    from genaisys.train.nano import build_nano_data, train_nano
 
     with pytest.raises(ConfigError, match="unknown nano stage.*known: align, sft, refine"):
         train_nano(NanoRecipe(output_dir=tmp_path, stages=["sft", "polish"]), log=lambda s: None)
