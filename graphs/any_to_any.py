@@ -45,6 +45,7 @@ from genaisys.graphs.nodes import (
     ToolSpec,
     add_tool_loop,
     focused_recall_node,
+    no_context_note,
     make_think_node,
     resolve_tools,
 )
@@ -132,7 +133,8 @@ def build_any_to_any_graph(
     if memory is not None:
         graph.add_node(RECALL, focused_recall_node(memory, k, core, context_sentences))
         graph.add_edge(RECALL, THINK)
-    graph.add_node(THINK, make_think_node(core, resolved, system_prompt, stream_tokens=stream_tokens))
+    graph.add_node(THINK, make_think_node(core, resolved, system_prompt, stream_tokens=stream_tokens,
+                                          no_context=no_context_note(memory, core, context_sentences)))
     graph.add_node(RESPOND, make_respond_node())
     graph.add_edge(RESPOND, END)
     add_tool_loop(graph, resolved, router=_route_after_think, done_key=RESPOND, done=RESPOND, approve=approve,

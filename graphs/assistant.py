@@ -41,6 +41,7 @@ from genaisys.graphs.nodes import (
     ToolSpec,
     add_tool_loop,
     focused_recall_node,
+    no_context_note,
     make_remember_node,
     make_think_node,
     resolve_tools,
@@ -134,7 +135,8 @@ def build_assistant_graph(
         graph.add_node(REMEMBER, make_remember_node(memory))
         graph.add_edge(REMEMBER, END)
         end = REMEMBER
-    graph.add_node(THINK, make_think_node(core, resolved, system_prompt, stream_tokens=stream_tokens))
+    graph.add_node(THINK, make_think_node(core, resolved, system_prompt, stream_tokens=stream_tokens,
+                                          no_context=no_context_note(memory, core, context_sentences)))
     first = THINK
     if memory is not None:
         graph.add_node(RECALL, focused_recall_node(memory, k, core, context_sentences))

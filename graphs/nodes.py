@@ -64,6 +64,7 @@ __all__ = [
     "INVALID_CALL_TEMPLATE",
     "LOOP_TEXT",
     "NO_ANSWER_TEXT",
+    "NO_CONTEXT_TEXT",
     "REJECTED_TOOL_TEMPLATE",
     "TOOL_ERROR_TEMPLATE",
     "ToolSpec",
@@ -75,6 +76,8 @@ __all__ = [
     "make_recall_node",
     "make_remember_node",
     "make_think_node",
+    "no_context_note",
+    "relevance_floor",
     "resolve_tools",
     "route_after_approve",
     "route_after_think",
@@ -88,6 +91,7 @@ CONTEXT_INSTRUCTION = (
     "Context retrieved from memory is listed below, numbered. Use it when it is relevant and "
     "cite each source you use as [n]. Do not invent sources."
 )
+NO_CONTEXT_TEXT = "Memory was searched for this request and holds nothing relevant to it."
 INVALID_CALL_TEMPLATE = (
     "Your tool call could not be used: {errors}\nCall the tool again with a JSON object of arguments, "
     "or answer in plain text."
@@ -263,8 +267,32 @@ def focused_recall_node(memory: Memory, k: int, core: Any, context_sentences: in
     """The recall node a graph builder adds: focused as `context_sentences_for` resolves, with the
     core's relevance floor (its ``context_min_score``) when the focus comes from the core (``"auto"``)."""
     sentences = context_sentences_for(core, context_sentences)
-    floor = getattr(core, "context_min_score", None) if context_sentences == "auto" and sentences else None
-    return make_recall_node(memory, k, where=where, sentences=sentences, min_score=floor if _is_number(floor) else None)
+    return make_recall_node(memory, k, where=where, sentences=sentences,
+                            min_score=relevance_floor(core, context_sentences))
+
+
+def relevance_floor(core: Any, context_sentences: int | None | str = "auto") -> float | None:
+    """The relevance floor a graph's recall applies: the core's ``context_min_score`` when the focus
+    comes from the core (``"auto"``) and it reads focused context, else ``None``.
+
+    Example:
+        >>> class Core:
+        ...     context_sentences, context_min_score = 6, 0.55
+        >>> relevance_floor(Core()), relevance_floor(Core(), 6), relevance_floor(None)
+        (0.55, None, None)
+    """
+    if context_sentences != "auto" or context_sentences_for(core, context_sentences) is None:
+        return None
+    floor = getattr(core, "context_min_score", None)
+    return floor if _is_number(floor) else None
+
+
+def no_context_note(memory: Memory | None, core: Any, context_sentences: int | None | str = "auto") -> str | None:
+    """What the think node says when recall found nothing: `NO_CONTEXT_TEXT` where a relevance floor
+    can empty the context (so a memory thread with nothing relevant still differs from a thread
+    without memory), else ``None`` (the prompt then has no context part, as cores without a floor
+    were trained)."""
+    return NO_CONTEXT_TEXT if memory is not None and relevance_floor(core, context_sentences) is not None else None
 
 
 def make_remember_node(memory: Memory | None, *, source_prefix: str = "conversation") -> Callable[..., dict]:
@@ -311,10 +339,13 @@ def make_remember_node(memory: Memory | None, *, source_prefix: str = "conversat
 
 
 # --------------------------------------------------------------------------------------- think
-def _with_system(messages: Sequence[BaseMessage], system_prompt: str | None, context: Sequence[dict]) -> list:
+def _with_system(messages: Sequence[BaseMessage], system_prompt: str | None, context: Sequence[dict],
+                 no_context: str | None = None) -> list:
     parts = [system_prompt] if system_prompt else []
     if context:
         parts.append(f"{CONTEXT_INSTRUCTION}\n{format_context(context)}")
+    elif no_context:
+        parts.append(no_context)
     messages = list(messages)
     if messages and isinstance(messages[0], SystemMessage):  # one system message: some templates need it
         parts.insert(0, message_text(messages[0]))
@@ -331,6 +362,7 @@ def make_think_node(
     repair_attempts: int = 1,
     max_tool_rounds: int | None = 4,
     name: str = THINK,
+    no_context: str | None = None,
 ) -> Any:
     """A node where the model (the CPU) reads the conversation and answers or calls tools.
 
@@ -359,6 +391,8 @@ def make_think_node(
             dropped. Dropped calls stream a ``{"type": "tool_loop", "node", "calls"}`` event.
             ``None``: no limit.
         name: The node name written into token events.
+        no_context: Said in the system message when the state's ``context`` is empty (what
+            `no_context_note` gives a graph whose recall has a relevance floor); ``None``: nothing.
 
     Example:
         >>> from langchain_core.language_models import FakeListChatModel
@@ -414,7 +448,7 @@ def make_think_node(
 
     def think(state: dict, config: Optional[RunnableConfig] = None) -> dict[str, list[BaseMessage]]:
         messages = state.get(MESSAGES, [])
-        prompt = _with_system(messages, system_prompt, state.get(CONTEXT) or [])
+        prompt = _with_system(messages, system_prompt, state.get(CONTEXT) or [], no_context)
         rounds, answered = _tool_rounds(messages)
         spent = bool(tools) and max_tool_rounds is not None and rounds >= max_tool_rounds
         response = once(prompt, config, model if spent else None)
@@ -434,7 +468,7 @@ def make_think_node(
 
     async def athink(state: dict, config: Optional[RunnableConfig] = None) -> dict[str, list[BaseMessage]]:
         messages = state.get(MESSAGES, [])
-        prompt = _with_system(messages, system_prompt, state.get(CONTEXT) or [])
+        prompt = _with_system(messages, system_prompt, state.get(CONTEXT) or [], no_context)
         rounds, answered = _tool_rounds(messages)
         spent = bool(tools) and max_tool_rounds is not None and rounds >= max_tool_rounds
         response = await aonce(prompt, config, model if spent else None)

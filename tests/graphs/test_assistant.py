@@ -396,3 +396,32 @@ def test_recall_focuses_the_context_when_asked():
     assert "eight workers" not in model.prompts[0][0].content
     run_turn(build_assistant_graph(model, memory=memory, checkpointer=False), "Which port?", thread_id="g")
     assert "eight workers" in model.prompts[1][0].content  # "auto" on a core without context_sentences: whole chunks
+
+
+class FlooredModel(ScriptedChatModel):
+    """A scripted core that reads focused context with a relevance floor, as a trained nano may."""
+
+    context_sentences: int | None = 2
+    context_min_score: float | None = 0.3
+
+
+def test_a_floored_recall_that_finds_nothing_says_so_in_the_prompt():
+    from genaisys.graphs.nodes import CONTEXT_INSTRUCTION, NO_CONTEXT_TEXT
+
+    docs = {"orchard.md": "The Orchard dashboard listens on port 9181. Restart it with orchard restart."}
+    model = FlooredModel(responses=[AIMessage("Port 9181 [1]."), AIMessage("I don't know.")])
+    graph = build_assistant_graph(model, memory=FakeMemory(dict(docs)), checkpointer=False)
+    graph.invoke({"messages": [("user", "Which port does the Orchard dashboard listen on?")]})
+    graph.invoke({"messages": [("user", "Who won the cup final in 1966?")]})
+    relevant, nothing = (p[0].text for p in model.prompts)
+    assert CONTEXT_INSTRUCTION in relevant and "9181" in relevant and NO_CONTEXT_TEXT not in relevant
+    assert nothing == NO_CONTEXT_TEXT  # the memory thread still differs from one without memory
+
+    # without memory, or with a core that reads whole chunks, the prompt is as before: no note
+    bare = FlooredModel(responses=[AIMessage("No idea.")])
+    build_assistant_graph(bare, checkpointer=False).invoke({"messages": [("user", "Who won the cup final in 1966?")]})
+    assert not isinstance(bare.prompts[0][0], SystemMessage)
+    whole = ScriptedChatModel(responses=[AIMessage("No idea.")])
+    build_assistant_graph(whole, memory=FakeMemory({}), checkpointer=False).invoke(
+        {"messages": [("user", "Who won the cup final in 1966?")]})
+    assert not isinstance(whole.prompts[0][0], SystemMessage)
