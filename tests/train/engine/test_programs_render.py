@@ -183,8 +183,14 @@ def test_focused_context_is_trained_as_it_is_read(tmp_path, graph, floor):
     with_context = [chunks for chunks in shown if chunks]
     assert with_context and all(sum(len(c.split(" … ")) for c in chunks) <= 3 for chunks in with_context)
     if graph is _assistant:
-        # the photo, shape and follow-up turns bear on no document: a floor leaves them without context
+        # the photo, shape and follow-up turns bear on no document: a floor leaves them without context,
+        # and says so (the note is in the prompts the records train on, since _check found them all there)
+        from genaisys.graphs.nodes import NO_CONTEXT_TEXT
+
         assert (len(with_context) < len(shown)) == (floor is not None)
+        noted = [p for p, chunks in zip(prompts, shown) if NO_CONTEXT_TEXT in p]
+        assert bool(noted) == (floor is not None) and all(not chunks for p, chunks in zip(prompts, shown)
+                                                          if NO_CONTEXT_TEXT in p)
 
 
 def test_a_draw_by_signal_tokens_is_trained_as_the_core_emits_it(tmp_path):
