@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -115,6 +116,9 @@ def nano(
     seed: int | None = typer.Option(None, "--seed"),
     threads: int | None = typer.Option(None, "--threads", help="torch threads."),
     sets: list[str] | None = typer.Option(None, "--set", help="Any NanoRecipe field: sft_lr=3e-4 (repeatable)."),
+    recipe_file: Path | None = typer.Option(None, "--recipe", help="A YAML or JSON file of NanoRecipe fields (e.g. "
+                                                                  "genaisys/train/configs/nano-focus.yaml); --set "
+                                                                  "and the flags override it."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
     json_out: bool = typer.Option(False, "--json", help="Print the timings and paths as JSON."),
     evaluate: bool = typer.Option(True, "--evaluate/--no-evaluate",
@@ -136,7 +140,8 @@ def nano(
 
     from genaisys.train.nano import NanoRecipe, build_nano_data, train_nano
 
-    fields = parse_overrides(sets or [])
+    fields = _recipe_fields(recipe_file) if recipe_file is not None else {}
+    fields.update(parse_overrides(sets or []))
     flags = {"output_dir": str(output) if output is not None else None, "scale": scale, "seed": seed,
              "threads": threads}
     fields.update({k: v for k, v in flags.items() if v is not None})
@@ -161,8 +166,26 @@ def nano(
         evaluation = evaluate_nano(out["core"], recipe.output_dir / "eval", log=log)
         out["evaluation"] = recipe.output_dir / "eval" / "nano_eval.json"
         if ship:
-            out["shipped"] = ship_nano(out["core"], recipe=recipe, timings=out["timings"], evaluation=evaluation)
+            command = " ".join(["genaisys train nano --ship", *([f"--recipe {recipe_file}"] if recipe_file else []),
+                                *(f"--set '{pair}'" for pair in sets or [])])
+            out["shipped"] = ship_nano(out["core"], recipe=recipe, timings=out["timings"], evaluation=evaluation,
+                                       command=command)
     if json_out:
         typer.echo(json.dumps(out, default=str))
     else:
         typer.echo(f"trained nano core: {out.get('core') if isinstance(out, dict) else out}")
+
+
+def _recipe_fields(path: Path) -> dict[str, Any]:
+    """The NanoRecipe fields in a YAML or JSON file (JSON is YAML); a clear error when it holds no mapping."""
+    import yaml
+
+    try:
+        fields = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        typer.echo(f"error: cannot read the recipe file {path}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if not isinstance(fields, dict):
+        typer.echo(f"error: the recipe file {path} must hold a mapping of NanoRecipe fields", err=True)
+        raise typer.Exit(2)
+    return fields

@@ -341,9 +341,10 @@ def _rounds_section(rounds: list[dict[str, Any]]) -> str:
 
 
 def ship_nano(core_dir: str | Path, *, recipe: NanoRecipe, timings: dict[str, Any],
-              evaluation: dict[str, Any]) -> Path:
+              evaluation: dict[str, Any], command: str = "genaisys train nano --ship") -> Path:
     """Copy a trained core's folder to ``genaisys/core/nano/`` (the default ``load_core("nano")``
-    loads) with its model card and figures; the trained weights are stored as float16."""
+    loads) with its model card and figures; the trained weights are stored as float16. ``command``
+    is the one the card gives to reproduce it."""
     from safetensors import safe_open
     from safetensors.torch import load_file, save_file
 
@@ -359,5 +360,5 @@ def ship_nano(core_dir: str | Path, *, recipe: NanoRecipe, timings: dict[str, An
     state = {k: v.half() if v.is_floating_point() else v for k, v in load_file(str(source)).items()}
     save_file(state, str(NANO_DIR / WEIGHTS_NAME), metadata=metadata)
     (NANO_DIR / "evaluation.json").write_text(json.dumps({"timings": timings, **evaluation}, indent=2))
-    write_model_card(NANO_DIR, recipe=recipe, timings=timings, evaluation=evaluation)
+    write_model_card(NANO_DIR, recipe=recipe, timings=timings, evaluation=evaluation, command=command)
     return NANO_DIR

@@ -32,14 +32,15 @@ def test_nano_command_builds_the_recipe(monkeypatch, tmp_path):
         return {"core": recipe.output_dir / "dpo" / "final", "timings": {"total_s": 1.0},
                 "data": {"tool_heldout": recipe.output_dir / "heldout.jsonl"}}
 
-    evaluated, shipped = [], []
+    evaluated, shipped, commands = [], [], []
 
     def evaluate_nano(core, out_dir, *, log=print):
         evaluated.append((core, out_dir))
         return {"metrics": {}, "text": {}}
 
-    def ship_nano(core, *, recipe, timings, evaluation):
+    def ship_nano(core, *, recipe, timings, evaluation, command):
         shipped.append(core)
+        commands.append(command)
         return tmp_path / "shipped"
 
     built = []
@@ -66,10 +67,22 @@ def test_nano_command_builds_the_recipe(monkeypatch, tmp_path):
     assert json.loads(res.stdout)["timings"] == {"total_s": 1.0} and len(evaluated) == 1
     res = CliRunner().invoke(app, ["train", "nano", "--ship", "--no-evaluate", "--output", str(tmp_path)])
     assert res.exit_code == 0 and len(evaluated) == 2 and shipped == [tmp_path / "dpo" / "final"]
+    # a recipe file gives the fields; --set and the flags win over it; the card is told the command
+    recipe_file = tmp_path / "recipe.yaml"
+    recipe_file.write_text("sft_lr: 1.0e-4\nscale: 0.5\nseed: 3\n")
+    res = CliRunner().invoke(app, ["train", "nano", "--ship", "--recipe", str(recipe_file), "--seed", "4",
+                                   "--set", "scale=0.25"])
+    assert res.exit_code == 0, res.output
+    assert (got[-1].sft_lr, got[-1].scale, got[-1].seed) == (1e-4, 0.25, 4)
+    assert commands == ["genaisys train nano --ship", f"genaisys train nano --ship --recipe {recipe_file} --set 'scale=0.25'"]
+    for bad in ("- a list\n", "key: [unclosed\n"):
+        recipe_file.write_text(bad)
+        res = CliRunner().invoke(app, ["train", "nano", "--recipe", str(recipe_file)])
+        assert res.exit_code == 2 and "recipe file" in res.output
     res = CliRunner().invoke(app, ["train", "nano", "--set", "sft_learning_rate=1"])
     assert res.exit_code == 2 and "bad nano recipe: sft_learning_rate" in res.output
     # --data-only writes the data and stops: nothing trained, evaluated or shipped
     res = CliRunner().invoke(app, ["train", "nano", "--data-only", "--output", str(tmp_path), "--scale", "0.15"])
     assert res.exit_code == 0, res.output
-    assert [r.scale for r in built] == [0.15] and len(got) == 3 and len(evaluated) == 2  # unchanged
+    assert [r.scale for r in built] == [0.15] and len(got) == 4 and len(evaluated) == 3  # unchanged
     assert f"refine: {tmp_path / 'data' / 'refine.jsonl'}" in res.output and 'counts: {"refine": 7}' in res.output
