@@ -278,8 +278,7 @@ def _draw_section(draw: dict[str, Any] | None) -> str:
     table = "\n".join(f"| {what} | {'–' if value is None else value} | {target} |" for what, value, target in rows)
     return (f"\n## Drawing and speaking — held-out requests (`genaisys.eval.heldout.draw`)\n\n"
             f"{draw.get('n_draw')} draw requests in phrasings and colour-shape pairs no training record holds,\n"
-            "through"
-            "the any-to-any graph with genaisys's shape decoder; seconds per turn "
+            "through the any-to-any graph with genaisys's shape decoder; seconds per turn "
             f"{draw.get('seconds_per_turn')}.\n\n| measure | value | target |\n|---|---|---|\n{table}\n")
 
 
