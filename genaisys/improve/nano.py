@@ -181,6 +181,7 @@ def write_model_card(folder: str | Path, *, recipe: NanoRecipe, timings: dict[st
                 f"states of {fit['rows']} draws ({fit.get('wall_s')} s): squared distance to the caption embedding "
                 f"{fit['train_l2']} on the captions fitted, {fit['holdout_l2']} on captions left out, against "
                 f"{fit['zero_l2']} for predicting zeros.\n" if fit else "")
+    reads = _context_line(Path(folder), recipe)
     signal_lr = f", signal {recipe.signal_lr}" if "signal" in timings else ""
     signal_parts = ", the signal tokens' rows and the image output projector" if "signal" in timings else ""
     card = f"""# genaisys nano — model card
@@ -190,7 +191,7 @@ SmolLM2-135M-Instruct (frozen) + LoRA (r={recipe.lora_r}, alpha={recipe.lora_alp
 This folder holds only the trained parts (connector, LoRA adapters, the image token's embedding row{signal_parts});
 the base models come from their packages (`genaisys.assets`). Its encoder path reads synthetic shapes
 (`native_domain: shapes`): graphs send photos and documents through the image textualizer instead.
-
+{reads}
 **Reproduce:** `{command}` (the recipe: `genaisys.train.nano.NanoRecipe`, seed {recipe.seed}).
 Trained on: {platform.machine()} CPU, {recipe.threads or torch.get_num_threads()} threads, mixed precision
 {recipe.mixed_precision} asked (a CPU without native bf16 trains in float32: see each stage); no GPU. Total wall time {timings.get('total_s')} s (data {timings.get('data_s')} s).
@@ -259,6 +260,24 @@ SmolLM2-135M-Instruct alone answered {text['base_correct']} of {text['questions'
     path = Path(folder) / "MODEL_CARD.md"
     path.write_text(card)
     return path
+
+
+def _context_line(folder: Path, recipe: NanoRecipe) -> str:
+    """How the shipped core reads recalled context (its config), and the floor it was trained with
+    where the two differ."""
+    from genaisys.core.multimodal import CONFIG_NAME
+
+    path = folder / CONFIG_NAME
+    config = (json.loads(path.read_text()).get("config") or {}) if path.is_file() else {}
+    sentences, floor = config.get("context_sentences"), config.get("context_min_score")
+    if not sentences:
+        return "Graphs show it recalled context in whole chunks.\n"
+    line = f"Graphs show it the {sentences} recalled sentences closest to the question"
+    if floor is not None:
+        line += f", none scoring below {floor} (MiniLM cosine; with none left, a note that nothing relevant was found)"
+        if recipe.context_min_score is not None and floor != recipe.context_min_score:
+            line += f"; its training data was recorded with a floor of {recipe.context_min_score}"
+    return line + ".\n"
 
 
 def _draw_section(draw: dict[str, Any] | None) -> str:
@@ -340,10 +359,12 @@ def _rounds_section(rounds: list[dict[str, Any]]) -> str:
 
 
 def ship_nano(core_dir: str | Path, *, recipe: NanoRecipe, timings: dict[str, Any],
-              evaluation: dict[str, Any], command: str = "genaisys train nano --ship") -> Path:
+              evaluation: dict[str, Any], command: str = "genaisys train nano --ship",
+              context_min_score: float | None = None) -> Path:
     """Copy a trained core's folder to ``genaisys/core/nano/`` (the default ``load_core("nano")``
     loads) with its model card and figures; the trained weights are stored as float16. ``command``
-    is the one the card gives to reproduce it."""
+    is the one the card gives to reproduce it; ``context_min_score`` sets the shipped relevance
+    floor when it was calibrated apart from the recipe's (the evaluation must have used it)."""
     from safetensors import safe_open
     from safetensors.torch import load_file, save_file
 
@@ -352,6 +373,10 @@ def ship_nano(core_dir: str | Path, *, recipe: NanoRecipe, timings: dict[str, An
 
     NANO_DIR.mkdir(parents=True, exist_ok=True)
     shutil.copy2(Path(core_dir) / CONFIG_NAME, NANO_DIR / CONFIG_NAME)
+    if context_min_score is not None:
+        saved = json.loads((NANO_DIR / CONFIG_NAME).read_text())
+        saved["config"]["context_min_score"] = context_min_score
+        (NANO_DIR / CONFIG_NAME).write_text(json.dumps(saved, indent=2))
     # float16 halves what the package carries (24 → 12 MB); loading casts back into the fp32 parameters
     source = Path(core_dir) / WEIGHTS_NAME
     with safe_open(str(source), "pt") as f:

@@ -74,3 +74,21 @@ def test_the_model_card_reports_the_signal_stage_and_the_draw_suite(tmp_path):
     assert "holds the answer (n=8) | – | ≥ 0.9 |" in body  # not measured: a dash, not a number
     assert "## Drawing" not in write_model_card(tmp_path, recipe=NanoRecipe(), timings={},
                                                 evaluation={"metrics": {}, "text": text}).read_text()
+
+
+def test_the_model_card_says_how_the_core_reads_recalled_context(tmp_path):
+    import json
+
+    text = {"questions": 0, "base_correct": 0, "kept_after_training": 0, "after_correct_overall": 0, "rows": []}
+    evaluation = {"metrics": {}, "text": text}
+    recipe = NanoRecipe(context_sentences=6, context_min_score=0.55)
+    assert "in whole chunks" in write_model_card(tmp_path, recipe=recipe, timings={}, evaluation=evaluation).read_text()
+    config = {"config": {"context_sentences": 6, "context_min_score": 0.55}}
+    (tmp_path / "genaisys_core.json").write_text(json.dumps(config))
+    body = write_model_card(tmp_path, recipe=recipe, timings={}, evaluation=evaluation).read_text()
+    assert "the 6 recalled sentences closest to the question, none scoring below 0.55" in body
+    assert "recorded with a floor" not in body
+    config["config"]["context_min_score"] = 0.5  # calibrated apart from the recipe: the card says both
+    (tmp_path / "genaisys_core.json").write_text(json.dumps(config))
+    body = write_model_card(tmp_path, recipe=recipe, timings={}, evaluation=evaluation).read_text()
+    assert "none scoring below 0.5 " in body and "its training data was recorded with a floor of 0.55" in body
