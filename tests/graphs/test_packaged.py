@@ -51,7 +51,7 @@ def test_rag_retrieves_real_sources_and_abstains_off_topic(core, memory):
     from genaisys.graphs import build_rag_graph
     from genaisys.graphs.rag import ABSTAIN_TEMPLATE, cited_hits
 
-    graph = build_rag_graph(core, memory, k=2, min_score=0.3)
+    graph = build_rag_graph(core, memory, k=2, min_score=0.3, context_sentences=None)  # whole chunks
     state = graph.invoke({"messages": [HumanMessage("What does the with statement do?")]})
     assert state["context"][0]["source"] == "pydoc:with" and state["context"][0]["score"] >= 0.3
     answer = state["messages"][-1]
@@ -61,6 +61,28 @@ def test_rag_retrieves_real_sources_and_abstains_off_topic(core, memory):
     off_topic = graph.invoke({"messages": [HumanMessage("What is the capital of Mongolia?")]})
     assert off_topic["messages"][-1].content == ABSTAIN_TEMPLATE
     assert max(h["score"] for h in off_topic["context"]) < 0.3
+
+
+def test_rag_shows_the_core_only_focused_sentences_above_its_floor(core, memory):
+    """The default graph reads as the core was trained: its ``context_sentences`` closest sentences,
+    none below its ``context_min_score``; with none left it abstains without the model."""
+    from genaisys.graphs import build_rag_graph
+    from genaisys.graphs.rag import ABSTAIN_TEMPLATE
+
+    graph = build_rag_graph(core, memory, k=2, min_score=0.3)
+    floor = core.context_min_score if core.context_min_score is not None else float("-inf")
+    shown = {}
+    for question in ("How do I catch an exception and run clean-up code with try?", "What is the capital of Mongolia?"):
+        state = graph.invoke({"messages": [HumanMessage(question)]})
+        context, answer = state["context"], state["messages"][-1].text
+        assert all(h["score"] >= floor and h["source"].startswith("pydoc:") for h in context)
+        if core.context_sentences:  # sentences of one chunk are joined by " … " under its number
+            assert sum(len(h["text"].split(" … ")) for h in context) <= core.context_sentences
+        assert (answer == ABSTAIN_TEMPLATE) == (not context) and answer.strip()
+        shown[question] = [h["source"] for h in context]
+    # an on-topic question reaches the core (a floor calibrated too high abstained on it), an off-topic one does not
+    assert "pydoc:try" in shown["How do I catch an exception and run clean-up code with try?"]
+    assert shown["What is the capital of Mongolia?"] == []
 
 
 def test_rag_over_an_image_hands_the_core_the_image_by_blob_id(core, tmp_path):
