@@ -45,8 +45,8 @@ from genaisys.graphs.nodes import (
     ToolSpec,
     add_tool_loop,
     focused_recall_node,
-    no_context_note,
     make_think_node,
+    no_context_note,
     resolve_tools,
 )
 from genaisys.graphs.state import ACT, MESSAGES, PERCEIVE, RECALL, RESPOND, TEXTUALIZE, THINK, AssistantState

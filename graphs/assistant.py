@@ -41,9 +41,9 @@ from genaisys.graphs.nodes import (
     ToolSpec,
     add_tool_loop,
     focused_recall_node,
-    no_context_note,
     make_remember_node,
     make_think_node,
+    no_context_note,
     resolve_tools,
     route_after_think,
 )

@@ -166,7 +166,8 @@ def nano(
         evaluation = evaluate_nano(out["core"], recipe.output_dir / "eval", log=log)
         out["evaluation"] = recipe.output_dir / "eval" / "nano_eval.json"
         if ship:
-            command = " ".join(["genaisys train nano --ship", *([f"--recipe {recipe_file}"] if recipe_file else []),
+            given = {"--recipe": recipe_file, "--scale": scale, "--seed": seed}  # what changes the core made
+            command = " ".join(["genaisys train nano --ship", *(f"{k} {v}" for k, v in given.items() if v is not None),
                                 *(f"--set '{pair}'" for pair in sets or [])])
             out["shipped"] = ship_nano(out["core"], recipe=recipe, timings=out["timings"], evaluation=evaluation,
                                        command=command)

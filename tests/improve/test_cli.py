@@ -74,7 +74,7 @@ def test_nano_command_builds_the_recipe(monkeypatch, tmp_path):
                                    "--set", "scale=0.25"])
     assert res.exit_code == 0, res.output
     assert (got[-1].sft_lr, got[-1].scale, got[-1].seed) == (1e-4, 0.25, 4)
-    assert commands == ["genaisys train nano --ship", f"genaisys train nano --ship --recipe {recipe_file} --set 'scale=0.25'"]
+    assert commands == ["genaisys train nano --ship", f"genaisys train nano --ship --recipe {recipe_file} --seed 4 --set 'scale=0.25'"]
     for bad in ("- a list\n", "key: [unclosed\n"):
         recipe_file.write_text(bad)
         res = CliRunner().invoke(app, ["train", "nano", "--recipe", str(recipe_file)])
