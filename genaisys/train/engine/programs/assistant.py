@@ -26,36 +26,19 @@ import io
 import random
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage
 
 from genaisys.train.engine.phrasing import expand
-from genaisys.train.engine.programs import content, intents
-from genaisys.train.engine.programs.oracle import OracleCore, Policy, View, call, merge_calls, plan
+from genaisys.train.engine.programs import intents
+from genaisys.train.engine.programs.followups import followup_turn
+from genaisys.train.engine.programs.oracle import OracleCore, View, call, merge_calls, plan
+from genaisys.train.engine.programs.turns import ThreadPlan, Turn
 
-__all__ = ["ThreadPlan", "Turn", "plan_thread", "record_assistant", "record_threads"]
+__all__ = ["ThreadPlan", "Turn", "followup_turn", "plan_thread", "record_assistant", "record_threads"]
 
 _DEMO_LIKE = ("calculator", "memory_search")  # the configuration README and the demo show
-
-
-@dataclass
-class Turn:
-    kind: str
-    content: Any
-    policy: Policy
-    before: Callable[[], None] | None = None
-    needs: str | None = None
-    facts: dict[str, Any] = field(default_factory=dict)
-    ask: Any = None  # the intents.Ask behind a tool request (its policy depends on the tool set)
-
-
-@dataclass
-class ThreadPlan:
-    tools: list[str]
-    memory: bool
-    turns: list[Turn]
 
 
 # ------------------------------------------------------------------------------------- documents
@@ -141,7 +124,9 @@ def doc_turn(world: Any, rng: random.Random, tools: Sequence[str], memory: bool,
         found = _hits_with(intents.result_text(view), fact.evidence) if fact is not None else None
         return _answer_fact(fact, found, rng) if found is not None else _abstain(rng, subject)
 
-    return Turn("document", question, policy, facts={"fact": fact.sentence if fact else None, "subject": subject})
+    return Turn("document", question, policy, facts={"fact": fact.sentence if fact else None, "subject": subject,
+                                                     "key": fact.key if fact else None,
+                                                     "value": fact.value if fact else None})
 
 
 # ------------------------------------------------------------------------------------- media
@@ -201,7 +186,6 @@ _PET_NAMES = ("Pepper", "Biscuit", "Luna", "Olive", "Mango", "Pixel", "Juniper",
 _FAVOURITES = (("colour", ("green", "orange", "purple", "navy blue")), ("book", ("Dune", "Emma", "Beloved")),
                ("fruit", ("mango", "pear", "kiwi", "cherries")), ("sport", ("tennis", "rowing", "handball")))
 _NUMBERS = ("lucky number", "locker number", "room number", "apartment number")
-_ORDINALS = ("first", "second", "third")
 
 
 def tell_turn(rng: random.Random) -> Turn:
@@ -232,6 +216,12 @@ def tell_turn(rng: random.Random) -> Turn:
         reply = expand(rng.choice(["Good choice! {V} it is.", "Noted — {v} is a great {t}."]), rng, v=value, t=thing,
                        V=value[0].upper() + value[1:])
         facts = {"thing": thing, "value": value}
+    elif rng.random() < 0.35:  # a bare number to keep for later
+        what, number = "number", rng.randint(3, 97)
+        text = expand(rng.choice(["Keep the number {x} in mind[ for later|].", "Here's a number for later: {x}.",
+                                  "Note this number: {x}.", "Hold on to {x} for me."]), rng, x=number)
+        reply = expand(rng.choice(["Okay, {x} — noted.", "Got it: {x}.", "Sure, I'll keep {x} in mind."]), rng, x=number)
+        facts = {"number": number, "what": what}
     else:
         what, number = rng.choice(_NUMBERS), rng.randint(3, 97)
         text = expand(rng.choice(["My {w} is {x}.", "Just so you know, my {w} is {x}."]), rng, w=what, x=number)
@@ -240,184 +230,9 @@ def tell_turn(rng: random.Random) -> Turn:
     return Turn("tell", text, plan(reply), facts={"tell": kind, **facts})
 
 
-def _told_followup(rng: random.Random, told: Turn, tools: Sequence[str]) -> Turn:
-    """A question about what the user said earlier in the thread, answered from the conversation."""
-    f = told.facts
-    if f["tell"] == "name":
-        if rng.random() < 0.5:
-            q = expand(rng.choice(["What is my name?", "Do you remember my name?", "What did I say my name was?"]), rng)
-            return Turn("recall_told", q, plan(f"Your name is {f['name']}."))
-        q = expand(rng.choice(["Which city do I live in?", "Where did I say I live?", "What city am I from?"]), rng)
-        return Turn("recall_told", q, plan(f"You live in {f['city']}."))
-    if f["tell"] == "pets":
-        names = f["pets"]
-        if rng.random() < 0.4:
-            q = expand(rng.choice(["How many {p} do I have?", "How many {p} did I tell you about?"]), rng, p=f["plural"])
-            return Turn("recall_told", q, plan(f"You have {f['count']} {f['plural']}: {', '.join(names)}."))
-        i = rng.randrange(len(names))
-        q = expand(rng.choice(["What is the name of the {o} one?", "What's the {o} {p} called?",
-                               "Which name did I give {o}?"]), rng, o=_ORDINALS[i], p=f["plural"].rstrip("s"))
-        return Turn("recall_told", q, plan(f"The {_ORDINALS[i]} one is {names[i]}."))
-    if f["tell"] == "favourite":
-        q = expand(rng.choice(["What is my favourite {t}?", "Do you remember my favourite {t}?"]), rng, t=f["thing"])
-        return Turn("recall_told", q, plan(f"Your favourite {f['thing']} is {f['value']}."))
-    if "calculator" in tools and rng.random() < 0.5:
-        n = rng.choice([2, 3, 4, 10, 12])
-        q = expand(rng.choice(["Multiply my {w} by {n}.", "What is my {w} times {n}?", "Add {n} to my {w}."]),
-                   rng, w=f["what"], n=n)
-        expression = f"{f['number']} + {n}" if q.startswith("Add") else f"{f['number']} * {n}"
-        return Turn("chain", q, plan(call("calculator", {"expression": expression}),
-                                     lambda v: intents._say_result(expression, rng)(v)), needs="calculator")
-    q = expand(rng.choice(["What is my {w}?", "What did I say my {w} was?"]), rng, w=f["what"])
-    return Turn("recall_told", q, plan(f"Your {f['what']} is {f['number']}."))
-
-
 def talk_turn(rng: random.Random, replay: dict[str, str]) -> Turn:
     prompt = rng.choice(sorted(replay))
     return Turn("talk", prompt, plan(replay[prompt]))
-
-
-# ------------------------------------------------------------------------------------- follow-ups
-def _tool_result(view: View, name: str) -> tuple[dict[str, Any], str] | None:
-    """The latest call to ``name`` in the history before this turn, and its result text."""
-    calls: dict[str, dict[str, Any]] = {}
-    found = None
-    for m in view.history:
-        if isinstance(m, AIMessage):
-            for c in m.tool_calls:
-                calls[c["id"]] = c
-        elif isinstance(m, ToolMessage) and m.tool_call_id in calls and calls[m.tool_call_id]["name"] == name:
-            found = (calls[m.tool_call_id]["args"], m.text.strip())
-    return found
-
-
-_OPWORDS = (("sqrt(", "square root"), (" ** ", "power"), ("/ 100 *", "percentage"), (" * ", "multiplication"),
-            (" / ", "division"), (" + ", "addition"), (" - ", "subtraction"))
-
-
-def _opword(expression: str) -> str:
-    for mark, word in _OPWORDS:
-        if mark in expression:
-            return word
-    return "calculation"
-
-
-def followup_turn(rng: random.Random, earlier: Sequence[Turn], tools: Sequence[str]) -> Turn | None:
-    """A follow-up on something an earlier turn of the thread did (``None`` if nothing fits)."""
-    options: list[tuple[float, Callable[[], Turn]]] = []
-    calcs = [t for t in earlier if t.kind == "arithmetic" and t.needs in tools]
-    if calcs:
-        expression = calcs[-1].facts["expression"]
-        word = _opword(expression)
-
-        def recall_result() -> Turn:
-            question = expand(rng.choice([
-                "What was the result of that {w} from before?", "What did the {w} come to?",
-                "Remind me, what was the answer to the {w}?", "What number did you get for the {w}[ earlier|]?",
-                "What was the result of {e} again?", "Can you repeat the result of my [calculation|math question]?",
-                "What was that number again?", "Sorry, what was the answer to {e}?",
-                "What was the [outcome|answer|result] of [that|the|my] {w}[ earlier| before|]?",
-                "[Tell me|Say] again what the {w} [gave|came to].", "How much did the {w} come to?",
-                "What did you get when you did the {w}[ for me|]?", "Which number did the {w} give[ me|]?",
-                "[Quick question: |Wait, |]what was the {w}'s result?"]), rng, w=word, e=expression)
-
-            def policy(view: View) -> str:
-                got = _tool_result(view, "calculator")
-                value = got[1] if got else "(no result)"
-                return expand(rng.choice(["It was {v}.", "The result was {v}.", "{e} = {v}.", "You got {v}: {e} = {v}.",
-                                          "The answer was {v}."]), rng, capitalize=False, v=value, e=(got[0]["expression"] if got else expression))
-            return Turn("recall_result", question, policy)
-
-        def chain() -> Turn:
-            n = rng.choice([2, 3, 4, 5, 10, 12, 100, 7])
-            op, words = rng.choice([("*", ("Multiply that by {n}.", "Now times {n}?", "And that times {n}?",
-                                           "What's that multiplied by {n}?")),
-                                    ("/", ("Divide that by {n}.", "And divided by {n}?", "Now split that into {n}.",
-                                           "What is that divided by {n}?")),
-                                    ("+", ("Add {n} to that.", "Plus {n}?", "And if I add {n}?")),
-                                    ("-", ("Subtract {n} from that.", "Minus {n}?", "Take {n} away from that."))])
-            question = expand(rng.choice(words), rng, n=n)
-
-            def first(view: View) -> AIMessage:
-                got = _tool_result(view, "calculator")
-                value = got[1] if got else "0"
-                return call("calculator", {"expression": f"{value} {op} {n}"})
-
-            def then(view: View) -> str:
-                expression = view.turn[0].tool_calls[0]["args"]["expression"] if view.turn else "?"
-                return intents._say_result(expression, rng)(view)
-            return Turn("chain", question, plan(first, then), needs="calculator")
-
-        options += [(2.0, recall_result), (1.5, chain)]
-    clocks = [t for t in earlier if t.kind == "clock" and t.needs in tools]
-    if clocks:
-        def other_place() -> Turn:
-            place, tz = rng.choice(content.PLACES)
-            question = expand(rng.choice(["And in {p}?", "What about {p}?", "How about {p}?", "And what time is it in {p}?"]),
-                              rng, p=place)
-            return Turn("switch", question, plan(call("current_time", {"timezone": tz}), intents._say_time(place, rng)),
-                        needs="current_time")
-        options.append((1.0, other_place))
-    weathers = [t for t in earlier if t.kind == "weather" and t.needs in tools]
-    if weathers:
-        def other_city() -> Turn:
-            city = rng.choice(content.PLACES)[0]
-            question = expand(rng.choice(["What about {c}?", "And in {c}?", "How's the weather in {c} then?"]), rng, c=city)
-            return Turn("switch", question, plan(call("get_weather", {"city": city}),
-                                                 lambda v: intents.result_text(v)), needs="get_weather")
-        options.append((1.0, other_city))
-    notes = [t for t in earlier if t.kind == "remember" and t.needs in tools]
-    if notes:
-        note = notes[-1].facts["note"]
-
-        def recall_note() -> Turn:
-            question = expand(rng.choice(["What did I ask you to remember?", "What was the note I gave you?",
-                                          "Remind me what I told you to save."]), rng)
-            return Turn("recall_note", question, plan(f"You asked me to remember that {intents._second_person(note)}."))
-        options.append((1.0, recall_note))
-    media = [t for t in earlier if t.kind in ("photo", "shape")]
-    if media:
-        said = media[-1].facts["answer"]
-
-        def recall_media() -> Turn:
-            question = expand(rng.choice(["What was in the [picture|image|photo] I sent[ earlier|]?",
-                                          "Remind me what the [image|picture|photo] showed.",
-                                          "What did you say about my [photo|picture|image]?",
-                                          "[And |]what did the [earlier |last |]picture show again?",
-                                          "Sorry, what did you see in that [image|photo]?",
-                                          "Can you repeat what was in the [photo|picture]?"]), rng)
-            return Turn("recall_media", question, plan(f"I said: {said}"))
-        options.append((1.0, recall_media))
-    asked = [t for t in earlier if isinstance(t.content, str) and t.kind != "tell"]
-    if asked:
-        def recall_question() -> Turn:
-            pick = rng.choice(["first", "last"])
-            target = asked[0] if pick == "first" else asked[-1]
-            question = expand(rng.choice([f"What did I ask you {pick}?", f"What was my {pick} question?",
-                                          f"Remind me what I asked {'at the start' if pick == 'first' else 'just now'}.",
-                                          f"Can you repeat my {pick} question[, please|]?",
-                                          f"What was the {pick} thing I asked[ you|]?",
-                                          f"[Wait, |Sorry, |]what did I say {'first' if pick == 'first' else 'a moment ago'}?"]),
-                              rng)
-            return Turn("recall_question", question, plan(f"You asked: \"{target.content}\""))
-        options.append((0.3, recall_question))
-    told = [t for t in earlier if t.kind == "tell"]
-    if told:
-        options.append((2.5, lambda: _told_followup(rng, rng.choice(told), tools)))
-    docs = [t for t in earlier if t.kind == "document" and t.facts.get("fact")]
-    if docs:
-        fact, subject = docs[-1].facts["fact"], docs[-1].facts.get("subject") or "that"
-
-        def recall_doc() -> Turn:
-            question = expand(rng.choice(["What did you say about that earlier?", "Can you repeat what you found?",
-                                          "Sorry, what was that again?", "What did the documentation say about {s}?",
-                                          "Remind me what you found about {s}.", "[And |]what was the answer about {s}?",
-                                          "Repeat what you told me about {s}[, please|]."]), rng, s=subject)
-            return Turn("recall_doc", question, plan(f"I said: {fact}"))
-        options.append((1.0, recall_doc))
-    if not options:
-        return None
-    return rng.choices([fn for _, fn in options], [w for w, _ in options])[0]()
 
 
 # ------------------------------------------------------------------------------------- threads
@@ -429,7 +244,9 @@ def _intent_turn(rng: random.Random, tools: Sequence[str], weights: dict[str, fl
 
 
 # How often each kind of turn is drawn (documents: with / without a memory; follow-ups: not first).
-TURN_WEIGHTS = {"intent": 48, "document": (22, 8), "talk": 12, "photo": 7, "shape": 5, "tell": 5, "followup": 35}
+# "turns": how often a thread has 1, 2, 3 or 4 user turns.
+TURN_WEIGHTS = {"intent": 48, "document": (22, 8), "talk": 12, "photo": 7, "shape": 5, "tell": 5, "followup": 35,
+                "turns": (30, 30, 25, 15)}
 
 
 def plan_thread(world: Any, rng: random.Random, replay: dict[str, str], *, weights: dict[str, Any] | None = None,
@@ -446,7 +263,7 @@ def plan_thread(world: Any, rng: random.Random, replay: dict[str, str], *, weigh
     mix = {**TURN_WEIGHTS, **(weights or {})}
     demo_like = rng.random() < 0.2
     memory = demo_like or rng.random() < 0.6
-    n_turns = rng.choices([1, 2, 3, 4], [30, 30, 25, 15])[0]
+    n_turns = rng.choices([1, 2, 3, 4], mix["turns"])[0]
     kinds = []
     for i in range(n_turns):
         drawn = {"intent": mix["intent"], "document": mix["document"][0 if memory else 1], "talk": mix["talk"],
