@@ -506,12 +506,14 @@ def earlier_timings(recipe: NanoRecipe, counts: dict[str, Any]) -> dict[str, Any
         return {}
     earlier = json.loads((Path(recipe.init_core) / "evaluation.json").read_text()).get("timings") or {}
     out: dict[str, Any] = {}
+    runs: dict[str, int] = {}  # earlier runs of each stage this run trains again, numbered in order
     for key, value in earlier.items():  # stages, in the order that run trained them
         stage = key.split(" (", 1)[0]
         if stage in _STAGES and isinstance(value, dict):
-            name = key if stage not in recipe.stages or key != stage else f"{stage} (earlier run)"
-            while name in out:  # the same stage run more than twice
-                name += "'"
+            name = key
+            if stage in recipe.stages:
+                runs[stage] = runs.get(stage, 0) + 1
+                name = f"{stage} (earlier run{'' if runs[stage] == 1 else f' {runs[stage]}'})"
             out[name] = {**value, "from": value.get("from") or str(recipe.init_core)}
     out["records"] = {**{k: v for k, v in (earlier.get("records") or {}).items() if k not in counts}, **counts}
     return out

@@ -87,5 +87,12 @@ def test_a_run_from_a_trained_core_keeps_the_figures_of_every_stage_that_core_we
     (core / "evaluation.json").write_text(json.dumps({"timings": {
         "sft": stage, "refine (earlier run)": stage, "refine": {**stage, "steps": 7}}}))
     third = earlier_timings(NanoRecipe(stages=["refine"], init_core=core), {})
-    assert list(third) == ["sft", "refine (earlier run)", "refine (earlier run)'", "records"]
-    assert third["refine (earlier run)'"]["steps"] == 7
+    assert list(third) == ["sft", "refine (earlier run)", "refine (earlier run 2)", "records"]
+    assert third["refine (earlier run 2)"]["steps"] == 7
+    # and once more: the rows of a name written by an older version are numbered in order too
+    (core / "evaluation.json").write_text(json.dumps({"timings": {
+        "refine (earlier run)": stage, "refine (earlier run)'": {**stage, "steps": 5}, "refine": stage}}))
+    fourth = earlier_timings(NanoRecipe(stages=["refine"], init_core=core), {})
+    assert [k for k in fourth if k.startswith("refine")] == ["refine (earlier run)", "refine (earlier run 2)",
+                                                            "refine (earlier run 3)"]
+    assert fourth["refine (earlier run 2)"]["steps"] == 5
