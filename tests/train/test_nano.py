@@ -96,3 +96,21 @@ def test_a_run_from_a_trained_core_keeps_the_figures_of_every_stage_that_core_we
     assert [k for k in fourth if k.startswith("refine")] == ["refine (earlier run)", "refine (earlier run 2)",
                                                             "refine (earlier run 3)"]
     assert fourth["refine (earlier run 2)"]["steps"] == 5
+
+
+@pytest.mark.parametrize("name", ["nano-focus.yaml", "nano-followups.yaml"])
+def test_the_recipe_files_are_valid_recipes_with_known_turn_weights(name):
+    from pathlib import Path
+
+    import yaml
+
+    import genaisys.train
+    from genaisys.train.engine.programs.assistant import TURN_WEIGHTS
+    from genaisys.train.engine.programs.intents import WEIGHTS
+    from genaisys.train.nano import NanoRecipe
+
+    fields = yaml.safe_load((Path(genaisys.train.__file__).parent / "configs" / name).read_text())
+    recipe = NanoRecipe(**fields)  # extra or mistyped fields fail here
+    assert recipe.stages == ["refine"] and recipe.init_core is not None
+    assert set(recipe.refine_weights) <= set(TURN_WEIGHTS) | {"intents"}
+    assert set(recipe.refine_weights.get("intents", {})) <= set(WEIGHTS)
