@@ -141,3 +141,19 @@ def test_the_thread_length_mix_can_be_set():
     lengths = Counter(len(plan_thread(world, rng, {}, weights={**requests, "turns": (0, 0, 0, 1)}).turns)
                       for _ in range(10))
     assert lengths == {4: 10}
+
+
+def test_the_follow_up_generator_never_writes_a_held_out_turn():
+    from types import SimpleNamespace
+
+    from genaisys.datasets.heldout import material
+    from genaisys.train.engine.programs.assistant import plan_thread
+
+    held_out = {t.lower() for t in material()["followups"]}
+    world = SimpleNamespace(tools=("calculator", "current_time", "memory_write", "memory_search"))
+    mix = {"intent": 3, "document": (0, 0), "talk": 1, "photo": 0, "shape": 0, "tell": 2, "followup": 6,
+           "turns": (0, 0, 1, 1), "intents": {"arithmetic": 3, "clock": 2, "remember": 1}}
+    rng = random.Random(0)
+    asked = [t.content for _ in range(600) for t in plan_thread(world, rng, {"Hello": "Hi."}, weights=mix).turns[1:]]
+    assert len(set(asked)) > 300
+    assert not {a for a in asked if a.lower() in held_out}

@@ -309,7 +309,8 @@ def _told_followup(rng: random.Random, told: Turn, tools: Sequence[str]) -> Turn
     f = told.facts
     if f["tell"] == "name":
         if rng.random() < 0.5:
-            q = expand(rng.choice(["What is my name?", "Do you remember my name?", "What did I say my name was?"]), rng)
+            q = expand(rng.choice(["What's my name again?", "Do you remember my name?", "What did I say my name was?"]),
+                       rng)
             return Turn("recall_told", q, plan(f"Your name is {f['name']}."))
         q = expand(rng.choice(["Which city do I live in?", "Where did I say I live?", "What city am I from?"]), rng)
         return Turn("recall_told", q, plan(f"You live in {f['city']}."))
@@ -448,7 +449,8 @@ def followup_turn(rng: random.Random, earlier: Sequence[Turn], tools: Sequence[s
         def recall_question() -> Turn:
             pick = rng.choice(["first", "last"])
             target = asked[0] if pick == "first" else asked[-1]
-            question = expand(rng.choice([f"What did I ask you {pick}?", f"What was my {pick} question?",
+            start = "at the start" if pick == "first" else "last"
+            question = expand(rng.choice([f"What did I ask {start}?", f"What was my {pick} question?",
                                           f"Remind me what I asked {'at the start' if pick == 'first' else 'just now'}.",
                                           f"Can you repeat my {pick} question[, please|]?",
                                           f"What was the {pick} thing I asked[ you|]?",
