@@ -495,7 +495,7 @@ def fit_signal_projector(chat: Any, recipe: NanoRecipe, data: Path, *,
 def earlier_timings(recipe: NanoRecipe, counts: dict[str, Any]) -> dict[str, Any]:
     """What the run that trained ``init_core`` recorded, for a run that starts from it: the figures
     of the stages it does not run again (marked with ``from``), those of a stage it runs once more
-    as ``"<stage> (earlier run)"`` (the core went through both), and the record counts of the data
+    as ``"<stage> (earlier run)"``, ``"<stage> (earlier run 2)"`` … in order (the core went through all), and the record counts of the data
     it does not make anew (``records``). Empty without an ``init_core`` that has an evaluation.json.
 
     Example:

@@ -122,6 +122,10 @@ def test_the_first_result_and_the_numbers_asked_about_come_from_the_history(worl
     asks = [intents.arithmetic(random.Random(s)) for s in (4, 5)]
     turns = [Turn("arithmetic", a.text, a.policy(["calculator"]), needs="calculator", facts=a.facts) for a in asks]
     options = _arithmetic_followups(random.Random(6), turns)
+    # "the number before the last step" is asked only after a step that worked on one earlier value
+    assert "before_last" not in {fn.__name__ for _, fn in options}
+    chained = Turn("chain", "Double that.", plan("..."), needs="calculator", facts={"on_value": True})
+    assert "before_last" in {fn.__name__ for _, fn in _arithmetic_followups(random.Random(6), [*turns, chained])}
     turns += [_option(options, "first_result")(), _option(options, "operands")()]
     conversation = _record(world, ["calculator"], turns, memory=False)
     first = next(m["value"] for m in conversation if m["from"] == "tool")

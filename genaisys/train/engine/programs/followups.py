@@ -18,7 +18,6 @@ a thread whose earlier turn went another way still gets a right answer, or a pla
 that".
 
 Example:
-    >>> import random
     >>> quantity("14 days"), quantity("60 requests per minute"), quantity("2.4.1")
     ((14, 'days'), (60, 'requests per minute'), None)
 """
@@ -171,7 +170,8 @@ def _doc_followups(rng: random.Random, doc: Turn, tools: Sequence[str]) -> list[
 
         def then(view: View) -> str:
             return say(view) if view.results else first(view)
-        return Turn("chain", question, plan(first, then), needs="calculator", facts={"expression": expression})
+        return Turn("chain", question, plan(first, then), needs="calculator",
+                    facts={"expression": expression, "on_value": True})
 
     def doc_math() -> Turn:
         op, words = rng.choice(_MATH_ASK)
@@ -300,7 +300,8 @@ def _arithmetic_followups(rng: random.Random, calcs: Sequence[Turn]) -> list[tup
             m = re.match(r"\s*(-?[\d.]+)", got[0].get("expression", "")) if got else None
             return f"Before that step it was {m.group(1)}." if m else "I don't have an earlier number."
         return Turn("recall_result", question, plan(answer))
-    options.append((0.4, before_last))
+    if calcs[-1].facts.get("on_value"):  # the last step worked on one earlier value: that value comes first
+        options.append((0.4, before_last))
     return options
 
 
@@ -333,7 +334,8 @@ def _told_followup(rng: random.Random, told: Turn, tools: Sequence[str]) -> Turn
                                "Add {n} to the {w} I [mentioned|told you about]."]), rng, w=f["what"], n=n)
         expression = f"{f['number']} + {n}" if q.startswith("Add") else f"{f['number']} * {n}"
         return Turn("chain", q, plan(call("calculator", {"expression": expression}),
-                                     lambda v: intents._say_result(expression, rng)(v)), needs="calculator")
+                                     lambda v: intents._say_result(expression, rng)(v)), needs="calculator",
+                    facts={"on_value": True})
     q = expand(rng.choice(["What is my {w}?", "What did I say my {w} was?", "Which {w} did I [mention|tell you about]?"]),
                rng, w=f["what"])
     return Turn("recall_told", q, plan(f"Your {f['what']} is {f['number']}."))
@@ -402,7 +404,7 @@ def followup_turn(rng: random.Random, earlier: Sequence[Turn], tools: Sequence[s
             def then(view: View) -> str:
                 expression = view.turn[0].tool_calls[0]["args"]["expression"] if view.turn else "?"
                 return intents._say_result(expression, rng)(view)
-            return Turn("chain", question, plan(first, then), needs="calculator")
+            return Turn("chain", question, plan(first, then), needs="calculator", facts={"on_value": True})
 
         options += [(2.0, recall_result), (1.5, chain)]
     clocks = [t for t in earlier if t.kind == "clock" and t.needs in tools]
