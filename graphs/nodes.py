@@ -43,6 +43,7 @@ from langgraph.prebuilt import ToolNode
 from langgraph.types import interrupt
 
 from genaisys.errors import ConfigError, GraphError
+from genaisys.memory.focus import ORDERS as _ORDERS
 from genaisys.graphs.state import (
     ACT,
     APPROVE,
@@ -69,6 +70,7 @@ __all__ = [
     "TOOL_ERROR_TEMPLATE",
     "ToolSpec",
     "add_tool_loop",
+    "context_order_for",
     "context_sentences_for",
     "focused_recall_node",
     "make_act_node",
@@ -186,7 +188,8 @@ def resolve_tools(
 
 # -------------------------------------------------------------------------------------- recall
 def make_recall_node(memory: Memory | None, k: int = 4, *, where: dict[str, Any] | None = None,
-                     sentences: int | None = None, min_score: float | None = None) -> Callable[..., dict]:
+                     sentences: int | None = None, min_score: float | None = None,
+                     order: str = "document") -> Callable[..., dict]:
     """A node that searches ``memory`` with the latest user text and puts the hits in ``context``.
 
     Args:
@@ -199,6 +202,8 @@ def make_recall_node(memory: Memory | None, k: int = 4, *, where: dict[str, Any]
             when the memory has one). ``None`` keeps whole chunks.
         min_score: With ``sentences``: keep only sentences scoring at least this, so a question
             nothing in memory bears on gets no context (see `genaisys.memory.focus.focus_hits`).
+        order: With ``sentences``: ``"document"`` (kept sentences grouped by chunk) or ``"best"``
+            (one context entry per sentence, best-scoring first).
 
     Example:
         >>> class Mem:
@@ -217,6 +222,8 @@ def make_recall_node(memory: Memory | None, k: int = 4, *, where: dict[str, Any]
     if min_score is not None and (sentences is None or not _is_number(min_score)):
         raise ConfigError(f"min_score is a number that filters focused sentences; give sentences=N with it "
                           f"(got sentences={sentences!r}, min_score={min_score!r})")
+    if order not in _ORDERS:
+        raise ConfigError(f"order must be one of {_ORDERS}, got {order!r}")
 
     def recall(state: dict, config: Optional[RunnableConfig] = None) -> dict[str, list[ContextHit]]:
         query = last_user_text(state.get(MESSAGES, []))
@@ -229,6 +236,7 @@ def make_recall_node(memory: Memory | None, k: int = 4, *, where: dict[str, Any]
 
             embedding = getattr(memory, "embedding", None)
             context = [hit_to_context(h) for h in focus_hits(query, context, sentences=sentences, min_score=min_score,
+                                                             order=order,
                                                              embedding=embedding if callable(embedding) else None)]
         return {CONTEXT: context}
 
@@ -268,7 +276,26 @@ def focused_recall_node(memory: Memory, k: int, core: Any, context_sentences: in
     core's relevance floor (its ``context_min_score``) when the focus comes from the core (``"auto"``)."""
     sentences = context_sentences_for(core, context_sentences)
     return make_recall_node(memory, k, where=where, sentences=sentences,
-                            min_score=relevance_floor(core, context_sentences))
+                            min_score=relevance_floor(core, context_sentences),
+                            order=context_order_for(core, context_sentences))
+
+
+def context_order_for(core: Any, context_sentences: int | None | str = "auto") -> str:
+    """How a graph's recall lays out focused sentences: the core's ``context_order`` when the focus
+    comes from the core (``"auto"``) and it names one, else ``"document"``.
+
+    Example:
+        >>> class Core:
+        ...     context_sentences, context_order = 3, "best"
+        >>> context_order_for(Core()), context_order_for(Core(), 3), context_order_for(None)
+        ('best', 'document', 'document')
+    """
+    order = getattr(core, "context_order", None) if context_sentences == "auto" else None
+    if context_sentences_for(core, context_sentences) is None or order is None:
+        return "document"
+    if order not in _ORDERS:
+        raise ConfigError(f"context_order must be one of {_ORDERS}, got {order!r}")
+    return order
 
 
 def relevance_floor(core: Any, context_sentences: int | None | str = "auto") -> float | None:

@@ -37,7 +37,7 @@ import json
 import re
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
@@ -132,6 +132,8 @@ class ChatCore(BaseChatModel):
             what it was trained to read), else whole chunks.
         context_min_score: the relevance floor of that focus (sentences scoring below it are not
             shown); ``None`` (default): the value the core's config records.
+        context_order: how that focus lays out its sentences (``"document"`` or ``"best"``, see
+            `genaisys.memory.focus.focus_hits`); ``None`` (default): the value the core's config records.
 
     Example:
         >>> chat = ChatCore(language_model=lm, tokenizer=tok, max_new_tokens=32)  # doctest: +SKIP
@@ -164,6 +166,7 @@ class ChatCore(BaseChatModel):
     merge_adapters: bool = True
     context_sentences: int | None = Field(None, ge=1)
     context_min_score: float | None = None
+    context_order: Literal["document", "best"] | None = None
 
     _decode_dtype: Any = PrivateAttr(default=None)  # torch.dtype decoding runs in
     _engine: Any = PrivateAttr(default=None)
@@ -175,7 +178,7 @@ class ChatCore(BaseChatModel):
 
     def model_post_init(self, context: Any) -> None:
         super().model_post_init(context)
-        for field in ("context_sentences", "context_min_score"):
+        for field in ("context_sentences", "context_min_score", "context_order"):
             if field not in self.model_fields_set:
                 setattr(self, field, getattr(getattr(self.core, "config", None), field, None))
         if self.max_tokens is not None:

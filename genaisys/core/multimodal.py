@@ -83,6 +83,8 @@ class MultimodalCoreConfig(BaseModel):
         context_min_score: with ``context_sentences``, the relevance floor the core was trained
             with: sentences scoring below it are not shown, so a turn nothing in memory bears on
             gets no context (`genaisys.memory.focus.focus_hits`'s ``min_score``).
+        context_order: with ``context_sentences``, how the kept sentences were laid out in training:
+            ``"document"`` (grouped by chunk) or ``"best"`` (one entry each, best first).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -103,6 +105,7 @@ class MultimodalCoreConfig(BaseModel):
     native_domain: Literal["shapes"] | None = None
     context_sentences: int | None = Field(default=None, ge=1)
     context_min_score: float | None = None
+    context_order: Literal["document", "best"] = "document"
 
     @model_validator(mode="after")
     def _signals_have_projectors(self) -> MultimodalCoreConfig:

@@ -273,6 +273,8 @@ def _context_line(folder: Path, recipe: NanoRecipe) -> str:
     if not sentences:
         return "Graphs show it recalled context in whole chunks.\n"
     line = f"Graphs show it the {sentences} recalled sentences closest to the question"
+    if config.get("context_order") == "best":
+        line += ", one numbered entry each, the closest first"
     if floor is not None:
         line += f", none scoring below {floor} (MiniLM cosine; with none left, a note that nothing relevant was found)"
         if recipe.context_min_score is not None and floor != recipe.context_min_score:

@@ -48,7 +48,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -147,6 +147,9 @@ class NanoRecipe(BaseModel):
     context_min_score: float | None = Field(None, description="with context_sentences: the relevance floor of the "
                                                                "focus (MiniLM cosine; 0.55 was probed on dev); "
                                                                "None: the best sentences whatever they score")
+    context_order: Literal["document", "best"] = Field("document", description="with context_sentences: how the "
+                                                       "kept sentences are laid out (genaisys.memory.focus.ORDERS): "
+                                                       "grouped by chunk, or one entry each, best first")
     lora_r: int = 16
     lora_alpha: int = 32
     lora_targets: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj",
@@ -173,7 +176,8 @@ def nano_chat(recipe: NanoRecipe) -> Any:
 
     config = nano_config().model_copy(update={"n_image_tokens": recipe.n_image_tokens,
                                               "context_sentences": recipe.context_sentences,
-                                              "context_min_score": recipe.context_min_score})
+                                              "context_min_score": recipe.context_min_score,
+                                              "context_order": recipe.context_order})
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(recipe.seed)
         core = MultimodalCore(config)
@@ -243,7 +247,7 @@ def _first_data(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> di
     replay = base_answers(prompts, data / "replay.json", excluded=[q for q, _ in TEXT_QUESTIONS], progress=log)
     log(f"replay: {len(replay)} of {len(prompts)} base answers kept")
     world = World(recipe.output_dir / "world", seed=s, context_sentences=recipe.context_sentences,
-                  context_min_score=recipe.context_min_score)
+                  context_min_score=recipe.context_min_score, context_order=recipe.context_order)
     programs = record_programs(world, replay=replay, seed=s, assistant=n(recipe.assistant_threads),
                                rag=n(recipe.rag_questions), any_to_any=n(recipe.any_to_any_threads),
                                planner=n(recipe.planner_requests), log=log)
@@ -289,7 +293,8 @@ def _refine_data(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> d
     log(f"refine replay: {len(replay)} of {len(prompts)} base answers kept")
     handbooks = n(recipe.refine_handbooks) if recipe.refine_handbooks else 0
     world = World(recipe.output_dir / "world-refine", seed=s, extended=True, handbooks=handbooks,
-                  context_sentences=recipe.context_sentences, context_min_score=recipe.context_min_score)
+                  context_sentences=recipe.context_sentences, context_min_score=recipe.context_min_score,
+                  context_order=recipe.context_order)
     options = {"weights": recipe.refine_weights, "verdict": "last", "shades": "wide",
                "answerable": recipe.refine_answerable}
     programs = record_programs(world, replay=replay, seed=s, assistant=n(recipe.refine_assistant_threads),
@@ -327,7 +332,8 @@ def _signal_data(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> d
     cached = json.loads((data / "replay-refine.json").read_text())  # the refine stage's base answers
     replay = base_answers(sorted(cached), data / "replay-refine.json")
     world = World(recipe.output_dir / "world-signal", seed=s, extended=True,
-                  context_sentences=recipe.context_sentences, context_min_score=recipe.context_min_score)
+                  context_sentences=recipe.context_sentences, context_min_score=recipe.context_min_score,
+                  context_order=recipe.context_order)
     threads = record_signal_threads(world, n(recipe.signal_threads), replay=replay, seed=s)
     refine = [json.loads(line) for line in (data / "refine.jsonl").read_text().splitlines() if line.strip()]
     rng = random.Random(s)
@@ -441,6 +447,7 @@ def train_nano(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> dic
             # the core reads recalled context as its data showed it (focused or whole), whatever it started from
             core.config.context_sentences = recipe.context_sentences
             core.config.context_min_score = recipe.context_min_score
+            core.config.context_order = recipe.context_order
             chat = ChatCore(core=core, model_name="genaisys-nano")
         if stage == "signal" and "image" not in chat.core.signal_token_ids:
             from genaisys.core.output_projector import OutputProjectorConfig

@@ -65,6 +65,20 @@ def test_soft_breaks_join_like_markdown_and_headings_travel_with_their_sentences
     assert focused[0]["text"] == "Release 4.1.0: - Added PDF export."
 
 
+def test_best_first_lays_out_one_sentence_per_entry_best_scoring_first():
+    hits = [hit("Cats sleep a lot. The Orchard dashboard has a dark theme.", "pets.md"), hit(GUIDE, "orchard.md")]
+    question = "On which port does the Orchard dashboard listen?"
+    best = focus_hits(question, hits, sentences=3, order="best")
+    grouped = focus_hits(question, hits, sentences=3)
+    assert len(best) == 3 and all(" … " not in h["text"] for h in best)
+    assert best[0]["text"] == "Dashboard: The dashboard listens on port 9181." and best[0]["citation"] == "orchard.md#0"
+    # the same sentences as the grouped layout, which keeps document order (pets.md first)
+    assert sorted(h["text"] for h in best) == sorted(t for h in grouped for t in h["text"].split(" … "))
+    assert grouped[0]["source"] == "pets.md" and all(h["metadata"]["focused"] for h in best)
+    with pytest.raises(ValueError, match="order must be"):
+        focus_hits(question, hits, order="random")
+
+
 def test_bad_counts_and_empty_hits():
     with pytest.raises(ValueError, match="at least 1"):
         focus_hits("q", [hit(GUIDE, "a")], sentences=0)
@@ -101,3 +115,12 @@ def test_recall_takes_the_floor_from_a_core_trained_with_it():
     assert len(focused_recall_node(Memory(), 4, Core(), 2)(state)["context"]) == 1  # an explicit count: no floor
     with pytest.raises(ConfigError, match="give sentences=N"):
         make_recall_node(Memory(), min_score=0.5)
+    with pytest.raises(ConfigError, match="order must be"):
+        make_recall_node(Memory(), sentences=2, order="random")
+
+    class BestFirst(Core):
+        context_min_score, context_order = 0.1, "best"
+
+    port = {"messages": [HumanMessage("Which port does the dashboard listen on?")]}
+    shown = focused_recall_node(Memory(), 4, BestFirst())(port)["context"]
+    assert len(shown) == 2 and "port 9181" in shown[0]["text"] and " … " not in shown[0]["text"]

@@ -38,11 +38,11 @@ class ReplayCore(ChatCore):
         yield "", info
 
 
-def _worlds(tmp_path, focus=None, floor=None):
+def _worlds(tmp_path, focus=None, floor=None, order="document"):
     from genaisys.train.engine.programs.world import World
 
     return [World(tmp_path / f"world{i}", n_products=4, api_notes=False, handbooks=2 if focus else 0,
-                  context_sentences=focus, context_min_score=floor) for i in (0, 1)]
+                  context_sentences=focus, context_min_score=floor, context_order=order) for i in (0, 1)]
 
 
 def _check(records: list[dict], prompts: list[str], chat: ChatCore, n_calls: int) -> None:
@@ -65,11 +65,11 @@ def _check(records: list[dict], prompts: list[str], chat: ChatCore, n_calls: int
     assert not missing, f"{len(missing)} inference prompt(s) the training records never render; first:\n{missing[0][-600:]}"
 
 
-def _run_both(tmp_path, record, focus=None, floor=None, **chat_options):
+def _run_both(tmp_path, record, focus=None, floor=None, order="document", **chat_options):
     """``record(world, model, seed)`` drives a graph; returns (records, inference prompts, calls).
     ``focus``: the oracle (as the recorders set it) and the core read context focused to that many
-    sentences, ``floor``: none scoring below it."""
-    oracle_world, replay_world = _worlds(tmp_path, focus, floor)
+    sentences, ``floor``: none scoring below it, laid out in ``order``."""
+    oracle_world, replay_world = _worlds(tmp_path, focus, floor, order)
     oracle = OracleCore.for_world("", oracle_world)
     record(oracle_world, oracle, 0)
     records = [c.to_record(f"r{i}", blobs=oracle_world.blobs, train_on=t)
@@ -77,8 +77,9 @@ def _run_both(tmp_path, record, focus=None, floor=None, **chat_options):
     chat = tiny_chat(**chat_options)
     chat.core.config.context_sentences = focus  # as the nano recipe writes them into the trained core's config
     chat.core.config.context_min_score = floor
+    chat.core.config.context_order = order
     replay = ReplayCore(core=chat.core, blobs=replay_world.blobs, max_new_tokens=4)
-    assert (replay.context_sentences, replay.context_min_score) == (focus, floor)
+    assert (replay.context_sentences, replay.context_min_score, replay.context_order) == (focus, floor, order)
     record(replay_world, replay, 0)
     return records, replay.prompts, len(oracle.calls), chat
 
@@ -172,16 +173,19 @@ def test_recorded_training_text_is_the_inference_text(tmp_path, graph):
     _check(records, prompts, chat, n_calls)
 
 
-@pytest.mark.parametrize("floor", [None, 0.5], ids=["best", "floor"])
+@pytest.mark.parametrize("floor,order", [(None, "document"), (0.5, "document"), (0.5, "best")],
+                         ids=["any-score", "floor", "best-first"])
 @pytest.mark.parametrize("graph", [_assistant, _rag], ids=lambda f: f.__name__.strip("_"))
-def test_focused_context_is_trained_as_it_is_read(tmp_path, graph, floor):
-    records, prompts, n_calls, chat = _run_both(tmp_path, graph, focus=3, floor=floor)
+def test_focused_context_is_trained_as_it_is_read(tmp_path, graph, floor, order):
+    records, prompts, n_calls, chat = _run_both(tmp_path, graph, focus=3, floor=floor, order=order)
     _check(records, prompts, chat, n_calls)
     import re
 
     shown = [re.findall(r"^\[\d+\] \(source: [^)]*\) (.*)$", p, re.M) for p in prompts]
     with_context = [chunks for chunks in shown if chunks]
     assert with_context and all(sum(len(c.split(" … ")) for c in chunks) <= 3 for chunks in with_context)
+    if order == "best":  # one sentence per entry
+        assert all(" … " not in c for chunks in with_context for c in chunks)
     if graph is _assistant:
         # the photo, shape and follow-up turns bear on no document: a floor leaves them without context,
         # and says so (the note is in the prompts the records train on, since _check found them all there)

@@ -237,6 +237,7 @@ class OracleCore(BaseChatModel):
         context_sentences: what graphs built around it with ``context_sentences="auto"`` focus the
             recalled context to — set it to the trained core's value, so records show what it will read.
         context_min_score: the relevance floor of that focus (the trained core's value too).
+        context_order: how that focus lays out its sentences (the trained core's value too).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -247,13 +248,16 @@ class OracleCore(BaseChatModel):
     meta: dict[str, Any] = {}
     context_sentences: int | None = None
     context_min_score: float | None = None
+    context_order: str = "document"
 
     @classmethod
     def for_world(cls, graph: str, world: Any) -> OracleCore:
         """An oracle for ``graph`` that focuses recalled context as ``world`` says (its
-        ``context_sentences`` and ``context_min_score``: those of the core being trained)."""
+        ``context_sentences``, ``context_min_score`` and ``context_order``: those of the core being
+        trained)."""
         return cls(graph=graph, context_sentences=getattr(world, "context_sentences", None),
-                   context_min_score=getattr(world, "context_min_score", None))
+                   context_min_score=getattr(world, "context_min_score", None),
+                   context_order=getattr(world, "context_order", "document"))
 
     @property
     def _llm_type(self) -> str:

@@ -39,11 +39,13 @@ class World:
         context_sentences: the focus of recalled context in the recorded graphs: the value of the
             core being trained (`genaisys.core.multimodal.MultimodalCoreConfig.context_sentences`).
         context_min_score: the relevance floor of that focus (``MultimodalCoreConfig.context_min_score``).
+        context_order: how that focus lays out its sentences (``MultimodalCoreConfig.context_order``).
     """
 
     def __init__(self, root: str | Path, *, n_products: int = 24, seed: int = 0, api_notes: bool = True,
                  extended: bool = False, handbooks: int = 0,
-                 context_sentences: int | None = None, context_min_score: float | None = None) -> None:
+                 context_sentences: int | None = None, context_min_score: float | None = None,
+                 context_order: str = "document") -> None:
         from genaisys.assets import cache_dir
         from genaisys.graphs.media import make_decoder_tools
         from genaisys.memory import BlobStore, ChromaMemory, SentenceTransformerEmbedding
@@ -55,6 +57,7 @@ class World:
         self.root = Path(root)
         self.context_sentences = context_sentences
         self.context_min_score = context_min_score
+        self.context_order = context_order
         self.root.mkdir(parents=True, exist_ok=True)
         self.blobs = BlobStore(self.root / "blobs")
         self.files = self.root / "files"
