@@ -27,12 +27,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from genaisys.tools.decoders.base import DecodedArtifact
 
-__all__ = ["BlobReader", "Blobs", "Decoder", "Embedding", "Memory", "Textualizer"]
+__all__ = ["BlobReader", "Blobs", "ContextOrder", "Decoder", "Embedding", "Memory", "Textualizer"]
+
+#: How focused recalled context lays out its kept sentences (`genaisys.memory.focus.focus_hits`):
+#: ``"document"`` (grouped by chunk, in the chunk's order) or ``"best"`` (one entry per sentence,
+#: best-scoring first). A core's config records the one it was trained on.
+ContextOrder = Literal["document", "best"]
 
 
 @runtime_checkable

@@ -58,7 +58,7 @@ from genaisys.graphs.state import (
     last_user_text,
     message_text,
 )
-from genaisys.types import Blobs, Memory
+from genaisys.types import Blobs, ContextOrder, Memory
 
 __all__ = [
     "CONTEXT_INSTRUCTION",
@@ -189,7 +189,7 @@ def resolve_tools(
 # -------------------------------------------------------------------------------------- recall
 def make_recall_node(memory: Memory | None, k: int = 4, *, where: dict[str, Any] | None = None,
                      sentences: int | None = None, min_score: float | None = None,
-                     order: str = "document") -> Callable[..., dict]:
+                     order: ContextOrder = "document") -> Callable[..., dict]:
     """A node that searches ``memory`` with the latest user text and puts the hits in ``context``.
 
     Args:
@@ -280,7 +280,7 @@ def focused_recall_node(memory: Memory, k: int, core: Any, context_sentences: in
                             order=context_order_for(core, context_sentences))
 
 
-def context_order_for(core: Any, context_sentences: int | None | str = "auto") -> str:
+def context_order_for(core: Any, context_sentences: int | None | str = "auto") -> ContextOrder:
     """How a graph's recall lays out focused sentences: the core's ``context_order`` when the focus
     comes from the core (``"auto"``) and it names one, else ``"document"``.
 

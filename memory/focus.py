@@ -12,8 +12,8 @@ document order, joined by " … ". Chunks left with no sentence are dropped, so 
 numbered ``[1..n]`` with unchanged citations. With ``order="best"`` each kept sentence is an entry
 of its own instead, best-scoring first, under its chunk's citation: on held-out RAG questions
 MiniLM's best sentence was the gold one 67 % of the time, but the gold sentence came first in
-document order only 28 % of the time (docs/heldout-evals.md), and a small CPU reads ``[1]`` first. With ``min_score``, sentences scoring below it are
-never kept, so a question that nothing in memory bears on gets no context at all (a follow-up on
+document order only 28 % of the time (docs/heldout-evals.md), and a small CPU reads ``[1]`` first.
+With ``min_score``, sentences scoring below it are never kept, so a question that nothing in memory bears on gets no context at all (a follow-up on
 an earlier answer, small talk) instead of six unrelated sentences.
 
 This is extractive context compression, the same idea as LangChain's ``EmbeddingsFilter``
@@ -31,15 +31,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, get_args
+
+from genaisys.types import ContextOrder
 
 __all__ = ["DEFAULT_SENTENCES", "ORDERS", "focus_hits", "sentences_of"]
 
 #: sentences kept across all chunks when focusing is on (about 350 characters of context).
 DEFAULT_SENTENCES = 6
-#: how kept sentences are laid out: ``"document"`` (grouped by chunk, in the chunk's order) or
-#: ``"best"`` (one entry per sentence, best-scoring first).
-ORDERS = ("document", "best")
+#: the layouts of kept sentences (`genaisys.types.ContextOrder`).
+ORDERS: tuple[str, ...] = get_args(ContextOrder)
 
 # a line that starts a block of its own (heading, list item, table row, quote, fence, FAQ mark)
 _BLOCK = re.compile(r"^\s*(#{1,6}\s|[-*+]\s|\||>|```|~~~|\d+[.)]\s|\*\*Q|Q:|A:)")
@@ -112,7 +113,7 @@ def _cosine(embed: Callable[[list[str]], Any], query: str, texts: Sequence[str])
 
 def focus_hits(query: str, hits: Sequence[Mapping[str, Any]], *, sentences: int = DEFAULT_SENTENCES,
                embedding: Callable[[list[str]], Any] | None = None,
-               min_score: float | None = None, order: str = "document") -> list[dict[str, Any]]:
+               min_score: float | None = None, order: ContextOrder = "document") -> list[dict[str, Any]]:
     """The hits rewritten to their ``sentences`` most query-like sentences (see the module docstring).
 
     Args:

@@ -37,7 +37,7 @@ import json
 import re
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
@@ -67,7 +67,7 @@ from genaisys.core.toolcall import (
     render_tools_prompt,
 )
 from genaisys.errors import ConfigError, CoreError, GenaisysError, MediaError
-from genaisys.types import BlobReader
+from genaisys.types import BlobReader, ContextOrder
 
 __all__ = ["ChatCore", "load_image_block"]  # load_image_block: re-exported from genaisys.core.media
 
@@ -166,7 +166,7 @@ class ChatCore(BaseChatModel):
     merge_adapters: bool = True
     context_sentences: int | None = Field(None, ge=1)
     context_min_score: float | None = None
-    context_order: Literal["document", "best"] | None = None
+    context_order: ContextOrder | None = None
 
     _decode_dtype: Any = PrivateAttr(default=None)  # torch.dtype decoding runs in
     _engine: Any = PrivateAttr(default=None)

@@ -43,6 +43,7 @@ from genaisys.core.cross_attention import (
 from genaisys.core.encoders import VisionEncoderConfig, build_vision_encoder
 from genaisys.core.output_projector import OutputProjector, OutputProjectorConfig
 from genaisys.errors import ConfigError, CoreError, ImageTokenMismatchError
+from genaisys.types import ContextOrder
 
 __all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "LabelScores", "MultimodalCore", "MultimodalCoreConfig", "resolve_model_ref",
            "signal_token_names"]
@@ -105,7 +106,7 @@ class MultimodalCoreConfig(BaseModel):
     native_domain: Literal["shapes"] | None = None
     context_sentences: int | None = Field(default=None, ge=1)
     context_min_score: float | None = None
-    context_order: Literal["document", "best"] = "document"
+    context_order: ContextOrder = "document"
 
     @model_validator(mode="after")
     def _signals_have_projectors(self) -> MultimodalCoreConfig:

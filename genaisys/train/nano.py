@@ -48,9 +48,11 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from genaisys.types import ContextOrder
 
 __all__ = ["NanoRecipe", "TEXT_QUESTIONS", "build_nano_data", "earlier_timings", "nano_chat", "request_diversity",
            "train_nano"]
@@ -147,7 +149,7 @@ class NanoRecipe(BaseModel):
     context_min_score: float | None = Field(None, description="with context_sentences: the relevance floor of the "
                                                                "focus (MiniLM cosine; 0.55 was probed on dev); "
                                                                "None: the best sentences whatever they score")
-    context_order: Literal["document", "best"] = Field("document", description="with context_sentences: how the "
+    context_order: ContextOrder = Field("document", description="with context_sentences: how the "
                                                        "kept sentences are laid out (genaisys.memory.focus.ORDERS): "
                                                        "grouped by chunk, or one entry each, best first")
     lora_r: int = 16

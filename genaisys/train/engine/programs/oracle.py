@@ -38,6 +38,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ConfigDict
 
 from genaisys.errors import ConfigError
+from genaisys.types import ContextOrder
 
 __all__ = ["ContextChunk", "OracleCore", "Policy", "RecordedCall", "View", "call", "merge_calls", "plan"]
 
@@ -248,7 +249,7 @@ class OracleCore(BaseChatModel):
     meta: dict[str, Any] = {}
     context_sentences: int | None = None
     context_min_score: float | None = None
-    context_order: str = "document"
+    context_order: ContextOrder = "document"
 
     @classmethod
     def for_world(cls, graph: str, world: Any) -> OracleCore:

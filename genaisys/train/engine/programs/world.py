@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from genaisys.train.engine.programs import content
+from genaisys.types import ContextOrder
 
 __all__ = ["BUILTIN_TOOLS", "World"]
 
@@ -45,7 +46,7 @@ class World:
     def __init__(self, root: str | Path, *, n_products: int = 24, seed: int = 0, api_notes: bool = True,
                  extended: bool = False, handbooks: int = 0,
                  context_sentences: int | None = None, context_min_score: float | None = None,
-                 context_order: str = "document") -> None:
+                 context_order: ContextOrder = "document") -> None:
         from genaisys.assets import cache_dir
         from genaisys.graphs.media import make_decoder_tools
         from genaisys.memory import BlobStore, ChromaMemory, SentenceTransformerEmbedding
