@@ -32,7 +32,20 @@ import re
 
 from genaisys.datasets.heldout.rag import DOCS_DIR
 
-__all__ = ["DOCS_DIR", "document_sentences", "material"]
+__all__ = ["DOCS_DIR", "document_sentences", "document_subjects", "material"]
+
+
+def document_subjects() -> list[str]:
+    """What the held-out documents are about: the first word of each file name, capitalised.
+
+    Training generators must not name these (a core that read made-up facts about "Orchard" is no
+    longer measured on unseen documents when it is asked about the held-out Orchard guide).
+
+    Example:
+        >>> "Orchard" in document_subjects() and "Tidewater" in document_subjects()
+        True
+    """
+    return sorted({path.name.split("-", 1)[0].split(".", 1)[0].capitalize() for path in DOCS_DIR.iterdir()})
 
 
 def document_sentences(min_words: int = 5) -> list[str]:

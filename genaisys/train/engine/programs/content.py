@@ -166,10 +166,13 @@ TOPICS: tuple[str, ...] = (
     "artificial intelligence", "local elections", "the Olympics", "renewable energy", "health research",
 )
 
-# made-up products for the documentation the assistant retrieves from
+# made-up products for the documentation the assistant retrieves from. None shares a name with a
+# held-out document's subject (`genaisys.datasets.heldout.document_subjects`; a test checks it):
+# until December 2026 six of them did (Tidewater, Kestrel, Orchard, Nimbusdb, Lumen Notes, Northwind
+# Sync), so cores trained before then read made-up facts about the held-out RAG suite's products.
 PRODUCTS: tuple[str, ...] = (
-    "Quillmate", "Borealis", "Tidewater", "Kestrel", "Ferroflow", "Larkspur", "Nimbusdb", "Orchard",
+    "Quillmate", "Borealis", "Marshlight", "Kingfisher", "Ferroflow", "Larkspur", "Stratusdb", "Meadowlark",
     "Pylon", "Quartzline", "Riverbend", "Saltbox", "Thistle", "Umbra", "Vantage", "Willowcast",
     "Zephyrgate", "Amberlog", "Brightpath", "Cobalt Relay", "Driftwood", "Emberly", "Foxglove", "Graniteworks",
-    "Halcyon", "Ironbark", "Juniper CI", "Kiteflow", "Lumen Notes", "Mosswell", "Northwind Sync", "Opaline",
+    "Halcyon", "Ironbark", "Juniper CI", "Kiteflow", "Lantern Notes", "Mosswell", "Eastgate Sync", "Opaline",
 )
