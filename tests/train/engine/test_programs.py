@@ -63,18 +63,54 @@ def tools(tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(intents.INTENTS))
 def test_every_intent_calls_a_tool_whose_arguments_validate_and_that_succeeds(name, tools):
     rng = random.Random(name)
+    bound = [{"type": "function", "function": {"name": n}} for n in tools]
     for _ in range(40):
         ask = intents.INTENTS[name](rng)
         assert ask.text and ask.tool in tools
-        reply = ask.with_tool(View([HumanMessage(ask.text)], [], "think"))
-        (tool_call,) = reply.tool_calls
-        result = tools[tool_call["name"]].invoke({**tool_call, "id": "c1", "type": "tool_call"})
-        assert result.status != "error", (ask.text, tool_call, result.content)
-        answer = ask.with_tool(View([HumanMessage(ask.text), AIMessage("", tool_calls=[{**tool_call, "id": "c1"}]),
-                                     result], [], "think"))
-        assert isinstance(answer, str) and answer.strip()
+        messages = [HumanMessage(ask.text)]
+        for step in range(3):  # a call, its result, … until a text answer (spoken answers take two calls)
+            reply = ask.with_tool(View(messages, bound, "think"))
+            if isinstance(reply, str):
+                break
+            (tool_call,) = reply.tool_calls
+            result = tools[tool_call["name"]].invoke({**tool_call, "id": f"c{step}", "type": "tool_call"})
+            assert result.status != "error", (ask.text, tool_call, result.content)
+            messages += [AIMessage("", tool_calls=[{**tool_call, "id": f"c{step}"}]), result]
+        assert step >= 1 and isinstance(reply, str) and reply.strip()
+        assert ask.tool in [m.name for m in messages if isinstance(m, ToolMessage)]
         without = ask.without_tool(View([HumanMessage(ask.text)], [], "think"))
         assert isinstance(without, str) and without.strip()  # no tool: the answer says so (or is trivial)
+
+
+@pytest.mark.parametrize("speech", [True, False], ids=["speak-bound", "no-speech"])
+def test_a_spoken_answer_speaks_the_calculators_result_not_the_question(tmp_path, speech):
+    """#15 item 3 in the data: "What's 12 times 9? Say it aloud." is worked out, then its answer is
+    spoken; without a speech decoder the answer is written and the reply says it cannot speak."""
+    from genaisys.graphs import build_any_to_any_graph, run_turn
+    from genaisys.memory import BlobStore
+    from genaisys.tools import get_tool
+    from genaisys.train.engine.programs.tools import stand_in_decoders
+
+    decoders = stand_in_decoders()
+    if not speech:
+        decoders.pop("speech")
+    oracle = OracleCore(policy=plan("unused"))
+    graph = build_any_to_any_graph(oracle, blobs=BlobStore(tmp_path / "blobs"), decoders=decoders,
+                                   tools=[get_tool("builtin:calculator")], checkpointer=":memory:")
+    for seed in range(4):
+        ask = intents.spoken_answer(random.Random(seed))
+        oracle.policy = ask.policy(["calculator", *(["speak"] if speech else [])])
+        messages = run_turn(graph, ask.text, thread_id=f"s{seed}")["messages"]
+        calls = [c for m in messages if isinstance(m, AIMessage) for c in m.tool_calls]
+        result = next(m.text for m in messages if isinstance(m, ToolMessage) and m.name == "calculator")
+        assert [c["name"] for c in calls] == (["calculator", "speak"] if speech else ["calculator"])
+        assert result in messages[-1].text
+        if speech:
+            said = calls[1]["args"]["prompt"]
+            assert result in said and said not in ask.text, (ask.text, said)
+            assert any(isinstance(m, ToolMessage) and m.name == "speak" and m.status != "error" for m in messages)
+        else:
+            assert "can't speak" in messages[-1].text
 
 
 def test_arithmetic_answers_carry_the_calculators_real_result(tools):

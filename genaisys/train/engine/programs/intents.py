@@ -373,6 +373,64 @@ def speak(rng: random.Random) -> Ask:
                lambda v, r=rng: _cannot("speak aloud", r), {"phrase": phrase})
 
 
+# A question whose answer is to be heard: the calculator works it out, then `speak` says the answer
+# (not the question), then a short text reply. Phrasings written apart from the held-out draw
+# suite's spoken requests (`genaisys.datasets.heldout.draw.SPOKEN`).
+_SPOKEN_ASK = (
+    "Work out {x} and tell me the answer [out loud|aloud].", "What's {x}? [Please say|Say] it [aloud|out loud].",
+    "[Say|Speak] the result of {x} [aloud|out loud].", "[Could|Can] you read out the answer to {x}?",
+    "Answer [out loud|aloud|with your voice]: what is {x}?", "How much is {x}? Reply [in speech|with audio].",
+    "My hands are full - what is {x}? Say it [aloud|out loud].", "[Calculate|Compute] {x} and speak the answer.",
+    "I'd like to hear the answer to {x}.", "[Give me|Tell me] {x} as speech, please.",
+)
+
+
+def spoken_answer(rng: random.Random) -> Ask:
+    """Arithmetic answered aloud: ``calculator``, then ``speak`` on the answer, then a short reply.
+
+    Without ``speak`` bound the answer is written and the reply says it cannot speak; without the
+    calculator (and not a one-digit sum) it says it cannot compute the value exactly.
+
+    Example:
+        >>> from langchain_core.messages import HumanMessage
+        >>> ask = spoken_answer(random.Random(0))
+        >>> bound = [{"type": "function", "function": {"name": n}} for n in ("calculator", "speak")]
+        >>> ask.tool, ask.with_tool(View([HumanMessage(ask.text)], bound, "")).tool_calls[0]["name"]
+        ('speak', 'calculator')
+    """
+    spoken, expression = _expression(rng)
+    text = expand(rng.choice(_SPOKEN_ASK), rng, x=spoken)
+    said = rng.choice(["{e} is {v}.", "The answer is {v}.", "It's {v}.", "{e} equals {v}.", "That comes to {v}."])
+    done = rng.choice(["I said it aloud: {v}.", "Here is the answer, spoken: {v}.", "{v} - you can hear it in the audio.",
+                       "Done, I read the answer out: {v}."])
+
+    def value(view: View) -> str | None:
+        results = [m for m in view.results if m.name == "calculator"]
+        if results:
+            return results[-1].text.strip()
+        return None
+
+    def policy(view: View, can_speak: bool) -> AIMessage | str:
+        calculated = value(view)
+        if calculated is None:
+            if "calculator" in view.tool_names:
+                return call("calculator", {"expression": expression})
+            return expand(rng.choice(["I can't work out {e} exactly without a calculator, so I won't say a guess aloud.",
+                                      "Without a calculator I can't give an exact value for {e}."]), rng, e=expression)
+        if _tool_failed(view) and not any(m.name == "speak" for m in view.results):
+            return "The calculator could not compute that: " + result_text(view).removeprefix("Error: ")[:200]
+        if not can_speak:
+            return expand("I can't speak aloud here, but {e} = {v}.", rng, capitalize=False, e=expression, v=calculated)
+        if not any(m.name == "speak" for m in view.results):
+            return call("speak", {"prompt": expand(said, rng, e=expression, v=calculated)})
+        if _tool_failed(view):
+            return f"{expression} = {calculated}, but I couldn't say it aloud: {result_text(view)[:200]}"
+        return expand(done, rng, capitalize=False, v=calculated)
+
+    return Ask("spoken", text, "speak", lambda v: policy(v, True), lambda v: policy(v, False),
+               {"expression": expression})
+
+
 # ---------------------------------------------------------------------------------------- everyday tools
 def _tool_ask(intent: str, tool: str, patterns: Sequence[str], args: dict[str, Any], slots: dict[str, Any],
               what: str, say: Sequence[str], rng: random.Random) -> Ask:
@@ -511,7 +569,7 @@ def lights(rng: random.Random) -> Ask:
 INTENTS: dict[str, Callable[[random.Random], Ask]] = {
     "arithmetic": arithmetic, "clock": clock, "web": web, "file": files, "remember": remember, "recall": recall,
     "draw": draw,
-    "speak": speak, "weather": weather, "currency": currency, "units": units, "email": email,
+    "speak": speak, "spoken": spoken_answer, "weather": weather, "currency": currency, "units": units, "email": email,
     "calendar": calendar, "timer": timer, "stock": stock, "define": define, "country": country, "dice": dice,
     "todo": todo, "music": music, "news": news, "lights": lights,
 }
@@ -519,7 +577,7 @@ INTENTS: dict[str, Callable[[random.Random], Ask]] = {
 
 # how often each intent is drawn (the builtin tools the assistant ships with come first)
 WEIGHTS = {"arithmetic": 14, "clock": 8, "web": 7, "file": 7, "remember": 7, "recall": 5, "draw": 6, "speak": 4,
-           "weather": 3, "currency": 2, "units": 2, "email": 2, "calendar": 2, "timer": 2, "stock": 1.5,
+           "spoken": 3, "weather": 3, "currency": 2, "units": 2, "email": 2, "calendar": 2, "timer": 2, "stock": 1.5,
            "define": 1.5, "country": 1.5, "dice": 1, "todo": 1.5, "music": 1, "news": 1, "lights": 1}
 
 

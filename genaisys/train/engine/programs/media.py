@@ -3,7 +3,8 @@
 Threads run through `build_any_to_any_graph`: photos are read through the textualizer, shapes
 by the encoder, and the decoder tools (``generate_image``, ``speak``) are bound beside a few
 others, so the core learns to call a decoder when it is asked to draw or to say something aloud,
-and to answer in text otherwise.
+and to answer in text otherwise. A question to be answered aloud ("What's 12 times 9? Say it out
+loud.") is worked out first and its *answer* is spoken (`intents.spoken_answer`), not the question.
 
 Example:
     >>> records = record_any_to_any(world, 4, replay=replay, seed=0)  # doctest: +SKIP
@@ -36,6 +37,8 @@ def record_any_to_any(world: Any, n_threads: int, *, replay: dict[str, str], see
     records: list[dict[str, Any]] = []
     for i in range(n_threads):
         extra = rng.sample(["calculator", "current_time", "memory_search", "get_weather", "read_file"], rng.randint(0, 2))
+        if "calculator" not in extra and rng.random() < 0.5:  # spoken answers mostly need it
+            extra.append("calculator")
         decoders = stand_in_decoders()
         if rng.random() < 0.15:  # now and then one decoder is missing
             decoders.pop(rng.choice(["image", "speech"]))
@@ -46,8 +49,9 @@ def record_any_to_any(world: Any, n_threads: int, *, replay: dict[str, str], see
         bound = [*extra, *(["generate_image"] if "image" in decoders else []), *(["speak"] if "speech" in decoders else [])]
         first = len(oracle.calls)
         for j in range(rng.choice([1, 1, 2, 3])):
-            kind = rng.choices(["draw", "speak", "photo", "shape", "talk", "tool"], [30, 18, 14, 10, 14, 14])[0]
-            if kind in ("draw", "speak"):
+            kind = rng.choices(["draw", "speak", "spoken", "photo", "shape", "talk", "tool"],
+                               [30, 12, 14, 14, 10, 14, 14])[0]
+            if kind in ("draw", "speak", "spoken"):
                 ask = intents.INTENTS[kind](rng)
                 turn = Turn(kind, ask.text, ask.policy(bound), needs=ask.tool)
             elif kind == "photo":
