@@ -117,6 +117,9 @@ class NanoRecipe(BaseModel):
     refine_handbooks: int = Field(0, description="prose documents of other domains (handbooks, appliance guides, "
                                                  "event notices, course pages, club rules) in the refine world; the "
                                                  "focused-context candidate used 28")
+    refine_composed: int = Field(0, description="notes of composed facts in the refine world: many kinds of fact "
+                                                "(a count, a name, a duration, a day, a price, a person, a place of "
+                                                "many things) from a few frames (genaisys.train.engine.programs.frames)")
     refine_weights: dict[str, Any] = Field(
         default_factory=lambda: {"intent": 50, "document": [24, 8], "talk": 8, "photo": 16, "shape": 6, "tell": 8,
                                  "followup": 45},
@@ -294,7 +297,8 @@ def _refine_data(recipe: NanoRecipe, *, log: Callable[[str], None] = print) -> d
                           progress=log)
     log(f"refine replay: {len(replay)} of {len(prompts)} base answers kept")
     handbooks = n(recipe.refine_handbooks) if recipe.refine_handbooks else 0
-    world = World(recipe.output_dir / "world-refine", seed=s, extended=True, handbooks=handbooks,
+    composed = n(recipe.refine_composed) if recipe.refine_composed else 0
+    world = World(recipe.output_dir / "world-refine", seed=s, extended=True, handbooks=handbooks, composed=composed,
                   context_sentences=recipe.context_sentences, context_min_score=recipe.context_min_score,
                   context_order=recipe.context_order)
     options = {"weights": recipe.refine_weights, "verdict": "last", "shades": "wide",

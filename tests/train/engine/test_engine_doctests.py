@@ -10,7 +10,8 @@ import pytest
 
 @pytest.mark.parametrize("module", ["genaisys.train.data", "genaisys.train.engine.tool_use",
                                     "genaisys.train.engine.self_instruct", "genaisys.train.engine.feedback",
-                                    "genaisys.train.engine.programs.handbooks"])
+                                    "genaisys.train.engine.programs.handbooks",
+                                    "genaisys.train.engine.programs.frames"])
 def test_docstring_examples_run(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0

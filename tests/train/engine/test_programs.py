@@ -317,6 +317,36 @@ def test_handbooks_hide_facts_in_wrapped_prose_and_know_what_they_leave_out():
         assert stated | {key for key, _ in doc.missing} == {f"{domain}:{k}" for k in DOMAINS[domain]["facts"]}
 
 
+def test_composed_notes_state_many_kinds_of_fact_worded_apart_from_their_questions(tmp_path):
+    from genaisys.datasets.heldout import document_sentences
+    from genaisys.train.engine.programs.documents import write_documents
+    from genaisys.train.engine.programs.frames import FRAMES
+
+    docs = write_documents(tmp_path, n_products=0, api_notes=False, composed=12)
+    assert len(docs) == 12 and len({d.name for d in docs}) == 12
+    kinds = {f.key.split(":", 1)[1] for d in docs for f in d.facts}  # "notes-3:count:meeting rooms" → frame:thing
+    assert len(kinds) >= 40 and {k.split(":")[0] for k in kinds} == set(FRAMES)  # every frame, many things
+    heldout = set(document_sentences())
+    small = {"the", "a", "an", "at", "is", "are", "of", "in", "on", "does", "do", "to", "for", "what", "how"}
+    apart = []
+    for doc in docs:
+        flat = " ".join(doc.text.split())
+        assert doc.facts and doc.missing and (tmp_path / doc.name).read_text() == doc.text
+        for fact in doc.facts:
+            thing = fact.key.split(":", 2)[2]
+            assert " ".join(fact.evidence.split()) in flat and fact.value in fact.sentence
+            assert all(thing in q and doc.subject in q for q in fact.questions)
+            assert fact.sentence not in heldout
+            # mostly, the statement is not the question turned around: at most one of its other words
+            for question in fact.questions:
+                words = set(question.lower().rstrip("?").split()) - set(thing.split()) - small \
+                    - set(doc.subject.lower().split())
+                apart.append(len(words & set(fact.sentence.lower().rstrip(".").split())) <= 1)
+    assert sum(apart) / len(apart) >= 0.8
+    again = write_documents(tmp_path / "again", n_products=0, api_notes=False, composed=12)
+    assert [d.text for d in again] == [d.text for d in docs]  # seeded
+
+
 def test_the_thread_mix_can_favour_some_requests():
     from types import SimpleNamespace
 

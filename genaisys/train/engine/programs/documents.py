@@ -347,10 +347,11 @@ def _api_notes(module_name: str, *, max_entries: int = 14) -> Document | None:
 
 
 def write_documents(folder: str | Path, *, n_products: int = 24, seed: int = 0,
-                    api_notes: bool = True, extended: bool = False, handbooks: int = 0) -> list[Document]:
-    """Write product manuals (``extended``: see `product_manual`), API notes and ``handbooks`` prose
-    documents (`genaisys.train.engine.programs.handbooks`) into ``folder``; returns them (facts know
-    their file)."""
+                    api_notes: bool = True, extended: bool = False, handbooks: int = 0,
+                    composed: int = 0) -> list[Document]:
+    """Write product manuals (``extended``: see `product_manual`), API notes, ``handbooks`` prose
+    documents (`genaisys.train.engine.programs.handbooks`) and ``composed`` notes of composed facts
+    (`genaisys.train.engine.programs.frames`) into ``folder``; returns them (facts know their file)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
@@ -359,6 +360,11 @@ def write_documents(folder: str | Path, *, n_products: int = 24, seed: int = 0,
 
     docs = [product_manual(p, rng, extended=extended) for p in PRODUCTS[:n_products]]
     docs += [handbook(ORGANISATIONS[i % len(ORGANISATIONS)], rng) for i in range(handbooks)]
+    if composed:
+        from genaisys.train.engine.programs.frames import PLACES_OF_INTEREST, composed_domain
+
+        docs += [handbook(PLACES_OF_INTEREST[i % len(PLACES_OF_INTEREST)], rng, domain=f"notes-{i}",
+                          spec=composed_domain(rng)) for i in range(composed)]
     if api_notes:
         docs += [d for d in (_api_notes(m) for m in _MODULES) if d is not None]
     for doc in docs:

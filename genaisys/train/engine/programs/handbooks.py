@@ -205,15 +205,21 @@ def _wrap(paragraph: str, rng: random.Random) -> str:
     return textwrap.fill(paragraph, width=rng.randint(72, 96), break_on_hyphens=False)
 
 
-def handbook(subject: str, rng: random.Random, *, domain: str | None = None, n_facts: int | None = None) -> Document:
+def handbook(subject: str, rng: random.Random, *, domain: str | None = None, n_facts: int | None = None,
+             spec: dict | None = None) -> Document:
     """One prose document about ``subject`` in ``domain`` (random by default) with ``n_facts`` facts.
 
     Facts are spread over the domain's sections, each paragraph mixing them with filler and with
     distractor sentences that carry numbers; paragraphs are hard-wrapped. ``Document.missing`` lists
-    the domain's facts the document leaves out, as ``(key, question patterns)``.
+    the domain's facts the document leaves out, as ``(key, question patterns)``. ``spec`` is a domain
+    of one's own in the shape of a `DOMAINS` entry (`frames.composed_domain`); ``domain`` then names
+    it (default ``"notes"``).
     """
-    domain = domain or rng.choice(sorted(DOMAINS))
-    spec = DOMAINS[domain]
+    if spec is None:
+        domain = domain or rng.choice(sorted(DOMAINS))
+        spec = DOMAINS[domain]
+    else:
+        domain = domain or "notes"
     table: dict = spec["facts"]
     keys = rng.sample(sorted(table), n_facts or rng.randint(4, min(6, len(table) - 1)))
     name = re.sub(r"[^a-z0-9]+", "-", subject.lower()).strip("-") + f"-{domain}.md"

@@ -37,6 +37,8 @@ class World:
         api_notes: also write the API notes of installed modules (off: a small, fast world for tests).
         extended: manuals draw from more kinds of fact and styles (`documents.product_manual`).
         handbooks: prose documents of other domains to add (`genaisys.train.engine.programs.handbooks`).
+        composed: notes of composed facts to add: many kinds of fact from a few frames
+            (`genaisys.train.engine.programs.frames`).
         context_sentences: the focus of recalled context in the recorded graphs: the value of the
             core being trained (`genaisys.core.multimodal.MultimodalCoreConfig.context_sentences`).
         context_min_score: the relevance floor of that focus (``MultimodalCoreConfig.context_min_score``).
@@ -44,7 +46,7 @@ class World:
     """
 
     def __init__(self, root: str | Path, *, n_products: int = 24, seed: int = 0, api_notes: bool = True,
-                 extended: bool = False, handbooks: int = 0,
+                 extended: bool = False, handbooks: int = 0, composed: int = 0,
                  context_sentences: int | None = None, context_min_score: float | None = None,
                  context_order: ContextOrder = "document") -> None:
         from genaisys.assets import cache_dir
@@ -66,7 +68,7 @@ class World:
             (self.files / name).parent.mkdir(parents=True, exist_ok=True)
             (self.files / name).write_text(text, encoding="utf-8")
         self.documents = write_documents(self.root / "docs", n_products=n_products, seed=seed, api_notes=api_notes,
-                                         extended=extended, handbooks=handbooks)
+                                         extended=extended, handbooks=handbooks, composed=composed)
         self.fact_table = fact_table(extended)
         self.unknown_products = content.PRODUCTS[n_products:]
         embedding = SentenceTransformerEmbedding(cache=cache_dir() / "embeddings.sqlite")
