@@ -98,7 +98,8 @@ def test_a_run_from_a_trained_core_keeps_the_figures_of_every_stage_that_core_we
     assert fourth["refine (earlier run 2)"]["steps"] == 5
 
 
-@pytest.mark.parametrize("name", ["nano-focus.yaml", "nano-followups.yaml", "nano-bestfirst.yaml"])
+@pytest.mark.parametrize("name", ["nano-focus.yaml", "nano-followups.yaml", "nano-bestfirst.yaml",
+                                  "nano-composed.yaml"])
 def test_the_recipe_files_are_valid_recipes_with_known_turn_weights(name):
     from pathlib import Path
 
