@@ -389,7 +389,7 @@ def spoken_answer(rng: random.Random) -> Ask:
     """Arithmetic answered aloud: ``calculator``, then ``speak`` on the answer, then a short reply.
 
     Without ``speak`` bound the answer is written and the reply says it cannot speak; without the
-    calculator (and not a one-digit sum) it says it cannot compute the value exactly.
+    calculator it says it cannot compute the value exactly (and speaks no guess).
 
     Example:
         >>> from langchain_core.messages import HumanMessage
@@ -404,28 +404,24 @@ def spoken_answer(rng: random.Random) -> Ask:
     done = rng.choice(["I said it aloud: {v}.", "Here is the answer, spoken: {v}.", "{v} - you can hear it in the audio.",
                        "Done, I read the answer out: {v}."])
 
-    def value(view: View) -> str | None:
-        results = [m for m in view.results if m.name == "calculator"]
-        if results:
-            return results[-1].text.strip()
-        return None
-
     def policy(view: View, can_speak: bool) -> AIMessage | str:
-        calculated = value(view)
-        if calculated is None:
+        calculated = [m.text.strip() for m in view.results if m.name == "calculator"]
+        spoke = any(m.name == "speak" for m in view.results)
+        if not calculated:
             if "calculator" in view.tool_names:
                 return call("calculator", {"expression": expression})
             return expand(rng.choice(["I can't work out {e} exactly without a calculator, so I won't say a guess aloud.",
                                       "Without a calculator I can't give an exact value for {e}."]), rng, e=expression)
-        if _tool_failed(view) and not any(m.name == "speak" for m in view.results):
+        if _tool_failed(view) and not spoke:
             return "The calculator could not compute that: " + result_text(view).removeprefix("Error: ")[:200]
         if not can_speak:
-            return expand("I can't speak aloud here, but {e} = {v}.", rng, capitalize=False, e=expression, v=calculated)
-        if not any(m.name == "speak" for m in view.results):
-            return call("speak", {"prompt": expand(said, rng, e=expression, v=calculated)})
+            return expand("I can't speak aloud here, but {e} = {v}.", rng, capitalize=False, e=expression,
+                          v=calculated[-1])
+        if not spoke:
+            return call("speak", {"prompt": expand(said, rng, e=expression, v=calculated[-1])})
         if _tool_failed(view):
-            return f"{expression} = {calculated}, but I couldn't say it aloud: {result_text(view)[:200]}"
-        return expand(done, rng, capitalize=False, v=calculated)
+            return f"{expression} = {calculated[-1]}, but I couldn't say it aloud: {result_text(view)[:200]}"
+        return expand(done, rng, capitalize=False, v=calculated[-1])
 
     return Ask("spoken", text, "speak", lambda v: policy(v, True), lambda v: policy(v, False),
                {"expression": expression})
